@@ -1,0 +1,153 @@
+/* Argument parsing helpers. They print only bad-usage messages, and only when a
+ * main hands them an argument to parse. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno) return -1;
+    uint64_t mul = 1;
+    if (!strcmp(end, "k") || !strcmp(end, "K")) mul = 1000ull;
+    else if (!strcmp(end, "M")) mul = 1000000ull;
+    else if (!strcmp(end, "G") || !strcmp(end, "B")) mul = 1000000000ull;
+    else if (!strcmp(end, "T")) mul = 1000000000000ull;
+    else if (!strcmp(end, "Ki")) mul = 1ull << 10;
+    else if (!strcmp(end, "Mi")) mul = 1ull << 20;
+    else if (!strcmp(end, "Gi")) mul = 1ull << 30;
+    else if (*end) return -1;
+    if (v > UINT64_MAX / mul) return -1;
+    v *= mul;
+    if (v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_double(const char *s, double min, double max, double *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno) return -1;
+    if (!strcmp(end, "%")) v /= 100.0;
+    else if (*end) return -1;
+    if (!isfinite(v) || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_bad_usage(const char *prog, const char *fmt, ...)
+{
+    fprintf(stderr, "%s: ", prog);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\ntry '%s --help'\n", prog);
+    return 2;
+}
+
+int cli_version(const char *prog)
+{
+    printf("%s (%s) %s\n", prog, TOOLKIT_NAME, TOOLKIT_VERSION);
+    return 0;
+}
+
+unsigned cli_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+/* The value after argv[*i], or NULL (with the message printed) when missing. */
+static const char *value(const char *prog, int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        cli_bad_usage(prog, "%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+const char cli_doc_help[] =
+    "Input documents:\n"
+    "  FILE...              JSON Lines (one object a line) or plain text; none or '-'\n"
+    "                       reads stdin. Files ending .gz are decompressed.\n"
+    "  --format F           auto (default: *.txt *.text *.md are plain text, the rest\n"
+    "                       JSON Lines), jsonl, or text\n"
+    "  --field NAME         JSON member holding the text (default: text)\n"
+    "  --sep LINE           plain text: a line equal to LINE ends a document (default:\n"
+    "                       one document per file)\n"
+    "  --on-error stop|skip a line that is not valid JSON or UTF-8: stop with exit 1\n"
+    "                       (default), or skip it, count it and go on\n"
+    "  --bad-lines FILE     with --on-error skip: copy each bad line here, byte for byte\n"
+    "  --max-line BYTES     longest line accepted (default 256Mi)\n";
+
+const char cli_common_help[] =
+    "Reporting:\n"
+    "  --progress           show progress even when stderr is not a terminal\n"
+    "  --quiet              no progress, no summary (errors are still shown)\n"
+    "  -j N                 threads (default: every core)\n"
+    "  -h, --help           this help;  --version  the version\n";
+
+int cli_doc_option(const char *prog, DocOpts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--field")) {
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        if (!*v) return cli_bad_usage(prog, "--field needs a non-empty name");
+        o->field = v;
+    } else if (!strcmp(a, "--format")) {
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        if (!strcmp(v, "auto")) o->format = DOC_AUTO;
+        else if (!strcmp(v, "jsonl")) o->format = DOC_JSONL;
+        else if (!strcmp(v, "text")) o->format = DOC_TEXT;
+        else return cli_bad_usage(prog, "--format is auto, jsonl or text, not '%s'", v);
+    } else if (!strcmp(a, "--sep")) {
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        o->sep = v;
+    } else if (!strcmp(a, "--on-error")) {
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        if (!strcmp(v, "stop")) o->on_error = ON_ERROR_STOP;
+        else if (!strcmp(v, "skip")) o->on_error = ON_ERROR_SKIP;
+        else return cli_bad_usage(prog, "--on-error is stop or skip, not '%s'", v);
+    } else if (!strcmp(a, "--bad-lines")) {
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        o->bad_lines = v;
+    } else if (!strcmp(a, "--max-line")) {
+        uint64_t n;
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        if (cli_u64(v, 16, (uint64_t)1 << 40, &n))
+            return cli_bad_usage(prog, "--max-line needs a byte count of at least 16, not '%s'", v);
+        o->max_line = (size_t)n;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int cli_common_option(const char *prog, CommonOpts *c, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--progress")) c->progress = PROGRESS_ON;
+    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) c->progress = PROGRESS_QUIET;
+    else if (!strcmp(a, "-j") || !strcmp(a, "--threads")) {
+        uint64_t n;
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        if (cli_u64(v, 1, 1024, &n)) return cli_bad_usage(prog, "-j needs 1..1024, not '%s'", v);
+        c->threads = (unsigned)n;
+    } else {
+        return 0;
+    }
+    return 1;
+}

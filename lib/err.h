@@ -1,0 +1,35 @@
+/* Error reports that say where: "path:line: what" for text, "path: offset N: what"
+ * for binary data. lib/ fills an Err and returns -1; only a main prints it. */
+#ifndef ERR_H
+#define ERR_H
+
+#include <stdint.h>
+
+typedef struct Err {
+    char msg[1024];
+} Err;
+
+/* Each returns -1 so that `return err_at(...)` reads naturally. */
+int err_set(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int err_at(Err *e, const char *path, uint64_t lineno, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int err_off(Err *e, const char *path, uint64_t off_bytes, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* "path: what: strerror(errno)"; call right after the failing libc call. */
+int err_sys(Err *e, const char *path, const char *what);
+
+/* The name a path is shown under: "-" and NULL are standard input/output. */
+const char *err_name(const char *path);
+
+/* main() prints "prog: msg" once, on stderr. */
+void err_print(const char *prog, const Err *e);
+
+/* Warnings about data a run goes on past (a skipped bad line): "prog: msg" on
+ * stderr for the first ERR_WARN_SHOWN, then only counted. main() names the
+ * program once with err_prog(); err_warn_hidden() says how many went unshown. */
+#define ERR_WARN_SHOWN 20
+void err_prog(const char *prog);
+void err_warn(const Err *e);
+uint64_t err_warn_hidden(void);
+
+#endif

@@ -1,0 +1,277 @@
+/* lib/docio.c and lib/iofile.c: pass-through of JSON members, replaced text and
+ * appended members, plain text modes, .gz both ways, and every failure path:
+ * bad JSON, bad UTF-8, truncated gzip, missing files, stop versus skip, and that
+ * a failed write leaves no file behind. */
+#include <zlib.h>
+
+#include "check.h"
+#include "docio.h"
+#include "testutil.h"
+
+/* Read all of paths with opts and write them to out (extra appended when not
+ * NULL), as a program's main would: on error abort the output. 0 or -1. */
+static int copy_docs(const DocOpts *o, const char *const *paths, size_t n, const char *out,
+                     const char *extra, DocStats *st, Err *e)
+{
+    DocReader *r = doc_open(o, paths, n, e);
+    if (!r) return -1;
+    DocWriter *w = docw_open(out, o, e);
+    if (!w) {
+        doc_close(r, e);
+        return -1;
+    }
+    Doc d;
+    int rc;
+    while ((rc = doc_next(r, &d, e)) == 1)
+        if (docw_write(w, &d, NULL, 0, extra, e)) { rc = -1; break; }
+    if (st) *st = *doc_stats(r);
+    Err e2;
+    if (doc_close(r, &e2) && rc == 0) { *e = e2; rc = -1; }
+    if (rc < 0) {
+        docw_abort(w);
+        return -1;
+    }
+    return docw_close(w, e);
+}
+
+static void passthrough(void)
+{
+    const char *in = scratch("in.jsonl"), *out = scratch("out.jsonl");
+    const char data[] = "{\"id\":1,\"text\":\"hello\",\"x\":{\"y\":[1, 2.50]}}\n"
+                        "   \n"
+                        "{ \"z\" : null , \"text\":\"b\\u00e9\\n\"}\r\n"
+                        "{\"text\":\"no final newline\"}";
+    write_file(in, data, sizeof data - 1);
+    DocOpts o = { 0 };
+    Err e;
+    DocStats st;
+    const char *paths[] = { in };
+    CHECK_INT(0, copy_docs(&o, paths, 1, out, "\"n\":1", &st, &e));
+    char *got = read_file(out, NULL);
+    CHECK_STR("{\"id\":1,\"text\":\"hello\",\"x\":{\"y\":[1, 2.50]},\"n\":1}\n"
+              "{ \"z\" : null , \"text\":\"b\\u00e9\\n\",\"n\":1}\n"
+              "{\"text\":\"no final newline\",\"n\":1}\n",
+              got);
+    free(got);
+    CHECK_INT(3, st.n_docs);
+    CHECK_INT(1, st.n_blank);
+    CHECK_INT(sizeof data - 1, st.n_bytes);
+
+    /* Replaced text keeps every other member where it was. */
+    DocReader *r = doc_open(&o, paths, 1, &e);
+    DocWriter *w = docw_open(out, &o, &e);
+    Doc d;
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("hello", d.text, d.text_len);
+    CHECK_INT(1, d.lineno);
+    CHECK_INT(0, docw_write(w, &d, "new \"t\"\t", 8, NULL, &e));
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("b\xc3\xa9\n", d.text, d.text_len);
+    CHECK_INT(3, d.lineno);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_INT(4, d.lineno);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    CHECK_INT(0, doc_close(r, &e));
+    CHECK_INT(0, docw_close(w, &e));
+    got = read_file(out, NULL);
+    CHECK_STR("{\"id\":1,\"text\":\"new \\\"t\\\"\\t\",\"x\":{\"y\":[1, 2.50]}}\n", got);
+    free(got);
+
+    /* --field names another member. */
+    write_file(in, "{\"body\":\"x\",\"text\":3}\n", 22);
+    o.field = "body";
+    r = doc_open(&o, paths, 1, &e);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("x", d.text, d.text_len);
+    doc_close(r, &e);
+}
+
+static void bad_lines(void)
+{
+    const char *in = scratch("bad.jsonl"), *out = scratch("bad-out.jsonl"),
+               *side = scratch("bad-lines.txt");
+    const char data[] = "{\"text\":\"ok 1\"}\n"
+                        "{\"text\":\"unterminated}\n"
+                        "{\"text\":\"bad \xff utf8\"}\n"
+                        "{\"id\":2}\n"
+                        "{\"text\":\"ok 2\"}\n";
+    write_file(in, data, sizeof data - 1);
+    const char *paths[] = { in };
+    Err e;
+    DocStats st;
+
+    DocOpts stop = { 0 };
+    CHECK_INT(-1, copy_docs(&stop, paths, 1, out, NULL, NULL, &e));
+    char want[512];
+    snprintf(want, sizeof want, "%s:2: invalid JSON at byte 23: unterminated string", in);
+    CHECK_STR(want, e.msg);
+    CHECK(!file_or_temp_exists(out));
+
+    DocOpts skip = { .on_error = ON_ERROR_SKIP, .bad_lines = side };
+    CHECK_INT(0, copy_docs(&skip, paths, 1, out, NULL, &st, &e));
+    CHECK_INT(2, st.n_docs);
+    CHECK_INT(3, st.n_bad);
+    size_t n;
+    char *got = read_file(side, &n);
+    CHECK_MEM("{\"text\":\"unterminated}\n{\"text\":\"bad \xff utf8\"}\n{\"id\":2}\n", got, n);
+    free(got);
+    got = read_file(out, NULL);
+    CHECK_STR("{\"text\":\"ok 1\"}\n{\"text\":\"ok 2\"}\n", got);
+    free(got);
+
+    /* The messages name file and line, and say what is wrong. */
+    DocReader *r = doc_open(&stop, paths, 1, &e);
+    Doc d;
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_INT(-1, doc_next(r, &d, &e));
+    doc_close(r, &e);
+    write_file(in, "{\"text\":\"bad \xff utf8\"}\n", 22);
+    r = doc_open(&stop, paths, 1, &e);
+    CHECK_INT(-1, doc_next(r, &d, &e));
+    snprintf(want, sizeof want, "%s:1: invalid JSON at byte 14: invalid UTF-8 in string", in);
+    CHECK_STR(want, e.msg);
+    doc_close(r, &e);
+    write_file(in, "\n{\"id\":2}\n", 10);
+    r = doc_open(&stop, paths, 1, &e);
+    CHECK_INT(-1, doc_next(r, &d, &e));
+    snprintf(want, sizeof want, "%s:2: no \"text\" member (name another with --field)", in);
+    CHECK_STR(want, e.msg);
+    doc_close(r, &e);
+
+    /* Empty input: no documents, no error. */
+    write_file(in, "", 0);
+    CHECK_INT(0, copy_docs(&stop, paths, 1, out, NULL, &st, &e));
+    CHECK_INT(0, st.n_docs);
+
+    /* A line over the limit. */
+    write_file(in, "{\"text\":\"0123456789012345678901234567890123456789\"}\n", 52);
+    DocOpts small = { .max_line = 32 };
+    r = doc_open(&small, paths, 1, &e);
+    CHECK_INT(-1, doc_next(r, &d, &e));
+    CHECK_HAS(":1: line is", e.msg);
+    doc_close(r, &e);
+
+    /* A missing input fails before any output is made. */
+    const char *missing[] = { in, scratch("no-such-file.jsonl") };
+    CHECK_INT(-1, copy_docs(&stop, missing, 2, out, NULL, NULL, &e));
+    CHECK_HAS("no-such-file.jsonl: cannot open: No such file or directory", e.msg);
+}
+
+static void gzip_files(void)
+{
+    const char *out = scratch("docs.jsonl.gz"), *in = scratch("plain.jsonl"),
+               *back = scratch("back.jsonl");
+    Buf b = { 0 };
+    for (int i = 0; i < 20000; i++) {
+        char line[96];
+        int k = snprintf(line, sizeof line, "{\"text\":\"document %d \\u00e9\",\"i\":%d}\n", i, i);
+        buf_append(&b, line, (size_t)k);
+    }
+    write_file(in, b.data, b.len);
+    const char *paths[] = { in };
+    DocOpts o = { 0 };
+    Err e;
+    CHECK_INT(0, copy_docs(&o, paths, 1, out, NULL, NULL, &e));
+    size_t gz_n, n;
+    char *gz = read_file(out, &gz_n);
+    CHECK(gz_n > 2 && (unsigned char)gz[0] == 0x1f && (unsigned char)gz[1] == 0x8b);
+    CHECK(gz_n < b.len / 4);
+    const char *gz_paths[] = { out };
+    DocStats st;
+    CHECK_INT(0, copy_docs(&o, gz_paths, 1, back, NULL, &st, &e));
+    CHECK_INT(20000, st.n_docs);
+    char *again = read_file(back, &n);
+    CHECK(n == b.len && !memcmp(again, b.data, n));
+    free(again);
+
+    /* Cut the .gz short: a clear error with an offset, no output. */
+    const char *cut = scratch("cut.jsonl.gz");
+    write_file(cut, gz, gz_n / 2);
+    const char *cut_paths[] = { cut };
+    CHECK_INT(-1, copy_docs(&o, cut_paths, 1, back, NULL, NULL, &e));
+    CHECK_HAS("cut.jsonl.gz: offset ", e.msg);
+    CHECK_HAS("truncated", e.msg);
+    free(gz);
+    buf_free(&b);
+}
+
+static void plain_text(void)
+{
+    const char *a = scratch("a.txt"), *c = scratch("c.txt"), *out = scratch("text-out.jsonl");
+    write_file(a, "First \"doc\".\nLine two.\n", 23);
+    write_file(c, "", 0);
+    const char *paths[] = { a, c, a };
+    DocOpts o = { 0 };
+    Err e;
+    DocStats st;
+    CHECK_INT(0, copy_docs(&o, paths, 3, out, NULL, &st, &e));
+    char *got = read_file(out, NULL);
+    CHECK_STR("{\"text\":\"First \\\"doc\\\".\\nLine two.\\n\"}\n"
+              "{\"text\":\"First \\\"doc\\\".\\nLine two.\\n\"}\n",
+              got);
+    free(got);
+    CHECK_INT(2, st.n_docs);
+    CHECK_INT(1, st.n_blank);
+
+    /* Separator lines: runs of them make no empty documents; CRLF is fine. */
+    const char *s = scratch("fortunes");
+    write_file(s, "%\na\nb\n%\r\nc\n%\n%\nd", 16);
+    DocOpts so = { .sep = "%" };
+    const char *sp[] = { s };
+    DocReader *r = doc_open(&so, sp, 1, &e);
+    Doc d;
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("a\nb", d.text, d.text_len);
+    CHECK_INT(2, d.lineno);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("c", d.text, d.text_len);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("d", d.text, d.text_len);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    doc_close(r, &e);
+
+    /* Bad UTF-8 in plain text: file and line. */
+    write_file(a, "fine\nfine\nbad \xc3\x28 here\n", 20);
+    const char *bp[] = { a };
+    r = doc_open(&o, bp, 1, &e);
+    CHECK_INT(-1, doc_next(r, &d, &e));
+    char want[300];
+    snprintf(want, sizeof want, "%s:3: invalid UTF-8 at byte 15", a);
+    CHECK_STR(want, e.msg);
+    doc_close(r, &e);
+    write_file(s, "x\n%\nbad \xc3\x28\nmore\n%\ny\n", 20);
+    DocOpts sk = { .sep = "%", .on_error = ON_ERROR_SKIP };
+    r = doc_open(&sk, sp, 1, &e);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("x", d.text, d.text_len);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("y", d.text, d.text_len);
+    CHECK_INT(1, doc_stats(r)->n_bad);
+    doc_close(r, &e);
+}
+
+static void output_paths(void)
+{
+    Err e;
+    const char *out = scratch("aborted.jsonl");
+    OutFile *o = out_open(out, &e);
+    CHECK(o != NULL);
+    CHECK_INT(0, out_write(o, "half", 4, &e));
+    CHECK(file_or_temp_exists(out)); /* the temporary exists while writing */
+    CHECK(access(out, F_OK) != 0);   /* but not under the real name */
+    out_abort(o);
+    CHECK(!file_or_temp_exists(out));
+    CHECK(out_open(scratch("no-such-dir/x.jsonl"), &e) == NULL);
+    CHECK_HAS("no-such-dir/x.jsonl: cannot create: No such file or directory", e.msg);
+}
+
+int main(void)
+{
+    passthrough();
+    bad_lines();
+    gzip_files();
+    plain_text();
+    output_paths();
+    scratch_cleanup();
+    return check_done("test_docio");
+}
