@@ -46,9 +46,12 @@ deps:
 	fi
 	@$(MAKE) --no-print-directory corpora/node_modules/.installed
 
+# npm ci deletes node_modules first: two at once (parallel makes) break it, so
+# take a lock and look again once holding it.
 corpora/node_modules/.installed: corpora/package.json corpora/package-lock.json
-	cd corpora && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	cd corpora && flock .npm.lock sh -c '[ node_modules/.installed -nt package-lock.json ] || \
+	  { npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; }'
+
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -70,7 +73,7 @@ $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 # all but its main.c); tests/<dir>/test_*.sh drive the binaries.
 TEST_C   = $(wildcard tests/*/test_*.c)
 TEST_BIN = $(TEST_C:%.c=$(BUILD)/%)
-prog_objs = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+prog_objs = $(if $(filter $(1),$(PROGS)),$(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c))))
 
 $(BUILD)/tests/%: tests/%.c $(LIB_A) $(foreach p,$(PROGS),$(call prog_objs,$(p))) | deps
 	@mkdir -p $(dir $@)

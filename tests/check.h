@@ -38,6 +38,11 @@ static inline int check_report(int ok, const char *file, int line, const char *w
         check_report(g_ && !strcmp(e_, g_), __FILE__, __LINE__, m_);                           \
     } while (0)
 
+/* As CHECK_INT, as an expression that is true when it passed. */
+#define CHECK_INT_RC(expected, got)                                                            \
+    check_report((long long)(expected) == (long long)(got), __FILE__, __LINE__,                \
+                 "expected " #got " = " #expected)
+
 /* expected is a NUL-terminated string; got is got_len bytes. */
 #define CHECK_MEM(expected, got, got_len)                                                      \
     do {                                                                                       \

@@ -265,6 +265,36 @@ static void output_paths(void)
     CHECK_HAS("no-such-dir/x.jsonl: cannot create: No such file or directory", e.msg);
 }
 
+/* The bundled corpus (make test builds it first) read and written back: every
+ * line passes through unchanged, so the output equals the decompressed input. */
+static void real_corpus(void)
+{
+    const char *corpus = "corpora/en.jsonl.gz", *out = scratch("corpus-copy.jsonl");
+    const char *paths[] = { corpus };
+    DocOpts o = { 0 };
+    Err e;
+    DocStats st;
+    if (!CHECK_INT_RC(0, copy_docs(&o, paths, 1, out, NULL, &st, &e))) {
+        fprintf(stderr, "  %s\n", e.msg);
+        return;
+    }
+    gzFile gz = gzopen(corpus, "rb");
+    Buf want = { 0 };
+    char chunk[1 << 16];
+    int k;
+    while (gz && (k = gzread(gz, chunk, sizeof chunk)) > 0) buf_append(&want, chunk, (size_t)k);
+    if (gz) gzclose(gz);
+    size_t n;
+    char *got = read_file(out, &n);
+    CHECK(want.len > 30000000 && n == want.len && !memcmp(got, want.data, n));
+    CHECK_INT(want.len, st.n_bytes);
+    size_t lines = 0;
+    for (size_t i = 0; i < want.len; i++) lines += want.data[i] == '\n';
+    CHECK_INT(lines, st.n_docs);
+    free(got);
+    buf_free(&want);
+}
+
 int main(void)
 {
     passthrough();
@@ -272,6 +302,7 @@ int main(void)
     gzip_files();
     plain_text();
     output_paths();
+    real_corpus();
     scratch_cleanup();
     return check_done("test_docio");
 }

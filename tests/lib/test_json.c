@@ -226,7 +226,7 @@ static void compare(const char *s, size_t n, Tally *t)
     } else if (jt && json_is_string(jt)) {
         t->texts++;
         size_t len = json_string_length(jt);
-        int same = rc == 0 && text.len == len && !memcmp(text.data, json_string_value(jt), len);
+        int same = rc == 0 && text.len == len && (!len || !memcmp(text.data, json_string_value(jt), len));
         if (!check_report(same, __FILE__, __LINE__, "extracted text differs from jansson's"))
             fprintf(stderr, "  input: %.*s\n", (int)n, s);
     } else {
