@@ -23,7 +23,7 @@ LIB_A   = $(BUILD)/libgptkit.a
 
 # Debian packages, checked with dpkg-query and installed only when missing.
 DEB_PKGS = build-essential pkg-config zlib1g-dev libxxhash-dev libpcre2-dev libopenblas-dev \
-           libopenmpi-dev openmpi-bin libjansson-dev libutf8proc-dev gnuplot-nox parallel \
+           libopenmpi-dev openmpi-bin libjansson-dev libutf8proc-dev gnuplot-nox parallel python3-numpy \
            bible-kjv jargon-text dict-devil fortunes
 # Node.js and npm (for the corpora and the benchmark peers) count as present when
 # the commands exist: some machines carry a newer Node than Debian's, with its own npm.
@@ -44,7 +44,7 @@ deps:
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get needs it)" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(MAKE) --no-print-directory corpora/node_modules/.installed
+	@$(MAKE) --no-print-directory corpora/node_modules/.installed node_modules/.installed
 
 # npm ci deletes node_modules first: two at once (parallel makes) break it, so
 # take a lock and look again once holding it.
@@ -52,6 +52,11 @@ corpora/node_modules/.installed: corpora/package.json corpora/package-lock.json
 	cd corpora && flock .npm.lock sh -c '[ node_modules/.installed -nt package-lock.json ] || \
 	  { npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; }'
 
+
+# The peers that tests and benchmarks check against (package.json at the top).
+node_modules/.installed: package.json package-lock.json
+	flock .npm.lock sh -c '[ node_modules/.installed -nt package-lock.json ] || \
+	  { npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; }'
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
