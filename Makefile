@@ -13,7 +13,7 @@ BINDIR  ?= bin
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-sign-compare -pthread
 CPPFLAGS += -Ilib
-LDLIBS  = -lz -lxxhash -lpcre2-8 -lutf8proc -lopenblas -lm -pthread
+LDLIBS  = -lz -lxxhash -lpcre2-8 -lutf8proc -ljansson -lopenblas -lm -pthread
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 PROGS   = filter dedup bpe packer model
