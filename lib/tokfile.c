@@ -44,11 +44,11 @@ TokReader *tokr_open(const char *path, Err *e)
     }
     r->path = (path && strcmp(path, "-")) ? path : NULL;
     r->raw_cap = 1u << 18;
-    if (!(r->raw = malloc(r->raw_cap)) || !(r->in = in_open(path, 1, e))) {
-        if (r->raw) goto fail;
+    if (!(r->raw = malloc(r->raw_cap))) {
         err_set(e, "out of memory");
         goto fail;
     }
+    if (!(r->in = in_open(path, 1, e))) goto fail;
     unsigned char h[TOK_HEADER_BYTES];
     size_t got = 0;
     while (got < sizeof h) {
