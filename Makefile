@@ -80,7 +80,10 @@ TEST_C   = $(wildcard tests/*/test_*.c)
 TEST_BIN = $(TEST_C:%.c=$(BUILD)/%)
 prog_objs = $(if $(filter $(1),$(PROGS)),$(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c))))
 
-$(BUILD)/tests/%: tests/%.c $(LIB_A) $(foreach p,$(PROGS),$(call prog_objs,$(p))) | deps
+# A test depends on its own program's objects only (secondary expansion: $$*
+# is the stem, e.g. "packer/test_packer").
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/%.c $(LIB_A) $$(call prog_objs,$$(firstword $$(subst /, ,$$*))) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $< $(call prog_objs,$(firstword $(subst /, ,$*))) $(LIB_A) -o $@ $(LDLIBS) -ljansson
 

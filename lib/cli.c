@@ -97,7 +97,7 @@ const char cli_common_help[] =
     "Reporting:\n"
     "  --progress           show progress even when stderr is not a terminal\n"
     "  --quiet              no progress, no summary (errors are still shown)\n"
-    "  -j N                 threads (default: every core)\n"
+    "  -j N                 threads, for the programs that use them (default: every core)\n"
     "  -h, --help           this help;  --version  the version\n";
 
 int cli_doc_option(const char *prog, DocOpts *o, int argc, char **argv, int *i)

@@ -193,8 +193,10 @@ struct OutFile {
 };
 
 /* Temporary names of open outputs, for the signal handler. Plain pointers in a
- * fixed table: the handler may only read them and call unlink(). */
-#define MAX_OPEN_OUT 64
+ * fixed table: the handler may only read them and call unlink(). A program
+ * with more outputs open at once than this loses the cleanup for the rest
+ * (their temporary files stay behind after a signal; errors still remove them). */
+#define MAX_OPEN_OUT 1024
 static char *volatile open_tmp[MAX_OPEN_OUT];
 
 static void on_signal(int sig)

@@ -121,12 +121,29 @@ static int refill(TokReader *r, Err *e)
     return 0;
 }
 
+/* Make room for `more` ids after `count` in r->ids. */
+static int grow_ids(TokReader *r, size_t count, size_t more, Err *e)
+{
+    if (r->cap - count >= more) return 0;
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap - count < more) cap *= 2;
+    uint32_t *p = realloc(r->ids, cap * sizeof *p);
+    if (!p) return err_set(e, "out of memory for a document of %zu tokens", count + more);
+    r->ids = p;
+    r->cap = cap;
+    return 0;
+}
+
+/* Copies whole ids out of raw[] in bulk, stopping after an end-of-text: the
+ * per-id work is one compare for the end and one for the vocabulary (the
+ * packer's bench, bench/packer, reads at disk speed through this loop). */
 int tokr_doc(TokReader *r, const uint32_t **ids, size_t *n, Err *e)
 {
     size_t count = 0;
-    const uint32_t w = r->h.width;
+    const uint32_t w = r->h.width, vocab = r->h.vocab_size, eot = r->h.eot_id;
     for (;;) {
-        if (r->raw_len - r->raw_pos < w) {
+        size_t avail = (r->raw_len - r->raw_pos) / w;
+        if (avail == 0) {
             size_t before = r->raw_len - r->raw_pos;
             if (refill(r, e)) return -1;
             if (r->raw_len - r->raw_pos == before) { /* end of input */
@@ -142,26 +159,42 @@ int tokr_doc(TokReader *r, const uint32_t **ids, size_t *n, Err *e)
             }
             continue;
         }
-        uint32_t id = w == 2 ? (uint32_t)(r->raw[r->raw_pos] | (r->raw[r->raw_pos + 1] << 8))
-                             : get_u32(r->raw + r->raw_pos);
-        if (id >= r->h.vocab_size)
-            return err_off(e, r->path, r->off, "token id %u is outside the vocabulary of %u", id,
-                           r->h.vocab_size);
-        r->raw_pos += w;
-        r->off += w;
-        if (id == r->h.eot_id) {
+        if (grow_ids(r, count, avail, e)) return -1;
+        const unsigned char *p = r->raw + r->raw_pos;
+        uint32_t *out = r->ids + count;
+        size_t k = 0;
+        int at_eot = 0;
+        if (w == 2) {
+            for (; k < avail; k++) {
+                uint16_t v;
+                memcpy(&v, p + 2 * k, 2);
+                if (v == eot) { at_eot = 1; break; }
+                if (v >= vocab) break;
+                out[k] = v;
+            }
+        } else {
+            for (; k < avail; k++) {
+                uint32_t v = get_u32(p + 4 * k);
+                if (v == eot) { at_eot = 1; break; }
+                if (v >= vocab) break;
+                out[k] = v;
+            }
+        }
+        count += k;
+        r->raw_pos += k * w;
+        r->off += k * w;
+        if (at_eot) {
+            r->raw_pos += w;
+            r->off += w;
             *ids = r->ids;
             *n = count;
             return 1;
         }
-        if (count == r->cap) {
-            size_t cap = r->cap ? r->cap * 2 : 4096;
-            uint32_t *p = realloc(r->ids, cap * sizeof *p);
-            if (!p) return err_set(e, "out of memory for a document of %zu tokens", count);
-            r->ids = p;
-            r->cap = cap;
+        if (k < avail) {
+            uint32_t bad = w == 2 ? (uint32_t)(p[2 * k] | (p[2 * k + 1] << 8)) : get_u32(p + 4 * k);
+            return err_off(e, r->path, r->off, "token id %u is outside the vocabulary of %u", bad,
+                           vocab);
         }
-        r->ids[count++] = id;
     }
 }
 
@@ -377,6 +410,15 @@ int binw_write(BinWriter *w, const uint32_t *ids, size_t n, Err *e)
     }
     w->count += n;
     return out_write(w->out, w->buf, need, e);
+}
+
+int binw_write_raw(BinWriter *w, const void *ids, size_t n, Err *e)
+{
+    if (w->count + n > BIN_MAX_TOKENS)
+        return err_set(e, "%s: more than %u tokens in one shard (llm.c's limit)", w->path,
+                       BIN_MAX_TOKENS);
+    w->count += n;
+    return out_write(w->out, ids, n * w->width, e);
 }
 
 int binw_close(BinWriter *w, Err *e)

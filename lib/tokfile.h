@@ -30,7 +30,9 @@ const TokHeader *tokr_header(const TokReader *r);
  * the next call. 1: a document; 0: end of stream; -1: error (an id outside the
  * vocabulary, a partial id, or a last document with no end-of-text: truncated). */
 int tokr_doc(TokReader *r, const uint32_t **ids, size_t *n, Err *e);
-uint64_t tokr_consumed(const TokReader *r); /* bytes read from the file, for progress */
+/* On-disk bytes read so far, for progress. It asks the kernel (an lseek):
+ * call it every few thousand documents, not for each. */
+uint64_t tokr_consumed(const TokReader *r);
 void tokr_close(TokReader *r);
 
 typedef struct TokWriter TokWriter;
@@ -76,6 +78,9 @@ typedef struct BinWriter BinWriter;
 BinWriter *binw_open(const char *path, uint32_t width, uint32_t vocab_size, uint32_t eot_id,
                      Err *e);
 int binw_write(BinWriter *w, const uint32_t *ids, size_t n, Err *e);
+/* ids already in the shard's width (uint16 or uint32, little-endian) and
+ * already checked against the vocabulary, e.g. straight from a token stream. */
+int binw_write_raw(BinWriter *w, const void *ids, size_t n, Err *e);
 uint64_t binw_count(const BinWriter *w);
 int binw_close(BinWriter *w, Err *e);
 void binw_abort(BinWriter *w);

@@ -1,35 +1,197 @@
 /* packer: token streams to llm.c training shards: mix, shuffle, split, pack.
- * Not built yet: issue #7 fills it in. Until then this main only says what the
- * program will do (--help) and refuses any other use with exit 2. */
+ * This file only parses the command line into PackOpts; packer.c does the work. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "iofile.h"
+#include "packer.h"
 
 static int usage(FILE *f, int code)
 {
     fputs(
         "usage: packer -o DIR [options] STREAM[:WEIGHT]...\n"
         "\n"
-        "Reads token streams from bpe encode (files or -), mixes the sources by weight\n"
-        "(the GPT-3 \"weight in training mix\"), shuffles whole documents with a seed,\n"
-        "splits train/validation by documents, joins documents with end-of-text, and\n"
-        "writes llm.c shards DIR/train_000000.bin ... DIR/val_000000.bin with a\n"
-        "DIR/meta.json and a copy of the tokenizer. Reports tokens, documents and\n"
-        "epochs per source.\n"
+        "Reads token streams from bpe encode (files, or - / nothing for stdin), mixes\n"
+        "the sources by weight (GPT-3's \"weight in training mix\"), shuffles whole\n"
+        "documents with a seed, holds out validation documents, joins documents with\n"
+        "end-of-text and writes llm.c shards DIR/train_000000.bin ... and\n"
+        "DIR/val_000000.bin ..., then DIR/meta.json (vocabulary, end-of-text id,\n"
+        "context, window mode, seed, per-source documents, tokens and epochs) and, with\n"
+        "-t, DIR/tokenizer.json. Shards are staged under temporary names and renamed\n"
+        "together at the end: a failed run leaves no shard. A table on stderr reports\n"
+        "documents, tokens, share, epochs and padding per source.\n"
         "\n"
-        "  example: packer -o data/ -t tok.json web.tok:0.6 books.tok:0.4 --tokens 300M\n"
+        "  example: bpe encode -t tok.json < web.jsonl > web.tok\n"
+        "           packer -o data/ -t tok.json web.tok:0.6 books.tok:0.2 wiki.tok:0.2 --tokens 300M\n"
+        "           packer -o data/ --best-fit --context 2048 --val-tokens 1M all.tok\n"
         "\n"
-        "Not built yet (issue #7): today only --help and --version work.\n",
+        "Inputs:\n"
+        "  STREAM[:WEIGHT]      a token stream (.tok, plain or gzip; - is stdin). WEIGHT\n"
+        "                       (0.6, 60%, any number >= 0; normalised to shares of\n"
+        "                       --tokens) needs --tokens; give it to every source or to\n"
+        "                       none. Every source must have the same vocabulary size\n"
+        "                       and end-of-text id.\n"
+        "  --tokens N           training tokens in all (300M, 2G, ...), shared by weight\n"
+        "                       (without weights: in proportion to the sources' sizes);\n"
+        "                       a source whose share is larger than it is repeated (whole\n"
+        "                       epochs, then a seeded sample), a smaller one is sampled.\n"
+        "                       Default: every source once, weights not allowed.\n"
+        "  -t, --tokenizer F    copy this tokenizer.json to DIR/tokenizer.json\n"
+        "\n"
+        "Output:\n"
+        "  -o DIR               the output folder (created if missing; refused if it\n"
+        "                       already holds packed data, unless --force)\n"
+        "  --force              replace packed data already in DIR (its old shards are\n"
+        "                       removed only once the new ones are in place)\n"
+        "  --val F              validation: this fraction of each source's tokens, whole\n"
+        "                       documents, never in train (default 0.5%; 0 for none)\n"
+        "  --val-tokens N       validation: N tokens in all, from each source in\n"
+        "                       proportion to its size (instead of --val)\n"
+        "  --context T          context length T, recorded in meta.json; best-fit windows\n"
+        "                       are T+1 tokens (default 1024)\n"
+        "  --best-fit           windows of exactly T+1 tokens that never split a document\n"
+        "                       that fits in one, filled by best-fit decreasing and padded\n"
+        "                       with end-of-text (padding stays in the loss: a .bin has no\n"
+        "                       mask). Default: --stream, one token stream in which each\n"
+        "                       document is preceded by end-of-text, as llm.c's scripts do;\n"
+        "                       the trainer takes T+1 tokens stepping by T.\n"
+        "  --shard-tokens N     tokens a shard at most (default 100M; best-fit rounds it\n"
+        "                       down to whole windows)\n"
+        "  --seed N             shuffle seed (default 1337); the same seed and inputs give\n"
+        "                       byte-identical shards\n"
+        "  --no-shuffle         keep the input order (sources one after another)\n"
+        "  --mem BYTES          memory for tokens read from pipes or gzip files (default\n"
+        "                       1Gi); beyond it they spill to an unlinked temporary file in\n"
+        "                       DIR. Regular files are memory-mapped, not copied. Document\n"
+        "                       offsets (8 bytes a document) are always kept in memory.\n"
+        "\n",
         f);
+    fputs(cli_common_help, f);
+    fputs("  (packer runs on one thread: it is bound by I/O, and -j has no effect.)\n", f);
     return code;
+}
+
+static void free_inputs(PackInput *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free((char *)in[i].path);
+    free(in);
 }
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(stdout, 0);
-        if (!strcmp(argv[i], "--version")) return cli_version("packer");
+    PackOpts opt = { .context = 1024, .shard_tokens = 100000000, .seed = 1337,
+                     .val_frac = 0.005, .mem_bytes = 1ull << 30, .catch_signals = 1 };
+    CommonOpts common = { 0 };
+    PackInput *in = calloc((size_t)argc, sizeof *in);
+    if (!in) {
+        fputs("packer: out of memory\n", stderr);
+        return 1;
     }
-    return cli_bad_usage("packer", "not built yet (issue #7); --help says what it will do");
+    size_t n_in = 0;
+    int rc = 0, n_weights = 0, n_stdin = 0, have_val = 0;
+    Err e = { { 0 } };
+#define BAD(...)                                                                               \
+    do {                                                                                       \
+        rc = cli_bad_usage("packer", __VA_ARGS__);                                             \
+        goto done;                                                                             \
+    } while (0)
+#define NUM(min, max, dst)                                                                     \
+    do {                                                                                       \
+        if (i + 1 >= argc) BAD("%s needs a value", a);                                         \
+        if (cli_u64(argv[++i], (min), (max), (dst)))                                           \
+            BAD("%s %s: expected a count from %llu to %llu (suffixes k M G Ki Mi Gi)", a,      \
+                argv[i], (unsigned long long)(min), (unsigned long long)(max));                \
+    } while (0)
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = cli_common_option("packer", &common, argc, argv, &i);
+        if (c == 2) {
+            rc = 2;
+            goto done;
+        }
+        if (c) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            free_inputs(in, n_in);
+            return usage(stdout, 0);
+        } else if (!strcmp(a, "--version")) {
+            free_inputs(in, n_in);
+            return cli_version("packer");
+        } else if (!strcmp(a, "-o")) {
+            if (i + 1 >= argc || !*argv[i + 1]) BAD("-o needs a folder");
+            opt.out_dir = argv[++i];
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--tokenizer")) {
+            if (i + 1 >= argc) BAD("%s needs a file", a);
+            opt.tokenizer = argv[++i];
+        } else if (!strcmp(a, "--tokens")) {
+            NUM(1, UINT64_MAX / 4, &opt.total_tokens);
+        } else if (!strcmp(a, "--val")) {
+            if (i + 1 >= argc) BAD("--val needs a fraction");
+            if (cli_double(argv[++i], 0, 0.999999, &opt.val_frac))
+                BAD("--val %s: expected a fraction in [0, 1) such as 0.005 or 0.5%%", argv[i]);
+            have_val = 1;
+        } else if (!strcmp(a, "--val-tokens")) {
+            NUM(0, UINT64_MAX / 4, &opt.val_tokens);
+            opt.val_by_tokens = 1;
+        } else if (!strcmp(a, "--context")) {
+            NUM(1, 1u << 24, &opt.context);
+        } else if (!strcmp(a, "--best-fit")) {
+            opt.window = PACK_BEST_FIT;
+        } else if (!strcmp(a, "--stream")) {
+            opt.window = PACK_STREAM;
+        } else if (!strcmp(a, "--shard-tokens")) {
+            NUM(1, 2147483647, &opt.shard_tokens);
+        } else if (!strcmp(a, "--seed")) {
+            NUM(0, UINT64_MAX, &opt.seed);
+        } else if (!strcmp(a, "--no-shuffle")) {
+            opt.no_shuffle = 1;
+        } else if (!strcmp(a, "--mem")) {
+            NUM(0, UINT64_MAX, &opt.mem_bytes);
+        } else if (!strcmp(a, "--force")) {
+            opt.force = 1;
+        } else if (a[0] == '-' && a[1]) {
+            BAD("unknown option %s", a);
+        } else {
+            if (packer_parse_input(a, &in[n_in], &e)) BAD("%s", e.msg);
+            n_weights += in[n_in].has_weight;
+            n_stdin += !strcmp(in[n_in].path, "-");
+            n_in++;
+        }
+    }
+    if (!opt.out_dir) BAD("-o DIR is required: the folder for the shards and meta.json");
+    if (!n_in) {
+        if (!(in[0].path = strdup("-"))) {
+            fputs("packer: out of memory\n", stderr);
+            rc = 1;
+            goto done;
+        }
+        n_in = n_stdin = 1;
+    }
+    if (n_stdin > 1) BAD("standard input (-) can be read only once");
+    if (have_val && opt.val_by_tokens) BAD("--val and --val-tokens are alternatives: give one");
+    if (n_weights && n_weights != (int)n_in)
+        BAD("%d of %zu sources have a weight: give every source a weight, or none", n_weights, n_in);
+    if (n_weights && !opt.total_tokens)
+        BAD("weights need --tokens (the total they share); without it every source is used once");
+    if (n_weights) {
+        double sum = 0;
+        for (size_t k = 0; k < n_in; k++) sum += in[k].weight;
+        if (!(sum > 0)) BAD("the weights sum to zero");
+    }
+    if (opt.window == PACK_BEST_FIT && opt.shard_tokens < opt.context + 1)
+        BAD("--shard-tokens %llu is smaller than one best-fit window (context + 1 = %llu)",
+            (unsigned long long)opt.shard_tokens, (unsigned long long)opt.context + 1);
+    opt.inputs = in;
+    opt.n_inputs = n_in;
+    opt.progress = common.progress;
+    err_prog("packer");
+    out_cleanup_on_signal();
+    if (packer_run(&opt, NULL, &e)) {
+        err_print("packer", &e);
+        rc = 1;
+    }
+done:
+    free_inputs(in, n_in);
+    return rc;
 }

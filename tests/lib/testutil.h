@@ -59,7 +59,7 @@ static char *read_file(const char *path, size_t *n)
 static int file_or_temp_exists(const char *path)
 {
     if (access(path, F_OK) == 0) return 1;
-    char pat[300];
+    char pat[4200];
     snprintf(pat, sizeof pat, "%s.tmp.*", path);
     glob_t g;
     int found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;

@@ -1,0 +1,160 @@
+# bin/packer from the command line: files, pipes and gzip give the same
+# shards, the tokenizer is copied, and every bad input or bad usage gets its
+# message and exit code (1 data, 2 usage) with no shard left behind.
+. tests/check.sh
+P="$BIN/packer"
+
+# gen OUT N_DOCS VOCAB EOT SEED MAXLEN: a token stream of random documents.
+gen() {
+    python3 - "$@" <<'EOF'
+import random, struct, sys
+out, n, vocab, eot, seed, maxlen = sys.argv[1], *map(int, sys.argv[2:7])
+r = random.Random(seed)
+w = 2 if vocab <= 65536 else 4
+ids = []
+for _ in range(n):
+    for _ in range(r.randint(0, maxlen)):
+        t = r.randrange(vocab - 1)
+        ids.append(t if t < eot else t + 1)
+    ids.append(eot)
+with open(out, 'wb') as f:
+    f.write(b'GPTKTOKS' + struct.pack('<IIII8x', 1, w, vocab, eot))
+    f.write(struct.pack('<%d%s' % (len(ids), 'H' if w == 2 else 'I'), *ids))
+EOF
+}
+gen "$T/a.tok" 400 1000 999 1 60
+gen "$T/b.tok" 100 1000 999 2 200
+gen "$T/v.tok" 10 1200 999 3 20     # another vocabulary
+gen "$T/e.tok" 10 1000 0 4 20       # another end-of-text id
+echo '{"model": {"type": "BPE"}}' >"$T/tok.json"
+
+# no shard, no temporary file, no spill file in the folder (or no folder)
+expect_empty() {
+    if [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; then ok; else fail "expected $1 empty or absent, has: $(ls -A "$1" | head -5 | tr '\n' ' ')"; fi
+}
+
+expect_rc 0 "$P" --help
+expect_out "usage: packer"
+expect_out "--best-fit"
+expect_out "--tokens N"
+
+# A weighted mix with a tokenizer: shards, meta.json, tokenizer.json, a table.
+expect_rc 0 "$P" -o "$T/d" -t "$T/tok.json" "$T/a.tok:0.6" "$T/b.tok:0.4" --tokens 30k --shard-tokens 10k
+expect_err "source"
+expect_err "epochs"
+expect_err "$T/b.tok"
+expect_err "train tokens in 3 shards"
+[ -e "$T/d/train_000000.bin" ] && [ -e "$T/d/train_000002.bin" ] && [ -e "$T/d/val_000000.bin" ] && ok || fail "shards missing: $(ls "$T/d")"
+expect_no_file "$T/d/train_000003.bin"
+expect_same "$T/tok.json" "$T/d/tokenizer.json"
+grep -q '"tokenizer": "tokenizer.json"' "$T/d/meta.json" && ok || fail "meta.json does not name the tokenizer"
+grep -q '"weight": 0.6' "$T/d/meta.json" && ok || fail "meta.json lacks the weight"
+# llm.c's header: magic 20240520, version 1, count; size 1024 + 2 * count
+hdr=$(od -An -t u4 -N 12 "$T/d/train_000000.bin" | tr -s ' ')
+[ "$hdr" = " 20240520 1 10000" ] && ok || fail "train_000000.bin header: '$hdr'"
+[ "$(stat -c %s "$T/d/train_000000.bin")" = $((1024 + 2 * 10000)) ] && ok || fail "train_000000.bin size"
+
+# The same folder again is refused (exit 1), --force replaces it.
+expect_rc 1 "$P" -o "$T/d" "$T/a.tok"
+expect_err "already holds packed data"
+expect_rc 0 "$P" -o "$T/d" --force --quiet "$T/a.tok"
+expect_no_file "$T/d/train_000001.bin"
+expect_no_file "$T/d/tokenizer.json"
+[ ! -s "$T/err" ] && ok || fail "--quiet printed: $(head -c 200 "$T/err")"
+
+# Through a pipe (kept in memory, or spilled with --mem 0) and gzip: the same shards.
+expect_rc 0 "$P" -o "$T/f" --quiet --shard-tokens 5000 "$T/a.tok" "$T/b.tok"
+run sh -c "cat '$T/b.tok' | '$P' -o '$T/p' --quiet --shard-tokens 5000 '$T/a.tok' -"
+[ "$rc" = 0 ] && ok || fail "pipe: exit $rc: $(cat "$T/err")"
+run sh -c "cat '$T/b.tok' | '$P' -o '$T/s' --quiet --mem 0 --shard-tokens 5000 '$T/a.tok' -"
+[ "$rc" = 0 ] && ok || fail "spill: exit $rc: $(cat "$T/err")"
+gzip -c "$T/b.tok" >"$T/b.tok.gz"
+expect_rc 0 "$P" -o "$T/g" --quiet --shard-tokens 5000 "$T/a.tok" "$T/b.tok.gz"
+for f in "$T"/f/*.bin; do
+    n=$(basename "$f")
+    expect_same "$f" "$T/p/$n"
+    expect_same "$f" "$T/s/$n"
+    expect_same "$f" "$T/g/$n"
+done
+ls -A "$T/s" | grep -q spill && fail "a spill file was left in $T/s" || ok
+# No input file: standard input.
+run sh -c "'$P' -o '$T/stdin' --quiet --shard-tokens 5000 < '$T/a.tok'"
+[ "$rc" = 0 ] && ok || fail "stdin: exit $rc"
+
+# Best-fit: every shard is whole windows of context+1.
+expect_rc 0 "$P" -o "$T/bf" --best-fit --context 127 --shard-tokens 1000 "$T/a.tok" "$T/b.tok"
+expect_err "padding"
+[ "$(( ($(stat -c %s "$T/bf/train_000000.bin") - 1024) / 2 ))" = 896 ] && ok || fail "best-fit shard is not 7 windows of 128"
+grep -q '"window": "best-fit"' "$T/bf/meta.json" && ok || fail "meta.json window"
+
+# Bad input: exit 1, the file and offset named, nothing left.
+expect_rc 1 "$P" -o "$T/x1" "$T/a.tok" "$T/v.tok"
+expect_err "v.tok: offset 16: vocabulary size 1200 disagrees with"
+expect_empty "$T/x1"
+expect_rc 1 "$P" -o "$T/x2" "$T/a.tok" "$T/e.tok"
+expect_err "e.tok: offset 20: end-of-text id 0 disagrees"
+expect_empty "$T/x2"
+head -c -3 "$T/b.tok" >"$T/cut.tok"
+expect_rc 1 "$P" -o "$T/x3" "$T/a.tok" "$T/cut.tok"
+expect_err "cut.tok: offset"
+expect_err "truncated token stream"
+expect_empty "$T/x3"
+run sh -c "head -c 5001 '$T/a.tok' | '$P' -o '$T/x4' -"
+[ "$rc" = 1 ] && ok || fail "truncated pipe: exit $rc"
+expect_err "<stdin>: offset"
+expect_empty "$T/x4"
+expect_rc 1 "$P" -o "$T/x5" --best-fit --context 1000000 "$T/e.tok"
+expect_err "longer than all the training data"
+expect_empty "$T/x5"
+expect_rc 1 "$P" -o "$T/x6" "$T/tok.json"
+expect_err "bad magic"
+expect_empty "$T/x6"
+expect_rc 1 "$P" -o "$T/x7" "$T/missing.tok"
+expect_err "missing.tok: cannot open"
+expect_empty "$T/x7"
+expect_rc 1 "$P" -o "$T/x8" -t "$T/a.tok" "$T/a.tok"
+expect_err "not a tokenizer file"
+expect_empty "$T/x8"
+# Failing after shards were written (the tokenizer copy cannot land on a
+# folder): the staged shards are removed.
+mkdir -p "$T/x9/tokenizer.json"
+expect_rc 1 "$P" -o "$T/x9" -t "$T/tok.json" --shard-tokens 1000 "$T/a.tok"
+[ "$(ls -A "$T/x9")" = tokenizer.json ] && ok || fail "x9 holds: $(ls -A "$T/x9" | head -5 | tr '\n' ' ')"
+
+# Bad usage: exit 2, one line and the hint.
+expect_rc 2 "$P" "$T/a.tok"
+expect_err "-o DIR is required"
+expect_err "try 'packer --help'"
+expect_rc 2 "$P" -o "$T/u1" "$T/a.tok:abc"
+expect_err "weight 'abc' is not a number"
+expect_rc 2 "$P" -o "$T/u2" "$T/a.tok:0" "$T/b.tok:0" --tokens 1k
+expect_err "the weights sum to zero"
+expect_rc 2 "$P" -o "$T/u3" "$T/a.tok:0.5" "$T/b.tok:0.5"
+expect_err "weights need --tokens"
+expect_rc 2 "$P" -o "$T/u4" "$T/a.tok:0.5" "$T/b.tok" --tokens 1k
+expect_err "give every source a weight, or none"
+expect_rc 2 "$P" -o "$T/u5" --context 0 "$T/a.tok"
+expect_err "--context 0"
+expect_rc 2 "$P" -o "$T/u6" --val 1.5 "$T/a.tok"
+expect_rc 2 "$P" -o "$T/u7" --val 0.1 --val-tokens 100 "$T/a.tok"
+expect_rc 2 "$P" -o "$T/u8" - -
+expect_err "only once"
+expect_rc 2 "$P" -o "$T/u9" --best-fit --context 2000 --shard-tokens 1000 "$T/a.tok"
+expect_err "smaller than one best-fit window"
+for u in u1 u2 u3 u4 u5 u6 u7 u8 u9; do expect_empty "$T/$u"; done
+
+# SIGTERM while reading a pipe: nothing is left in the folder.
+mkfifo "$T/fifo"
+"$P" -o "$T/sig" --mem 0 - <"$T/fifo" 2>/dev/null &
+pid=$!
+exec 7>"$T/fifo"
+cat "$T/a.tok" >&7
+sleep 0.3
+kill -TERM "$pid"
+wait "$pid"
+sigrc=$?
+exec 7>&-
+[ "$sigrc" = 143 ] && ok || fail "expected death by SIGTERM (143), got $sigrc"
+expect_empty "$T/sig"
+
+check_done test_cli
