@@ -95,10 +95,14 @@ asan:
 	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
 	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' test
 
-corpora: corpora/en.jsonl.gz
+corpora: corpora/en.jsonl.gz corpora/eval.jsonl.gz
 
 corpora/en.jsonl.gz: corpora/build.sh $(wildcard corpora/*.js) | deps
 	bash corpora/build.sh corpora
+
+# Held-out passages of the corpus: the evaluation set dedup decontam is tested on.
+corpora/eval.jsonl.gz: corpora/en.jsonl.gz corpora/build-eval.sh
+	bash corpora/build-eval.sh corpora/en.jsonl.gz $@
 
 corpora-big: corpora/en-big.jsonl.gz
 

@@ -24,6 +24,7 @@ struct InFile {
     int eof;
     size_t max_line;
     uint64_t lineno, size, bytes;
+    uint64_t consumed; /* on-disk bytes read, as of the last fill */
 };
 
 static int gz_error(InFile *f, Err *e)
@@ -83,10 +84,14 @@ uint64_t in_size(const InFile *f) { return f->size; }
 uint64_t in_lineno(const InFile *f) { return f->lineno; }
 uint64_t in_bytes(const InFile *f) { return f->bytes; }
 
-uint64_t in_consumed(const InFile *f)
+uint64_t in_consumed(const InFile *f) { return f->consumed; }
+
+/* gzoffset asks the kernel (lseek), so it is read once a buffer fill, not
+ * each time a caller wants progress. */
+static void note_consumed(InFile *f)
 {
     z_off_t off = gzoffset(f->gz);
-    return off < 0 ? 0 : (uint64_t)off;
+    if (off >= 0) f->consumed = (uint64_t)off;
 }
 
 /* Read more input after buf[end], first moving unread bytes to the front and
@@ -113,6 +118,7 @@ static int fill(InFile *f, Err *e)
     if (want > (1u << 30)) want = 1u << 30;
     int got = gzread(f->gz, f->buf + f->end, (unsigned)want);
     if (got < 0) return gz_error(f, e);
+    note_consumed(f);
     if (got == 0) {
         int code;
         gzerror(f->gz, &code);

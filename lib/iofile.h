@@ -32,7 +32,7 @@ int in_slurp(InFile *f, Buf *out, Err *e);
 
 const char *in_path(const InFile *f);   /* as given (NULL for stdin) */
 uint64_t in_size(const InFile *f);      /* on-disk bytes; 0 when unknown (pipe) */
-uint64_t in_consumed(const InFile *f);  /* on-disk bytes read so far, for progress */
+uint64_t in_consumed(const InFile *f);  /* on-disk bytes read so far, for progress (cheap) */
 uint64_t in_bytes(const InFile *f);     /* uncompressed bytes handed out so far */
 
 typedef struct OutFile OutFile;

@@ -30,8 +30,7 @@ const TokHeader *tokr_header(const TokReader *r);
  * the next call. 1: a document; 0: end of stream; -1: error (an id outside the
  * vocabulary, a partial id, or a last document with no end-of-text: truncated). */
 int tokr_doc(TokReader *r, const uint32_t **ids, size_t *n, Err *e);
-/* On-disk bytes read so far, for progress. It asks the kernel (an lseek):
- * call it every few thousand documents, not for each. */
+/* On-disk bytes read so far, for progress. */
 uint64_t tokr_consumed(const TokReader *r);
 void tokr_close(TokReader *r);
 

@@ -11,6 +11,8 @@
 
 static char scratch_dir[64];
 
+/* A path in the test's scratch folder. The string lives in a ring of 8
+ * buffers: keep a copy if it must outlive 8 more calls. */
 static const char *scratch(const char *name)
 {
     static char path[8][256];

@@ -1,0 +1,540 @@
+/* 13-gram decontamination as in the GPT-3 paper's appendix C. Words are the
+ * white-space-separated tokens of a text, lowercased, with punctuation and
+ * symbols (Unicode P* and S*) removed; a token left empty is no word. Every
+ * gram of the evaluation sets goes in a hash set (XXH3-64 of its words joined
+ * by spaces, with a bit per set). With --max-doc-freq N a first pass counts, per
+ * evaluation gram, the training documents holding it; grams in more than N are
+ * ignored. Files are read twice for that; stdin is copied to a temporary file
+ * on the first pass. Character counts (--window, --min-piece) are code points. */
+#include "dedup.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+#include "hash.h"
+#include "progress.h"
+#include "utf8.h"
+
+/* ---- the gram set ---- */
+
+typedef struct GramSlot {
+    uint64_t key;
+    uint64_t sets;     /* bit s: in evaluation set s; 0: a free slot */
+    uint32_t n_docs;   /* training documents holding it (first pass) */
+    uint32_t last_doc; /* the last document counted, + 1 */
+} GramSlot;
+
+typedef struct GramSet {
+    GramSlot *slot;
+    size_t cap, n;
+} GramSet;
+
+static int gram_add(GramSet *t, uint64_t key, uint64_t set_bit)
+{
+    if ((t->n + 1) * 4 > t->cap * 3) {
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        GramSlot *s = calloc(cap, sizeof *s);
+        if (!s) return -1;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->slot[i].sets) continue;
+            size_t j = t->slot[i].key & (cap - 1);
+            while (s[j].sets) j = (j + 1) & (cap - 1);
+            s[j] = t->slot[i];
+        }
+        free(t->slot);
+        t->slot = s;
+        t->cap = cap;
+    }
+    size_t j = key & (t->cap - 1);
+    for (; t->slot[j].sets; j = (j + 1) & (t->cap - 1))
+        if (t->slot[j].key == key) {
+            t->slot[j].sets |= set_bit;
+            return 0;
+        }
+    t->slot[j] = (GramSlot){ key, set_bit, 0, 0 };
+    t->n++;
+    return 0;
+}
+
+static GramSlot *gram_find(const GramSet *t, uint64_t key)
+{
+    if (!t->cap) return NULL;
+    for (size_t j = key & (t->cap - 1); t->slot[j].sets; j = (j + 1) & (t->cap - 1))
+        if (t->slot[j].key == key) return &t->slot[j];
+    return NULL;
+}
+
+/* ---- words ---- */
+
+typedef struct Words {
+    size_t *start, *end;  /* (n) byte spans in the text */
+    size_t *noff;         /* (n+1) offsets into norm; words joined by one space */
+    size_t n, cap;
+    Buf norm;
+} Words;
+
+static int is_white(uint32_t cp)
+{
+    if (cp < 0x80) return cp == ' ' || (cp >= 9 && cp <= 13);
+    utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)cp);
+    return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
+}
+
+static int is_punct(uint32_t cp)
+{
+    if (cp < 0x80)
+        return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'));
+    switch (utf8proc_category((utf8proc_int32_t)cp)) {
+    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO: case UTF8PROC_CATEGORY_CC:
+        return 1;
+    default: return 0;
+    }
+}
+
+static size_t decode(const char *s, size_t n, size_t i, uint32_t *cp)
+{
+    *cp = (unsigned char)s[i];
+    if (*cp < 0x80) return 1;
+    size_t len = utf8_decode(s + i, n - i, cp);
+    if (!len) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    return len;
+}
+
+/* Split s[0..n) into words (see the top of the file). 0 or -1 (memory). */
+static int decontam_words(const char *s, size_t n, Words *w)
+{
+    w->n = 0;
+    w->norm.len = 0;
+    size_t i = 0;
+    uint32_t cp;
+    while (i < n) {
+        size_t len = decode(s, n, i, &cp);
+        if (is_white(cp)) {
+            i += len;
+            continue;
+        }
+        size_t start = i, mark = w->norm.len;
+        if (w->n && buf_putc(&w->norm, ' ')) return -1;
+        size_t word_at = w->norm.len;
+        while (i < n) {
+            len = decode(s, n, i, &cp);
+            if (is_white(cp)) break;
+            if (!is_punct(cp)) {
+                char enc[4];
+                uint32_t lc = cp < 0x80 ? (cp >= 'A' && cp <= 'Z' ? cp + 32 : cp)
+                                        : (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+                if (buf_append(&w->norm, enc, utf8_encode(lc, enc))) return -1;
+            }
+            i += len;
+        }
+        if (w->norm.len == word_at) { /* only punctuation: no word */
+            w->norm.len = mark;
+            continue;
+        }
+        if (w->n + 2 > w->cap) {
+            size_t cap = w->cap ? w->cap * 2 : 1024;
+            size_t *a = realloc(w->start, cap * sizeof *a), *b, *c;
+            if (!a) return -1;
+            w->start = a;
+            if (!(b = realloc(w->end, cap * sizeof *b))) return -1;
+            w->end = b;
+            if (!(c = realloc(w->noff, (cap + 1) * sizeof *c))) return -1;
+            w->noff = c;
+            w->cap = cap;
+        }
+        w->start[w->n] = start;
+        w->end[w->n] = i;
+        w->noff[w->n] = word_at;
+        w->n++;
+    }
+    if (w->noff) w->noff[w->n] = w->norm.len + 1; /* as if a space followed the last word */
+    return 0;
+}
+
+static void words_free(Words *w)
+{
+    free(w->start);
+    free(w->end);
+    free(w->noff);
+    buf_free(&w->norm);
+}
+
+/* Hash of the gram starting at word i (i + g <= w->n). */
+static uint64_t gram_hash(const Words *w, size_t i, unsigned g)
+{
+    size_t a = w->noff[i], b = w->noff[i + g] - 1;
+    return hash64(w->norm.data + a, b - a, 0);
+}
+
+/* ---- the run ---- */
+
+/* Code points in s[a..b). */
+static size_t n_chars(const char *s, size_t a, size_t b)
+{
+    size_t k = 0;
+    for (size_t i = a; i < b; i++) k += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return k;
+}
+
+static size_t back_chars(const char *s, size_t pos, size_t k)
+{
+    while (k && pos) {
+        pos--;
+        while (pos && ((unsigned char)s[pos] & 0xC0) == 0x80) pos--;
+        k--;
+    }
+    return pos;
+}
+
+static size_t fwd_chars(const char *s, size_t n, size_t pos, size_t k)
+{
+    while (k && pos < n) {
+        pos++;
+        while (pos < n && ((unsigned char)s[pos] & 0xC0) == 0x80) pos++;
+        k--;
+    }
+    return pos;
+}
+
+typedef struct Span {
+    size_t a, b;
+    uint64_t sets;
+} Span;
+
+typedef struct Decon {
+    const DecontamOpts *o;
+    GramSet grams;
+    Words w;
+    Span *cut;
+    size_t cap_cut;
+    Buf extra, ref;
+    DocWriter *out, *rej, *rem;
+    int spooled; /* the documents come from stdin's spool: name them "-" */
+} Decon;
+
+static int lowest_set(uint64_t sets)
+{
+    return sets ? __builtin_ctzll(sets) : 0;
+}
+
+/* ",\"doc\":\"PATH:LINE\"" style reference into r->ref (NUL-terminated). */
+static int doc_ref(Decon *r, const Doc *d, uint64_t lineno)
+{
+    char num[24];
+    const char *p = d->path && !r->spooled ? d->path : "-";
+    Buf tmp = { 0 };
+    snprintf(num, sizeof num, ":%" PRIu64, lineno);
+    r->ref.len = 0;
+    int rc = buf_append(&tmp, p, strlen(p)) || buf_append(&tmp, num, strlen(num)) ||
+             json_escape(&r->ref, tmp.data, tmp.len);
+    buf_free(&tmp);
+    return rc ? -1 : 0;
+}
+
+/* One training document: write it whole, as pieces, or reject it. */
+static int one_doc(Decon *r, const Doc *d, uint64_t lineno, DecontamCounts *c, Err *e)
+{
+    const DecontamOpts *o = r->o;
+    Words *w = &r->w;
+    if (decontam_words(d->text, d->text_len, w)) return err_set(e, "out of memory");
+    size_t n_cut = 0;
+    uint64_t touched = 0;
+    const char *t = d->text;
+    size_t n = d->text_len;
+    for (size_t i = 0; i + o->gram <= w->n; i++) {
+        GramSlot *g = gram_find(&r->grams, gram_hash(w, i, o->gram));
+        if (!g || (o->max_doc_freq && g->n_docs > o->max_doc_freq)) continue;
+        touched |= g->sets;
+        size_t a = back_chars(t, w->start[i], o->window);
+        size_t b = fwd_chars(t, n, w->end[i + o->gram - 1], o->window);
+        if (n_cut && a <= r->cut[n_cut - 1].b) { /* starts and ends only grow with i */
+            r->cut[n_cut - 1].b = b;
+            r->cut[n_cut - 1].sets |= g->sets;
+            continue;
+        }
+        if (n_cut == r->cap_cut) {
+            size_t cap = r->cap_cut ? r->cap_cut * 2 : 64;
+            Span *s = realloc(r->cut, cap * sizeof *s);
+            if (!s) return err_set(e, "out of memory");
+            r->cut = s;
+            r->cap_cut = cap;
+        }
+        r->cut[n_cut++] = (Span){ a, b, g->sets };
+    }
+    for (size_t s = 0; s < o->n_evals; s++)
+        if (touched >> s & 1) c->touched[s]++;
+    if (!n_cut) {
+        c->kept++;
+        return docw_write(r->out, d, NULL, 0, NULL, e);
+    }
+    /* The pieces are the gaps between the cuts. */
+    size_t n_pieces = 0, n_long = 0;
+    for (size_t k = 0; k <= n_cut; k++) {
+        size_t a = k ? r->cut[k - 1].b : 0, b = k < n_cut ? r->cut[k].a : n;
+        if (a < b) {
+            n_pieces++;
+            n_long += n_chars(t, a, b) >= o->min_piece;
+        }
+    }
+    if (n_pieces > o->max_pieces || !n_long) {
+        const char *why = n_pieces > o->max_pieces ? "over-split" : "no-long-piece";
+        if (n_pieces > o->max_pieces) c->over_split++;
+        else c->too_short++;
+        c->dropped++;
+        if (!r->rej) return 0;
+        const char *ev = o->evals[lowest_set(touched)];
+        r->extra.len = 0;
+        char num[64];
+        snprintf(num, sizeof num, ",\"decontam_pieces\":%zu", n_pieces);
+        if (buf_append(&r->extra, "\"dedup_reason\":\"decontam\",\"dup_of\":", 35) ||
+            json_escape(&r->extra, ev, strlen(ev)) ||
+            buf_append(&r->extra, ",\"decontam_why\":\"", 17) || buf_append(&r->extra, why, strlen(why)) ||
+            buf_putc(&r->extra, '"') || buf_append(&r->extra, num, strlen(num)) || buf_putc(&r->extra, 0))
+            return err_set(e, "out of memory");
+        return docw_write(r->rej, d, NULL, 0, r->extra.data, e);
+    }
+    c->cut++;
+    if (r->rem && doc_ref(r, d, lineno)) return err_set(e, "out of memory");
+    Doc plain = { 0 }; /* --removed lines are new documents: {"text":...,"doc":...} */
+    size_t piece = 0;
+    for (size_t k = 0; k <= n_cut; k++) {
+        size_t a = k ? r->cut[k - 1].b : 0, b = k < n_cut ? r->cut[k].a : n;
+        if (a < b) {
+            int is_long = n_chars(t, a, b) >= o->min_piece;
+            if (is_long) {
+                char num[48];
+                snprintf(num, sizeof num, "\"decontam_piece\":%zu", ++piece);
+                if (docw_write(r->out, d, t + a, b - a, num, e)) return -1;
+                c->pieces++;
+            } else if (r->rem) {
+                r->extra.len = 0;
+                if (buf_append(&r->extra, "\"doc\":", 6) || buf_append(&r->extra, r->ref.data, r->ref.len) ||
+                    buf_append(&r->extra, ",\"removed\":\"short\"", 18) || buf_putc(&r->extra, 0))
+                    return err_set(e, "out of memory");
+                plain.text = t + a;
+                plain.text_len = b - a;
+                if (docw_write(r->rem, &plain, NULL, 0, r->extra.data, e)) return -1;
+            }
+        }
+        if (k < n_cut && r->rem) {
+            const char *ev = o->evals[lowest_set(r->cut[k].sets)];
+            r->extra.len = 0;
+            if (buf_append(&r->extra, "\"doc\":", 6) || buf_append(&r->extra, r->ref.data, r->ref.len) ||
+                buf_append(&r->extra, ",\"removed\":\"match\",\"eval\":", 26) ||
+                json_escape(&r->extra, ev, strlen(ev)) || buf_putc(&r->extra, 0))
+                return err_set(e, "out of memory");
+            plain.text = t + r->cut[k].a;
+            plain.text_len = r->cut[k].b - r->cut[k].a;
+            if (docw_write(r->rem, &plain, NULL, 0, r->extra.data, e)) return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_evals(Decon *r, Err *e)
+{
+    const DecontamOpts *o = r->o;
+    DocOpts eo = { 0 };
+    for (size_t s = 0; s < o->n_evals; s++) {
+        DocReader *in = doc_open(&eo, o->evals + s, 1, e);
+        if (!in) return -1;
+        Doc d;
+        int rc;
+        while ((rc = doc_next(in, &d, e)) == 1) {
+            int bad = decontam_words(d.text, d.text_len, &r->w);
+            for (size_t i = 0; !bad && i + o->gram <= r->w.n; i++)
+                bad = gram_add(&r->grams, gram_hash(&r->w, i, o->gram), 1ull << s);
+            if (bad) {
+                rc = err_set(e, "out of memory");
+                break;
+            }
+        }
+        if (rc < 0) {
+            Err ignore;
+            doc_close(in, &ignore);
+            return -1;
+        }
+        if (doc_close(in, e)) return -1;
+    }
+    return 0;
+}
+
+/* The first pass: per evaluation gram, how many training documents hold it.
+ * With spool, the documents are also copied there (stdin is read only once). */
+static int count_pass(Decon *r, const char *const *paths, size_t n, const char *spool, Err *e)
+{
+    const DecontamOpts *o = r->o;
+    DocReader *in = doc_open(&o->doc, paths, n, e);
+    if (!in) return -1;
+    DocWriter *sp = spool ? docw_open(spool, &o->doc, e) : NULL;
+    if (spool && !sp) {
+        Err ignore;
+        doc_close(in, &ignore);
+        return -1;
+    }
+    Doc d;
+    int rc;
+    uint32_t doc_no = 0;
+    while ((rc = doc_next(in, &d, e)) == 1) {
+        doc_no++;
+        if (decontam_words(d.text, d.text_len, &r->w)) {
+            rc = err_set(e, "out of memory");
+            break;
+        }
+        for (size_t i = 0; i + o->gram <= r->w.n; i++) {
+            GramSlot *g = gram_find(&r->grams, gram_hash(&r->w, i, o->gram));
+            if (g && g->last_doc != doc_no) {
+                g->last_doc = doc_no;
+                if (g->n_docs < UINT32_MAX) g->n_docs++;
+            }
+        }
+        if (sp && (rc = docw_write(sp, &d, NULL, 0, NULL, e))) break;
+    }
+    if (rc < 0) {
+        Err ignore;
+        doc_close(in, &ignore);
+        docw_abort(sp);
+        return -1;
+    }
+    if (doc_close(in, e)) {
+        docw_abort(sp);
+        return -1;
+    }
+    return sp ? docw_close(sp, e) : 0;
+}
+
+void decontam_counts_free(DecontamCounts *c)
+{
+    free(c->touched);
+    c->touched = NULL;
+}
+
+int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, DecontamCounts *c,
+                 Err *e)
+{
+    memset(c, 0, sizeof *c);
+    if (!(c->touched = calloc(o->n_evals ? o->n_evals : 1, sizeof *c->touched)))
+        return err_set(e, "out of memory");
+    Decon r = { .o = o };
+    char spool_dir[64] = "", spool[96] = "";
+    DocReader *in = NULL;
+    DocOpts spool_opts = o->doc;
+    const DocOpts *pass2_opts = &o->doc;
+    const char *spool_path[1];
+    int from_stdin = !n || (n == 1 && !strcmp(paths[0], "-"));
+    if (!from_stdin)
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(paths[i], "-"))
+                return err_set(e, "stdin ('-') can be read only once: give it alone, or save it to a file");
+    Progress p;
+    progress_start(&p, "dedup decontam", o->common.progress, 0);
+    if (load_evals(&r, e)) goto fail;
+    c->eval_grams = r.grams.n;
+    if (o->max_doc_freq) {
+        if (from_stdin) {
+            const char *tmp = getenv("TMPDIR");
+            snprintf(spool_dir, sizeof spool_dir, "%s/dedup-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+            if (!mkdtemp(spool_dir)) {
+                err_sys(e, spool_dir, "cannot make a temporary folder");
+                spool_dir[0] = 0;
+                goto fail;
+            }
+            snprintf(spool, sizeof spool, "%s/stdin.jsonl", spool_dir);
+        }
+        if (count_pass(&r, paths, n, spool[0] ? spool : NULL, e)) goto fail;
+        for (size_t i = 0; i < r.grams.cap; i++)
+            if (r.grams.slot[i].sets && r.grams.slot[i].n_docs > o->max_doc_freq) c->frequent_grams++;
+        if (spool[0]) {
+            spool_path[0] = spool;
+            paths = spool_path;
+            n = 1;
+            spool_opts.format = DOC_JSONL;
+            r.spooled = 1;
+            spool_opts.sep = NULL;
+            pass2_opts = &spool_opts;
+        }
+    }
+    if (!(in = doc_open(pass2_opts, paths, n, e))) goto fail;
+    if (!(r.out = docw_open(o->out, &o->doc, e))) goto fail;
+    if (o->rejects && !(r.rej = docw_open(o->rejects, &o->doc, e))) goto fail;
+    if (o->removed && !(r.rem = docw_open(o->removed, NULL, e))) goto fail;
+    Doc d;
+    int rc;
+    while ((rc = doc_next(in, &d, e)) == 1) {
+        c->in++;
+        /* a spooled document's line is its ordinal among stdin's documents */
+        if (one_doc(&r, &d, d.lineno, c, e)) goto fail;
+        if (!(c->in & 255)) /* doc_consumed asks zlib for the offset: a system call */
+            progress_update(&p, doc_consumed(in), doc_stats(in)->n_bytes, c->in, "docs");
+    }
+    if (rc < 0) goto fail;
+    c->bad = doc_stats(in)->n_bad;
+    rc = doc_close(in, e);
+    in = NULL;
+    if (rc) goto fail;
+    if (r.rem) {
+        rc = docw_close(r.rem, e);
+        r.rem = NULL;
+        if (rc) goto fail;
+    }
+    if (r.rej) {
+        rc = docw_close(r.rej, e);
+        r.rej = NULL;
+        if (rc) goto fail;
+    }
+    rc = docw_close(r.out, e);
+    r.out = NULL;
+    if (rc) goto fail;
+    progress_end(&p);
+    {
+        Buf per = { 0 };
+        for (size_t s = 0; s < o->n_evals; s++) {
+            char line[64];
+            snprintf(line, sizeof line, " touched %" PRIu64 " docs", c->touched[s]);
+            if ((s && buf_append(&per, ", ", 2)) || buf_append(&per, o->evals[s], strlen(o->evals[s])) ||
+                buf_append(&per, line, strlen(line)))
+                break;
+        }
+        buf_putc(&per, 0);
+        progress_summary(&p,
+                         "%" PRIu64 " in = %" PRIu64 " kept whole + %" PRIu64 " cut (into %" PRIu64
+                         " pieces) + %" PRIu64 " dropped (%" PRIu64 " over-split, %" PRIu64
+                         " no piece long enough); %" PRIu64 " bad lines skipped; %" PRIu64
+                         " eval %u-grams, %" PRIu64 " ignored as frequent; %s",
+                         c->in, c->kept, c->cut, c->pieces, c->dropped, c->over_split, c->too_short,
+                         c->bad, c->eval_grams, o->gram, c->frequent_grams, per.data ? per.data : "");
+        buf_free(&per);
+    }
+    if (spool[0]) unlink(spool);
+    if (spool_dir[0]) rmdir(spool_dir);
+    free(r.grams.slot);
+    words_free(&r.w);
+    free(r.cut);
+    buf_free(&r.extra), buf_free(&r.ref);
+    return 0;
+fail:
+    if (in) {
+        Err ignore;
+        doc_close(in, &ignore);
+    }
+    docw_abort(r.out);
+    docw_abort(r.rej);
+    docw_abort(r.rem);
+    if (spool[0]) unlink(spool);
+    if (spool_dir[0]) rmdir(spool_dir);
+    free(r.grams.slot);
+    words_free(&r.w);
+    free(r.cut);
+    buf_free(&r.extra), buf_free(&r.ref);
+    return -1;
+}

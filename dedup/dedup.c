@@ -1,0 +1,275 @@
+/* The streaming keep-first run: each document is compared only with the
+ * documents kept before it (exact hash first, then LSH bands, then with
+ * --verify the estimated Jaccard), kept or dropped, and only kept documents
+ * enter the tables. Memory per kept document: its location (16 bytes), its
+ * exact entry (24 bytes in a table at most 3/4 full), its band entries (16
+ * bytes each, same load) and with --verify its signature (8 bytes a value). */
+#include "dedup.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "lshtable.h"
+#include "progress.h"
+
+int dockeys_init(DocKeys *k, const DedupOpts *o, Err *e)
+{
+    memset(k, 0, sizeof *k);
+    k->o = o;
+    if (o->mode != MODE_EXACT) {
+        if (minhash_init(&k->mh, o->bands, o->rows, o->ngram, o->seed)) goto oom;
+        k->sig = malloc(k->mh.n_perm * sizeof *k->sig);
+        k->bandk = malloc(k->mh.bands * sizeof *k->bandk);
+        if (!k->sig || !k->bandk) goto oom;
+    }
+    return 0;
+oom:
+    dockeys_free(k);
+    return err_set(e, "out of memory");
+}
+
+void dockeys_free(DocKeys *k)
+{
+    if (k->o && k->o->mode != MODE_EXACT) minhash_free(&k->mh);
+    free(k->sig);
+    free(k->bandk);
+    buf_free(&k->norm);
+    buf_free(&k->joined);
+    k->sig = k->bandk = NULL;
+}
+
+int dockeys_compute(DocKeys *k, const char *text, size_t n, Err *e)
+{
+    const DedupOpts *o = k->o;
+    if (norm_text(o->norm, text, n, &k->norm)) return err_set(e, "out of memory");
+    const char *t = k->norm.data ? k->norm.data : "";
+    if (o->mode != MODE_NEAR) {
+        Hash128 h = hash128(t, k->norm.len, 0);
+        k->exact_lo = h.lo;
+        k->exact_hi = h.hi;
+    }
+    k->n_shingles = 0;
+    if (o->mode != MODE_EXACT) {
+        const char *w = t;
+        size_t wl = k->norm.len;
+        if (o->norm != NORM_SIMPLE) { /* simple already leaves single spaces between words */
+            if (norm_join_words(t, k->norm.len, &k->joined)) return err_set(e, "out of memory");
+            w = k->joined.data ? k->joined.data : "";
+            wl = k->joined.len;
+        }
+        k->n_shingles = minhash_sign(&k->mh, w, wl, k->sig);
+        if (k->n_shingles == SIZE_MAX) return err_set(e, "out of memory");
+        if (k->n_shingles) minhash_bands(&k->mh, k->sig, k->bandk);
+    }
+    return 0;
+}
+
+void dedup_params(const DedupOpts *o, char *out, size_t n)
+{
+    snprintf(out, n, "mode=%s norm=%s ngram=%u bands=%u rows=%u seed=%" PRIu64 " verify=%s",
+             o->mode == MODE_BOTH ? "both" : o->mode == MODE_EXACT ? "exact" : "near",
+             norm_name(o->norm), o->ngram, o->bands, o->rows, o->seed,
+             o->verify ? "on" : "off");
+    if (o->verify) {
+        size_t l = strlen(out);
+        snprintf(out + l, n - l, " threshold=%.17g", o->threshold);
+    }
+}
+
+/* Where each kept document was read, for "dup_of". */
+typedef struct KeptLoc {
+    uint64_t lineno;
+    uint32_t path; /* index into the run's paths; UINT32_MAX: stdin */
+} KeptLoc;
+
+typedef struct Run {
+    const DedupOpts *o;
+    const char *const *paths;
+    size_t n_paths, last_path;
+    DocKeys k;
+    ExactTable exact;
+    BandTable bands;
+    KeptLoc *loc;
+    uint64_t *sigs; /* (n_kept, n_perm) with --verify */
+    size_t n_kept, cap_kept;
+    Buf extra;
+} Run;
+
+static uint32_t path_index(Run *r, const char *path)
+{
+    if (!path) return UINT32_MAX;
+    if (r->last_path < r->n_paths && r->paths[r->last_path] == path) return (uint32_t)r->last_path;
+    for (size_t i = 0; i < r->n_paths; i++)
+        if (r->paths[i] == path || !strcmp(r->paths[i], path)) return (uint32_t)(r->last_path = i);
+    return UINT32_MAX;
+}
+
+/* The "dedup_reason" and "dup_of" members for a document dropped as a
+ * duplicate of `path`:`lineno`. */
+int dedup_extra(Buf *b, const char *reason, const char *path, uint64_t lineno)
+{
+    char line[32];
+    snprintf(line, sizeof line, ":%" PRIu64, lineno);
+    const char *p = path ? path : "-";
+    Buf ref = { 0 };
+    b->len = 0;
+    int rc = buf_append(b, "\"dedup_reason\":\"", 16) || buf_append(b, reason, strlen(reason)) ||
+             buf_append(b, "\",\"dup_of\":", 11) || buf_append(&ref, p, strlen(p)) ||
+             buf_append(&ref, line, strlen(line)) || json_escape(b, ref.data, ref.len) ||
+             buf_putc(b, 0);
+    buf_free(&ref);
+    return rc ? -1 : 0;
+}
+
+/* The earliest kept document this one duplicates, or UINT64_MAX; *reason is
+ * set to "exact" or "near". */
+static uint64_t find_dup(Run *r, const char **reason)
+{
+    const DedupOpts *o = r->o;
+    DocKeys *k = &r->k;
+    if (o->mode != MODE_NEAR) {
+        uint64_t id = exact_find(&r->exact, k->exact_lo, k->exact_hi);
+        if (id != UINT64_MAX) {
+            *reason = "exact";
+            return id;
+        }
+    }
+    if (o->mode == MODE_EXACT || !k->n_shingles) return UINT64_MAX;
+    uint64_t best = UINT64_MAX;
+    unsigned n_perm = k->mh.n_perm;
+    for (unsigned j = 0; j < k->mh.bands; j++) {
+        size_t pos = SIZE_MAX;
+        uint32_t id;
+        while ((id = band_next(&r->bands, k->bandk[j], j, &pos)) != LSH_EMPTY) {
+            if (id >= best) continue;
+            if (o->verify &&
+                minhash_jaccard(k->sig, r->sigs + (size_t)id * n_perm, n_perm) < o->threshold)
+                continue;
+            best = id;
+        }
+    }
+    if (best != UINT64_MAX) *reason = "near";
+    return best;
+}
+
+static int keep(Run *r, const Doc *d, Err *e)
+{
+    const DedupOpts *o = r->o;
+    DocKeys *k = &r->k;
+    if (r->n_kept >= LSH_EMPTY - 1) return err_set(e, "more than %u kept documents", LSH_EMPTY - 2);
+    if (r->n_kept == r->cap_kept) {
+        size_t cap = r->cap_kept ? r->cap_kept * 2 : 4096;
+        KeptLoc *loc = realloc(r->loc, cap * sizeof *loc);
+        if (!loc) return err_set(e, "out of memory");
+        r->loc = loc;
+        if (o->verify) {
+            uint64_t *s = realloc(r->sigs, cap * k->mh.n_perm * sizeof *s);
+            if (!s) return err_set(e, "out of memory");
+            r->sigs = s;
+        }
+        r->cap_kept = cap;
+    }
+    uint32_t id = (uint32_t)r->n_kept++;
+    r->loc[id] = (KeptLoc){ d->lineno, path_index(r, d->path) };
+    if (o->mode != MODE_NEAR && exact_insert(&r->exact, k->exact_lo, k->exact_hi, id))
+        return err_set(e, "out of memory");
+    if (o->mode != MODE_EXACT && k->n_shingles) {
+        for (unsigned j = 0; j < k->mh.bands; j++)
+            if (band_insert(&r->bands, k->bandk[j], j, id)) return err_set(e, "out of memory");
+        if (o->verify) memcpy(r->sigs + (size_t)id * k->mh.n_perm, k->sig, k->mh.n_perm * sizeof *k->sig);
+    }
+    return 0;
+}
+
+static void run_free(Run *r)
+{
+    dockeys_free(&r->k);
+    exact_free(&r->exact);
+    band_free(&r->bands);
+    free(r->loc);
+    free(r->sigs);
+    buf_free(&r->extra);
+}
+
+int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e)
+{
+    memset(c, 0, sizeof *c);
+    Run r = { .o = o, .paths = paths, .n_paths = n };
+    DocReader *in = NULL;
+    DocWriter *out = NULL, *rej = NULL;
+    KeyBatch *batch = NULL;
+    if (dockeys_init(&r.k, o, e)) return -1;
+    if (!(batch = batch_new(o, e))) goto fail;
+    if (!(in = doc_open(&o->doc, paths, n, e))) goto fail;
+    if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
+    if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto fail;
+    Progress p;
+    progress_start(&p, "dedup", o->common.progress, doc_total_size(in));
+    int rc;
+    while ((rc = batch_fill(batch, in, e)) == 1) {
+        if (batch_compute(batch, e)) goto fail;
+        for (size_t i = 0; i < batch_len(batch); i++) {
+            const Doc *d = batch_doc(batch, i);
+            c->in++;
+            batch_keys(batch, i, &r.k);
+            const char *reason = NULL;
+            uint64_t dup = find_dup(&r, &reason);
+            if (dup == UINT64_MAX) {
+                if (keep(&r, d, e) || docw_write(out, d, NULL, 0, NULL, e)) goto fail;
+                c->kept++;
+            } else {
+                const KeptLoc *l = &r.loc[dup];
+                if (dedup_extra(&r.extra, reason, l->path == UINT32_MAX ? NULL : paths[l->path],
+                                l->lineno))
+                    goto oom;
+                if (rej && docw_write(rej, d, NULL, 0, r.extra.data, e)) goto fail;
+                if (reason[0] == 'e') c->exact++;
+                else c->near++;
+            }
+        }
+        progress_update(&p, doc_consumed(in), doc_stats(in)->n_bytes, c->in, "docs");
+    }
+    if (rc < 0) goto fail;
+    c->bad = doc_stats(in)->n_bad;
+    progress_end(&p);
+    uint64_t in_bytes = doc_stats(in)->n_bytes;
+    if (doc_close(in, e)) {
+        in = NULL;
+        goto fail;
+    }
+    in = NULL;
+    if (rej) {
+        int bad = docw_close(rej, e);
+        rej = NULL;
+        if (bad) goto fail;
+    }
+    if (docw_close(out, e)) {
+        out = NULL;
+        goto fail;
+    }
+    out = NULL;
+    double s = progress_elapsed(&p);
+    progress_summary(&p,
+                     "%" PRIu64 " in = %" PRIu64 " kept + %" PRIu64 " exact + %" PRIu64
+                     " near duplicates dropped%s; %" PRIu64 " bad lines skipped; %.1f MB in %.2f s",
+                     c->in, c->kept, c->exact, c->near, o->rejects ? " (to --rejects)" : "",
+                     c->bad, in_bytes / 1e6, s);
+    run_free(&r);
+    batch_free(batch);
+    return 0;
+oom:
+    err_set(e, "out of memory");
+fail:
+    docw_abort(rej);
+    docw_abort(out);
+    if (in) {
+        Err ignore;
+        doc_close(in, &ignore);
+    }
+    run_free(&r);
+    batch_free(batch);
+    return -1;
+}

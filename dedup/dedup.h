@@ -1,0 +1,166 @@
+/* dedup's logic, called by dedup/main.c and the tests: text normalisation,
+ * MinHash signatures and LSH band keys, the streaming keep-first run (exact and
+ * near duplicates), the sharded chain (sig | sort | cluster | apply) and 13-gram
+ * decontamination. */
+#ifndef DEDUP_H
+#define DEDUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "docio.h"
+#include "err.h"
+
+/* ---- normalisation (norm.c) ---- */
+
+typedef enum { NORM_SIMPLE, NORM_NFKC_LOWER, NORM_NONE } NormMode;
+
+/* "simple", "nfkc-lower", "none" -> mode; -1 when unknown. */
+int norm_parse(const char *s, NormMode *m);
+const char *norm_name(NormMode m);
+
+/* Normalise s[0..n) (valid UTF-8) into out (replaced, not NUL-terminated).
+ * none: as is. nfkc-lower: NFKC and case folding. simple: nfkc-lower, then
+ * punctuation and symbols (Unicode P* and S*) become spaces, decimal digits
+ * become '0', runs of white space become one space, no space at either end.
+ * 0, or -1 when out of memory. */
+int norm_text(NormMode m, const char *s, size_t n, Buf *out);
+
+/* The white-space-separated words of s[0..n), joined by single spaces, into out
+ * (replaced). Shingles are then contiguous spans of out. 0 or -1 (memory). */
+int norm_join_words(const char *s, size_t n, Buf *out);
+
+/* ---- MinHash and LSH (minhash.c) ---- */
+
+#define MINHASH_P ((1ull << 61) - 1) /* the Mersenne prime 2^61-1 */
+#define MINHASH_MAX_PERM 1024
+
+typedef struct MinHash {
+    unsigned bands, rows, n_perm; /* n_perm = bands * rows */
+    unsigned ngram;               /* words per shingle */
+    uint64_t seed;
+    uint64_t *a, *b;              /* (n_perm) a_i in [1,p), b_i in [0,p) */
+    uint64_t *xs;                 /* scratch: a document's shingle values */
+    size_t xs_cap;
+} MinHash;
+
+/* a_i, b_i from splitmix64 seeded with seed (see minhash.c). Caller frees with
+ * minhash_free(). 0, or -1 when out of memory. */
+int minhash_init(MinHash *m, unsigned bands, unsigned rows, unsigned ngram, uint64_t seed);
+void minhash_free(MinHash *m);
+
+/* Signature (n_perm values) of the word shingles of joined (words separated by
+ * single spaces, as norm_join_words makes them). Returns the number of shingles:
+ * a text of fewer than ngram words is one shingle; no words, none (the signature
+ * is then all p, and the caller gives the document no band keys); SIZE_MAX
+ * when out of memory. */
+size_t minhash_sign(MinHash *m, const char *joined, size_t len, uint64_t *sig);
+/* Which signature loop runs: 0 plain C, 1 AVX2, 2 AVX-512 (the same values).
+ * level -1 picks the best this CPU has; a level is capped at what it has.
+ * Returns the level in use. */
+int minhash_simd(int level);
+/* Band keys (bands values): XXH3-64 of each band's rows, seeded with the band number. */
+void minhash_bands(const MinHash *m, const uint64_t *sig, uint64_t *keys);
+/* Estimated Jaccard: the fraction of equal signature values. */
+double minhash_jaccard(const uint64_t *s1, const uint64_t *s2, unsigned n_perm);
+/* The (bands, rows) with bands*rows <= max_perm that minimise the false positive
+ * plus false negative areas under the LSH S-curve around threshold (datasketch's
+ * rule, equal weights). */
+void minhash_pick(double threshold, unsigned max_perm, unsigned *bands, unsigned *rows);
+
+/* ---- the streaming run (dedup.c) and the sharded chain (shard.c) ---- */
+
+typedef enum { MODE_BOTH, MODE_EXACT, MODE_NEAR } DedupMode;
+
+typedef struct DedupOpts {
+    DedupMode mode;
+    NormMode norm;
+    unsigned ngram, bands, rows;
+    double threshold; /* for --verify */
+    int verify;
+    uint64_t seed;
+    const char *out;     /* NULL: stdout */
+    const char *rejects; /* NULL: none */
+    const char *drop;    /* apply: the drop list */
+    DocOpts doc;
+    CommonOpts common;
+} DedupOpts;
+
+typedef struct DedupCounts {
+    uint64_t in, kept, exact, near, bad;
+} DedupCounts;
+
+/* What the run and `sig` compute for each document. */
+typedef struct DocKeys {
+    const DedupOpts *o;
+    MinHash mh;           /* when mode != MODE_EXACT */
+    Buf norm, joined;
+    uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text (mode != MODE_NEAR) */
+    size_t n_shingles;    /* 0: no words, so no band keys */
+    uint64_t *sig;        /* (n_perm) */
+    uint64_t *bandk;      /* (bands) */
+} DocKeys;
+
+/* Caller frees with dockeys_free(); o is borrowed. 0 or -1 (memory). */
+int dockeys_init(DocKeys *k, const DedupOpts *o, Err *e);
+int dockeys_compute(DocKeys *k, const char *text, size_t n, Err *e);
+void dockeys_free(DocKeys *k);
+/* The members a dropped document gets in --rejects, NUL-terminated into b:
+ * "dedup_reason":"REASON","dup_of":"PATH:LINE" (PATH NULL: "-"). 0 or -1. */
+int dedup_extra(Buf *b, const char *reason, const char *path, uint64_t lineno);
+/* The options that must agree between the shards' sig lines, as one string. */
+void dedup_params(const DedupOpts *o, char *out, size_t n);
+
+/* A batch of documents read ahead, whose keys -j threads compute (batch.c). */
+typedef struct KeyBatch KeyBatch;
+KeyBatch *batch_new(const DedupOpts *o, Err *e); /* caller frees with batch_free() */
+void batch_free(KeyBatch *b);
+/* Read up to 4096 documents (or 8 MB) from in: 1 some, 0 none left, -1 error. */
+int batch_fill(KeyBatch *b, DocReader *in, Err *e);
+int batch_compute(KeyBatch *b, Err *e);
+size_t batch_len(const KeyBatch *b);
+const Doc *batch_doc(const KeyBatch *b, size_t i); /* borrowed until the next fill */
+/* Document i's keys into k (made by dockeys_init with the same options). */
+void batch_keys(const KeyBatch *b, size_t i, DocKeys *k);
+
+/* dedup / dedup exact / dedup minhash over paths (n 0: stdin). */
+int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e);
+
+/* dedup sig: the keys of every document of the shards, to o->out. */
+int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e);
+/* dedup cluster: sorted sig lines from paths (n 0: stdin) -> drop list to o->out. */
+int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e);
+/* dedup apply: the shards minus the documents on the drop list o->drop. */
+int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e);
+
+/* ---- decontamination (decontam.c) ---- */
+
+typedef struct DecontamOpts {
+    const char *const *evals;
+    size_t n_evals;
+    unsigned gram;         /* 13 */
+    size_t window;         /* characters removed on each side of a hit: 200 */
+    size_t min_piece;      /* pieces shorter than this (characters) are dropped: 200 */
+    unsigned max_pieces;   /* more pieces than this: the document is dropped: 10 */
+    uint64_t max_doc_freq; /* grams in more training documents are ignored; 0: no limit */
+    const char *out, *rejects, *removed;
+    DocOpts doc;
+    CommonOpts common;
+} DecontamOpts;
+
+typedef struct DecontamCounts {
+    uint64_t in, kept, cut, pieces, dropped, over_split, too_short, bad;
+    uint64_t eval_grams, frequent_grams;
+    uint64_t *touched; /* (n_evals) training documents each evaluation set touched */
+} DecontamCounts;
+
+/* Decontaminate paths (n 0: stdin) against o->evals; fills c (its touched[]
+ * is allocated here: free it with decontam_counts_free, also after an error).
+ * 0, or -1 with e set and no output file left. */
+int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, DecontamCounts *c,
+                 Err *e);
+void decontam_counts_free(DecontamCounts *c);
+
+#endif

@@ -1,0 +1,793 @@
+/* The sharded chain: `sig` writes one text line per key of each document,
+ * `sort` brings equal keys together, `cluster` replays keep-first over the
+ * groups of colliding documents in global order (shard name in byte order, then
+ * line) and writes the drop list, `apply` removes the listed documents. Only
+ * documents that share a key with another are held in memory by `cluster`.
+ * Line formats (tab separated; shard names may hold neither tab nor newline):
+ *   !\tPARAMS                 the options, once per sig run; all must agree
+ *   eHASH128\tSHARD:LINE      exact key
+ *   bBBBHASH64\tSHARD:LINE    band BBB's key
+ *   z\tSHARD:LINE\tSIG        the signature, hex, with --verify
+ * and the drop list: SHARD:LINE\tREASON\tDUP_SHARD:DUP_LINE, in global order. */
+#include "dedup.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "progress.h"
+
+/* ---- a map (shard, line) -> value ---- */
+
+typedef struct RefSlot {
+    uint64_t line;
+    uint32_t shard, val; /* val UINT32_MAX: free */
+} RefSlot;
+
+typedef struct RefMap {
+    RefSlot *slot;
+    size_t cap, n;
+} RefMap;
+
+static uint64_t ref_hash(uint32_t shard, uint64_t line)
+{
+    uint64_t k[2] = { shard, line };
+    return hash64(k, sizeof k, 0);
+}
+
+static int refmap_put(RefMap *m, uint32_t shard, uint64_t line, uint32_t val)
+{
+    if ((m->n + 1) * 4 > m->cap * 3) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        RefSlot *s = malloc(cap * sizeof *s);
+        if (!s) return -1;
+        for (size_t i = 0; i < cap; i++) s[i].val = UINT32_MAX;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->slot[i].val == UINT32_MAX) continue;
+            size_t j = ref_hash(m->slot[i].shard, m->slot[i].line) & (cap - 1);
+            while (s[j].val != UINT32_MAX) j = (j + 1) & (cap - 1);
+            s[j] = m->slot[i];
+        }
+        free(m->slot);
+        m->slot = s;
+        m->cap = cap;
+    }
+    size_t j = ref_hash(shard, line) & (m->cap - 1);
+    while (m->slot[j].val != UINT32_MAX) j = (j + 1) & (m->cap - 1);
+    m->slot[j] = (RefSlot){ line, shard, val };
+    m->n++;
+    return 0;
+}
+
+static uint32_t refmap_get(const RefMap *m, uint32_t shard, uint64_t line)
+{
+    if (!m->cap) return UINT32_MAX;
+    for (size_t j = ref_hash(shard, line) & (m->cap - 1); m->slot[j].val != UINT32_MAX;
+         j = (j + 1) & (m->cap - 1))
+        if (m->slot[j].shard == shard && m->slot[j].line == line) return m->slot[j].val;
+    return UINT32_MAX;
+}
+
+/* Shard names, interned: index by name through a small hash table. */
+typedef struct Names {
+    char **name;
+    size_t n, cap;
+    uint32_t *slot; /* index + 1; 0 free */
+    size_t n_slots;
+} Names;
+
+static uint32_t names_find(const Names *t, const char *s, size_t len, size_t *at)
+{
+    if (!t->n_slots) return UINT32_MAX;
+    size_t j = hash64(s, len, 0) & (t->n_slots - 1);
+    for (; t->slot[j]; j = (j + 1) & (t->n_slots - 1)) {
+        const char *nm = t->name[t->slot[j] - 1];
+        if (!strncmp(nm, s, len) && !nm[len]) {
+            if (at) *at = j;
+            return t->slot[j] - 1;
+        }
+    }
+    if (at) *at = j;
+    return UINT32_MAX;
+}
+
+static uint32_t names_add(Names *t, const char *s, size_t len)
+{
+    uint32_t id = names_find(t, s, len, NULL);
+    if (id != UINT32_MAX) return id;
+    if ((t->n + 1) * 2 > t->n_slots) {
+        size_t ns = t->n_slots ? t->n_slots * 2 : 64;
+        uint32_t *sl = calloc(ns, sizeof *sl);
+        if (!sl) return UINT32_MAX;
+        for (size_t i = 0; i < t->n; i++) {
+            size_t j = hash64(t->name[i], strlen(t->name[i]), 0) & (ns - 1);
+            while (sl[j]) j = (j + 1) & (ns - 1);
+            sl[j] = (uint32_t)i + 1;
+        }
+        free(t->slot);
+        t->slot = sl;
+        t->n_slots = ns;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **nm = realloc(t->name, cap * sizeof *nm);
+        if (!nm) return UINT32_MAX;
+        t->name = nm;
+        t->cap = cap;
+    }
+    char *c = strndup(s, len);
+    if (!c) return UINT32_MAX;
+    size_t at;
+    names_find(t, s, len, &at);
+    t->name[t->n] = c;
+    t->slot[at] = (uint32_t)t->n + 1;
+    return (uint32_t)t->n++;
+}
+
+static void names_free(Names *t)
+{
+    for (size_t i = 0; i < t->n; i++) free(t->name[i]);
+    free(t->name);
+    free(t->slot);
+}
+
+/* "SHARD:LINE" -> name span and line; -1 when malformed. */
+static int parse_ref(const char *s, size_t n, size_t *name_len, uint64_t *line)
+{
+    const char *c = NULL;
+    for (size_t i = n; i-- > 0;)
+        if (s[i] == ':') {
+            c = s + i;
+            break;
+        }
+    if (!c || c == s || c + 1 == s + n) return -1;
+    uint64_t v = 0;
+    for (const char *p = c + 1; p < s + n; p++) {
+        if (*p < '0' || *p > '9' || v > UINT64_MAX / 10 - 1) return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *name_len = (size_t)(c - s);
+    *line = v;
+    return 0;
+}
+
+/* ---- sig ---- */
+
+static const char hexd[] = "0123456789abcdef";
+
+static int put_hex(Buf *b, uint64_t v)
+{
+    char h[16];
+    for (int i = 15; i >= 0; i--, v >>= 4) h[i] = hexd[v & 15];
+    return buf_append(b, h, 16);
+}
+
+int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strpbrk(paths[i], "\t\n") || !strcmp(paths[i], "-"))
+            return err_set(e, "sig: shard name '%s' is stdin or holds a tab or newline", paths[i]);
+    DocKeys k;
+    if (dockeys_init(&k, o, e)) return -1;
+    OutFile *out = out_open(o->out, e);
+    DocReader *in = NULL;
+    Buf line = { 0 }, ref = { 0 };
+    uint64_t n_docs = 0, n_lines = 0;
+    Progress p;
+    if (!out) goto fail;
+    char params[256];
+    dedup_params(o, params, sizeof params);
+    buf_append(&line, "!\t", 2);
+    buf_append(&line, params, strlen(params));
+    if (buf_putc(&line, '\n')) goto oom;
+    if (out_write(out, line.data, line.len, e)) goto fail;
+    progress_start(&p, "dedup sig", o->common.progress, 0);
+    for (size_t s = 0; s < n; s++) {
+        if (!(in = doc_open(&o->doc, paths + s, 1, e))) goto fail;
+        Doc d;
+        int rc;
+        while ((rc = doc_next(in, &d, e)) == 1) {
+            n_docs++;
+            if (dockeys_compute(&k, d.text, d.text_len, e)) goto fail;
+            char num[24];
+            ref.len = 0;
+            snprintf(num, sizeof num, ":%" PRIu64, d.lineno);
+            if (buf_putc(&ref, '\t') || buf_append(&ref, paths[s], strlen(paths[s])) ||
+                buf_append(&ref, num, strlen(num)))
+                goto oom;
+            line.len = 0;
+            int bad = 0;
+            if (o->mode != MODE_NEAR) {
+                bad |= buf_putc(&line, 'e') || put_hex(&line, k.exact_hi) || put_hex(&line, k.exact_lo) ||
+                       buf_append(&line, ref.data, ref.len) || buf_putc(&line, '\n');
+                n_lines++;
+            }
+            if (o->mode != MODE_EXACT && k.n_shingles) {
+                for (unsigned j = 0; j < k.mh.bands; j++) {
+                    char band[16];
+                    snprintf(band, sizeof band, "b%03x", j);
+                    bad |= buf_append(&line, band, 4) || put_hex(&line, k.bandk[j]) ||
+                           buf_append(&line, ref.data, ref.len) || buf_putc(&line, '\n');
+                }
+                n_lines += k.mh.bands;
+                if (o->verify) {
+                    bad |= buf_putc(&line, 'z') || buf_append(&line, ref.data, ref.len) ||
+                           buf_putc(&line, '\t');
+                    for (unsigned j = 0; j < k.mh.n_perm; j++) bad |= put_hex(&line, k.sig[j]);
+                    bad |= buf_putc(&line, '\n');
+                    n_lines++;
+                }
+            }
+            if (bad) goto oom;
+            if (out_write(out, line.data, line.len, e)) goto fail;
+            progress_update(&p, 0, 0, n_docs, "docs");
+        }
+        if (rc < 0) goto fail;
+        if (doc_close(in, e)) {
+            in = NULL;
+            goto fail;
+        }
+        in = NULL;
+    }
+    progress_end(&p);
+    if (out_close(out, e)) {
+        out = NULL;
+        goto fail;
+    }
+    progress_summary(&p, "%" PRIu64 " documents in %zu shards -> %" PRIu64 " key lines (%s)",
+                     n_docs, n, n_lines, params);
+    dockeys_free(&k);
+    buf_free(&line);
+    buf_free(&ref);
+    return 0;
+oom:
+    err_set(e, "out of memory");
+fail:
+    out_abort(out);
+    if (in) {
+        Err ignore;
+        doc_close(in, &ignore);
+    }
+    dockeys_free(&k);
+    buf_free(&line);
+    buf_free(&ref);
+    return -1;
+}
+
+/* ---- cluster ---- */
+
+typedef struct CDoc {
+    uint64_t line;
+    uint32_t shard;
+    uint32_t pos;      /* rank in global order */
+    int64_t sig;       /* offset into sigs, -1: none */
+    uint32_t dup;      /* the kept doc it duplicates, UINT32_MAX: kept */
+    char reason;       /* 'e' or 'n' when dropped */
+} CDoc;
+
+typedef struct Cluster {
+    Names names;
+    RefMap map;
+    CDoc *doc;
+    size_t n_doc, cap_doc;
+    uint32_t *member; /* groups' members, concatenated */
+    size_t n_member, cap_member;
+    uint64_t *gstart; /* (n_group + 1) */
+    char *gtype;      /* 'e' or 'b' */
+    size_t n_group, cap_group;
+    uint64_t *sigs;
+    size_t n_sigs, cap_sigs;
+    unsigned n_perm;
+} Cluster;
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q) return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static uint32_t doc_of(Cluster *c, const char *ref, size_t ref_len, int create)
+{
+    size_t nl;
+    uint64_t line;
+    if (parse_ref(ref, ref_len, &nl, &line)) return UINT32_MAX - 1;
+    uint32_t sh = create ? names_add(&c->names, ref, nl) : names_find(&c->names, ref, nl, NULL);
+    if (sh == UINT32_MAX) return UINT32_MAX;
+    uint32_t id = refmap_get(&c->map, sh, line);
+    if (id != UINT32_MAX || !create) return id;
+    if (grow((void **)&c->doc, &c->cap_doc, c->n_doc + 1, sizeof *c->doc)) return UINT32_MAX;
+    id = (uint32_t)c->n_doc++;
+    c->doc[id] = (CDoc){ line, sh, 0, -1, UINT32_MAX, 0 };
+    if (refmap_put(&c->map, sh, line, id)) return UINT32_MAX;
+    return id;
+}
+
+static const Cluster *sort_ctx;
+
+static int cmp_doc(const void *pa, const void *pb)
+{
+    const CDoc *a = &sort_ctx->doc[*(const uint32_t *)pa], *b = &sort_ctx->doc[*(const uint32_t *)pb];
+    int s = strcmp(sort_ctx->names.name[a->shard], sort_ctx->names.name[b->shard]);
+    if (s) return s;
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+static int cmp_pos(const void *pa, const void *pb)
+{
+    uint32_t a = sort_ctx->doc[*(const uint32_t *)pa].pos, b = sort_ctx->doc[*(const uint32_t *)pb].pos;
+    return a < b ? -1 : a > b;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    return -1;
+}
+
+/* Keep-first over the groups, in global order. */
+static int replay(Cluster *c, int verify, double threshold, Err *e)
+{
+    size_t nd = c->n_doc;
+    uint32_t *order = malloc((nd + 1) * sizeof *order);
+    uint64_t *dstart = calloc(nd + 1, sizeof *dstart);
+    uint32_t *dgroup = malloc((c->n_member + 1) * sizeof *dgroup);
+    uint32_t *first_kept = malloc((c->n_group + 1) * sizeof *first_kept);
+    if (!order || !dstart || !dgroup || !first_kept) {
+        free(order), free(dstart), free(dgroup), free(first_kept);
+        return err_set(e, "out of memory");
+    }
+    sort_ctx = c;
+    for (size_t i = 0; i < nd; i++) order[i] = (uint32_t)i;
+    qsort(order, nd, sizeof *order, cmp_doc);
+    for (size_t i = 0; i < nd; i++) c->doc[order[i]].pos = (uint32_t)i;
+    for (size_t g = 0; g < c->n_group; g++) {
+        qsort(c->member + c->gstart[g], c->gstart[g + 1] - c->gstart[g], sizeof *c->member, cmp_pos);
+        first_kept[g] = UINT32_MAX;
+    }
+    /* doc -> its groups (CSR) */
+    for (size_t i = 0; i < c->n_member; i++) dstart[c->member[i] + 1]++;
+    for (size_t i = 0; i < nd; i++) dstart[i + 1] += dstart[i];
+    uint64_t *fill = calloc(nd + 1, sizeof *fill);
+    if (!fill) {
+        free(order), free(dstart), free(dgroup), free(first_kept);
+        return err_set(e, "out of memory");
+    }
+    for (size_t g = 0; g < c->n_group; g++)
+        for (uint64_t m = c->gstart[g]; m < c->gstart[g + 1]; m++) {
+            uint32_t d = c->member[m];
+            dgroup[dstart[d] + fill[d]++] = (uint32_t)g;
+        }
+    free(fill);
+    int rc = 0;
+    for (size_t i = 0; i < nd && !rc; i++) {
+        uint32_t d = order[i];
+        CDoc *doc = &c->doc[d];
+        uint32_t best = UINT32_MAX; /* a pos */
+        /* exact first, as the single run does */
+        for (uint64_t k = dstart[d]; k < dstart[d + 1]; k++) {
+            uint32_t g = dgroup[k];
+            if (c->gtype[g] == 'e' && first_kept[g] != UINT32_MAX && c->doc[first_kept[g]].pos < best)
+                best = c->doc[first_kept[g]].pos;
+        }
+        char reason = 'e';
+        if (best == UINT32_MAX) {
+            reason = 'n';
+            for (uint64_t k = dstart[d]; k < dstart[d + 1]; k++) {
+                uint32_t g = dgroup[k];
+                if (c->gtype[g] != 'b' || first_kept[g] == UINT32_MAX) continue;
+                if (!verify) {
+                    if (c->doc[first_kept[g]].pos < best) best = c->doc[first_kept[g]].pos;
+                    continue;
+                }
+                if (doc->sig < 0) {
+                    rc = err_set(e, "cluster: no signature line for %s:%" PRIu64 " (sig without --verify?)",
+                                 c->names.name[doc->shard], doc->line);
+                    break;
+                }
+                for (uint64_t m = c->gstart[g]; m < c->gstart[g + 1]; m++) {
+                    const CDoc *o = &c->doc[c->member[m]];
+                    if (o->pos >= doc->pos || o->pos >= best) break;
+                    if (o->dup != UINT32_MAX) continue;
+                    if (o->sig < 0) {
+                        rc = err_set(e, "cluster: no signature line for %s:%" PRIu64,
+                                     c->names.name[o->shard], o->line);
+                        break;
+                    }
+                    if (minhash_jaccard(c->sigs + doc->sig, c->sigs + o->sig, c->n_perm) >= threshold)
+                        best = o->pos;
+                }
+            }
+        }
+        if (best != UINT32_MAX) {
+            doc->dup = order[best];
+            doc->reason = reason;
+        } else {
+            for (uint64_t k = dstart[d]; k < dstart[d + 1]; k++)
+                if (first_kept[dgroup[k]] == UINT32_MAX) first_kept[dgroup[k]] = d;
+        }
+    }
+    free(dstart), free(dgroup), free(first_kept);
+    free(order); /* each doc's pos keeps its rank in global order for the output */
+    return rc;
+}
+
+static void cluster_free(Cluster *c)
+{
+    names_free(&c->names);
+    free(c->map.slot);
+    free(c->doc);
+    free(c->member);
+    free(c->gstart);
+    free(c->gtype);
+    free(c->sigs);
+}
+
+/* Parse "!" header lines and remember the options; 1 when verify is on. */
+static int header_verify(const char *params, double *threshold, unsigned *n_perm)
+{
+    const char *v = strstr(params, "verify=on");
+    const char *b = strstr(params, "bands="), *r = strstr(params, "rows=");
+    *n_perm = (b && r) ? (unsigned)(atoi(b + 6) * atoi(r + 5)) : 0;
+    const char *t = strstr(params, "threshold=");
+    *threshold = t ? strtod(t + 10, NULL) : 1.0;
+    return v != NULL;
+}
+
+int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *cnt, Err *e)
+{
+    memset(cnt, 0, sizeof *cnt);
+    static const char *const stdin_only[] = { "-" };
+    if (!n) {
+        paths = stdin_only;
+        n = 1;
+    }
+    Cluster c = { 0 };
+    Buf key = { 0 }, pend = { 0 }, header = { 0 };
+    size_t *pend_off = NULL, n_pend = 0, cap_pend = 0;
+    OutFile *out = NULL;
+    InFile *in = NULL;
+    int verify = 0, have_header = 0, have_keys = 0;
+    double threshold = 1.0;
+    uint64_t n_lines = 0;
+    c.gstart = malloc(sizeof *c.gstart);
+    if (!c.gstart) goto oom;
+    c.gstart[0] = 0;
+    for (size_t f = 0; f < n; f++) {
+        if (!(in = in_open(paths[f], DOC_DEFAULT_MAX_LINE, e))) goto fail;
+        const char *l;
+        size_t len;
+        int rc;
+        while ((rc = in_line(in, &l, &len, e)) == 1) {
+            n_lines++;
+            const char *path = err_name(paths[f]);
+            uint64_t ln = in_lineno(in);
+            if (len && l[0] == '!') {
+                if (have_keys) {
+                    err_at(e, path, ln, "options line after key lines: not sorted (LC_ALL=C sort)");
+                    goto fail;
+                }
+                if (!have_header) {
+                    if (buf_append(&header, l, len) || buf_putc(&header, 0)) goto oom;
+                    have_header = 1;
+                    verify = header_verify(header.data, &threshold, &c.n_perm);
+                } else if (len + 1 != header.len || memcmp(l, header.data, len)) {
+                    err_at(e, path, ln, "sig lines made with different options: '%.*s' vs '%s'",
+                           (int)len, l, header.data);
+                    goto fail;
+                }
+                continue;
+            }
+            const char *tab = memchr(l, '\t', len);
+            if (!tab || tab == l) {
+                err_at(e, path, ln, "not a sig line (KEY<TAB>SHARD:LINE)");
+                goto fail;
+            }
+            if (!have_header) {
+                err_at(e, path, ln, "no options line before the keys: not sig output, or not sorted");
+                goto fail;
+            }
+            size_t klen = (size_t)(tab - l);
+            const char *ref = tab + 1;
+            const char *tab2 = memchr(ref, '\t', len - klen - 1);
+            size_t ref_len = tab2 ? (size_t)(tab2 - ref) : len - klen - 1;
+            size_t nl;
+            uint64_t lnum;
+            if (parse_ref(ref, ref_len, &nl, &lnum)) {
+                err_at(e, path, ln, "bad document reference '%.*s' (SHARD:LINE)", (int)ref_len, ref);
+                goto fail;
+            }
+            if (klen == 1 && l[0] == 'z') {
+                if (!verify || !tab2) {
+                    err_at(e, path, ln, "signature line without --verify in the options line");
+                    goto fail;
+                }
+                uint32_t d = doc_of(&c, ref, ref_len, 0);
+                have_keys = 1;
+                if (d >= UINT32_MAX - 1) continue; /* in no group: not needed */
+                const char *hx = tab2 + 1;
+                size_t hl = len - (size_t)(hx - l);
+                if (hl != (size_t)c.n_perm * 16) {
+                    err_at(e, path, ln, "signature of %zu hex digits, expected %u", hl, c.n_perm * 16);
+                    goto fail;
+                }
+                if (grow((void **)&c.sigs, &c.cap_sigs, c.n_sigs + c.n_perm, sizeof *c.sigs)) goto oom;
+                for (unsigned j = 0; j < c.n_perm; j++) {
+                    uint64_t v = 0;
+                    for (int q = 0; q < 16; q++) {
+                        int h = hexval(hx[j * 16 + q]);
+                        if (h < 0) {
+                            err_at(e, path, ln, "bad hex digit in the signature");
+                            goto fail;
+                        }
+                        v = v << 4 | (uint64_t)h;
+                    }
+                    c.sigs[c.n_sigs + j] = v;
+                }
+                c.doc[d].sig = (int64_t)c.n_sigs;
+                c.n_sigs += c.n_perm;
+                continue;
+            }
+            if ((l[0] != 'e' && l[0] != 'b') || tab2) {
+                err_at(e, path, ln, "unknown key '%.*s'", (int)(klen > 40 ? 40 : klen), l);
+                goto fail;
+            }
+            have_keys = 1;
+            int same = key.len == klen && !memcmp(key.data, l, klen);
+            if (!same) {
+                if (key.len) {
+                    size_t m = key.len < klen ? key.len : klen;
+                    int cmp = memcmp(key.data, l, m);
+                    if (cmp > 0 || (cmp == 0 && key.len > klen)) {
+                        err_at(e, path, ln, "keys not sorted: sort with LC_ALL=C sort");
+                        goto fail;
+                    }
+                }
+                /* the previous group ends */
+                if (n_pend >= 2) {
+                    if (grow((void **)&c.member, &c.cap_member, c.n_member + n_pend, sizeof *c.member) ||
+                        grow((void **)&c.gtype, &c.cap_group, c.n_group + 1, 1))
+                        goto oom;
+                    uint64_t *gs = realloc(c.gstart, (c.n_group + 2) * sizeof *gs);
+                    if (!gs) goto oom;
+                    c.gstart = gs;
+                    for (size_t q = 0; q < n_pend; q++) {
+                        const char *r = pend.data + pend_off[q];
+                        uint32_t d = doc_of(&c, r, pend_off[q + 1] - pend_off[q], 1);
+                        if (d >= UINT32_MAX - 1) goto oom;
+                        c.member[c.n_member++] = d;
+                    }
+                    c.gtype[c.n_group] = key.data[0];
+                    c.gstart[++c.n_group] = c.n_member;
+                }
+                key.len = 0;
+                pend.len = 0;
+                n_pend = 0;
+                if (buf_append(&key, l, klen)) goto oom;
+            }
+            if (grow((void **)&pend_off, &cap_pend, n_pend + 2, sizeof *pend_off) ||
+                buf_append(&pend, ref, ref_len))
+                goto oom;
+            pend_off[n_pend + 1] = pend.len;
+            pend_off[0] = 0;
+            n_pend++;
+        }
+        if (rc < 0) goto fail;
+        in_close(in);
+        in = NULL;
+    }
+    /* the last group */
+    if (n_pend >= 2) {
+        if (grow((void **)&c.member, &c.cap_member, c.n_member + n_pend, sizeof *c.member) ||
+            grow((void **)&c.gtype, &c.cap_group, c.n_group + 1, 1))
+            goto oom;
+        uint64_t *gs = realloc(c.gstart, (c.n_group + 2) * sizeof *gs);
+        if (!gs) goto oom;
+        c.gstart = gs;
+        for (size_t q = 0; q < n_pend; q++) {
+            uint32_t d = doc_of(&c, pend.data + pend_off[q], pend_off[q + 1] - pend_off[q], 1);
+            if (d >= UINT32_MAX - 1) goto oom;
+            c.member[c.n_member++] = d;
+        }
+        c.gtype[c.n_group] = key.data[0];
+        c.gstart[++c.n_group] = c.n_member;
+    }
+    /* Signature lines ('z') sort after every key line ('b', 'e'), so each one
+     * comes when its document's groups are known; a document left without one
+     * (sig run without --verify) is reported by replay. */
+    if (replay(&c, verify, threshold, e)) goto fail;
+    if (!(out = out_open(o->out, e))) goto fail;
+    {
+        uint32_t *byp = malloc((c.n_doc + 1) * sizeof *byp);
+        if (!byp) goto oom;
+        for (size_t i = 0; i < c.n_doc; i++) byp[c.doc[i].pos] = (uint32_t)i;
+        Buf line = { 0 };
+        for (size_t i = 0; i < c.n_doc; i++) {
+            const CDoc *d = &c.doc[byp[i]];
+            if (d->dup == UINT32_MAX) continue;
+            const CDoc *k = &c.doc[d->dup];
+            char tail[128];
+            line.len = 0;
+            const char *nm = c.names.name[d->shard], *km = c.names.name[k->shard];
+            snprintf(tail, sizeof tail, ":%" PRIu64 "\t%s\t", d->line, d->reason == 'e' ? "exact" : "near");
+            int bad = buf_append(&line, nm, strlen(nm)) || buf_append(&line, tail, strlen(tail)) ||
+                      buf_append(&line, km, strlen(km));
+            snprintf(tail, sizeof tail, ":%" PRIu64 "\n", k->line);
+            bad |= buf_append(&line, tail, strlen(tail));
+            if (bad) {
+                free(byp);
+                buf_free(&line);
+                goto oom;
+            }
+            if (out_write(out, line.data, line.len, e)) {
+                free(byp);
+                buf_free(&line);
+                goto fail;
+            }
+            if (d->reason == 'e') cnt->exact++;
+            else cnt->near++;
+        }
+        free(byp);
+        buf_free(&line);
+    }
+    if (out_close(out, e)) {
+        out = NULL;
+        goto fail;
+    }
+    out = NULL;
+    {
+        Progress p;
+        progress_start(&p, "dedup cluster", o->common.progress, 0);
+        progress_summary(&p,
+                         "%" PRIu64 " key lines, %zu colliding groups over %zu documents "
+                         "in %zu shards; drop %" PRIu64 " exact + %" PRIu64 " near",
+                         n_lines, c.n_group, c.n_doc, c.names.n, cnt->exact, cnt->near);
+    }
+    cluster_free(&c);
+    buf_free(&key), buf_free(&pend), buf_free(&header);
+    free(pend_off);
+    return 0;
+oom:
+    err_set(e, "out of memory");
+fail:
+    if (in) in_close(in);
+    out_abort(out);
+    cluster_free(&c);
+    buf_free(&key), buf_free(&pend), buf_free(&header);
+    free(pend_off);
+    return -1;
+}
+
+/* ---- apply ---- */
+
+typedef struct DropEntry {
+    uint32_t reason_off, dup_off, dup_len; /* into the text buffer */
+    int used;
+} DropEntry;
+
+int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e)
+{
+    memset(c, 0, sizeof *c);
+    Names shards = { 0 };
+    RefMap map = { 0 };
+    DropEntry *ent = NULL;
+    size_t n_ent = 0, cap_ent = 0;
+    Buf text = { 0 }, extra = { 0 };
+    DocReader *in = NULL;
+    DocWriter *out = NULL, *rej = NULL;
+    InFile *dl = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (names_add(&shards, paths[i], strlen(paths[i])) == UINT32_MAX) goto oom;
+    if (!(dl = in_open(o->drop, DOC_DEFAULT_MAX_LINE, e))) goto fail;
+    const char *l;
+    size_t len;
+    int rc;
+    while ((rc = in_line(dl, &l, &len, e)) == 1) {
+        const char *t1 = memchr(l, '\t', len);
+        const char *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t)(t1 + 1 - l)) : NULL;
+        size_t nl;
+        uint64_t line;
+        if (!t2 || parse_ref(l, (size_t)(t1 - l), &nl, &line) ||
+            !((t2 - t1 - 1 == 5 && !memcmp(t1 + 1, "exact", 5)) ||
+              (t2 - t1 - 1 == 4 && !memcmp(t1 + 1, "near", 4)))) {
+            err_at(e, o->drop, in_lineno(dl), "not a drop list line (SHARD:LINE<TAB>REASON<TAB>DUP_OF)");
+            goto fail;
+        }
+        uint32_t sh = names_find(&shards, l, nl, NULL);
+        if (sh == UINT32_MAX) continue; /* another shard's */
+        if (refmap_get(&map, sh, line) != UINT32_MAX) continue; /* listed twice: once is enough */
+        if (grow((void **)&ent, &cap_ent, n_ent + 1, sizeof *ent)) goto oom;
+        ent[n_ent] = (DropEntry){ (uint32_t)text.len, 0, 0, 0 };
+        if (buf_append(&text, t1 + 1, (size_t)(t2 - t1 - 1)) || buf_putc(&text, 0)) goto oom;
+        ent[n_ent].dup_off = (uint32_t)text.len;
+        ent[n_ent].dup_len = (uint32_t)(l + len - t2 - 1);
+        if (buf_append(&text, t2 + 1, ent[n_ent].dup_len) || buf_putc(&text, 0)) goto oom;
+        if (refmap_put(&map, sh, line, (uint32_t)n_ent)) goto oom;
+        n_ent++;
+    }
+    if (rc < 0) goto fail;
+    in_close(dl);
+    dl = NULL;
+    if (!(in = doc_open(&o->doc, paths, n, e))) goto fail;
+    if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
+    if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto fail;
+    Progress p;
+    progress_start(&p, "dedup apply", o->common.progress, doc_total_size(in));
+    Doc d;
+    while ((rc = doc_next(in, &d, e)) == 1) {
+        c->in++;
+        uint32_t sh = names_find(&shards, d.path ? d.path : "-", strlen(d.path ? d.path : "-"), NULL);
+        uint32_t k = sh == UINT32_MAX ? UINT32_MAX : refmap_get(&map, sh, d.lineno);
+        if (k == UINT32_MAX) {
+            if (docw_write(out, &d, NULL, 0, NULL, e)) goto fail;
+            c->kept++;
+        } else {
+            DropEntry *en = &ent[k];
+            const char *reason = text.data + en->reason_off;
+            en->used = 1;
+            extra.len = 0;
+            if (buf_append(&extra, "\"dedup_reason\":\"", 16) || buf_append(&extra, reason, strlen(reason)) ||
+                buf_append(&extra, "\",\"dup_of\":", 11) ||
+                json_escape(&extra, text.data + en->dup_off, en->dup_len) || buf_putc(&extra, 0))
+                goto oom;
+            if (rej && docw_write(rej, &d, NULL, 0, extra.data, e)) goto fail;
+            if (reason[0] == 'e') c->exact++;
+            else c->near++;
+        }
+        if (!(c->in & 255)) /* doc_consumed asks zlib for the offset: a system call */
+            progress_update(&p, doc_consumed(in), doc_stats(in)->n_bytes, c->in, "docs");
+    }
+    if (rc < 0) goto fail;
+    progress_end(&p);
+    c->bad = doc_stats(in)->n_bad;
+    for (size_t i = 0; i < n_ent; i++)
+        if (!ent[i].used) {
+            err_set(e, "%s: %zu listed documents are not in the shards (wrong shard names, or the "
+                       "shards changed since sig)",
+                    o->drop, n_ent - (size_t)(c->exact + c->near));
+            goto fail;
+        }
+    rc = doc_close(in, e);
+    in = NULL;
+    if (rc) goto fail;
+    if (rej) {
+        rc = docw_close(rej, e);
+        rej = NULL;
+        if (rc) goto fail;
+    }
+    rc = docw_close(out, e);
+    out = NULL;
+    if (rc) goto fail;
+    progress_summary(&p,
+                     "%" PRIu64 " in = %" PRIu64 " kept + %" PRIu64 " exact + %" PRIu64
+                     " near duplicates dropped; %" PRIu64 " bad lines skipped",
+                     c->in, c->kept, c->exact, c->near, c->bad);
+    names_free(&shards);
+    free(map.slot);
+    free(ent);
+    buf_free(&text), buf_free(&extra);
+    return 0;
+oom:
+    err_set(e, "out of memory");
+fail:
+    if (dl) in_close(dl);
+    if (in) {
+        Err ignore;
+        doc_close(in, &ignore);
+    }
+    docw_abort(rej);
+    docw_abort(out);
+    names_free(&shards);
+    free(map.slot);
+    free(ent);
+    buf_free(&text), buf_free(&extra);
+    return -1;
+}

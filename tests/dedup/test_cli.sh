@@ -1,0 +1,131 @@
+# dedup from the command line: usage errors, bad input, the sharded chain
+# (sig | sort | cluster | apply) against one run over the same shards, and
+# decontam reading stdin (spooled) against reading a file.
+. tests/check.sh
+D=$BIN/dedup
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# ---- usage ----
+expect_rc 0 "$D" --help
+expect_out "per kept document"
+expect_out "example:"
+expect_rc 2 "$D" --normalize upper
+expect_err "try 'dedup --help'"
+expect_rc 2 "$D" apply x.jsonl
+expect_err "apply needs --drop"
+expect_rc 2 "$D" decontam x.jsonl
+expect_err "needs at least one --eval"
+expect_rc 2 "$D" --bands 100 --rows 100
+expect_rc 2 "$D" --threshold 1.5
+expect_rc 2 "$D" sig
+expect_err "sig needs SHARD"
+
+# ---- bad input: exit 1, file:line, no output left behind ----
+printf '{"text":"one"}\n{"text":"two"\n' > "$T/bad.jsonl"
+expect_rc 1 "$D" -o "$T/out.jsonl" --rejects "$T/rej.jsonl" "$T/bad.jsonl"
+expect_err "dedup: $T/bad.jsonl:2:"
+expect_no_file "$T/out.jsonl"
+expect_no_file "$T/rej.jsonl"
+expect_rc 1 "$D" -o "$T/out.jsonl" "$T/missing.jsonl"
+expect_err "missing.jsonl"
+expect_rc 0 "$D" --on-error skip -o "$T/out.jsonl" "$T/bad.jsonl"
+expect_err "1 in = 1 kept + 0 exact + 0 near duplicates dropped; 1 bad lines skipped"
+# empty input: nothing out, counted
+: > "$T/empty.jsonl"
+expect_rc 0 "$D" "$T/empty.jsonl"
+expect_err "0 in = 0 kept"
+
+# ---- exact duplicates under the three normalisations ----
+printf '{"text":"Hello, World 42!"}\n{"text":"hello world 17"}\n{"text":"HELLO, WORLD 42!"}\n{"text":"Hello, World 42!"}\n' > "$T/ex.jsonl"
+expect_rc 0 "$D" exact "$T/ex.jsonl"
+expect_err "4 in = 1 kept + 3 exact"
+expect_rc 0 "$D" exact --normalize nfkc-lower "$T/ex.jsonl"
+expect_err "4 in = 2 kept + 2 exact"
+expect_rc 0 "$D" exact --normalize none --rejects "$T/rej.jsonl" "$T/ex.jsonl"
+expect_err "4 in = 3 kept + 1 exact"
+if grep -qF '"dedup_reason":"exact","dup_of":"'"$T"'/ex.jsonl:1"' "$T/rej.jsonl"; then ok; else fail "rejects: $(cat "$T/rej.jsonl")"; fi
+
+# ---- the sharded chain equals one run ----
+# Shards: corpus documents, exact and near copies planted across shards, and
+# A ~ B, B ~ C, A !~ C (abc.awk): keep-first keeps A and C and drops B.
+corpus=$here/../../corpora/en.jsonl.gz
+awk -v seed=1 -v n=400 -v k=20 -f "$here/abc.awk" > "$T/abc.jsonl"
+if [ -f "$corpus" ]; then gzip -dc "$corpus" | awk 'NR % 97 == 0' | head -n 240 > "$T/docs.jsonl"
+else for i in $(seq 240); do printf '{"text":"document %d: %s"}\n' "$i" "$(seq -s ' ' "$i" $((i + 60)))"; done > "$T/docs.jsonl"; fi
+# near copy: the same text with its last word dropped, and a few words swapped
+near() { sed -E 's/ [^ "]+"(,|\})/"\1/; s/ the / a /; s/ of / in /'; }
+{ sed -n 1,80p "$T/docs.jsonl"; sed -n 1p "$T/abc.jsonl"; } > "$T/s1.jsonl"
+{ sed -n 81,160p "$T/docs.jsonl"; sed -n 5,9p "$T/docs.jsonl"; sed -n 10,14p "$T/docs.jsonl" | near; sed -n 2p "$T/abc.jsonl"; } > "$T/s2.jsonl"
+{ sed -n 161,240p "$T/docs.jsonl"; sed -n 90,93p "$T/docs.jsonl" | near; sed -n 100p "$T/docs.jsonl"; sed -n 3p "$T/abc.jsonl"; } > "$T/s3.jsonl"
+cd "$T" || exit 1
+for opts in "" "--verify --threshold 0.835 --bands 14 --rows 8" "minhash --verify" "exact --normalize nfkc-lower"; do
+    mode=
+    case $opts in minhash*|exact*) mode=${opts%% *}; opts=${opts#* } ;; esac
+    [ "$opts" = "$mode" ] && opts=
+    expect_rc 0 "$D" $mode $opts --rejects single.rej -o single.out s1.jsonl s2.jsonl s3.jsonl
+    single_summary=$(cat "$T/err")
+    expect_rc 0 sh -c "'$D' sig $mode $opts s1.jsonl s2.jsonl s3.jsonl | LC_ALL=C sort -S 50M | '$D' cluster -o drop.tsv"
+    rm -f chain.out chain.rej
+    for s in s1 s2 s3; do
+        run "$D" apply --drop drop.tsv --rejects $s.rej -o $s.out $s.jsonl
+        [ "$rc" = 0 ] || fail "apply $s: $(cat "$T/err")"
+        cat $s.out >> chain.out; cat $s.rej >> chain.rej
+    done
+    if cmp -s single.out chain.out && cmp -s single.rej chain.rej; then ok; else fail "'$mode $opts': the chain differs from one run"; fi
+    n_rej=$(wc -l < single.rej)
+    if [ "$n_rej" -ge 5 ]; then ok; else fail "'$mode $opts': only $n_rej rejects; planted were more ($single_summary)"; fi
+done
+# the A ~ B ~ C case, with the options that make it (checked pairwise first)
+o="--verify --threshold 0.835 --bands 14 --rows 8"
+sed -n 1p abc.jsonl > A; sed -n 2p abc.jsonl > B; sed -n 3p abc.jsonl > C
+for pair in "A B 1" "B C 1" "A C 2"; do
+    set -- $pair
+    n=$(cat "$1" "$2" | "$D" minhash $o -q | wc -l)
+    if [ "$n" = "$3" ]; then ok; else fail "pair $1 $2: $n kept, expected $3"; fi
+done
+"$D" $o --rejects single.rej s1.jsonl s2.jsonl s3.jsonl -q > single.out
+if grep -q '"id":"B","dedup_reason":"near","dup_of":"s1.jsonl:81"' single.rej && grep -q '"id":"C"}' single.out; then ok
+else fail "A ~ B ~ C: expected B dropped as a duplicate of A and C kept"; fi
+"$D" sig $o s1.jsonl s2.jsonl s3.jsonl | LC_ALL=C sort | "$D" cluster -q > drop.tsv
+if grep -q '^s2.jsonl:[0-9]*	near	s1.jsonl:81$' drop.tsv && ! grep -q '^s3.jsonl:86	' drop.tsv; then ok
+else fail "chain A ~ B ~ C: $(cat drop.tsv)"; fi
+
+# ---- -j does not change the output ----
+"$D" --verify -j 1 -q --rejects j1.rej s1.jsonl s2.jsonl s3.jsonl > j1.out
+for j in 2 3 7; do
+    "$D" --verify -j $j -q --rejects j$j.rej s1.jsonl s2.jsonl s3.jsonl > j$j.out
+    if cmp -s j1.out j$j.out && cmp -s j1.rej j$j.rej; then ok; else fail "-j $j differs from -j 1"; fi
+done
+
+# ---- the chain refuses what it cannot trust ----
+"$D" sig s1.jsonl > sig1.txt
+"$D" sig --ngram 3 s2.jsonl > sig2.txt
+expect_rc 1 sh -c "cat sig1.txt sig2.txt | LC_ALL=C sort | '$D' cluster -o bad.tsv"
+expect_err "different options"
+expect_no_file bad.tsv
+expect_rc 1 "$D" cluster -o bad.tsv sig1.txt
+expect_err "not sorted"
+expect_no_file bad.tsv
+printf 's1.jsonl:99999\tnear\ts1.jsonl:1\n' > stale.tsv
+expect_rc 1 "$D" apply --drop stale.tsv -o never.jsonl s1.jsonl
+expect_err "not in the shards"
+expect_no_file never.jsonl
+printf 'garbage\n' > garbage.tsv
+expect_rc 1 "$D" apply --drop garbage.tsv s1.jsonl
+expect_err "garbage.tsv:1:"
+
+# ---- decontam: stdin (spooled for the counting pass) equals a file ----
+sed -n 3p docs.jsonl | sed -E 's/.*"text":"(([^"\\]|\\.){0,400}).*/{"text":"\1"}/' > eval.jsonl
+cat s1.jsonl s2.jsonl > train.jsonl
+expect_rc 0 "$D" decontam --eval eval.jsonl --rejects f.rej --removed f.rem -o f.out train.jsonl
+expect_err "touched"
+file_summary=$(grep -o '[0-9]* in = .*dropped ([^)]*)' "$T/err")
+expect_rc 0 sh -c "'$D' decontam --eval eval.jsonl --rejects s.rej --removed s.rem < train.jsonl > s.out"
+expect_err "$file_summary"
+expect_same f.out s.out
+expect_same f.rej s.rej
+if [ "$(grep -c . f.rem)" -ge 1 ] && grep -q '"removed":"match"' f.rem; then ok; else fail "no removed span written"; fi
+if grep -q '"doc":"-:[0-9]*"' s.rem && ! grep -q 'dedup-' s.rem; then ok; else fail "spooled stdin's spans should name '-'"; fi
+expect_rc 1 "$D" decontam --eval missing.jsonl -o never.jsonl train.jsonl
+expect_no_file never.jsonl
+check_done test_cli
