@@ -24,6 +24,7 @@ LIB_A   = $(BUILD)/libgptkit.a
 # Debian packages, checked with dpkg-query and installed only when missing.
 DEB_PKGS = build-essential pkg-config zlib1g-dev libxxhash-dev libpcre2-dev libopenblas-dev \
            libopenmpi-dev openmpi-bin libjansson-dev libutf8proc-dev gnuplot-nox parallel python3-numpy \
+           python3-torch fasttext liblinear-tools sentencepiece \
            bible-kjv jargon-text dict-devil fortunes
 # Node.js and npm (for the corpora and the benchmark peers) count as present when
 # the commands exist: some machines carry a newer Node than Debian's, with its own npm.
@@ -95,14 +96,19 @@ asan:
 	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
 	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' test
 
-corpora: corpora/en.jsonl.gz corpora/eval.jsonl.gz
+corpora: corpora/en.jsonl.gz corpora/eval.jsonl.gz corpora/quality-train.jsonl.gz
 
-corpora/en.jsonl.gz: corpora/build.sh $(wildcard corpora/*.js) | deps
+corpora/en.jsonl.gz: corpora/build.sh corpora/build.js | deps
 	bash corpora/build.sh corpora
 
 # Held-out passages of the corpus: the evaluation set dedup decontam is tested on.
 corpora/eval.jsonl.gz: corpora/en.jsonl.gz corpora/build-eval.sh
 	bash corpora/build-eval.sh corpora/en.jsonl.gz $@
+
+# The labelled quality sample (good vs bad documents) filter's classifier learns from.
+corpora/quality-test.jsonl.gz: corpora/quality-train.jsonl.gz
+corpora/quality-train.jsonl.gz: corpora/build-quality.js corpora/build.js corpora/en.jsonl.gz
+	LC_ALL=C TZ=UTC node corpora/build-quality.js corpora
 
 corpora-big: corpora/en-big.jsonl.gz
 

@@ -521,4 +521,7 @@ function main() {
   else process.stderr.write(report);
 }
 
-main();
+// Run when called as a script; when required (build-quality.js), only lend
+// the readers and decoders.
+if (require.main === module) main();
+module.exports = { decodeBytes, clean, spamAssassin };

@@ -6,7 +6,13 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
 ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "${BASH_SOURCE[2]}:${BASH_LINENO[1]}: $*" >&2; }
+# fail names the test script's line, however deep in check.sh's helpers it is called.
+fail() {
+    local i=1
+    while [ "${BASH_SOURCE[$i]:-}" = "${BASH_SOURCE[0]}" ]; do i=$((i + 1)); done
+    failed=$((failed + 1))
+    echo "${BASH_SOURCE[$i]:-?}:${BASH_LINENO[$((i - 1))]}: $*" >&2
+}
 
 # run CMD...: runs it, keeping stdout in $T/out, stderr in $T/err, status in $rc.
 run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }

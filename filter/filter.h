@@ -1,0 +1,58 @@
+/* filter's runs: the document pass (rules, classifier, keep decision, kept
+ * documents out, dropped ones to --rejects) and `filter train`. */
+#ifndef FILTER_H
+#define FILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "docio.h"
+#include "heur.h"
+
+typedef enum { KEEP_PARETO, KEEP_THRESHOLD, KEEP_ALL } KeepMode;
+
+typedef struct FilterOpts {
+    DocOpts doc;
+    CommonOpts common;
+    const char *const *inputs;
+    size_t n_inputs;
+    const char *out;        /* NULL or "-": stdout */
+    const char *rejects;    /* NULL: dropped documents are only counted */
+    HeurConf heur;
+    const char *rules_file; /* NULL: no user rules */
+    const char *model;      /* NULL: no classifier */
+    KeepMode keep;
+    double keep_value;      /* alpha for pareto, T for threshold */
+    uint64_t seed;
+} FilterOpts;
+
+/* The whole pass. The one-line summary goes to stderr through progress. */
+int filter_run(const FilterOpts *o, Err *e);
+
+/* GPT-3's keep rule for document number `ordinal` (0-based, in input order):
+ * keep when a Lomax(alpha) draw U^(-1/alpha) - 1, with U uniform in (0,1) from
+ * (seed, ordinal), exceeds 1 - score. Independent of threads and other documents. */
+int filter_pareto_keep(uint64_t seed, uint64_t ordinal, double alpha, double score);
+
+/* `filter rules`: every built-in rule with its set, default and meaning. */
+void filter_print_rules(FILE *f, const HeurConf *c);
+
+typedef struct TrainOpts {
+    DocOpts doc;
+    CommonOpts common;
+    const char **pos, **neg, **test_pos, **test_neg; /* NULL-terminated lists */
+    const char *out;
+    uint32_t log2_buckets;
+    int epochs;
+    double lr, l2, holdout;
+    uint64_t seed;
+    const char *dump_svm;   /* PREFIX: write PREFIX.train.svm and PREFIX.test.svm (liblinear format) */
+} TrainOpts;
+
+/* Reads the examples, holds out a test part (or reads the given test files),
+ * trains, writes the model, prints the held-out figures on stdout. */
+int filter_train(const TrainOpts *o, Err *e);
+
+#endif

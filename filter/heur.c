@@ -1,0 +1,806 @@
+/* The built-in rules: Gopher repetition and quality, C4, FineWeb, each as
+ * datatrove computes it (character counts are code points, as Python's len).
+ * Not here: user PCRE2 rules (urules.c), the classifier (model.c).
+ * Throughput is measured by bench/filter/run.sh ("heuristics MB/s"). */
+#include "heur.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "hash.h"
+
+const RuleInfo heur_rules[N_RULES] = {
+    [R_DUP_PARA_FRAC] = {"dup_para_frac", "gopher", KIND_DOC, 0, 0.30, "duplicate paragraphs / paragraphs > V"},
+    [R_DUP_PARA_CHAR_FRAC] = {"dup_para_char_frac", "gopher", KIND_DOC, 0, 0.20, "characters in duplicate paragraphs / characters > V"},
+    [R_DUP_LINE_FRAC] = {"dup_line_frac", "gopher", KIND_DOC, 0, 0.30, "duplicate lines / lines > V"},
+    [R_DUP_LINE_CHAR_FRAC] = {"dup_line_char_frac", "gopher", KIND_DOC, 0, 0.20, "characters in duplicate lines / characters > V"},
+    [R_TOP_2_GRAM] = {"top_2_gram", "gopher", KIND_DOC, 0, 0.20, "characters of the most frequent word 2-gram (x count) / characters > V"},
+    [R_TOP_3_GRAM] = {"top_3_gram", "gopher", KIND_DOC, 0, 0.18, "the same for 3-grams"},
+    [R_TOP_4_GRAM] = {"top_4_gram", "gopher", KIND_DOC, 0, 0.16, "the same for 4-grams"},
+    [R_DUP_5_GRAM] = {"dup_5_gram", "gopher", KIND_DOC, 0, 0.15, "characters in duplicated word 5-grams / characters > V"},
+    [R_DUP_6_GRAM] = {"dup_6_gram", "gopher", KIND_DOC, 0, 0.14, "the same for 6-grams"},
+    [R_DUP_7_GRAM] = {"dup_7_gram", "gopher", KIND_DOC, 0, 0.13, "the same for 7-grams"},
+    [R_DUP_8_GRAM] = {"dup_8_gram", "gopher", KIND_DOC, 0, 0.12, "the same for 8-grams"},
+    [R_DUP_9_GRAM] = {"dup_9_gram", "gopher", KIND_DOC, 0, 0.11, "the same for 9-grams"},
+    [R_DUP_10_GRAM] = {"dup_10_gram", "gopher", KIND_DOC, 0, 0.10, "the same for 10-grams"},
+    [R_GOPHER_MIN_WORDS] = {"gopher_min_words", "gopher", KIND_DOC, 0, 50, "fewer than V words (not counting punctuation)"},
+    [R_GOPHER_MAX_WORDS] = {"gopher_max_words", "gopher", KIND_DOC, 0, 100000, "more than V words (not counting punctuation)"},
+    [R_GOPHER_MIN_MEAN_WORD] = {"gopher_min_mean_word", "gopher", KIND_DOC, 0, 3, "mean word length < V characters"},
+    [R_GOPHER_MAX_MEAN_WORD] = {"gopher_max_mean_word", "gopher", KIND_DOC, 0, 10, "mean word length > V characters"},
+    [R_GOPHER_HASH_RATIO] = {"gopher_hash_ratio", "gopher", KIND_DOC, 0, 0.10, "'#' characters / words > V"},
+    [R_GOPHER_ELLIPSIS_RATIO] = {"gopher_ellipsis_ratio", "gopher", KIND_DOC, 0, 0.10, "('...' + U+2026) / words > V"},
+    [R_GOPHER_BULLET_LINES] = {"gopher_bullet_lines", "gopher", KIND_DOC, 0, 0.90, "lines starting with '-' or U+2022 / lines > V"},
+    [R_GOPHER_ELLIPSIS_LINES] = {"gopher_ellipsis_lines", "gopher", KIND_DOC, 0, 0.30, "lines ending with '...' or U+2026 / lines > V"},
+    [R_GOPHER_ALPHA_WORDS] = {"gopher_alpha_words", "gopher", KIND_DOC, 0, 0.80, "words with a letter / words < V"},
+    [R_GOPHER_STOP_WORDS] = {"gopher_stop_words", "gopher", KIND_DOC, 0, 2, "fewer than V of: the be to of and that have with"},
+    [R_C4_LONG_WORD] = {"c4_long_word", "c4", KIND_LINE, 0, 1000, "line removed: it has a word of more than V characters"},
+    [R_C4_CITATIONS] = {"c4_citations", "c4", KIND_LINE, 1, 1, "'[1]', '[edit]', '[citation needed]' cut out of lines"},
+    [R_C4_TERMINAL_PUNCT] = {"c4_terminal_punct", "c4", KIND_LINE, 1, 1, "line removed: does not end in . ? ! \" ' (or ends in ...)"},
+    [R_C4_MIN_LINE_WORDS] = {"c4_min_line_words", "c4", KIND_LINE, 0, 3, "line removed: fewer than V words"},
+    [R_C4_LOREM_IPSUM] = {"c4_lorem_ipsum", "c4", KIND_DOC, 1, 1, "a kept line contains 'lorem ipsum'"},
+    [R_C4_JAVASCRIPT] = {"c4_javascript", "c4", KIND_LINE, 1, 1, "line removed: contains 'javascript'"},
+    [R_C4_CURLY_BRACKET] = {"c4_curly_bracket", "c4", KIND_DOC, 1, 1, "a kept line contains '{'"},
+    [R_C4_POLICY] = {"c4_policy", "c4", KIND_LINE, 1, 1, "line removed: 'terms of use', 'privacy policy', cookies..."},
+    [R_C4_MIN_SENTENCES] = {"c4_min_sentences", "c4", KIND_DOC, 0, 5, "fewer than V sentences in the kept lines"},
+    [R_FW_LINE_PUNCT] = {"fineweb_line_punct", "fineweb", KIND_DOC, 0, 0.12, "lines ending in terminal punctuation / lines < V"},
+    [R_FW_SHORT_LINES] = {"fineweb_short_lines", "fineweb", KIND_DOC, 0, 0.67, "lines of <= 30 characters / lines > V"},
+    [R_FW_CHAR_DUP] = {"fineweb_char_dup", "fineweb", KIND_DOC, 0, 0.01, "characters in duplicate lines / characters > V"},
+    [R_FW_LIST_RATIO] = {"fineweb_list_ratio", "fineweb", KIND_DOC, 0, 0.30, "newlines / words > V"},
+};
+
+void heur_conf_default(HeurConf *c)
+{
+    for (int r = 0; r < N_RULES; r++) {
+        c->v[r] = heur_rules[r].def;
+        c->on[r] = !strcmp(heur_rules[r].set, "gopher");
+    }
+}
+
+void heur_conf_none(HeurConf *c)
+{
+    memset(c->on, 0, sizeof c->on);
+}
+
+int heur_enable_set(HeurConf *c, const char *set)
+{
+    int found = 0;
+    for (int r = 0; r < N_RULES; r++)
+        if (!strcmp(heur_rules[r].set, set)) c->on[r] = 1, found = 1;
+    return found ? 0 : -1;
+}
+
+int heur_find(const char *name, size_t n)
+{
+    for (int r = 0; r < N_RULES; r++)
+        if (strlen(heur_rules[r].name) == n && !memcmp(heur_rules[r].name, name, n)) return r;
+    return -1;
+}
+
+void heur_scratch_free(HeurScratch *s)
+{
+    if (!s) return;
+    free(s->tok);
+    free(s->pre);
+    free(s->set);
+    buf_free(&s->tmp);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---------------------------------------------------------------- characters */
+
+enum { C_SPACE = 1, C_PUNCT = 2, C_ALPHA = 4 };
+
+/* Python's str.isspace for ASCII (0x1c-0x1f included), letters, and everything
+ * else that is not a digit counted as punctuation/symbol/control. */
+/* ascii_class() for 0..127, as a table: 1 space, 2 punctuation, 4 letter */
+static const unsigned char ASCII_CLASS[128] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1,
+    1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2,
+    2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2,
+    2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2,
+};
+
+static inline int ascii_class(unsigned c)
+{
+    return ASCII_CLASS[c & 127];
+}
+
+static int uni_class(uint32_t cp)
+{
+    if (cp < 0x80) return ascii_class(cp);
+    if (cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+        cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000)
+        return C_SPACE;
+    switch (utf8proc_category((utf8proc_int32_t)cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+        return C_ALPHA;
+    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO: case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN:
+        return C_PUNCT;
+    default:
+        return 0;
+    }
+}
+
+/* Decode one code point of valid UTF-8 (the reader checked it). */
+static inline size_t dec(const unsigned char *s, size_t left, uint32_t *cp)
+{
+    unsigned c = s[0];
+    if (c < 0x80 || left < 2) { *cp = c; return 1; }
+    if (c < 0xe0) { *cp = ((c & 0x1f) << 6) | (s[1] & 0x3f); return 2; }
+    if (c < 0xf0 || left < 4) {
+        *cp = left < 3 ? c : ((c & 0x0f) << 12) | ((s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+        return left < 3 ? 1 : 3;
+    }
+    *cp = ((c & 0x07) << 18) | ((s[1] & 0x3f) << 12) | ((s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+    return 4;
+}
+
+static inline int class_at(const unsigned char *s, size_t left, size_t *len)
+{
+    if (s[0] < 0x80) { *len = 1; return ascii_class(s[0]); }
+    uint32_t cp;
+    *len = dec(s, left, &cp);
+    return uni_class(cp);
+}
+
+/* Start of the code point that ends just before s[b] (b > a). */
+static inline size_t back1(const unsigned char *s, size_t a, size_t b)
+{
+    size_t r = b - 1;
+    while (r > a && (s[r] & 0xc0) == 0x80) r--;
+    return r;
+}
+
+static size_t count_chars(const unsigned char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += (s[i] & 0xc0) != 0x80;
+    return k;
+}
+
+/* Python's str.strip(): [*a, *b) without white space at either end. */
+static void strip(const unsigned char *s, size_t *a, size_t *b)
+{
+    size_t l;
+    while (*a < *b && (class_at(s + *a, *b - *a, &l) & C_SPACE)) *a += l;
+    while (*b > *a) {
+        size_t r = back1(s, *a, *b);
+        if (!(class_at(s + r, *b - r, &l) & C_SPACE)) break;
+        *b = r;
+    }
+}
+
+/* Python's str.splitlines(): the line starting at i ends at *end; returns the
+ * start of the next line. Separators: \n \r \r\n \v \f \x1c \x1d \x1e U+0085
+ * U+2028 U+2029. */
+static size_t next_line(const unsigned char *s, size_t n, size_t i, size_t *end)
+{
+    for (; i < n; i++) {
+        unsigned c = s[i];
+        if (c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e)) { *end = i; return i + 1; }
+        if (c == '\r') { *end = i; return i + 1 < n && s[i + 1] == '\n' ? i + 2 : i + 1; }
+        if (c == 0xc2 && i + 1 < n && s[i + 1] == 0x85) { *end = i; return i + 2; }
+        if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
+            *end = i;
+            return i + 3;
+        }
+    }
+    *end = n;
+    return n;
+}
+
+static int ends_with(const unsigned char *s, size_t a, size_t b, const char *suf)
+{
+    size_t k = strlen(suf);
+    return b - a >= k && !memcmp(s + b - k, suf, k);
+}
+
+/* ---------------------------------------------------------------- words */
+
+static int push_tok(HeurTok **t, size_t *cap, size_t *nt, size_t off, size_t len, uint32_t n_chars,
+                    int alpha, int sym)
+{
+    if (*nt == *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+        HeurTok *p = realloc(*t, c * sizeof *p);
+        if (!p) return -1;
+        *t = p, *cap = c;
+    }
+    (*t)[(*nt)++] = (HeurTok){off, len, n_chars, (uint8_t)alpha, (uint8_t)sym};
+    return 0;
+}
+
+static int is_dots(const unsigned char *s, size_t i, size_t b)
+{
+    return i + 3 <= b && s[i] == '.' && s[i + 1] == '.' && s[i + 2] == '.';
+}
+
+/* Punctuation tokens of s[i..b), one character each ("..." as one). */
+static int push_puncts(const unsigned char *s, size_t i, size_t b, HeurTok **t, size_t *cap, size_t *nt)
+{
+    while (i < b) {
+        size_t l;
+        if (is_dots(s, i, b)) l = 3;
+        else class_at(s + i, b - i, &l);
+        if (push_tok(t, cap, nt, i, l, l == 3 && s[i] == '.' ? 3 : 1, 0, 1)) return -1;
+        i += l;
+    }
+    return 0;
+}
+
+/* One pass over each white-space-delimited chunk finds where its leading
+ * punctuation ends (p) and its trailing punctuation starts (q); the middle
+ * [p, q) is the word, the rest one token per character. */
+long heur_words(const char *text, size_t n, HeurTok **toks, size_t *cap)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t nt = 0, i = 0, l;
+    while (i < n) {
+        int c = s[i] < 0x80 ? (l = 1, ascii_class(s[i])) : class_at(s + i, n - i, &l);
+        if (c & C_SPACE) { i += l; continue; }
+        size_t a = i, p = SIZE_MAX, q = i;
+        uint32_t chars = 0, chars_p = 0, chars_q = 0;
+        int alpha = 0;
+        for (;;) {
+            if (!(c & C_PUNCT)) {
+                if (p == SIZE_MAX) p = i, chars_p = chars;
+                alpha |= c;
+                q = i + l, chars_q = chars + 1;
+            }
+            chars++;
+            i += l;
+            if (i >= n) break;
+            c = s[i] < 0x80 ? (l = 1, ascii_class(s[i])) : class_at(s + i, n - i, &l);
+            if (c & C_SPACE) break;
+        }
+        if (p == SIZE_MAX) { /* all punctuation */
+            if (push_puncts(s, a, i, toks, cap, &nt)) return -1;
+            continue;
+        }
+        if (push_puncts(s, a, p, toks, cap, &nt) ||
+            push_tok(toks, cap, &nt, p, q - p, chars_q - chars_p, (alpha & C_ALPHA) != 0, 0) ||
+            push_puncts(s, q, i, toks, cap, &nt))
+            return -1;
+    }
+    return (long)nt;
+}
+
+/* ---------------------------------------------------------------- hash sets */
+
+/* An open-addressing set of 64-bit keys (0 stands for "empty": keys are
+ * remapped away from 0). Sized for `want` keys at most half full. */
+static int set_reset(HeurScratch *s, size_t want, size_t *mask)
+{
+    size_t sz = 64;
+    while (sz < 2 * want) sz *= 2;
+    if (sz * 2 > s->set_cap) { /* keys and a parallel array of values */
+        free(s->set);
+        if (!(s->set = malloc(sz * 2 * sizeof *s->set))) return s->set_cap = 0, -1;
+        s->set_cap = sz * 2;
+    }
+    memset(s->set, 0, sz * sizeof *s->set);
+    *mask = sz - 1;
+    return 0;
+}
+
+/* Slot of key (inserted when absent, *fresh set to 1). */
+static inline size_t set_slot(uint64_t *keys, size_t mask, uint64_t key, int *fresh)
+{
+    key |= 1; /* never 0; halves the space, still 63 bits */
+    size_t i = (size_t)(key >> 7) & mask;
+    for (;;) {
+        if (keys[i] == key) { *fresh = 0; return i; }
+        if (!keys[i]) { keys[i] = key; *fresh = 1; return i; }
+        i = (i + 1) & mask;
+    }
+}
+
+/* datatrove's find_duplicates over segments: how many repeat an earlier one and
+ * their characters. Segments are given by a splitter callback over [a, b). */
+typedef size_t (*SplitFn)(const unsigned char *s, size_t n, size_t i, size_t *end, int *last);
+
+/* re.split(r"\n{2,}", x): segment ends at a run of >= 2 newlines. */
+static size_t split_paras(const unsigned char *s, size_t n, size_t i, size_t *end, int *last)
+{
+    for (size_t j = i; j + 1 < n; j++)
+        if (s[j] == '\n' && s[j + 1] == '\n') {
+            *end = j;
+            while (j < n && s[j] == '\n') j++;
+            *last = 0;
+            return j;
+        }
+    *end = n, *last = 1;
+    return n;
+}
+
+/* re.split("\n+", x) */
+static size_t split_nl(const unsigned char *s, size_t n, size_t i, size_t *end, int *last)
+{
+    const unsigned char *p = memchr(s + i, '\n', n - i);
+    if (!p) { *end = n, *last = 1; return n; }
+    size_t j = (size_t)(p - s);
+    *end = j;
+    while (j < n && s[j] == '\n') j++;
+    *last = 0;
+    return j;
+}
+
+/* x.split("\n") */
+static size_t split_1nl(const unsigned char *s, size_t n, size_t i, size_t *end, int *last)
+{
+    const unsigned char *p = memchr(s + i, '\n', n - i);
+    if (!p) { *end = n, *last = 1; return n; }
+    *end = (size_t)(p - s), *last = 0;
+    return *end + 1;
+}
+
+/* Duplicate count and characters; skip_blank drops segments that strip() to
+ * nothing (FineWeb). *n_seg gets the number of segments counted. */
+static int find_duplicates(HeurScratch *sc, const unsigned char *s, size_t n, SplitFn split, int skip_blank,
+                           size_t *n_seg, size_t *dup, size_t *dup_chars)
+{
+    size_t mask, nl = 1;
+    for (size_t i = 0; i < n; i++) nl += s[i] == '\n';
+    if (set_reset(sc, nl, &mask)) return -1;
+    *n_seg = *dup = *dup_chars = 0;
+    size_t i = 0;
+    int last = 0;
+    while (!last) {
+        size_t end, a, b;
+        size_t next = split(s, n, i, &end, &last);
+        a = i, b = end;
+        i = next;
+        if (skip_blank) {
+            size_t x = a, y = b;
+            strip(s, &x, &y);
+            if (x == y) continue;
+        }
+        ++*n_seg;
+        int fresh;
+        set_slot(sc->set, mask, hash64(s + a, b - a, 0x5e9), &fresh);
+        if (!fresh) ++*dup, *dup_chars += count_chars(s + a, b - a);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Gopher */
+
+/* Polynomial hashes mod 2^64: POLY_B over the bytes of joined words (odd, so
+ * invertible), POLY_T over per-word XXH3 hashes. */
+#define POLY_B 0x100000001b3ull
+#define POLY_T 0x9e3779b97f4a7c15ull
+
+static int want(const HeurConf *c, int from, int to)
+{
+    for (int r = from; r <= to; r++)
+        if (c->on[r]) return 1;
+    return 0;
+}
+
+/* Top n-gram (" ".join of n words): characters of the most frequent one times
+ * its count; ties go to the one seen first, as Counter.most_common does. */
+/* With n == 2, *bound3 and *bound4 get upper bounds of the top 3- and 4-gram
+ * characters: a 3-gram seen c times has a 2-gram prefix p seen >= c times and
+ * is at most len(p) + 1 + longest word long. Used to skip passes that cannot
+ * trip their rule (bench/filter: heuristics MB/s). */
+static int top_ngram(HeurScratch *sc, size_t nw, const uint64_t *tp, const uint64_t *cpre, int n, size_t *chars,
+                     uint64_t max_word, uint64_t *bound3, uint64_t *bound4)
+{
+    size_t mask;
+    *chars = 0;
+    if (nw < (size_t)n) return 0;
+    if (set_reset(sc, nw, &mask)) return -1;
+    uint64_t *keys = sc->set, *vals = sc->set + mask + 1; /* count << 32 | first index */
+    uint64_t best_count = 0, best_first = 0, bn = 1;
+    for (int j = 0; j < n; j++) bn *= POLY_T;
+    for (size_t i = 0; i + n <= nw; i++) {
+        int fresh;
+        uint64_t h = tp[i + n] - tp[i] * bn; /* the n word hashes, as a polynomial */
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+        size_t k = set_slot(keys, mask, h, &fresh);
+        if (fresh) vals[k] = ((uint64_t)1 << 32) | i;
+        else vals[k] += (uint64_t)1 << 32;
+        uint64_t cnt = vals[k] >> 32, first = vals[k] & 0xffffffffu;
+        if (cnt > best_count || (cnt == best_count && first < best_first)) best_count = cnt, best_first = first;
+    }
+    uint64_t len = cpre[best_first + n] - cpre[best_first] + (uint64_t)(n - 1);
+    *chars = (size_t)(len * best_count);
+    if (n == 2) {
+        uint64_t b3 = 0, b4 = 0;
+        for (size_t k = 0; k <= mask; k++) {
+            if (!keys[k]) continue;
+            uint64_t cnt = vals[k] >> 32, first = vals[k] & 0xffffffffu;
+            uint64_t l2 = cpre[first + 2] - cpre[first] + 1;
+            if (cnt * (l2 + 1 + max_word) > b3) b3 = cnt * (l2 + 1 + max_word);
+            if (cnt * (l2 + 2 + 2 * max_word) > b4) b4 = cnt * (l2 + 2 + 2 * max_word);
+        }
+        *bound3 = b3, *bound4 = b4;
+    }
+    return 0;
+}
+
+/* Upper bounds of every dup_N_gram's characters (N = 5..10) from one pass:
+ * a repeat counted for N at word i means the 5-gram at i was seen before, and
+ * counted N-grams do not overlap, so the characters are at most those of the
+ * union of [i, i+N) over positions i whose 5-gram is not new. */
+static int dup_bounds(HeurScratch *sc, size_t nw, const uint64_t *ph, const uint64_t *pw, const uint64_t *ipw,
+                      const uint64_t *cpre, uint64_t *bound)
+{
+    size_t mask;
+    for (int g = 5; g <= 10; g++) bound[g] = 0;
+    if (nw < 5) return 0;
+    if (set_reset(sc, nw, &mask)) return -1;
+    size_t cover[11] = {0}; /* per N: words covered so far, from 0 */
+    for (size_t i = 0; i + 5 <= nw; i++) {
+        uint64_t h = ph[i + 5] - ph[i] * (pw[i + 5] * ipw[i]);
+        h ^= (uint64_t)(cpre[i + 5] - cpre[i]) * 0x9e3779b97f4a7c15ull;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+        int fresh;
+        set_slot(sc->set, mask, h, &fresh);
+        if (fresh) continue;
+        for (int g = 5; g <= 10; g++) {
+            size_t end = i + (size_t)g < nw ? i + (size_t)g : nw, from = cover[g] > i ? cover[g] : i;
+            if (end > from) bound[g] += cpre[end] - cpre[from], cover[g] = end;
+        }
+    }
+    return 0;
+}
+
+/* Duplicated n-grams ("".join of n words, compared as strings through a
+ * polynomial hash of the joined bytes), datatrove's find_all_duplicate: a
+ * repeat counts its characters and jumps past itself. */
+static int dup_ngram(HeurScratch *sc, size_t nw, const uint64_t *ph, const uint64_t *pw, const uint64_t *ipw,
+                     const uint64_t *cpre, int n, size_t *chars)
+{
+    size_t mask;
+    *chars = 0;
+    if (nw < (size_t)n) return 0;
+    if (set_reset(sc, nw, &mask)) return -1;
+    size_t idx = 0;
+    while (idx + n <= nw) {
+        /* hash of the joined bytes of words idx..idx+n, position-free:
+         * (P[j] - P[i] * B^(len)) where B^len = pw[j] * ipw[i] */
+        uint64_t h = ph[idx + n] - ph[idx] * (pw[idx + n] * ipw[idx]);
+        h ^= (uint64_t)(cpre[idx + n] - cpre[idx]) * 0x9e3779b97f4a7c15ull;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+        int fresh;
+        set_slot(sc->set, mask, h, &fresh);
+        if (!fresh) {
+            *chars += (size_t)(cpre[idx + n] - cpre[idx]);
+            idx += (size_t)n;
+        } else {
+            idx++;
+        }
+    }
+    return 0;
+}
+
+static int grow_pre(HeurScratch *s, size_t want_n)
+{
+    if (want_n <= s->pre_cap) return 0;
+    size_t c = s->pre_cap ? s->pre_cap : 4096;
+    while (c < want_n) c *= 2;
+    free(s->pre);
+    if (!(s->pre = malloc(c * sizeof *s->pre))) return s->pre_cap = 0, -1;
+    s->pre_cap = c;
+    return 0;
+}
+
+
+
+static uint64_t inverse_odd(uint64_t a)
+{
+    uint64_t x = a; /* Newton: each step doubles the correct low bits */
+    for (int i = 0; i < 6; i++) x *= 2 - a * x;
+    return x;
+}
+
+static int repetition(const HeurConf *c, HeurScratch *sc, const unsigned char *s, size_t n, const HeurTok *t,
+                      size_t nw)
+{
+    size_t len_text = count_chars(s, n), seg, dup, dup_chars;
+    if (len_text == 0) return -1;
+    if (c->on[R_DUP_PARA_FRAC] || c->on[R_DUP_PARA_CHAR_FRAC]) {
+        size_t a = 0, b = n;
+        strip(s, &a, &b);
+        if (find_duplicates(sc, s + a, b - a, split_paras, 0, &seg, &dup, &dup_chars)) return -2;
+        if (c->on[R_DUP_PARA_FRAC] && (double)dup / seg > c->v[R_DUP_PARA_FRAC]) return R_DUP_PARA_FRAC;
+        if (c->on[R_DUP_PARA_CHAR_FRAC] && (double)dup_chars / len_text > c->v[R_DUP_PARA_CHAR_FRAC])
+            return R_DUP_PARA_CHAR_FRAC;
+    }
+    if (c->on[R_DUP_LINE_FRAC] || c->on[R_DUP_LINE_CHAR_FRAC]) {
+        if (find_duplicates(sc, s, n, split_nl, 0, &seg, &dup, &dup_chars)) return -2;
+        if (c->on[R_DUP_LINE_FRAC] && (double)dup / seg > c->v[R_DUP_LINE_FRAC]) return R_DUP_LINE_FRAC;
+        if (c->on[R_DUP_LINE_CHAR_FRAC] && (double)dup_chars / len_text > c->v[R_DUP_LINE_CHAR_FRAC])
+            return R_DUP_LINE_CHAR_FRAC;
+    }
+    if (!want(c, R_TOP_2_GRAM, R_DUP_10_GRAM)) return -1;
+    /* per word: its hash, and prefix sums of characters, of the joined-bytes
+     * polynomial hash and of B^len and B^-len */
+    if (grow_pre(sc, 5 * (nw + 1))) return -2;
+    uint64_t *tp = sc->pre, *cpre = tp + nw + 1, *ph = cpre + nw + 1, *pw = ph + nw + 1, *ipw = pw + nw + 1;
+    const uint64_t inv_b = inverse_odd(POLY_B);
+    tp[0] = 0, cpre[0] = 0, ph[0] = 0, pw[0] = 1, ipw[0] = 1;
+    for (size_t i = 0; i < nw; i++) {
+        const unsigned char *w = s + t[i].off;
+        uint64_t h = ph[i], p = pw[i], ip = ipw[i], wh = t[i].len;
+        for (size_t k = 0; k < t[i].len; k++) h = h * POLY_B + w[k], p *= POLY_B, ip *= inv_b, wh = wh * POLY_B + w[k];
+        wh *= 0xc4ceb9fe1a85ec53ull; /* the word's own hash, mixed */
+        tp[i + 1] = tp[i] * POLY_T + (wh ^ (wh >> 29));
+        ph[i + 1] = h, pw[i + 1] = p, ipw[i + 1] = ip;
+        cpre[i + 1] = cpre[i] + t[i].n_chars;
+    }
+    uint64_t max_word = 0, bound[11] = {0}, b3 = UINT64_MAX, b4 = UINT64_MAX;
+    for (size_t i = 0; i < nw; i++)
+        if (t[i].n_chars > max_word) max_word = t[i].n_chars;
+    for (int g = 2; g <= 4; g++) {
+        int r = R_TOP_2_GRAM + g - 2;
+        if (!c->on[r] && !(g == 2 && (c->on[R_TOP_3_GRAM] || c->on[R_TOP_4_GRAM]))) continue;
+        if ((g == 3 && (double)b3 / len_text <= c->v[r]) || (g == 4 && (double)b4 / len_text <= c->v[r])) continue;
+        size_t chars;
+        if (top_ngram(sc, nw, tp, cpre, g, &chars, max_word, &b3, &b4)) return -2;
+        if (c->on[r] && (double)chars / len_text > c->v[r]) return r;
+    }
+    if (dup_bounds(sc, nw, ph, pw, ipw, cpre, bound)) return -2;
+    for (int g = 5; g <= 10; g++) {
+        int r = R_DUP_5_GRAM + g - 5;
+        if (!c->on[r] || (double)bound[g] / len_text <= c->v[r]) continue;
+        size_t chars;
+        if (dup_ngram(sc, nw, ph, pw, ipw, cpre, g, &chars)) return -2;
+        if ((double)chars / len_text > c->v[r]) return r;
+    }
+    return -1;
+}
+
+static int is_stop_word(const unsigned char *w, size_t n)
+{
+    switch (n) {
+    case 2: return !memcmp(w, "be", 2) || !memcmp(w, "to", 2) || !memcmp(w, "of", 2);
+    case 3: return !memcmp(w, "the", 3) || !memcmp(w, "and", 3);
+    case 4: return !memcmp(w, "that", 4) || !memcmp(w, "have", 4) || !memcmp(w, "with", 4);
+    default: return 0;
+    }
+}
+
+static size_t count_str(const unsigned char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle), cnt = 0;
+    const unsigned char *p = s, *end = s + n;
+    while ((size_t)(end - p) >= k && (p = memmem(p, (size_t)(end - p), needle, k))) cnt++, p += k;
+    return cnt;
+}
+
+static int quality(const HeurConf *c, const unsigned char *s, size_t n, const HeurTok *t, size_t nw)
+{
+    size_t n_words = 0, chars = 0, n_alpha = 0, n_stop = 0;
+    for (size_t i = 0; i < nw; i++) {
+        if (!t[i].symbol_only) n_words++, chars += t[i].n_chars;
+        n_alpha += t[i].alpha;
+        if (c->on[R_GOPHER_STOP_WORDS]) n_stop += is_stop_word(s + t[i].off, t[i].len);
+    }
+    if (c->on[R_GOPHER_MIN_WORDS] && n_words < c->v[R_GOPHER_MIN_WORDS]) return R_GOPHER_MIN_WORDS;
+    if (c->on[R_GOPHER_MAX_WORDS] && n_words > c->v[R_GOPHER_MAX_WORDS]) return R_GOPHER_MAX_WORDS;
+    if (n_words) { /* numpy's mean of nothing is NaN, which fails no comparison */
+        double mean = (double)chars / n_words;
+        if (c->on[R_GOPHER_MIN_MEAN_WORD] && mean < c->v[R_GOPHER_MIN_MEAN_WORD]) return R_GOPHER_MIN_MEAN_WORD;
+        if (c->on[R_GOPHER_MAX_MEAN_WORD] && mean > c->v[R_GOPHER_MAX_MEAN_WORD]) return R_GOPHER_MAX_MEAN_WORD;
+    }
+    if (nw) {
+        if (c->on[R_GOPHER_HASH_RATIO] && (double)count_str(s, n, "#") / nw > c->v[R_GOPHER_HASH_RATIO])
+            return R_GOPHER_HASH_RATIO;
+        if (c->on[R_GOPHER_ELLIPSIS_RATIO] &&
+            (double)(count_str(s, n, "...") + count_str(s, n, "\xe2\x80\xa6")) / nw > c->v[R_GOPHER_ELLIPSIS_RATIO])
+            return R_GOPHER_ELLIPSIS_RATIO;
+    }
+    if (c->on[R_GOPHER_BULLET_LINES] || c->on[R_GOPHER_ELLIPSIS_LINES]) {
+        size_t lines = 0, bullets = 0, ell = 0, i = 0;
+        while (i < n) {
+            size_t end, next = next_line(s, n, i, &end), a = i, b = end;
+            strip(s, &a, &b);
+            bullets += a < b && (s[a] == '-' || (b - a >= 3 && !memcmp(s + a, "\xe2\x80\xa2", 3)));
+            ell += ends_with(s, a, b, "...") || ends_with(s, a, b, "\xe2\x80\xa6");
+            lines++;
+            i = next;
+        }
+        if (lines) {
+            if (c->on[R_GOPHER_BULLET_LINES] && (double)bullets / lines > c->v[R_GOPHER_BULLET_LINES])
+                return R_GOPHER_BULLET_LINES;
+            if (c->on[R_GOPHER_ELLIPSIS_LINES] && (double)ell / lines > c->v[R_GOPHER_ELLIPSIS_LINES])
+                return R_GOPHER_ELLIPSIS_LINES;
+        }
+    }
+    if (nw && c->on[R_GOPHER_ALPHA_WORDS] && (double)n_alpha / nw < c->v[R_GOPHER_ALPHA_WORDS])
+        return R_GOPHER_ALPHA_WORDS;
+    if (c->on[R_GOPHER_STOP_WORDS] && n_stop < c->v[R_GOPHER_STOP_WORDS]) return R_GOPHER_STOP_WORDS;
+    return -1;
+}
+
+/* ---------------------------------------------------------------- C4 */
+
+static int has_ci(const unsigned char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++) {
+        size_t j = 0;
+        while (j < k && (s[i + j] | (s[i + j] >= 'A' && s[i + j] <= 'Z' ? 32 : 0)) == (unsigned char)needle[j]) j++;
+        if (j == k) return 1;
+    }
+    return 0;
+}
+
+/* Append line s[a..b) to out without "[digits]", "[edit]", "[citation needed]". */
+static int cut_citations(Buf *out, const unsigned char *s, size_t a, size_t b)
+{
+    size_t from = a;
+    for (size_t i = a; i < b; i++) {
+        if (s[i] != '[') continue;
+        size_t j = i + 1;
+        while (j < b && s[j] >= '0' && s[j] <= '9') j++;
+        size_t end = 0;
+        if (j < b && s[j] == ']') end = j + 1;
+        else if (b - i >= 6 && !memcmp(s + i, "[edit]", 6)) end = i + 6;
+        else if (b - i >= 17 && !memcmp(s + i, "[citation needed]", 17)) end = i + 17;
+        if (!end) continue;
+        if (buf_append(out, s + from, i - from)) return -1;
+        from = end, i = end - 1;
+    }
+    return buf_append(out, s + from, b - from);
+}
+
+/* Sentences in a kept line: runs of . ? ! followed by white space or the end
+ * (at least 1: the line ends in terminal punctuation or the rule is off). */
+static size_t sentences(const unsigned char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '.' && s[i] != '?' && s[i] != '!') continue;
+        while (i + 1 < n && (s[i + 1] == '.' || s[i + 1] == '?' || s[i + 1] == '!')) i++;
+        if (i + 1 == n || ascii_class(s[i + 1]) == C_SPACE) k++;
+    }
+    return k ? k : 1;
+}
+
+static const char *const POLICY[] = {"terms of use", "privacy policy", "cookie policy", "uses cookies",
+                                     "use of cookies", "use cookies"};
+
+static int c4(const HeurConf *c, HeurScratch *sc, const unsigned char *s, size_t n, Buf *out,
+              uint64_t *line_drops)
+{
+    out->len = 0;
+    size_t i = 0, n_sent = 0;
+    while (i < n) {
+        size_t end, next = next_line(s, n, i, &end), a = i, b = end;
+        i = next;
+        strip(s, &a, &b);
+        size_t n_words = 0, longest = 0, l;
+        for (size_t k = a; k < b;) {
+            if (class_at(s + k, b - k, &l) & C_SPACE) { k += l; continue; }
+            size_t wc = 0;
+            while (k < b && !(class_at(s + k, b - k, &l) & C_SPACE)) k += l, wc++;
+            n_words++;
+            if (wc > longest) longest = wc;
+        }
+        if (c->on[R_C4_LONG_WORD] && longest > c->v[R_C4_LONG_WORD]) { line_drops[R_C4_LONG_WORD]++; continue; }
+        sc->tmp.len = 0;
+        if (c->on[R_C4_CITATIONS] ? cut_citations(&sc->tmp, s, a, b) : buf_append(&sc->tmp, s + a, b - a))
+            return -2;
+        const unsigned char *ln = (const unsigned char *)sc->tmp.data;
+        size_t ll = sc->tmp.len;
+        if (c->on[R_C4_TERMINAL_PUNCT] &&
+            (!(ll && ln[ll - 1] && strchr(".?!\"'", ln[ll - 1])) || ends_with(ln, 0, ll, "..."))) {
+            line_drops[R_C4_TERMINAL_PUNCT]++;
+            continue;
+        }
+        if (c->on[R_C4_MIN_LINE_WORDS] && n_words < c->v[R_C4_MIN_LINE_WORDS]) {
+            line_drops[R_C4_MIN_LINE_WORDS]++;
+            continue;
+        }
+        if (c->on[R_C4_LOREM_IPSUM] && has_ci(ln, ll, "lorem ipsum")) return R_C4_LOREM_IPSUM;
+        if (c->on[R_C4_JAVASCRIPT] && has_ci(ln, ll, "javascript")) { line_drops[R_C4_JAVASCRIPT]++; continue; }
+        if (c->on[R_C4_CURLY_BRACKET] && ll && memchr(ln, '{', ll)) return R_C4_CURLY_BRACKET;
+        if (c->on[R_C4_POLICY]) {
+            int hit = 0;
+            for (size_t p = 0; p < sizeof POLICY / sizeof *POLICY && !hit; p++) hit = has_ci(ln, ll, POLICY[p]);
+            if (hit) { line_drops[R_C4_POLICY]++; continue; }
+        }
+        n_sent += sentences(ln, ll);
+        if ((out->len && buf_putc(out, '\n')) || buf_append(out, ln, ll)) return -2;
+    }
+    if (c->on[R_C4_MIN_SENTENCES] && n_sent < c->v[R_C4_MIN_SENTENCES]) return R_C4_MIN_SENTENCES;
+    /* "\n".join(kept).strip(): the kept lines are stripped already, but a line
+     * can be empty, so strip the whole again */
+    size_t a = 0, b = out->len;
+    strip((const unsigned char *)out->data, &a, &b);
+    if (a) memmove(out->data, out->data + a, b - a);
+    out->len = b - a;
+    return -1;
+}
+
+/* ---------------------------------------------------------------- FineWeb */
+
+static int fw_terminal(const unsigned char *s, size_t a, size_t b)
+{
+    static const char *const END[] = {".", "!", "?", "\"", "'", ":", "\xe2\x80\xa6", "\xe2\x80\x9d", "\xe2\x80\x99",
+                                      "\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "\xd8\x9f", "\xe0\xa5\xa4"};
+    for (size_t k = 0; k < sizeof END / sizeof *END; k++)
+        if (ends_with(s, a, b, END[k])) return 1;
+    return 0;
+}
+
+static int fineweb(const HeurConf *c, HeurScratch *sc, const unsigned char *s, size_t n, size_t nw)
+{
+    size_t lines = 0, punct = 0, short_l = 0, i = 0;
+    int last = 0;
+    while (!last) {
+        size_t end, next = split_1nl(s, n, i, &end, &last), a = i, b = end, x = a, y = b;
+        i = next;
+        strip(s, &x, &y);
+        if (x == y) continue;
+        lines++;
+        punct += fw_terminal(s, a, b);
+        short_l += count_chars(s + a, b - a) <= 30;
+    }
+    if (!lines) return N_RULES;
+    if (c->on[R_FW_LINE_PUNCT] && (double)punct / lines < c->v[R_FW_LINE_PUNCT]) return R_FW_LINE_PUNCT;
+    if (c->on[R_FW_SHORT_LINES] && (double)short_l / lines > c->v[R_FW_SHORT_LINES]) return R_FW_SHORT_LINES;
+    if (c->on[R_FW_CHAR_DUP]) {
+        size_t seg, dup, dup_chars, nl = 0;
+        if (find_duplicates(sc, s, n, split_1nl, 1, &seg, &dup, &dup_chars)) return -2;
+        for (size_t k = 0; k < n; k++) nl += s[k] == '\n';
+        size_t chars = count_chars(s, n) - nl;
+        if (chars && (double)dup_chars / chars > c->v[R_FW_CHAR_DUP]) return R_FW_CHAR_DUP;
+    }
+    if (c->on[R_FW_LIST_RATIO] && nw) {
+        size_t nl = 0;
+        for (size_t k = 0; k < n; k++) nl += s[k] == '\n';
+        if ((double)nl / nw > c->v[R_FW_LIST_RATIO]) return R_FW_LIST_RATIO;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- all */
+
+int heur_apply(const HeurConf *c, HeurScratch *s, const char *text, size_t n, Buf *out, int *changed,
+               uint64_t *line_drops)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    *changed = 0;
+    long nw = -1;
+    HeurTok *t = NULL;
+    if (want(c, R_DUP_PARA_FRAC, R_GOPHER_STOP_WORDS) || c->on[R_FW_LIST_RATIO]) {
+        t = s->tok;
+        nw = heur_words(text, n, &t, &s->tok_cap);
+        s->tok = t;
+        if (nw < 0) return -2;
+    }
+    int r;
+    if (want(c, R_DUP_PARA_FRAC, R_DUP_10_GRAM) && (r = repetition(c, s, u, n, t, (size_t)nw)) != -1) return r;
+    if (want(c, R_GOPHER_MIN_WORDS, R_GOPHER_STOP_WORDS) && (r = quality(c, u, n, t, (size_t)nw)) != -1)
+        return r;
+    if (want(c, R_C4_LONG_WORD, R_C4_MIN_SENTENCES)) {
+        if ((r = c4(c, s, u, n, out, line_drops)) != -1) return r;
+        if (out->len == 0) return N_RULES;
+        if (out->len != n || memcmp(out->data, text, n)) {
+            *changed = 1;
+            u = (const unsigned char *)out->data, n = out->len;
+            if (c->on[R_FW_LIST_RATIO]) {
+                t = s->tok;
+                nw = heur_words(out->data, n, &t, &s->tok_cap);
+                s->tok = t;
+                if (nw < 0) return -2;
+            }
+        }
+    }
+    if (want(c, R_FW_LINE_PUNCT, R_FW_LIST_RATIO) && (r = fineweb(c, s, u, n, (size_t)(nw < 0 ? 0 : nw))) != -1)
+        return r;
+    return -1;
+}

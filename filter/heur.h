@@ -1,0 +1,92 @@
+/* The built-in document rules: Gopher quality and repetition (on by default), C4
+ * and FineWeb line rules (opt-in sets). Each rule has a name, the name users see
+ * in the summary and in "filter_reason", and one threshold they can change.
+ * The definitions follow datatrove; filter/README.md lists where we differ. */
+#ifndef HEUR_H
+#define HEUR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+typedef enum {
+    /* Gopher repetition (datatrove GopherRepetitionFilter), run first as in FineWeb */
+    R_DUP_PARA_FRAC, R_DUP_PARA_CHAR_FRAC, R_DUP_LINE_FRAC, R_DUP_LINE_CHAR_FRAC,
+    R_TOP_2_GRAM, R_TOP_3_GRAM, R_TOP_4_GRAM,
+    R_DUP_5_GRAM, R_DUP_6_GRAM, R_DUP_7_GRAM, R_DUP_8_GRAM, R_DUP_9_GRAM, R_DUP_10_GRAM,
+    /* Gopher quality (datatrove GopherQualityFilter) */
+    R_GOPHER_MIN_WORDS, R_GOPHER_MAX_WORDS, R_GOPHER_MIN_MEAN_WORD, R_GOPHER_MAX_MEAN_WORD,
+    R_GOPHER_HASH_RATIO, R_GOPHER_ELLIPSIS_RATIO, R_GOPHER_BULLET_LINES,
+    R_GOPHER_ELLIPSIS_LINES, R_GOPHER_ALPHA_WORDS, R_GOPHER_STOP_WORDS,
+    /* C4 (datatrove C4QualityFilter): line rules remove lines, the others drop */
+    R_C4_LONG_WORD, R_C4_CITATIONS, R_C4_TERMINAL_PUNCT, R_C4_MIN_LINE_WORDS,
+    R_C4_LOREM_IPSUM, R_C4_JAVASCRIPT, R_C4_CURLY_BRACKET, R_C4_POLICY, R_C4_MIN_SENTENCES,
+    /* FineWeb (datatrove FineWebQualityFilter) */
+    R_FW_LINE_PUNCT, R_FW_SHORT_LINES, R_FW_CHAR_DUP, R_FW_LIST_RATIO,
+    N_RULES
+} RuleId;
+
+typedef enum { KIND_DOC, KIND_LINE } RuleKind;
+
+typedef struct RuleInfo {
+    const char *name;
+    const char *set;    /* "gopher", "c4" or "fineweb" */
+    RuleKind kind;      /* KIND_LINE: removes lines instead of dropping the document */
+    int is_flag;        /* 1: on or off, no value */
+    double def;         /* published threshold */
+    const char *help;   /* what drops, with "V" for the value */
+} RuleInfo;
+
+extern const RuleInfo heur_rules[N_RULES];
+
+/* Reason given to a document that some line rules emptied. */
+#define HEUR_EMPTY_REASON "empty"
+
+typedef struct HeurConf {
+    unsigned char on[N_RULES];
+    double v[N_RULES];
+} HeurConf;
+
+/* The defaults: Gopher rules on, C4 and FineWeb off, every value published. */
+void heur_conf_default(HeurConf *c);
+/* Every rule off (--preset none); values stay as they are. */
+void heur_conf_none(HeurConf *c);
+/* Turn on every rule of a set ("gopher", "c4", "fineweb"). -1: no such set. */
+int heur_enable_set(HeurConf *c, const char *set);
+/* Index of the rule named name[0..n), or -1. */
+int heur_find(const char *name, size_t n);
+
+/* Per-thread working memory; zero it before first use, free with heur_scratch_free. */
+typedef struct HeurScratch {
+    void *tok;
+    size_t tok_cap;
+    uint64_t *pre;
+    size_t pre_cap;
+    uint64_t *set;
+    size_t set_cap;
+    Buf tmp;
+} HeurScratch;
+void heur_scratch_free(HeurScratch *s);
+
+/* Apply the rules that are on to text[0..n) (valid UTF-8). Returns the RuleId
+ * that drops the document, N_RULES for "emptied by line rules", or -1 to keep.
+ * When line rules changed the text, the new text is put in *out and *changed
+ * set to 1 (else *changed is 0 and out untouched). line_drops[r] counts lines
+ * removed by rule r. -2: out of memory. */
+int heur_apply(const HeurConf *c, HeurScratch *s, const char *text, size_t n, Buf *out,
+               int *changed, uint64_t *line_drops);
+
+/* Statistics used by the rules, exposed for the tests. */
+typedef struct HeurTok {
+    size_t off, len;     /* bytes into the text */
+    uint32_t n_chars;    /* code points */
+    uint8_t alpha;       /* has a letter (Unicode L*) */
+    uint8_t symbol_only; /* every character is punctuation, a symbol or a control */
+} HeurTok;
+/* Split text into words (see README: white space, then leading and trailing
+ * punctuation split off one character at a time, "..." kept whole). *toks is
+ * grown with realloc; returns the count or -1 when out of memory. */
+long heur_words(const char *text, size_t n, HeurTok **toks, size_t *cap);
+
+#endif

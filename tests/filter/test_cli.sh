@@ -1,0 +1,191 @@
+# bin/filter from the outside: help and bad usage, the summary and --rejects
+# (input = kept + dropped, rejects hold exactly the dropped), -j invariance,
+# bad input and bad rule files leave no output file, the classifier trained on
+# the labelled sample of corpora/, bad model files, pareto keeping.
+. tests/check.sh
+F=$BIN/filter
+
+expect_rc 0 "$F" --help
+expect_out "usage: filter"
+expect_out "example:"
+expect_out "--rules-file FILE"
+expect_out "--keep pareto:A"
+expect_rc 0 "$F" rules
+expect_out "gopher_min_words       gopher   doc   on          50"
+expect_out "c4_min_sentences       c4       doc   off          5"
+expect_rc 0 "$F" rules --preset none --rules c4 --rule c4_min_sentences=3 --no-rule c4_policy
+expect_out "gopher_min_words       gopher   doc   off"
+expect_out "c4_min_sentences       c4       doc   on           3"
+expect_out "c4_policy              c4       line  off"
+expect_rc 2 "$F" --rule no_such_rule=1
+expect_err "no rule named 'no_such_rule'"
+expect_err "try 'filter --help'"
+expect_rc 2 "$F" --rule gopher_min_words=abc
+expect_err "--rule gopher_min_words needs a number"
+expect_rc 2 "$F" --rule c4_javascript=1
+expect_err "c4_javascript is on or off"
+expect_rc 2 "$F" --rules html
+expect_err "--rules takes sets"
+expect_rc 2 "$F" --preset all
+expect_rc 2 "$F" --keep pareto:9
+expect_err "--keep needs --model"
+expect_rc 2 "$F" --model m --keep median
+expect_rc 2 "$F" train --pos a.jsonl -o m
+expect_err "train needs --pos FILE and --neg FILE"
+expect_rc 2 "$F" train --pos a --neg b -o m --buckets 1000
+expect_err "power of two"
+
+# A small mixed input: good prose, a short one, a repetitive one, a list.
+good="The history of the river valley is long and it is told in many old books. Farmers came to the plain with their cattle and built houses of stone and wood. Later a railway reached the town, and trade grew quickly along the new line. Today the valley is known for its orchards, its quiet lanes and a small museum. Visitors walk the old paths that lead from the church to the water mill."
+{
+    for i in 1 2 3 4 5 6; do printf '{"id":"g%d","text":"%s Number %d."}\n' $i "$good" $i; done
+    printf '{"id":"short","text":"Too short to keep."}\n'
+    printf '{"id":"rep","text":"%s"}\n' "$(for i in $(seq 30); do printf 'buy cheap pills now '; done)"
+    printf '{"id":"list","meta":{"a":[1,2]},"text":"%s"}\n' "$(for i in $(seq 60); do printf -- '- entry %d\\n' $i; done)"
+    printf '{"id":"nums","text":"%s"}\n' "$(for i in $(seq 80); do printf '%d ' $((i * 7919)); done)the and of"
+} > "$T/in.jsonl"
+
+# Gopher repetition runs first (as in FineWeb's pipeline), and the top 2-gram of a
+# very short document is a large part of it: a short document goes as top_2_gram.
+expect_rc 0 "$F" "$T/in.jsonl"
+expect_err "filter: 10 in, 6 kept, 4 dropped: top_2_gram 3, gopher_alpha_words 1; "
+expect_rc 0 "$F" --no-rule top_2_gram --no-rule top_3_gram --no-rule top_4_gram --rejects "$T/rej.jsonl" -o "$T/kept.jsonl" "$T/in.jsonl"
+expect_err "filter: 10 in, 6 kept, 4 dropped: dup_5_gram 1, gopher_min_words 1, gopher_bullet_lines 1, gopher_alpha_words 1; "
+kept=$(wc -l < "$T/kept.jsonl"); rej=$(wc -l < "$T/rej.jsonl")
+if [ "$kept" = 6 ] && [ "$rej" = 4 ]; then ok; else fail "expected 6 kept and 4 rejects, got $kept and $rej"; fi
+# rejects are exactly the dropped documents: the ids of kept + rejects are the input's
+cat "$T/kept.jsonl" "$T/rej.jsonl" | grep -o '"id":"[a-z0-9]*"' | sort > "$T/ids.out"
+grep -o '"id":"[a-z0-9]*"' "$T/in.jsonl" | sort > "$T/ids.in"
+expect_same "$T/ids.in" "$T/ids.out"
+if grep -q filter_reason "$T/kept.jsonl"; then fail "kept documents carry filter_reason"; else ok; fi
+n_reason=$(grep -c '"filter_reason":"[a-z0-9_]*"}$' "$T/rej.jsonl")
+if [ "$n_reason" = 4 ]; then ok; else fail "expected 4 rejects ending with filter_reason, got $n_reason"; fi
+grep -q '{"id":"list","meta":{"a":\[1,2\]},"text":".*","filter_reason":"gopher_bullet_lines"}' "$T/rej.jsonl" && ok ||
+    fail "the list document should pass through byte for byte with filter_reason gopher_bullet_lines: $(grep list "$T/rej.jsonl" | head -c 200)"
+grep -q '"id":"short".*"filter_reason":"gopher_min_words"' "$T/rej.jsonl" && ok || fail "short should be gopher_min_words"
+# kept documents come out byte for byte
+grep '"id":"g' "$T/in.jsonl" > "$T/good.jsonl"
+expect_same "$T/good.jsonl" "$T/kept.jsonl"
+
+# -j does not change a byte, on the bundled corpus too
+for j in 1 2; do
+    expect_rc 0 "$F" -j $j --rules c4,fineweb --rejects "$T/rej$j.jsonl" -o "$T/out$j.jsonl" "$T/in.jsonl" corpora/en.jsonl.gz
+done
+expect_same "$T/out1.jsonl" "$T/out2.jsonl"
+expect_same "$T/rej1.jsonl" "$T/rej2.jsonl"
+n_in=$(( $(zcat corpora/en.jsonl.gz | wc -l) + 10 ))
+n_out=$(( $(wc -l < "$T/out1.jsonl") + $(wc -l < "$T/rej1.jsonl") ))
+if [ "$n_in" = "$n_out" ]; then ok; else fail "in $n_in documents, kept + rejects $n_out"; fi
+expect_err "filter: $n_in in, "
+
+# --preset none: a custom alphabet goes through untouched; the defaults would drop it
+printf '{"text":"fA0nE1tI0k I1GglI0S DH AH0 K AE1 T S AE1 T"}\n' > "$T/arpa.jsonl"
+expect_rc 0 "$F" --preset none "$T/arpa.jsonl"
+expect_same "$T/arpa.jsonl" "$T/out"
+expect_rc 0 "$F" "$T/arpa.jsonl"
+expect_err "1 in, 0 kept, 1 dropped"
+
+# plain text in, JSON out; C4 removes lines and the text is rewritten
+printf 'Home | About\nThe valley is old and green.\nIt has a mill. It has a church. It has a market.\nPrivacy policy and terms of use apply.\n' > "$T/page.txt"
+expect_rc 0 "$F" --preset none --rules c4 --rule c4_min_sentences=3 "$T/page.txt"
+expect_out '{"text":"The valley is old and green.\nIt has a mill. It has a church. It has a market."}'
+expect_err "lines removed: c4_terminal_punct 1, c4_policy 1"
+
+# user rules: a bad pattern names file, line and offset; no output is left
+printf 'sig drop-line ^-- ?$\nbad drop-doc a(b\n' > "$T/rules.txt"
+expect_rc 1 "$F" --rules-file "$T/rules.txt" -o "$T/x.jsonl" "$T/in.jsonl"
+expect_err "filter: $T/rules.txt:2: bad pattern of rule 'bad' at offset 3 (column 17): missing closing parenthesis"
+expect_no_file "$T/x.jsonl"
+printf 'pills drop-doc (?i)cheap\\s+pills\nfirst9 drop-line ^- entry \\d$\n' > "$T/rules.txt"
+expect_rc 0 "$F" --preset none --rules-file "$T/rules.txt" --rejects "$T/r.jsonl" "$T/in.jsonl"
+expect_err "10 in, 9 kept, 1 dropped: pills 1; lines removed: first9 9"
+grep -q '"id":"rep".*"filter_reason":"pills"}' "$T/r.jsonl" && ok || fail "rep should be dropped by pills"
+grep -q '"id":"list","meta":{"a":\[1,2\]},"text":"- entry 10\\n- entry 11' "$T/out" && ok || fail "first9 should remove the first 9 lines"
+# a line rule that removes every line of a document drops it as "empty"
+printf 'numbered drop-line Number \\d\n' > "$T/rules.txt"
+expect_rc 0 "$F" --preset none --rules-file "$T/rules.txt" "$T/in.jsonl"
+expect_err "10 in, 4 kept, 6 dropped: empty 6; lines removed: numbered 6"
+
+# bad input: the line is named, exit 1, no output file
+printf '{"text":"fine"}\n{"text": broken}\n' > "$T/bad.jsonl"
+expect_rc 1 "$F" -o "$T/y.jsonl" --rejects "$T/yr.jsonl" "$T/bad.jsonl"
+expect_err "filter: $T/bad.jsonl:2:"
+expect_no_file "$T/y.jsonl"
+expect_no_file "$T/yr.jsonl"
+expect_rc 0 "$F" --preset none --on-error skip "$T/bad.jsonl"
+expect_err "1 bad lines skipped"
+
+# empty input, and input without a final newline
+expect_rc 0 "$F" < /dev/null
+expect_err "filter: 0 in, 0 kept, 0 dropped"
+if [ -s "$T/out" ]; then fail "empty input should give empty output"; else ok; fi
+printf '{"text":"fA0nE1tI0k"}' > "$T/nonl.jsonl"
+expect_rc 0 "$F" --preset none "$T/nonl.jsonl"
+expect_out '{"text":"fA0nE1tI0k"}'
+
+# train: bad input names the file and line, and leaves no model behind
+printf '{"text":"good words here"}\n' > "$T/p.jsonl"
+printf '{"text":"bad words"}\n{"txt":"no text"}\n' > "$T/n.jsonl"
+expect_rc 1 "$F" train --pos "$T/p.jsonl" --neg "$T/n.jsonl" -o "$T/m.model"
+expect_err "filter: $T/n.jsonl:2:"
+expect_no_file "$T/m.model"
+expect_rc 1 "$F" train --pos "$T/p.jsonl" --neg "$T/missing.jsonl" -o "$T/m.model"
+expect_err "missing.jsonl"
+expect_no_file "$T/m.model"
+printf '{"txt":"no text"}\n' > "$T/nbad.jsonl"
+expect_rc 1 "$F" train --pos "$T/p.jsonl" --neg "$T/nbad.jsonl" --holdout 0 -o "$T/m.model" --on-error skip
+expect_err "training needs good and bad documents; got 1 good and 0 bad"
+expect_no_file "$T/m.model"
+printf '{"text":"bad words"}\n' > "$T/n.jsonl"
+expect_rc 0 "$F" train --pos "$T/p.jsonl" --neg "$T/n.jsonl" --holdout 0 -o "$T/m.model" --buckets 1Ki
+expect_out "held_out   0 documents"
+expect_rc 0 "$F" --preset none --model "$T/m.model" --keep all "$T/p.jsonl"
+expect_out '{"text":"good words here","quality":0.'
+
+# The classifier on the labelled sample (corpora/quality-*.jsonl.gz, built
+# here when make has not built them).
+Q=corpora
+if [ ! -f $Q/quality-train.jsonl.gz ] || [ ! -f $Q/quality-test.jsonl.gz ]; then
+    Q=$T; node corpora/build-quality.js "$T" > /dev/null
+fi
+zcat $Q/quality-train.jsonl.gz | grep '^{"label":"good"' > "$T/tr-good.jsonl"
+zcat $Q/quality-train.jsonl.gz | grep '^{"label":"bad"' > "$T/tr-bad.jsonl"
+zcat $Q/quality-test.jsonl.gz | grep '^{"label":"good"' > "$T/te-good.jsonl"
+zcat $Q/quality-test.jsonl.gz | grep '^{"label":"bad"' > "$T/te-bad.jsonl"
+expect_rc 0 "$F" train --pos "$T/tr-good.jsonl" --neg "$T/tr-bad.jsonl" \
+    --test-pos "$T/te-good.jsonl" --test-neg "$T/te-bad.jsonl" -o "$T/q.model"
+acc=$(awk '$1 == "accuracy" {print $2}' "$T/out"); auc=$(awk '$1 == "auc" {print $2}' "$T/out")
+echo "classifier on the held-out labelled sample: accuracy $acc, AUC $auc"
+if awk -v a="$acc" -v u="$auc" 'BEGIN { exit !(a >= 0.95 && u >= 0.98) }'; then ok; else
+    fail "held-out accuracy $acc (want >= 0.95), AUC $auc (want >= 0.98)"; fi
+# the model's scores separate the test files too, through the filter pass
+expect_rc 0 "$F" --preset none --model "$T/q.model" --keep threshold:0.5 "$T/te-good.jsonl" "$T/te-bad.jsonl" -o "$T/scored.jsonl"
+n_good_kept=$(grep -c '^{"label":"good"' "$T/scored.jsonl"); n_bad_kept=$(grep -c '^{"label":"bad"' "$T/scored.jsonl")
+n_good=$(wc -l < "$T/te-good.jsonl")
+if [ "$n_good_kept" -ge $((n_good * 95 / 100)) ] && [ "$n_bad_kept" -le 60 ]; then ok; else
+    fail "threshold 0.5 kept $n_good_kept of $n_good good and $n_bad_kept bad"; fi
+# --keep all scores every document and keeps it
+expect_rc 0 "$F" --preset none --model "$T/q.model" --keep all "$T/te-good.jsonl" -o "$T/all.jsonl"
+n=$(grep -c ',"quality":[01]\.[0-9]*}$' "$T/all.jsonl")
+if [ "$n" = "$n_good" ]; then ok; else fail "--keep all: $n of $n_good documents end with a quality"; fi
+# pareto: the same seed gives the same output, another seed another
+for s in 1 1b 2; do
+    expect_rc 0 "$F" --preset none --model "$T/q.model" --seed ${s%b} "$T/te-good.jsonl" "$T/te-bad.jsonl" -o "$T/p$s.jsonl"
+done
+expect_same "$T/p1.jsonl" "$T/p1b.jsonl"
+if cmp -s "$T/p1.jsonl" "$T/p2.jsonl"; then fail "seeds 1 and 2 kept the same documents"; else ok; fi
+expect_rc 0 "$F" -j 1 --preset none --model "$T/q.model" --seed 1 "$T/te-good.jsonl" "$T/te-bad.jsonl" -o "$T/pj1.jsonl"
+expect_same "$T/p1.jsonl" "$T/pj1.jsonl"
+
+# bad model files: clear error with the offset, no output left
+head -c 1000 "$T/q.model" > "$T/short.model"
+expect_rc 1 "$F" --model "$T/short.model" -o "$T/z.jsonl" "$T/in.jsonl"
+expect_err "filter: $T/short.model: offset 1000: truncated: 2^20 weights end at byte 4194368, the file at 1000"
+expect_no_file "$T/z.jsonl"
+printf 'not a model at all' > "$T/junk.model"
+expect_rc 1 "$F" --model "$T/junk.model" "$T/in.jsonl"
+expect_err "offset 0: not a filter model"
+expect_rc 1 "$F" --model "$T/none.model" "$T/in.jsonl"
+expect_err "none.model"
+
+check_done test_cli

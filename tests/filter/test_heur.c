@@ -1,0 +1,282 @@
+/* The built-in rules: each rule has a document that trips it and one that
+ * passes (with only that rule on), golden values for datatrove's exact
+ * definitions (jumping duplicate n-grams, Counter tie-breaking, code-point
+ * lengths), the word splitter, and the PCRE2 rules file. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "../../filter/heur.h"
+#include "lib/testutil.h"
+#include "../../filter/urules.h"
+
+static HeurScratch hs;
+static Buf out;
+static uint64_t drops[N_RULES];
+
+/* Only rule r on (at value v when v >= 0). */
+static int only(int r, double v, const char *text)
+{
+    HeurConf c;
+    heur_conf_default(&c);
+    heur_conf_none(&c);
+    c.on[r] = 1;
+    if (v >= 0) c.v[r] = v;
+    int changed;
+    memset(drops, 0, sizeof drops);
+    return heur_apply(&c, &hs, text, strlen(text), &out, &changed, drops);
+}
+
+/* The rule removed a line or rewrote the text. */
+static int line_rule_fires(int r, const char *text)
+{
+    HeurConf c;
+    heur_conf_none(&c);
+    for (int k = 0; k < N_RULES; k++) c.v[k] = heur_rules[k].def;
+    c.on[r] = 1;
+    int changed;
+    memset(drops, 0, sizeof drops);
+    int k = heur_apply(&c, &hs, text, strlen(text), &out, &changed, drops);
+    return k == -1 && changed && (r == R_C4_CITATIONS || drops[r] > 0);
+}
+
+static const char *BASE =
+    "The history of the river valley is long and it is told in many old books.\n"
+    "Farmers came to the plain with their cattle and built houses of stone and wood.\n"
+    "Later a railway reached the town, and trade grew quickly along the new line.\n"
+    "\n"
+    "Today the valley is known for its orchards, its quiet lanes and a small museum.\n"
+    "Visitors walk the old paths that lead from the church to the water mill.\n"
+    "Each autumn the people hold a market that draws families from the whole region.";
+
+/* BASE's first paragraph: no blank line, which C4 would remove */
+static const char *PARA =
+    "The history of the river valley is long and it is told in many old books.\n"
+    "Farmers came to the plain with their cattle and built houses of stone and wood.";
+
+static char *cat(const char *a, const char *b, int times)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb * (size_t)times + 1);
+    memcpy(s, a, la);
+    for (int i = 0; i < times; i++) memcpy(s + la + lb * (size_t)i, b, lb);
+    s[la + lb * (size_t)times] = 0;
+    return s;
+}
+
+static void each_rule_trips_and_passes(void)
+{
+    /* the base document passes every rule, alone and all together */
+    for (int r = 0; r < N_RULES; r++) {
+        int k = only(r, -1, BASE);
+        if (heur_rules[r].kind == KIND_DOC) CHECK_INT(-1, k);
+    }
+    HeurConf all;
+    heur_conf_default(&all);
+    heur_enable_set(&all, "c4");
+    heur_enable_set(&all, "fineweb");
+    int changed;
+    CHECK_INT(-1, heur_apply(&all, &hs, BASE, strlen(BASE), &out, &changed, drops));
+    /* C4 removes the blank line between the paragraphs (no terminal punctuation) */
+    CHECK_INT(1, changed);
+    CHECK_INT(strlen(BASE) - 1, out.len);
+    CHECK_INT(1, drops[R_C4_TERMINAL_PUNCT]);
+
+    char *s;
+    s = cat("", "One paragraph that repeats.\n\n", 4);
+    CHECK_INT(R_DUP_PARA_FRAC, only(R_DUP_PARA_FRAC, -1, s));
+    free(s);
+    s = cat(BASE, "\n\nThis longer paragraph repeats itself word for word in the document.", 4);
+    CHECK_INT(R_DUP_PARA_CHAR_FRAC, only(R_DUP_PARA_CHAR_FRAC, -1, s));
+    free(s);
+    s = cat(BASE, "\nA line that repeats.", 10);
+    CHECK_INT(R_DUP_LINE_FRAC, only(R_DUP_LINE_FRAC, -1, s));
+    CHECK_INT(R_DUP_LINE_CHAR_FRAC, only(R_DUP_LINE_CHAR_FRAC, -1, s));
+    free(s);
+    s = cat(BASE, " hello world", 30);
+    CHECK_INT(R_TOP_2_GRAM, only(R_TOP_2_GRAM, -1, s));
+    free(s);
+    s = cat(BASE, " buy cheap pills", 25);
+    CHECK_INT(R_TOP_3_GRAM, only(R_TOP_3_GRAM, -1, s));
+    free(s);
+    s = cat(BASE, " buy cheap pills now", 20);
+    CHECK_INT(R_TOP_4_GRAM, only(R_TOP_4_GRAM, -1, s));
+    free(s);
+    s = cat(BASE, " the same ten words come back here again and again", 4);
+    for (int r = R_DUP_5_GRAM; r <= R_DUP_10_GRAM; r++) CHECK_INT(r, only(r, -1, s));
+    free(s);
+    CHECK_INT(R_GOPHER_MIN_WORDS, only(R_GOPHER_MIN_WORDS, -1, "Too short to be a document of the web."));
+    s = cat("", "word ", 100001);
+    CHECK_INT(R_GOPHER_MAX_WORDS, only(R_GOPHER_MAX_WORDS, -1, s));
+    free(s);
+    s = cat("", "a b c ", 30);
+    CHECK_INT(R_GOPHER_MIN_MEAN_WORD, only(R_GOPHER_MIN_MEAN_WORD, -1, s));
+    free(s);
+    s = cat("", "incomprehensibilities ", 60);
+    CHECK_INT(R_GOPHER_MAX_MEAN_WORD, only(R_GOPHER_MAX_MEAN_WORD, -1, s));
+    free(s);
+    s = cat(BASE, " #tag", 30);
+    CHECK_INT(R_GOPHER_HASH_RATIO, only(R_GOPHER_HASH_RATIO, -1, s));
+    free(s);
+    s = cat(BASE, " wait...", 30);
+    CHECK_INT(R_GOPHER_ELLIPSIS_RATIO, only(R_GOPHER_ELLIPSIS_RATIO, -1, s));
+    free(s);
+    s = cat("", "- an item of the list\n", 20);
+    CHECK_INT(R_GOPHER_BULLET_LINES, only(R_GOPHER_BULLET_LINES, -1, s));
+    free(s);
+    s = cat(BASE, "\nand then\xe2\x80\xa6", 6);
+    CHECK_INT(R_GOPHER_ELLIPSIS_LINES, only(R_GOPHER_ELLIPSIS_LINES, -1, s));
+    free(s);
+    s = cat(BASE, " 1234", 60);
+    CHECK_INT(R_GOPHER_ALPHA_WORDS, only(R_GOPHER_ALPHA_WORDS, -1, s));
+    free(s);
+    CHECK_INT(R_GOPHER_STOP_WORDS, only(R_GOPHER_STOP_WORDS, -1, "Cats sleep all day. Dogs run in parks. Birds sing."));
+    /* datatrove compares stop words case-sensitively: "The" is not "the" */
+    CHECK_INT(R_GOPHER_STOP_WORDS, only(R_GOPHER_STOP_WORDS, -1, "The cat. The dog. The bird."));
+    CHECK_INT(-1, only(R_GOPHER_STOP_WORDS, -1, "The cat and the dog."));
+
+    /* C4: line rules remove lines, the others drop */
+    char *w = malloc(1100);
+    memset(w, 'x', 1001);
+    strcpy(w + 1001, " is long.\n");
+    s = cat(BASE, w, 1);
+    CHECK(line_rule_fires(R_C4_LONG_WORD, s));
+    CHECK(!line_rule_fires(R_C4_LONG_WORD, BASE));
+    free(s);
+    free(w);
+    CHECK(line_rule_fires(R_C4_CITATIONS, "Paris is the capital[1] of France.[citation needed]"));
+    CHECK_MEM("Paris is the capital of France.", out.data, out.len);
+    CHECK(!line_rule_fires(R_C4_CITATIONS, BASE));
+    CHECK(line_rule_fires(R_C4_TERMINAL_PUNCT, "Home | About | Contact\nA sentence that ends well."));
+    CHECK_MEM("A sentence that ends well.", out.data, out.len);
+    CHECK(line_rule_fires(R_C4_TERMINAL_PUNCT, "It trails off...\nA sentence that ends well."));
+    CHECK(!line_rule_fires(R_C4_TERMINAL_PUNCT, PARA));
+    CHECK(line_rule_fires(R_C4_MIN_LINE_WORDS, "Hello there.\nThis line has words enough."));
+    CHECK(!line_rule_fires(R_C4_MIN_LINE_WORDS, PARA));
+    CHECK(line_rule_fires(R_C4_JAVASCRIPT, "Please enable JavaScript to view this.\nThe rest is fine."));
+    CHECK(!line_rule_fires(R_C4_JAVASCRIPT, BASE));
+    CHECK(line_rule_fires(R_C4_POLICY, "Read our Privacy Policy here.\nThe rest is fine."));
+    CHECK(!line_rule_fires(R_C4_POLICY, BASE));
+    s = cat(BASE, "\nLorem ipsum dolor sit amet.", 1);
+    CHECK_INT(R_C4_LOREM_IPSUM, only(R_C4_LOREM_IPSUM, -1, s));
+    free(s);
+    s = cat(BASE, "\nThe function is { return 1; }.", 1);
+    CHECK_INT(R_C4_CURLY_BRACKET, only(R_C4_CURLY_BRACKET, -1, s));
+    free(s);
+    CHECK_INT(R_C4_MIN_SENTENCES, only(R_C4_MIN_SENTENCES, -1, "One sentence here. And a second one."));
+    CHECK_INT(-1, only(R_C4_MIN_SENTENCES, 2, "One sentence here. And a second one."));
+
+    /* FineWeb */
+    CHECK_INT(R_FW_LINE_PUNCT, only(R_FW_LINE_PUNCT, -1, "Home\nAbout us\nContact\nProducts and services\nLog in"));
+    s = cat(BASE, "\nShort line", 20);
+    CHECK_INT(R_FW_SHORT_LINES, only(R_FW_SHORT_LINES, -1, s));
+    free(s);
+    s = cat(BASE, "\nThe farmers came to the plain with cattle.", 2);
+    CHECK_INT(R_FW_CHAR_DUP, only(R_FW_CHAR_DUP, -1, s));
+    free(s);
+    s = cat(BASE, "\none", 60);
+    CHECK_INT(R_FW_LIST_RATIO, only(R_FW_LIST_RATIO, -1, s));
+    free(s);
+    CHECK_INT(N_RULES, only(R_FW_LINE_PUNCT, -1, " \n\n \t\n"));
+}
+
+static void golden_definitions(void)
+{
+    /* find_all_duplicate jumps past a repeat: "a b c d e" x3 has 10 repeated
+     * characters (not 5 + every later window) of 29 */
+    const char *t = "a b c d e a b c d e a b c d e";
+    CHECK_INT(R_DUP_5_GRAM, only(R_DUP_5_GRAM, 0.344, t));
+    CHECK_INT(-1, only(R_DUP_5_GRAM, 0.345, t));
+    /* Counter.most_common(1): ties go to the first seen ("aa b", 4 chars x 2),
+     * not the shorter "b c": 8/13 = 0.615 */
+    t = "aa b c aa b c";
+    CHECK_INT(R_TOP_2_GRAM, only(R_TOP_2_GRAM, 0.61, t));
+    CHECK_INT(-1, only(R_TOP_2_GRAM, 0.62, t));
+    /* lengths are code points: 3 duplicate characters of 7, not 6 bytes of 13 */
+    t = "\xc3\xa9\xc3\xa9\xc3\xa9\n\xc3\xa9\xc3\xa9\xc3\xa9";
+    CHECK_INT(R_DUP_LINE_CHAR_FRAC, only(R_DUP_LINE_CHAR_FRAC, 0.42, t));
+    CHECK_INT(-1, only(R_DUP_LINE_CHAR_FRAC, 0.43, t));
+    /* re.split("\n+", text) keeps the empty strings at both ends: "\nx\n" is
+     * ["", "x", ""], one duplicate of 3 */
+    CHECK_INT(R_DUP_LINE_FRAC, only(R_DUP_LINE_FRAC, 0.33, "\nx\n"));
+    CHECK_INT(-1, only(R_DUP_LINE_FRAC, 0.34, "\nx\n"));
+    /* bullets: after lstrip, '-' or U+2022; 2 of 3 lines */
+    t = "  - one\n\xe2\x80\xa2 two\nthree";
+    CHECK_INT(R_GOPHER_BULLET_LINES, only(R_GOPHER_BULLET_LINES, 0.66, t));
+    CHECK_INT(-1, only(R_GOPHER_BULLET_LINES, 0.67, t));
+}
+
+static void words(void)
+{
+    const char *t = "(Hello, world...) e-mail #tag \xc2\xab" "don't\xc2\xbb 42";
+    HeurTok *tk = NULL;
+    size_t cap = 0;
+    long n = heur_words(t, strlen(t), &tk, &cap);
+    const char *want[] = {"(", "Hello", ",", "world", "...", ")", "e-mail", "#", "tag", "\xc2\xab", "don't", "\xc2\xbb", "42"};
+    CHECK_INT(13, n);
+    for (long i = 0; i < n && i < 13; i++) CHECK_MEM(want[i], t + tk[i].off, tk[i].len);
+    if (n == 13) {
+        CHECK_INT(1, tk[1].alpha);
+        CHECK_INT(0, tk[1].symbol_only);
+        CHECK_INT(1, tk[4].symbol_only);
+        CHECK_INT(3, tk[4].n_chars);
+        CHECK_INT(0, tk[12].alpha);
+        CHECK_INT(0, tk[12].symbol_only);
+        CHECK_INT(1, tk[9].n_chars);
+    }
+    free(tk);
+}
+
+static void user_rules(void)
+{
+    const char *p = scratch("rules.txt");
+    write_file(p, "# comment\n\nsig drop-line ^-- ?$\nspam\tdrop-doc (?i)click\\s+here\n", 63);
+    URules u;
+    Err e = {{0}};
+    CHECK_INT(0, urules_load(&u, p, &e));
+    CHECK_INT(2, u.n);
+    URulesCtx c;
+    CHECK_INT(0, urules_ctx_init(&c));
+    uint64_t ld[2] = {0, 0};
+    const char *o;
+    size_t on;
+    int ch;
+    const char *t = "Hello.\n-- \nBob\n--";
+    CHECK_INT(-1, urules_apply(&u, &c, t, strlen(t), &o, &on, &ch, ld, &e));
+    CHECK_INT(1, ch);
+    CHECK_MEM("Hello.\nBob", o, on);
+    CHECK_INT(2, ld[0]);
+    t = "Please CLICK   here now";
+    CHECK_INT(1, urules_apply(&u, &c, t, strlen(t), &o, &on, &ch, ld, &e));
+    urules_ctx_free(&c);
+    urules_free(&u);
+
+    const char *bad[][2] = {
+        {"x drop-doc (unclosed\n", ":1: bad pattern of rule 'x' at offset 9 (column 21): missing closing parenthesis"},
+        {"ok drop-doc a\nx drop-page b\n", ":2: action is drop-doc or drop-line, not 'drop-page'"},
+        {"x drop-doc a\nx drop-line b\n", ":2: rule 'x' is already defined on line 1"},
+        {"gopher_min_words drop-doc a\n", ":1: rule name 'gopher_min_words' is a built-in rule's"},
+        {"x drop-doc\n", ":1: expected 'NAME ACTION PATTERN'"},
+        {"b@d drop-doc a\n", ":1: rule name may hold only"},
+        {"# only a comment\n", "no rules in the file"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_file(p, bad[i][0], strlen(bad[i][0]));
+        memset(&e, 0, sizeof e);
+        CHECK_INT(-1, urules_load(&u, p, &e));
+        CHECK_HAS(bad[i][1], e.msg);
+        CHECK_HAS("rules.txt", e.msg);
+    }
+}
+
+int main(void)
+{
+    each_rule_trips_and_passes();
+    golden_definitions();
+    words();
+    user_rules();
+    heur_scratch_free(&hs);
+    buf_free(&out);
+    scratch_cleanup();
+    return check_done("test_heur");
+}
