@@ -13,7 +13,7 @@ static char scratch_dir[64];
 
 /* A path in the test's scratch folder. The string lives in a ring of 8
  * buffers: keep a copy if it must outlive 8 more calls. */
-static const char *scratch(const char *name)
+static inline const char *scratch(const char *name)
 {
     static char path[8][256];
     static int k;
@@ -26,7 +26,7 @@ static const char *scratch(const char *name)
     return path[k];
 }
 
-static void scratch_cleanup(void)
+static inline void scratch_cleanup(void)
 {
     if (!scratch_dir[0]) return;
     char cmd[128];
@@ -34,14 +34,14 @@ static void scratch_cleanup(void)
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", scratch_dir);
 }
 
-static void write_file(const char *path, const void *p, size_t n)
+static inline void write_file(const char *path, const void *p, size_t n)
 {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(p, 1, n, f) != n || fclose(f)) { perror(path); exit(2); }
 }
 
 /* The whole file, NUL-terminated, caller frees; NULL when it does not exist. */
-static char *read_file(const char *path, size_t *n)
+static inline char *read_file(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -58,7 +58,7 @@ static char *read_file(const char *path, size_t *n)
 }
 
 /* True when path exists, or any "path.tmp.*" left behind by a writer. */
-static int file_or_temp_exists(const char *path)
+static inline int file_or_temp_exists(const char *path)
 {
     if (access(path, F_OK) == 0) return 1;
     char pat[4200];
