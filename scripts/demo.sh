@@ -1,21 +1,45 @@
 #!/usr/bin/env bash
-# make demo: the bundled corpus through every stage that exists so far. A stage
-# whose program is not built yet is named and skipped, not faked.
+# make demo: the bundled corpus through every stage that exists, each printing
+# its own summary. A stage whose program is not built yet is named and skipped,
+# not faked. Everything it writes goes to build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=corpora/en.jsonl.gz
 out=build/demo
+rm -rf "$out"
 mkdir -p "$out"
 
-echo "== corpus: $corpus"
-echo "   $(zcat "$corpus" | wc -l) documents, $(zcat "$corpus" | wc -c) bytes of JSON Lines"
-zcat "$corpus" | grep -o '"source":"[^"]*"' | sort | uniq -c | sed 's/^/   /'
+built() { ! "bin/$1" --help | grep -q '^Not built yet'; }
+stage() { printf '\n== %s\n' "$*"; }
+skip() { stage "$1: not built yet ($(bin/$1 --help | grep -o 'issue #[0-9]*'))"; }
 
-built() { "bin/$1" --help | grep -q '^Not built yet' && return 1 || return 0; }
+stage "corpus: $corpus"
+echo "$(zcat "$corpus" | wc -l) documents, $(zcat "$corpus" | wc -c) bytes of JSON Lines"
 
-for stage in filter dedup bpe packer model; do
-    if ! built "$stage"; then
-        echo "== $stage: not built yet ($(bin/$stage --help | grep -o 'issue #[0-9]*'))"
-    fi
-done
-echo "== demo done: outputs (when there are any) are in $out/"
+docs=$corpus
+if built filter; then
+    stage "filter train: the GPT-3 quality classifier, on the labelled sample"
+    zcat corpora/quality-train.jsonl.gz | grep '^{"label":"good"' > "$out/good.jsonl"
+    zcat corpora/quality-train.jsonl.gz | grep '^{"label":"bad"' > "$out/bad.jsonl"
+    bin/filter train --pos "$out/good.jsonl" --neg "$out/bad.jsonl" -o "$out/quality.model"
+    stage "filter: Gopher rules, then keep by the classifier's score (pareto, seed 1)"
+    bin/filter --model "$out/quality.model" --keep pareto:9 --seed 1 \
+        --rejects "$out/filter-rejects.jsonl" -o "$out/filtered.jsonl" "$docs"
+    docs=$out/filtered.jsonl
+else skip filter; fi
+
+if built dedup; then
+    stage "dedup: exact and near duplicates (MinHash 14x8, keep the first)"
+    bin/dedup --rejects "$out/dedup-rejects.jsonl" -o "$out/unique.jsonl" "$docs"
+    stage "dedup decontam: 13-gram decontamination against corpora/eval.jsonl.gz"
+    bin/dedup decontam --eval corpora/eval.jsonl.gz --removed "$out/removed.jsonl" \
+        --rejects "$out/decontam-rejects.jsonl" -o "$out/clean.jsonl" "$out/unique.jsonl"
+    docs=$out/clean.jsonl
+else skip dedup; fi
+
+if built bpe; then :; else skip bpe; fi
+if built packer; then :; else skip packer; fi
+if built model; then :; else skip model; fi
+
+stage "demo done: everything it wrote is in $out/"
+ls -la "$out" | tail -n +2 | awk '{printf "  %10s  %s\n", $5, $9}' | grep -v ' \.*$'
