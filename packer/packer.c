@@ -67,8 +67,8 @@ typedef struct ShardSet {
     char **final, **staged;
     BinWriter *w;
     uint64_t in_cur, written;
-    uint32_t *buf;
-    size_t n_buf;
+    unsigned char *buf; /* BUF_TOKENS ids in the shard's width, as they go to disk */
+    size_t n_buf;       /* ids in buf */
 } ShardSet;
 
 static int shards_init(ShardSet *ss, const char *dir, const char *kind, const TokHeader *h,
@@ -84,7 +84,7 @@ static int shards_init(ShardSet *ss, const char *dir, const char *kind, const To
     ss->n_shards = (size_t)((total + per_shard - 1) / per_shard);
     ss->final = calloc(ss->n_shards + 1, sizeof *ss->final);
     ss->staged = calloc(ss->n_shards + 1, sizeof *ss->staged);
-    ss->buf = malloc(BUF_TOKENS * sizeof *ss->buf);
+    ss->buf = malloc((size_t)BUF_TOKENS * ss->width);
     if (!ss->final || !ss->staged || !ss->buf) return err_set(e, "out of memory");
     for (size_t i = 0; i < ss->n_shards; i++) {
         size_t n = strlen(dir) + strlen(kind) + 64;
@@ -124,7 +124,7 @@ static int shards_flush(ShardSet *ss, Err *e)
         }
         uint64_t room = ss->per_shard - ss->in_cur;
         size_t take = ss->n_buf - at < room ? ss->n_buf - at : (size_t)room;
-        if (binw_write(ss->w, ss->buf + at, take, e)) return -1;
+        if (binw_write_raw(ss->w, ss->buf + at * ss->width, take, e)) return -1;
         at += take;
         ss->in_cur += take;
         if (ss->in_cur == ss->per_shard) {
@@ -138,33 +138,17 @@ static int shards_flush(ShardSet *ss, Err *e)
     return 0;
 }
 
-/* uint16 ids to uint32, eight at a time with GCC's vector extension (which
- * -O2 does not do by itself for this loop): most of packer's time is moving
- * tokens (bench/packer). */
-typedef uint16_t U16x8 __attribute__((vector_size(16), aligned(1)));
-typedef uint32_t U32x8 __attribute__((vector_size(32), aligned(4)));
-
-static void widen16(uint32_t *restrict d, const unsigned char *restrict p, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        *(U32x8 *)(d + i) = __builtin_convertvector(*(const U16x8 *)(p + 2 * i), U32x8);
-    const uint16_t *s = (const uint16_t *)p;
-    for (; i < n; i++) d[i] = s[i];
-}
-
-/* n ids of `width` bytes at p. */
+/* n ids of `width` bytes at p. Every source has the shard's vocabulary, and
+ * the width follows from it, so ids are copied as they are: moving tokens is
+ * most of packer's time (bench/packer). */
 static int shards_put(ShardSet *ss, const unsigned char *p, uint32_t width, uint64_t n, Err *e)
 {
+    if (width != ss->width)
+        return err_set(e, "internal error: %u-byte ids for %u-byte shards", width, ss->width);
     while (n) {
         size_t take = BUF_TOKENS - ss->n_buf;
         if (take > n) take = (size_t)n;
-        uint32_t *d = ss->buf + ss->n_buf;
-        if (width == 2) {
-            widen16(d, p, take);
-        } else {
-            memcpy(d, p, take * 4);
-        }
+        memcpy(ss->buf + ss->n_buf * width, p, take * width);
         ss->n_buf += take;
         ss->written += take;
         p += take * width;
@@ -178,7 +162,13 @@ static int shards_put_eot(ShardSet *ss, uint64_t n, Err *e)
 {
     while (n) {
         if (ss->n_buf == BUF_TOKENS && shards_flush(ss, e)) return -1;
-        ss->buf[ss->n_buf++] = ss->eot_id;
+        if (ss->width == 2) {
+            uint16_t v = (uint16_t)ss->eot_id;
+            memcpy(ss->buf + 2 * ss->n_buf, &v, 2);
+        } else {
+            memcpy(ss->buf + 4 * ss->n_buf, &ss->eot_id, 4);
+        }
+        ss->n_buf++;
         ss->written++;
         n--;
     }

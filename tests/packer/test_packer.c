@@ -182,7 +182,7 @@ static uint32_t *expected_stream(const Corpus *const *c, const uint64_t *order, 
 
 static int same_files(const char *a, const char *b)
 {
-    size_t na, nb;
+    size_t na = 0, nb = 0;
     char *pa = read_file(a, &na), *pb = read_file(b, &nb);
     int same = pa && pb && na == nb && !memcmp(pa, pb, na);
     free(pa);
