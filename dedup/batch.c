@@ -2,7 +2,9 @@
  * computed by -j threads, each over its own contiguous range, into per-document
  * rows; the keep-or-drop decisions stay on one thread, in input order, so the
  * output is the same whatever -j is (tests/dedup/test_cli.sh checks it).
- * A batch copies its documents (a Doc is borrowed only until the next read). */
+ * A batch copies its documents (a Doc is borrowed only until the next read),
+ * and with --verify exact each worker also keeps its documents' words (the
+ * normalised text the shingles are cut from) for the deciding thread. */
 #include "dedup.h"
 
 #include <pthread.h>
@@ -15,12 +17,15 @@
 typedef struct Slot {
     Doc d;
     size_t raw_off, text_off; /* into arena; pointers are set once the batch is full */
+    size_t words_off, words_len; /* into its worker's words, with --verify exact */
+    unsigned worker;
 } Slot;
 
 typedef struct Worker {
     KeyBatch *b;
     DocKeys k;
     size_t from, to;
+    Buf words; /* the words of documents from..to, with --verify exact */
     int rc;
     Err e;
 } Worker;
@@ -66,7 +71,10 @@ oom:
 void batch_free(KeyBatch *b)
 {
     if (!b) return;
-    for (unsigned t = 0; b->w && t < b->n_threads; t++) dockeys_free(&b->w[t].k);
+    for (unsigned t = 0; b->w && t < b->n_threads; t++) {
+        dockeys_free(&b->w[t].k);
+        buf_free(&b->w[t].words);
+    }
     free(b->w);
     free(b->slot);
     free(b->rows);
@@ -101,6 +109,8 @@ static void *work(void *arg)
 {
     Worker *w = arg;
     KeyBatch *b = w->b;
+    int keep_words = b->o->verify == VERIFY_EXACT && b->o->mode != MODE_EXACT;
+    w->words.len = 0;
     for (size_t i = w->from; i < w->to && !w->rc; i++) {
         const Doc *d = &b->slot[i].d;
         if ((w->rc = dockeys_compute(&w->k, d->text, d->text_len, &w->e))) break;
@@ -111,6 +121,16 @@ static void *work(void *arg)
         if (b->o->mode != MODE_EXACT) {
             memcpy(row + 3, w->k.bandk, w->k.mh.bands * sizeof *row);
             memcpy(row + 3 + w->k.mh.bands, w->k.sig, w->k.mh.n_perm * sizeof *row);
+        }
+        if (keep_words) {
+            Slot *s = &b->slot[i];
+            s->worker = (unsigned)(w - b->w);
+            s->words_off = w->words.len;
+            s->words_len = w->k.words_len;
+            if (buf_append(&w->words, w->k.words, w->k.words_len)) {
+                w->rc = err_set(&w->e, "out of memory");
+                break;
+            }
         }
     }
     return NULL;
@@ -153,5 +173,11 @@ void batch_keys(const KeyBatch *b, size_t i, DocKeys *k)
     if (b->o->mode != MODE_EXACT) {
         memcpy(k->bandk, row + 3, k->mh.bands * sizeof *row);
         memcpy(k->sig, row + 3 + k->mh.bands, k->mh.n_perm * sizeof *row);
+        if (b->o->verify == VERIFY_EXACT) {
+            const Slot *s = &b->slot[i];
+            const Buf *w = &b->w[s->worker].words;
+            k->words = w->data ? w->data + s->words_off : "";
+            k->words_len = s->words_len;
+        }
     }
 }

@@ -1,9 +1,11 @@
 /* The streaming keep-first run: each document is compared only with the
  * documents kept before it (exact hash first, then LSH bands, then with
- * --verify the estimated Jaccard), kept or dropped, and only kept documents
- * enter the tables. Memory per kept document: its location (16 bytes), its
- * exact entry (24 bytes in a table at most 3/4 full), its band entries (16
- * bytes each, same load) and with --verify its signature (8 bytes a value). */
+ * --verify the Jaccard, exact or estimated), kept or dropped, and only kept
+ * documents enter the tables. Memory per kept document: its location (16
+ * bytes), its exact entry (24 bytes in a table at most 3/4 full), its band
+ * entries (16 bytes each, same load), and with --verify exact the offset of its
+ * words in the spill file (8 bytes; the words go to disk), with --verify
+ * estimate its signature (8 bytes a value). */
 #include "dedup.h"
 
 #include <inttypes.h>
@@ -60,6 +62,8 @@ int dockeys_compute(DocKeys *k, const char *text, size_t n, Err *e)
             w = k->joined.data ? k->joined.data : "";
             wl = k->joined.len;
         }
+        k->words = w;
+        k->words_len = wl;
         k->n_shingles = minhash_sign(&k->mh, w, wl, k->sig);
         if (k->n_shingles == SIZE_MAX) return err_set(e, "out of memory");
         if (k->n_shingles) minhash_bands(&k->mh, k->sig, k->bandk);
@@ -67,12 +71,24 @@ int dockeys_compute(DocKeys *k, const char *text, size_t n, Err *e)
     return 0;
 }
 
+int verify_parse(const char *s, VerifyMode *v)
+{
+    if (!strcmp(s, "exact")) *v = VERIFY_EXACT;
+    else if (!strcmp(s, "estimate")) *v = VERIFY_ESTIMATE;
+    else return -1;
+    return 0;
+}
+
+const char *verify_name(VerifyMode v)
+{
+    return v == VERIFY_EXACT ? "exact" : v == VERIFY_ESTIMATE ? "estimate" : "off";
+}
+
 void dedup_params(const DedupOpts *o, char *out, size_t n)
 {
     snprintf(out, n, "mode=%s norm=%s ngram=%u bands=%u rows=%u seed=%" PRIu64 " verify=%s",
              o->mode == MODE_BOTH ? "both" : o->mode == MODE_EXACT ? "exact" : "near",
-             norm_name(o->norm), o->ngram, o->bands, o->rows, o->seed,
-             o->verify ? "on" : "off");
+             norm_name(o->norm), o->ngram, o->bands, o->rows, o->seed, verify_name(o->verify));
     if (o->verify) {
         size_t l = strlen(out);
         snprintf(out + l, n - l, " threshold=%.17g", o->threshold);
@@ -93,8 +109,17 @@ typedef struct Run {
     ExactTable exact;
     BandTable bands;
     KeptLoc *loc;
-    uint64_t *sigs; /* (n_kept, n_perm) with --verify */
+    uint64_t *sigs; /* (n_kept, n_perm) with --verify estimate */
+    uint64_t *woff; /* (n_kept + 1) with --verify exact: kept document i's words are
+                     * spill bytes [woff[i], woff[i + 1]) */
+    Spill spill;
     size_t n_kept, cap_kept;
+    uint32_t *cand;  /* this document's candidates: kept ids sharing a band */
+    size_t cap_cand;
+    uint64_t *set, *kset; /* shingle sets: this document's, a kept one's */
+    size_t cap_set, cap_kset;
+    Buf kwords;
+    DedupCounts *c;
     Buf extra;
 } Run;
 
@@ -124,35 +149,86 @@ int dedup_extra(Buf *b, const char *reason, const char *path, uint64_t lineno)
     return rc ? -1 : 0;
 }
 
-/* The earliest kept document this one duplicates, or UINT64_MAX; *reason is
- * set to "exact" or "near". */
-static uint64_t find_dup(Run *r, const char **reason)
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 when kept document id passes --verify against the current one (*set_n:
+ * the current document's shingle set size, SIZE_MAX until first needed), 0
+ * when not, -1 on error. */
+static int verified(Run *r, uint32_t id, size_t *set_n, Err *e)
 {
     const DedupOpts *o = r->o;
     DocKeys *k = &r->k;
+    double j;
+    if (o->verify == VERIFY_ESTIMATE) {
+        j = minhash_jaccard(k->sig, r->sigs + (size_t)id * k->mh.n_perm, k->mh.n_perm);
+    } else {
+        if (*set_n == SIZE_MAX &&
+            (*set_n = minhash_shingle_set(o->ngram, k->words, k->words_len, &r->set, &r->cap_set)) ==
+                SIZE_MAX)
+            return err_set(e, "out of memory");
+        if (spill_read(&r->spill, r->woff[id], (size_t)(r->woff[id + 1] - r->woff[id]), &r->kwords, e))
+            return -1;
+        size_t kn = minhash_shingle_set(o->ngram, r->kwords.data, r->kwords.len, &r->kset, &r->cap_kset);
+        if (kn == SIZE_MAX) return err_set(e, "out of memory");
+        j = minhash_jaccard_sets(r->set, *set_n, r->kset, kn);
+    }
+    r->c->verified++;
+    if (j >= o->threshold) return 1;
+    r->c->below++;
+    return 0;
+}
+
+/* The earliest kept document this one duplicates into *dup (UINT64_MAX: none),
+ * *reason "exact" or "near". With --verify, the kept documents sharing a band
+ * are checked in the order they were kept, so the first that passes ends it.
+ * 0, or -1 on error. */
+static int find_dup(Run *r, uint64_t *dup, const char **reason, Err *e)
+{
+    const DedupOpts *o = r->o;
+    DocKeys *k = &r->k;
+    *dup = UINT64_MAX;
     if (o->mode != MODE_NEAR) {
         uint64_t id = exact_find(&r->exact, k->exact_lo, k->exact_hi);
         if (id != UINT64_MAX) {
             *reason = "exact";
-            return id;
+            *dup = id;
+            return 0;
         }
     }
-    if (o->mode == MODE_EXACT || !k->n_shingles) return UINT64_MAX;
-    uint64_t best = UINT64_MAX;
-    unsigned n_perm = k->mh.n_perm;
+    if (o->mode == MODE_EXACT || !k->n_shingles) return 0;
+    size_t n = 0;
     for (unsigned j = 0; j < k->mh.bands; j++) {
         size_t pos = SIZE_MAX;
         uint32_t id;
         while ((id = band_next(&r->bands, k->bandk[j], j, &pos)) != LSH_EMPTY) {
-            if (id >= best) continue;
-            if (o->verify &&
-                minhash_jaccard(k->sig, r->sigs + (size_t)id * n_perm, n_perm) < o->threshold)
-                continue;
-            best = id;
+            if (n == r->cap_cand) {
+                size_t cap = r->cap_cand ? 2 * r->cap_cand : 64;
+                uint32_t *c = realloc(r->cand, cap * sizeof *c);
+                if (!c) return err_set(e, "out of memory");
+                r->cand = c;
+                r->cap_cand = cap;
+            }
+            r->cand[n++] = id;
         }
     }
-    if (best != UINT64_MAX) *reason = "near";
-    return best;
+    if (!n) return 0;
+    qsort(r->cand, n, sizeof *r->cand, cmp_u32);
+    size_t set_n = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (i && r->cand[i] == r->cand[i - 1]) continue; /* shares more than one band */
+        int v = o->verify ? verified(r, r->cand[i], &set_n, e) : 1;
+        if (v < 0) return -1;
+        if (v) {
+            *dup = r->cand[i];
+            *reason = "near";
+            return 0;
+        }
+    }
+    return 0;
 }
 
 static int keep(Run *r, const Doc *d, Err *e)
@@ -165,10 +241,14 @@ static int keep(Run *r, const Doc *d, Err *e)
         KeptLoc *loc = realloc(r->loc, cap * sizeof *loc);
         if (!loc) return err_set(e, "out of memory");
         r->loc = loc;
-        if (o->verify) {
+        if (o->verify == VERIFY_ESTIMATE) {
             uint64_t *s = realloc(r->sigs, cap * k->mh.n_perm * sizeof *s);
             if (!s) return err_set(e, "out of memory");
             r->sigs = s;
+        } else if (o->verify == VERIFY_EXACT) {
+            uint64_t *w = realloc(r->woff, (cap + 1) * sizeof *w);
+            if (!w) return err_set(e, "out of memory");
+            r->woff = w;
         }
         r->cap_kept = cap;
     }
@@ -179,7 +259,17 @@ static int keep(Run *r, const Doc *d, Err *e)
     if (o->mode != MODE_EXACT && k->n_shingles) {
         for (unsigned j = 0; j < k->mh.bands; j++)
             if (band_insert(&r->bands, k->bandk[j], j, id)) return err_set(e, "out of memory");
-        if (o->verify) memcpy(r->sigs + (size_t)id * k->mh.n_perm, k->sig, k->mh.n_perm * sizeof *k->sig);
+        if (o->verify == VERIFY_ESTIMATE)
+            memcpy(r->sigs + (size_t)id * k->mh.n_perm, k->sig, k->mh.n_perm * sizeof *k->sig);
+    }
+    if (o->verify == VERIFY_EXACT && o->mode != MODE_EXACT) {
+        /* every kept document has a record (empty without words), so the next
+         * one's start is this one's end */
+        uint64_t off;
+        const char *w = k->n_shingles ? k->words : "";
+        if (spill_append(&r->spill, w, k->n_shingles ? k->words_len : 0, &off, e)) return -1;
+        r->woff[id] = off;
+        r->woff[id + 1] = spill_size(&r->spill);
     }
     return 0;
 }
@@ -191,17 +281,24 @@ static void run_free(Run *r)
     band_free(&r->bands);
     free(r->loc);
     free(r->sigs);
+    free(r->woff);
+    spill_close(&r->spill);
+    free(r->cand);
+    free(r->set);
+    free(r->kset);
+    buf_free(&r->kwords);
     buf_free(&r->extra);
 }
 
 int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e)
 {
     memset(c, 0, sizeof *c);
-    Run r = { .o = o, .paths = paths, .n_paths = n };
+    Run r = { .o = o, .paths = paths, .n_paths = n, .c = c };
     DocReader *in = NULL;
     DocWriter *out = NULL, *rej = NULL;
     KeyBatch *batch = NULL;
     if (dockeys_init(&r.k, o, e)) return -1;
+    if (o->verify == VERIFY_EXACT && o->mode != MODE_EXACT && spill_open(&r.spill, e)) goto fail;
     if (!(batch = batch_new(o, e))) goto fail;
     if (!(in = doc_open(&o->doc, paths, n, e))) goto fail;
     if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
@@ -216,7 +313,8 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
             c->in++;
             batch_keys(batch, i, &r.k);
             const char *reason = NULL;
-            uint64_t dup = find_dup(&r, &reason);
+            uint64_t dup;
+            if (find_dup(&r, &dup, &reason, e)) goto fail;
             if (dup == UINT64_MAX) {
                 if (keep(&r, d, e) || docw_write(out, d, NULL, 0, NULL, e)) goto fail;
                 c->kept++;
@@ -252,11 +350,21 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
     }
     out = NULL;
     double s = progress_elapsed(&p);
+    char vsum[160] = "";
+    if (o->verify && o->mode != MODE_EXACT)
+        snprintf(vsum, sizeof vsum,
+                 "; --verify %s: %" PRIu64 " candidate pairs checked, %" PRIu64 " below %g%s",
+                 verify_name(o->verify), c->verified, c->below, o->threshold,
+                 o->verify == VERIFY_EXACT ? " (words spilled: " : "");
+    if (o->verify == VERIFY_EXACT && o->mode != MODE_EXACT) {
+        size_t l = strlen(vsum);
+        snprintf(vsum + l, sizeof vsum - l, "%.1f MB)", spill_size(&r.spill) / 1e6);
+    }
     progress_summary(&p,
                      "%" PRIu64 " in = %" PRIu64 " kept + %" PRIu64 " exact + %" PRIu64
-                     " near duplicates dropped%s; %" PRIu64 " bad lines skipped; %.1f MB in %.2f s",
+                     " near duplicates dropped%s; %" PRIu64 " bad lines skipped; %.1f MB in %.2f s%s",
                      c->in, c->kept, c->exact, c->near, o->rejects ? " (to --rejects)" : "",
-                     c->bad, in_bytes / 1e6, s);
+                     c->bad, in_bytes / 1e6, s, vsum);
     run_free(&r);
     batch_free(batch);
     return 0;

@@ -65,6 +65,15 @@ int minhash_simd(int level);
 void minhash_bands(const MinHash *m, const uint64_t *sig, uint64_t *keys);
 /* Estimated Jaccard: the fraction of equal signature values. */
 double minhash_jaccard(const uint64_t *s1, const uint64_t *s2, unsigned n_perm);
+/* The shingle set of joined (the same shingles minhash_sign sees) as its
+ * distinct 64-bit XXH3 hashes (seed 0, not reduced mod p), sorted ascending,
+ * into *set (grown with realloc as needed; caller frees). Returns the count (0
+ * when there are no words); SIZE_MAX when out of memory. */
+size_t minhash_shingle_set(unsigned ngram, const char *joined, size_t len, uint64_t **set,
+                           size_t *cap);
+/* Exact Jaccard |A and B| / |A or B| of two sorted sets of distinct hashes
+ * (two empty sets: 1). */
+double minhash_jaccard_sets(const uint64_t *a, size_t na, const uint64_t *b, size_t nb);
 /* The (bands, rows) with bands*rows <= max_perm that minimise the false positive
  * plus false negative areas under the LSH S-curve around threshold (datasketch's
  * rule, equal weights). */
@@ -73,13 +82,41 @@ void minhash_pick(double threshold, unsigned max_perm, unsigned *bands, unsigned
 /* ---- the streaming run (dedup.c) and the sharded chain (shard.c) ---- */
 
 typedef enum { MODE_BOTH, MODE_EXACT, MODE_NEAR } DedupMode;
+/* --verify: off; exact (the Jaccard of the two shingle sets, re-read from a
+ * spill file); estimate (the share of equal signature values). */
+typedef enum { VERIFY_OFF, VERIFY_EXACT, VERIFY_ESTIMATE } VerifyMode;
+
+/* "exact", "estimate" -> mode; -1 when unknown. */
+int verify_parse(const char *s, VerifyMode *v);
+const char *verify_name(VerifyMode v);
+
+/* An append-only scratch file, unlinked as soon as it is made (in $TMPDIR, else
+ * /tmp), so nothing is left behind however the run ends: the kept documents'
+ * words for --verify exact (spill.c). Records are appended whole through a 1 MB
+ * buffer and read back with pread (or from the buffer). */
+typedef struct Spill {
+    int fd, is_open;
+    char path[256]; /* for error messages (the name it had) */
+    uint64_t flushed; /* bytes on disk; later ones are in pend */
+    Buf pend;
+} Spill;
+
+/* Caller closes with spill_close(). 0 or -1. */
+int spill_open(Spill *s, Err *e);
+/* Append n bytes; *off_bytes gets where they start. 0 or -1 (disk full...). */
+int spill_append(Spill *s, const void *p, size_t n, uint64_t *off_bytes, Err *e);
+/* The n bytes at off_bytes (a whole record) into out (replaced). 0 or -1. */
+int spill_read(Spill *s, uint64_t off_bytes, size_t n, Buf *out, Err *e);
+/* Bytes appended so far. */
+uint64_t spill_size(const Spill *s);
+void spill_close(Spill *s); /* on a zeroed Spill: nothing */
 
 typedef struct DedupOpts {
     DedupMode mode;
     NormMode norm;
     unsigned ngram, bands, rows;
     double threshold; /* for --verify */
-    int verify;
+    VerifyMode verify;
     uint64_t seed;
     const char *out;     /* NULL: stdout */
     const char *rejects; /* NULL: none */
@@ -90,6 +127,7 @@ typedef struct DedupOpts {
 
 typedef struct DedupCounts {
     uint64_t in, kept, exact, near, bad;
+    uint64_t verified, below; /* --verify: candidate pairs checked, and those under the threshold */
 } DedupCounts;
 
 /* What the run and `sig` compute for each document. */
@@ -99,6 +137,9 @@ typedef struct DocKeys {
     Buf norm, joined;
     uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text (mode != MODE_NEAR) */
     size_t n_shingles;    /* 0: no words, so no band keys */
+    const char *words;    /* the words the shingles are cut from, single-spaced; borrowed from
+                           * norm/joined (or the batch, after batch_keys) */
+    size_t words_len;
     uint64_t *sig;        /* (n_perm) */
     uint64_t *bandk;      /* (bands) */
 } DocKeys;
@@ -122,7 +163,8 @@ int batch_fill(KeyBatch *b, DocReader *in, Err *e);
 int batch_compute(KeyBatch *b, Err *e);
 size_t batch_len(const KeyBatch *b);
 const Doc *batch_doc(const KeyBatch *b, size_t i); /* borrowed until the next fill */
-/* Document i's keys into k (made by dockeys_init with the same options). */
+/* Document i's keys into k (made by dockeys_init with the same options); with
+ * --verify exact, k->words points into the batch until the next fill. */
 void batch_keys(const KeyBatch *b, size_t i, DocKeys *k);
 
 /* dedup / dedup exact / dedup minhash over paths (n 0: stdin). */

@@ -31,7 +31,7 @@ static int usage(FILE *f, int code)
         "  dedup minhash  only near: MinHash of word shingles with LSH banding.\n"
         "                 Streaming keep-first: a document is dropped when it shares a\n"
         "                 band with an earlier KEPT document (and with --verify when\n"
-        "                 their estimated Jaccard is >= the threshold too).\n"
+        "                 their Jaccard similarity is >= the threshold too).\n"
         "\n"
         "Options (dedup, exact, minhash, sig):\n"
         "  -o FILE              kept documents (default stdout; .gz compresses)\n"
@@ -45,7 +45,14 @@ static int usage(FILE *f, int code)
         "                       without --bands/--rows it also picks them: the B x R <= 112\n"
         "                       minimising the false positive + false negative areas of\n"
         "                       the S-curve 1-(1-s^R)^B around J (datasketch's rule)\n"
-        "  --verify             drop only when the estimated Jaccard is >= J as well\n"
+        "  --verify [MODE]      drop only when the Jaccard with the kept document is >= J\n"
+        "                       as well (off by default). MODE exact (the default of\n"
+        "                       --verify): the true Jaccard of the two sets of shingles,\n"
+        "                       as 64-bit XXH3 hashes (kept documents' words are spilled\n"
+        "                       to an unlinked file in $TMPDIR or /tmp, re-read on a\n"
+        "                       collision);\n"
+        "                       estimate: the share of equal signature values (112 values:\n"
+        "                       about +-0.04, so pairs just under J pass). Also --verify=MODE\n"
         "  --seed S             seed of the hash functions a_i, b_i (default 1)\n"
         "\n"
         "MinHash: each shingle is hashed with XXH3-64 and reduced mod p = 2^61-1, then\n"
@@ -54,14 +61,18 @@ static int usage(FILE *f, int code)
         "and an exact entry (24) in hash tables 3/8 to 3/4 full that double when full,\n"
         "and its place (16): at most 72 x B + 112 bytes at a table's doubling, so\n"
         "about 1.1 KB per kept document with 14 bands (870 measured at a million,\n"
-        "bench/dedup), plus 8 x B x R bytes (896) with --verify, plus a batch of up\n"
-        "to 4096 documents (8 MB) read ahead. -j N threads compute the keys of a batch;\n"
+        "bench/dedup). --verify exact adds 8 bytes (the words' place in the spill\n"
+        "file; the words themselves, about the size of the text, go to disk);\n"
+        "--verify estimate adds the signature, 8 x B x R bytes (896). Plus a batch of up\n"
+        "to 4096 documents (8 MB; with --verify exact their words too) read ahead.\n"
+        "-j N threads compute the keys of a batch;\n"
         "the decisions stay in input order, so the output is the same for any -j.\n"
         "\n"
         "Across shards (global order: shard names in byte order, then line):\n"
         "  dedup sig [exact|minhash] [options] SHARD...  key lines: exact keys, band\n"
-        "                       keys, with --verify each document's signature (text,\n"
-        "                       'KEY\\tSHARD:LINE'); give it the options of the run\n"
+        "                       keys, with --verify each document's normalised words\n"
+        "                       (exact) or signature (estimate) (text, 'KEY\\tSHARD:LINE');\n"
+        "                       give it the options of the run\n"
         "  dedup cluster [FILE...]  reads them sorted (LC_ALL=C sort), replays keep-first\n"
         "                       over the colliding groups in global order, writes the drop\n"
         "                       list 'SHARD:LINE\\tREASON\\tDUP_OF' (-o FILE or stdout)\n"
@@ -236,7 +247,12 @@ static int dedup_main(int argc, char **argv, const char **files)
                 return cli_bad_usage(prog, "--threshold needs a number in (0, 1], not '%s'", v);
             have_threshold = 1;
         } else if (!strcmp(a, "--verify")) {
-            o.verify = 1;
+            /* an optional value: only the two words, so a FILE after --verify stays a FILE */
+            o.verify = VERIFY_EXACT;
+            if (i + 1 < argc && !verify_parse(argv[i + 1], &o.verify)) i++;
+        } else if (!strncmp(a, "--verify=", 9)) {
+            if (verify_parse(a + 9, &o.verify))
+                return cli_bad_usage(prog, "--verify is exact or estimate, not '%s'", a + 9);
         } else if (!strcmp(a, "--seed")) {
             if (!(v = value(argc, argv, &i))) return 2;
             if (cli_u64(v, 0, UINT64_MAX, &o.seed)) return bad_number(a, v);

@@ -1,7 +1,9 @@
 /* MinHash over word shingles with the arithmetic of the issue: each shingle is
  * hashed with XXH3-64 (seed 0) and reduced mod p = 2^61-1, then
  * h_i = (a_i*x + b_i) mod p with 128-bit products; the signature keeps each
- * h_i's minimum. LSH band keys are XXH3-64 of the rows of a band.
+ * h_i's minimum. LSH band keys are XXH3-64 of the rows of a band. Also the
+ * exact side of --verify: a text's shingle set as sorted 64-bit hashes, and the
+ * Jaccard of two such sets.
  * bench/dedup/ref_minhash.py computes the same signatures in numpy. */
 #include "dedup.h"
 
@@ -233,6 +235,27 @@ static void sign_values(const MinHash *m, const uint64_t *xs, size_t n, uint64_t
     else sign_scalar(m, xs, n, sig);
 }
 
+/* The shingles' XXH3-64 hashes (seed 0) of joined, in text order, repeats
+ * included, into xs (room for len/2 + 2): a window of ngram word starts slides
+ * along. Fewer than ngram words: the whole text is the one shingle; none: 0. */
+static size_t shingle_hashes(unsigned ngram, const char *joined, size_t len, uint64_t *xs)
+{
+    if (!len) return 0;
+    size_t ring[64], n_words = 0, n = 0;
+    unsigned k = ngram;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == 0 || joined[i - 1] == ' ') ring[n_words++ % k] = i;
+        if (i == len || joined[i] == ' ') {
+            if (n_words >= k) {
+                size_t start = ring[(n_words - k) % k];
+                xs[n++] = hash64(joined + start, i - start, 0);
+            }
+        }
+    }
+    if (!n) xs[n++] = hash64(joined, len, 0);
+    return n;
+}
+
 size_t minhash_sign(MinHash *m, const char *joined, size_t len, uint64_t *sig)
 {
     for (unsigned i = 0; i < m->n_perm; i++) sig[i] = MINHASH_P; /* above every value */
@@ -245,22 +268,47 @@ size_t minhash_sign(MinHash *m, const char *joined, size_t len, uint64_t *sig)
         m->xs = p;
         m->xs_cap = need;
     }
-    uint64_t *xs = m->xs;
-    /* A window of ngram word starts slides along; ring[] holds them. */
-    size_t ring[64], n_words = 0, n = 0;
-    unsigned k = m->ngram;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == 0 || joined[i - 1] == ' ') ring[n_words++ % k] = i;
-        if (i == len || joined[i] == ' ') {
-            if (n_words >= k) {
-                size_t start = ring[(n_words - k) % k];
-                xs[n++] = mod_p(hash64(joined + start, i - start, 0));
-            }
-        }
-    }
-    if (!n) xs[n++] = mod_p(hash64(joined, len, 0)); /* fewer than ngram words: one shingle */
-    sign_values(m, xs, n, sig);
+    size_t n = shingle_hashes(m->ngram, joined, len, m->xs);
+    for (size_t i = 0; i < n; i++) m->xs[i] = mod_p(m->xs[i]);
+    sign_values(m, m->xs, n, sig);
     return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t minhash_shingle_set(unsigned ngram, const char *joined, size_t len, uint64_t **set,
+                           size_t *cap)
+{
+    size_t need = len / 2 + 2; /* at most one shingle per word */
+    if (need > *cap) {
+        uint64_t *p = realloc(*set, need * sizeof *p);
+        if (!p) return SIZE_MAX;
+        *set = p;
+        *cap = need;
+    }
+    uint64_t *v = *set;
+    size_t n = shingle_hashes(ngram, joined, len, v);
+    qsort(v, n, sizeof *v, cmp_u64); /* only candidates get here: plain is fast enough */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!k || v[i] != v[k - 1]) v[k++] = v[i];
+    return k;
+}
+
+double minhash_jaccard_sets(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+    if (!na && !nb) return 1.0;
+    size_t i = 0, j = 0, same = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j]) i++;
+        else if (a[i] > b[j]) j++;
+        else same++, i++, j++;
+    }
+    return (double)same / (double)(na + nb - same);
 }
 
 void minhash_bands(const MinHash *m, const uint64_t *sig, uint64_t *keys)

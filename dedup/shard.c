@@ -7,8 +7,13 @@
  *   !\tPARAMS                 the options, once per sig run; all must agree
  *   eHASH128\tSHARD:LINE      exact key
  *   bBBBHASH64\tSHARD:LINE    band BBB's key
- *   z\tSHARD:LINE\tSIG        the signature, hex, with --verify
- * and the drop list: SHARD:LINE\tREASON\tDUP_SHARD:DUP_LINE, in global order. */
+ *   z\tSHARD:LINE\tWORDS      with --verify exact: the normalised words the
+ *                            shingles are cut from (single spaces; no tab or
+ *                            newline can be in them)
+ *   z\tSHARD:LINE\tSIG        with --verify estimate: the signature, hex
+ * and the drop list: SHARD:LINE\tREASON\tDUP_SHARD:DUP_LINE, in global order.
+ * `cluster` keeps the signatures of the documents in a colliding group in
+ * memory, and their words in an unlinked spill file, as the single run does. */
 #include "dedup.h"
 
 #include <inttypes.h>
@@ -215,7 +220,9 @@ int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
                 if (o->verify) {
                     bad |= buf_putc(&line, 'z') || buf_append(&line, ref.data, ref.len) ||
                            buf_putc(&line, '\t');
-                    for (unsigned j = 0; j < k.mh.n_perm; j++) bad |= put_hex(&line, k.sig[j]);
+                    if (o->verify == VERIFY_EXACT) bad |= buf_append(&line, k.words, k.words_len);
+                    else
+                        for (unsigned j = 0; j < k.mh.n_perm; j++) bad |= put_hex(&line, k.sig[j]);
                     bad |= buf_putc(&line, '\n');
                     n_lines++;
                 }
@@ -262,7 +269,8 @@ typedef struct CDoc {
     uint64_t line;
     uint32_t shard;
     uint32_t pos;      /* rank in global order */
-    int64_t sig;       /* offset into sigs, -1: none */
+    int64_t sig;       /* offset into sigs (estimate) or the spill (exact), -1: none */
+    uint32_t words_len; /* with --verify exact: bytes of its words in the spill */
     uint32_t dup;      /* the kept doc it duplicates, UINT32_MAX: kept */
     char reason;       /* 'e' or 'n' when dropped */
 } CDoc;
@@ -279,7 +287,12 @@ typedef struct Cluster {
     size_t n_group, cap_group;
     uint64_t *sigs;
     size_t n_sigs, cap_sigs;
-    unsigned n_perm;
+    unsigned n_perm, ngram;
+    Spill spill;     /* the words, with --verify exact */
+    Buf kwords;      /* scratch for a document's words */
+    uint64_t *set, *kset;
+    size_t cap_set, cap_kset;
+    uint64_t verified, below;
 } Cluster;
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -305,7 +318,7 @@ static uint32_t doc_of(Cluster *c, const char *ref, size_t ref_len, int create)
     if (id != UINT32_MAX || !create) return id;
     if (grow((void **)&c->doc, &c->cap_doc, c->n_doc + 1, sizeof *c->doc)) return UINT32_MAX;
     id = (uint32_t)c->n_doc++;
-    c->doc[id] = (CDoc){ line, sh, 0, -1, UINT32_MAX, 0 };
+    c->doc[id] = (CDoc){ line, sh, 0, -1, 0, UINT32_MAX, 0 };
     if (refmap_put(&c->map, sh, line, id)) return UINT32_MAX;
     return id;
 }
@@ -333,9 +346,51 @@ static int hexval(char ch)
     return -1;
 }
 
-/* Keep-first over the groups, in global order. */
-static int replay(Cluster *c, int verify, double threshold, Err *e)
+static int cmp_u32(const void *a, const void *b)
 {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The shingle set of doc's words (from the spill) into *set; SIZE_MAX on error. */
+static size_t doc_set(Cluster *c, const CDoc *doc, uint64_t **set, size_t *cap, Err *e)
+{
+    if (spill_read(&c->spill, (uint64_t)doc->sig, doc->words_len, &c->kwords, e)) return SIZE_MAX;
+    size_t n = minhash_shingle_set(c->ngram, c->kwords.data, c->kwords.len, set, cap);
+    if (n == SIZE_MAX) err_set(e, "out of memory");
+    return n;
+}
+
+/* 1 when kept document o passes --verify against doc, 0 when not, -1 on error
+ * (*set_n: the size of doc's set in c->set, SIZE_MAX until first needed). */
+static int verified(Cluster *c, VerifyMode verify, double threshold, const CDoc *doc, const CDoc *o,
+                    size_t *set_n, Err *e)
+{
+    const CDoc *missing = doc->sig < 0 ? doc : o->sig < 0 ? o : NULL;
+    if (missing)
+        return err_set(e, "cluster: no words or signature line for %s:%" PRIu64 " (sig without --verify?)",
+                       c->names.name[missing->shard], missing->line);
+    double j;
+    if (verify == VERIFY_ESTIMATE) {
+        j = minhash_jaccard(c->sigs + doc->sig, c->sigs + o->sig, c->n_perm);
+    } else {
+        if (*set_n == SIZE_MAX && (*set_n = doc_set(c, doc, &c->set, &c->cap_set, e)) == SIZE_MAX)
+            return -1;
+        size_t kn = doc_set(c, o, &c->kset, &c->cap_kset, e);
+        if (kn == SIZE_MAX) return -1;
+        j = minhash_jaccard_sets(c->set, *set_n, c->kset, kn);
+    }
+    c->verified++;
+    if (j >= threshold) return 1;
+    c->below++;
+    return 0;
+}
+
+/* Keep-first over the groups, in global order. */
+static int replay(Cluster *c, VerifyMode verify, double threshold, Err *e)
+{
+    uint32_t *cand = NULL;
+    size_t cap_cand = 0;
     size_t nd = c->n_doc;
     uint32_t *order = malloc((nd + 1) * sizeof *order);
     uint64_t *dstart = calloc(nd + 1, sizeof *dstart);
@@ -380,31 +435,45 @@ static int replay(Cluster *c, int verify, double threshold, Err *e)
         }
         char reason = 'e';
         if (best == UINT32_MAX) {
+            /* the kept documents sharing a band, as positions, checked in global
+             * order (as the single run checks kept ids): the first to pass wins */
             reason = 'n';
+            size_t nc = 0;
             for (uint64_t k = dstart[d]; k < dstart[d + 1]; k++) {
                 uint32_t g = dgroup[k];
                 if (c->gtype[g] != 'b' || first_kept[g] == UINT32_MAX) continue;
-                if (!verify) {
+                if (!verify) { /* a group's first kept member is the one that counts */
                     if (c->doc[first_kept[g]].pos < best) best = c->doc[first_kept[g]].pos;
                     continue;
                 }
-                if (doc->sig < 0) {
-                    rc = err_set(e, "cluster: no signature line for %s:%" PRIu64 " (sig without --verify?)",
-                                 c->names.name[doc->shard], doc->line);
-                    break;
-                }
                 for (uint64_t m = c->gstart[g]; m < c->gstart[g + 1]; m++) {
                     const CDoc *o = &c->doc[c->member[m]];
-                    if (o->pos >= doc->pos || o->pos >= best) break;
+                    if (o->pos >= doc->pos) break;
                     if (o->dup != UINT32_MAX) continue;
-                    if (o->sig < 0) {
-                        rc = err_set(e, "cluster: no signature line for %s:%" PRIu64,
-                                     c->names.name[o->shard], o->line);
-                        break;
+                    if (nc == cap_cand) {
+                        size_t cap = cap_cand ? 2 * cap_cand : 64;
+                        uint32_t *q = realloc(cand, cap * sizeof *q);
+                        if (!q) {
+                            rc = err_set(e, "out of memory");
+                            break;
+                        }
+                        cand = q;
+                        cap_cand = cap;
                     }
-                    if (minhash_jaccard(c->sigs + doc->sig, c->sigs + o->sig, c->n_perm) >= threshold)
-                        best = o->pos;
+                    cand[nc++] = o->pos;
                 }
+            }
+            if (rc) break;
+            if (nc > 1) qsort(cand, nc, sizeof *cand, cmp_u32);
+            size_t set_n = SIZE_MAX;
+            for (size_t q = 0; q < nc && best == UINT32_MAX; q++) {
+                if (q && cand[q] == cand[q - 1]) continue;
+                int v = verified(c, verify, threshold, doc, &c->doc[order[cand[q]]], &set_n, e);
+                if (v < 0) {
+                    rc = -1;
+                    break;
+                }
+                if (v) best = cand[q];
             }
         }
         if (best != UINT32_MAX) {
@@ -415,7 +484,7 @@ static int replay(Cluster *c, int verify, double threshold, Err *e)
                 if (first_kept[dgroup[k]] == UINT32_MAX) first_kept[dgroup[k]] = d;
         }
     }
-    free(dstart), free(dgroup), free(first_kept);
+    free(dstart), free(dgroup), free(first_kept), free(cand);
     free(order); /* each doc's pos keeps its rank in global order for the output */
     return rc;
 }
@@ -429,17 +498,25 @@ static void cluster_free(Cluster *c)
     free(c->gstart);
     free(c->gtype);
     free(c->sigs);
+    spill_close(&c->spill);
+    buf_free(&c->kwords);
+    free(c->set);
+    free(c->kset);
 }
 
-/* Parse "!" header lines and remember the options; 1 when verify is on. */
-static int header_verify(const char *params, double *threshold, unsigned *n_perm)
+/* The options of a "!" header line that cluster needs: the verify mode, the
+ * threshold, the signature length and the shingle length. */
+static VerifyMode header_verify(const char *params, double *threshold, unsigned *n_perm,
+                                unsigned *ngram)
 {
-    const char *v = strstr(params, "verify=on");
-    const char *b = strstr(params, "bands="), *r = strstr(params, "rows=");
+    const char *b = strstr(params, "bands="), *r = strstr(params, "rows="), *g = strstr(params, "ngram=");
     *n_perm = (b && r) ? (unsigned)(atoi(b + 6) * atoi(r + 5)) : 0;
+    *ngram = g ? (unsigned)atoi(g + 6) : 0;
     const char *t = strstr(params, "threshold=");
     *threshold = t ? strtod(t + 10, NULL) : 1.0;
-    return v != NULL;
+    return strstr(params, "verify=exact") ? VERIFY_EXACT
+           : strstr(params, "verify=estimate") ? VERIFY_ESTIMATE
+                                               : VERIFY_OFF;
 }
 
 int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *cnt, Err *e)
@@ -455,14 +532,17 @@ int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupC
     size_t *pend_off = NULL, n_pend = 0, cap_pend = 0;
     OutFile *out = NULL;
     InFile *in = NULL;
-    int verify = 0, have_header = 0, have_keys = 0;
+    VerifyMode verify = VERIFY_OFF;
+    int have_header = 0, have_keys = 0;
     double threshold = 1.0;
     uint64_t n_lines = 0;
     c.gstart = malloc(sizeof *c.gstart);
     if (!c.gstart) goto oom;
     c.gstart[0] = 0;
     for (size_t f = 0; f < n; f++) {
-        if (!(in = in_open(paths[f], DOC_DEFAULT_MAX_LINE, e))) goto fail;
+        /* a words line holds a whole document's text: allow what sig read, and the reference */
+        size_t max = o->doc.max_line > DOC_DEFAULT_MAX_LINE ? o->doc.max_line : DOC_DEFAULT_MAX_LINE;
+        if (!(in = in_open(paths[f], max + 4096, e))) goto fail;
         const char *l;
         size_t len;
         int rc;
@@ -478,7 +558,8 @@ int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupC
                 if (!have_header) {
                     if (buf_append(&header, l, len) || buf_putc(&header, 0)) goto oom;
                     have_header = 1;
-                    verify = header_verify(header.data, &threshold, &c.n_perm);
+                    verify = header_verify(header.data, &threshold, &c.n_perm, &c.ngram);
+                    if (verify == VERIFY_EXACT && spill_open(&c.spill, e)) goto fail;
                 } else if (len + 1 != header.len || memcmp(l, header.data, len)) {
                     err_at(e, path, ln, "sig lines made with different options: '%.*s' vs '%s'",
                            (int)len, l, header.data);
@@ -515,6 +596,17 @@ int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupC
                 if (d >= UINT32_MAX - 1) continue; /* in no group: not needed */
                 const char *hx = tab2 + 1;
                 size_t hl = len - (size_t)(hx - l);
+                if (verify == VERIFY_EXACT) {
+                    uint64_t off;
+                    if (hl > UINT32_MAX) {
+                        err_at(e, path, ln, "words of %zu bytes: more than 4 GB", hl);
+                        goto fail;
+                    }
+                    if (spill_append(&c.spill, hx, hl, &off, e)) goto fail;
+                    c.doc[d].sig = (int64_t)off;
+                    c.doc[d].words_len = (uint32_t)hl;
+                    continue;
+                }
                 if (hl != (size_t)c.n_perm * 16) {
                     err_at(e, path, ln, "signature of %zu hex digits, expected %u", hl, c.n_perm * 16);
                     goto fail;
@@ -600,9 +692,9 @@ int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupC
         c.gtype[c.n_group] = key.data[0];
         c.gstart[++c.n_group] = c.n_member;
     }
-    /* Signature lines ('z') sort after every key line ('b', 'e'), so each one
-     * comes when its document's groups are known; a document left without one
-     * (sig run without --verify) is reported by replay. */
+    /* Signature and words lines ('z') sort after every key line ('b', 'e'), so
+     * each one comes when its document's groups are known; a document left
+     * without one (sig run without --verify) is reported by replay. */
     if (replay(&c, verify, threshold, e)) goto fail;
     if (!(out = out_open(o->out, e))) goto fail;
     {
@@ -645,11 +737,17 @@ int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupC
     out = NULL;
     {
         Progress p;
+        char vsum[128] = "";
+        cnt->verified = c.verified;
+        cnt->below = c.below;
+        if (verify)
+            snprintf(vsum, sizeof vsum, "; --verify %s: %" PRIu64 " candidate pairs checked, %" PRIu64 " below %g",
+                     verify_name(verify), c.verified, c.below, threshold);
         progress_start(&p, "dedup cluster", o->common.progress, 0);
         progress_summary(&p,
                          "%" PRIu64 " key lines, %zu colliding groups over %zu documents "
-                         "in %zu shards; drop %" PRIu64 " exact + %" PRIu64 " near",
-                         n_lines, c.n_group, c.n_doc, c.names.n, cnt->exact, cnt->near);
+                         "in %zu shards; drop %" PRIu64 " exact + %" PRIu64 " near%s",
+                         n_lines, c.n_group, c.n_doc, c.names.n, cnt->exact, cnt->near, vsum);
     }
     cluster_free(&c);
     buf_free(&key), buf_free(&pend), buf_free(&header);

@@ -5,8 +5,9 @@
 #     (ref_minhash.py, same arithmetic): identical signatures, then both timed.
 #   - exact mode vs `LC_ALL=C sort -u` (the floor) on the texts alone.
 #   - throughput (MB/s, one core: dedup runs one thread) of exact, minhash,
-#     exact+minhash and decontam on the bundled corpus; peak RSS per million
-#     kept documents, with and without --verify.
+#     exact+minhash, minhash with either --verify and decontam on the bundled
+#     corpus (with --verify, the candidate pairs checked); peak RSS per million
+#     kept documents, without --verify and with each.
 #   - precision and recall on planted near-duplicates (plant.py, score.py).
 # Run from the repo root: bash bench/dedup/run.sh ($BIN: the programs' folder).
 set -euo pipefail
@@ -40,7 +41,7 @@ echo "input: $corpus, $docs documents, $bytes bytes of JSON Lines; $(nproc) core
 echo "-- MinHash signatures vs the numpy reference (--normalize none, 14x8, 5-grams)"
 awk 'NR % 40 == 1' "$T/en.jsonl" > "$T/sample.jsonl"
 sbytes=$(wc -c < "$T/sample.jsonl")
-"$D" sig minhash --verify --normalize none -q "$T/sample.jsonl" | grep '^z' > "$T/ours.sig"
+"$D" sig minhash --verify estimate --normalize none -q "$T/sample.jsonl" | grep '^z' > "$T/ours.sig"
 $PY $here/ref_minhash.py --shard "$T/sample.jsonl" < "$T/sample.jsonl" > "$T/ref.sig"
 if ! cmp -s "$T/ours.sig" "$T/ref.sig"; then echo "bench/dedup: signatures differ from the reference" >&2; exit 1; fi
 echo "signatures identical: $(wc -l < "$T/ours.sig") documents, $sbytes bytes"
@@ -66,13 +67,14 @@ echo "exact-vs-sort-u $ours $peer $(ratio "$ours" "$peer")"
 
 echo "-- throughput on the corpus, -j 1 (MB/s of JSON Lines per core: bytes / CPU seconds)"
 printf '%-28s %8s %8s %10s %10s\n' mode wall_s cpu_s MB/s/core peakRSS_MB
-for mode in "exact" "minhash" "default (exact+minhash)" "minhash --verify" "decontam"; do
+for mode in "exact" "minhash" "default (exact+minhash)" "minhash --verify estimate" "minhash --verify exact" "decontam"; do
     case $mode in
-        exact) args="exact" ;; minhash) args="minhash" ;; "minhash --verify") args="minhash --verify" ;;
+        exact) args="exact" ;; minhash) args="minhash" ;; "minhash --verify"*) args=${mode} ;;
         decontam) args="decontam --eval corpora/eval.jsonl.gz" ;; *) args="" ;;
     esac
-    secs_rss "$D" $args -j 1 -q "$T/en.jsonl"
-    printf '%-28s %8s %8s %10s %10s\n' "$mode" "$secs" "$cpu" "$(mbps "$bytes" "$cpu")" "$((rss_kb / 1024))"
+    secs_rss "$D" $args -j 1 "$T/en.jsonl"
+    extra=$(grep -o -- '--verify [a-z]*: .*' "$T/e" || true)
+    printf '%-28s %8s %8s %10s %10s  %s\n' "$mode" "$secs" "$cpu" "$(mbps "$bytes" "$cpu")" "$((rss_kb / 1024))" "$extra"
 done
 
 echo "-- peak RSS per million kept documents (1,000,000 synthetic unique documents)"
@@ -80,15 +82,22 @@ awk 'function w(n,  s) { s = ""; do { s = s substr("abcdefghijklmnopqrstuvwxyz",
      BEGIN { srand(7); for (i = 0; i < 1000000; i++) { t = w(i); for (k = 0; k < 8; k++) t = t " " w(int(rand() * 1e9)); print "{\"text\":\"" t "\"}" } }' > "$T/million.jsonl"
 : > "$T/empty.jsonl"
 secs_rss "$D" -q "$T/empty.jsonl"; base_kb=$rss_kb
-for args in "" "--verify"; do
+for args in "" "--verify exact" "--verify estimate"; do
     secs_rss "$D" $args -q "$T/million.jsonl"
     kept=$(wc -l < "$T/o")
-    echo "dedup $args: $kept kept, peak RSS $((rss_kb / 1024)) MB, $(( (rss_kb - base_kb) * 1024 / kept )) bytes per kept document (--help: at most ~1.1 KB, +896 with --verify), $secs s"
+    echo "dedup $args: $kept kept, peak RSS $((rss_kb / 1024)) MB, $(( (rss_kb - base_kb) * 1024 / kept )) bytes per kept document (--help: at most ~1.1 KB, +8 with --verify exact, +896 with --verify estimate), $secs s"
 done
 
 echo "-- planted near-duplicates (minhash --normalize none, 14x8, threshold 0.8)"
 gzip -dc "$corpus" | $PY $here/plant.py 900 > "$T/mixed.jsonl"
-for v in "" "--verify"; do
+for v in "" "--verify estimate" "--verify exact"; do
     "$D" minhash $v --normalize none -q --rejects "$T/rej.jsonl" "$T/mixed.jsonl" > /dev/null
     (cd $here && $PY score.py "$T/mixed.jsonl" "$T/rej.jsonl" 0.8 "minhash $v")
 done
+# the sharded chain with --verify exact (2 shards: bases | copies) equals the single run
+head -n 900 "$T/mixed.jsonl" > "$T/a.jsonl"; tail -n +901 "$T/mixed.jsonl" > "$T/b.jsonl"
+"$D" minhash --verify --normalize none -q "$T/a.jsonl" "$T/b.jsonl" > "$T/single.jsonl"
+(cd "$T" && "$D" sig minhash --verify --normalize none -q a.jsonl b.jsonl | LC_ALL=C sort -S 200M |
+    "$D" cluster -q -o drop.tsv && "$D" apply --drop drop.tsv -q a.jsonl b.jsonl > chain.jsonl)
+if cmp -s "$T/single.jsonl" "$T/chain.jsonl"; then echo "sharded chain (sig | sort | cluster | apply) with --verify exact: same output as the single run"
+else echo "bench/dedup: the sharded chain differs from the single run" >&2; exit 1; fi

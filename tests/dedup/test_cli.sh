@@ -19,6 +19,8 @@ expect_rc 2 "$D" --bands 100 --rows 100
 expect_rc 2 "$D" --threshold 1.5
 expect_rc 2 "$D" sig
 expect_err "sig needs SHARD"
+expect_rc 2 "$D" --verify=maybe
+expect_err "--verify is exact or estimate"
 
 # ---- bad input: exit 1, file:line, no output left behind ----
 printf '{"text":"one"}\n{"text":"two"\n' > "$T/bad.jsonl"
@@ -46,19 +48,23 @@ expect_err "4 in = 3 kept + 1 exact"
 if grep -qF '"dedup_reason":"exact","dup_of":"'"$T"'/ex.jsonl:1"' "$T/rej.jsonl"; then ok; else fail "rejects: $(cat "$T/rej.jsonl")"; fi
 
 # ---- the sharded chain equals one run ----
-# Shards: corpus documents, exact and near copies planted across shards, and
-# A ~ B, B ~ C, A !~ C (abc.awk): keep-first keeps A and C and drops B.
+# Shards: corpus documents, exact and near copies planted across shards,
+# A ~ B, B ~ C, A !~ C (abc.awk): keep-first keeps A and C and drops B; and 60
+# pairs P ~ Q whose true Jaccard is near 0.8, on either side (pairs.awk), so
+# that the 112-value estimate of some falls on the other side than the truth.
 corpus=$here/../../corpora/en.jsonl.gz
 awk -v seed=1 -v n=400 -v k=20 -f "$here/abc.awk" > "$T/abc.jsonl"
+awk -v seed=3 -v n=60 -f "$here/pairs.awk" > "$T/pairs.jsonl"
 if [ -f "$corpus" ]; then gzip -dc "$corpus" | awk 'NR % 97 == 0' | head -n 240 > "$T/docs.jsonl"
 else for i in $(seq 240); do printf '{"text":"document %d: %s"}\n' "$i" "$(seq -s ' ' "$i" $((i + 60)))"; done > "$T/docs.jsonl"; fi
 # near copy: the same text with its last word dropped, and a few words swapped
 near() { sed -E 's/ [^ "]+"(,|\})/"\1/; s/ the / a /; s/ of / in /'; }
-{ sed -n 1,80p "$T/docs.jsonl"; sed -n 1p "$T/abc.jsonl"; } > "$T/s1.jsonl"
-{ sed -n 81,160p "$T/docs.jsonl"; sed -n 5,9p "$T/docs.jsonl"; sed -n 10,14p "$T/docs.jsonl" | near; sed -n 2p "$T/abc.jsonl"; } > "$T/s2.jsonl"
-{ sed -n 161,240p "$T/docs.jsonl"; sed -n 90,93p "$T/docs.jsonl" | near; sed -n 100p "$T/docs.jsonl"; sed -n 3p "$T/abc.jsonl"; } > "$T/s3.jsonl"
+{ sed -n 1,80p "$T/docs.jsonl"; sed -n 1p "$T/abc.jsonl"; sed -n 1,60p "$T/pairs.jsonl"; } > "$T/s1.jsonl"
+{ sed -n 81,160p "$T/docs.jsonl"; sed -n 5,9p "$T/docs.jsonl"; sed -n 10,14p "$T/docs.jsonl" | near; sed -n 2p "$T/abc.jsonl"; sed -n 61,90p "$T/pairs.jsonl"; } > "$T/s2.jsonl"
+{ sed -n 161,240p "$T/docs.jsonl"; sed -n 90,93p "$T/docs.jsonl" | near; sed -n 100p "$T/docs.jsonl"; sed -n 3p "$T/abc.jsonl"; sed -n 91,120p "$T/pairs.jsonl"; } > "$T/s3.jsonl"
 cd "$T" || exit 1
-for opts in "" "--verify --threshold 0.835 --bands 14 --rows 8" "minhash --verify" "exact --normalize nfkc-lower"; do
+for opts in "" "--verify --threshold 0.835 --bands 14 --rows 8" "minhash --verify" "minhash --verify estimate" \
+            "--verify=estimate --threshold 0.82 --bands 14 --rows 8" "exact --normalize nfkc-lower"; do
     mode=
     case $opts in minhash*|exact*) mode=${opts%% *}; opts=${opts#* } ;; esac
     [ "$opts" = "$mode" ] && opts=
@@ -90,12 +96,54 @@ else fail "A ~ B ~ C: expected B dropped as a duplicate of A and C kept"; fi
 if grep -q '^s2.jsonl:[0-9]*	near	s1.jsonl:81$' drop.tsv && ! grep -q '^s3.jsonl:86	' drop.tsv; then ok
 else fail "chain A ~ B ~ C: $(cat drop.tsv)"; fi
 
+# ---- --verify exact decides by the true Jaccard, --verify estimate does not ----
+# (the single run: the chain equals it, above). truth_j is counted by pairs.awk.
+below() { grep -o '"truth_j":[0-9.]*,"dedup_reason"' "$1" | awk -F'[:,]' -v t="$2" '$2 < t' | wc -l; }
+above_kept() { grep -o '"truth_j":[0-9.]*}' "$1" | awk -F'[:}]' -v t="$2" '$2 >= t' | wc -l; }
+n_pairs_above=$(grep -o '"truth_j":[0-9.]*' pairs.jsonl | awk -F: '$2 >= 0.8' | wc -l)
+for v in exact estimate; do
+    expect_rc 0 "$D" minhash --verify $v --rejects v$v.rej -o v$v.out s1.jsonl s2.jsonl s3.jsonl
+    expect_err "--verify $v:"
+done
+if [ "$(below vexact.rej 0.8)" = 0 ]; then ok; else fail "--verify exact dropped $(below vexact.rej 0.8) copies whose true J < 0.8"; fi
+n_exact=$(grep -c '"truth_j"' vexact.rej)
+if [ "$n_exact" -ge $((n_pairs_above * 9 / 10)) ]; then ok; else fail "--verify exact dropped $n_exact of $n_pairs_above copies with J >= 0.8"; fi
+# the estimate errs on these pairs both ways (a fixed fact of the seeds: the
+# premise of the comparison, checked rather than assumed)
+if [ "$(below vestimate.rej 0.8)" -ge 1 ] && [ "$(above_kept vestimate.out 0.8)" -gt "$(above_kept vexact.out 0.8)" ]; then ok
+else fail "premise: --verify estimate should drop a pair under 0.8 and keep more pairs over it than exact"; fi
+# and exact follows its threshold exactly: a dropped copy whose true J is over
+# 0.8 stays dropped just under its J and is kept just over it (truth_j is
+# rounded to 4 digits: +-0.00005)
+id=$(grep -o '"id":"Q[0-9]*","truth_j":0.8[1-9][0-9]*' vexact.rej | sed -n 2p)
+j=${id##*:}; id=${id%%\",*}; id=${id#*:\"}
+for t in "$(awk -v j="$j" 'BEGIN { print j - 0.00005 }')" "$(awk -v j="$j" 'BEGIN { print j + 0.00005 }')"; do
+    "$D" minhash --verify --threshold "$t" --bands 14 --rows 8 -q --rejects vt.rej s1.jsonl s2.jsonl s3.jsonl > /dev/null
+    n=$(grep -c "\"id\":\"$id\"" vt.rej)
+    want=$(awk -v j="$j" -v t="$t" 'BEGIN { print (t < j ? 1 : 0) }')
+    if [ "$n" = "$want" ] && [ "$(below vt.rej "$t")" = 0 ]; then ok; else fail "--verify --threshold $t: $id (J $j) dropped $n times, want $want"; fi
+done
+
+# the spill works the same whatever the input: a file, gzip on stdin
+cat s1.jsonl s2.jsonl s3.jsonl > all.jsonl
+"$D" --verify -q all.jsonl > vf.out
+gzip -c all.jsonl | "$D" --verify -q > vg.out
+if cmp -s vf.out vg.out && [ "$(wc -l < vf.out)" -lt "$(wc -l < all.jsonl)" ]; then ok; else fail "--verify: gzip on stdin differs from the file"; fi
+# no place for the spill file: exit 1, saying so, no output left
+expect_rc 1 env TMPDIR="$T/nowhere" "$D" --verify -o never.jsonl all.jsonl
+expect_err "$T/nowhere/dedup-spill-"
+expect_no_file never.jsonl
+expect_rc 0 env TMPDIR="$T/nowhere" "$D" --verify estimate -o est.jsonl all.jsonl
+
 # ---- -j does not change the output ----
 "$D" --verify -j 1 -q --rejects j1.rej s1.jsonl s2.jsonl s3.jsonl > j1.out
 for j in 2 3 7; do
     "$D" --verify -j $j -q --rejects j$j.rej s1.jsonl s2.jsonl s3.jsonl > j$j.out
     if cmp -s j1.out j$j.out && cmp -s j1.rej j$j.rej; then ok; else fail "-j $j differs from -j 1"; fi
 done
+"$D" --verify estimate -j 1 -q --rejects je1.rej s1.jsonl s2.jsonl s3.jsonl > je1.out
+"$D" --verify estimate -j 3 -q --rejects je3.rej s1.jsonl s2.jsonl s3.jsonl > je3.out
+if cmp -s je1.out je3.out && cmp -s je1.rej je3.rej; then ok; else fail "--verify estimate: -j 3 differs from -j 1"; fi
 
 # ---- the chain refuses what it cannot trust ----
 "$D" sig s1.jsonl > sig1.txt

@@ -1,7 +1,9 @@
 /* dedup's hashing logic: normalisation, the MinHash arithmetic against a plain
  * reimplementation of the issue's formula, the SIMD loops against the plain one,
- * the Jaccard estimate, the (bands, rows) choice, and the streaming run's
- * decisions and counts (exact, near, --verify, rejects with dup_of). */
+ * the Jaccard estimate, the (bands, rows) choice, the streaming run's
+ * decisions and counts (exact, near, --verify, rejects with dup_of), and
+ * --verify exact against --verify estimate on pairs built so that the estimate
+ * and the true Jaccard fall on either side of the threshold. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -209,7 +211,7 @@ static void test_run(void)
     CHECK_INT(0, c.near);
     free(out), free(rej);
     o.mode = MODE_NEAR;
-    o.verify = 1;
+    o.verify = VERIFY_EXACT;
     o.threshold = 0.99;
     out = run(&o, in, &c, &rej);
     CHECK_INT(3, c.kept);
@@ -228,12 +230,190 @@ static void test_run(void)
     CHECK(!file_or_temp_exists(op));
 }
 
+/* ---- --verify exact against --verify estimate ---- */
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* n random words ("w" + 6 letters) into out, space-separated. */
+static void random_words(uint64_t *s, char (*w)[8], int n)
+{
+    for (int i = 0; i < n; i++) {
+        w[i][0] = 'w';
+        for (int c = 1; c < 7; c++) w[i][c] = (char)('a' + lcg(s) % 26);
+        w[i][7] = 0;
+    }
+}
+
+static size_t join(char (*w)[8], int n, char *out)
+{
+    size_t l = 0;
+    for (int i = 0; i < n; i++) l += (size_t)sprintf(out + l, "%s%s", i ? " " : "", w[i]);
+    return l;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The true Jaccard of the 5-word shingle sets, counted on the strings
+ * themselves (no hashes): sort both, count the distinct common ones. */
+static double reference_jaccard(char (*a)[8], char (*b)[8], int n)
+{
+    int ns = n - 4;
+    char **sa = malloc(ns * sizeof *sa), **sb = malloc(ns * sizeof *sb);
+    for (int i = 0; i < ns; i++) {
+        sa[i] = malloc(48), sb[i] = malloc(48);
+        sprintf(sa[i], "%s %s %s %s %s", a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4]);
+        sprintf(sb[i], "%s %s %s %s %s", b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4]);
+    }
+    qsort(sa, ns, sizeof *sa, cmp_str);
+    qsort(sb, ns, sizeof *sb, cmp_str);
+    int da = 0, db = 0, same = 0;
+    for (int i = 0; i < ns; i++) da += !i || strcmp(sa[i], sa[i - 1]);
+    for (int i = 0; i < ns; i++) db += !i || strcmp(sb[i], sb[i - 1]);
+    for (int i = 0, j = 0; i < ns && j < ns;) {
+        int c = strcmp(sa[i], sb[j]);
+        if (c < 0) i++;
+        else if (c > 0) j++;
+        else {
+            same++;
+            const char *x = sa[i];
+            while (i < ns && !strcmp(sa[i], x)) i++;
+            while (j < ns && !strcmp(sb[j], x)) j++;
+        }
+    }
+    for (int i = 0; i < ns; i++) free(sa[i]), free(sb[i]);
+    free(sa), free(sb);
+    return (double)same / (da + db - same);
+}
+
+/* Search, deterministically, for a pair of 200-word texts (B = A with `edits`
+ * words replaced) whose true Jaccard is in [jlo, jhi), whose 112-value
+ * estimate is on the other side of 0.8, and which share an LSH band (or the
+ * run would never compare them). Returns the attempt number, -1 if none. */
+static int find_pair(MinHash *m, uint64_t seed, int edits, double jlo, double jhi, int est_above,
+                     char *ta, char *tb, double *truth, double *est)
+{
+    enum { N = 200 };
+    static char a[N][8], b[N][8];
+    uint64_t s = seed;
+    for (int t = 0; t < 5000; t++) {
+        random_words(&s, a, N);
+        memcpy(b, a, sizeof a);
+        for (int k = 0; k < edits; k++) random_words(&s, &b[lcg(&s) % N], 1);
+        double j = reference_jaccard(a, b, N);
+        if (j < jlo || j >= jhi) continue;
+        size_t la = join(a, N, ta), lb = join(b, N, tb);
+        uint64_t sa[112], sb[112], ka[14], kb[14];
+        minhash_sign(m, ta, la, sa);
+        minhash_sign(m, tb, lb, sb);
+        minhash_bands(m, sa, ka);
+        minhash_bands(m, sb, kb);
+        int band = 0;
+        for (int q = 0; q < 14; q++) band |= ka[q] == kb[q];
+        double e = minhash_jaccard(sa, sb, 112);
+        if (!band || (est_above ? e < 0.8 : e >= 0.8)) continue;
+        *truth = j;
+        *est = e;
+        return t;
+    }
+    return -1;
+}
+
+static void test_verify_exact(void)
+{
+    MinHash m;
+    CHECK(!minhash_init(&m, 14, 8, 5, 1));
+    /* the shingle sets and their Jaccard, against the strings counted plainly */
+    static char a[60][8], b[60][8], ta[60 * 8 + 1], tb[60 * 8 + 1];
+    uint64_t s = 99, *sa = NULL, *sb = NULL;
+    size_t ca = 0, cb = 0;
+    for (int t = 0; t < 20; t++) {
+        random_words(&s, a, 60);
+        memcpy(b, a, sizeof a);
+        for (int k = 0; k < t; k++) random_words(&s, &b[lcg(&s) % 60], 1);
+        if (t % 5 == 4) memcpy(b[30], b[10], 5 * 8); /* a repeated shingle: sets, not lists */
+        size_t la = join(a, 60, ta), lb = join(b, 60, tb);
+        size_t na = minhash_shingle_set(5, ta, la, &sa, &ca), nb = minhash_shingle_set(5, tb, lb, &sb, &cb);
+        CHECK_INT(56, na);
+        int sorted = 1;
+        for (size_t i = 1; i < nb; i++) sorted &= sb[i - 1] < sb[i];
+        CHECK(sorted);
+        CHECK(fabs(minhash_jaccard_sets(sa, na, sb, nb) - reference_jaccard(a, b, 60)) < 1e-12);
+    }
+    CHECK_INT(1, minhash_shingle_set(5, "tiny text", 9, &sa, &ca)); /* under 5 words: one shingle */
+    CHECK_INT(0, minhash_shingle_set(5, "", 0, &sa, &ca));
+    free(sa), free(sb);
+
+    /* Pairs whose estimate and true Jaccard fall on either side of 0.8, built
+     * on purpose: P, Q with J just under 0.8 but estimate >= 0.8 (the false
+     * positive --verify estimate makes); R, S with J >= 0.8 but estimate
+     * below (its false negative). --verify exact decides by the true value. */
+    enum { L = 200 * 8 + 1 };
+    static char p[L], q[L], r[L], t2[L];
+    double jpq, epq, jrs, ers;
+    int f1 = find_pair(&m, 11, 5, 0.74, 0.8, 1, p, q, &jpq, &epq);
+    int f2 = find_pair(&m, 12, 4, 0.8, 0.87, 0, r, t2, &jrs, &ers);
+    if (!CHECK(f1 >= 0 && f2 >= 0)) return;
+    fprintf(stderr, "test_verify_exact: P~Q true J %.4f, estimate %.4f (attempt %d); R~S true J %.4f, estimate %.4f (attempt %d)\n",
+            jpq, epq, f1, jrs, ers, f2);
+    static char in[4 * L + 256];
+    snprintf(in, sizeof in,
+             "{\"text\":\"%s\",\"id\":\"P\"}\n{\"text\":\"%s\",\"id\":\"R\"}\n"
+             "{\"text\":\"%s\",\"id\":\"Q\"}\n{\"text\":\"%s\",\"id\":\"S\"}\n",
+             p, r, q, t2);
+    DedupOpts o = { .mode = MODE_NEAR, .norm = NORM_SIMPLE, .ngram = 5, .bands = 14, .rows = 8,
+                    .threshold = 0.8, .seed = 1 };
+    DedupCounts c;
+    char *rej, *out, want[512], ip[300];
+    snprintf(ip, sizeof ip, "%s", scratch("in.jsonl"));
+    /* no verify: both pairs share a band, both second documents dropped */
+    out = run(&o, in, &c, &rej);
+    if (!CHECK(out && rej)) return;
+    CHECK_INT(2, c.near);
+    free(out), free(rej);
+    /* estimate: Q dropped (wrongly), S kept (wrongly) */
+    o.verify = VERIFY_ESTIMATE;
+    out = run(&o, in, &c, &rej);
+    CHECK_INT(1, c.near);
+    CHECK_INT(2, c.verified);
+    snprintf(want, sizeof want, "\"id\":\"Q\",\"dedup_reason\":\"near\",\"dup_of\":\"%s:1\"}", ip);
+    CHECK_HAS(want, rej);
+    CHECK_HAS("\"id\":\"S\"}", out);
+    free(out), free(rej);
+    /* exact: Q kept, S dropped as a duplicate of R */
+    o.verify = VERIFY_EXACT;
+    out = run(&o, in, &c, &rej);
+    CHECK_INT(1, c.near);
+    CHECK_INT(2, c.verified);
+    CHECK_INT(1, c.below);
+    snprintf(want, sizeof want, "\"id\":\"S\",\"dedup_reason\":\"near\",\"dup_of\":\"%s:2\"}", ip);
+    CHECK_HAS(want, rej);
+    CHECK_HAS("\"id\":\"Q\"}", out);
+    CHECK(!strstr(rej, "\"id\":\"Q\""));
+    free(out), free(rej);
+    /* exact decides by the true values: a threshold just under J(P,Q) drops both
+     * copies, one just over J(R,S) neither */
+    o.threshold = jpq - 1e-9;
+    out = run(&o, in, &c, &rej);
+    CHECK_INT(2, c.near);
+    free(out), free(rej);
+    o.threshold = jrs + 1e-9;
+    out = run(&o, in, &c, &rej);
+    CHECK_INT(0, c.near);
+    free(out), free(rej);
+    minhash_free(&m);
+}
+
 int main(void)
 {
     test_norm();
     test_arithmetic();
     test_jaccard();
     test_run();
+    test_verify_exact();
     scratch_cleanup();
     return check_done("test_minhash");
 }
