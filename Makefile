@@ -96,7 +96,8 @@ asan:
 	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
 	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' test
 
-corpora: corpora/en.jsonl.gz corpora/eval.jsonl.gz corpora/quality-train.jsonl.gz
+corpora: corpora/en.jsonl.gz corpora/eval.jsonl.gz corpora/quality-train.jsonl.gz \
+         corpora/arpabet.jsonl.gz
 
 corpora/en.jsonl.gz: corpora/build.sh corpora/build.js | deps
 	bash corpora/build.sh corpora
@@ -109,6 +110,10 @@ corpora/eval.jsonl.gz: corpora/en.jsonl.gz corpora/build-eval.sh
 corpora/quality-test.jsonl.gz: corpora/quality-train.jsonl.gz
 corpora/quality-train.jsonl.gz: corpora/build-quality.js corpora/build.js corpora/en.jsonl.gz
 	LC_ALL=C TZ=UTC node corpora/build-quality.js corpora
+
+# The corpus in ARPAbet (CMU Pronouncing Dictionary), the custom alphabet bpe --classes is tested on.
+corpora/arpabet.jsonl.gz: corpora/en.jsonl.gz corpora/build-arpabet.js | deps
+	node corpora/build-arpabet.js corpora/en.jsonl.gz $@
 
 corpora-big: corpora/en-big.jsonl.gz
 

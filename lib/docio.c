@@ -174,7 +174,7 @@ static int next_file(DocReader *r, Doc *d, Err *e)
         r->st.n_blank++;
         return 0;
     }
-    size_t ok = utf8_valid_prefix(r->text.data, r->text.len);
+    size_t ok = r->o->raw_bytes_ok ? r->text.len : utf8_valid_prefix(r->text.data, r->text.len);
     if (ok < r->text.len) {
         Err bad;
         err_at(&bad, in_path(r->in), line_of(r->text.data, ok), "invalid UTF-8 at byte %zu", ok + 1);
@@ -222,7 +222,7 @@ static int next_sep(DocReader *r, Doc *d, Err *e)
         }
         if (!first) first = in_lineno(r->in);
         else if (buf_putc(&r->text, '\n')) return err_set(e, "out of memory");
-        size_t ok = utf8_valid_prefix(line, len);
+        size_t ok = r->o->raw_bytes_ok ? len : utf8_valid_prefix(line, len);
         if (ok < len && !bad_at_line) {
             bad_at_line = 1;
             bad_line = in_lineno(r->in);

@@ -25,12 +25,13 @@ typedef struct DocOpts {
     OnError on_error;
     const char *bad_lines; /* with ON_ERROR_SKIP: copy each bad line here; NULL: don't */
     size_t max_line;       /* bytes; 0: DOC_DEFAULT_MAX_LINE */
+    int raw_bytes_ok;      /* plain text: pass invalid UTF-8 through as bytes (bpe encode) */
 } DocOpts;
 
 #define DOC_DEFAULT_MAX_LINE ((size_t)256 << 20)
 
 typedef struct Doc {
-    const char *text;   /* UTF-8, not NUL-terminated; borrowed until the next doc_next */
+    const char *text;   /* UTF-8 (any bytes with raw_bytes_ok), not NUL-terminated; borrowed until the next doc_next */
     size_t text_len;
     const char *raw;    /* the JSON line as read; NULL for plain text */
     size_t raw_len;
