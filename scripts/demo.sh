@@ -37,8 +37,20 @@ if built dedup; then
     docs=$out/clean.jsonl
 else skip dedup; fi
 
-if built bpe; then :; else skip bpe; fi
-if built packer; then :; else skip packer; fi
+if built bpe; then
+    stage "bpe train: a byte-level BPE of 8192 ids on the cleaned documents (GPT-2 pattern)"
+    bin/bpe train --vocab-size 8192 -o "$out/tokenizer.json" "$docs"
+    stage "bpe encode: documents to a token stream"
+    bin/bpe encode -t "$out/tokenizer.json" -o "$out/corpus.tok" "$docs"
+    bin/bpe info -t "$out/tokenizer.json" --top 10 "$docs"
+else skip bpe; fi
+
+if built packer && [ -e "$out/corpus.tok" ]; then
+    stage "packer: shuffle, hold out 2% for validation, pack llm.c shards for context 256"
+    bin/packer -o "$out/data" -t "$out/tokenizer.json" --context 256 --val 2% --seed 1 "$out/corpus.tok"
+    echo "meta.json:"; sed 's/^/  /' "$out/data/meta.json" | head -n 12
+elif built packer; then stage "packer: no token stream to pack (bpe is not built yet)"
+else skip packer; fi
 if built model; then :; else skip model; fi
 
 stage "demo done: everything it wrote is in $out/"
