@@ -83,6 +83,7 @@ void heur_scratch_free(HeurScratch *s)
     free(s->tok);
     free(s->pre);
     free(s->set);
+    free(s->rep);
     buf_free(&s->tmp);
     memset(s, 0, sizeof *s);
 }
@@ -141,6 +142,19 @@ static inline size_t dec(const unsigned char *s, size_t left, uint32_t *cp)
     return 4;
 }
 
+/* ASCII_CLASS for bytes < 0x80; C_MULTI for the bytes that start (or continue)
+ * a multi-byte character, which class_at decodes and looks up. */
+#define C_MULTI 8
+#define M8 C_MULTI, C_MULTI, C_MULTI, C_MULTI, C_MULTI, C_MULTI, C_MULTI, C_MULTI
+static const unsigned char BYTE_CLASS[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1,
+    1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2,
+    2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2,
+    2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2,
+    M8, M8, M8, M8, M8, M8, M8, M8, M8, M8, M8, M8, M8, M8, M8, M8,
+};
+#undef M8
+
 static inline int class_at(const unsigned char *s, size_t left, size_t *len)
 {
     if (s[0] < 0x80) { *len = 1; return ascii_class(s[0]); }
@@ -157,10 +171,40 @@ static inline size_t back1(const unsigned char *s, size_t a, size_t b)
     return r;
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Eight bytes at a time: the top bit of each byte of the result is set when that
+ * byte of x is zero (exact: no borrow crosses bytes). */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+    return ~(((x & ~HIGHS) + ~HIGHS) | x | ~HIGHS);
+}
+
+static inline uint64_t load8(const unsigned char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* Code points: the bytes that are not 10xxxxxx. */
 static size_t count_chars(const unsigned char *s, size_t n)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += (s[i] & 0xc0) != 0x80;
+    size_t k = n, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = load8(s + i);
+        k -= (size_t)__builtin_popcountll(w & ~(w << 1) & HIGHS);
+    }
+    for (; i < n; i++) k -= (s[i] & 0xc0) == 0x80;
+    return k;
+}
+
+static size_t count_byte(const unsigned char *s, size_t n, unsigned char c)
+{
+    size_t k = 0, i = 0;
+    for (; i + 8 <= n; i += 8) k += (size_t)__builtin_popcountll(zero_bytes(load8(s + i) ^ (c * ONES)));
+    for (; i < n; i++) k += s[i] == c;
     return k;
 }
 
@@ -181,6 +225,12 @@ static void strip(const unsigned char *s, size_t *a, size_t *b)
  * U+2028 U+2029. */
 static size_t next_line(const unsigned char *s, size_t n, size_t i, size_t *end)
 {
+    /* skip blocks of 8 bytes none of which is < 0x1f, 0xc2 or 0xe2 */
+    while (i + 8 <= n) {
+        uint64_t w = load8(s + i);
+        if (((w - 0x1f * ONES) & ~w & HIGHS) | zero_bytes(w ^ (0xc2 * ONES)) | zero_bytes(w ^ (0xe2 * ONES))) break;
+        i += 8;
+    }
     for (; i < n; i++) {
         unsigned c = s[i];
         if (c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e)) { *end = i; return i + 1; }
@@ -203,8 +253,9 @@ static int ends_with(const unsigned char *s, size_t a, size_t b, const char *suf
 
 /* ---------------------------------------------------------------- words */
 
-static int push_tok(HeurTok **t, size_t *cap, size_t *nt, size_t off, size_t len, uint32_t n_chars,
-                    int alpha, int sym)
+/* Appends a token; the capacity check is inline because it runs per token. */
+static inline int push_tok(HeurTok **t, size_t *cap, size_t *nt, size_t off, size_t len, uint32_t n_chars,
+                           int alpha, int sym)
 {
     if (*nt == *cap) {
         size_t c = *cap ? *cap * 2 : 1024;
@@ -216,55 +267,92 @@ static int push_tok(HeurTok **t, size_t *cap, size_t *nt, size_t off, size_t len
     return 0;
 }
 
-static int is_dots(const unsigned char *s, size_t i, size_t b)
-{
-    return i + 3 <= b && s[i] == '.' && s[i + 1] == '.' && s[i + 2] == '.';
-}
-
 /* Punctuation tokens of s[i..b), one character each ("..." as one). */
-static int push_puncts(const unsigned char *s, size_t i, size_t b, HeurTok **t, size_t *cap, size_t *nt)
+static inline int push_puncts(const unsigned char *s, size_t i, size_t b, HeurTok **t, size_t *cap, size_t *nt)
 {
     while (i < b) {
-        size_t l;
-        if (is_dots(s, i, b)) l = 3;
-        else class_at(s + i, b - i, &l);
+        size_t l = 1;
+        if (s[i] >= 0x80) {
+            uint32_t cp;
+            l = dec(s + i, b - i, &cp);
+        } else if (s[i] == '.' && i + 3 <= b && s[i + 1] == '.' && s[i + 2] == '.') {
+            l = 3;
+        }
         if (push_tok(t, cap, nt, i, l, l == 3 && s[i] == '.' ? 3 : 1, 0, 1)) return -1;
         i += l;
     }
     return 0;
 }
 
-/* One pass over each white-space-delimited chunk finds where its leading
- * punctuation ends (p) and its trailing punctuation starts (q); the middle
- * [p, q) is the word, the rest one token per character. */
+/* The end of the run of ASCII letters and digits at s[i..n); *alpha gets
+ * C_ALPHA when the run has a letter. Eight bytes at a time: a byte x < 0x80 is
+ * in [lo, hi] when x + (0x80 - lo) has its top bit set and x + (0x7f - hi) has
+ * not (no carry crosses bytes), and x | 0x20 folds capitals onto small letters.
+ * This is where most bytes go, and the byte loop mispredicted the end of every
+ * word (bench/filter: heuristics MB/s). */
+static inline size_t plain_run(const unsigned char *s, size_t i, size_t n, int *alpha)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t y = w & ~high, l = y | 0x2020202020202020ull;
+        uint64_t letter = (l + (0x80 - 'a') * ones) & ~(l + (0x7f - 'z') * ones);
+        uint64_t digit = (y + (0x80 - '0') * ones) & ~(y + (0x7f - '9') * ones);
+        letter &= ~w & high;
+        uint64_t stop = (~(letter | digit) | w) & high; /* neither, or not ASCII */
+        if (!stop) {
+            if (letter) *alpha |= C_ALPHA;
+            i += 8;
+            continue;
+        }
+        if (letter & ((stop & -stop) - 1)) *alpha |= C_ALPHA;
+        return i + (size_t)(__builtin_ctzll(stop) >> 3);
+    }
+#endif
+    unsigned bc;
+    while (i < n && !((bc = BYTE_CLASS[s[i]]) & ~C_ALPHA)) *alpha |= (int)bc, i++;
+    return i;
+}
+
+/* Each white-space-delimited chunk is leading punctuation [a, p), the word
+ * [p, q) (from the first to the last character that is not punctuation) and
+ * trailing punctuation [q, i). Runs of ASCII letters and digits, most of the
+ * bytes of most text, go through a tight loop (bench/filter: heuristics MB/s). */
 long heur_words(const char *text, size_t n, HeurTok **toks, size_t *cap)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t nt = 0, i = 0, l;
     while (i < n) {
-        int c = s[i] < 0x80 ? (l = 1, ascii_class(s[i])) : class_at(s + i, n - i, &l);
-        if (c & C_SPACE) { i += l; continue; }
-        size_t a = i, p = SIZE_MAX, q = i;
-        uint32_t chars = 0, chars_p = 0, chars_q = 0;
-        int alpha = 0;
-        for (;;) {
-            if (!(c & C_PUNCT)) {
-                if (p == SIZE_MAX) p = i, chars_p = chars;
-                alpha |= c;
-                q = i + l, chars_q = chars + 1;
-            }
-            chars++;
+        int k = class_at(s + i, n - i, &l);
+        if (k & C_SPACE) { i += l; continue; }
+        size_t a = i;
+        while (k & C_PUNCT) {
             i += l;
-            if (i >= n) break;
-            c = s[i] < 0x80 ? (l = 1, ascii_class(s[i])) : class_at(s + i, n - i, &l);
-            if (c & C_SPACE) break;
+            if (i >= n) { k = C_SPACE; break; }
+            k = class_at(s + i, n - i, &l);
         }
-        if (p == SIZE_MAX) { /* all punctuation */
+        if (k & C_SPACE) { /* all punctuation */
             if (push_puncts(s, a, i, toks, cap, &nt)) return -1;
             continue;
         }
+        /* s[i] starts the word; cw: characters in [p, i), cq: in [p, q) */
+        size_t p = i, q = i, cw = 0, cq = 0;
+        int alpha = 0;
+        for (;;) {
+            size_t r = i;
+            i = plain_run(s, i, n, &alpha);
+            if (i > r) cw += i - r, q = i, cq = cw;
+            if (i >= n) break;
+            k = class_at(s + i, n - i, &l);
+            if (k & C_SPACE) break;
+            cw++;
+            if (!(k & C_PUNCT)) q = i + l, cq = cw, alpha |= k;
+            i += l;
+        }
         if (push_puncts(s, a, p, toks, cap, &nt) ||
-            push_tok(toks, cap, &nt, p, q - p, chars_q - chars_p, (alpha & C_ALPHA) != 0, 0) ||
+            push_tok(toks, cap, &nt, p, q - p, (uint32_t)cq, (alpha & C_ALPHA) != 0, 0) ||
             push_puncts(s, q, i, toks, cap, &nt))
             return -1;
     }
@@ -274,29 +362,32 @@ long heur_words(const char *text, size_t n, HeurTok **toks, size_t *cap)
 /* ---------------------------------------------------------------- hash sets */
 
 /* An open-addressing set of 64-bit keys (0 stands for "empty": keys are
- * remapped away from 0). Sized for `want` keys at most half full. */
-static int set_reset(HeurScratch *s, size_t want, size_t *mask)
+ * remapped away from 0), each key followed by `stride - 1` words of value.
+ * Sized for `want` keys at most half full; only that much is cleared. */
+static int set_reset(HeurScratch *s, size_t want, size_t stride, size_t *mask)
 {
     size_t sz = 64;
     while (sz < 2 * want) sz *= 2;
-    if (sz * 2 > s->set_cap) { /* keys and a parallel array of values */
+    if (sz * stride > s->set_cap) {
+        size_t cap = sz * 2 > 4096 ? sz * 2 : 4096; /* keys and values */
         free(s->set);
-        if (!(s->set = malloc(sz * 2 * sizeof *s->set))) return s->set_cap = 0, -1;
-        s->set_cap = sz * 2;
+        if (!(s->set = malloc(cap * sizeof *s->set))) return s->set_cap = 0, -1;
+        s->set_cap = cap;
     }
-    memset(s->set, 0, sz * sizeof *s->set);
+    memset(s->set, 0, sz * stride * sizeof *s->set);
     *mask = sz - 1;
     return 0;
 }
 
-/* Slot of key (inserted when absent, *fresh set to 1). */
-static inline size_t set_slot(uint64_t *keys, size_t mask, uint64_t key, int *fresh)
+/* Slot of key (inserted when absent, *fresh set to 1): keys[slot * stride]. */
+static inline size_t set_slot(uint64_t *keys, size_t stride, size_t mask, uint64_t key, int *fresh)
 {
     key |= 1; /* never 0; halves the space, still 63 bits */
     size_t i = (size_t)(key >> 7) & mask;
     for (;;) {
-        if (keys[i] == key) { *fresh = 0; return i; }
-        if (!keys[i]) { keys[i] = key; *fresh = 1; return i; }
+        uint64_t k = keys[i * stride];
+        if (k == key) { *fresh = 0; return i; }
+        if (!k) { keys[i * stride] = key; *fresh = 1; return i; }
         i = (i + 1) & mask;
     }
 }
@@ -308,13 +399,15 @@ typedef size_t (*SplitFn)(const unsigned char *s, size_t n, size_t i, size_t *en
 /* re.split(r"\n{2,}", x): segment ends at a run of >= 2 newlines. */
 static size_t split_paras(const unsigned char *s, size_t n, size_t i, size_t *end, int *last)
 {
-    for (size_t j = i; j + 1 < n; j++)
-        if (s[j] == '\n' && s[j + 1] == '\n') {
-            *end = j;
-            while (j < n && s[j] == '\n') j++;
-            *last = 0;
-            return j;
-        }
+    const unsigned char *p;
+    for (size_t j = i; j + 1 < n && (p = memchr(s + j, '\n', n - j - 1)); j++) {
+        j = (size_t)(p - s);
+        if (s[j + 1] != '\n') continue;
+        *end = j;
+        while (j < n && s[j] == '\n') j++;
+        *last = 0;
+        return j;
+    }
     *end = n, *last = 1;
     return n;
 }
@@ -345,9 +438,8 @@ static size_t split_1nl(const unsigned char *s, size_t n, size_t i, size_t *end,
 static int find_duplicates(HeurScratch *sc, const unsigned char *s, size_t n, SplitFn split, int skip_blank,
                            size_t *n_seg, size_t *dup, size_t *dup_chars)
 {
-    size_t mask, nl = 1;
-    for (size_t i = 0; i < n; i++) nl += s[i] == '\n';
-    if (set_reset(sc, nl, &mask)) return -1;
+    size_t mask;
+    if (set_reset(sc, count_byte(s, n, '\n') + 1, 1, &mask)) return -1;
     *n_seg = *dup = *dup_chars = 0;
     size_t i = 0;
     int last = 0;
@@ -363,7 +455,7 @@ static int find_duplicates(HeurScratch *sc, const unsigned char *s, size_t n, Sp
         }
         ++*n_seg;
         int fresh;
-        set_slot(sc->set, mask, hash64(s + a, b - a, 0x5e9), &fresh);
+        set_slot(sc->set, 1, mask, hash64(s + a, b - a, 0x5e9), &fresh);
         if (!fresh) ++*dup, *dup_chars += count_chars(s + a, b - a);
     }
     return 0;
@@ -372,7 +464,7 @@ static int find_duplicates(HeurScratch *sc, const unsigned char *s, size_t n, Sp
 /* ---------------------------------------------------------------- Gopher */
 
 /* Polynomial hashes mod 2^64: POLY_B over the bytes of joined words (odd, so
- * invertible), POLY_T over per-word XXH3 hashes. */
+ * invertible), POLY_T over per-word hashes. */
 #define POLY_B 0x100000001b3ull
 #define POLY_T 0x9e3779b97f4a7c15ull
 
@@ -383,75 +475,95 @@ static int want(const HeurConf *c, int from, int to)
     return 0;
 }
 
+static int grow_rep(HeurScratch *s, size_t want_n);
+
+static inline uint64_t mix_key(uint64_t h)
+{
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
 /* Top n-gram (" ".join of n words): characters of the most frequent one times
- * its count; ties go to the one seen first, as Counter.most_common does. */
-/* With n == 2, *bound3 and *bound4 get upper bounds of the top 3- and 4-gram
- * characters: a 3-gram seen c times has a 2-gram prefix p seen >= c times and
- * is at most len(p) + 1 + longest word long. Used to skip passes that cannot
- * trip their rule (bench/filter: heuristics MB/s). */
+ * its count; ties go to the one seen first, as Counter.most_common does.
+ * Each slot is the key then count << 32 | first index, side by side, so a
+ * lookup touches one cache line.
+ *
+ * n == 2 counts at every position, and leaves in rep[i] whether the 2-gram at
+ * i occurs more than once. An n-gram that occurs more than once has all its
+ * n - 1 2-grams repeated, so n = 3, 4 count only the positions where they are;
+ * every occurrence of a repeated n-gram is among them, so the counts of those
+ * are exact, and when none repeats the answer is the first n-gram, count 1.
+ * n == 2 also puts in *bound3 and *bound4 upper bounds of the top 3- and
+ * 4-gram characters: a 3-gram seen c times has a 2-gram prefix p seen >= c
+ * times and is at most len(p) + 1 + longest word long. Both are used to skip
+ * work that cannot change the result (bench/filter: heuristics MB/s). */
 static int top_ngram(HeurScratch *sc, size_t nw, const uint64_t *tp, const uint64_t *cpre, int n, size_t *chars,
                      uint64_t max_word, uint64_t *bound3, uint64_t *bound4)
 {
     size_t mask;
     *chars = 0;
     if (nw < (size_t)n) return 0;
-    if (set_reset(sc, nw, &mask)) return -1;
-    uint64_t *keys = sc->set, *vals = sc->set + mask + 1; /* count << 32 | first index */
-    uint64_t best_count = 0, best_first = 0, bn = 1;
+    if (n == 2 && grow_rep(sc, nw)) return -1;
+    uint32_t *slot_at = sc->rep; /* n == 2: the slot of the 2-gram at each position */
+    uint8_t *rep = (uint8_t *)sc->rep;
+    size_t n_pos = 0; /* n > 2: positions to count */
+    if (n > 2) {
+        for (size_t i = 0; i + n <= nw; i++) {
+            int all = 1;
+            for (int j = 0; j < n - 1; j++) all &= rep[i + j];
+            n_pos += all;
+        }
+    }
+    if (set_reset(sc, n == 2 ? nw : n_pos, 2, &mask)) return -1;
+    uint64_t *slots = sc->set;
+    uint64_t best_count = 1, best_first = 0, bn = 1, b3 = 0, b4 = 0;
     for (int j = 0; j < n; j++) bn *= POLY_T;
     for (size_t i = 0; i + n <= nw; i++) {
+        if (n > 2) {
+            int all = 1;
+            for (int j = 0; j < n - 1; j++) all &= rep[i + j];
+            if (!all) continue;
+        }
         int fresh;
-        uint64_t h = tp[i + n] - tp[i] * bn; /* the n word hashes, as a polynomial */
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-        size_t k = set_slot(keys, mask, h, &fresh);
-        if (fresh) vals[k] = ((uint64_t)1 << 32) | i;
-        else vals[k] += (uint64_t)1 << 32;
-        uint64_t cnt = vals[k] >> 32, first = vals[k] & 0xffffffffu;
-        if (cnt > best_count || (cnt == best_count && first < best_first)) best_count = cnt, best_first = first;
+        uint64_t h = mix_key(tp[i + n] - tp[i] * bn); /* the n word hashes, as a polynomial */
+        size_t k = set_slot(slots, 2, mask, h, &fresh);
+        uint64_t *v = slots + 2 * k + 1;
+        if (n == 2) slot_at[i] = (uint32_t)k;
+        uint64_t cnt = 1;
+        if (fresh) {
+            *v = ((uint64_t)1 << 32) | i;
+        } else {
+            *v += (uint64_t)1 << 32;
+            cnt = *v >> 32;
+            uint64_t first = *v & 0xffffffffu;
+            if (cnt > best_count || (cnt == best_count && first < best_first)) best_count = cnt, best_first = first;
+        }
+        if (n == 2) { /* the bounds; every occurrence has the same length */
+            uint64_t l2 = cpre[i + 2] - cpre[i] + 1;
+            if (cnt * (l2 + 1 + max_word) > b3) b3 = cnt * (l2 + 1 + max_word);
+            if (cnt * (l2 + 2 + 2 * max_word) > b4) b4 = cnt * (l2 + 2 + 2 * max_word);
+        }
     }
     uint64_t len = cpre[best_first + n] - cpre[best_first] + (uint64_t)(n - 1);
     *chars = (size_t)(len * best_count);
     if (n == 2) {
-        uint64_t b3 = 0, b4 = 0;
-        for (size_t k = 0; k <= mask; k++) {
-            if (!keys[k]) continue;
-            uint64_t cnt = vals[k] >> 32, first = vals[k] & 0xffffffffu;
-            uint64_t l2 = cpre[first + 2] - cpre[first] + 1;
-            if (cnt * (l2 + 1 + max_word) > b3) b3 = cnt * (l2 + 1 + max_word);
-            if (cnt * (l2 + 2 + 2 * max_word) > b4) b4 = cnt * (l2 + 2 + 2 * max_word);
-        }
         *bound3 = b3, *bound4 = b4;
+        /* slot indices -> repeated flags, in place: byte i is written after
+         * the 4 bytes of slot_at[i / 4] were read, and i / 4 <= i */
+        for (size_t i = 0; i + 2 <= nw; i++) rep[i] = (slots[2 * slot_at[i] + 1] >> 32) > 1;
+        rep[nw - 1] = 0;
     }
     return 0;
 }
 
-/* Upper bounds of every dup_N_gram's characters (N = 5..10) from one pass:
- * a repeat counted for N at word i means the 5-gram at i was seen before, and
- * counted N-grams do not overlap, so the characters are at most those of the
- * union of [i, i+N) over positions i whose 5-gram is not new. */
-static int dup_bounds(HeurScratch *sc, size_t nw, const uint64_t *ph, const uint64_t *pw, const uint64_t *ipw,
-                      const uint64_t *cpre, uint64_t *bound)
+/* Hash of the joined bytes of words i..j, position-free:
+ * P[j] - P[i] * B^(bytes in between), where B^bytes = pw[j] * ipw[i]. */
+static inline uint64_t joined_key(const uint64_t *ph, const uint64_t *pw, const uint64_t *ipw, const uint64_t *cpre,
+                                  size_t i, size_t j)
 {
-    size_t mask;
-    for (int g = 5; g <= 10; g++) bound[g] = 0;
-    if (nw < 5) return 0;
-    if (set_reset(sc, nw, &mask)) return -1;
-    size_t cover[11] = {0}; /* per N: words covered so far, from 0 */
-    for (size_t i = 0; i + 5 <= nw; i++) {
-        uint64_t h = ph[i + 5] - ph[i] * (pw[i + 5] * ipw[i]);
-        h ^= (uint64_t)(cpre[i + 5] - cpre[i]) * 0x9e3779b97f4a7c15ull;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-        int fresh;
-        set_slot(sc->set, mask, h, &fresh);
-        if (fresh) continue;
-        for (int g = 5; g <= 10; g++) {
-            size_t end = i + (size_t)g < nw ? i + (size_t)g : nw, from = cover[g] > i ? cover[g] : i;
-            if (end > from) bound[g] += cpre[end] - cpre[from], cover[g] = end;
-        }
-    }
-    return 0;
+    uint64_t h = ph[j] - ph[i] * (pw[j] * ipw[i]);
+    h ^= (cpre[j] - cpre[i]) * 0x9e3779b97f4a7c15ull;
+    return mix_key(h);
 }
 
 /* Duplicated n-grams ("".join of n words, compared as strings through a
@@ -463,17 +575,11 @@ static int dup_ngram(HeurScratch *sc, size_t nw, const uint64_t *ph, const uint6
     size_t mask;
     *chars = 0;
     if (nw < (size_t)n) return 0;
-    if (set_reset(sc, nw, &mask)) return -1;
+    if (set_reset(sc, nw, 1, &mask)) return -1;
     size_t idx = 0;
     while (idx + n <= nw) {
-        /* hash of the joined bytes of words idx..idx+n, position-free:
-         * (P[j] - P[i] * B^(len)) where B^len = pw[j] * ipw[i] */
-        uint64_t h = ph[idx + n] - ph[idx] * (pw[idx + n] * ipw[idx]);
-        h ^= (uint64_t)(cpre[idx + n] - cpre[idx]) * 0x9e3779b97f4a7c15ull;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
         int fresh;
-        set_slot(sc->set, mask, h, &fresh);
+        set_slot(sc->set, 1, mask, joined_key(ph, pw, ipw, cpre, idx, idx + n), &fresh);
         if (!fresh) {
             *chars += (size_t)(cpre[idx + n] - cpre[idx]);
             idx += (size_t)n;
@@ -481,6 +587,17 @@ static int dup_ngram(HeurScratch *sc, size_t nw, const uint64_t *ph, const uint6
             idx++;
         }
     }
+    return 0;
+}
+
+static int grow_rep(HeurScratch *s, size_t want_n)
+{
+    if (want_n <= s->rep_cap) return 0;
+    size_t c = s->rep_cap ? s->rep_cap : 4096;
+    while (c < want_n) c *= 2;
+    free(s->rep);
+    if (!(s->rep = malloc(c * sizeof *s->rep))) return s->rep_cap = 0, -1;
+    s->rep_cap = c;
     return 0;
 }
 
@@ -495,13 +612,52 @@ static int grow_pre(HeurScratch *s, size_t want_n)
     return 0;
 }
 
-
-
 static uint64_t inverse_odd(uint64_t a)
 {
     uint64_t x = a; /* Newton: each step doubles the correct low bits */
     for (int i = 0; i < 6; i++) x *= 2 - a * x;
     return x;
+}
+
+static uint64_t pow_u64(uint64_t b, size_t e)
+{
+    uint64_t r = 1;
+    for (; e; e >>= 1, b *= b)
+        if (e & 1) r *= b;
+    return r;
+}
+
+/* B^len and B^-len for short words from a table; the same values the
+ * byte-by-byte products gave. */
+static void pow_tables(HeurScratch *sc)
+{
+    const uint64_t inv_b = inverse_odd(POLY_B);
+    sc->bpow[0] = sc->ibpow[0] = 1;
+    for (size_t k = 1; k < HEUR_POW_TAB; k++) sc->bpow[k] = sc->bpow[k - 1] * POLY_B, sc->ibpow[k] = sc->ibpow[k - 1] * inv_b;
+    sc->pow_ready = 1;
+}
+
+/* sum(w[k] B^(len-1-k)), the polynomial hash of the bytes w[0..len). Up to 8
+ * bytes with 8 readable (can_load8), it is B^-(8-len) sum(w[k] B^(7-k)) over
+ * the 8 bytes with those past len zeroed: eight independent products, where the
+ * byte loop chained one multiplication per byte and mispredicted its end
+ * (bench/filter: heuristics MB/s). Same value either way. */
+static inline uint64_t poly_bytes(const HeurScratch *sc, const unsigned char *w, size_t len, int can_load8)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len <= 8 && can_load8) {
+        const uint64_t *p = sc->bpow, x = load8(w) & (~0ull >> (64 - 8 * len)); /* len >= 1 */
+        uint64_t h = (x & 0xff) * p[7] + ((x >> 8) & 0xff) * p[6] + ((x >> 16) & 0xff) * p[5] +
+                     ((x >> 24) & 0xff) * p[4] + ((x >> 32) & 0xff) * p[3] + ((x >> 40) & 0xff) * p[2] +
+                     ((x >> 48) & 0xff) * p[1] + (x >> 56);
+        return h * sc->ibpow[8 - len];
+    }
+#else
+    (void)can_load8;
+#endif
+    uint64_t h = 0;
+    for (size_t k = 0; k < len; k++) h = h * POLY_B + w[k];
+    return h;
 }
 
 static int repetition(const HeurConf *c, HeurScratch *sc, const unsigned char *s, size_t n, const HeurTok *t,
@@ -524,24 +680,27 @@ static int repetition(const HeurConf *c, HeurScratch *sc, const unsigned char *s
             return R_DUP_LINE_CHAR_FRAC;
     }
     if (!want(c, R_TOP_2_GRAM, R_DUP_10_GRAM)) return -1;
-    /* per word: its hash, and prefix sums of characters, of the joined-bytes
-     * polynomial hash and of B^len and B^-len */
+    /* per word: prefix sums of characters, of the per-word hashes (as a
+     * polynomial), of the joined-bytes polynomial hash, and of B^len and B^-len */
     if (grow_pre(sc, 5 * (nw + 1))) return -2;
+    if (!sc->pow_ready) pow_tables(sc);
     uint64_t *tp = sc->pre, *cpre = tp + nw + 1, *ph = cpre + nw + 1, *pw = ph + nw + 1, *ipw = pw + nw + 1;
-    const uint64_t inv_b = inverse_odd(POLY_B);
+    const uint64_t inv_b = sc->ibpow[1];
+    uint64_t max_word = 0;
     tp[0] = 0, cpre[0] = 0, ph[0] = 0, pw[0] = 1, ipw[0] = 1;
     for (size_t i = 0; i < nw; i++) {
         const unsigned char *w = s + t[i].off;
-        uint64_t h = ph[i], p = pw[i], ip = ipw[i], wh = t[i].len;
-        for (size_t k = 0; k < t[i].len; k++) h = h * POLY_B + w[k], p *= POLY_B, ip *= inv_b, wh = wh * POLY_B + w[k];
-        wh *= 0xc4ceb9fe1a85ec53ull; /* the word's own hash, mixed */
+        size_t len = t[i].len;
+        uint64_t raw = poly_bytes(sc, w, len, t[i].off + 8 <= n), bl, ibl;
+        if (len < HEUR_POW_TAB) bl = sc->bpow[len], ibl = sc->ibpow[len];
+        else bl = pow_u64(POLY_B, len), ibl = pow_u64(inv_b, len);
+        uint64_t wh = (len * bl + raw) * 0xc4ceb9fe1a85ec53ull; /* the word's own hash, mixed */
         tp[i + 1] = tp[i] * POLY_T + (wh ^ (wh >> 29));
-        ph[i + 1] = h, pw[i + 1] = p, ipw[i + 1] = ip;
+        ph[i + 1] = ph[i] * bl + raw, pw[i + 1] = pw[i] * bl, ipw[i + 1] = ipw[i] * ibl;
         cpre[i + 1] = cpre[i] + t[i].n_chars;
-    }
-    uint64_t max_word = 0, bound[11] = {0}, b3 = UINT64_MAX, b4 = UINT64_MAX;
-    for (size_t i = 0; i < nw; i++)
         if (t[i].n_chars > max_word) max_word = t[i].n_chars;
+    }
+    uint64_t b3 = UINT64_MAX, b4 = UINT64_MAX;
     for (int g = 2; g <= 4; g++) {
         int r = R_TOP_2_GRAM + g - 2;
         if (!c->on[r] && !(g == 2 && (c->on[R_TOP_3_GRAM] || c->on[R_TOP_4_GRAM]))) continue;
@@ -550,10 +709,14 @@ static int repetition(const HeurConf *c, HeurScratch *sc, const unsigned char *s
         if (top_ngram(sc, nw, tp, cpre, g, &chars, max_word, &b3, &b4)) return -2;
         if (c->on[r] && (double)chars / len_text > c->v[r]) return r;
     }
-    if (dup_bounds(sc, nw, ph, pw, ipw, cpre, bound)) return -2;
+    if (!want(c, R_DUP_5_GRAM, R_DUP_10_GRAM)) return -1;
+    /* No shortcut here: the n-grams are compared joined without spaces (as
+     * datatrove does), so a repeated 6-gram need not start with a repeated
+     * 5-gram ("abc d e f g h" ... "a b cd e f gh"), and a bound built on word
+     * tuples could skip a rule that trips. */
     for (int g = 5; g <= 10; g++) {
         int r = R_DUP_5_GRAM + g - 5;
-        if (!c->on[r] || (double)bound[g] / len_text <= c->v[r]) continue;
+        if (!c->on[r]) continue;
         size_t chars;
         if (dup_ngram(sc, nw, ph, pw, ipw, cpre, g, &chars)) return -2;
         if ((double)chars / len_text > c->v[r]) return r;
@@ -571,11 +734,21 @@ static int is_stop_word(const unsigned char *w, size_t n)
     }
 }
 
-static size_t count_str(const unsigned char *s, size_t n, const char *needle)
+/* text.count("...") + text.count("\u2026") in one pass (the two never
+ * overlap: U+2026 is E2 80 A6), skipping blocks of 8 bytes with no '.' and no
+ * E2 byte. */
+static size_t count_ellipses(const unsigned char *s, size_t n)
 {
-    size_t k = strlen(needle), cnt = 0;
-    const unsigned char *p = s, *end = s + n;
-    while ((size_t)(end - p) >= k && (p = memmem(p, (size_t)(end - p), needle, k))) cnt++, p += k;
+    size_t cnt = 0, i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t w = load8(s + i);
+            if (!(zero_bytes(w ^ ('.' * ONES)) | zero_bytes(w ^ (0xe2 * ONES)))) { i += 8; continue; }
+        }
+        if (s[i] == '.' && i + 3 <= n && s[i + 1] == '.' && s[i + 2] == '.') cnt++, i += 3;
+        else if (s[i] == 0xe2 && i + 3 <= n && s[i + 1] == 0x80 && s[i + 2] == 0xa6) cnt++, i += 3;
+        else i++;
+    }
     return cnt;
 }
 
@@ -583,10 +756,14 @@ static int quality(const HeurConf *c, const unsigned char *s, size_t n, const He
 {
     size_t n_words = 0, chars = 0, n_alpha = 0, n_stop = 0;
     for (size_t i = 0; i < nw; i++) {
-        if (!t[i].symbol_only) n_words++, chars += t[i].n_chars;
+        n_words += !t[i].symbol_only;
+        chars += t[i].symbol_only ? 0 : t[i].n_chars;
         n_alpha += t[i].alpha;
-        if (c->on[R_GOPHER_STOP_WORDS]) n_stop += is_stop_word(s + t[i].off, t[i].len);
     }
+    /* stop words only until there are enough: English text has two in its
+     * first few words (the count matters only against the threshold) */
+    for (size_t i = 0; i < nw && c->on[R_GOPHER_STOP_WORDS] && n_stop < c->v[R_GOPHER_STOP_WORDS]; i++)
+        n_stop += is_stop_word(s + t[i].off, t[i].len);
     if (c->on[R_GOPHER_MIN_WORDS] && n_words < c->v[R_GOPHER_MIN_WORDS]) return R_GOPHER_MIN_WORDS;
     if (c->on[R_GOPHER_MAX_WORDS] && n_words > c->v[R_GOPHER_MAX_WORDS]) return R_GOPHER_MAX_WORDS;
     if (n_words) { /* numpy's mean of nothing is NaN, which fails no comparison */
@@ -595,10 +772,10 @@ static int quality(const HeurConf *c, const unsigned char *s, size_t n, const He
         if (c->on[R_GOPHER_MAX_MEAN_WORD] && mean > c->v[R_GOPHER_MAX_MEAN_WORD]) return R_GOPHER_MAX_MEAN_WORD;
     }
     if (nw) {
-        if (c->on[R_GOPHER_HASH_RATIO] && (double)count_str(s, n, "#") / nw > c->v[R_GOPHER_HASH_RATIO])
+        if (c->on[R_GOPHER_HASH_RATIO] && (double)count_byte(s, n, '#') / nw > c->v[R_GOPHER_HASH_RATIO])
             return R_GOPHER_HASH_RATIO;
         if (c->on[R_GOPHER_ELLIPSIS_RATIO] &&
-            (double)(count_str(s, n, "...") + count_str(s, n, "\xe2\x80\xa6")) / nw > c->v[R_GOPHER_ELLIPSIS_RATIO])
+            (double)count_ellipses(s, n) / nw > c->v[R_GOPHER_ELLIPSIS_RATIO])
             return R_GOPHER_ELLIPSIS_RATIO;
     }
     if (c->on[R_GOPHER_BULLET_LINES] || c->on[R_GOPHER_ELLIPSIS_LINES]) {

@@ -57,6 +57,8 @@ int heur_enable_set(HeurConf *c, const char *set);
 /* Index of the rule named name[0..n), or -1. */
 int heur_find(const char *name, size_t n);
 
+#define HEUR_POW_TAB 64
+
 /* Per-thread working memory; zero it before first use, free with heur_scratch_free. */
 typedef struct HeurScratch {
     void *tok;
@@ -65,7 +67,11 @@ typedef struct HeurScratch {
     size_t pre_cap;
     uint64_t *set;
     size_t set_cap;
+    uint32_t *rep;
+    size_t rep_cap;
     Buf tmp;
+    uint64_t bpow[HEUR_POW_TAB], ibpow[HEUR_POW_TAB]; /* powers of the joined-bytes hash base */
+    int pow_ready;
 } HeurScratch;
 void heur_scratch_free(HeurScratch *s);
 

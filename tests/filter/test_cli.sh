@@ -188,4 +188,10 @@ expect_err "offset 0: not a filter model"
 expect_rc 1 "$F" --model "$T/none.model" "$T/in.jsonl"
 expect_err "none.model"
 
+# datatrove joins the duplicated n-grams without spaces: "abc d e f g h" and
+# "a b cd e f gh" are the same 6-gram though no 5-gram repeats. Only that rule on.
+printf '{"text":"abc d e f g h x y z w a b cd e f gh"}\n' > "$T/spaced.jsonl"
+expect_rc 0 "$F" --preset none --rule dup_6_gram=0.1 --rejects "$T/spaced-rej.jsonl" -o "$T/spaced-out.jsonl" "$T/spaced.jsonl"
+if grep -q '"filter_reason":"dup_6_gram"' "$T/spaced-rej.jsonl" && [ ! -s "$T/spaced-out.jsonl" ]; then ok; else fail "expected the re-spaced 6-gram to trip dup_6_gram"; fi
+
 check_done test_cli
