@@ -46,12 +46,17 @@ if built bpe; then
 else skip bpe; fi
 
 if built packer && [ -e "$out/corpus.tok" ]; then
-    stage "packer: shuffle, hold out 2% for validation, pack llm.c shards for context 256"
-    bin/packer -o "$out/data" -t "$out/tokenizer.json" --context 256 --val 2% --seed 1 "$out/corpus.tok"
+    stage "packer: shuffle, hold out 2% for validation, pack llm.c shards for context 128"
+    bin/packer -o "$out/data" -t "$out/tokenizer.json" --context 128 --val 2% --seed 1 "$out/corpus.tok"
     echo "meta.json:"; sed 's/^/  /' "$out/data/meta.json" | head -n 12
 elif built packer; then stage "packer: no token stream to pack (bpe is not built yet)"
 else skip packer; fi
-if built model; then :; else skip model; fi
+if built model && [ -e "$out/data/meta.json" ]; then
+    stage "model train: GPT-2 'tiny' (4 layers x 128, 4 heads), 300 steps of 16 x 128 tokens"
+    bin/model train --data "$out/data" -o "$out/run" --preset tiny --micro-batch 16 --steps 300 --progress
+    echo "log: $out/run/log.csv, loss curve: $out/run/loss.png, checkpoint: $out/run/$(cat "$out/run/latest")"
+elif built model; then stage "model: no shards to train on (packer is not built yet)"
+else skip model; fi
 
 stage "demo done: everything it wrote is in $out/"
 ls -la "$out" | tail -n +2 | awk '{printf "  %10s  %s\n", $5, $9}' | grep -v ' \.*$'

@@ -1,0 +1,130 @@
+/* `model plan`: what a GPT-2 shape costs (parameters, training memory, FLOPs,
+ * time at this machine's sgemm rate) and what the literature predicts for it
+ * (Chinchilla, Kaplan et al., Levine et al.'s depth-to-width fit, head size).
+ * Every figure is computed by a function returning a struct; printing (table or
+ * JSON) is separate, so tests check the numbers directly. */
+#ifndef PLAN_H
+#define PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "gpt2.h"
+
+/* ---- the literature, as pure functions ---- */
+
+/* Hoffmann et al. 2022 (Chinchilla), approach 3: L(N, D) = E + A/N^alpha + B/D^beta,
+ * N parameters, D training tokens. */
+#define CHIN_E 1.69
+#define CHIN_A 406.4
+#define CHIN_B 410.7
+#define CHIN_ALPHA 0.34
+#define CHIN_BETA 0.28
+#define CHIN_TOKENS_PER_PARAM 20.0 /* the rule of thumb from their approaches 1 and 2 */
+double plan_chinchilla_loss(double n_params, double n_tokens);
+/* The (N, D) that minimise the fit's loss under C = 6 N D. */
+void plan_chinchilla_optimal(double flops, double *n_params, double *n_tokens);
+
+/* Kaplan et al. 2020, L(N, D) = [(Nc/N)^(aN/aD) + Dc/D]^aD with N the
+ * non-embedding parameters; n_tokens <= 0: the data-unlimited L(N) = (Nc/N)^aN. */
+#define KAPLAN_ALPHA_N 0.076
+#define KAPLAN_ALPHA_D 0.103
+#define KAPLAN_NC 6.4e13
+#define KAPLAN_DC 1.8e13
+double plan_kaplan_loss(double n_nonembed, double n_tokens);
+
+/* Levine et al. 2020 (arXiv 2006.12467), the fit quoted by issue 9: the best
+ * width for depth L is exp(5.039 + 0.0555 L). */
+#define LEVINE_A 5.039
+#define LEVINE_B 0.0555
+#define LEVINE_MIN_DEPTH 6  /* depths their experiments covered */
+#define LEVINE_MAX_DEPTH 48
+#define LEVINE_TOLERANCE 1.5 /* "about right": width within this factor of the fit's */
+double plan_levine_width(double n_layer);
+double plan_levine_depth(double n_embd);
+typedef enum { LEVINE_ABOUT_RIGHT, LEVINE_TOO_DEEP, LEVINE_TOO_SHALLOW } LevineVerdict;
+LevineVerdict plan_levine_verdict(int n_layer, int n_embd);
+const char *plan_levine_name(LevineVerdict v);
+/* The depth (real) and width on the fit's curve with 12 L D^2 = n_nonembed. */
+void plan_levine_shape(double n_nonembed, double *n_layer, double *n_embd);
+
+/* ---- one shape on this machine ---- */
+
+/* What the plan assumes about the run and the machine. */
+typedef struct PlanEnv {
+    int micro_batch;       /* sequences a forward/backward */
+    uint64_t batch_tokens; /* 0: one micro-batch */
+    double tokens;         /* training tokens; 0: unknown */
+    double hours;          /* time budget; 0: none */
+    double data_tokens;    /* tokens in --data's training shards; 0: no data */
+    double rate;           /* sgemm FLOP/s of this machine */
+    double mfu;            /* fraction of rate training reaches */
+    double mem_limit;      /* bytes the plan must fit in */
+    double mem_avail;      /* MemAvailable now (0: unknown or --memory given) */
+} PlanEnv;
+
+typedef enum { FIT_YES, FIT_NOT_NOW, FIT_NO } PlanFit;
+
+typedef struct PlanFacts {
+    GptConfig cfg;
+    double n_params;       /* total, vocabulary V, tied output layer counted once */
+    double n_nonembed;     /* without token and position embeddings */
+    int head_dim;
+    GptMemory mem;         /* what the trainer allocates for micro_batch x context */
+    double att_bytes;      /* of mem.acts + mem.scratch: the attention probabilities */
+    PlanFit fit;
+    double flops_token;    /* 6N + 12 L D T */
+    uint64_t batch_tokens;
+    int accum;             /* micro-batches a step */
+    double step_s;         /* at rate x mfu */
+    double tokens;         /* planned: --tokens, else --data's, else --hours', else 20 N */
+    const char *tokens_from; /* "--tokens", "data", "--hours", "20 tokens/parameter" */
+    double steps, run_s, epochs; /* epochs: 0 without data */
+    double hours_tokens;   /* tokens trainable in --hours (0: no --hours) */
+    double chin_tokens;    /* 20 N */
+    double chin_loss;      /* fit at (N, tokens) */
+    double flops;          /* C = 6 N tokens */
+    double chin_opt_n, chin_opt_d, chin_opt_loss; /* the fit's optimum for C */
+    double kaplan_loss, kaplan_loss_inf; /* at (N', tokens) and with unlimited data */
+    double levine_depth;   /* best depth for this width */
+    double levine_width;   /* best width for this depth */
+    LevineVerdict verdict;
+    int levine_in_range;   /* depth within the fit's experiments */
+    double levine_opt_depth, levine_opt_width; /* the fit's shape at this size */
+} PlanFacts;
+
+/* Fill f for shape c (checked with gpt_config_check). 0, or -1 with a message. */
+int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e);
+
+/* "LxDxH" (layers x width x heads) into c's shape; mlp 4 D. 0 or -1 with a message. */
+int plan_parse_shape(const char *s, GptConfig *c, Err *e);
+
+/* ---- budget mode ---- */
+
+typedef struct PlanCandidate {
+    PlanFacts f;
+    double score; /* |ln(width / Levine's width for its depth)|: 0 is on the fit */
+} PlanCandidate;
+
+/* Shapes of about n_params total parameters (within 10%), width a multiple of
+ * head_dim, heads = width / head_dim, vocabulary and context from base, ranked
+ * by closeness to Levine's fit. *out: caller frees with free(); *n may be 0. */
+int plan_budget(const GptConfig *base, double n_params, int head_dim, const PlanEnv *env,
+                PlanCandidate **out, size_t *n, Err *e);
+
+/* ---- output ---- */
+
+void plan_print_table(FILE *f, const PlanFacts *facts, size_t n, const PlanEnv *env);
+void plan_print_reasons(FILE *f, const PlanFacts *facts, size_t n);
+/* The facts as one JSON document (jansson); caller frees with free(). */
+char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char *mode,
+                double budget);
+
+/* The subcommand: argv[0] is "plan". Returns 0, 1 (data error) or 2 (bad usage). */
+int plan_main(int argc, char **argv);
+/* As plan_main, writing the report to out (tests). */
+int plan_run(int argc, char **argv, FILE *out);
+
+#endif

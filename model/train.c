@@ -1,0 +1,730 @@
+/* The training run: resolve the shape and the data, print the plan (refusing
+ * what does not fit in memory), then steps of gradient accumulation + AdamW,
+ * evaluation, log.csv, loss.png (gnuplot) and checkpoints. Resume reads every
+ * setting back from the checkpoint, so the continued run is bit-identical to
+ * one that never stopped. Not here: sampling, export, MPI (later issues). */
+#include "train.h"
+
+#include <cblas.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "data.h"
+#include "iofile.h"
+
+const TrainPreset train_presets[] = {
+    { "tiny", 4, 128, 4, 2e-3 },
+    { "small", 6, 384, 6, 1e-3 },
+    { "mosaic-52m", 8, 512, 8, 1e-3 },
+    { "mosaic-83m", 10, 640, 10, 8e-4 },
+    { "mosaic-125m", 12, 768, 12, 6e-4 },
+    { "gpt2", 12, 768, 12, 6e-4 },
+    { "gpt2-medium", 24, 1024, 16, 3e-4 },
+    { "gpt2-large", 36, 1280, 20, 2.5e-4 },
+    { "gpt2-xl", 48, 1600, 25, 2e-4 },
+    { NULL, 0, 0, 0, 0 },
+};
+
+const TrainPreset *train_preset(const char *name)
+{
+    for (const TrainPreset *p = train_presets; p->name; p++)
+        if (!strcmp(p->name, name)) return p;
+    return NULL;
+}
+
+void train_opts_init(TrainOpts *o)
+{
+    *o = (TrainOpts){ .eot_id = -1, .micro_batch = 8, .schedule = SCHED_COSINE, .min_frac = 0.1,
+                      .decay_frac = 0.2, .warmup = -1,
+                      .adam = { .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f },
+                      .eval_batches = 20, .keep = 2, .seed = 1337 };
+}
+
+/* Everything a run is, as it goes into a checkpoint's JSON header. */
+typedef struct Run {
+    GptConfig cfg;
+    int eot_id, T, B, accum, best_fit;
+    char data_dir[PATH_MAX];
+    TrainOpts o;
+    uint64_t step, tokens, epoch, index;
+} Run;
+
+static int fail(Err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(Err *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static char *run_json(const Run *r)
+{
+    const TrainOpts *o = &r->o;
+    json_t *j = json_pack(
+        "{s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},"
+        "s:{s:s,s:i,s:i,s:i,s:I,s:I,s:f,s:s,s:f,s:f,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:i,s:I,s:i,s:I},"
+        "s:{s:I,s:I,s:I,s:I}}",
+        "config", "layers", r->cfg.n_layer, "width", r->cfg.n_embd, "heads", r->cfg.n_head, "mlp",
+        r->cfg.n_mlp, "vocab_size", r->cfg.vocab_size, "eot_id", r->eot_id, "context", r->T,
+        "options", "data", r->data_dir, "best_fit", r->best_fit, "micro_batch", r->B, "accum",
+        r->accum, "batch_tokens", (json_int_t)r->B * r->T * r->accum, "steps", (json_int_t)o->steps, "lr",
+        o->lr, "schedule", sched_name(o->schedule), "min_frac", o->min_frac, "decay_frac",
+        o->decay_frac, "warmup", (json_int_t)o->warmup, "beta1", (double)o->adam.beta1, "beta2",
+        (double)o->adam.beta2, "eps", (double)o->adam.eps, "weight_decay",
+        (double)o->adam.weight_decay, "clip", (double)o->adam.clip, "eval_every",
+        (json_int_t)o->eval_every, "eval_batches", o->eval_batches, "ckpt_every",
+        (json_int_t)o->ckpt_every, "keep", o->keep, "seed", (json_int_t)o->seed,
+        "state", "step", (json_int_t)r->step, "tokens", (json_int_t)r->tokens, "epoch",
+        (json_int_t)r->epoch, "index", (json_int_t)r->index);
+    if (!j) return NULL;
+    char *s = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    return s;
+}
+
+/* The inverse of run_json; a checkpoint whose header lacks a field is corrupt. */
+static int run_parse(Run *r, const char *text, const char *path, Err *e)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j) return err_off(e, path, 24, "bad checkpoint header: %s", je.text);
+    json_int_t L, C, NH, M, V, eot, T, bf, B, acc, bt, steps, warm, ee, eb, ce, keep, seed, st, tok, ep, ix;
+    double lr, mf, df, b1, b2, eps, wd, clip;
+    const char *data, *sched;
+    int rc = json_unpack_ex(
+        j, &je, JSON_STRICT,
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+        "s:{s:s,s:I,s:I,s:I,s:I,s:I,s:F,s:s,s:F,s:F,s:I,s:F,s:F,s:F,s:F,s:F,s:I,s:I,s:I,s:I,s:I},"
+        "s:{s:I,s:I,s:I,s:I}}",
+        "config", "layers", &L, "width", &C, "heads", &NH, "mlp", &M, "vocab_size", &V, "eot_id", &eot,
+        "context", &T, "options", "data", &data, "best_fit", &bf, "micro_batch", &B, "accum", &acc,
+        "batch_tokens", &bt, "steps", &steps, "lr", &lr, "schedule", &sched, "min_frac", &mf,
+        "decay_frac", &df, "warmup", &warm, "beta1", &b1, "beta2", &b2, "eps", &eps, "weight_decay",
+        &wd, "clip", &clip, "eval_every", &ee, "eval_batches", &eb, "ckpt_every", &ce, "keep", &keep,
+        "seed", &seed, "state", "step", &st, "tokens", &tok, "epoch", &ep, "index", &ix);
+    if (rc) {
+        err_off(e, path, 24, "bad checkpoint header: %s", je.text);
+        json_decref(j);
+        return -1;
+    }
+    r->cfg = (GptConfig){ .n_layer = (int)L, .n_embd = (int)C, .n_head = (int)NH, .n_mlp = (int)M,
+                          .vocab_size = (int)V, .context = (int)T };
+    r->eot_id = (int)eot;
+    r->T = (int)T;
+    r->B = (int)B;
+    r->accum = (int)acc;
+    r->best_fit = (int)bf;
+    snprintf(r->data_dir, sizeof r->data_dir, "%s", data);
+    TrainOpts *o = &r->o;
+    o->steps = (uint64_t)steps;
+    o->lr = lr;
+    if (sched_parse(sched, &o->schedule)) rc = -1;
+    o->min_frac = mf;
+    o->decay_frac = df;
+    o->warmup = warm;
+    o->adam = (AdamOpts){ (float)b1, (float)b2, (float)eps, (float)wd, (float)clip };
+    o->eval_every = (uint64_t)ee;
+    o->eval_batches = (int)eb;
+    o->ckpt_every = (uint64_t)ce;
+    o->keep = (int)keep;
+    o->seed = (uint64_t)seed;
+    r->step = (uint64_t)st;
+    r->tokens = (uint64_t)tok;
+    r->epoch = (uint64_t)ep;
+    r->index = (uint64_t)ix;
+    json_decref(j);
+    Err ce2;
+    if (rc || B < 1 || acc < 1 || bt != B * T * acc || gpt_config_check(&r->cfg, &ce2))
+        return err_off(e, path, 24, "bad checkpoint header: inconsistent settings");
+    return 0;
+}
+
+static double mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024.0;
+}
+
+static double peak_rss(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss * 1024.0;
+}
+
+typedef struct Rate {
+    const float *a, *b;
+    float *c;
+    int n;
+} Rate;
+
+static void rate_task(void *ctx, size_t task)
+{
+    const Rate *r = ctx;
+    size_t nn = (size_t)r->n * r->n;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->n, r->n, r->n, 1.0f, r->a, r->n, r->b,
+                r->n, 0.0f, r->c + (task % 64) * nn, r->n);
+}
+
+double train_sgemm_rate(GPool *pool)
+{
+    int n = 256;
+    size_t nn = (size_t)n * n;
+    Rate r = { .n = n };
+    float *buf = malloc((2 + 64) * nn * sizeof(float));
+    if (!buf) return 0;
+    for (size_t i = 0; i < 2 * nn; i++) buf[i] = (float)(i % 17) * 0.01f;
+    r.a = buf;
+    r.b = buf + nn;
+    r.c = buf + 2 * nn;
+    size_t tasks = 4 * (size_t)gpool_threads(pool);
+    gpool_run(pool, tasks, rate_task, &r); /* warm up */
+    double best = 0;
+    for (int round = 0; round < 5; round++) { /* the best of five: the machine may be busy */
+        double t0 = progress_now();
+        gpool_run(pool, tasks, rate_task, &r);
+        double rate = 2.0 * n * nn * (double)tasks / (progress_now() - t0);
+        if (rate > best) best = rate;
+    }
+    free(buf);
+    return best;
+}
+
+static void human(char *out, size_t n, double v)
+{
+    if (v >= 1e12) snprintf(out, n, "%.2fT", v / 1e12);
+    else if (v >= 1e9) snprintf(out, n, "%.2fG", v / 1e9);
+    else if (v >= 1e6) snprintf(out, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3) snprintf(out, n, "%.1fk", v / 1e3);
+    else snprintf(out, n, "%.0f", v);
+}
+
+static void duration(char *out, size_t n, double s)
+{
+    if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else if (s >= 60) snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(out, n, "%.0fs", s);
+}
+
+/* Copy a small file (the tokenizer) through OutFile. */
+static int copy_file(const char *from, const char *to, Err *e)
+{
+    InFile *in = in_open(from, 1 << 20, e);
+    if (!in) return -1;
+    Buf b = { 0 };
+    int rc = in_slurp(in, &b, e);
+    in_close(in);
+    if (!rc) {
+        OutFile *o = out_open(to, e);
+        if (!o) rc = -1;
+        else if (out_write(o, b.data, b.len, e)) {
+            out_abort(o);
+            rc = -1;
+        } else rc = out_close(o, e);
+    }
+    buf_free(&b);
+    return rc;
+}
+
+static int write_text(const char *path, const char *text, Err *e)
+{
+    OutFile *o = out_open(path, e);
+    if (!o) return -1;
+    if (out_write(o, text, strlen(text), e)) {
+        out_abort(o);
+        return -1;
+    }
+    return out_close(o, e);
+}
+
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static int parse_ckpt_step(const char *name, uint64_t *step)
+{
+    unsigned long long s;
+    int n = 0;
+    if (sscanf(name, "ckpt-%llu.bin%n", &s, &n) == 1 && name[n] == 0) {
+        *step = s;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Remove checkpoints older than the newest `keep`, and leftovers of writes a
+ * crash interrupted (ckpt-*.bin.tmp.*: only one trainer works in a run folder). */
+static void prune(const char *dir, int keep, int stale_only)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    uint64_t steps[4096];
+    int n = 0;
+    struct dirent *de;
+    char path[PATH_MAX];
+    while ((de = readdir(d))) {
+        uint64_t s;
+        if (!strncmp(de->d_name, "ckpt-", 5) && strstr(de->d_name, ".bin.tmp.")) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);
+        } else if (parse_ckpt_step(de->d_name, &s) && n < 4096) {
+            steps[n++] = s;
+        }
+    }
+    closedir(d);
+    if (stale_only) return;
+    qsort(steps, n, sizeof *steps, cmp_u64);
+    for (int i = 0; i + keep < n; i++) {
+        snprintf(path, sizeof path, "%s/ckpt-%06" PRIu64 ".bin", dir, steps[i]);
+        unlink(path);
+    }
+}
+
+static int save_checkpoint(const Run *r, const Gpt *g, const char *dir, Err *e)
+{
+    char path[PATH_MAX], name[64];
+    snprintf(name, sizeof name, "ckpt-%06" PRIu64 ".bin", r->step);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *json = run_json(r);
+    if (!json) return err_set(e, "out of memory");
+    int rc = ckpt_write(path, json, g->params, g->m, g->v, g->n_params, e);
+    free(json);
+    if (rc) return -1;
+    /* latest moves only once the checkpoint is complete and in place */
+    char latest[PATH_MAX], text[80];
+    snprintf(latest, sizeof latest, "%s/latest", dir);
+    snprintf(text, sizeof text, "%s\n", name);
+    if (write_text(latest, text, e)) return -1;
+    sync_dir(dir);
+    prune(dir, r->o.keep, 0);
+    return 0;
+}
+
+/* The checkpoint run/latest names (its path into `path`). */
+static int latest_path(const char *dir, char *path, size_t n, Err *e)
+{
+    char lp[PATH_MAX];
+    snprintf(lp, sizeof lp, "%s/latest", dir);
+    FILE *f = fopen(lp, "r");
+    if (!f) return err_sys(e, lp, "cannot open (is this a run folder?)");
+    char name[256] = "";
+    char *ok = fgets(name, sizeof name, f);
+    fclose(f);
+    name[strcspn(name, "\r\n")] = 0;
+    uint64_t s;
+    if (!ok || !parse_ckpt_step(name, &s)) return err_at(e, lp, 1, "does not name a checkpoint (ckpt-STEP.bin)");
+    snprintf(path, n, "%s/%s", dir, name);
+    return 0;
+}
+
+/* log.csv: keep the header and rows up to `step` (a resumed run rewrites what
+ * came after its checkpoint). */
+static int log_truncate(const char *path, uint64_t step, Err *e)
+{
+    InFile *in = in_open(path, 1 << 16, e);
+    if (!in) return 0; /* no log yet: it is started afresh */
+    Buf b = { 0 };
+    const char *line;
+    size_t len;
+    int rc;
+    while ((rc = in_line(in, &line, &len, e)) == 1) {
+        unsigned long long s;
+        if (in_lineno(in) > 1 && (sscanf(line, "%llu,", &s) != 1 || s > step)) continue;
+        if (buf_append(&b, line, len) || buf_putc(&b, '\n')) rc = err_set(e, "out of memory");
+        if (rc < 0) break;
+    }
+    in_close(in);
+    if (rc == 0) {
+        if (buf_putc(&b, 0)) rc = err_set(e, "out of memory");
+        else rc = write_text(path, b.data, e);
+    }
+    buf_free(&b);
+    return rc;
+}
+
+static void plot(const char *dir, const char *title)
+{
+    char png[PATH_MAX], tmp[PATH_MAX + 32], log[PATH_MAX];
+    snprintf(png, sizeof png, "%s/loss.png", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", png, (long)getpid());
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    if (strchr(dir, '\'') || strchr(title, '\'')) return; /* gnuplot's strings are quoted with ' */
+    FILE *g = popen("gnuplot 2>/dev/null", "w");
+    if (!g) return;
+    fprintf(g,
+            "set terminal pngcairo size 900,540\n"
+            "set output '%s'\n"
+            "set datafile separator ','\n"
+            "set title '%s'\n"
+            "set xlabel 'step'\nset ylabel 'loss (nats/token)'\nset grid\n"
+            "plot '%s' using 1:3 skip 1 with lines lw 1.5 title 'train', "
+            "'' using 1:($4 == $4 ? $4 : NaN) skip 1 with points pt 7 ps 0.8 title 'validation'\n",
+            tmp, title, log);
+    if (pclose(g) == 0) rename(tmp, png);
+    else unlink(tmp);
+}
+
+typedef struct Batch {
+    int *x, *y;
+} Batch;
+
+/* Mean loss over the first eval windows of the validation shards, in order. */
+static int evaluate(Gpt *g, const Shards *val, int n_windows, Batch *bt, double *loss, Err *e)
+{
+    int B = g->B, T = g->T, V = g->cfg.vocab_size;
+    double sum = 0;
+    int done = 0;
+    while (done < n_windows) {
+        int rows = n_windows - done < B ? n_windows - done : B;
+        for (int b = 0; b < rows; b++)
+            if (shards_window(val, (uint64_t)(done + b), V, bt->x + (size_t)b * T, bt->y + (size_t)b * T, e))
+                return -1;
+        g->B = rows; /* a short last batch: activations are sized for B, rows <= B */
+        gpt_forward(g, bt->x, bt->y);
+        g->B = B;
+        sum += (double)g->loss * rows;
+        done += rows;
+    }
+    *loss = sum / n_windows;
+    return 0;
+}
+
+static int mkdir_run(const char *dir, Err *e)
+{
+    if (mkdir(dir, 0755) && errno != EEXIST) return err_sys(e, dir, "cannot create the run folder");
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return err_set(e, "%s: not a folder", dir);
+    return 0;
+}
+
+/* Settle shape, data and batch for a fresh run; 0 or an exit status. */
+static int setup_fresh(const TrainOpts *o, Run *r, DataMeta *meta, Shards *train, Shards *val, Err *e)
+{
+    r->o = *o;
+    const TrainPreset *p = train_preset(o->preset ? o->preset : "tiny");
+    if (!p) return fail(e, 2, "unknown preset '%s' (model train --help lists them)", o->preset);
+    r->cfg.n_layer = o->n_layer ? o->n_layer : p->n_layer;
+    r->cfg.n_embd = o->n_embd ? o->n_embd : p->n_embd;
+    r->cfg.n_head = o->n_head ? o->n_head : p->n_head;
+    r->cfg.n_mlp = o->n_mlp ? o->n_mlp : 4 * r->cfg.n_embd;
+    if (!o->lr) r->o.lr = p->lr;
+    if (data_scan(o->data_dir, meta, train, val, e)) return 1;
+    if (!realpath(o->data_dir, r->data_dir)) return fail(e, 1, "%s: %s", o->data_dir, strerror(errno));
+    r->best_fit = meta->best_fit;
+    /* vocabulary: the data's word is final; a bare llm.c file is GPT-2's unless told */
+    if (meta->vocab_size && o->vocab_size && o->vocab_size != meta->vocab_size)
+        return fail(e, 2, "--vocab-size %d, but the data says %d", o->vocab_size, meta->vocab_size);
+    r->cfg.vocab_size = meta->vocab_size ? meta->vocab_size : o->vocab_size ? o->vocab_size : 50257;
+    r->eot_id = meta->eot_id >= 0 ? meta->eot_id : o->eot_id >= 0 ? o->eot_id : r->cfg.vocab_size == 50257 ? 50256 : 0;
+    if (r->eot_id >= r->cfg.vocab_size)
+        return fail(e, 2, "--eot %d is outside the vocabulary of %d", r->eot_id, r->cfg.vocab_size);
+    r->T = o->context ? o->context : meta->context ? meta->context : 1024;
+    if (meta->best_fit && o->context && o->context != meta->context)
+        return fail(e, 2, "%s was packed with best-fit windows for context %d; --context %d would cut documents",
+                    o->data_dir, meta->context, o->context);
+    r->cfg.context = r->T;
+    if (gpt_config_check(&r->cfg, e)) return 2;
+    if (shards_map(train, r->T, r->best_fit, e)) return 1;
+    if (val->n && shards_map(val, r->T, r->best_fit, e)) return 1;
+    r->B = o->micro_batch;
+    uint64_t micro_tokens = (uint64_t)r->B * r->T;
+    uint64_t bt = o->batch_tokens ? o->batch_tokens : micro_tokens;
+    if (bt % micro_tokens)
+        return fail(e, 2, "--batch %" PRIu64 " tokens is not a multiple of a micro-batch (%d x %d = %" PRIu64 ")",
+                    bt, r->B, r->T, micro_tokens);
+    r->accum = (int)(bt / micro_tokens);
+    if (o->tokens) r->o.steps = (o->tokens + bt - 1) / bt;
+    else if (!o->steps) r->o.steps = (train->n_windows * (uint64_t)r->T + bt - 1) / bt;
+    if (r->o.warmup < 0) r->o.warmup = (int64_t)(r->o.steps / 20);
+    if (!r->o.eval_every) r->o.eval_every = r->o.steps >= 10 ? r->o.steps / 10 : 1;
+    if (!r->o.ckpt_every) r->o.ckpt_every = r->o.eval_every;
+    return 0;
+}
+
+int train_run(const TrainOpts *opts, Err *e)
+{
+    Run r = { 0 };
+    DataMeta meta;
+    Shards train = { 0 }, val = { 0 };
+    const char *dir = opts->resume_dir ? opts->resume_dir : opts->out_dir;
+    char ck_path[PATH_MAX] = "";
+    CkptFile ck = { .fd = -1 };
+    int code = 0;
+    Gpt g = { 0 };
+    GPool *pool = NULL;
+    Loader ld = { 0 };
+    Batch bt = { 0 };
+    FILE *logf = NULL;
+    Progress pr;
+    progress_start(&pr, "model", opts->progress, 0);
+
+    if (opts->resume_dir) {
+        if (latest_path(dir, ck_path, sizeof ck_path, e) || ckpt_open(&ck, ck_path, e) ||
+            run_parse(&r, ck.json, ck_path, e)) {
+            code = 1;
+            goto done;
+        }
+        r.o.threads = opts->threads;
+        r.o.progress = opts->progress;
+        if (opts->steps) r.o.steps = opts->steps; /* extend (or shorten) the run */
+        const char *data = opts->data_dir ? opts->data_dir : r.data_dir;
+        if (data_scan(data, &meta, &train, &val, e) || shards_map(&train, r.T, r.best_fit, e) ||
+            (val.n && shards_map(&val, r.T, r.best_fit, e))) {
+            code = 1;
+            goto done;
+        }
+        if (meta.vocab_size && meta.vocab_size != r.cfg.vocab_size) {
+            code = fail(e, 1, "%s: vocabulary of %d ids, but the checkpoint %s was trained on %d", data,
+                        meta.vocab_size, ck_path, r.cfg.vocab_size);
+            goto done;
+        }
+        gpt_config_check(&r.cfg, e);
+    } else {
+        if ((code = setup_fresh(opts, &r, &meta, &train, &val, e))) goto done;
+        char latest[PATH_MAX];
+        snprintf(latest, sizeof latest, "%s/latest", dir);
+        if (access(latest, F_OK) == 0) {
+            code = fail(e, 2, "%s already holds a run (%s); continue it with --resume %s or pick another -o",
+                        dir, latest, dir);
+            goto done;
+        }
+    }
+    if (r.o.steps == 0 || r.step >= r.o.steps) {
+        code = fail(e, 2, "nothing to do: the run is at step %" PRIu64 " of %" PRIu64, r.step, r.o.steps);
+        goto done;
+    }
+
+    /* the plan */
+    unsigned threads = r.o.threads ? r.o.threads : cli_cores();
+    GptMemory mem;
+    gpt_memory(&r.cfg, r.B, r.T, &mem);
+    double need = (double)mem.total + 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
+    double avail = mem_available();
+    double flops_tok = gpt_flops_per_token(&r.cfg, r.T);
+    uint64_t tokens_step = (uint64_t)r.B * r.T * r.accum;
+    char s1[32], s2[32], s3[32], s4[32];
+    human(s1, sizeof s1, (double)gpt_n_params_real(&r.cfg));
+    human(s2, sizeof s2, (double)train.n_tokens);
+    human(s3, sizeof s3, flops_tok);
+    human(s4, sizeof s4, (double)r.o.steps * tokens_step);
+    if (!pr.quiet) {
+        fprintf(stderr,
+                "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d)\n"
+                "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f, scratch %.1f); %.0f MB available\n"
+                "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads\n"
+                "model: plan: data %s: %s training tokens in %d shards, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
+                s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
+                need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
+                mem.scratch / 1e6, avail / 1e6, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads,
+                r.data_dir, s2, train.n, train.n_windows, r.best_fit ? "best-fit" : "stream",
+                train.unused_tokens);
+        if (val.n) fprintf(stderr, "%" PRIu64 " validation windows\n", val.n_windows);
+        else fprintf(stderr, "no validation shards (val*.bin): no validation loss\n");
+    }
+    if (avail > 0 && need > avail) {
+        code = fail(e, 1, "the plan needs %.0f MB but this machine has %.0f MB available: use a smaller "
+                    "--micro-batch, --context or model", need / 1e6, avail / 1e6);
+        goto done;
+    }
+
+    openblas_set_num_threads(1); /* our threads split the products: never both at once */
+    if (!(pool = gpool_new(threads))) {
+        code = fail(e, 1, "cannot start %u threads", threads);
+        goto done;
+    }
+    if (gpt_init(&g, &r.cfg, r.B, r.T, pool, e)) {
+        code = 1;
+        goto done;
+    }
+    if (opts->resume_dir) {
+        if (ck.n_params != g.n_params) {
+            code = fail(e, 1, "%s: %zu parameters, but its header's shape has %zu: corrupt", ck_path,
+                        ck.n_params, g.n_params);
+            goto done;
+        }
+        if (ckpt_read(&ck, g.params, g.m, g.v, e)) {
+            code = 1;
+            goto done;
+        }
+        g.adam_step = r.step;
+        prune(dir, r.o.keep, 1);
+    } else {
+        if (mkdir_run(dir, e)) {
+            code = 1;
+            goto done;
+        }
+        gpt_init_weights(&g, r.o.seed);
+        if (meta.tokenizer[0]) {
+            char to[PATH_MAX];
+            snprintf(to, sizeof to, "%s/tokenizer.json", dir);
+            if (copy_file(meta.tokenizer, to, e)) {
+                code = 1;
+                goto done;
+            }
+        }
+    }
+    ckpt_close(&ck);
+    if (loader_init(&ld, &train, r.o.seed, r.epoch, r.index, e)) {
+        code = 1;
+        goto done;
+    }
+    bt.x = malloc(2 * sizeof(int) * (size_t)r.B * r.T);
+    if (!bt.x) {
+        code = fail(e, 1, "out of memory");
+        goto done;
+    }
+    bt.y = bt.x + (size_t)r.B * r.T;
+
+    char log_path[PATH_MAX];
+    snprintf(log_path, sizeof log_path, "%s/log.csv", dir);
+    if (opts->resume_dir && log_truncate(log_path, r.step, e)) {
+        code = 1;
+        goto done;
+    }
+    logf = fopen(log_path, opts->resume_dir ? "a" : "w");
+    if (!logf) {
+        err_sys(e, log_path, "cannot write");
+        code = 1;
+        goto done;
+    }
+    if (!opts->resume_dir || ftell(logf) == 0)
+        fputs("step,tokens,loss,val_loss,lr,grad_norm,tokens_per_s,mfu\n", logf);
+
+    double peak = train_sgemm_rate(pool);
+    int eval_windows = 0;
+    if (val.n) {
+        uint64_t w = (uint64_t)r.o.eval_batches * r.B;
+        eval_windows = (int)(val.n_windows < w ? val.n_windows : w);
+    }
+    Sched sc = { .kind = r.o.schedule, .lr = r.o.lr, .min_frac = r.o.min_frac, .decay_frac = r.o.decay_frac,
+                 .warmup = (uint64_t)r.o.warmup, .total = r.o.steps };
+    char title[PATH_MAX + 64];
+    snprintf(title, sizeof title, "%s: %d x %d, %d heads", dir, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head);
+    double t_start = progress_now(), t_show = 0, last_loss = NAN, last_val = NAN;
+    uint64_t first_step = r.step;
+    while (r.step < r.o.steps) {
+        double t0 = progress_now();
+        gpt_zero_grad(&g);
+        double loss = 0;
+        for (int k = 0; k < r.accum; k++) {
+            if (loader_next(&ld, r.B, r.cfg.vocab_size, bt.x, bt.y, e)) {
+                code = 1;
+                goto done;
+            }
+            gpt_forward(&g, bt.x, bt.y);
+            gpt_backward(&g, 1.0f / (float)r.accum);
+            loss += g.loss;
+        }
+        loss /= r.accum;
+        float lr = (float)sched_lr(&sc, r.step);
+        float norm = gpt_adamw_step(&g, &r.o.adam, lr);
+        r.step++;
+        r.tokens += tokens_step;
+        r.epoch = ld.epoch;
+        r.index = ld.index;
+        double dt = progress_now() - t0, tps = (double)tokens_step / dt;
+        double mfu = peak > 0 ? tps * flops_tok / peak : 0;
+        last_loss = loss;
+        if (!isfinite(loss)) {
+            code = fail(e, 1, "step %" PRIu64 ": the loss is %g: training diverged (lower --lr?)", r.step, loss);
+            goto done;
+        }
+        int is_last = r.step == r.o.steps;
+        char vbuf[32] = "";
+        if (eval_windows && (r.step % r.o.eval_every == 0 || is_last)) {
+            double vl;
+            if (evaluate(&g, &val, eval_windows, &bt, &vl, e)) {
+                code = 1;
+                goto done;
+            }
+            last_val = vl;
+            snprintf(vbuf, sizeof vbuf, "%.9g", vl);
+        }
+        fprintf(logf, "%" PRIu64 ",%" PRIu64 ",%.9g,%s,%.9g,%.9g,%.1f,%.4f\n", r.step, r.tokens, loss,
+                vbuf, (double)lr, (double)norm, tps, mfu);
+        if (fflush(logf)) {
+            err_sys(e, log_path, "write");
+            code = 1;
+            goto done;
+        }
+        if (vbuf[0] || is_last) plot(dir, title);
+        if (r.step % r.o.ckpt_every == 0 || is_last) {
+            if (save_checkpoint(&r, &g, dir, e)) {
+                code = 1;
+                goto done;
+            }
+        }
+        double now = progress_now();
+        if (pr.on && (now >= t_show || is_last)) {
+            double per = (now - t_start) / (double)(r.step - first_step);
+            char eta[32], rate[32];
+            duration(eta, sizeof eta, per * (double)(r.o.steps - r.step));
+            human(rate, sizeof rate, (double)tokens_step / per);
+            fprintf(stderr, "\rmodel: step %" PRIu64 "/%" PRIu64 "  loss %.4f%s%s  %s tok/s  MFU %.0f%%  ETA %s\033[K",
+                    r.step, r.o.steps, loss, vbuf[0] ? "  val " : "", vbuf[0] ? vbuf : "", rate, 100 * mfu, eta);
+            pr.shown = 1;
+            t_show = now + 0.5;
+        }
+    }
+    progress_end(&pr);
+    {
+        double secs = progress_now() - t_start;
+        double tps = (double)(r.step - first_step) * tokens_step / secs;
+        char rate[32], ent[160] = ", no validation shards";
+        human(rate, sizeof rate, tps);
+        if (val.n)
+            snprintf(ent, sizeof ent, ", val loss %.4f (unigram entropy of the validation tokens %.4f)", last_val,
+                     shards_unigram_entropy(&val, r.cfg.vocab_size, 50000000));
+        progress_summary(&pr,
+                         "%" PRIu64 " steps, %" PRIu64 " tokens (%.2f epochs of the training windows) in %.1f s (%s tokens/s, MFU %.0f%% of %.1f GFLOP/s sgemm); "
+                         "train loss %.4f%s; peak RSS %.1f MB (plan %.1f MB); %s/latest",
+                         r.step - first_step, (r.step - first_step) * tokens_step,
+                         (double)ld.epoch + (double)ld.index / (double)train.n_windows, secs, rate,
+                         peak > 0 ? 100 * tps * flops_tok / peak : 0, peak / 1e9, last_loss, ent,
+                         peak_rss() / 1e6, need / 1e6, dir);
+    }
+done:
+    progress_end(&pr);
+    if (logf) fclose(logf);
+    ckpt_close(&ck);
+    free(bt.x);
+    loader_free(&ld);
+    gpt_free(&g);
+    gpool_free(pool);
+    shards_free(&train);
+    shards_free(&val);
+    return code;
+}

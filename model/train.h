@@ -1,0 +1,57 @@
+/* `model train`: options, presets, the plan printed before training, and the
+ * training loop (data, AdamW steps, evaluation, log.csv, loss.png, checkpoints,
+ * exact resume). main.c fills TrainOpts from argv and calls train_run. */
+#ifndef TRAIN_H
+#define TRAIN_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "gpt2.h"
+#include "progress.h"
+#include "sched.h"
+
+typedef struct TrainPreset {
+    const char *name;
+    int n_layer, n_embd, n_head;
+    double lr; /* default learning rate for this size (GPT-3 paper's table where it has one) */
+} TrainPreset;
+
+/* NULL-terminated table; train_preset() finds one by name (NULL: unknown). */
+extern const TrainPreset train_presets[];
+const TrainPreset *train_preset(const char *name);
+
+typedef struct TrainOpts {
+    const char *data_dir, *out_dir, *resume_dir;
+    const char *preset;
+    int n_layer, n_embd, n_head, n_mlp; /* 0: from the preset (tiny when none) */
+    int context;                        /* 0: meta.json's, else 1024 */
+    int vocab_size, eot_id;             /* 0 / -1: from the data, else GPT-2's */
+    uint64_t steps, tokens;             /* 0 and 0: one epoch of the training windows */
+    uint64_t batch_tokens;              /* 0: one micro-batch */
+    int micro_batch;                    /* sequences per forward/backward */
+    double lr;                          /* 0: the preset's */
+    SchedKind schedule;
+    double min_frac, decay_frac;
+    int64_t warmup;                     /* steps; -1: 5% of the steps */
+    AdamOpts adam;
+    uint64_t eval_every;                /* 0: ten evaluations a run */
+    int eval_batches;                   /* micro-batches of validation windows */
+    uint64_t ckpt_every;                /* 0: at each evaluation */
+    int keep;                           /* checkpoints kept */
+    uint64_t seed;
+    unsigned threads;                   /* 0: every core */
+    ProgressMode progress;
+} TrainOpts;
+
+/* Defaults for every field. */
+void train_opts_init(TrainOpts *o);
+/* Train; returns the exit status: 0, 1 (data or I/O error, message in e) or
+ * 2 (bad usage, message in e). */
+int train_run(const TrainOpts *o, Err *e);
+
+/* Floating-point rate of cblas_sgemm (FLOP/s) with this pool, each thread on
+ * its own 256x256x256 products: the denominator of MFU. */
+double train_sgemm_rate(GPool *pool);
+
+#endif
