@@ -7,6 +7,9 @@
 
 #include "cli.h"
 #include "iofile.h"
+#include "plan.h"
+#include "sample.h"
+#include "sweep.h"
 #include "train.h"
 
 static int usage(FILE *f, int code)
@@ -20,7 +23,13 @@ static int usage(FILE *f, int code)
           "matrix products go through OpenBLAS. 'model train --help' lists its options.\n"
           "\n"
           "subcommands:\n"
+          "  plan       which shape to train: parameters, memory, FLOPs, time, scaling laws\n"
           "  train      train a model, or continue one (--resume)\n"
+          "  sweep      short trainings over a grid of shapes: which one learns best\n"
+          "  lr-find    LR range test: loss against a rising rate, and a suggested --lr\n"
+          "  sample     continue a prompt with a trained run (model sample RUN --prompt TEXT)\n"
+          "  eval       loss, perplexity and bits per byte of a run on shards or text\n"
+          "  export     write a run as a Hugging Face GPT-2 (model.safetensors, config.json)\n"
           "\n"
           "  example: packer -o data/ web.tok && model train --data data/ -o run/ --preset tiny --steps 200\n",
           f);
@@ -188,18 +197,24 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } commands[] = {
+    { "plan", plan_main },
     { "train", train_main },
+    { "sweep", sweep_main },
+    { "lr-find", lrfind_main },
+    { "sample", sample_main },
+    { "eval", eval_main },
+    { "export", export_main },
 };
 
 int main(int argc, char **argv)
 {
     out_cleanup_on_signal();
-    if (argc < 2) return cli_bad_usage(PROG, "which subcommand? (train)");
+    if (argc < 2) return cli_bad_usage(PROG, "which subcommand? (plan, train, sweep, lr-find, sample, eval, export)");
     const char *a = argv[1];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout, 0);
     if (!strcmp(a, "--version")) return cli_version(PROG);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(a, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     if (a[0] == '-') return cli_bad_usage(PROG, "unknown option '%s'", a);
-    return cli_bad_usage(PROG, "unknown subcommand '%s' (train)", a);
+    return cli_bad_usage(PROG, "unknown subcommand '%s' (plan, train, sweep, lr-find, sample, eval, export)", a);
 }

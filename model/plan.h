@@ -59,6 +59,7 @@ typedef struct PlanEnv {
     double tokens;         /* training tokens; 0: unknown */
     double hours;          /* time budget; 0: none */
     double data_tokens;    /* tokens in --data's training shards; 0: no data */
+    double data_windows;   /* their training windows at this context (the trainer's order array) */
     double rate;           /* sgemm FLOP/s of this machine */
     double mfu;            /* fraction of rate training reaches */
     double mem_limit;      /* bytes the plan must fit in */
@@ -73,6 +74,7 @@ typedef struct PlanFacts {
     double n_nonembed;     /* without token and position embeddings */
     int head_dim;
     GptMemory mem;         /* what the trainer allocates for micro_batch x context */
+    double need_bytes;     /* mem.total + batch buffers + window order: what train checks */
     double att_bytes;      /* of mem.acts + mem.scratch: the attention probabilities */
     PlanFit fit;
     double flops_token;    /* 6N + 12 L D T */

@@ -1,0 +1,322 @@
+/* `model eval`: a trained run's loss on held-out data, as mean nats a token,
+ * perplexity and bits per byte (the loss summed over every predicted token, in
+ * bits, over the UTF-8 bytes those tokens decode to: comparable across
+ * tokenizers). Data: a packer folder (its val*.bin shards), one .bin shard, or
+ * text/JSONL encoded here with the run's tokenizer. Shards are cut into the
+ * trainer's windows (the first N of them are the trainer's validation set);
+ * text is cut into windows of T+1 stepping by T, the last one shorter, so every
+ * token but the first is predicted once. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "data.h"
+#include "docio.h"
+#include "iofile.h"
+#include "progress.h"
+#include "runmodel.h"
+#include "tokenizer.h"
+
+#define PROG "model"
+
+typedef struct EvalOpts {
+    const char *run_dir, *ckpt, *data, *dump_logits;
+    uint64_t max_windows; /* 0: all */
+    int json;
+    DocOpts doc;
+    CommonOpts common;
+} EvalOpts;
+
+static int eval_usage(FILE *f, int code)
+{
+    fputs("usage: model eval RUN --data DIR|SHARD.bin|TEXT [--windows N] [--json] [--ckpt FILE]\n"
+          "\n"
+          "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, and\n"
+          "prints on stdout the model's loss (mean nats a predicted token), perplexity\n"
+          "(e^loss) and bits per byte (summed loss in bits over the UTF-8 bytes of the\n"
+          "predicted tokens; special tokens such as end-of-text count 0 bytes), which\n"
+          "compares models with different tokenizers. A summary goes to stderr.\n"
+          "\n"
+          "  --data DIR           a packer folder: its val*.bin shards, in name order\n"
+          "  --data FILE.bin      one llm.c shard\n"
+          "  --data FILE          anything else is documents (JSONL, plain text, .gz; the\n"
+          "                       document options below), encoded with the run's\n"
+          "                       tokenizer, each preceded by end-of-text as in the shards\n"
+          "  --windows N          evaluate only the first N windows (default: all). Shards\n"
+          "                       are cut as the trainer cuts them (T+1 tokens, stepping by\n"
+          "                       T, or T+1 for best-fit data): the trainer's validation\n"
+          "                       loss is the first eval-batches x micro-batch windows of\n"
+          "                       the val shards. The tokens past a shard's last window are\n"
+          "                       not evaluated (counted in the summary); text ends with a\n"
+          "                       shorter window instead\n"
+          "  --json               print one JSON object (loss, perplexity, bits_per_byte,\n"
+          "                       tokens, bytes, windows, context, checkpoint, data)\n"
+          "  --dump-logits FILE   also write the logits of every predicted position, float32\n"
+          "                       little-endian, (tokens, vocabulary) row-major (for tests)\n"
+          "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
+          f);
+    fputs(cli_doc_help, f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model eval run/ --data data/ --json\n"
+          "           model eval run/ --data held-out.jsonl.gz\n", f);
+    return code;
+}
+
+/* The evaluated tokens: shards (windows read on demand) or one encoded stream. */
+typedef struct Source {
+    Shards sh;
+    int is_shards;
+    IdBuf ids;                  /* text: the stream */
+    uint64_t n_windows, unused; /* unused: shard tokens past the last window */
+} Source;
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && !strcmp(s + n - k, suf);
+}
+
+static int open_source(const EvalOpts *o, const RunModel *rm, const Tokenizer *tok, Source *src, Err *e)
+{
+    int V = rm->cfg.vocab_size, T = rm->cfg.context;
+    if (is_dir(o->data)) {
+        DataMeta meta;
+        Shards train;
+        if (data_scan(o->data, &meta, &train, &src->sh, e)) {
+            shards_free(&train);
+            return -1;
+        }
+        shards_free(&train);
+        if (!src->sh.n) return err_set(e, "%s: no validation shards (val*.bin): give one .bin with --data", o->data);
+        if (meta.vocab_size && meta.vocab_size != V)
+            return err_set(e, "%s: vocabulary of %d ids, but the model %s has %d", o->data, meta.vocab_size,
+                           rm->ckpt, V);
+        src->is_shards = 1;
+        if (shards_map(&src->sh, T, meta.best_fit, e)) return -1;
+    } else if (ends_with(o->data, ".bin")) {
+        BinFile b;
+        if (bin_open(&b, o->data, e)) return -1;
+        uint32_t hv = b.vocab_size;
+        bin_close(&b);
+        if (hv && (int)hv != V)
+            return err_off(e, o->data, 12, "vocabulary of %u ids, but the model %s has %d", hv, rm->ckpt, V);
+        if (!(src->sh.paths = calloc(1, sizeof *src->sh.paths)) || !(src->sh.paths[0] = strdup(o->data)))
+            return err_set(e, "out of memory");
+        src->sh.n = 1;
+        src->is_shards = 1;
+        if (shards_map(&src->sh, T, rm->best_fit, e)) return -1;
+    } else {
+        if (rm->eot_id < 0) return err_set(e, "%s has no end-of-text id to separate documents", rm->ckpt);
+        const char *paths[1] = { o->data };
+        DocReader *r = doc_open(&o->doc, paths, strcmp(o->data, "-") ? 1 : 0, e);
+        if (!r) return -1;
+        TokEncoder *enc = tok_encoder_new(tok, e);
+        Doc d;
+        int rc = enc ? 0 : -1;
+        while (!rc && (rc = doc_next(r, &d, e)) == 1) {
+            size_t from = src->ids.len;
+            rc = idbuf_push(&src->ids, (uint32_t)rm->eot_id) ? err_set(e, "out of memory") : 0;
+            if (!rc && tok_encode(enc, d.text, d.text_len, 0, &src->ids, e)) {
+                char m[sizeof e->msg];
+                snprintf(m, sizeof m, "%s", e->msg);
+                rc = err_at(e, err_name(d.path), d.lineno, "%s", m);
+            }
+            for (size_t i = from; !rc && i < src->ids.len; i++)
+                if (src->ids.ids[i] >= (uint32_t)V)
+                    rc = err_at(e, err_name(d.path), d.lineno, "token %u is outside the model's vocabulary of %d",
+                                src->ids.ids[i], V);
+        }
+        tok_encoder_free(enc);
+        if (rc < 0) {
+            doc_close(r, e);
+            return -1;
+        }
+        if (doc_close(r, e)) return -1;
+        if (src->ids.len < 2) return err_set(e, "%s: fewer than two tokens: nothing to predict", o->data);
+        src->n_windows = (src->ids.len - 2) / (uint64_t)T + 1;
+        return 0;
+    }
+    src->n_windows = src->sh.n_windows;
+    src->unused = src->sh.unused_tokens;
+    return 0;
+}
+
+/* Window w into x, y; returns its length (T, or less for text's last window). */
+static int get_window(const Source *src, uint64_t w, int T, int V, int *x, int *y, Err *e)
+{
+    if (src->is_shards) return shards_window(&src->sh, w, V, x, y, e) ? -1 : T;
+    size_t start = (size_t)w * T, n = src->ids.len - 1 - start < (size_t)T ? src->ids.len - 1 - start : (size_t)T;
+    for (size_t t = 0; t < n; t++) {
+        x[t] = (int)src->ids.ids[start + t];
+        y[t] = (int)src->ids.ids[start + t + 1];
+    }
+    return (int)n;
+}
+
+static int eval_run(const EvalOpts *o, Err *e)
+{
+    RunModel rm;
+    Tokenizer *tok = NULL;
+    GPool *pool = NULL;
+    Gpt g = { 0 };
+    Source src = { 0 };
+    OutFile *dump = NULL;
+    int *x = NULL, *y = NULL, code = 1;
+    Progress pr;
+    progress_start(&pr, PROG, o->common.progress, 0);
+    if (runmodel_open(o->run_dir, o->ckpt, &rm, e)) goto done;
+    if (!(tok = runmodel_tokenizer(o->run_dir, &rm, e))) goto done;
+    if (open_source(o, &rm, tok, &src, e)) goto done;
+    const int T = rm.cfg.context, V = rm.cfg.vocab_size, Vp = rm.cfg.padded_vocab;
+    int B = rm.micro_batch; /* the trainer's batches: its validation loss is reproduced exactly */
+    uint64_t n_windows = src.n_windows;
+    if (o->max_windows && o->max_windows < n_windows) n_windows = o->max_windows;
+    if ((uint64_t)B > n_windows) B = (int)n_windows;
+    unsigned threads = o->common.threads ? o->common.threads : cli_cores();
+    openblas_set_num_threads(1);
+    if (!(pool = gpool_new(threads))) {
+        err_set(e, "cannot start %u threads", threads);
+        goto done;
+    }
+    if (runmodel_load(&rm, B, T, pool, &g, e)) goto done;
+    x = malloc(2 * sizeof(int) * (size_t)B * T);
+    if (!x) {
+        err_set(e, "out of memory");
+        goto done;
+    }
+    y = x + (size_t)B * T;
+    if (o->dump_logits && !(dump = out_open(o->dump_logits, e))) goto done;
+    double sum_nats = 0;
+    uint64_t n_tokens = 0, n_bytes = 0;
+    for (uint64_t w = 0; w < n_windows;) {
+        /* a batch of full windows, or text's short last window alone */
+        int rows = 0, len = T;
+        while (rows < B && w + rows < n_windows) {
+            int n = get_window(&src, w + rows, T, V, x + (size_t)rows * T, y + (size_t)rows * T, e);
+            if (n < 0) goto done;
+            if (n < T) {
+                if (rows) break; /* next batch */
+                len = n;
+                rows = 1;
+                break;
+            }
+            rows++;
+        }
+        g.B = rows;
+        g.T = len;
+        if (dump) {
+            gpt_forward(&g, x, NULL);
+            const float *lg = gpt_logits(&g);
+            for (size_t r = 0; r < (size_t)rows * len; r++)
+                if (out_write(dump, lg + r * Vp, (size_t)V * sizeof(float), e)) goto done;
+        }
+        gpt_forward(&g, x, y);
+        sum_nats += (double)g.loss * rows * len;
+        n_tokens += (uint64_t)rows * len;
+        for (size_t r = 0; r < (size_t)rows * len; r++) {
+            size_t nb;
+            if (tok->kind[y[r]] != TOK_SPECIAL) {
+                tok_bytes(tok, (uint32_t)y[r], &nb);
+                n_bytes += nb;
+            }
+        }
+        w += (uint64_t)rows;
+        progress_update(&pr, w, 0, n_tokens, "tokens");
+    }
+    g.B = B;
+    g.T = T;
+    progress_end(&pr);
+    if (dump) {
+        int rc = out_close(dump, e);
+        dump = NULL;
+        if (rc) goto done;
+    }
+    double loss = sum_nats / (double)n_tokens, ppl = exp(loss);
+    double bpb = n_bytes ? sum_nats / log(2.0) / (double)n_bytes : NAN;
+    if (o->json) {
+        json_t *j = json_pack("{s:f,s:f,s:f,s:I,s:I,s:I,s:i,s:s,s:s}", "loss", loss, "perplexity", ppl,
+                              "bits_per_byte", n_bytes ? bpb : 0.0, "tokens", (json_int_t)n_tokens, "bytes",
+                              (json_int_t)n_bytes, "windows", (json_int_t)n_windows, "context", T,
+                              "checkpoint", rm.ckpt, "data", o->data);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+        json_decref(j);
+        if (!s) {
+            err_set(e, "out of memory");
+            goto done;
+        }
+        printf("%s\n", s);
+        free(s);
+    } else {
+        printf("loss %.6f nats/token, perplexity %.4f, %.6f bits/byte (%" PRIu64 " tokens, %" PRIu64
+               " bytes, %" PRIu64 " windows of %d)\n", loss, ppl, bpb, n_tokens, n_bytes, n_windows, T);
+    }
+    if (fflush(stdout)) {
+        err_sys(e, "-", "write");
+        goto done;
+    }
+    progress_summary(&pr, "eval: %" PRIu64 " of %" PRIu64 " windows, %" PRIu64 " tokens in %.2f s (%" PRIu64
+                     " tokens past the shards' last windows not evaluated); %s (step %" PRIu64 ")", n_windows,
+                     src.n_windows, n_tokens, progress_elapsed(&pr), src.unused, rm.ckpt, rm.step);
+    code = 0;
+done:
+    out_abort(dump);
+    free(x);
+    gpt_free(&g);
+    gpool_free(pool);
+    shards_free(&src.sh);
+    idbuf_free(&src.ids);
+    tok_free(tok);
+    return code;
+}
+
+int eval_main(int argc, char **argv)
+{
+    EvalOpts o = { 0 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &o.common, argc, argv, &i);
+        if (rc == 0) rc = cli_doc_option(PROG, &o.doc, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return eval_usage(stdout, 0);
+        if (!strcmp(a, "--json")) {
+            o.json = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (o.run_dir) return cli_bad_usage(PROG, "eval takes one RUN folder ('%s' and '%s'): data goes in --data", o.run_dir, a);
+            o.run_dir = a;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "eval: %s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--data")) o.data = v;
+        else if (!strcmp(a, "--ckpt")) o.ckpt = v;
+        else if (!strcmp(a, "--dump-logits")) o.dump_logits = v;
+        else if (!strcmp(a, "--windows")) {
+            if (cli_u64(v, 1, UINT64_C(1) << 40, &o.max_windows))
+                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
+        } else return cli_bad_usage(PROG, "eval: unknown option '%s'", a);
+    }
+    if (!o.run_dir) return cli_bad_usage(PROG, "eval needs a RUN folder (model train -o RUN)");
+    if (!o.data) return cli_bad_usage(PROG, "eval needs --data DIR|SHARD.bin|TEXT");
+    Err e = { { 0 } };
+    if (eval_run(&o, &e)) {
+        err_print(PROG, &e);
+        return 1;
+    }
+    return 0;
+}

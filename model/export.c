@@ -1,0 +1,263 @@
+/* `model export`: a trained run in the layout of Hugging Face's GPT2LMHeadModel:
+ * model.safetensors (float32), config.json (GPT2Config) and the run's
+ * tokenizer.json. HF's GPT-2 uses Conv1D layers, whose weights are (in, out):
+ * our linear weights are (out, in), so c_attn, c_proj and c_fc are transposed
+ * on the way out. The vocabulary padding is dropped; lm_head.weight is left
+ * out, tied to transformer.wte.weight as HF's own save_pretrained does. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "iofile.h"
+#include "progress.h"
+#include "runmodel.h"
+
+#define PROG "model"
+
+typedef struct ExportOpts {
+    const char *run_dir, *ckpt, *out_dir;
+    CommonOpts common;
+} ExportOpts;
+
+static int export_usage(FILE *f, int code)
+{
+    fputs("usage: model export RUN -o DIR [--ckpt FILE]\n"
+          "\n"
+          "Reads RUN/latest's checkpoint (or --ckpt FILE) and writes a Hugging Face GPT-2\n"
+          "into DIR (created if needed; each file written whole or not at all):\n"
+          "  DIR/model.safetensors  float32 weights under GPT2LMHeadModel's names\n"
+          "                         (transformer.wte.weight, transformer.h.0.attn.c_attn.weight,\n"
+          "                         ...), linear weights as HF's Conv1D keeps them, (in, out);\n"
+          "                         the vocabulary without the trainer's padding; no\n"
+          "                         lm_head.weight: it is tied to transformer.wte.weight\n"
+          "  DIR/config.json        GPT2Config: vocab_size, n_positions (the trained\n"
+          "                         context), n_embd, n_layer, n_head, n_inner,\n"
+          "                         activation_function gelu_new, layer_norm_epsilon 1e-5,\n"
+          "                         bos/eos_token_id the end-of-text id\n"
+          "  DIR/tokenizer.json     RUN/tokenizer.json, when the run has one\n"
+          "In Python: GPT2LMHeadModel.from_pretrained(DIR), and the tokenizer with\n"
+          "PreTrainedTokenizerFast(tokenizer_file=DIR + '/tokenizer.json').\n"
+          "\n"
+          "  -o DIR               the output folder (required)\n"
+          "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
+          f);
+    fputs("\n  example: model export run/ -o hf/ && python3 -c \"from transformers import GPT2LMHeadModel; "
+          "GPT2LMHeadModel.from_pretrained('hf')\"\n", f);
+    return code;
+}
+
+typedef struct Tensor {
+    char name[96];
+    const float *src; /* ours */
+    size_t rows, cols; /* HF's shape; cols 0: a vector of rows */
+    int transpose;     /* src is (cols, rows) */
+} Tensor;
+
+static void add(Tensor *t, int *n, const char *name, const float *src, size_t rows, size_t cols, int transpose)
+{
+    Tensor *x = &t[(*n)++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->src = src;
+    x->rows = rows;
+    x->cols = cols;
+    x->transpose = transpose;
+}
+
+static int write_text_file(const char *path, const char *text, size_t n, Err *e)
+{
+    OutFile *f = out_open(path, e);
+    if (!f) return -1;
+    if (out_write(f, text, n, e)) {
+        out_abort(f);
+        return -1;
+    }
+    return out_close(f, e);
+}
+
+static int export_run(const ExportOpts *o, Err *e)
+{
+    RunModel rm;
+    GPool *pool = NULL;
+    Gpt g = { 0 };
+    Tensor *ts = NULL;
+    json_t *hdr = NULL;
+    char *hdr_text = NULL, *cfg_text = NULL;
+    float *tmp = NULL;
+    OutFile *f = NULL;
+    Buf tokjson = { 0 };
+    int code = 1;
+    Progress pr;
+    progress_start(&pr, PROG, o->common.progress, 0);
+    if (runmodel_open(o->run_dir, o->ckpt, &rm, e)) goto done;
+    if (!(pool = gpool_new(1))) {
+        err_set(e, "cannot start a thread");
+        goto done;
+    }
+    if (runmodel_load(&rm, 1, 1, pool, &g, e)) goto done;
+    const size_t L = (size_t)rm.cfg.n_layer, C = (size_t)rm.cfg.n_embd, M = (size_t)rm.cfg.n_mlp;
+    const size_t V = (size_t)rm.cfg.vocab_size, T = (size_t)rm.cfg.context;
+    ts = calloc(4 + 12 * L, sizeof *ts);
+    if (!ts) goto oom;
+    int n = 0;
+    char name[96];
+    add(ts, &n, "transformer.wte.weight", g.tensor[GPT_WTE], V, C, 0); /* the first V rows of Vp */
+    add(ts, &n, "transformer.wpe.weight", g.tensor[GPT_WPE], T, C, 0);
+    for (size_t l = 0; l < L; l++) {
+#define H(suffix) (snprintf(name, sizeof name, "transformer.h.%zu.%s", l, suffix), name)
+        add(ts, &n, H("ln_1.weight"), g.tensor[GPT_LN1W] + l * C, C, 0, 0);
+        add(ts, &n, H("ln_1.bias"), g.tensor[GPT_LN1B] + l * C, C, 0, 0);
+        add(ts, &n, H("attn.c_attn.weight"), g.tensor[GPT_QKVW] + l * 3 * C * C, C, 3 * C, 1);
+        add(ts, &n, H("attn.c_attn.bias"), g.tensor[GPT_QKVB] + l * 3 * C, 3 * C, 0, 0);
+        add(ts, &n, H("attn.c_proj.weight"), g.tensor[GPT_ATTPROJW] + l * C * C, C, C, 1);
+        add(ts, &n, H("attn.c_proj.bias"), g.tensor[GPT_ATTPROJB] + l * C, C, 0, 0);
+        add(ts, &n, H("ln_2.weight"), g.tensor[GPT_LN2W] + l * C, C, 0, 0);
+        add(ts, &n, H("ln_2.bias"), g.tensor[GPT_LN2B] + l * C, C, 0, 0);
+        add(ts, &n, H("mlp.c_fc.weight"), g.tensor[GPT_FCW] + l * M * C, C, M, 1);
+        add(ts, &n, H("mlp.c_fc.bias"), g.tensor[GPT_FCB] + l * M, M, 0, 0);
+        add(ts, &n, H("mlp.c_proj.weight"), g.tensor[GPT_FCPROJW] + l * C * M, M, C, 1);
+        add(ts, &n, H("mlp.c_proj.bias"), g.tensor[GPT_FCPROJB] + l * C, C, 0, 0);
+#undef H
+    }
+    add(ts, &n, "transformer.ln_f.weight", g.tensor[GPT_LNFW], C, 0, 0);
+    add(ts, &n, "transformer.ln_f.bias", g.tensor[GPT_LNFB], C, 0, 0);
+
+    /* the header: every tensor's dtype, shape and [begin, end) in the data that follows */
+    if (!(hdr = json_pack("{s:{s:s}}", "__metadata__", "format", "pt"))) goto oom;
+    uint64_t off = 0, n_floats = 0;
+    for (int i = 0; i < n; i++) {
+        size_t count = ts[i].rows * (ts[i].cols ? ts[i].cols : 1);
+        json_t *shape = ts[i].cols ? json_pack("[I,I]", (json_int_t)ts[i].rows, (json_int_t)ts[i].cols)
+                                   : json_pack("[I]", (json_int_t)ts[i].rows);
+        json_t *t = shape ? json_pack("{s:s,s:o,s:[I,I]}", "dtype", "F32", "shape", shape, "data_offsets",
+                                      (json_int_t)off, (json_int_t)(off + 4 * count))
+                          : NULL;
+        if (!t || json_object_set_new(hdr, ts[i].name, t)) goto oom;
+        off += 4 * count;
+        n_floats += count;
+    }
+    if (!(hdr_text = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER))) goto oom;
+    size_t hlen = strlen(hdr_text), padded = (hlen + 7) / 8 * 8; /* data 8-byte aligned, as safetensors pads */
+    char *ph = realloc(hdr_text, padded + 1);
+    if (!ph) goto oom;
+    hdr_text = ph;
+    memset(hdr_text + hlen, ' ', padded - hlen);
+    hdr_text[padded] = 0;
+
+    if (mkdir(o->out_dir, 0755) && errno != EEXIST) {
+        err_sys(e, o->out_dir, "cannot create the output folder");
+        goto done;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/model.safetensors", o->out_dir);
+    if (!(f = out_open(path, e))) goto done;
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i)); /* little-endian */
+    if (out_write(f, len8, 8, e) || out_write(f, hdr_text, padded, e)) goto done;
+    size_t biggest = 0;
+    for (int i = 0; i < n; i++)
+        if (ts[i].transpose && ts[i].rows * ts[i].cols > biggest) biggest = ts[i].rows * ts[i].cols;
+    if (biggest && !(tmp = malloc(biggest * sizeof *tmp))) goto oom;
+    for (int i = 0; i < n; i++) {
+        const Tensor *t = &ts[i];
+        size_t count = t->rows * (t->cols ? t->cols : 1);
+        const float *data = t->src;
+        if (t->transpose) { /* ours (cols, rows) -> HF (rows, cols) */
+            for (size_t r = 0; r < t->rows; r++)
+                for (size_t c = 0; c < t->cols; c++) tmp[r * t->cols + c] = t->src[c * t->rows + r];
+            data = tmp;
+        }
+        if (out_write(f, data, count * sizeof(float), e)) goto done; /* x86/ARM: already little-endian */
+    }
+    int rc = out_close(f, e);
+    f = NULL;
+    if (rc) goto done;
+
+    json_t *cfg = json_pack(
+        "{s:[s],s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s,s:f,s:f,s:f,s:f,s:f,s:b,s:o,s:o,s:s}",
+        "architectures", "GPT2LMHeadModel", "model_type", "gpt2", "vocab_size", rm.cfg.vocab_size,
+        "n_positions", rm.cfg.context, "n_ctx", rm.cfg.context, "n_embd", rm.cfg.n_embd, "n_layer",
+        rm.cfg.n_layer, "n_head", rm.cfg.n_head, "n_inner", rm.cfg.n_mlp, "activation_function", "gelu_new",
+        "layer_norm_epsilon", 1e-5, "initializer_range", 0.02, "resid_pdrop", 0.0, "embd_pdrop", 0.0,
+        "attn_pdrop", 0.0, "tie_word_embeddings", 1, "bos_token_id",
+        rm.eot_id >= 0 ? json_integer(rm.eot_id) : json_null(), "eos_token_id",
+        rm.eot_id >= 0 ? json_integer(rm.eot_id) : json_null(), "torch_dtype", "float32");
+    if (!cfg) goto oom;
+    cfg_text = json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(cfg);
+    if (!cfg_text) goto oom;
+    size_t cl = strlen(cfg_text);
+    snprintf(path, sizeof path, "%s/config.json", o->out_dir);
+    cfg_text[cl] = '\n'; /* json_dumps' NUL becomes the final newline */
+    if (write_text_file(path, cfg_text, cl + 1, e)) goto done;
+
+    char tok_in[PATH_MAX];
+    snprintf(tok_in, sizeof tok_in, "%s/tokenizer.json", o->run_dir);
+    int have_tok = 0;
+    struct stat st;
+    if (!stat(tok_in, &st)) {
+        InFile *in = in_open(tok_in, 0, e);
+        if (!in) goto done;
+        rc = in_slurp(in, &tokjson, e);
+        in_close(in);
+        if (rc) goto done;
+        snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
+        if (write_text_file(path, tokjson.data, tokjson.len, e)) goto done;
+        have_tok = 1;
+    }
+    progress_summary(&pr, "export: %s (step %" PRIu64 ", %" PRIu64 " parameters, %d tensors) -> %s/model.safetensors "
+                     "(%.1f MB), config.json%s", rm.ckpt, rm.step, n_floats, n,
+                     o->out_dir, (double)(8 + padded + 4 * n_floats) / 1e6,
+                     have_tok ? ", tokenizer.json" : "; no tokenizer.json: the run has none");
+    code = 0;
+    goto done;
+oom:
+    err_set(e, "out of memory");
+done:
+    out_abort(f);
+    buf_free(&tokjson);
+    free(tmp);
+    free(cfg_text);
+    free(hdr_text);
+    json_decref(hdr);
+    free(ts);
+    gpt_free(&g);
+    gpool_free(pool);
+    return code;
+}
+
+int export_main(int argc, char **argv)
+{
+    ExportOpts o = { 0 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &o.common, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return export_usage(stdout, 0);
+        if (a[0] != '-') {
+            if (o.run_dir) return cli_bad_usage(PROG, "export takes one RUN folder ('%s' and '%s')", o.run_dir, a);
+            o.run_dir = a;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "export: %s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = v;
+        else if (!strcmp(a, "--ckpt")) o.ckpt = v;
+        else return cli_bad_usage(PROG, "export: unknown option '%s'", a);
+    }
+    if (!o.run_dir) return cli_bad_usage(PROG, "export needs a RUN folder (model train -o RUN)");
+    if (!o.out_dir) return cli_bad_usage(PROG, "export needs -o DIR (the folder for the Hugging Face files)");
+    Err e = { { 0 } };
+    if (export_run(&o, &e)) {
+        err_print(PROG, &e);
+        return 1;
+    }
+    return 0;
+}

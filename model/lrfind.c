@@ -1,0 +1,363 @@
+/* `model lr-find`: the LR range test (Smith 2015, "Cyclical Learning Rates",
+ * as fastai runs it). From a fresh init, AdamW steps with the rate rising
+ * exponentially from --min to --max, one rate a step, no warmup or decay; the
+ * loss of each step's batch against its rate goes to OUT/lr.csv and lr.png,
+ * and the verdict (lrfind_verdict) picks the rate where the smoothed loss falls
+ * fastest before it diverges. No checkpoints: the model is thrown away. */
+#include "sweep.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "data.h"
+#include "iofile.h"
+
+#define PROG "model"
+
+int lrfind_verdict(const double *lr, const double *loss, int n, double beta, double div_factor, LrVerdict *v)
+{
+    *v = (LrVerdict){ .i_min = -1, .i_div = n, .i_steep = -1 };
+    if (n < 1 || !(v->smoothed = malloc((size_t)n * sizeof(double)))) return -1;
+    double avg = 0, best = INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(loss[i])) {
+            for (int k = i; k < n; k++) v->smoothed[k] = NAN;
+            if (v->i_div == n) v->i_div = i;
+            break;
+        }
+        avg = beta * avg + (1 - beta) * loss[i];
+        v->smoothed[i] = avg / (1 - pow(beta, i + 1)); /* bias correction: the average starts at 0 */
+        if (v->i_div < n) continue;
+        if (v->smoothed[i] > div_factor * best) {
+            v->i_div = i;
+            continue;
+        }
+        if (v->smoothed[i] < best) {
+            best = v->smoothed[i];
+            v->i_min = i;
+        }
+    }
+    /* steepest descent up to the minimum: central differences against ln(lr) */
+    for (int i = 1; i <= v->i_min && i + 1 < n; i++) {
+        double s = (v->smoothed[i + 1] - v->smoothed[i - 1]) / (log(lr[i + 1]) - log(lr[i - 1]));
+        if (isfinite(s) && s < 0 && (v->i_steep < 0 || s < v->slope)) {
+            v->i_steep = i;
+            v->slope = s;
+        }
+    }
+    if (v->i_steep >= 0) v->suggested = lr[v->i_steep];
+    return 0;
+}
+
+typedef struct LrOpts {
+    TrainOpts t;
+    const char *out_dir;
+    double lr_min, lr_max, beta, div_factor;
+    uint64_t steps;
+    int stop_div;
+} LrOpts;
+
+static int lr_usage(FILE *f, int code)
+{
+    fputs("usage: model lr-find --data DIR -o OUT [--min 1e-6 --max 1 --steps 100] [shape options]\n"
+          "\n"
+          "The LR range test (Smith 2015; fastai's lr_find): from a fresh init, one AdamW\n"
+          "step at each of --steps learning rates rising exponentially from --min to --max\n"
+          "(no warmup, no decay), each on the next training batch of DIR (llm.c shards and\n"
+          "meta.json, as for 'model train'). The loss falls while the rate is too small to\n"
+          "matter, then fast, then the model blows up. Writes OUT/lr.csv (step, lr, loss,\n"
+          "smoothed) and OUT/lr.png (loss against lr, log scale, gnuplot), and prints the\n"
+          "suggested rate with its reasoning on stdout: the rate where the smoothed loss\n"
+          "falls fastest (steepest slope against ln lr), before its minimum and so before\n"
+          "it diverges (smoothed loss above --div-factor x its minimum). Use it as --lr of\n"
+          "'model train' (a peak rate: train warms up to it and decays from it).\n"
+          "\n"
+          "Range test:\n"
+          "  --min LR             first learning rate (default 1e-6)\n"
+          "  --max LR             last learning rate (default 1)\n"
+          "  --steps N            steps, one rate each (default 100); lr.csv has N rows unless\n"
+          "                       the loss stops being a number\n"
+          "  --smooth B           the smoothing: exponential moving average with weight B on\n"
+          "                       the past, bias-corrected (default 0.9)\n"
+          "  --div-factor F       diverged once the smoothed loss exceeds F x its minimum\n"
+          "                       (default 4)\n"
+          "  --stop-div           stop at the divergence instead of running all the steps\n"
+          "Shape (as 'model train'):\n"
+          "  --preset NAME        tiny (default), small, mosaic-52m, ... (model train --help)\n"
+          "  --layers L --width D --heads H --mlp N   override the preset's\n",
+          f);
+    fputs(sweep_train_help, f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model lr-find --data data/ -o lr/ --preset tiny --context 128 --steps 100\n"
+          "           model train --data data/ -o run/ --preset tiny --context 128 --lr <suggested>\n",
+          f);
+    return code;
+}
+
+static void plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr_div, double lr_lo, double lr_hi)
+{
+    char png[PATH_MAX], tmp[PATH_MAX + 32], csv[PATH_MAX];
+    if (strchr(dir, '\'')) return; /* gnuplot's strings are quoted with ' */
+    snprintf(png, sizeof png, "%s/lr.png", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", png, (long)getpid());
+    snprintf(csv, sizeof csv, "%s/lr.csv", dir);
+    FILE *g = popen("gnuplot 2>/dev/null", "w");
+    if (!g) return;
+    fprintf(g,
+            "set terminal pngcairo size 900,540\nset output '%s'\nset datafile separator ','\n"
+            "set title 'LR range test: %s'\nset logscale x\nset format x '%%.0e'\n"
+            "set xrange [%.9g:%.9g]\nset xlabel 'learning rate'\nset ylabel 'loss (nats/token)'\nset grid\nset key top left\n",
+            tmp, dir, lr_lo, lr_hi);
+    if (v->i_steep >= 0)
+        fprintf(g, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '#2a9d2a' dt 2\n"
+                   "set label 'suggested %.3g' at %.9g, graph 0.95 left offset 0.5,0 tc rgb '#2a9d2a'\n",
+                v->suggested, v->suggested, v->suggested, v->suggested);
+    if (have_div)
+        fprintf(g, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '#c03030' dt 2\n"
+                   "set label 'diverged' at %.9g, graph 0.88 left offset 0.5,0 tc rgb '#c03030'\n",
+                lr_div, lr_div, lr_div);
+    /* y range: up to a little over the first loss, so the blow-up does not flatten the rest */
+    fprintf(g, "stats '%s' using 3 skip 1 nooutput\nset yrange [*:STATS_max < 2*STATS_min + 4 ? STATS_max : 2*STATS_min + 4]\n"
+               "plot '%s' using 2:3 skip 1 with lines lc rgb '#bbbbbb' title 'loss', "
+               "'' using 2:4 skip 1 with lines lw 2 lc rgb '#1f5fbf' title 'smoothed'\n",
+            csv, csv);
+    if (pclose(g) == 0) rename(tmp, png);
+    else unlink(tmp);
+}
+
+/* The range test itself; 0 or an exit status. */
+static int lrfind_run(const LrOpts *lo, Err *e)
+{
+    const TrainOpts *o = &lo->t;
+    int code = 1;
+    DataMeta meta;
+    Shards train = { 0 }, val = { 0 };
+    Gpt g = { 0 };
+    GPool *pool = NULL;
+    Loader ld = { 0 };
+    int *x = NULL;
+    double *lrs = NULL, *losses = NULL;
+    OutFile *out = NULL;
+    LrVerdict v = { 0 };
+    Progress pr;
+    progress_start(&pr, PROG, o->progress, lo->steps);
+
+    /* the shape and the data, settled as 'model train' settles them */
+    const TrainPreset *p = train_preset(o->preset ? o->preset : "tiny");
+    GptConfig cfg = { .n_layer = o->n_layer ? o->n_layer : p->n_layer,
+                      .n_embd = o->n_embd ? o->n_embd : p->n_embd,
+                      .n_head = o->n_head ? o->n_head : p->n_head };
+    cfg.n_mlp = o->n_mlp ? o->n_mlp : 4 * cfg.n_embd;
+    if (data_scan(o->data_dir, &meta, &train, &val, e)) goto done;
+    if (meta.vocab_size && o->vocab_size && o->vocab_size != meta.vocab_size) {
+        err_set(e, "--vocab-size %d, but the data says %d", o->vocab_size, meta.vocab_size);
+        code = 2;
+        goto done;
+    }
+    cfg.vocab_size = meta.vocab_size ? meta.vocab_size : o->vocab_size ? o->vocab_size : 50257;
+    int T = o->context ? o->context : meta.context ? meta.context : 1024;
+    cfg.context = T;
+    if (gpt_config_check(&cfg, e)) {
+        code = 2;
+        goto done;
+    }
+    if (shards_map(&train, T, meta.best_fit, e)) goto done;
+    int B = o->micro_batch;
+    uint64_t micro = (uint64_t)B * T, bt = o->batch_tokens ? o->batch_tokens : micro;
+    if (bt % micro) {
+        err_set(e, "--batch %llu tokens is not a multiple of a micro-batch (%d x %d)", (unsigned long long)bt, B, T);
+        code = 2;
+        goto done;
+    }
+    int accum = (int)(bt / micro);
+    int n = (int)lo->steps;
+    unsigned threads = o->threads ? o->threads : cli_cores();
+    if (!pr.quiet)
+        fprintf(stderr, "model: lr-find: %zu parameters (%d layers, width %d, %d heads, vocabulary %d, context %d), "
+                        "%llu tokens a step, %d steps from lr %g to %g, %u threads\n",
+                gpt_n_params_real(&cfg), cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.vocab_size, T,
+                (unsigned long long)bt, n, lo->lr_min, lo->lr_max, threads);
+
+    openblas_set_num_threads(1); /* our threads split the products */
+    if (!(pool = gpool_new(threads))) {
+        err_set(e, "cannot start %u threads", threads);
+        goto done;
+    }
+    if (gpt_init(&g, &cfg, B, T, pool, e)) goto done;
+    gpt_init_weights(&g, o->seed);
+    if (loader_init(&ld, &train, o->seed, 0, 0, e)) goto done;
+    x = malloc(2 * sizeof(int) * micro);
+    lrs = malloc((size_t)n * sizeof(double));
+    losses = malloc((size_t)n * sizeof(double));
+    if (!x || !lrs || !losses) {
+        err_set(e, "out of memory");
+        goto done;
+    }
+    int *y = x + micro;
+    double best = INFINITY, avg = 0;
+    int done_steps = 0;
+    for (int i = 0; i < n; i++) {
+        /* lr_i = min (max/min)^(i/(n-1)): the first step at min, the last at max */
+        double lr = n > 1 ? lo->lr_min * pow(lo->lr_max / lo->lr_min, (double)i / (n - 1)) : lo->lr_min;
+        gpt_zero_grad(&g);
+        double loss = 0;
+        for (int k = 0; k < accum; k++) {
+            if (loader_next(&ld, B, cfg.vocab_size, x, y, e)) goto done;
+            gpt_forward(&g, x, y);
+            gpt_backward(&g, 1.0f / (float)accum);
+            loss += g.loss;
+        }
+        loss /= accum;
+        gpt_adamw_step(&g, &o->adam, (float)lr);
+        lrs[i] = lr;
+        losses[i] = loss;
+        done_steps = i + 1;
+        progress_update(&pr, (uint64_t)i + 1, 0, (uint64_t)(i + 1) * bt, "tokens");
+        if (!isfinite(loss)) break; /* every later step is NaN too */
+        avg = lo->beta * avg + (1 - lo->beta) * loss;
+        double sm = avg / (1 - pow(lo->beta, i + 1));
+        if (sm < best) best = sm;
+        if (lo->stop_div && sm > lo->div_factor * best) break;
+    }
+    progress_end(&pr);
+    if (lrfind_verdict(lrs, losses, done_steps, lo->beta, lo->div_factor, &v)) {
+        err_set(e, "out of memory");
+        goto done;
+    }
+
+    if (mkdir(lo->out_dir, 0755) && errno != EEXIST) {
+        err_sys(e, lo->out_dir, "cannot create the folder");
+        goto done;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/lr.csv", lo->out_dir);
+    if (!(out = out_open(path, e))) goto done;
+    char line[160];
+    int len = snprintf(line, sizeof line, "step,lr,loss,smoothed\n");
+    if (out_write(out, line, (size_t)len, e)) goto done;
+    for (int i = 0; i < done_steps; i++) {
+        if (isfinite(losses[i]))
+            len = snprintf(line, sizeof line, "%d,%.9g,%.9g,%.9g\n", i + 1, lrs[i], losses[i], v.smoothed[i]);
+        else len = snprintf(line, sizeof line, "%d,%.9g,,\n", i + 1, lrs[i]);
+        if (out_write(out, line, (size_t)len, e)) goto done;
+    }
+    int rc = out_close(out, e);
+    out = NULL;
+    if (rc) goto done;
+    int have_div = v.i_div < done_steps;
+    plot_lr(lo->out_dir, &v, have_div, have_div ? lrs[v.i_div] : 0, lrs[0], lrs[done_steps - 1]);
+
+    /* the verdict, with the reasoning */
+    printf("lr-find: %d steps, lr %g to %g (x%.4g a step); first loss %.4f\n", done_steps, lrs[0],
+           lrs[done_steps - 1], n > 1 ? pow(lo->lr_max / lo->lr_min, 1.0 / (n - 1)) : 1.0, losses[0]);
+    if (v.i_min >= 0)
+        printf("  lowest smoothed loss (moving average, weight %g on the past): %.4f at lr %.4g (step %d)\n",
+               lo->beta, v.smoothed[v.i_min], lrs[v.i_min], v.i_min + 1);
+    if (have_div)
+        printf("  diverged at lr %.4g (step %d): %s\n", lrs[v.i_div], v.i_div + 1,
+               isfinite(losses[v.i_div]) ? "smoothed loss above --div-factor x its minimum"
+                                         : "the loss is not a number");
+    else
+        printf("  did not diverge up to lr %.4g: a larger --max would show where it does\n", lrs[done_steps - 1]);
+    if (v.i_steep >= 0) {
+        printf("  steepest descent: %.4f nats per e-fold of lr at lr %.4g (step %d), before the minimum\n", v.slope,
+               v.suggested, v.i_steep + 1);
+        char below[64] = "";
+        if (have_div) snprintf(below, sizeof below, ", %.3gx below where it diverged", lrs[v.i_div] / v.suggested);
+        printf("suggested lr: %.4g (steepest descent of the smoothed loss%s; the minimum's lr / 10 would be %.4g)\n",
+               v.suggested, below, lrs[v.i_min] / 10);
+    } else {
+        printf("no suggestion: the smoothed loss never fell (try a lower --min or more --steps)\n");
+    }
+    if (fflush(stdout)) {
+        err_sys(e, "stdout", "write");
+        goto done;
+    }
+    progress_summary(&pr, "lr-find: %d steps, %llu tokens in %.1f s; %s/lr.csv, %s/lr.png", done_steps,
+                     (unsigned long long)done_steps * bt, progress_elapsed(&pr), lo->out_dir, lo->out_dir);
+    code = 0;
+done:
+    progress_end(&pr);
+    out_abort(out);
+    free(v.smoothed);
+    free(x);
+    free(lrs);
+    free(losses);
+    loader_free(&ld);
+    gpt_free(&g);
+    gpool_free(pool);
+    shards_free(&train);
+    shards_free(&val);
+    return code;
+}
+
+int lrfind_main(int argc, char **argv)
+{
+    LrOpts lo = { .lr_min = 1e-6, .lr_max = 1, .beta = 0.9, .div_factor = 4, .steps = 100 };
+    train_opts_init(&lo.t);
+    CommonOpts common = { 0 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &common, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return lr_usage(stdout, 0);
+        if (!strcmp(a, "--stop-div")) {
+            lo.stop_div = 1;
+            continue;
+        }
+        if ((rc = sweep_train_option(PROG, &lo.t, argc, argv, &i)) == 2) return 2;
+        if (rc == 1) continue;
+        if (a[0] != '-') return cli_bad_usage(PROG, "lr-find takes no file arguments ('%s'): use --data DIR", a);
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "lr-find: unknown option '%s' (or it needs a value)", a);
+        const char *v = argv[++i];
+        uint64_t n = 0;
+        double d = 0;
+        if (!strcmp(a, "--data")) lo.t.data_dir = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) lo.out_dir = v;
+        else if (!strcmp(a, "--preset")) {
+            if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
+            lo.t.preset = v;
+        }
+#define U64(name, lo_, hi, dst)                                                                      \
+    else if (!strcmp(a, name)) {                                                                     \
+        if (cli_u64(v, lo_, hi, &n)) return cli_bad_usage(PROG, "%s needs a whole number in range, not '%s'", a, v); \
+        dst = n;                                                                                     \
+    }
+#define DBL(name, lo_, hi, dst)                                                                      \
+    else if (!strcmp(a, name)) {                                                                     \
+        if (cli_double(v, lo_, hi, &d)) return cli_bad_usage(PROG, "%s needs a number in range, not '%s'", a, v); \
+        dst = d;                                                                                     \
+    }
+        U64("--layers", 1, 1000, lo.t.n_layer)
+        U64("--width", 1, 1 << 16, lo.t.n_embd)
+        U64("--heads", 1, 1 << 12, lo.t.n_head)
+        U64("--mlp", 1, 1 << 18, lo.t.n_mlp)
+        U64("--steps", 2, 1000000, lo.steps)
+        DBL("--min", 1e-12, 1e3, lo.lr_min)
+        DBL("--max", 1e-12, 1e3, lo.lr_max)
+        DBL("--smooth", 0, 0.9999, lo.beta)
+        DBL("--div-factor", 1.0001, 1e9, lo.div_factor)
+        else return cli_bad_usage(PROG, "lr-find: unknown option '%s'", a);
+#undef U64
+#undef DBL
+    }
+    if (!lo.t.data_dir) return cli_bad_usage(PROG, "lr-find needs --data DIR (the packer's output folder)");
+    if (!lo.out_dir) return cli_bad_usage(PROG, "lr-find needs -o OUT (the folder for lr.csv and lr.png)");
+    if (!(lo.lr_min < lo.lr_max)) return cli_bad_usage(PROG, "--min %g must be below --max %g", lo.lr_min, lo.lr_max);
+    lo.t.threads = common.threads;
+    lo.t.progress = common.progress;
+    Err e = { { 0 } };
+    int code = lrfind_run(&lo, &e);
+    if (code == 2) cli_bad_usage(PROG, "%s", e.msg);
+    else if (code) err_print(PROG, &e);
+    return code;
+}

@@ -1,0 +1,888 @@
+/* `model plan`: parameters, training memory, FLOPs and time for GPT-2 shapes,
+ * and what Chinchilla, Kaplan et al. and Levine et al. predict for them; side
+ * by side (--compare) or the best shapes for a parameter or compute budget
+ * (--budget, --budget-flops). Counts come from gpt2.c (the trainer's own);
+ * time from the sgemm rate train.c measures for MFU. It trains nothing: no
+ * --measure with real steps yet. */
+#include "plan.h"
+
+#include <cblas.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "data.h"
+#include "gpool.h"
+#include "progress.h"
+#include "train.h"
+
+#define PROG "model plan"
+
+/* ---- the literature ---- */
+
+double plan_chinchilla_loss(double n_params, double n_tokens)
+{
+    return CHIN_E + CHIN_A / pow(n_params, CHIN_ALPHA) + CHIN_B / pow(n_tokens, CHIN_BETA);
+}
+
+/* Minimising E + A/N^a + B/D^b on N D = C/6 gives a A / N^a = b B / D^b, so
+ * N = G (C/6)^(b/(a+b)) and D = (C/6) / N with G = (a A / (b B))^(1/(a+b)). */
+void plan_chinchilla_optimal(double flops, double *n_params, double *n_tokens)
+{
+    double x = flops / 6.0;
+    double g = pow(CHIN_ALPHA * CHIN_A / (CHIN_BETA * CHIN_B), 1.0 / (CHIN_ALPHA + CHIN_BETA));
+    *n_params = g * pow(x, CHIN_BETA / (CHIN_ALPHA + CHIN_BETA));
+    *n_tokens = x / *n_params;
+}
+
+double plan_kaplan_loss(double n_nonembed, double n_tokens)
+{
+    if (n_tokens <= 0) return pow(KAPLAN_NC / n_nonembed, KAPLAN_ALPHA_N);
+    return pow(pow(KAPLAN_NC / n_nonembed, KAPLAN_ALPHA_N / KAPLAN_ALPHA_D) + KAPLAN_DC / n_tokens,
+               KAPLAN_ALPHA_D);
+}
+
+double plan_levine_width(double n_layer) { return exp(LEVINE_A + LEVINE_B * n_layer); }
+double plan_levine_depth(double n_embd) { return (log(n_embd) - LEVINE_A) / LEVINE_B; }
+
+LevineVerdict plan_levine_verdict(int n_layer, int n_embd)
+{
+    double r = n_embd / plan_levine_width(n_layer);
+    if (r < 1.0 / LEVINE_TOLERANCE) return LEVINE_TOO_DEEP; /* too narrow for that many layers */
+    if (r > LEVINE_TOLERANCE) return LEVINE_TOO_SHALLOW;
+    return LEVINE_ABOUT_RIGHT;
+}
+
+const char *plan_levine_name(LevineVerdict v)
+{
+    return v == LEVINE_TOO_DEEP ? "too deep" : v == LEVINE_TOO_SHALLOW ? "too shallow" : "about right";
+}
+
+/* 12 L w(L)^2 grows with L: bisect on it. */
+void plan_levine_shape(double n_nonembed, double *n_layer, double *n_embd)
+{
+    double lo = 0, hi = 2000;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi), w = plan_levine_width(mid);
+        if (12.0 * mid * w * w < n_nonembed) lo = mid;
+        else hi = mid;
+    }
+    *n_layer = 0.5 * (lo + hi);
+    *n_embd = plan_levine_width(*n_layer);
+}
+
+/* ---- one shape ---- */
+
+int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
+{
+    memset(f, 0, sizeof *f);
+    f->cfg = *c;
+    if (gpt_config_check(&f->cfg, e)) return -1;
+    const GptConfig *k = &f->cfg;
+    int T = k->context, B = env->micro_batch;
+    f->n_params = (double)gpt_n_params_real(k);
+    f->n_nonembed = f->n_params - ((double)k->vocab_size + k->context) * k->n_embd;
+    f->head_dim = k->n_embd / k->n_head;
+    gpt_memory(k, B, T, &f->mem);
+    /* (L,B,NH,T,T) probabilities kept for backward, (B,NH,T,T) one layer's gradients */
+    f->att_bytes = 4.0 * ((double)k->n_layer + 1) * B * k->n_head * (double)T * T;
+    f->need_bytes = (double)f->mem.total + 2.0 * sizeof(int) * B * T + 4.0 * env->data_windows;
+    if (f->need_bytes > env->mem_limit) f->fit = FIT_NO;
+    else if (env->mem_avail > 0 && f->need_bytes > env->mem_avail) f->fit = FIT_NOT_NOW;
+    else f->fit = FIT_YES;
+
+    f->flops_token = gpt_flops_per_token(k, T);
+    f->batch_tokens = env->batch_tokens ? env->batch_tokens : (uint64_t)B * T;
+    f->accum = (int)(f->batch_tokens / ((uint64_t)B * T));
+    double rate = env->rate * env->mfu;
+    f->step_s = f->flops_token * (double)f->batch_tokens / rate;
+    if (env->hours > 0) f->hours_tokens = env->hours * 3600.0 * rate / f->flops_token;
+    f->chin_tokens = CHIN_TOKENS_PER_PARAM * f->n_params;
+    if (env->tokens > 0) f->tokens = env->tokens, f->tokens_from = "--tokens";
+    else if (env->data_tokens > 0) f->tokens = env->data_tokens, f->tokens_from = "one epoch of --data";
+    else if (env->hours > 0) f->tokens = f->hours_tokens, f->tokens_from = "--hours";
+    else f->tokens = f->chin_tokens, f->tokens_from = "20 tokens/parameter";
+    f->steps = ceil(f->tokens / (double)f->batch_tokens);
+    f->run_s = f->steps * f->step_s;
+    f->epochs = env->data_tokens > 0 ? f->tokens / env->data_tokens : 0;
+
+    f->chin_loss = plan_chinchilla_loss(f->n_params, f->tokens);
+    f->flops = 6.0 * f->n_params * f->tokens;
+    plan_chinchilla_optimal(f->flops, &f->chin_opt_n, &f->chin_opt_d);
+    f->chin_opt_loss = plan_chinchilla_loss(f->chin_opt_n, f->chin_opt_d);
+    f->kaplan_loss = plan_kaplan_loss(f->n_nonembed, f->tokens);
+    f->kaplan_loss_inf = plan_kaplan_loss(f->n_nonembed, 0);
+    f->levine_depth = plan_levine_depth(k->n_embd);
+    f->levine_width = plan_levine_width(k->n_layer);
+    f->verdict = plan_levine_verdict(k->n_layer, k->n_embd);
+    f->levine_in_range = k->n_layer >= LEVINE_MIN_DEPTH && k->n_layer <= LEVINE_MAX_DEPTH;
+    plan_levine_shape(f->n_nonembed, &f->levine_opt_depth, &f->levine_opt_width);
+    return 0;
+}
+
+static int parse_dim(const char **p, int *out)
+{
+    char *end;
+    long v = strtol(*p, &end, 10);
+    if (end == *p || v < 1 || v > 1 << 20) return -1;
+    *out = (int)v;
+    *p = end;
+    return 0;
+}
+
+int plan_parse_shape(const char *s, GptConfig *c, Err *e)
+{
+    const char *p = s;
+    int L, D, H;
+    if (parse_dim(&p, &L) || (*p != 'x' && *p != 'X') || (++p, parse_dim(&p, &D)) ||
+        (*p != 'x' && *p != 'X') || (++p, parse_dim(&p, &H)) || *p)
+        return err_set(e, "shape '%s' is not LAYERSxWIDTHxHEADS (e.g. 36x1280x20)", s);
+    if (L > 1000) return err_set(e, "shape '%s': layers must be 1..1000", s);
+    if (D % H) return err_set(e, "shape '%s': width %d is not divisible by %d heads", s, D, H);
+    c->n_layer = L;
+    c->n_embd = D;
+    c->n_head = H;
+    c->n_mlp = 4 * D;
+    return 0;
+}
+
+/* ---- budget ---- */
+
+static int cmp_candidate(const void *a, const void *b)
+{
+    const PlanCandidate *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? -1 : 1;
+    return x->f.cfg.n_layer - y->f.cfg.n_layer;
+}
+
+int plan_budget(const GptConfig *base, double n_params, int head_dim, const PlanEnv *env,
+                PlanCandidate **out, size_t *n, Err *e)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    for (int D = head_dim; D <= 65536; D += head_dim) {
+        /* per layer with MLP 4D: qkv 3D^2+3D, projection D^2+D, MLP 8D^2+5D, two LayerNorms 4D */
+        double layer = 12.0 * D * D + 13.0 * D;
+        double fixed = ((double)base->vocab_size + base->context) * D + 2.0 * D;
+        if (fixed + layer > 1.1 * n_params) break;
+        long L = lround((n_params - fixed) / layer);
+        if (L < 1 || L > 1000) continue;
+        GptConfig c = *base;
+        c.n_layer = (int)L;
+        c.n_embd = D;
+        c.n_head = D / head_dim;
+        c.n_mlp = 4 * D;
+        PlanCandidate cand;
+        if (plan_facts(&c, env, &cand.f, e)) {
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            return -1;
+        }
+        if (fabs(cand.f.n_params - n_params) > 0.1 * n_params) continue;
+        cand.score = fabs(log(D / plan_levine_width((double)L)));
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 32;
+            PlanCandidate *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return err_set(e, "out of memory");
+            }
+            *out = p;
+        }
+        (*out)[(*n)++] = cand;
+    }
+    if (*n) qsort(*out, *n, sizeof **out, cmp_candidate);
+    return 0;
+}
+
+/* ---- printing ---- */
+
+static const char *count(char *buf, size_t n, double v)
+{
+    if (v >= 1e12) snprintf(buf, n, "%.2fT", v / 1e12);
+    else if (v >= 1e9) snprintf(buf, n, "%.2fB", v / 1e9);
+    else if (v >= 1e6) snprintf(buf, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3) snprintf(buf, n, "%.1fk", v / 1e3);
+    else snprintf(buf, n, "%.0f", v);
+    return buf;
+}
+
+static const char *bytes(char *buf, size_t n, double v)
+{
+    if (v >= 1e9) snprintf(buf, n, "%.2f GB", v / 1e9);
+    else snprintf(buf, n, "%.1f MB", v / 1e6);
+    return buf;
+}
+
+static const char *duration(char *buf, size_t n, double s)
+{
+    if (!isfinite(s)) snprintf(buf, n, "-");
+    else if (s >= 86400 * 365.25) snprintf(buf, n, "%.1f years", s / (86400 * 365.25));
+    else if (s >= 2 * 86400) snprintf(buf, n, "%.1f days", s / 86400);
+    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else if (s >= 60) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else if (s >= 1) snprintf(buf, n, "%.2f s", s);
+    else snprintf(buf, n, "%.1f ms", s * 1e3);
+    return buf;
+}
+
+static const char *shape_name(char *buf, size_t n, const GptConfig *c)
+{
+    snprintf(buf, n, "%dx%dx%d", c->n_layer, c->n_embd, c->n_head);
+    return buf;
+}
+
+#define CELL 64
+typedef void (*CellFn)(char *buf, size_t n, const PlanFacts *f);
+
+static void row(FILE *out, const char *label, const PlanFacts *facts, size_t n, CellFn fn)
+{
+    fprintf(out, "%-30s", label);
+    for (size_t i = 0; i < n; i++) {
+        char buf[CELL];
+        fn(buf, sizeof buf, &facts[i]);
+        fprintf(out, "  %-18s", buf);
+    }
+    fputc('\n', out);
+}
+
+#define C_(name) static void name(char *b, size_t n, const PlanFacts *f)
+C_(c_shape) { shape_name(b, n, &f->cfg); }
+C_(c_params) { count(b, n, f->n_params); }
+C_(c_nonemb) { count(b, n, f->n_nonembed); }
+C_(c_embshare) { snprintf(b, n, "%.0f%%", 100.0 * (1 - f->n_nonembed / f->n_params)); }
+C_(c_mlp) { snprintf(b, n, "%d", f->cfg.n_mlp); }
+C_(c_head) { snprintf(b, n, "%d%s", f->head_dim, f->head_dim < 32 ? " (small)" : f->head_dim > 128 ? " (large)" : ""); }
+C_(c_memtot) { bytes(b, n, f->need_bytes); }
+C_(c_memstate) { bytes(b, n, (double)(f->mem.params + f->mem.grads + f->mem.adam)); }
+C_(c_memacts) { bytes(b, n, (double)(f->mem.acts + f->mem.scratch)); }
+C_(c_mematt) { bytes(b, n, f->att_bytes); }
+C_(c_fit) { snprintf(b, n, "%s", f->fit == FIT_YES ? "yes" : f->fit == FIT_NOT_NOW ? "not now (free)" : "NO"); }
+C_(c_flops) { count(b, n, f->flops_token); }
+C_(c_batch) { snprintf(b, n, "%llu (x%d)", (unsigned long long)f->batch_tokens, f->accum); }
+C_(c_step) { duration(b, n, f->step_s); }
+C_(c_tokens) { count(b, n, f->tokens); }
+C_(c_steps) { count(b, n, f->steps); }
+C_(c_run) { duration(b, n, f->run_s); }
+C_(c_epochs) { snprintf(b, n, "%.2f", f->epochs); }
+C_(c_hours) { count(b, n, f->hours_tokens); }
+C_(c_chin20) { count(b, n, f->chin_tokens); }
+C_(c_chinloss) { snprintf(b, n, "%.3f", f->chin_loss); }
+C_(c_flopsC) { snprintf(b, n, "%.2e", f->flops); }
+C_(c_chinopt) {
+    char x[24], y[24];
+    snprintf(b, n, "%s, %s", count(x, sizeof x, f->chin_opt_n), count(y, sizeof y, f->chin_opt_d));
+}
+C_(c_chinoptloss) { snprintf(b, n, "%.3f", f->chin_opt_loss); }
+C_(c_kaplan) { snprintf(b, n, "%.3f", f->kaplan_loss); }
+C_(c_kaplaninf) { snprintf(b, n, "%.3f", f->kaplan_loss_inf); }
+C_(c_levdepth) { if (f->levine_depth < 1) snprintf(b, n, "< 1"); else snprintf(b, n, "%.1f", f->levine_depth); }
+C_(c_levwidth) { snprintf(b, n, "%.0f", f->levine_width); }
+C_(c_verdict) { snprintf(b, n, "%s%s", plan_levine_name(f->verdict), f->levine_in_range ? "" : " (extrap.)"); }
+C_(c_levshape) { snprintf(b, n, "%.0f x %.0f", f->levine_opt_depth, f->levine_opt_width); }
+#undef C_
+
+void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv *env)
+{
+    const PlanFacts *f0 = &facts[0];
+    char b1[32], b2[64];
+    fprintf(out, "model plan: vocabulary %d, context %d, micro-batch %d; sgemm %.1f GFLOP/s, "
+                 "times at %.0f%% of it (MFU)\n",
+            f0->cfg.vocab_size, f0->cfg.context, env->micro_batch, env->rate / 1e9, 100 * env->mfu);
+    row(out, "shape (layers x width x heads)", facts, n, c_shape);
+    row(out, "parameters", facts, n, c_params);
+    row(out, "  without embeddings", facts, n, c_nonemb);
+    row(out, "  embedding share", facts, n, c_embshare);
+    row(out, "MLP width", facts, n, c_mlp);
+    row(out, "head dimension", facts, n, c_head);
+    row(out, "training memory", facts, n, c_memtot);
+    row(out, "  weights+grads+AdamW", facts, n, c_memstate);
+    row(out, "  activations+scratch", facts, n, c_memacts);
+    row(out, "  of which attention probs", facts, n, c_mematt);
+    snprintf(b2, sizeof b2, "fits %s?", bytes(b1, sizeof b1, env->mem_avail > 0 ? env->mem_avail : env->mem_limit));
+    row(out, b2, facts, n, c_fit);
+    row(out, "FLOPs a token (6N+12LDT)", facts, n, c_flops);
+    row(out, "tokens a step (x accum)", facts, n, c_batch);
+    row(out, "time a step", facts, n, c_step);
+    snprintf(b2, sizeof b2, "tokens (%s)", f0->tokens_from);
+    row(out, b2, facts, n, c_tokens);
+    row(out, "  steps", facts, n, c_steps);
+    row(out, "  time", facts, n, c_run);
+    if (env->data_tokens > 0) row(out, "  epochs of --data", facts, n, c_epochs);
+    if (env->hours > 0) {
+        snprintf(b2, sizeof b2, "tokens in %.3g hours", env->hours);
+        row(out, b2, facts, n, c_hours);
+    }
+    row(out, "Chinchilla 20 tokens/param", facts, n, c_chin20);
+    row(out, "Chinchilla fit loss", facts, n, c_chinloss);
+    row(out, "  compute C = 6ND (FLOP)", facts, n, c_flopsC);
+    row(out, "  fit's optimum N, D for C", facts, n, c_chinopt);
+    row(out, "  fit's loss at optimum", facts, n, c_chinoptloss);
+    row(out, "Kaplan L(N,D)", facts, n, c_kaplan);
+    row(out, "  with unlimited data", facts, n, c_kaplaninf);
+    row(out, "Levine best depth for width", facts, n, c_levdepth);
+    row(out, "  best width for depth", facts, n, c_levwidth);
+    row(out, "  verdict", facts, n, c_verdict);
+    row(out, "  fit's shape at this size", facts, n, c_levshape);
+}
+
+static void head_note(FILE *out, const PlanFacts *f)
+{
+    int hd = f->head_dim;
+    char b[32];
+    if (hd < 32)
+        fprintf(out,
+                "  - Heads of %d dimensions are small: each head's attention scores are a rank-%d\n"
+                "    product (Bhojanapalli et al. 2020, arXiv 2002.07028: a low-rank bottleneck when\n"
+                "    the head dimension is below the context), the trainer's per-head products are thin\n"
+                "    (they run below the sgemm rate), and %d heads keep %s of attention probabilities.\n",
+                hd, hd, f->cfg.n_head, bytes(b, sizeof b, f->att_bytes));
+    else if (hd > 128)
+        fprintf(out,
+                "  - Heads of %d dimensions are large: only %d attention patterns a layer; GPT-2 uses 64\n"
+                "    at every size and GPT-3 64 to 128. Same parameters and FLOPs either way.\n",
+                hd, f->cfg.n_head);
+    else
+        fprintf(out, "  - Head dimension %d is in the usual range (GPT-2 uses 64 at every size, GPT-3\n"
+                     "    64 to 128); heads change neither parameters nor FLOPs, only attention memory.\n",
+                hd);
+}
+
+void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const PlanFacts *f = &facts[i];
+        char s[32], b1[24], b2[24], b3[24], b4[24];
+        fprintf(out, "\n%s: %s parameters (%s without embeddings)\n", shape_name(s, sizeof s, &f->cfg),
+                count(b1, sizeof b1, f->n_params), count(b2, sizeof b2, f->n_nonembed));
+        fprintf(out,
+                "  - Chinchilla (Hoffmann et al. 2022): about 20 tokens a parameter -> %s tokens. Their\n"
+                "    approach-3 fit L = 1.69 + 406.4/N^0.34 + 410.7/D^0.28 gives %.3f at %s tokens; for\n"
+                "    that compute (C = 6ND = %.2e FLOP) the fit's optimum is N = %s, D = %s\n"
+                "    (%.0f tokens a parameter, loss %.3f): the fit favours %s than the rule of thumb.\n",
+                count(b1, sizeof b1, f->chin_tokens), f->chin_loss, count(b2, sizeof b2, f->tokens),
+                f->flops, count(b3, sizeof b3, f->chin_opt_n), count(b4, sizeof b4, f->chin_opt_d),
+                f->chin_opt_d / f->chin_opt_n, f->chin_opt_loss,
+                f->chin_opt_d / f->chin_opt_n > CHIN_TOKENS_PER_PARAM ? "more tokens" : "fewer tokens");
+        if (f->n_params < 70e6 || f->n_params > 16e9 || f->tokens < 5e9 || f->tokens > 500e9)
+            fputs("    (They trained 70M to 16B parameters on 5B to 500B tokens: this is an extrapolation.)\n", out);
+        fprintf(out,
+                "  - Kaplan et al. 2020: L(N,D) = [(6.4e13/N)^(0.076/0.103) + 1.8e13/D]^0.103 with N\n"
+                "    without embeddings = %.3f (%.3f with unlimited data). They found the shape matters\n"
+                "    little at a fixed N (a few percent of loss over a wide range of depth/width): N and\n"
+                "    D are the levers, the aspect ratio is the fine tuning.\n",
+                f->kaplan_loss, f->kaplan_loss_inf);
+        if (f->n_nonembed < 768 || f->n_nonembed > 1.5e9 || f->tokens < 22e6 || f->tokens > 23e9)
+            fputs("    (They trained 768 to 1.5B non-embedding parameters on 22M to 23B tokens: this is\n"
+                  "    an extrapolation.)\n", out);
+        char best[64];
+        if (f->levine_depth < 1) snprintf(best, sizeof best, "is narrower than its 1-layer width (%.0f)", plan_levine_width(1));
+        else snprintf(best, sizeof best, "is best at %.1f layers", f->levine_depth);
+        fprintf(out,
+                "  - Levine et al. 2020 (arXiv 2006.12467), fit d = exp(5.039 + 0.0555 L) (quoted, not\n"
+                "    checked against the paper's text): width %d %s; %d layers is\n"
+                "    %s for its width%s. At this size the fit's shape is %.0f layers x %.0f.\n",
+                f->cfg.n_embd, best, f->cfg.n_layer, plan_levine_name(f->verdict),
+                f->levine_in_range ? "" : " (outside the 6-48 layers they trained: an extrapolation)",
+                f->levine_opt_depth, f->levine_opt_width);
+        head_note(out, f);
+        if (f->hours_tokens > 0 && strcmp(f->tokens_from, "--hours")) {
+            char b5[24];
+            double r = f->tokens / f->hours_tokens;
+            fprintf(out, "  - Time: %s tokens take %.*fx the --hours budget, which trains %s tokens (%.2g a\n"
+                         "    parameter)%s.\n",
+                    count(b1, sizeof b1, f->tokens), r >= 10 ? 0 : 2, r, count(b5, sizeof b5, f->hours_tokens),
+                    f->hours_tokens / f->n_params, r > 1 ? ": a smaller model, or more time" : "");
+        }
+        if (f->fit != FIT_YES)
+            fprintf(out, "  - Training memory %s %s.\n", bytes(b1, sizeof b1, f->need_bytes),
+                    f->fit == FIT_NO ? "does not fit this machine: lower --micro-batch or --context"
+                                     : "fits this machine but not what is free now");
+    }
+    if (n > 1) {
+        const PlanFacts *a = &facts[0];
+        for (size_t i = 1; i < n; i++) {
+            const PlanFacts *f = &facts[i];
+            double r = f->n_params / a->n_params;
+            if (fabs(r - 1) < 0.05) continue;
+            char s1[32], s2[32];
+            fprintf(out,
+                    "\nNote: %s has %.2fx the parameters of %s: heads change neither parameters nor\n"
+                    "FLOPs, only depth and width do, so this compares sizes more than shapes (Kaplan's\n"
+                    "loss differs by %+.3f). For shapes of one size: --budget %.0f.\n",
+                    shape_name(s1, sizeof s1, &f->cfg), r, shape_name(s2, sizeof s2, &a->cfg),
+                    f->kaplan_loss - a->kaplan_loss, a->n_params);
+        }
+    }
+    fputs("\nThe losses are the papers' fits in nats a token on their data and tokenizers (MassiveText,\n"
+          "WebText2): use them to compare shapes, not as the loss your data will reach.\n",
+          out);
+}
+
+static void print_budget(FILE *out, const PlanCandidate *c, size_t n, size_t top, double budget,
+                         const PlanEnv *env)
+{
+    char b1[32], b2[32], b3[32], b4[32];
+    fprintf(out, "model plan: shapes of %s parameters (within 10%%), vocabulary %d, context %d, ranked by\n"
+                 "distance to Levine et al.'s depth-to-width fit; sgemm %.1f GFLOP/s at %.0f%% MFU\n",
+            count(b1, sizeof b1, budget), n ? c[0].f.cfg.vocab_size : 0, n ? c[0].f.cfg.context : 0,
+            env->rate / 1e9, 100 * env->mfu);
+    if (!n) {
+        fputs("  no shape: the embeddings alone are larger than the budget\n", out);
+        return;
+    }
+    fprintf(out, "%4s  %-14s %9s %8s %10s %9s %10s  %s\n", "rank", "shape", "params", "head", "memory",
+            "FLOP/tok", "20 tok/p", "why");
+    for (size_t i = 0; i < n && i < top; i++) {
+        const PlanFacts *f = &c[i].f;
+        char s[32], why[160];
+        double emb = 1 - f->n_nonembed / f->n_params;
+        snprintf(why, sizeof why, "best depth for width %d is %.1f: %s%s%s%s", f->cfg.n_embd,
+                 f->levine_depth, plan_levine_name(f->verdict),
+                 f->levine_in_range ? "" : " (extrapolated)", emb > 0.5 ? "; embeddings are most of it" : "",
+                 f->fit == FIT_NO ? "; does NOT fit in memory" : "");
+        fprintf(out, "%4zu  %-14s %9s %8d %10s %9s %10s  %s\n", i + 1, shape_name(s, sizeof s, &f->cfg),
+                count(b1, sizeof b1, f->n_params), f->head_dim, bytes(b2, sizeof b2, f->need_bytes),
+                count(b3, sizeof b3, f->flops_token), count(b4, sizeof b4, f->chin_tokens), why);
+    }
+    if (n > top) fprintf(out, "  ... %zu more (--top N)\n", n - top);
+    fputs("Kaplan et al. 2020: at a fixed size these differ by a few percent of loss at most; Levine's fit\n"
+          "(quoted, not checked against the paper's text) says which depth suits which width.\n",
+          out);
+}
+
+/* ---- JSON ---- */
+
+static json_t *facts_json(const PlanFacts *f)
+{
+    json_t *o = json_object();
+    char s[32];
+    json_object_set_new(o, "shape", json_string(shape_name(s, sizeof s, &f->cfg)));
+    json_object_set_new(o, "layers", json_integer(f->cfg.n_layer));
+    json_object_set_new(o, "width", json_integer(f->cfg.n_embd));
+    json_object_set_new(o, "heads", json_integer(f->cfg.n_head));
+    json_object_set_new(o, "mlp", json_integer(f->cfg.n_mlp));
+    json_object_set_new(o, "vocab_size", json_integer(f->cfg.vocab_size));
+    json_object_set_new(o, "context", json_integer(f->cfg.context));
+    json_object_set_new(o, "params", json_integer((json_int_t)f->n_params));
+    json_object_set_new(o, "params_nonembedding", json_integer((json_int_t)f->n_nonembed));
+    json_object_set_new(o, "head_dim", json_integer(f->head_dim));
+    json_t *m = json_object();
+    json_object_set_new(m, "weights", json_integer((json_int_t)f->mem.params));
+    json_object_set_new(m, "grads", json_integer((json_int_t)f->mem.grads));
+    json_object_set_new(m, "adamw", json_integer((json_int_t)f->mem.adam));
+    json_object_set_new(m, "activations", json_integer((json_int_t)f->mem.acts));
+    json_object_set_new(m, "scratch", json_integer((json_int_t)f->mem.scratch));
+    json_object_set_new(m, "attention_probs", json_integer((json_int_t)f->att_bytes));
+    json_object_set_new(m, "total", json_integer((json_int_t)f->need_bytes));
+    json_object_set_new(m, "fits", json_string(f->fit == FIT_YES ? "yes" : f->fit == FIT_NOT_NOW ? "not now" : "no"));
+    json_object_set_new(o, "memory_bytes", m);
+    json_object_set_new(o, "flops_per_token", json_real(f->flops_token));
+    json_object_set_new(o, "batch_tokens", json_integer((json_int_t)f->batch_tokens));
+    json_object_set_new(o, "accumulation", json_integer(f->accum));
+    json_object_set_new(o, "step_seconds", json_real(f->step_s));
+    json_object_set_new(o, "tokens", json_real(f->tokens));
+    json_object_set_new(o, "tokens_from", json_string(f->tokens_from));
+    json_object_set_new(o, "steps", json_real(f->steps));
+    json_object_set_new(o, "run_seconds", json_real(f->run_s));
+    if (f->epochs > 0) json_object_set_new(o, "epochs", json_real(f->epochs));
+    if (f->hours_tokens > 0) json_object_set_new(o, "tokens_in_hours", json_real(f->hours_tokens));
+    json_t *c = json_object();
+    json_object_set_new(c, "source", json_string("Hoffmann et al. 2022, approach 3: L = 1.69 + 406.4/N^0.34 + 410.7/D^0.28"));
+    json_object_set_new(c, "tokens_20_per_param", json_real(f->chin_tokens));
+    json_object_set_new(c, "loss", json_real(f->chin_loss));
+    json_object_set_new(c, "compute_flops", json_real(f->flops));
+    json_object_set_new(c, "optimal_params", json_real(f->chin_opt_n));
+    json_object_set_new(c, "optimal_tokens", json_real(f->chin_opt_d));
+    json_object_set_new(c, "optimal_loss", json_real(f->chin_opt_loss));
+    json_object_set_new(o, "chinchilla", c);
+    json_t *k = json_object();
+    json_object_set_new(k, "source", json_string("Kaplan et al. 2020: L = [(6.4e13/N)^(0.076/0.103) + 1.8e13/D]^0.103, N non-embedding"));
+    json_object_set_new(k, "loss", json_real(f->kaplan_loss));
+    json_object_set_new(k, "loss_unlimited_data", json_real(f->kaplan_loss_inf));
+    json_object_set_new(o, "kaplan", k);
+    json_t *l = json_object();
+    json_object_set_new(l, "source", json_string("Levine et al. 2020 (arXiv 2006.12467): d = exp(5.039 + 0.0555 L), quoted, not checked against the paper's text"));
+    json_object_set_new(l, "best_depth_for_width", json_real(f->levine_depth));
+    json_object_set_new(l, "best_width_for_depth", json_real(f->levine_width));
+    json_object_set_new(l, "verdict", json_string(plan_levine_name(f->verdict)));
+    json_object_set_new(l, "in_fitted_range", json_boolean(f->levine_in_range));
+    json_object_set_new(l, "shape_at_this_size_layers", json_real(f->levine_opt_depth));
+    json_object_set_new(l, "shape_at_this_size_width", json_real(f->levine_opt_width));
+    json_object_set_new(o, "levine", l);
+    return o;
+}
+
+char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char *mode, double budget)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "mode", json_string(mode));
+    if (budget > 0) json_object_set_new(root, "budget", json_real(budget));
+    json_t *m = json_object();
+    json_object_set_new(m, "sgemm_flops", json_real(env->rate));
+    json_object_set_new(m, "mfu", json_real(env->mfu));
+    json_object_set_new(m, "memory_limit_bytes", json_real(env->mem_limit));
+    if (env->mem_avail > 0) json_object_set_new(m, "memory_available_bytes", json_real(env->mem_avail));
+    json_object_set_new(m, "micro_batch", json_integer(env->micro_batch));
+    json_object_set_new(root, "machine", m);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, facts_json(&facts[i]));
+    json_object_set_new(root, "shapes", a);
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    json_decref(root);
+    return s;
+}
+
+/* ---- the subcommand ---- */
+
+static int usage(FILE *f, int code)
+{
+    fputs("usage: model plan [--preset NAME | --layers L --width D --heads H] [options]\n"
+          "       model plan --compare LxDxH,LxDxH,... [options]\n"
+          "       model plan --budget PARAMS | --budget-flops FLOPS [options]\n"
+          "\n"
+          "Answers \"which shape should I train?\" before any training: for a GPT-2 shape it\n"
+          "prints parameters (total, without embeddings), the training memory the trainer will\n"
+          "allocate (weights, gradients, AdamW moments, activations of one micro-batch) and\n"
+          "whether it fits this machine, FLOPs a token (6N + 12·L·D·T), time a step and for\n"
+          "the run from this machine's sgemm rate (measured at start, as 'model train' does\n"
+          "for MFU), and what the literature predicts, each with its source: Chinchilla\n"
+          "(20 tokens a parameter, and the approach-3 fit with its compute-optimal N, D),\n"
+          "Kaplan et al.'s L(N, D), Levine et al.'s depth-to-width fit with a verdict (too\n"
+          "deep / too shallow / about right for its width), and the head dimension. Reads\n"
+          "nothing unless --data; writes the report to stdout. Times are estimates from the\n"
+          "sgemm rate: --measure (timing real training steps) is not there yet.\n"
+          "\n"
+          "Shape (default: the preset gpt2):\n"
+          "  --preset NAME        tiny, small, mosaic-52m, mosaic-83m, mosaic-125m, gpt2,\n"
+          "                       gpt2-medium, gpt2-large, gpt2-xl (see model train --help)\n"
+          "  --layers L --width D --heads H   instead of a preset; D must divide by H\n"
+          "  --mlp M              MLP hidden width (default 4 x width)\n"
+          "  --vocab V            vocabulary (default: --data's, else GPT-2's 50257)\n"
+          "  --context T          tokens a sequence (default: --data's meta.json, else 1024)\n"
+          "  --compare LIST       several shapes side by side, LAYERSxWIDTHxHEADS separated\n"
+          "                       by commas (e.g. 36x1280x20,18x1280x64)\n"
+          "  --budget PARAMS      list shapes of about PARAMS total parameters (e.g. 124M),\n"
+          "                       ranked by Levine's fit, heads of --head-dim (default 64)\n"
+          "  --budget-flops C     the same for the Chinchilla-optimal size of C FLOPs (e.g. 1e19)\n"
+          "  --top N              shapes listed in budget mode (default 10)\n"
+          "Run:\n"
+          "  --tokens N           training tokens (default: one epoch of --data, else what\n"
+          "                       --hours allows, else 20 a parameter); k/M/B/T suffixes\n"
+          "  --data DIR           packer's folder: its training tokens, vocabulary, context\n"
+          "  --hours H            time budget: tokens trainable in H hours\n"
+          "  --batch TOKENS       tokens a step, a multiple of micro-batch x context\n"
+          "                       (default one micro-batch)\n"
+          "  --micro-batch SEQS   sequences a forward/backward (default 8, as model train)\n"
+          "Machine:\n"
+          "  --rate GFLOPS        sgemm rate to assume instead of measuring it\n"
+          "  --mfu F              fraction of the sgemm rate training reaches (default 0.5;\n"
+          "                       model train prints its MFU, bench/model measured 40-90%)\n"
+          "  --memory BYTES       judge the fit against this much memory (e.g. 16Gi) instead of\n"
+          "                       this machine's (default: MemAvailable now)\n"
+          "Output:\n"
+          "  --json               one JSON object (for tools) instead of the table\n"
+          "  -j N                 threads for the sgemm measurement (default: every core)\n"
+          "  --quiet              no summary line on stderr\n"
+          "  -h, --help           this help\n"
+          "\n"
+          "  examples: model plan --compare 36x1280x20,18x1280x64\n"
+          "            model plan --preset gpt2 --data data/ --hours 24\n"
+          "            model plan --budget 124M --context 512\n",
+          f);
+    return code;
+}
+
+/* A count with an optional k/M/B(=G)/T suffix; fractions allowed ("1.5B", "2e9"). */
+static int parse_count(const char *s, double min, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s) return -1;
+    double mul = 1;
+    if (!strcmp(end, "k") || !strcmp(end, "K")) mul = 1e3;
+    else if (!strcmp(end, "M")) mul = 1e6;
+    else if (!strcmp(end, "B") || !strcmp(end, "G")) mul = 1e9;
+    else if (!strcmp(end, "T")) mul = 1e12;
+    else if (*end) return -1;
+    v *= mul;
+    if (!isfinite(v) || v < min || v > 1e30) return -1;
+    *out = v;
+    return 0;
+}
+
+static double mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024.0;
+}
+
+/* Training tokens, windows, vocabulary and context of a packer folder. */
+static int read_data(const char *dir, int context, double *tokens, double *windows, int *vocab,
+                     int *meta_context, Err *e)
+{
+    DataMeta meta;
+    Shards train, val;
+    if (data_scan(dir, &meta, &train, &val, e)) {
+        shards_free(&train);
+        shards_free(&val);
+        return -1;
+    }
+    int T = context ? context : meta.context ? meta.context : 1024;
+    int rc = shards_map(&train, T, meta.best_fit, e);
+    if (!rc) {
+        *tokens = (double)train.n_tokens;
+        *windows = (double)train.n_windows;
+        *vocab = meta.vocab_size;
+        *meta_context = meta.context;
+    }
+    shards_free(&train);
+    shards_free(&val);
+    return rc;
+}
+
+typedef struct Args {
+    const char *preset, *compare, *data;
+    int L, D, H, M, V, T;
+    double budget, budget_flops, memory, rate, mfu, tokens, hours;
+    uint64_t batch;
+    int micro, top, head_dim, json;
+    CommonOpts common;
+} Args;
+
+static int parse_args(int argc, char **argv, Args *a)
+{
+    *a = (Args){ .micro = 8, .mfu = 0.5, .top = 10, .head_dim = 64 };
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int rc = cli_common_option(PROG, &a->common, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(stdout, 0) - 1; /* -1: help shown, exit 0 */
+        if (!strcmp(o, "--json")) {
+            a->json = 1;
+            continue;
+        }
+        if (o[0] != '-') return cli_bad_usage(PROG, "takes no file arguments ('%s')", o);
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "%s needs a value (or is not an option)", o);
+        const char *v = argv[++i];
+        uint64_t u = 0;
+        double d = 0;
+#define INT(name, lo, hi, dst)                                                                   \
+    else if (!strcmp(o, name)) {                                                                 \
+        if (cli_u64(v, lo, hi, &u)) return cli_bad_usage(PROG, "%s needs a whole number in %d..%d, not '%s'", o, lo, hi, v); \
+        dst = (int)u;                                                                            \
+    }
+#define NUM(name, lo, hi, dst)                                                                   \
+    else if (!strcmp(o, name)) {                                                                 \
+        if (cli_double(v, lo, hi, &d)) return cli_bad_usage(PROG, "%s needs a number in range, not '%s'", o, v); \
+        dst = d;                                                                                 \
+    }
+#define CNT(name, lo, dst)                                                                       \
+    else if (!strcmp(o, name)) {                                                                 \
+        if (parse_count(v, lo, &d)) return cli_bad_usage(PROG, "%s needs a count (e.g. 124M, 1.5B, 2e9), not '%s'", o, v); \
+        dst = d;                                                                                 \
+    }
+        if (!strcmp(o, "--preset")) {
+            if (!train_preset(v)) return cli_bad_usage(PROG, "unknown preset '%s'", v);
+            a->preset = v;
+        } else if (!strcmp(o, "--compare")) a->compare = v;
+        else if (!strcmp(o, "--data")) a->data = v;
+        else if (!strcmp(o, "--batch")) {
+            if (cli_u64(v, 1, UINT64_C(1) << 40, &a->batch)) return cli_bad_usage(PROG, "--batch needs a whole number of tokens, not '%s'", v);
+        }
+        else if (!strcmp(o, "--memory")) {
+            if (cli_u64(v, 1, UINT64_MAX, &u)) return cli_bad_usage(PROG, "--memory needs bytes (e.g. 16Gi, 8G), not '%s'", v);
+            a->memory = (double)u;
+        }
+        INT("--layers", 1, 1000, a->L)
+        INT("--width", 1, 1 << 16, a->D)
+        INT("--heads", 1, 1 << 12, a->H)
+        INT("--mlp", 1, 1 << 18, a->M)
+        INT("--vocab", 2, 1 << 30, a->V)
+        INT("--context", 1, 1 << 20, a->T)
+        INT("--micro-batch", 1, 1 << 16, a->micro)
+        INT("--top", 1, 1000, a->top)
+        INT("--head-dim", 1, 1 << 12, a->head_dim)
+        NUM("--hours", 1e-6, 1e7, a->hours)
+        NUM("--rate", 1e-3, 1e9, a->rate)
+        NUM("--mfu", 1e-3, 1, a->mfu)
+        NUM("--budget-flops", 1e6, 1e35, a->budget_flops)
+        CNT("--budget", 1e3, a->budget)
+        CNT("--tokens", 1, a->tokens)
+        else return cli_bad_usage(PROG, "unknown option '%s'", o);
+#undef INT
+#undef NUM
+#undef CNT
+    }
+    int shape_flags = (a->L > 0) + (a->D > 0) + (a->H > 0);
+    int modes = !!a->compare + (a->budget > 0) + (a->budget_flops > 0);
+    if (modes > 1) return cli_bad_usage(PROG, "--compare, --budget and --budget-flops go one at a time");
+    if (modes && (a->preset || shape_flags))
+        return cli_bad_usage(PROG, "%s takes no --preset/--layers/--width/--heads",
+                             a->compare ? "--compare" : "budget mode");
+    if (a->preset && shape_flags) return cli_bad_usage(PROG, "--preset or --layers/--width/--heads, not both");
+    if (shape_flags && shape_flags < 3) return cli_bad_usage(PROG, "--layers, --width and --heads go together");
+    if (a->D && a->H && a->D % a->H)
+        return cli_bad_usage(PROG, "width %d is not divisible by %d heads", a->D, a->H);
+    if (a->M && (a->budget > 0 || a->budget_flops > 0)) return cli_bad_usage(PROG, "budget mode uses MLP 4 x width: no --mlp");
+    return 0;
+}
+
+int plan_run(int argc, char **argv, FILE *out)
+{
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    Err e = { { 0 } };
+
+    int data_vocab = 0, meta_context = 0;
+    PlanEnv env = { .micro_batch = a.micro, .tokens = a.tokens, .hours = a.hours, .mfu = a.mfu };
+    if (a.data && read_data(a.data, a.T, &env.data_tokens, &env.data_windows, &data_vocab, &meta_context, &e)) {
+        fprintf(stderr, PROG ": %s\n", e.msg);
+        return 1;
+    }
+    GptConfig base = { .vocab_size = a.V ? a.V : data_vocab ? data_vocab : 50257,
+                       .context = a.T ? a.T : meta_context ? meta_context : 1024 };
+    if (a.batch && a.batch % ((uint64_t)a.micro * base.context))
+        return cli_bad_usage(PROG, "--batch %llu is not a multiple of micro-batch x context = %llu",
+                             (unsigned long long)a.batch, (unsigned long long)a.micro * base.context);
+    env.batch_tokens = a.batch;
+
+    /* the shapes, checked before anything is measured */
+    GptConfig shapes[64];
+    size_t n = 0;
+    if (a.compare) {
+        char *list = strdup(a.compare), *save = NULL;
+        if (!list) return fprintf(stderr, PROG ": out of memory\n"), 1;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (n == sizeof shapes / sizeof *shapes) {
+                free(list);
+                return cli_bad_usage(PROG, "--compare takes at most %zu shapes", sizeof shapes / sizeof *shapes);
+            }
+            shapes[n] = base;
+            if (plan_parse_shape(t, &shapes[n], &e)) {
+                free(list);
+                return cli_bad_usage(PROG, "%s", e.msg);
+            }
+            n++;
+        }
+        free(list);
+        if (!n) return cli_bad_usage(PROG, "--compare needs shapes, e.g. 36x1280x20,18x1280x64");
+    } else if (!(a.budget > 0 || a.budget_flops > 0)) {
+        GptConfig c = base;
+        const TrainPreset *p = train_preset(a.preset ? a.preset : "gpt2");
+        c.n_layer = a.L ? a.L : p->n_layer;
+        c.n_embd = a.D ? a.D : p->n_embd;
+        c.n_head = a.H ? a.H : p->n_head;
+        c.n_mlp = a.M ? a.M : 4 * c.n_embd;
+        shapes[n++] = c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a.M) shapes[i].n_mlp = a.M;
+        GptConfig probe = shapes[i];
+        if (gpt_config_check(&probe, &e)) return cli_bad_usage(PROG, "%s", e.msg);
+    }
+
+    /* the machine */
+    double t0 = progress_now();
+    if (a.rate > 0) env.rate = a.rate * 1e9;
+    else {
+        unsigned threads = a.common.threads ? a.common.threads : cli_cores();
+        openblas_set_num_threads(1); /* as the trainer: our threads split the products */
+        GPool *pool = gpool_new(threads);
+        if (!pool) return fprintf(stderr, PROG ": cannot start %u threads\n", threads), 1;
+        env.rate = train_sgemm_rate(pool);
+        gpool_free(pool);
+        if (env.rate <= 0) return fprintf(stderr, PROG ": could not measure the sgemm rate\n"), 1;
+    }
+    double t_rate = progress_now() - t0;
+    if (a.memory > 0) env.mem_limit = a.memory;
+    else {
+        env.mem_limit = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+        env.mem_avail = mem_available();
+    }
+
+    char *json = NULL;
+    int code = 0;
+    size_t n_out = 0;
+    if (a.budget > 0 || a.budget_flops > 0) {
+        double budget = a.budget;
+        double opt_n = 0, opt_d = 0;
+        if (a.budget_flops > 0) {
+            plan_chinchilla_optimal(a.budget_flops, &opt_n, &opt_d);
+            budget = opt_n;
+        }
+        PlanCandidate *cand = NULL;
+        size_t nc = 0;
+        if (plan_budget(&base, budget, a.head_dim, &env, &cand, &nc, &e)) {
+            fprintf(stderr, PROG ": %s\n", e.msg);
+            return 1;
+        }
+        n_out = nc;
+        if (a.json) {
+            PlanFacts *fs = malloc((nc ? nc : 1) * sizeof *fs);
+            if (!fs) {
+                free(cand);
+                return fprintf(stderr, PROG ": out of memory\n"), 1;
+            }
+            size_t k = nc < (size_t)a.top ? nc : (size_t)a.top;
+            for (size_t i = 0; i < k; i++) fs[i] = cand[i].f;
+            json = plan_json(fs, k, &env, a.budget_flops > 0 ? "budget-flops" : "budget", budget);
+            free(fs);
+        } else {
+            if (a.budget_flops > 0) {
+                char b1[24], b2[24], b3[24], b4[24];
+                double n20 = sqrt(a.budget_flops / (6.0 * CHIN_TOKENS_PER_PARAM));
+                fprintf(out,
+                        "model plan: compute budget %.3g FLOP (C = 6ND). Chinchilla (Hoffmann et al. 2022):\n"
+                        "  20 tokens a parameter: N = %s, D = %s\n"
+                        "  approach-3 fit L = 1.69 + 406.4/N^0.34 + 410.7/D^0.28: N = %s, D = %s, loss %.3f\n"
+                        "  the shapes below are for the fit's N\n\n",
+                        a.budget_flops, count(b1, sizeof b1, n20), count(b2, sizeof b2, 20 * n20),
+                        count(b3, sizeof b3, opt_n), count(b4, sizeof b4, opt_d),
+                        plan_chinchilla_loss(opt_n, opt_d));
+            }
+            print_budget(out, cand, nc, (size_t)a.top, budget, &env);
+        }
+        free(cand);
+    } else {
+        PlanFacts facts[64];
+        for (size_t i = 0; i < n; i++)
+            if (plan_facts(&shapes[i], &env, &facts[i], &e)) return cli_bad_usage(PROG, "%s", e.msg);
+        n_out = n;
+        if (a.json) json = plan_json(facts, n, &env, a.compare ? "compare" : "shape", 0);
+        else {
+            plan_print_table(out, facts, n, &env);
+            plan_print_reasons(out, facts, n);
+        }
+    }
+    if (a.json) {
+        if (!json) return fprintf(stderr, PROG ": out of memory\n"), 1;
+        fprintf(out, "%s\n", json);
+        free(json);
+    }
+    if (fflush(out) || ferror(out)) {
+        fprintf(stderr, PROG ": write error\n");
+        code = 1;
+    }
+    if (!code && a.common.progress != PROGRESS_QUIET)
+        fprintf(stderr, PROG ": %zu shape%s planned; sgemm %.1f GFLOP/s %s %.2f s\n", n_out,
+                n_out == 1 ? "" : "s", env.rate / 1e9, a.rate > 0 ? "from --rate," : "measured in", t_rate);
+    return code;
+}
+
+int plan_main(int argc, char **argv) { return plan_run(argc, argv, stdout); }

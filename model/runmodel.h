@@ -1,0 +1,36 @@
+/* A trained run as the read-only subcommands (sample, eval, export) see it:
+ * RUN/latest's checkpoint (or a named one) loaded into a Gpt sized for the
+ * batch the caller asks, and RUN/tokenizer.json. Training state (AdamW
+ * moments, data order) is read because the checksum covers it, then ignored. */
+#ifndef RUNMODEL_H
+#define RUNMODEL_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "gpool.h"
+#include "gpt2.h"
+#include "tokenizer.h"
+
+typedef struct RunModel {
+    GptConfig cfg;       /* context = the trained T */
+    int eot_id;          /* -1: none */
+    int micro_batch;     /* the trainer's, for evaluating in the same batches */
+    int eval_batches;    /* the trainer's --eval-batches */
+    int best_fit;        /* the training data's window mode */
+    uint64_t step;       /* optimizer steps the checkpoint has */
+    char ckpt[PATH_MAX]; /* the checkpoint read */
+} RunModel;
+
+/* Read RUN/latest (or ckpt_path when not NULL) and the shape in its header,
+ * without the weights. Errors name the file. */
+int runmodel_open(const char *run_dir, const char *ckpt_path, RunModel *rm, Err *e);
+/* Allocate g for B x T (T <= context) on pool and read the weights of
+ * rm->ckpt into it (checksum verified). Caller frees with gpt_free(). */
+int runmodel_load(const RunModel *rm, int B, int T, GPool *pool, Gpt *g, Err *e);
+/* RUN/tokenizer.json, checked to cover the model's vocabulary. Caller frees
+ * with tok_free(). */
+Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e);
+
+#endif

@@ -1,0 +1,269 @@
+/* `model sample`: text from a trained run. The prompt is encoded with the
+ * run's tokenizer after an end-of-text (the shards put one before every
+ * document), then tokens are drawn one at a time from softmax(logits / T),
+ * optionally cut to the top k and to the top-p nucleus, and streamed out as
+ * bytes. No KV cache: each token reruns the forward on the window so far
+ * (capped at the context, the oldest tokens sliding out), which is fine for
+ * the small models this toolkit trains. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "progress.h"
+#include "runmodel.h"
+#include "tokenizer.h"
+
+#define PROG "model"
+
+typedef struct SampleOpts {
+    const char *run_dir, *ckpt, *prompt;
+    uint64_t max_tokens;
+    double temperature, top_p;
+    int top_k; /* 0: all */
+    uint64_t seed;
+    int keep_going; /* do not stop at end-of-text */
+    CommonOpts common;
+} SampleOpts;
+
+static int sample_usage(FILE *f, int code)
+{
+    fputs("usage: model sample RUN [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]\n"
+          "                        [--top-p P] [--seed S] [--ckpt FILE]\n"
+          "\n"
+          "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, encodes\n"
+          "the prompt after an end-of-text token (as every document starts in the\n"
+          "shards), and draws tokens one at a time, writing the prompt and then each new\n"
+          "token's bytes to stdout as they come. Stops at end-of-text (not printed) or\n"
+          "after --tokens. The window the model sees is capped at the trained context:\n"
+          "past it the oldest tokens slide out. Same run, prompt, options and --seed give\n"
+          "the same text, whatever -j is. A summary (tokens, why it stopped, tokens/s)\n"
+          "goes to stderr.\n"
+          "\n"
+          "  --prompt TEXT        text to continue (default: none, start of a document);\n"
+          "                       '<|endoftext|>' in it is the special token\n"
+          "  --tokens N           most tokens to generate (default 256); --max-tokens is\n"
+          "                       the same option\n"
+          "  --temperature T      divide the logits by T (default 1.0: the model's own\n"
+          "                       distribution); 0 takes the most likely token (greedy)\n"
+          "  --top-k K            draw only among the K most likely tokens (default 0: all)\n"
+          "  --top-p P            draw only among the most likely tokens whose\n"
+          "                       probabilities add up to P (default 1.0: all)\n"
+          "  --seed S             random seed (default 1337)\n"
+          "  --no-stop            go on past end-of-text (it is printed as its text)\n"
+          "  --ckpt FILE          a checkpoint other than RUN/latest's (e.g. RUN/ckpt-000100.bin)\n",
+          f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model sample run/ --prompt 'The king said' --tokens 100 --temperature 0.8 --top-k 40\n", f);
+    return code;
+}
+
+typedef struct Cand {
+    float p;
+    int id;
+} Cand;
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const Cand *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->id - y->id; /* ties: lower id first, so the order is total */
+}
+
+/* Draw an id from logits[0..V) with the options; cand is scratch of V. */
+static int draw(const float *logits, int V, const SampleOpts *o, Cand *cand, uint64_t *rng)
+{
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (logits[i] > logits[best]) best = i;
+    if (o->temperature == 0) return best;
+    double mx = logits[best], sum = 0;
+    for (int i = 0; i < V; i++) {
+        cand[i].id = i;
+        cand[i].p = (float)exp(((double)logits[i] - mx) / o->temperature);
+        sum += cand[i].p;
+    }
+    int n = V;
+    if ((o->top_k > 0 && o->top_k < V) || o->top_p < 1.0) {
+        qsort(cand, (size_t)V, sizeof *cand, cmp_cand);
+        if (o->top_k > 0 && o->top_k < n) n = o->top_k;
+        if (o->top_p < 1.0) {
+            double kept = 0, total = 0;
+            for (int i = 0; i < n; i++) total += cand[i].p;
+            for (int i = 0; i < n; i++) {
+                kept += cand[i].p;
+                if (kept >= o->top_p * total) {
+                    n = i + 1;
+                    break;
+                }
+            }
+        }
+        sum = 0;
+        for (int i = 0; i < n; i++) sum += cand[i].p;
+    }
+    double u = (double)(gpt_rand_u64(rng) >> 11) * 0x1.0p-53 * sum, acc = 0;
+    for (int i = 0; i < n; i++) {
+        acc += cand[i].p;
+        if (u < acc) return cand[i].id;
+    }
+    return cand[n - 1].id; /* u rounded up to sum */
+}
+
+static int sample_run(const SampleOpts *o, Err *e)
+{
+    RunModel rm;
+    Tokenizer *tok = NULL;
+    TokEncoder *enc = NULL;
+    GPool *pool = NULL;
+    Gpt g = { 0 };
+    IdBuf ids = { 0 };
+    Buf out = { 0 };
+    Cand *cand = NULL;
+    int code = 1;
+    Progress pr;
+    progress_start(&pr, PROG, o->common.progress, 0);
+    if (runmodel_open(o->run_dir, o->ckpt, &rm, e)) goto done;
+    if (!(tok = runmodel_tokenizer(o->run_dir, &rm, e))) goto done;
+    const int V = rm.cfg.vocab_size, ctx = rm.cfg.context;
+    if (!(enc = tok_encoder_new(tok, e))) goto done;
+    if (rm.eot_id >= 0 && idbuf_push(&ids, (uint32_t)rm.eot_id)) goto oom;
+    size_t n_prompt = 0;
+    if (o->prompt) {
+        if (tok_encode(enc, o->prompt, strlen(o->prompt), 1, &ids, e)) {
+            char m[sizeof e->msg];
+            snprintf(m, sizeof m, "%s", e->msg);
+            err_set(e, "--prompt: %s", m);
+            goto done;
+        }
+        for (size_t i = 0; i < ids.len; i++)
+            if (ids.ids[i] >= (uint32_t)V) {
+                err_set(e, "--prompt: token %u is outside the model's vocabulary of %d", ids.ids[i], V);
+                goto done;
+            }
+        n_prompt = ids.len - (rm.eot_id >= 0);
+    }
+    if (ids.len == 0) {
+        err_set(e, "%s has no end-of-text token to start from: give --prompt", rm.ckpt);
+        goto done;
+    }
+    unsigned threads = o->common.threads ? o->common.threads : cli_cores();
+    openblas_set_num_threads(1);
+    if (!(pool = gpool_new(threads))) {
+        err_set(e, "cannot start %u threads", threads);
+        goto done;
+    }
+    if (runmodel_load(&rm, 1, ctx, pool, &g, e)) goto done;
+    if (!(cand = malloc((size_t)V * sizeof *cand))) goto oom;
+    int *window = malloc((size_t)ctx * sizeof *window);
+    if (!window) goto oom;
+    if (o->prompt && fwrite(o->prompt, 1, strlen(o->prompt), stdout) != strlen(o->prompt)) goto wfail;
+    fflush(stdout);
+    uint64_t rng = o->seed ^ UINT64_C(0x5eed5a3b1e000000), made = 0;
+    int stopped = 0;
+    while (made < o->max_tokens) {
+        size_t n = ids.len < (size_t)ctx ? ids.len : (size_t)ctx, first = ids.len - n;
+        for (size_t i = 0; i < n; i++) window[i] = (int)ids.ids[first + i];
+        g.T = (int)n; /* activations are laid out for the current T: a shorter window fits */
+        gpt_forward(&g, window, NULL);
+        int id = draw(gpt_logits(&g) + (n - 1) * (size_t)rm.cfg.padded_vocab, V, o, cand, &rng);
+        made++;
+        if (id == rm.eot_id && !o->keep_going) {
+            stopped = 1;
+            break;
+        }
+        if (idbuf_push(&ids, (uint32_t)id)) {
+            free(window);
+            goto oom;
+        }
+        out.len = 0;
+        uint32_t u = (uint32_t)id;
+        if (tok_decode(tok, &u, 1, &out, e)) {
+            free(window);
+            goto done;
+        }
+        if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
+            free(window);
+            goto wfail;
+        }
+        if (fflush(stdout)) {
+            free(window);
+            goto wfail;
+        }
+    }
+    free(window);
+    if (fputc('\n', stdout) == EOF || fflush(stdout)) goto wfail;
+    double s = progress_elapsed(&pr);
+    progress_summary(&pr, "sample: %zu prompt tokens, %" PRIu64 " generated (%s) in %.2f s, %.1f tokens/s; %s "
+                     "(step %" PRIu64 ")", n_prompt, made - stopped,
+                     stopped ? "stopped at end-of-text" : "reached --tokens", s,
+                     s > 0 ? (double)made / s : 0.0, rm.ckpt, rm.step);
+    code = 0;
+    goto done;
+oom:
+    err_set(e, "out of memory");
+    goto done;
+wfail:
+    err_sys(e, "-", "write");
+done:
+    free(cand);
+    buf_free(&out);
+    idbuf_free(&ids);
+    gpt_free(&g);
+    gpool_free(pool);
+    tok_encoder_free(enc);
+    tok_free(tok);
+    return code;
+}
+
+int sample_main(int argc, char **argv)
+{
+    SampleOpts o = { .max_tokens = 256, .temperature = 1.0, .top_p = 1.0, .seed = 1337 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &o.common, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return sample_usage(stdout, 0);
+        if (!strcmp(a, "--no-stop")) {
+            o.keep_going = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (o.run_dir) return cli_bad_usage(PROG, "sample takes one RUN folder ('%s' and '%s')", o.run_dir, a);
+            o.run_dir = a;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "sample: %s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        uint64_t n;
+        double d;
+        if (!strcmp(a, "--prompt")) o.prompt = v;
+        else if (!strcmp(a, "--ckpt")) o.ckpt = v;
+        else if (!strcmp(a, "--tokens") || !strcmp(a, "--max-tokens")) {
+            if (cli_u64(v, 1, UINT64_C(1) << 40, &o.max_tokens))
+                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
+        } else if (!strcmp(a, "--top-k")) {
+            if (cli_u64(v, 0, INT32_MAX, &n)) return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
+            o.top_k = (int)n;
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_u64(v, 0, UINT64_MAX, &o.seed)) return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
+        } else if (!strcmp(a, "--temperature")) {
+            if (cli_double(v, 0, 100, &o.temperature))
+                return cli_bad_usage(PROG, "%s needs a number in 0..100, not '%s'", a, v);
+        } else if (!strcmp(a, "--top-p")) {
+            if (cli_double(v, 1e-9, 1, &d) ) return cli_bad_usage(PROG, "%s needs a number in (0, 1], not '%s'", a, v);
+            o.top_p = d;
+        } else return cli_bad_usage(PROG, "sample: unknown option '%s'", a);
+    }
+    if (!o.run_dir) return cli_bad_usage(PROG, "sample needs a RUN folder (model train -o RUN)");
+    Err e = { { 0 } };
+    if (sample_run(&o, &e)) {
+        err_print(PROG, &e);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,352 @@
+/* model/plan.c: parameter counts of the GPT-2 family against their published
+ * values, FLOPs and the literature's formulas against hand computations, the
+ * Chinchilla optimum against its first-order condition, Levine's verdicts, the
+ * --compare table, --json through jansson, --data, --budget, and bad usage
+ * (exit 2, one line + try, nothing on stdout). Every run passes --rate: no timing. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "../../model/plan.h"
+#include "lib/testutil.h"
+#include "tokfile.h"
+
+#define CHECK_NEAR(expected, got, rel)                                                         \
+    do {                                                                                       \
+        double e_ = (expected), g_ = (got);                                                    \
+        char m_[256];                                                                          \
+        snprintf(m_, sizeof m_, "expected %s = %.12g, got %.12g", #got, e_, g_);               \
+        check_report(fabs(e_ - g_) <= (rel) * fabs(e_), __FILE__, __LINE__, m_);               \
+    } while (0)
+
+static PlanEnv test_env(void)
+{
+    return (PlanEnv){ .micro_batch = 8, .rate = 100e9, .mfu = 0.5, .mem_limit = 1e12 };
+}
+
+static GptConfig shape(int L, int D, int H, int V, int T)
+{
+    return (GptConfig){ .n_layer = L, .n_embd = D, .n_head = H, .n_mlp = 4 * D, .vocab_size = V, .context = T };
+}
+
+static void gpt2_counts(void)
+{
+    PlanEnv env = test_env();
+    Err e;
+    PlanFacts f;
+    struct { int L, D, H; double n; } fam[] = {
+        { 12, 768, 12, 124439808 }, { 24, 1024, 16, 354823168 },
+        { 36, 1280, 20, 774030080 }, { 48, 1600, 25, 1557611200 },
+    };
+    for (int i = 0; i < 4; i++) {
+        GptConfig c = shape(fam[i].L, fam[i].D, fam[i].H, 50257, 1024);
+        CHECK_INT(0, plan_facts(&c, &env, &f, &e));
+        CHECK_INT((long long)fam[i].n, (long long)f.n_params);
+        CHECK_INT((long long)fam[i].n - (50257LL + 1024) * fam[i].D, (long long)f.n_nonembed);
+    }
+    /* gpt2 small without embeddings: the 85M of Kaplan-style counts */
+    GptConfig c = shape(12, 768, 12, 50257, 1024);
+    plan_facts(&c, &env, &f, &e);
+    CHECK_INT(85056000, (long long)f.n_nonembed);
+    CHECK_INT(64, f.head_dim);
+    /* memory is the trainer's own figure plus its batch buffers */
+    GptMemory m;
+    GptConfig cc = c;
+    gpt_config_check(&cc, &e);
+    gpt_memory(&cc, 8, 1024, &m);
+    CHECK_INT((long long)m.total + 2LL * 4 * 8 * 1024, (long long)f.need_bytes);
+}
+
+static void flops_by_hand(void)
+{
+    /* L 2, D 64, V 100, T 16, MLP 256:
+     * N = V D + T D + L (12 D^2 + 13 D) + 2 D = 6400 + 1024 + 2 (49152 + 832) + 128 = 107520;
+     * FLOPs = 6 (N - T D) + 12 L D T = 6 * 106496 + 12 * 2 * 64 * 16 = 638976 + 24576 = 663552. */
+    PlanEnv env = test_env();
+    env.tokens = 1e6;
+    Err e;
+    PlanFacts f;
+    GptConfig c = shape(2, 64, 4, 100, 16);
+    CHECK_INT(0, plan_facts(&c, &env, &f, &e));
+    CHECK_INT(107520, (long long)f.n_params);
+    CHECK_NEAR(663552.0, f.flops_token, 1e-12);
+    /* one micro-batch of 8 x 16 tokens a step at 50% of 100 GFLOP/s */
+    CHECK_INT(128, (long long)f.batch_tokens);
+    CHECK_NEAR(663552.0 * 128 / 50e9, f.step_s, 1e-12);
+    CHECK_NEAR(ceil(1e6 / 128), f.steps, 0);
+    CHECK_NEAR(6.0 * 107520 * 1e6, f.flops, 1e-12);
+    CHECK_STR("--tokens", f.tokens_from);
+    /* --hours: tokens = H * 3600 * rate * mfu / FLOPs a token */
+    env.tokens = 0;
+    env.hours = 2;
+    plan_facts(&c, &env, &f, &e);
+    CHECK_NEAR(2 * 3600 * 50e9 / 663552.0, f.tokens, 1e-12);
+    CHECK_STR("--hours", f.tokens_from);
+}
+
+static void literature(void)
+{
+    /* Chinchilla approach 3 by hand (python3: E + A/N**a + B/D**b) */
+    CHECK_NEAR(2.5800478722379934, plan_chinchilla_loss(1e9, 2e10), 1e-12);
+    CHECK_NEAR(3.369730929509553, plan_chinchilla_loss(124439808, 2.48879616e9), 1e-12);
+    /* Kaplan L(N, D) and L(N) */
+    CHECK_NEAR(2.819551639489241, plan_kaplan_loss(85056000, 1e10), 1e-12);
+    CHECK_NEAR(2.7964824712188068, plan_kaplan_loss(85056000, 0), 1e-12);
+
+    /* the compute-optimal point: on C = 6ND, and a A / N^a = b B / D^b (dL/dN = 0 along it) */
+    double cs[] = { 1e18, 5.76e23, 1e21 };
+    for (int i = 0; i < 3; i++) {
+        double n, d;
+        plan_chinchilla_optimal(cs[i], &n, &d);
+        CHECK_NEAR(cs[i], 6 * n * d, 1e-12);
+        CHECK_NEAR(CHIN_ALPHA * CHIN_A / pow(n, CHIN_ALPHA), CHIN_BETA * CHIN_B / pow(d, CHIN_BETA), 1e-9);
+        double l = plan_chinchilla_loss(n, d);
+        CHECK(plan_chinchilla_loss(n * 1.05, d / 1.05) > l);
+        CHECK(plan_chinchilla_loss(n / 1.05, d * 1.05) > l);
+    }
+
+    /* Levine: the fit and its verdicts */
+    CHECK_NEAR(1137.9685749209164, plan_levine_width(36), 1e-12);
+    CHECK_NEAR(38.119195620066, plan_levine_depth(1280), 1e-12);
+    CHECK_INT(LEVINE_TOO_DEEP, plan_levine_verdict(48, 512));     /* fit: 512 suits 21.6 layers */
+    CHECK_INT(LEVINE_TOO_SHALLOW, plan_levine_verdict(6, 2048));  /* fit: 2048 suits 46.6 */
+    CHECK_INT(LEVINE_ABOUT_RIGHT, plan_levine_verdict(36, 1280));
+    CHECK_STR("too deep", plan_levine_name(LEVINE_TOO_DEEP));
+    /* What the paper's abstract says, checked against the quoted fit: GPT-3 (96 x 12288)
+     * too deep for its size, and a width of about 30K optimal at 1 trillion parameters. */
+    CHECK_INT(LEVINE_TOO_DEEP, plan_levine_verdict(96, 12288));
+    double L, D;
+    plan_levine_shape(1e12, &L, &D);
+    CHECK_NEAR(1e12, 12 * L * D * D, 1e-9);
+    CHECK(D > 27000 && D < 33000);
+}
+
+/* Run plan_run with argv; stdout into *out, stderr into *err (caller frees both). */
+static int run(const char *const *args, char **out, char **err)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "plan";
+    for (; *args; args++) argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    const char *op = scratch("out.txt"), *ep = scratch("err.txt");
+    FILE *o = fopen(op, "w");
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    close(fd);
+    int rc = plan_run(argc, argv, o);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(o);
+    *out = read_file(op, NULL);
+    *err = read_file(ep, NULL);
+    return rc;
+}
+
+static void compare_table(void)
+{
+    char *out, *err;
+    const char *args[] = { "--compare", "36x1280x20,18x1280x64", "--rate", "100", "--memory", "1T", NULL };
+    CHECK_INT(0, run(args, &out, &err));
+    CHECK_HAS("36x1280x20", out);
+    CHECK_HAS("18x1280x64", out);
+    CHECK_HAS("774.03M", out);
+    CHECK_HAS("419.84M", out);
+    CHECK_HAS("20 (small)", out);
+    CHECK_HAS("about right", out);
+    CHECK_HAS("too shallow", out);
+    CHECK_HAS("Hoffmann et al. 2022", out);
+    CHECK_HAS("Kaplan et al. 2020", out);
+    CHECK_HAS("arXiv 2006.12467", out);
+    CHECK_HAS("0.54x the parameters", out);
+    /* the table's rows: one line with both parameter counts side by side */
+    const char *p = strstr(out, "\nparameters");
+    CHECK(p && strstr(p, "774.03M") && strstr(p, "419.84M") < strchr(p + 1, '\n'));
+    CHECK_HAS("2 shapes planned", err);
+    free(out);
+    free(err);
+}
+
+static void json_output(void)
+{
+    char *out, *err;
+    const char *args[] = { "--compare", "12x768x12,24x1024x16", "--rate", "50", "--memory", "1T",
+                           "--tokens", "10B", "--json", NULL };
+    CHECK_INT(0, run(args, &out, &err));
+    json_error_t je;
+    json_t *root = json_loads(out, 0, &je);
+    CHECK(root != NULL);
+    if (root) {
+        CHECK_STR("compare", json_string_value(json_object_get(root, "mode")));
+        json_t *shapes = json_object_get(root, "shapes");
+        CHECK_INT(2, json_array_size(shapes));
+        json_t *s0 = json_array_get(shapes, 0), *s1 = json_array_get(shapes, 1);
+        CHECK_INT(124439808, json_integer_value(json_object_get(s0, "params")));
+        CHECK_INT(354823168, json_integer_value(json_object_get(s1, "params")));
+        CHECK_NEAR(1e10, json_real_value(json_object_get(s0, "tokens")), 1e-12);
+        json_t *ch = json_object_get(s0, "chinchilla");
+        CHECK_NEAR(plan_chinchilla_loss(124439808, 1e10), json_real_value(json_object_get(ch, "loss")), 1e-9);
+        CHECK_NEAR(20.0 * 124439808, json_real_value(json_object_get(ch, "tokens_20_per_param")), 1e-9);
+        json_t *lv = json_object_get(s0, "levine");
+        CHECK_STR("too shallow", json_string_value(json_object_get(lv, "verdict")));
+        CHECK_HAS("not checked", json_string_value(json_object_get(lv, "source")));
+        CHECK_NEAR(50e9, json_real_value(json_object_get(json_object_get(root, "machine"), "sgemm_flops")), 1e-12);
+        json_decref(root);
+    }
+    free(out);
+    free(err);
+}
+
+static void data_folder(void)
+{
+    const char *dir = scratch("data");
+    mkdir(dir, 0755);
+    char path[512];
+    snprintf(path, sizeof path, "%s/train_000000.bin", dir);
+    Err e;
+    BinWriter *w = binw_open(path, 2, 300, 299, &e);
+    CHECK(w != NULL);
+    uint32_t ids[1000];
+    for (int i = 0; i < 1000; i++) ids[i] = (uint32_t)(i * 7 % 299);
+    for (int k = 0; k < 10 && w; k++) binw_write(w, ids, 1000, &e);
+    if (w) CHECK_INT(0, binw_close(w, &e));
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    const char meta[] = "{\"vocab_size\": 300, \"eot_id\": 299, \"context\": 64}\n";
+    write_file(path, meta, sizeof meta - 1);
+
+    char *out, *err;
+    const char *args[] = { "--preset", "tiny", "--data", dir, "--rate", "10", "--memory", "1T", "--json", NULL };
+    CHECK_INT(0, run(args, &out, &err));
+    json_t *root = json_loads(out, 0, NULL);
+    CHECK(root != NULL);
+    if (root) {
+        json_t *s = json_array_get(json_object_get(root, "shapes"), 0);
+        CHECK_INT(300, json_integer_value(json_object_get(s, "vocab_size")));
+        CHECK_INT(64, json_integer_value(json_object_get(s, "context")));
+        CHECK_NEAR(10000, json_real_value(json_object_get(s, "tokens")), 0);
+        CHECK_NEAR(1, json_real_value(json_object_get(s, "epochs")), 1e-12);
+        CHECK_STR("one epoch of --data", json_string_value(json_object_get(s, "tokens_from")));
+        json_decref(root);
+    }
+    free(out);
+    free(err);
+
+    /* a folder without shards: a data error, exit 1, nothing on stdout */
+    const char *empty = scratch("empty");
+    mkdir(empty, 0755);
+    const char *args2[] = { "--data", empty, "--rate", "10", NULL };
+    CHECK_INT(1, run(args2, &out, &err));
+    CHECK_STR("", out);
+    CHECK_HAS("model plan: ", err);
+    CHECK_HAS("no training shards", err);
+    free(out);
+    free(err);
+}
+
+static void budget(void)
+{
+    PlanEnv env = test_env();
+    GptConfig base = { .vocab_size = 50257, .context = 1024 };
+    PlanCandidate *c;
+    size_t n;
+    Err e;
+    CHECK_INT(0, plan_budget(&base, 124e6, 64, &env, &c, &n, &e));
+    CHECK(n >= 5);
+    int has_gpt2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(fabs(c[i].f.n_params - 124e6) <= 0.1 * 124e6);
+        CHECK_INT(64, c[i].f.head_dim);
+        if (i) CHECK(c[i - 1].score <= c[i].score);
+        if (c[i].f.cfg.n_layer == 12 && c[i].f.cfg.n_embd == 768) has_gpt2 = 1;
+    }
+    CHECK(has_gpt2);
+    if (n) CHECK_INT(LEVINE_ABOUT_RIGHT, c[0].f.verdict);
+    free(c);
+    /* a budget smaller than the embeddings: no shape, and no error */
+    CHECK_INT(0, plan_budget(&base, 1e6, 64, &env, &c, &n, &e));
+    CHECK_INT(0, n);
+    free(c);
+
+    char *out, *err;
+    const char *args[] = { "--budget-flops", "1e19", "--rate", "100", "--memory", "1T", NULL };
+    CHECK_INT(0, run(args, &out, &err));
+    double on, od;
+    plan_chinchilla_optimal(1e19, &on, &od);
+    char want[64];
+    snprintf(want, sizeof want, "N = %.2fM, D = %.2fB", on / 1e6, od / 1e9);
+    CHECK_HAS(want, out);
+    CHECK_HAS("rank", out);
+    CHECK_HAS("about right", out);
+    free(out);
+    free(err);
+}
+
+static void bad_usage(void)
+{
+    struct { const char *args[8]; const char *msg; } cases[] = {
+        { { "--layers", "12", "--width", "770", "--heads", "12" }, "width 770 is not divisible by 12 heads" },
+        { { "--preset", "gpt5" }, "unknown preset 'gpt5'" },
+        { { "--tokens", "lots" }, "--tokens needs a count" },
+        { { "--layers", "0", "--width", "64", "--heads", "1" }, "--layers needs a whole number" },
+        { { "--compare", "12x768" }, "is not LAYERSxWIDTHxHEADS" },
+        { { "--compare", "12x770x12" }, "not divisible by 12 heads" },
+        { { "--layers", "4" }, "go together" },
+        { { "--budget", "1M", "--preset", "gpt2" }, "budget mode takes no" },
+        { { "--batch", "1000" }, "not a multiple of micro-batch x context" },
+        { { "--mfu", "2" }, "--mfu needs a number" },
+        { { "--frobnicate", "1" }, "unknown option '--frobnicate'" },
+        { { "file.txt" }, "takes no file arguments" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *args[12];
+        int k = 0;
+        for (int j = 0; j < 8 && cases[i].args[j]; j++) args[k++] = cases[i].args[j];
+        args[k++] = "--rate";
+        args[k++] = "1";
+        args[k] = NULL;
+        char *out, *err;
+        CHECK_INT(2, run(args, &out, &err));
+        CHECK_STR("", out);
+        CHECK_HAS(cases[i].msg, err);
+        CHECK_HAS("try 'model plan --help'", err);
+        free(out);
+        free(err);
+    }
+    /* --help goes to stdout, exit 0 */
+    const char *hp = scratch("help.txt");
+    fflush(stdout);
+    int saved = dup(1);
+    int fd = open(hp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    close(fd);
+    char *argv[] = { "plan", "--help", NULL };
+    int rc = plan_run(2, argv, stdout);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    CHECK_INT(0, rc);
+    char *help = read_file(hp, NULL);
+    CHECK_HAS("usage: model plan", help);
+    CHECK_HAS("--measure", help);
+    CHECK_HAS("example", help);
+    free(help);
+}
+
+int main(void)
+{
+    gpt2_counts();
+    flops_by_hand();
+    literature();
+    compare_table();
+    json_output();
+    data_folder();
+    budget();
+    bad_usage();
+    scratch_cleanup();
+    return check_done("test_plan");
+}
