@@ -52,9 +52,18 @@ if built packer && [ -e "$out/corpus.tok" ]; then
 elif built packer; then stage "packer: no token stream to pack (bpe is not built yet)"
 else skip packer; fi
 if built model && [ -e "$out/data/meta.json" ]; then
+    stage "model plan: which of three small shapes, for this data?"
+    bin/model plan --compare 4x128x4,2x256x4,8x96x4 --data "$out/data" --context 128 --micro-batch 16
     stage "model train: GPT-2 'tiny' (4 layers x 128, 4 heads), 300 steps of 16 x 128 tokens"
     bin/model train --data "$out/data" -o "$out/run" --preset tiny --micro-batch 16 --steps 300 --progress
     echo "log: $out/run/log.csv, loss curve: $out/run/loss.png, checkpoint: $out/run/$(cat "$out/run/latest")"
+    stage "model eval: validation loss, perplexity, bits per byte"
+    bin/model eval "$out/run" --data "$out/data"
+    stage "model sample: 60 tokens after 'The king said', seed 1"
+    bin/model sample "$out/run" --prompt "The king said" --tokens 60 --seed 1 --temperature 0.8 --top-k 40
+    echo
+    stage "model export: Hugging Face GPT-2 files"
+    bin/model export "$out/run" -o "$out/hf"
 elif built model; then stage "model: no shards to train on (packer is not built yet)"
 else skip model; fi
 
