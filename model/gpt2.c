@@ -2,7 +2,8 @@
  * train_gpt2.c: the same tensors and shapes, but matrix products through
  * cblas_sgemm, activation gradients kept for one layer at a time, and every
  * loop split into tasks whose bounds depend on the shapes only (never on -j),
- * so any thread count gives the same bits. No dropout, no mixed precision.
+ * so any thread count gives the same bits. Dropout from hashed masks (none at
+ * p 0: that path is the plain model); no mixed precision.
  * Speed is measured by bench/model/run.sh. */
 #include "gpt2.h"
 #include "vmath.h"
@@ -405,6 +406,82 @@ static void matmul_backward(GPool *pool, float *dinp, float *dw, float *db, cons
     gpool_run(pool, split(oc, &m.chunk), mm_dw_task, &m);
 }
 
+/* ---- dropout: masks from a counter-based hash (splitmix64's finalizer) ----
+ * Element i of a site's mask is kept when the top 24 bits of
+ * mix64(base + GOLDEN (i + 1)) are >= p 2^24, base a hash of (key, layer,
+ * site): no state, any task order, and backward recomputes the same mask.
+ * tests/model/ref_gpt2.py replicates it in numpy. */
+
+#define GOLDEN 0x9e3779b97f4a7c15ull
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t gpt_dropout_key(uint64_t seed, uint64_t step, uint64_t micro)
+{
+    return mix64(mix64(mix64(seed + GOLDEN) + step) + micro);
+}
+
+void gpt_set_dropout(Gpt *g, float p, uint64_t key)
+{
+    g->drop_p = p;
+    g->drop_key = key;
+}
+
+typedef struct Drop {
+    uint64_t base;
+    uint32_t thresh; /* keep when the 24-bit hash is >= this */
+    float scale;     /* 1 / (1 - p) */
+} Drop;
+
+static Drop drop_site(uint64_t key, int layer, int site, float p)
+{
+    Drop d = { .base = mix64(key + GOLDEN * (uint64_t)(4 * layer + site + 1)),
+               .thresh = (uint32_t)((double)p * 16777216.0 + 0.5), .scale = 1.0f / (1.0f - p) };
+    return d;
+}
+
+/* The factor of element i: 1/(1-p) when kept, 0 when dropped. */
+static inline float drop_mul(const Drop *d, uint64_t i)
+{
+    return (uint32_t)(mix64(d->base + GOLDEN * (i + 1)) >> 40) >= d->thresh ? d->scale : 0.0f;
+}
+
+int gpt_dropout_keeps(uint64_t key, int layer, int site, uint64_t i, float p)
+{
+    Drop d = drop_site(key, layer, site, p);
+    return drop_mul(&d, i) != 0.0f;
+}
+
+typedef struct Dr {
+    float *out;
+    const float *inp, *add;
+    Drop d;
+    size_t n;
+} Dr;
+
+static void drop_task(void *ctx, size_t task)
+{
+    const Dr *r = ctx;
+    size_t i0 = task * ELEM_TASK, i1 = i0 + ELEM_TASK < r->n ? i0 + ELEM_TASK : r->n;
+    for (size_t i = i0; i < i1; i++) {
+        float x = r->inp[i] * drop_mul(&r->d, i);
+        r->out[i] = r->add ? r->add[i] + x : x;
+    }
+}
+
+/* out = add + inp * mask (add NULL: out = inp * mask); out may be inp or add.
+ * Backward uses it too: the gradient through a mask is the mask again. */
+static void dropout_apply(GPool *pool, float *out, const float *inp, const float *add, Drop d, size_t n)
+{
+    Dr r = { .out = out, .inp = inp, .add = add, .d = d, .n = n };
+    gpool_run(pool, (n + ELEM_TASK - 1) / ELEM_TASK, drop_task, &r);
+}
+
 /* ---- LayerNorm over C, eps 1e-5 as PyTorch's default ---- */
 
 typedef struct Ln {
@@ -494,10 +571,25 @@ static void layernorm_backward(GPool *pool, float *dinp, float *dw, float *db, c
 /* ---- causal self-attention, one task per (batch row, head) ---- */
 
 typedef struct Att {
-    float *out, *att, *dqkv, *datt_rows;
+    float *out, *att, *dqkv, *datt_rows; /* datt_rows: the dropped probabilities in forward */
     const float *qkv, *dout;
     int B, T, C, NH;
+    int drop;
+    Drop d; /* mask over this layer's (B,NH,T,T) */
 } Att;
+
+/* dst = the task's probabilities times their mask (causal part; the rest 0). */
+static void att_drop_rows(const Att *a, size_t task, const float *att, float *dst)
+{
+    int T = a->T;
+    uint64_t i0 = task * (uint64_t)T * T;
+    for (int t = 0; t < T; t++) {
+        const float *p = att + (size_t)t * T;
+        float *o = dst + (size_t)t * T;
+        for (int s = 0; s <= t; s++) o[s] = p[s] * drop_mul(&a->d, i0 + (uint64_t)t * T + s);
+        for (int s = t + 1; s < T; s++) o[s] = 0.0f;
+    }
+}
 
 static void att_fwd_task(void *ctx, size_t task)
 {
@@ -517,7 +609,13 @@ static void att_fwd_task(void *ctx, size_t task)
         vm_scale(row, t + 1, 1.0f / sum);
         for (int s = t + 1; s < T; s++) row[s] = 0.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, att, T, v, 3 * C, 0.0f,
+    const float *pv = att; /* att keeps the probabilities: backward needs them */
+    if (a->drop) {
+        float *dropped = a->datt_rows + task * (size_t)T * T;
+        att_drop_rows(a, task, att, dropped);
+        pv = dropped;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, pv, T, v, 3 * C, 0.0f,
                 a->out + (size_t)b * T * C + h * hs, C);
 }
 
@@ -531,8 +629,18 @@ static void att_bwd_task(void *ctx, size_t task)
     float *dq = a->dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
     const float *att = a->att + task * (size_t)T * T, *dy = a->dout + (size_t)b * T * C + h * hs;
     float *d = a->datt_rows + task * (size_t)T * T; /* dP, then dS in place */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, 3 * C, 0.0f, d, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, att, T, dy, C, 0.0f, dv, 3 * C);
+    if (a->drop) {
+        /* y = (P . mask) V: dV from the dropped P (rebuilt in d), dP through the mask */
+        att_drop_rows(a, task, att, d);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, d, T, dy, C, 0.0f, dv, 3 * C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, 3 * C, 0.0f, d, T);
+        uint64_t i0 = task * (uint64_t)T * T;
+        for (int t = 0; t < T; t++)
+            for (int s = 0; s <= t; s++) d[(size_t)t * T + s] *= drop_mul(&a->d, i0 + (uint64_t)t * T + s);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, 3 * C, 0.0f, d, T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, att, T, dy, C, 0.0f, dv, 3 * C);
+    }
     for (int t = 0; t < T; t++) {
         const float *p = att + (size_t)t * T;
         float *row = d + (size_t)t * T, dot = 0.0f;
@@ -650,8 +758,11 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets)
     size_t NC = (size_t)N * C;
     memcpy(g->inputs, inputs, (size_t)N * sizeof(int));
     if (targets) memcpy(g->targets, targets, (size_t)N * sizeof(int));
+    float p = g->drop_used = g->drop_p;
+    int drop = p > 0.0f;
     Enc enc = { .g = g, .x = a->encoded, .n = N };
     gpool_run(pool, (size_t)(N + ROW_TASK - 1) / ROW_TASK, enc_fwd_task, &enc);
+    if (drop) dropout_apply(pool, a->encoded, a->encoded, NULL, drop_site(g->drop_key, 0, 0, p), NC);
     for (int l = 0; l < c->n_layer; l++) {
         const float *resid = l == 0 ? a->encoded : a->res3 + (l - 1) * NC;
         float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * 3 * NC, *atty = a->atty + l * NC;
@@ -662,10 +773,13 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets)
         matmul_forward(pool, qkv, ln1, g->tensor[GPT_QKVW] + (size_t)l * 3 * C * C,
                        g->tensor[GPT_QKVB] + l * 3 * C, NULL, N, C, 3 * C);
         Att at = { .out = atty, .att = a->att + (size_t)l * B * NH * T * T, .qkv = qkv, .B = B,
-                   .T = T, .C = C, .NH = NH };
+                   .T = T, .C = C, .NH = NH, .drop = drop, .datt_rows = a->datt };
+        if (drop) at.d = drop_site(g->drop_key, l, 1, p);
         gpool_run(pool, (size_t)B * NH, att_fwd_task, &at);
+        /* with dropout the residual is added after the mask */
         matmul_forward(pool, res2, atty, g->tensor[GPT_ATTPROJW] + (size_t)l * C * C,
-                       g->tensor[GPT_ATTPROJB] + l * C, resid, N, C, C);
+                       g->tensor[GPT_ATTPROJB] + l * C, drop ? NULL : resid, N, C, C);
+        if (drop) dropout_apply(pool, res2, res2, resid, drop_site(g->drop_key, l, 2, p), NC);
         layernorm_forward(pool, ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2,
                           g->tensor[GPT_LN2W] + l * C, g->tensor[GPT_LN2B] + l * C, N, C);
         matmul_forward(pool, fch, ln2, g->tensor[GPT_FCW] + (size_t)l * M * C,
@@ -673,7 +787,8 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets)
         Ew ew = { .out = fch_gelu, .inp = fch, .n = (size_t)N * M };
         gpool_run(pool, (ew.n + ELEM_TASK - 1) / ELEM_TASK, gelu_fwd_task, &ew);
         matmul_forward(pool, res3, fch_gelu, g->tensor[GPT_FCPROJW] + (size_t)l * C * M,
-                       g->tensor[GPT_FCPROJB] + l * C, res2, N, M, C);
+                       g->tensor[GPT_FCPROJB] + l * C, drop ? NULL : res2, N, M, C);
+        if (drop) dropout_apply(pool, res3, res3, res2, drop_site(g->drop_key, l, 3, p), NC);
     }
     layernorm_forward(pool, a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (c->n_layer - 1) * NC,
                       g->tensor[GPT_LNFW], g->tensor[GPT_LNFB], N, C);
@@ -697,6 +812,8 @@ void gpt_backward(Gpt *g, float scale)
     GPool *pool = g->pool;
     int B = g->B, T = g->T, C = c->n_embd, M = c->n_mlp, NH = c->n_head, N = B * T, L = c->n_layer;
     size_t NC = (size_t)N * C;
+    float p = g->drop_used;
+    int drop = p > 0.0f;
     Ce ce = { .g = g, .dloss = scale / (float)N };
     gpool_run(pool, (size_t)(N + ROW_TASK - 1) / ROW_TASK, ce_bwd_task, &ce);
     const float *dlogits = a->logits;
@@ -711,9 +828,15 @@ void gpt_backward(Gpt *g, float scale)
         const float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * 3 * NC, *atty = a->atty + l * NC;
         const float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
         const float *fch = a->fch + l * (size_t)N * M, *fch_gelu = a->fch_gelu + l * (size_t)N * M;
-        /* res3 = res2 + fch_gelu fcprojw^T + b: dres flows to res2 unchanged */
+        /* res3 = res2 + drop(fch_gelu fcprojw^T + b): dres flows to res2 unchanged,
+         * through the mask to the product (masked into dln, free until fcw's dinp) */
+        const float *dproj = a->dres;
+        if (drop) {
+            dropout_apply(pool, a->dln, a->dres, NULL, drop_site(g->drop_key, l, 3, p), NC);
+            dproj = a->dln;
+        }
         matmul_backward(pool, a->dfch, g->grad[GPT_FCPROJW] + (size_t)l * C * M,
-                        g->grad[GPT_FCPROJB] + l * C, a->dres, fch_gelu,
+                        g->grad[GPT_FCPROJB] + l * C, dproj, fch_gelu,
                         g->tensor[GPT_FCPROJW] + (size_t)l * C * M, N, M, C, NULL);
         Ew ew = { .dout_inplace = a->dfch, .inp = fch, .n = (size_t)N * M };
         gpool_run(pool, (ew.n + ELEM_TASK - 1) / ELEM_TASK, gelu_bwd_task, &ew);
@@ -722,12 +845,19 @@ void gpt_backward(Gpt *g, float scale)
         layernorm_backward(pool, a->dres, g->grad[GPT_LN2W] + l * C, g->grad[GPT_LN2B] + l * C, a->dln,
                            res2, g->tensor[GPT_LN2W] + l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C);
-        /* res2 = resid + atty attprojw^T + b */
+        /* res2 = resid + drop(atty attprojw^T + b); the masked gradient goes in
+         * dqkv, which attention's backward overwrites only after this product */
+        dproj = a->dres;
+        if (drop) {
+            dropout_apply(pool, a->dqkv, a->dres, NULL, drop_site(g->drop_key, l, 2, p), NC);
+            dproj = a->dqkv;
+        }
         matmul_backward(pool, a->dln, g->grad[GPT_ATTPROJW] + (size_t)l * C * C,
-                        g->grad[GPT_ATTPROJB] + l * C, a->dres, atty,
+                        g->grad[GPT_ATTPROJB] + l * C, dproj, atty,
                         g->tensor[GPT_ATTPROJW] + (size_t)l * C * C, N, C, C, NULL);
         Att at = { .att = a->att + (size_t)l * B * NH * T * T, .dqkv = a->dqkv, .datt_rows = a->datt,
-                   .qkv = qkv, .dout = a->dln, .B = B, .T = T, .C = C, .NH = NH };
+                   .qkv = qkv, .dout = a->dln, .B = B, .T = T, .C = C, .NH = NH, .drop = drop };
+        if (drop) at.d = drop_site(g->drop_key, l, 1, p);
         gpool_run(pool, (size_t)B * NH, att_bwd_task, &at);
         matmul_backward(pool, a->dln, g->grad[GPT_QKVW] + (size_t)l * 3 * C * C,
                         g->grad[GPT_QKVB] + l * 3 * C, a->dqkv, ln1,
@@ -736,6 +866,7 @@ void gpt_backward(Gpt *g, float scale)
                            resid, g->tensor[GPT_LN1W] + l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);
     }
+    if (drop) dropout_apply(pool, a->dres, a->dres, NULL, drop_site(g->drop_key, 0, 0, p), NC);
     Enc enc = { .g = g, .dres = a->dres, .n = N };
     gpool_run(pool, (size_t)(C + COL_TASK - 1) / COL_TASK, enc_bwd_task, &enc);
 }

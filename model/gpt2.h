@@ -60,6 +60,9 @@ typedef struct Gpt {
     GPool *pool;
     float loss;                           /* mean loss of the last forward with targets */
     uint64_t adam_step;                   /* AdamW steps taken (bias correction) */
+    float drop_p;                         /* dropout of the next forwards (gpt_set_dropout) */
+    uint64_t drop_key;                    /* the key of their masks */
+    float drop_used;                      /* dropout the last forward applied: its backward's */
 } Gpt;
 
 /* Allocate a model for micro-batches of B sequences of T tokens (T <= context),
@@ -86,6 +89,22 @@ typedef struct AdamOpts {
 /* Global-norm clipping then one AdamW step at rate lr (PyTorch's arithmetic).
  * Returns the gradient norm before clipping. */
 float gpt_adamw_step(Gpt *g, const AdamOpts *o, float lr);
+
+/* Dropout (inverted: kept values scaled by 1/(1-p)) where GPT-2 applies it:
+ * the token + position embedding sum, the attention probabilities, and the
+ * outputs of the attention and MLP projections before their residual adds.
+ * Every later gpt_forward uses it, with or without targets, until it is set
+ * again; gpt_init leaves p 0, and p 0 runs exactly the code without dropout.
+ * A mask is a hash of (key, layer, site, element index): no state to save,
+ * the same bits for any thread count, and gpt_backward recomputes it. */
+void gpt_set_dropout(Gpt *g, float p, uint64_t key);
+/* The trainer's key for micro-batch `micro` of optimizer step `step` (0-based)
+ * of a run seeded `seed`: a resumed run draws the same masks. */
+uint64_t gpt_dropout_key(uint64_t seed, uint64_t step, uint64_t micro);
+/* Whether element i of a mask is kept (tests replicate the masks with it).
+ * site: 0 embedding (B,T,C), 1 attention (B,NH,T,T), 2 attention projection
+ * (B,T,C), 3 MLP projection (B,T,C); layer 0 for the embedding. */
+int gpt_dropout_keeps(uint64_t key, int layer, int site, uint64_t i, float p);
 
 /* A 64-bit generator (splitmix64) and normal draws, for init and data order. */
 uint64_t gpt_rand_u64(uint64_t *state);

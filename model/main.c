@@ -58,6 +58,9 @@ static int train_usage(FILE *f, int code)
           "                       gpt2-xl (48x1600, 25)\n"
           "  --layers L --width D --heads H   override the preset's; D must divide by H\n"
           "  --mlp N              MLP hidden width (default 4 x width)\n"
+          "  --dropout P          training dropout where GPT-2 has it (embeddings, attention\n"
+          "                       probabilities, both projections before the residual\n"
+          "                       adds), 0..0.9 (default 0: none); never at evaluation\n"
           "  --context T          tokens a sequence (default: meta.json's context, else\n"
           "                       1024); best-fit data only trains at its own context\n"
           "  --vocab-size N --eot ID   for bare llm.c shards whose header says neither\n"
@@ -160,6 +163,7 @@ static int train_main(int argc, char **argv)
         U64("--keep", 1, 4096, o.keep)
         U64("--seed", 0, INT64_MAX, o.seed)
         DBL("--lr", 1e-12, 10, o.lr)
+        DBL("--dropout", 0, 0.9, o.dropout)
         DBL("--min-lr-frac", 0, 1, o.min_frac)
         DBL("--decay-frac", 0, 1, o.decay_frac)
         DBL("--weight-decay", 0, 10, o.adam.weight_decay)

@@ -77,11 +77,12 @@ static char *run_json(const Run *r)
 {
     const TrainOpts *o = &r->o;
     json_t *j = json_pack(
-        "{s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},"
+        "{s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f},"
         "s:{s:s,s:i,s:i,s:i,s:I,s:I,s:f,s:s,s:f,s:f,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:i,s:I,s:i,s:I},"
         "s:{s:I,s:I,s:I,s:I}}",
         "config", "layers", r->cfg.n_layer, "width", r->cfg.n_embd, "heads", r->cfg.n_head, "mlp",
-        r->cfg.n_mlp, "vocab_size", r->cfg.vocab_size, "eot_id", r->eot_id, "context", r->T,
+        r->cfg.n_mlp, "vocab_size", r->cfg.vocab_size, "eot_id", r->eot_id, "context", r->T, "dropout",
+        o->dropout,
         "options", "data", r->data_dir, "best_fit", r->best_fit, "micro_batch", r->B, "accum",
         r->accum, "batch_tokens", (json_int_t)r->B * r->T * r->accum, "steps", (json_int_t)o->steps, "lr",
         o->lr, "schedule", sched_name(o->schedule), "min_frac", o->min_frac, "decay_frac",
@@ -105,15 +106,16 @@ static int run_parse(Run *r, const char *text, const char *path, Err *e)
     json_t *j = json_loads(text, 0, &je);
     if (!j) return err_off(e, path, 24, "bad checkpoint header: %s", je.text);
     json_int_t L, C, NH, M, V, eot, T, bf, B, acc, bt, steps, warm, ee, eb, ce, keep, seed, st, tok, ep, ix;
-    double lr, mf, df, b1, b2, eps, wd, clip;
+    double lr, mf, df, b1, b2, eps, wd, clip, drop = 0; /* no dropout field: a run from before it had none */
     const char *data, *sched;
     int rc = json_unpack_ex(
         j, &je, JSON_STRICT,
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?F},"
         "s:{s:s,s:I,s:I,s:I,s:I,s:I,s:F,s:s,s:F,s:F,s:I,s:F,s:F,s:F,s:F,s:F,s:I,s:I,s:I,s:I,s:I},"
         "s:{s:I,s:I,s:I,s:I}}",
         "config", "layers", &L, "width", &C, "heads", &NH, "mlp", &M, "vocab_size", &V, "eot_id", &eot,
-        "context", &T, "options", "data", &data, "best_fit", &bf, "micro_batch", &B, "accum", &acc,
+        "context", &T, "dropout", &drop, "options", "data", &data, "best_fit", &bf, "micro_batch", &B,
+        "accum", &acc,
         "batch_tokens", &bt, "steps", &steps, "lr", &lr, "schedule", &sched, "min_frac", &mf,
         "decay_frac", &df, "warmup", &warm, "beta1", &b1, "beta2", &b2, "eps", &eps, "weight_decay",
         &wd, "clip", &clip, "eval_every", &ee, "eval_batches", &eb, "ckpt_every", &ce, "keep", &keep,
@@ -137,6 +139,7 @@ static int run_parse(Run *r, const char *text, const char *path, Err *e)
     if (sched_parse(sched, &o->schedule)) rc = -1;
     o->min_frac = mf;
     o->decay_frac = df;
+    o->dropout = drop;
     o->warmup = warm;
     o->adam = (AdamOpts){ (float)b1, (float)b2, (float)eps, (float)wd, (float)clip };
     o->eval_every = (uint64_t)ee;
@@ -150,7 +153,8 @@ static int run_parse(Run *r, const char *text, const char *path, Err *e)
     r->index = (uint64_t)ix;
     json_decref(j);
     Err ce2;
-    if (rc || B < 1 || acc < 1 || bt != B * T * acc || gpt_config_check(&r->cfg, &ce2))
+    if (rc || B < 1 || acc < 1 || bt != B * T * acc || !(drop >= 0 && drop < 1) ||
+        gpt_config_check(&r->cfg, &ce2))
         return err_off(e, path, 24, "bad checkpoint header: inconsistent settings");
     return 0;
 }
@@ -407,6 +411,7 @@ static int evaluate(Gpt *g, const Shards *val, int n_windows, Batch *bt, double 
     int B = g->B, T = g->T, V = g->cfg.vocab_size;
     double sum = 0;
     int done = 0;
+    gpt_set_dropout(g, 0.0f, 0); /* the model as it will be used; each training forward sets its own */
     while (done < n_windows) {
         int rows = n_windows - done < B ? n_windows - done : B;
         for (int b = 0; b < rows; b++)
@@ -542,12 +547,12 @@ int train_run(const TrainOpts *opts, Err *e)
     human(s4, sizeof s4, (double)r.o.steps * tokens_step);
     if (!pr.quiet) {
         fprintf(stderr,
-                "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d)\n"
+                "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d), dropout %g\n"
                 "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f, scratch %.1f); %.0f MB available\n"
                 "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads\n"
                 "model: plan: data %s: %s training tokens in %d shards, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
                 s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
-                need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
+                r.o.dropout, need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
                 mem.scratch / 1e6, avail / 1e6, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads,
                 r.data_dir, s2, train.n, train.n_windows, r.best_fit ? "best-fit" : "stream",
                 train.unused_tokens);
@@ -644,6 +649,8 @@ int train_run(const TrainOpts *opts, Err *e)
                 code = 1;
                 goto done;
             }
+            /* masks keyed by (seed, step, micro-batch): the same after a resume */
+            gpt_set_dropout(&g, (float)r.o.dropout, gpt_dropout_key(r.o.seed, r.step, (uint64_t)k));
             gpt_forward(&g, bt.x, bt.y);
             gpt_backward(&g, 1.0f / (float)r.accum);
             loss += g.loss;

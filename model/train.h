@@ -33,6 +33,7 @@ typedef struct TrainOpts {
     double lr;                          /* 0: the preset's */
     SchedKind schedule;
     double min_frac, decay_frac;
+    double dropout;                     /* 0..0.9; 0: none (the default) */
     int64_t warmup;                     /* steps; -1: 5% of the steps */
     AdamOpts adam;
     uint64_t eval_every;                /* 0: ten evaluations a run */

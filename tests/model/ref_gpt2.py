@@ -11,6 +11,12 @@ Writes OUT: logits (B, T, V), loss, every gradient (same order), then for each
 of the training steps its loss (mean over micro-batches), then the parameters
 after the last step. All float32. Written with plain torch ops so that it is an
 independent implementation: nothing here is shared with the C code.
+
+With two more arguments P SEED (tests/model/test_dropout.c), dropout P is
+applied where GPT-2 applies it (embedding sum, attention probabilities, both
+projections before their residual adds) with the masks of model/gpt2.c, whose
+hash is replicated here: key(SEED, 0, 0) for the gradient check, key(SEED,
+step, micro) for the training steps.
 """
 import math
 import sys
@@ -31,10 +37,54 @@ def shapes(L, C, M, V, ctx):
             "fcb": (L, M), "fcprojw": (L, C, M), "fcprojb": (L, C), "lnfw": (C,), "lnfb": (C,)}
 
 
-def forward(p, idx, L, NH):
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    """splitmix64's finalizer on a Python int."""
+    z &= M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def mix64_np(z):
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def dropout_key(seed, step, micro):
+    return mix64(mix64(mix64(seed + GOLDEN) + step) + micro)
+
+
+def dropper(key, prob):
+    """x -> x * mask / (1 - p), the mask of (key, layer, site) over x's elements
+    in row-major order: kept when the top 24 bits of mix64(base + GOLDEN (i+1))
+    are >= p 2^24. None when p is 0."""
+    if prob == 0:
+        return None
+    thresh = np.uint64(int(np.float64(prob) * 16777216.0 + 0.5))
+
+    def drop(x, layer, site):
+        base = mix64(key + GOLDEN * (4 * layer + site + 1))
+        i = np.arange(1, x.numel() + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            h = mix64_np(np.uint64(base) + np.uint64(GOLDEN) * i)
+        keep = (h >> np.uint64(40)) >= thresh
+        scale = np.float32(1) / (np.float32(1) - np.float32(prob))
+        return x * torch.tensor((keep.astype(np.float32) * scale).reshape(x.shape))
+    return drop
+
+
+def forward(p, idx, L, NH, drop=None):
     B, T = idx.shape
     C = p["wte"].shape[1]
     x = p["wte"][idx] + p["wpe"][:T]
+    if drop:
+        x = drop(x, 0, 0)
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
     for l in range(L):
         h = F.layer_norm(x, (C,), p["ln1w"][l], p["ln1b"][l], eps=1e-5)
@@ -45,11 +95,15 @@ def forward(p, idx, L, NH):
         v = v.view(B, T, NH, C // NH).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(C // NH)
         att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        if drop:
+            att = drop(att, l, 1)
         y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + y @ p["attprojw"][l].T + p["attprojb"][l]
+        y = y @ p["attprojw"][l].T + p["attprojb"][l]
+        x = x + (drop(y, l, 2) if drop else y)
         h = F.layer_norm(x, (C,), p["ln2w"][l], p["ln2b"][l], eps=1e-5)
         h = F.gelu(h @ p["fcw"][l].T + p["fcb"][l], approximate="tanh")
-        x = x + h @ p["fcprojw"][l].T + p["fcprojb"][l]
+        h = h @ p["fcprojw"][l].T + p["fcprojb"][l]
+        x = x + (drop(h, l, 3) if drop else h)
     x = F.layer_norm(x, (C,), p["lnfw"], p["lnfb"], eps=1e-5)
     return x @ p["wte"].T
 
@@ -85,9 +139,11 @@ def main():
         off += 4 * B * T
         return torch.tensor(a.astype(np.int64))
 
+    prob = float(np.float32(sys.argv[3])) if len(sys.argv) > 3 else 0.0
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     inp, tgt = tokens(), tokens()
     out = []
-    logits = forward(p, inp, L, NH)
+    logits = forward(p, inp, L, NH, dropper(dropout_key(seed, 0, 0), prob))
     loss = F.cross_entropy(logits.view(-1, V), tgt.view(-1))
     loss.backward()
     out.append(logits.detach().numpy().ravel())
@@ -105,9 +161,10 @@ def main():
     losses = []
     for step in range(steps):
         total = 0.0
-        for _ in range(micro):
+        for k in range(micro):
             x, y = tokens(), tokens()
-            lo = F.cross_entropy(forward(p, x, L, NH).view(-1, V), y.view(-1))
+            drop = dropper(dropout_key(seed, step, k), prob)
+            lo = F.cross_entropy(forward(p, x, L, NH, drop).view(-1, V), y.view(-1))
             (lo / micro).backward()
             total += lo.item()
         torch.nn.utils.clip_grad_norm_(params, float(clip))
