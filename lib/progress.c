@@ -59,3 +59,12 @@ void progress_summary(const Progress *p, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
 }
+
+void progress_si(char *out, size_t n, double v)
+{
+    if (v >= 1e12) snprintf(out, n, "%.2fT", v / 1e12);
+    else if (v >= 1e9) snprintf(out, n, "%.2fG", v / 1e9);
+    else if (v >= 1e6) snprintf(out, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3) snprintf(out, n, "%.1fk", v / 1e3);
+    else snprintf(out, n, "%.0f", v);
+}

@@ -4,6 +4,7 @@
 #ifndef PROGRESS_H
 #define PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_QUIET } ProgressMode;
@@ -28,5 +29,8 @@ void progress_end(Progress *p);
 /* "prog: <message>\n" on stderr unless quiet. */
 void progress_summary(const Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double progress_elapsed(const Progress *p);
+
+/* v with an SI suffix for people: 1.24M, 3.5k, 2.00G, 12. */
+void progress_si(char *out, size_t n, double v);
 
 #endif

@@ -618,18 +618,6 @@ static int parse_count(const char *s, double min, double *out)
     return 0;
 }
 
-static double mem_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    double kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
-    fclose(f);
-    return kb * 1024.0;
-}
-
 /* Training tokens, windows, vocabulary and context of a packer folder. */
 static int read_data(const char *dir, int context, double *tokens, double *windows, int *vocab,
                      int *meta_context, Err *e)
@@ -813,7 +801,7 @@ int plan_run(int argc, char **argv, FILE *out)
     if (a.memory > 0) env.mem_limit = a.memory;
     else {
         env.mem_limit = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
-        env.mem_avail = mem_available();
+        env.mem_avail = train_mem_available();
     }
 
     char *json = NULL;

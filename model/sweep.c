@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "data.h"
 #include "iofile.h"
+#include "progress.h"
 
 #define PROG "model"
 #define MAX_LIST 64
@@ -351,15 +352,6 @@ static int load_result(const char *dir, Point *p, Err *e)
     return rc;
 }
 
-static void human(char *out, size_t n, double v)
-{
-    if (v >= 1e12) snprintf(out, n, "%.2fT", v / 1e12);
-    else if (v >= 1e9) snprintf(out, n, "%.2fG", v / 1e9);
-    else if (v >= 1e6) snprintf(out, n, "%.2fM", v / 1e6);
-    else if (v >= 1e3) snprintf(out, n, "%.1fk", v / 1e3);
-    else snprintf(out, n, "%.0f", v);
-}
-
 static int cmp_points(const void *a, const void *b)
 {
     const Point *x = a, *y = b;
@@ -401,10 +393,10 @@ static void print_table(const Point *pts, int n, uint64_t batch)
         const Point *p = &pts[i];
         char shape[48], par[16], tok[16], fl[16], tps[16], val[16] = "-";
         snprintf(shape, sizeof shape, "%dx%dx%d", p->cfg.n_layer, p->cfg.n_embd, p->cfg.n_head);
-        human(par, sizeof par, p->params);
-        human(tok, sizeof tok, (double)(p->steps * batch));
-        human(fl, sizeof fl, p->flops);
-        human(tps, sizeof tps, p->tokens_per_s);
+        progress_si(par, sizeof par, p->params);
+        progress_si(tok, sizeof tok, (double)(p->steps * batch));
+        progress_si(fl, sizeof fl, p->flops);
+        progress_si(tps, sizeof tps, p->tokens_per_s);
         if (isfinite(p->val_loss)) snprintf(val, sizeof val, "%.4f", p->val_loss);
         printf("%-14s %5d %9s %9s %9s %10s %10.4f %9s\n", shape, p->cfg.n_embd / p->cfg.n_head, par, tok, fl, tps,
                p->train_loss, val);

@@ -3,6 +3,7 @@
  * evaluation, log.csv, loss.png (gnuplot) and checkpoints. Resume reads every
  * setting back from the checkpoint, so the continued run is bit-identical to
  * one that never stopped. Not here: sampling, export, MPI (later issues). */
+#include "progress.h"
 #include "train.h"
 
 #include <cblas.h>
@@ -159,7 +160,7 @@ static int run_parse(Run *r, const char *text, const char *path, Err *e)
     return 0;
 }
 
-static double mem_available(void)
+double train_mem_available(void)
 {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f) return 0;
@@ -214,15 +215,6 @@ double train_sgemm_rate(GPool *pool)
     }
     free(buf);
     return best;
-}
-
-static void human(char *out, size_t n, double v)
-{
-    if (v >= 1e12) snprintf(out, n, "%.2fT", v / 1e12);
-    else if (v >= 1e9) snprintf(out, n, "%.2fG", v / 1e9);
-    else if (v >= 1e6) snprintf(out, n, "%.2fM", v / 1e6);
-    else if (v >= 1e3) snprintf(out, n, "%.1fk", v / 1e3);
-    else snprintf(out, n, "%.0f", v);
 }
 
 static void duration(char *out, size_t n, double s)
@@ -537,14 +529,14 @@ int train_run(const TrainOpts *opts, Err *e)
     GptMemory mem;
     gpt_memory(&r.cfg, r.B, r.T, &mem);
     double need = (double)mem.total + 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
-    double avail = mem_available();
+    double avail = train_mem_available();
     double flops_tok = gpt_flops_per_token(&r.cfg, r.T);
     uint64_t tokens_step = (uint64_t)r.B * r.T * r.accum;
     char s1[32], s2[32], s3[32], s4[32];
-    human(s1, sizeof s1, (double)gpt_n_params_real(&r.cfg));
-    human(s2, sizeof s2, (double)train.n_tokens);
-    human(s3, sizeof s3, flops_tok);
-    human(s4, sizeof s4, (double)r.o.steps * tokens_step);
+    progress_si(s1, sizeof s1, (double)gpt_n_params_real(&r.cfg));
+    progress_si(s2, sizeof s2, (double)train.n_tokens);
+    progress_si(s3, sizeof s3, flops_tok);
+    progress_si(s4, sizeof s4, (double)r.o.steps * tokens_step);
     if (!pr.quiet) {
         fprintf(stderr,
                 "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d), dropout %g\n"
@@ -699,7 +691,7 @@ int train_run(const TrainOpts *opts, Err *e)
             double per = (now - t_start) / (double)(r.step - first_step);
             char eta[32], rate[32];
             duration(eta, sizeof eta, per * (double)(r.o.steps - r.step));
-            human(rate, sizeof rate, (double)tokens_step / per);
+            progress_si(rate, sizeof rate, (double)tokens_step / per);
             fprintf(stderr, "\rmodel: step %" PRIu64 "/%" PRIu64 "  loss %.4f%s%s  %s tok/s  MFU %.0f%%  ETA %s\033[K",
                     r.step, r.o.steps, loss, vbuf[0] ? "  val " : "", vbuf[0] ? vbuf : "", rate, 100 * mfu, eta);
             pr.shown = 1;
@@ -711,7 +703,7 @@ int train_run(const TrainOpts *opts, Err *e)
         double secs = progress_now() - t_start;
         double tps = (double)(r.step - first_step) * tokens_step / secs;
         char rate[32], ent[160] = ", no validation shards";
-        human(rate, sizeof rate, tps);
+        progress_si(rate, sizeof rate, tps);
         if (val.n)
             snprintf(ent, sizeof ent, ", val loss %.4f (unigram entropy of the validation tokens %.4f)", last_val,
                      shards_unigram_entropy(&val, r.cfg.vocab_size, 50000000));

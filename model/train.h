@@ -51,6 +51,10 @@ void train_opts_init(TrainOpts *o);
  * 2 (bad usage, message in e). */
 int train_run(const TrainOpts *o, Err *e);
 
+/* Bytes of memory the kernel says are available now (MemAvailable), 0 when
+ * unknown: what the plan is checked against before training. */
+double train_mem_available(void);
+
 /* Floating-point rate of cblas_sgemm (FLOP/s) with this pool, each thread on
  * its own 256x256x256 products: the denominator of MFU. */
 double train_sgemm_rate(GPool *pool);
