@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "import.h"
 #include "iofile.h"
 #include "plan.h"
 #include "sample.h"
@@ -30,6 +31,7 @@ static int usage(FILE *f, int code)
           "  sample     continue a prompt with a trained run (model sample RUN --prompt TEXT)\n"
           "  eval       loss, perplexity and bits per byte of a run on shards or text\n"
           "  export     write a run as a Hugging Face GPT-2 (model.safetensors, config.json)\n"
+          "  import     a Hugging Face GPT-2 folder or an llm.c gpt2_124M.bin into a run folder\n"
           "\n"
           "  example: packer -o data/ web.tok && model train --data data/ -o run/ --preset tiny --steps 200\n",
           f);
@@ -208,17 +210,18 @@ static const struct {
     { "sample", sample_main },
     { "eval", eval_main },
     { "export", export_main },
+    { "import", import_main },
 };
 
 int main(int argc, char **argv)
 {
     out_cleanup_on_signal();
-    if (argc < 2) return cli_bad_usage(PROG, "which subcommand? (plan, train, sweep, lr-find, sample, eval, export)");
+    if (argc < 2) return cli_bad_usage(PROG, "which subcommand? (plan, train, sweep, lr-find, sample, eval, export, import)");
     const char *a = argv[1];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout, 0);
     if (!strcmp(a, "--version")) return cli_version(PROG);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(a, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     if (a[0] == '-') return cli_bad_usage(PROG, "unknown option '%s'", a);
-    return cli_bad_usage(PROG, "unknown subcommand '%s' (plan, train, sweep, lr-find, sample, eval, export)", a);
+    return cli_bad_usage(PROG, "unknown subcommand '%s' (plan, train, sweep, lr-find, sample, eval, export, import)", a);
 }

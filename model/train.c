@@ -329,6 +329,25 @@ static int save_checkpoint(const Run *r, const Gpt *g, const char *dir, Err *e)
     return 0;
 }
 
+int train_write_imported(const char *dir, const GptConfig *cfg, int eot_id, const float *params, Err *e)
+{
+    Run r = { .cfg = *cfg, .eot_id = eot_id, .T = cfg->context, .accum = 1 };
+    train_opts_init(&r.o);
+    r.B = r.o.micro_batch;
+    r.o.lr = 6e-4; /* GPT-2 124M's; the preset of the same shape's when there is one */
+    for (const TrainPreset *p = train_presets; p->name; p++)
+        if (p->n_layer == cfg->n_layer && p->n_embd == cfg->n_embd && p->n_head == cfg->n_head) {
+            r.o.lr = p->lr;
+            break;
+        }
+    Gpt g = { .n_params = gpt_n_params(cfg), .params = (float *)params };
+    if (!(g.m = calloc(2 * g.n_params, sizeof(float)))) return err_set(e, "out of memory");
+    g.v = g.m + g.n_params;
+    int rc = save_checkpoint(&r, &g, dir, e);
+    free(g.m);
+    return rc;
+}
+
 /* The checkpoint run/latest names (its path into `path`). */
 static int latest_path(const char *dir, char *path, size_t n, Err *e)
 {
@@ -498,8 +517,31 @@ int train_run(const TrainOpts *opts, Err *e)
         r.o.progress = opts->progress;
         if (opts->steps) r.o.steps = opts->steps; /* extend (or shorten) the run */
         const char *data = opts->data_dir ? opts->data_dir : r.data_dir;
-        if (data_scan(data, &meta, &train, &val, e) || shards_map(&train, r.T, r.best_fit, e) ||
-            (val.n && shards_map(&val, r.T, r.best_fit, e))) {
+        int imported = !r.data_dir[0]; /* model import wrote it: no data, length or intervals yet */
+        if (imported && (!opts->data_dir || !opts->steps)) {
+            code = fail(e, 2, "%s holds an imported model: give --data DIR and --steps N to train it", ck_path);
+            goto done;
+        }
+        if (data_scan(data, &meta, &train, &val, e)) {
+            code = 1;
+            goto done;
+        }
+        if (imported) { /* settled now as a fresh run would, then kept by the checkpoints */
+            if (!realpath(data, r.data_dir)) {
+                code = fail(e, 1, "%s: %s", data, strerror(errno));
+                goto done;
+            }
+            r.best_fit = meta.best_fit;
+            if (meta.best_fit && meta.context != r.T) {
+                code = fail(e, 2, "%s was packed with best-fit windows for context %d, the model's is %d", data,
+                            meta.context, r.T);
+                goto done;
+            }
+            if (r.o.warmup < 0) r.o.warmup = (int64_t)(r.o.steps / 20);
+            if (!r.o.eval_every) r.o.eval_every = r.o.steps >= 10 ? r.o.steps / 10 : 1;
+            if (!r.o.ckpt_every) r.o.ckpt_every = r.o.eval_every;
+        }
+        if (shards_map(&train, r.T, r.best_fit, e) || (val.n && shards_map(&val, r.T, r.best_fit, e))) {
             code = 1;
             goto done;
         }

@@ -51,6 +51,14 @@ void train_opts_init(TrainOpts *o);
  * 2 (bad usage, message in e). */
 int train_run(const TrainOpts *o, Err *e);
 
+/* Write dir/ckpt-000000.bin and dir/latest for weights trained elsewhere
+ * (model import): params (gpt_n_params(cfg), padding rows zero) with AdamW
+ * moments zero at step 0, train_opts_init's options and the lr of the preset
+ * of that shape (else 6e-4); no data folder, and steps, warmup, evaluation and
+ * checkpoint intervals unset: the first `train --resume DIR --data D --steps N`
+ * settles them as a fresh run would. cfg must have passed gpt_config_check. */
+int train_write_imported(const char *dir, const GptConfig *cfg, int eot_id, const float *params, Err *e);
+
 /* Bytes of memory the kernel says are available now (MemAvailable), 0 when
  * unknown: what the plan is checked against before training. */
 double train_mem_available(void);
