@@ -2,9 +2,11 @@
  * run's tokenizer after an end-of-text (the shards put one before every
  * document), then tokens are drawn one at a time from softmax(logits / T),
  * optionally cut to the top k and to the top-p nucleus, and streamed out as
- * bytes. No KV cache: each token reruns the forward on the window so far
- * (capped at the context, the oldest tokens sliding out), which is fine for
- * the small models this toolkit trains. */
+ * bytes. The window the model sees is the tokens so far, capped at the
+ * context (the oldest sliding out). By default its logits come from the KV
+ * cache (infer.c): one new row a token, the whole window again only once it
+ * has slid (every position moved). --no-cache reruns gpt_forward on the
+ * window for every token: the reference the cache is tested against. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "infer.h"
 #include "progress.h"
 #include "runmodel.h"
 #include "tokenizer.h"
@@ -27,13 +30,14 @@ typedef struct SampleOpts {
     int top_k; /* 0: all */
     uint64_t seed;
     int keep_going; /* do not stop at end-of-text */
+    int no_cache;   /* full forward on the window for every token */
     CommonOpts common;
 } SampleOpts;
 
 static int sample_usage(FILE *f, int code)
 {
     fputs("usage: model sample RUN [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]\n"
-          "                        [--top-p P] [--seed S] [--ckpt FILE]\n"
+          "                        [--top-p P] [--seed S] [--ckpt FILE] [--no-cache]\n"
           "\n"
           "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, encodes\n"
           "the prompt after an end-of-text token (as every document starts in the\n"
@@ -41,8 +45,13 @@ static int sample_usage(FILE *f, int code)
           "token's bytes to stdout as they come. Stops at end-of-text (not printed) or\n"
           "after --tokens. The window the model sees is capped at the trained context:\n"
           "past it the oldest tokens slide out. Same run, prompt, options and --seed give\n"
-          "the same text, whatever -j is. A summary (tokens, why it stopped, tokens/s)\n"
-          "goes to stderr.\n"
+          "the same text, whatever -j is. A summary (tokens, why it stopped, time, and\n"
+          "tokens/s after loading the checkpoint) goes to stderr.\n"
+          "\n"
+          "A KV cache (the keys and values of past positions, per layer) makes each new\n"
+          "token cost one position instead of the whole window; once the window slides\n"
+          "past the context every position moves, and the cache is rebuilt from the\n"
+          "window for each token, so the text is the same as without the cache.\n"
           "\n"
           "  --prompt TEXT        text to continue (default: none, start of a document);\n"
           "                       '<|endoftext|>' in it is the special token\n"
@@ -55,7 +64,9 @@ static int sample_usage(FILE *f, int code)
           "                       probabilities add up to P (default 1.0: all)\n"
           "  --seed S             random seed (default 1337)\n"
           "  --no-stop            go on past end-of-text (it is printed as its text)\n"
-          "  --ckpt FILE          a checkpoint other than RUN/latest's (e.g. RUN/ckpt-000100.bin)\n",
+          "  --ckpt FILE          a checkpoint other than RUN/latest's (e.g. RUN/ckpt-000100.bin)\n"
+          "  --no-cache           no KV cache: rerun the whole window for every token (the\n"
+          "                       reference; same text, slower)\n",
           f);
     fputs(cli_common_help, f);
     fputs("\n  example: model sample run/ --prompt 'The king said' --tokens 100 --temperature 0.8 --top-k 40\n", f);
@@ -120,6 +131,7 @@ static int sample_run(const SampleOpts *o, Err *e)
     TokEncoder *enc = NULL;
     GPool *pool = NULL;
     Gpt g = { 0 };
+    Infer *inf = NULL;
     IdBuf ids = { 0 };
     Buf out = { 0 };
     Cand *cand = NULL;
@@ -156,20 +168,28 @@ static int sample_run(const SampleOpts *o, Err *e)
         err_set(e, "cannot start %u threads", threads);
         goto done;
     }
-    if (runmodel_load(&rm, 1, ctx, pool, &g, e)) goto done;
+    /* the cache needs the weights only: activations for one position */
+    if (runmodel_load(&rm, 1, o->no_cache ? ctx : 1, pool, &g, e)) goto done;
+    if (!o->no_cache && !(inf = infer_new(&g, e))) goto done;
     if (!(cand = malloc((size_t)V * sizeof *cand))) goto oom;
     int *window = malloc((size_t)ctx * sizeof *window);
     if (!window) goto oom;
     if (o->prompt && fwrite(o->prompt, 1, strlen(o->prompt), stdout) != strlen(o->prompt)) goto wfail;
     fflush(stdout);
     uint64_t rng = o->seed ^ UINT64_C(0x5eed5a3b1e000000), made = 0;
+    double load_s = progress_elapsed(&pr); /* tokens/s counts from here: loading is not sampling */
     int stopped = 0;
     while (made < o->max_tokens) {
         size_t n = ids.len < (size_t)ctx ? ids.len : (size_t)ctx, first = ids.len - n;
         for (size_t i = 0; i < n; i++) window[i] = (int)ids.ids[first + i];
-        g.T = (int)n; /* activations are laid out for the current T: a shorter window fits */
-        gpt_forward(&g, window, NULL);
-        int id = draw(gpt_logits(&g) + (n - 1) * (size_t)rm.cfg.padded_vocab, V, o, cand, &rng);
+        const float *logits;
+        if (inf) logits = infer_window(inf, window, (int)n); /* the positions not cached yet */
+        else {
+            g.T = (int)n; /* activations are laid out for the current T: a shorter window fits */
+            gpt_forward(&g, window, NULL);
+            logits = gpt_logits(&g) + (n - 1) * (size_t)rm.cfg.padded_vocab;
+        }
+        int id = draw(logits, V, o, cand, &rng);
         made++;
         if (id == rm.eot_id && !o->keep_going) {
             stopped = 1;
@@ -196,11 +216,11 @@ static int sample_run(const SampleOpts *o, Err *e)
     }
     free(window);
     if (fputc('\n', stdout) == EOF || fflush(stdout)) goto wfail;
-    double s = progress_elapsed(&pr);
-    progress_summary(&pr, "sample: %zu prompt tokens, %" PRIu64 " generated (%s) in %.2f s, %.1f tokens/s; %s "
-                     "(step %" PRIu64 ")", n_prompt, made - stopped,
-                     stopped ? "stopped at end-of-text" : "reached --tokens", s,
-                     s > 0 ? (double)made / s : 0.0, rm.ckpt, rm.step);
+    double s = progress_elapsed(&pr), gen_s = s - load_s;
+    progress_summary(&pr, "sample: %zu prompt tokens, %" PRIu64 " generated (%s) in %.2f s (%.2f s loading), "
+                     "%.1f tokens/s; %s (step %" PRIu64 "); %s", n_prompt, made - stopped,
+                     stopped ? "stopped at end-of-text" : "reached --tokens", s, load_s,
+                     gen_s > 0 ? (double)made / gen_s : 0.0, rm.ckpt, rm.step, inf ? "KV cache" : "no cache");
     code = 0;
     goto done;
 oom:
@@ -210,6 +230,7 @@ wfail:
     err_sys(e, "-", "write");
 done:
     free(cand);
+    infer_free(inf);
     buf_free(&out);
     idbuf_free(&ids);
     gpt_free(&g);
@@ -230,6 +251,10 @@ int sample_main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return sample_usage(stdout, 0);
         if (!strcmp(a, "--no-stop")) {
             o.keep_going = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-cache")) {
+            o.no_cache = 1;
             continue;
         }
         if (a[0] != '-') {

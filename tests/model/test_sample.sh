@@ -1,5 +1,6 @@
 # model sample and model eval on a tiny run trained here: seeded sampling is
-# reproducible and -j independent, greedy = top-k 1 = the argmax of the logits
+# reproducible and -j independent, the KV cache gives the text --no-cache
+# does (also past the context), greedy = top-k 1 = the argmax of the logits
 # eval dumps, end-of-text stops it; eval reproduces the trainer's val_loss on
 # the same windows, and its bits per byte equal a hand computation from the
 # dumped logits; bad runs and usage fail with the file named.
@@ -30,6 +31,25 @@ expect_same "$T/greedy" "$T/out"
 # past the context (32) the window slides: 100 tokens still come out
 expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 100 --temperature 0 --no-stop
 expect_err "100 generated (reached --tokens)"
+# the KV cache (the default) and --no-cache (gpt_forward on the whole window
+# for every token) give the same text: sampled, nucleus, greedy, past the
+# context of 32 (the window slides, the cache is rebuilt), and from no prompt
+expect_err "; KV cache"
+cp "$T/out" "$T/c100"
+expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 100 --temperature 0 --no-stop --no-cache
+expect_err "; no cache"
+expect_same "$T/c100" "$T/out"
+for args in "--seed 3 --tokens 120" "--seed 4 --tokens 90 --top-p 0.9 --temperature 1.3" "--seed 8 --tokens 70 --top-k 5 -j 1"; do
+    expect_rc 0 "$M" sample "$T/run" --prompt "And the " --no-stop $args
+    cp "$T/out" "$T/cache"
+    expect_rc 0 "$M" sample "$T/run" --prompt "And the " --no-stop $args --no-cache
+    expect_same "$T/cache" "$T/out"
+done
+expect_rc 0 "$M" sample "$T/run" --seed 11 --tokens 80 --no-stop
+cp "$T/out" "$T/cache"
+expect_rc 0 "$M" sample "$T/run" --seed 11 --tokens 80 --no-stop --no-cache
+expect_same "$T/cache" "$T/out"
+[ "$(wc -c < "$T/cache")" -gt 60 ] && ok || fail "past the context: too little text: $(cat "$T/cache")"
 # end-of-text stops it (ten seeds: at least one document ends within 3000 tokens)
 stopped=0
 for s in 1 2 3 4 5 6 7 8 9 10; do
