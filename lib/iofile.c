@@ -389,3 +389,22 @@ int out_close(OutFile *o, Err *e)
     release(o);
     return 0;
 }
+
+int out_copy_file(const char *from, const char *to, Err *e)
+{
+    InFile *in = in_open(from, 1 << 20, e);
+    if (!in) return -1;
+    Buf b = { 0 };
+    int rc = in_slurp(in, &b, e);
+    in_close(in);
+    if (!rc) {
+        OutFile *o = out_open(to, e);
+        if (!o) rc = -1;
+        else if (out_write(o, b.data, b.len, e)) {
+            out_abort(o);
+            rc = -1;
+        } else rc = out_close(o, e);
+    }
+    buf_free(&b);
+    return rc;
+}

@@ -50,6 +50,10 @@ int out_close(OutFile *o, Err *e);
 /* Remove the temporary file and free o. out_abort(NULL) does nothing. */
 void out_abort(OutFile *o);
 
+/* Copy the file `from` to `to` through out_open/out_close (so `to` appears
+ * whole or not at all). For small files: it is read into memory first. */
+int out_copy_file(const char *from, const char *to, Err *e);
+
 /* Remove every open output's temporary file when SIGINT, SIGTERM or SIGHUP
  * arrives, then die of that signal as usual. A main calls this once. */
 void out_cleanup_on_signal(void);

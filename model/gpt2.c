@@ -191,9 +191,10 @@ int gpt_init(Gpt *g, const GptConfig *c, int B, int T, GPool *pool, Err *e)
     g->inputs = calloc(2 * (size_t)B * T, sizeof(int));
     g->adam_tasks = calloc(n_tasks, sizeof *g->adam_tasks);
     if (!g->params || !g->act || !g->act_mem || !g->inputs || !g->adam_tasks) {
+        size_t n_params = g->n_params; /* gpt_free zeroes it */
         gpt_free(g);
         return err_set(e, "out of memory for a model of %zu parameters and batch %d x %d",
-                       g->n_params, B, T);
+                       n_params, B, T);
     }
     g->grads = g->params + g->n_params;
     g->m = g->grads + g->n_params;

@@ -491,25 +491,6 @@ done:
 
 /* ---- the run folder ---- */
 
-static int copy_file(const char *from, const char *to, Err *e)
-{
-    InFile *in = in_open(from, 0, e);
-    if (!in) return -1;
-    Buf b = { 0 };
-    int rc = in_slurp(in, &b, e);
-    in_close(in);
-    if (!rc) {
-        OutFile *o = out_open(to, e);
-        if (!o) rc = -1;
-        else if (out_write(o, b.data, b.len, e)) {
-            out_abort(o);
-            rc = -1;
-        } else rc = out_close(o, e);
-    }
-    buf_free(&b);
-    return rc;
-}
-
 /* Remove a temporary run folder and what is in it (only our own files). */
 static void remove_tmp_run(const char *tmp)
 {
@@ -589,7 +570,7 @@ static int import_run(const ImportOpts *o, Err *e)
         goto done;
     }
     snprintf(path, sizeof path, "%s/tokenizer.json", tmp);
-    if (tok_path[0] && copy_file(tok_path, path, e)) goto done;
+    if (tok_path[0] && out_copy_file(tok_path, path, e)) goto done;
     cfg.padded_vocab = 0;
     if (gpt_config_check(&cfg, e) || train_write_imported(tmp, &cfg, eot, params, e)) goto done;
     if (rename(tmp, o->out_dir)) {

@@ -2,13 +2,15 @@
  * and what Chinchilla, Kaplan et al. and Levine et al. predict for them; side
  * by side (--compare) or the best shapes for a parameter or compute budget
  * (--budget, --budget-flops). Counts come from gpt2.c (the trainer's own);
- * time from the sgemm rate train.c measures for MFU. It trains nothing: no
- * --measure with real steps yet. */
+ * time from the sgemm rate train.c measures for MFU, and with --measure from a
+ * few real training steps of each shape (random weights; random tokens or
+ * --data's windows): nothing is saved. */
 #include "plan.h"
 
 #include <cblas.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,6 +123,106 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
     f->levine_in_range = k->n_layer >= LEVINE_MIN_DEPTH && k->n_layer <= LEVINE_MAX_DEPTH;
     plan_levine_shape(f->n_nonembed, &f->levine_opt_depth, &f->levine_opt_width);
     return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) (sorts v). */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Micro-batch number k: B windows of data from window k*B on (wrapping), or
+ * random ids. */
+static int fill_batch(const Shards *data, uint64_t k, int B, int T, int V, uint64_t *rng, int *x,
+                      int *y, Err *e)
+{
+    size_t bt = (size_t)B * T;
+    if (!data) {
+        /* y is x shifted by one, as windows are: the loss is over real next tokens */
+        int prev = (int)(gpt_rand_u64(rng) % (uint64_t)V);
+        for (size_t i = 0; i < bt; i++) {
+            x[i] = prev;
+            y[i] = prev = (int)(gpt_rand_u64(rng) % (uint64_t)V);
+        }
+        return 0;
+    }
+    for (int b = 0; b < B; b++) {
+        uint64_t w = (k * (uint64_t)B + (uint64_t)b) % data->n_windows;
+        if (shards_window(data, w, V, x + (size_t)b * T, y + (size_t)b * T, e)) return -1;
+    }
+    return 0;
+}
+
+int plan_measure(PlanFacts *f, const PlanEnv *env, GPool *pool, const Shards *data, int steps, Err *e)
+{
+    const GptConfig *c = &f->cfg;
+    int B = env->micro_batch, T = c->context;
+    if (steps < 1) return err_set(e, "--measure needs at least one step");
+    if (data && !data->n_windows) return err_set(e, "--data has no training window of %d tokens", T + 1);
+    Gpt g;
+    if (gpt_init(&g, c, B, T, pool, e)) return -1;
+    gpt_init_weights(&g, 1);
+    TrainOpts to;
+    train_opts_init(&to); /* AdamW's betas, decay and clipping as model train */
+    const float lr = 6e-4f; /* any rate costs the same */
+    size_t bt = (size_t)B * T;
+    int *x = malloc(2 * bt * sizeof *x);
+    double *fb = malloc(2 * (size_t)steps * sizeof *fb), *ad = fb ? fb + steps : NULL;
+    int rc = 0;
+    if (!x || !fb) {
+        rc = err_set(e, "out of memory");
+        goto done;
+    }
+    int *y = x + bt;
+    uint64_t rng = 0x706c616eULL, micro = 0;
+    double loss = 0;
+    for (int s = -1; s < steps; s++) { /* step -1 warms up: first touch of every buffer */
+        if (fill_batch(data, micro++, B, T, c->vocab_size, &rng, x, y, e)) {
+            rc = -1;
+            goto done;
+        }
+        double t0 = progress_now();
+        gpt_zero_grad(&g);
+        double t1 = progress_now();
+        gpt_forward(&g, x, y);
+        gpt_backward(&g, 1.0f / (float)f->accum);
+        double t2 = progress_now();
+        gpt_adamw_step(&g, &to.adam, lr);
+        double t3 = progress_now();
+        if (!isfinite(g.loss)) {
+            rc = err_set(e, "--measure: the loss is %g at step %d: the shape does not train", (double)g.loss, s + 2);
+            goto done;
+        }
+        if (s < 0) continue;
+        fb[s] = t2 - t1;
+        ad[s] = (t1 - t0) + (t3 - t2);
+        loss += g.loss;
+    }
+    PlanMeasure *m = &f->meas;
+    memset(m, 0, sizeof *m);
+    m->steps = steps;
+    m->real_data = data != NULL;
+    m->fb_s = median(fb, steps);
+    m->adam_s = median(ad, steps);
+    m->step_s = f->accum * m->fb_s + m->adam_s;
+    m->tokens_s = (double)f->batch_tokens / m->step_s;
+    m->mfu = m->tokens_s * f->flops_token / env->rate;
+    m->run_s = f->steps * m->step_s;
+    m->hours_tokens = env->hours > 0 ? env->hours * 3600.0 * m->tokens_s : 0;
+    m->loss = loss / steps;
+    f->measured = 1;
+done:
+    free(x);
+    free(fb);
+    gpt_free(&g);
+    return rc;
 }
 
 static int parse_dim(const char **p, int *out)
@@ -271,6 +373,11 @@ C_(c_step) { duration(b, n, f->step_s); }
 C_(c_tokens) { count(b, n, f->tokens); }
 C_(c_steps) { count(b, n, f->steps); }
 C_(c_run) { duration(b, n, f->run_s); }
+C_(c_mstep) { if (f->measured) duration(b, n, f->meas.step_s); else snprintf(b, n, "-"); }
+C_(c_mtps) { if (f->measured) count(b, n, f->meas.tokens_s); else snprintf(b, n, "-"); }
+C_(c_mmfu) { if (f->measured) snprintf(b, n, "%.0f%%", 100 * f->meas.mfu); else snprintf(b, n, "-"); }
+C_(c_mrun) { if (f->measured) duration(b, n, f->meas.run_s); else snprintf(b, n, "-"); }
+C_(c_mhours) { if (f->measured) count(b, n, f->meas.hours_tokens); else snprintf(b, n, "-"); }
 C_(c_epochs) { snprintf(b, n, "%.2f", f->epochs); }
 C_(c_hours) { count(b, n, f->hours_tokens); }
 C_(c_chin20) { count(b, n, f->chin_tokens); }
@@ -296,6 +403,10 @@ void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv
     fprintf(out, "model plan: vocabulary %d, context %d, micro-batch %d; sgemm %.1f GFLOP/s, "
                  "times at %.0f%% of it (MFU)\n",
             f0->cfg.vocab_size, f0->cfg.context, env->micro_batch, env->rate / 1e9, 100 * env->mfu);
+    if (f0->measured)
+        fprintf(out, "measured: %d training step%s after a warm-up, %u thread%s, %s\n", f0->meas.steps,
+                f0->meas.steps == 1 ? "" : "s", env->threads, env->threads == 1 ? "" : "s",
+                f0->meas.real_data ? "windows of --data" : "random tokens");
     row(out, "shape (layers x width x heads)", facts, n, c_shape);
     row(out, "parameters", facts, n, c_params);
     row(out, "  without embeddings", facts, n, c_nonemb);
@@ -310,15 +421,24 @@ void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv
     row(out, b2, facts, n, c_fit);
     row(out, "FLOPs a token (6N+12LDT)", facts, n, c_flops);
     row(out, "tokens a step (x accum)", facts, n, c_batch);
-    row(out, "time a step", facts, n, c_step);
+    snprintf(b2, sizeof b2, "time a step (sgemm x %.0f%%)", 100 * env->mfu);
+    row(out, b2, facts, n, c_step);
+    if (f0->measured) {
+        row(out, "time a step (measured)", facts, n, c_mstep);
+        row(out, "  tokens/s (measured)", facts, n, c_mtps);
+        row(out, "  MFU (measured)", facts, n, c_mmfu);
+    }
     snprintf(b2, sizeof b2, "tokens (%s)", f0->tokens_from);
     row(out, b2, facts, n, c_tokens);
     row(out, "  steps", facts, n, c_steps);
-    row(out, "  time", facts, n, c_run);
+    snprintf(b2, sizeof b2, "  time (sgemm x %.0f%%)", 100 * env->mfu);
+    row(out, b2, facts, n, c_run);
+    if (f0->measured) row(out, "  time (measured)", facts, n, c_mrun);
     if (env->data_tokens > 0) row(out, "  epochs of --data", facts, n, c_epochs);
     if (env->hours > 0) {
         snprintf(b2, sizeof b2, "tokens in %.3g hours", env->hours);
         row(out, b2, facts, n, c_hours);
+        if (f0->measured) row(out, "  at the measured rate", facts, n, c_mhours);
     }
     row(out, "Chinchilla 20 tokens/param", facts, n, c_chin20);
     row(out, "Chinchilla fit loss", facts, n, c_chinloss);
@@ -393,6 +513,18 @@ void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n)
                 f->levine_in_range ? "" : " (outside the 6-48 layers they trained: an extrapolation)",
                 f->levine_opt_depth, f->levine_opt_width);
         head_note(out, f);
+        if (f->measured) {
+            const PlanMeasure *m = &f->meas;
+            char b5[24], b6[24], b7[24];
+            fprintf(out,
+                    "  - Measured here: %s a step (forward+backward %s x %d, AdamW %s), %s tokens/s,\n"
+                    "    MFU %.0f%% of the sgemm rate (the estimate said %s a step): the run takes %s\n"
+                    "    at the measured rate, %s at the estimate.\n",
+                    duration(b1, sizeof b1, m->step_s), duration(b2, sizeof b2, m->fb_s), f->accum,
+                    duration(b3, sizeof b3, m->adam_s), count(b4, sizeof b4, m->tokens_s), 100 * m->mfu,
+                    duration(b5, sizeof b5, f->step_s), duration(b6, sizeof b6, m->run_s),
+                    duration(b7, sizeof b7, f->run_s));
+        }
         if (f->hours_tokens > 0 && strcmp(f->tokens_from, "--hours")) {
             char b5[24];
             double r = f->tokens / f->hours_tokens;
@@ -492,6 +624,22 @@ static json_t *facts_json(const PlanFacts *f)
     json_object_set_new(o, "tokens_from", json_string(f->tokens_from));
     json_object_set_new(o, "steps", json_real(f->steps));
     json_object_set_new(o, "run_seconds", json_real(f->run_s));
+    if (f->measured) {
+        const PlanMeasure *ms = &f->meas;
+        json_t *j = json_object();
+        json_object_set_new(j, "steps", json_integer(ms->steps));
+        json_object_set_new(j, "warmup_steps", json_integer(1));
+        json_object_set_new(j, "tokens_from", json_string(ms->real_data ? "--data" : "random"));
+        json_object_set_new(j, "forward_backward_seconds", json_real(ms->fb_s));
+        json_object_set_new(j, "adamw_seconds", json_real(ms->adam_s));
+        json_object_set_new(j, "step_seconds", json_real(ms->step_s));
+        json_object_set_new(j, "tokens_per_second", json_real(ms->tokens_s));
+        json_object_set_new(j, "mfu", json_real(ms->mfu));
+        json_object_set_new(j, "run_seconds", json_real(ms->run_s));
+        if (ms->hours_tokens > 0) json_object_set_new(j, "tokens_in_hours", json_real(ms->hours_tokens));
+        json_object_set_new(j, "loss", json_real(ms->loss));
+        json_object_set_new(o, "measured", j);
+    }
     if (f->epochs > 0) json_object_set_new(o, "epochs", json_real(f->epochs));
     if (f->hours_tokens > 0) json_object_set_new(o, "tokens_in_hours", json_real(f->hours_tokens));
     json_t *c = json_object();
@@ -531,6 +679,7 @@ char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char
     json_object_set_new(m, "memory_limit_bytes", json_real(env->mem_limit));
     if (env->mem_avail > 0) json_object_set_new(m, "memory_available_bytes", json_real(env->mem_avail));
     json_object_set_new(m, "micro_batch", json_integer(env->micro_batch));
+    if (env->threads) json_object_set_new(m, "threads", json_integer(env->threads));
     json_object_set_new(root, "machine", m);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(a, facts_json(&facts[i]));
@@ -558,7 +707,8 @@ static int usage(FILE *f, int code)
           "Kaplan et al.'s L(N, D), Levine et al.'s depth-to-width fit with a verdict (too\n"
           "deep / too shallow / about right for its width), and the head dimension. Reads\n"
           "nothing unless --data; writes the report to stdout. Times are estimates from the\n"
-          "sgemm rate: --measure (timing real training steps) is not there yet.\n"
+          "sgemm rate, and with --measure also timed: a few real training steps of each shape\n"
+          "(forward, backward, AdamW) with the trainer's code and threads.\n"
           "\n"
           "Shape (default: the preset gpt2):\n"
           "  --preset NAME        tiny, small, mosaic-52m, mosaic-83m, mosaic-125m, gpt2,\n"
@@ -585,17 +735,23 @@ static int usage(FILE *f, int code)
           "  --rate GFLOPS        sgemm rate to assume instead of measuring it\n"
           "  --mfu F              fraction of the sgemm rate training reaches (default 0.5;\n"
           "                       model train prints its MFU, bench/model measured 40-90%)\n"
+          "  --measure [STEPS]    also time STEPS training steps (default 3) after a warm-up\n"
+          "                       step, for each shape, on random tokens (or --data's windows):\n"
+          "                       seconds a step, tokens/s, MFU, and the run's time measured;\n"
+          "                       refused (exit 1) when the training memory does not fit\n"
           "  --memory BYTES       judge the fit against this much memory (e.g. 16Gi) instead of\n"
           "                       this machine's (default: MemAvailable now)\n"
           "Output:\n"
           "  --json               one JSON object (for tools) instead of the table\n"
-          "  -j N                 threads for the sgemm measurement (default: every core)\n"
+          "  -j N                 threads of the sgemm rate and --measure (default: every\n"
+          "                       core, as model train)\n"
           "  --quiet              no summary line on stderr\n"
           "  -h, --help           this help\n"
           "\n"
           "  examples: model plan --compare 36x1280x20,18x1280x64\n"
           "            model plan --preset gpt2 --data data/ --hours 24\n"
-          "            model plan --budget 124M --context 512\n",
+          "            model plan --budget 124M --context 512\n"
+          "            model plan --preset tiny --data data/ --measure\n",
           f);
     return code;
 }
@@ -618,9 +774,11 @@ static int parse_count(const char *s, double min, double *out)
     return 0;
 }
 
-/* Training tokens, windows, vocabulary and context of a packer folder. */
+/* Training tokens, windows, vocabulary and context of a packer folder; keep:
+ * the mapped training shards (for --measure; caller frees with shards_free),
+ * NULL: none kept. */
 static int read_data(const char *dir, int context, double *tokens, double *windows, int *vocab,
-                     int *meta_context, Err *e)
+                     int *meta_context, Shards *keep, Err *e)
 {
     DataMeta meta;
     Shards train, val;
@@ -637,7 +795,8 @@ static int read_data(const char *dir, int context, double *tokens, double *windo
         *vocab = meta.vocab_size;
         *meta_context = meta.context;
     }
-    shards_free(&train);
+    if (!rc && keep) *keep = train;
+    else shards_free(&train);
     shards_free(&val);
     return rc;
 }
@@ -648,6 +807,7 @@ typedef struct Args {
     double budget, budget_flops, memory, rate, mfu, tokens, hours;
     uint64_t batch;
     int micro, top, head_dim, json;
+    int measure; /* timed steps; 0: no --measure */
     CommonOpts common;
 } Args;
 
@@ -662,6 +822,16 @@ static int parse_args(int argc, char **argv, Args *a)
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(stdout, 0) - 1; /* -1: help shown, exit 0 */
         if (!strcmp(o, "--json")) {
             a->json = 1;
+            continue;
+        }
+        if (!strcmp(o, "--measure")) { /* an optional count: only a number is taken */
+            a->measure = 3;
+            if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
+                uint64_t st;
+                if (cli_u64(argv[++i], 1, 1000, &st))
+                    return cli_bad_usage(PROG, "--measure takes a number of steps in 1..1000, not '%s'", argv[i]);
+                a->measure = (int)st;
+            }
             continue;
         }
         if (o[0] != '-') return cli_bad_usage(PROG, "takes no file arguments ('%s')", o);
@@ -727,6 +897,42 @@ static int parse_args(int argc, char **argv, Args *a)
     if (a->D && a->H && a->D % a->H)
         return cli_bad_usage(PROG, "width %d is not divisible by %d heads", a->D, a->H);
     if (a->M && (a->budget > 0 || a->budget_flops > 0)) return cli_bad_usage(PROG, "budget mode uses MLP 4 x width: no --mlp");
+    if (a->measure && (a->budget > 0 || a->budget_flops > 0))
+        return cli_bad_usage(PROG, "--measure times one shape or --compare's shapes, not budget mode");
+    return 0;
+}
+
+/* Print a bad usage (code 2, with the try line) or an error (code 1) on
+ * stderr; returns code. */
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (code == 2) return cli_bad_usage(PROG, "%s", msg);
+    fprintf(stderr, PROG ": %s\n", msg);
+    return code;
+}
+
+/* Refuse --measure when a shape's training memory exceeds what this machine
+ * has free (whatever --memory says: the steps run here). 0 or -1 with a message. */
+static int measure_fits(const PlanFacts *facts, size_t n, const PlanEnv *env, Err *e)
+{
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    double avail = train_mem_available();
+    double have = avail > 0 ? avail : phys;
+    for (size_t i = 0; i < n; i++) {
+        const PlanFacts *f = &facts[i];
+        if (f->need_bytes <= have) continue;
+        char s[32], b1[24], b2[24];
+        return err_set(e, "--measure: %s needs %s to train (micro-batch %d x context %d) but this machine "
+                          "has %s %s: no steps run; lower --micro-batch or --context, or plan without --measure",
+                       shape_name(s, sizeof s, &f->cfg), bytes(b1, sizeof b1, f->need_bytes), env->micro_batch,
+                       f->cfg.context, bytes(b2, sizeof b2, have), avail > 0 ? "available" : "of memory");
+    }
     return 0;
 }
 
@@ -739,15 +945,26 @@ int plan_run(int argc, char **argv, FILE *out)
 
     int data_vocab = 0, meta_context = 0;
     PlanEnv env = { .micro_batch = a.micro, .tokens = a.tokens, .hours = a.hours, .mfu = a.mfu };
-    if (a.data && read_data(a.data, a.T, &env.data_tokens, &env.data_windows, &data_vocab, &meta_context, &e)) {
-        fprintf(stderr, PROG ": %s\n", e.msg);
-        return 1;
+    Shards shards = { 0 }; /* --data's training windows, kept for --measure */
+    const Shards *windows = NULL;
+    if (a.data) {
+        if (read_data(a.data, a.T, &env.data_tokens, &env.data_windows, &data_vocab, &meta_context,
+                      a.measure ? &shards : NULL, &e)) {
+            fprintf(stderr, PROG ": %s\n", e.msg);
+            return 1;
+        }
+        if (a.measure) windows = &shards;
     }
+    GPool *pool = NULL;
+    char *json = NULL;
+    int code = 0;
     GptConfig base = { .vocab_size = a.V ? a.V : data_vocab ? data_vocab : 50257,
                        .context = a.T ? a.T : meta_context ? meta_context : 1024 };
-    if (a.batch && a.batch % ((uint64_t)a.micro * base.context))
-        return cli_bad_usage(PROG, "--batch %llu is not a multiple of micro-batch x context = %llu",
-                             (unsigned long long)a.batch, (unsigned long long)a.micro * base.context);
+    if (a.batch && a.batch % ((uint64_t)a.micro * base.context)) {
+        code = fail(2, "--batch %llu is not a multiple of micro-batch x context = %llu",
+                    (unsigned long long)a.batch, (unsigned long long)a.micro * base.context);
+        goto done;
+    }
     env.batch_tokens = a.batch;
 
     /* the shapes, checked before anything is measured */
@@ -755,21 +972,29 @@ int plan_run(int argc, char **argv, FILE *out)
     size_t n = 0;
     if (a.compare) {
         char *list = strdup(a.compare), *save = NULL;
-        if (!list) return fprintf(stderr, PROG ": out of memory\n"), 1;
+        if (!list) {
+            code = fail(1, "out of memory");
+            goto done;
+        }
         for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             if (n == sizeof shapes / sizeof *shapes) {
                 free(list);
-                return cli_bad_usage(PROG, "--compare takes at most %zu shapes", sizeof shapes / sizeof *shapes);
+                code = fail(2, "--compare takes at most %zu shapes", sizeof shapes / sizeof *shapes);
+                goto done;
             }
             shapes[n] = base;
             if (plan_parse_shape(t, &shapes[n], &e)) {
                 free(list);
-                return cli_bad_usage(PROG, "%s", e.msg);
+                code = fail(2, "%s", e.msg);
+                goto done;
             }
             n++;
         }
         free(list);
-        if (!n) return cli_bad_usage(PROG, "--compare needs shapes, e.g. 36x1280x20,18x1280x64");
+        if (!n) {
+            code = fail(2, "--compare needs shapes, e.g. 36x1280x20,18x1280x64");
+            goto done;
+        }
     } else if (!(a.budget > 0 || a.budget_flops > 0)) {
         GptConfig c = base;
         const TrainPreset *p = train_preset(a.preset ? a.preset : "gpt2");
@@ -782,20 +1007,26 @@ int plan_run(int argc, char **argv, FILE *out)
     for (size_t i = 0; i < n; i++) {
         if (a.M) shapes[i].n_mlp = a.M;
         GptConfig probe = shapes[i];
-        if (gpt_config_check(&probe, &e)) return cli_bad_usage(PROG, "%s", e.msg);
+        if (gpt_config_check(&probe, &e)) {
+            code = fail(2, "%s", e.msg);
+            goto done;
+        }
     }
 
-    /* the machine */
+    /* the machine: the trainer's threads, with OpenBLAS single-threaded */
     double t0 = progress_now();
-    if (a.rate > 0) env.rate = a.rate * 1e9;
-    else {
-        unsigned threads = a.common.threads ? a.common.threads : cli_cores();
+    if (a.rate <= 0 || a.measure) {
+        env.threads = a.common.threads ? a.common.threads : cli_cores();
         openblas_set_num_threads(1); /* as the trainer: our threads split the products */
-        GPool *pool = gpool_new(threads);
-        if (!pool) return fprintf(stderr, PROG ": cannot start %u threads\n", threads), 1;
-        env.rate = train_sgemm_rate(pool);
-        gpool_free(pool);
-        if (env.rate <= 0) return fprintf(stderr, PROG ": could not measure the sgemm rate\n"), 1;
+        if (!(pool = gpool_new(env.threads))) {
+            code = fail(1, "cannot start %u threads", env.threads);
+            goto done;
+        }
+    }
+    if (a.rate > 0) env.rate = a.rate * 1e9;
+    else if ((env.rate = train_sgemm_rate(pool)) <= 0) {
+        code = fail(1, "could not measure the sgemm rate");
+        goto done;
     }
     double t_rate = progress_now() - t0;
     if (a.memory > 0) env.mem_limit = a.memory;
@@ -804,9 +1035,8 @@ int plan_run(int argc, char **argv, FILE *out)
         env.mem_avail = train_mem_available();
     }
 
-    char *json = NULL;
-    int code = 0;
     size_t n_out = 0;
+    double t_measure = 0;
     if (a.budget > 0 || a.budget_flops > 0) {
         double budget = a.budget;
         double opt_n = 0, opt_d = 0;
@@ -817,15 +1047,16 @@ int plan_run(int argc, char **argv, FILE *out)
         PlanCandidate *cand = NULL;
         size_t nc = 0;
         if (plan_budget(&base, budget, a.head_dim, &env, &cand, &nc, &e)) {
-            fprintf(stderr, PROG ": %s\n", e.msg);
-            return 1;
+            code = fail(1, "%s", e.msg);
+            goto done;
         }
         n_out = nc;
         if (a.json) {
             PlanFacts *fs = malloc((nc ? nc : 1) * sizeof *fs);
             if (!fs) {
                 free(cand);
-                return fprintf(stderr, PROG ": out of memory\n"), 1;
+                code = fail(1, "out of memory");
+                goto done;
             }
             size_t k = nc < (size_t)a.top ? nc : (size_t)a.top;
             for (size_t i = 0; i < k; i++) fs[i] = cand[i].f;
@@ -849,9 +1080,37 @@ int plan_run(int argc, char **argv, FILE *out)
         free(cand);
     } else {
         PlanFacts facts[64];
-        for (size_t i = 0; i < n; i++)
-            if (plan_facts(&shapes[i], &env, &facts[i], &e)) return cli_bad_usage(PROG, "%s", e.msg);
+        for (size_t i = 0; i < n; i++) {
+            if (plan_facts(&shapes[i], &env, &facts[i], &e)) {
+                code = fail(2, "%s", e.msg);
+                goto done;
+            }
+        }
         n_out = n;
+        if (a.measure) {
+            if (measure_fits(facts, n, &env, &e)) {
+                code = fail(1, "%s", e.msg);
+                goto done;
+            }
+            Progress pr;
+            progress_start(&pr, PROG, a.common.progress, 0);
+            double tm = progress_now();
+            for (size_t i = 0; i < n; i++) {
+                char sn[32];
+                if (pr.on) {
+                    fprintf(stderr, "\r" PROG ": measuring %s: a warm-up and %d step%s\033[K",
+                            shape_name(sn, sizeof sn, &facts[i].cfg), a.measure, a.measure == 1 ? "" : "s");
+                    pr.shown = 1;
+                }
+                if (plan_measure(&facts[i], &env, pool, windows, a.measure, &e)) {
+                    progress_end(&pr);
+                    code = fail(1, "%s: %s", shape_name(sn, sizeof sn, &facts[i].cfg), e.msg);
+                    goto done;
+                }
+            }
+            progress_end(&pr);
+            t_measure = progress_now() - tm;
+        }
         if (a.json) json = plan_json(facts, n, &env, a.compare ? "compare" : "shape", 0);
         else {
             plan_print_table(out, facts, n, &env);
@@ -859,17 +1118,28 @@ int plan_run(int argc, char **argv, FILE *out)
         }
     }
     if (a.json) {
-        if (!json) return fprintf(stderr, PROG ": out of memory\n"), 1;
+        if (!json) {
+            code = fail(1, "out of memory");
+            goto done;
+        }
         fprintf(out, "%s\n", json);
-        free(json);
     }
     if (fflush(out) || ferror(out)) {
-        fprintf(stderr, PROG ": write error\n");
-        code = 1;
+        code = fail(1, "write error");
+        goto done;
     }
-    if (!code && a.common.progress != PROGRESS_QUIET)
-        fprintf(stderr, PROG ": %zu shape%s planned; sgemm %.1f GFLOP/s %s %.2f s\n", n_out,
-                n_out == 1 ? "" : "s", env.rate / 1e9, a.rate > 0 ? "from --rate," : "measured in", t_rate);
+    if (a.common.progress != PROGRESS_QUIET) {
+        char ms[64] = "";
+        if (a.measure)
+            snprintf(ms, sizeof ms, ", %d step%s each measured in %.1f s", a.measure, a.measure == 1 ? "" : "s",
+                     t_measure);
+        fprintf(stderr, PROG ": %zu shape%s planned%s; sgemm %.1f GFLOP/s %s %.2f s\n", n_out,
+                n_out == 1 ? "" : "s", ms, env.rate / 1e9, a.rate > 0 ? "from --rate," : "measured in", t_rate);
+    }
+done:
+    free(json);
+    gpool_free(pool);
+    shards_free(&shards);
     return code;
 }
 

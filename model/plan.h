@@ -1,5 +1,6 @@
 /* `model plan`: what a GPT-2 shape costs (parameters, training memory, FLOPs,
- * time at this machine's sgemm rate) and what the literature predicts for it
+ * time at this machine's sgemm rate, or timed from a few real training steps
+ * with --measure) and what the literature predicts for it
  * (Chinchilla, Kaplan et al., Levine et al.'s depth-to-width fit, head size).
  * Every figure is computed by a function returning a struct; printing (table or
  * JSON) is separate, so tests check the numbers directly. */
@@ -64,9 +65,24 @@ typedef struct PlanEnv {
     double mfu;            /* fraction of rate training reaches */
     double mem_limit;      /* bytes the plan must fit in */
     double mem_avail;      /* MemAvailable now (0: unknown or --memory given) */
+    unsigned threads;      /* of the sgemm rate and --measure (0: neither ran) */
 } PlanEnv;
 
 typedef enum { FIT_YES, FIT_NOT_NOW, FIT_NO } PlanFit;
+
+/* --measure: training steps of the shape timed on this machine. */
+typedef struct PlanMeasure {
+    int steps;           /* timed steps, after one warm-up step */
+    int real_data;       /* windows of --data, else random tokens */
+    double fb_s;         /* forward + backward of one micro-batch: median of the steps */
+    double adam_s;       /* zeroing the gradients + one AdamW step (clipping included): median */
+    double step_s;       /* accum x fb_s + adam_s: one optimizer step of batch_tokens */
+    double tokens_s;     /* batch_tokens / step_s */
+    double mfu;          /* tokens_s x FLOPs a token / sgemm rate */
+    double run_s;        /* planned steps x step_s */
+    double hours_tokens; /* tokens trainable in --hours at tokens_s; 0: no --hours */
+    double loss;         /* mean loss of the timed micro-batches (about ln V at init) */
+} PlanMeasure;
 
 typedef struct PlanFacts {
     GptConfig cfg;
@@ -95,10 +111,23 @@ typedef struct PlanFacts {
     LevineVerdict verdict;
     int levine_in_range;   /* depth within the fit's experiments */
     double levine_opt_depth, levine_opt_width; /* the fit's shape at this size */
+    int measured;          /* meas is filled (plan_measure) */
+    PlanMeasure meas;
 } PlanFacts;
 
 /* Fill f for shape c (checked with gpt_config_check). 0, or -1 with a message. */
 int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e);
+
+struct Shards;
+/* Time `steps` training steps, after one warm-up step, of f's shape (filled by
+ * plan_facts with env) on pool, as model train runs them: env->micro_batch x
+ * context, GPT-2 init, AdamW with train's defaults, gradients scaled for
+ * f->accum micro-batches. The batches are windows of data (NULL: random
+ * tokens from a fixed seed). Fills f->meas, sets f->measured. It allocates
+ * what the trainer does (f->mem): the caller checks the memory first.
+ * 0, or -1 with a message. */
+int plan_measure(PlanFacts *f, const PlanEnv *env, GPool *pool, const struct Shards *data, int steps,
+                 Err *e);
 
 /* "LxDxH" (layers x width x heads) into c's shape; mlp 4 D. 0 or -1 with a message. */
 int plan_parse_shape(const char *s, GptConfig *c, Err *e);

@@ -64,7 +64,10 @@ int train_write_imported(const char *dir, const GptConfig *cfg, int eot_id, cons
 double train_mem_available(void);
 
 /* Floating-point rate of cblas_sgemm (FLOP/s) with this pool, each thread on
- * its own 256x256x256 products: the denominator of MFU. */
+ * its own 256x256x256 products: the denominator of MFU, and model plan's.
+ * From CPU time, not wall time, so another process's load does not lower it;
+ * the best round of about TRAIN_RATE_SECONDS. */
+#define TRAIN_RATE_SECONDS 0.2
 double train_sgemm_rate(GPool *pool);
 
 #endif

@@ -1,8 +1,10 @@
 /* model/plan.c: parameter counts of the GPT-2 family against their published
  * values, FLOPs and the literature's formulas against hand computations, the
  * Chinchilla optimum against its first-order condition, Levine's verdicts, the
- * --compare table, --json through jansson, --data, --budget, and bad usage
- * (exit 2, one line + try, nothing on stdout). Every run passes --rate: no timing. */
+ * --compare table, --json through jansson, --data, --budget, --measure (real
+ * steps of tiny shapes: its derived figures against its own step time, never
+ * a timing threshold), and bad usage (exit 2, one line + try, nothing on
+ * stdout). Every run but one passes --rate. */
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -248,6 +250,127 @@ static void data_folder(void)
     free(err);
 }
 
+static double jnum(json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+/* The measured figures of one shape: positive, and consistent with each other
+ * and with the plan's own (tokens a step, steps, FLOPs a token, sgemm rate). */
+static void check_measured(json_t *root, json_t *s, int steps, int accum, const char *from)
+{
+    json_t *m = json_object_get(s, "measured");
+    CHECK(m != NULL);
+    if (!m) return;
+    double step = jnum(m, "step_seconds"), tps = jnum(m, "tokens_per_second");
+    CHECK(step > 0 && isfinite(step));
+    CHECK(jnum(m, "forward_backward_seconds") > 0 && jnum(m, "adamw_seconds") > 0);
+    CHECK_INT(steps, json_integer_value(json_object_get(m, "steps")));
+    CHECK_INT(1, json_integer_value(json_object_get(m, "warmup_steps")));
+    CHECK_STR(from, json_string_value(json_object_get(m, "tokens_from")));
+    CHECK_INT(accum, json_integer_value(json_object_get(s, "accumulation")));
+    CHECK_NEAR(accum * jnum(m, "forward_backward_seconds") + jnum(m, "adamw_seconds"), step, 1e-9);
+    CHECK_NEAR(jnum(s, "batch_tokens") / step, tps, 1e-9);
+    CHECK_NEAR(jnum(s, "steps") * step, jnum(m, "run_seconds"), 1e-9);
+    double rate = jnum(json_object_get(root, "machine"), "sgemm_flops");
+    CHECK(rate > 0);
+    CHECK_NEAR(tps * jnum(s, "flops_per_token") / rate, jnum(m, "mfu"), 1e-9);
+    /* the sgemm estimate is still there, unchanged by the measurement */
+    CHECK_NEAR(jnum(s, "flops_per_token") * jnum(s, "batch_tokens") / (rate * 0.5), jnum(s, "step_seconds"), 1e-9);
+    /* a real forward: at GPT-2's init the loss is about ln V */
+    double lnv = log((double)json_integer_value(json_object_get(s, "vocab_size")));
+    CHECK(fabs(jnum(m, "loss") - lnv) < 0.5);
+}
+
+static void measure(void)
+{
+    char *out, *err;
+    /* random tokens, the sgemm rate measured (the one run without --rate), -j 2 */
+    const char *a1[] = { "--layers", "2", "--width", "64", "--heads", "4", "--vocab", "300", "--context", "32",
+                         "--micro-batch", "4", "--tokens", "1M", "--hours", "2", "--memory", "1T", "-j", "2",
+                         "--measure", "2", "--json", NULL };
+    CHECK_INT(0, run(a1, &out, &err));
+    json_t *root = json_loads(out, 0, NULL);
+    CHECK(root != NULL);
+    if (root) {
+        json_t *s = json_array_get(json_object_get(root, "shapes"), 0);
+        check_measured(root, s, 2, 1, "random");
+        json_t *m = json_object_get(s, "measured");
+        CHECK_NEAR(2 * 3600.0 * jnum(m, "tokens_per_second"), jnum(m, "tokens_in_hours"), 1e-9);
+        CHECK_INT(2, json_integer_value(json_object_get(json_object_get(root, "machine"), "threads")));
+        json_decref(root);
+    }
+    CHECK_HAS("2 steps each measured", err);
+    free(out);
+    free(err);
+
+    /* two micro-batches a step (--batch), one thread, the default 3 steps */
+    const char *a2[] = { "--layers", "1", "--width", "32", "--heads", "2", "--vocab", "100", "--context", "16",
+                         "--micro-batch", "2", "--batch", "64", "--rate", "100", "--memory", "1T", "-j", "1",
+                         "--measure", "--json", NULL };
+    CHECK_INT(0, run(a2, &out, &err));
+    root = json_loads(out, 0, NULL);
+    CHECK(root != NULL);
+    if (root) {
+        check_measured(root, json_array_get(json_object_get(root, "shapes"), 0), 3, 2, "random");
+        CHECK_NEAR(100e9, jnum(json_object_get(root, "machine"), "sgemm_flops"), 1e-12);
+        json_decref(root);
+    }
+    free(out);
+    free(err);
+
+    /* --compare: each shape measured, both times labelled in the table */
+    const char *a3[] = { "--compare", "2x64x4,1x32x2", "--vocab", "300", "--context", "32", "--micro-batch", "2",
+                         "--rate", "100", "--memory", "1T", "--measure", "1", NULL };
+    CHECK_INT(0, run(a3, &out, &err));
+    CHECK_HAS("measured: 1 training step after a warm-up", out);
+    CHECK_HAS("time a step (sgemm x 50%)", out);
+    CHECK_HAS("time a step (measured)", out);
+    CHECK_HAS("tokens/s (measured)", out);
+    CHECK_HAS("MFU (measured)", out);
+    CHECK_HAS("time (measured)", out);
+    const char *p = strstr(out, "2x64x4: ");
+    CHECK(p && strstr(p, "Measured here:") && strstr(p, "1x32x2: ") && strstr(strstr(p, "1x32x2: "), "Measured here:"));
+    CHECK_HAS("2 shapes planned, 1 step each measured", err);
+    free(out);
+    free(err);
+
+    /* --data: the windows of the folder data_folder() wrote */
+    const char *a4[] = { "--layers", "2", "--width", "64", "--heads", "4", "--data", scratch("data"), "--micro-batch", "2",
+                         "--rate", "100", "--memory", "1T", "--measure", "1", "--json", NULL };
+    CHECK_INT(0, run(a4, &out, &err));
+    root = json_loads(out, 0, NULL);
+    CHECK(root != NULL);
+    if (root) {
+        json_t *s = json_array_get(json_object_get(root, "shapes"), 0);
+        CHECK_INT(64, json_integer_value(json_object_get(s, "context")));
+        check_measured(root, s, 1, 1, "--data");
+        json_decref(root);
+    }
+    free(out);
+    free(err);
+
+    /* without --measure there is no measured figure */
+    const char *a5[] = { "--preset", "tiny", "--rate", "100", "--memory", "1T", "--json", NULL };
+    CHECK_INT(0, run(a5, &out, &err));
+    root = json_loads(out, 0, NULL);
+    CHECK(root && !json_object_get(json_array_get(json_object_get(root, "shapes"), 0), "measured"));
+    json_decref(root);
+    free(out);
+    free(err);
+
+    /* too big for this machine (whatever --memory says): refused, exit 1, no output */
+    const char *a6[] = { "--layers", "200", "--width", "16384", "--heads", "128", "--rate", "100", "--memory", "100T",
+                         "--measure", NULL };
+    CHECK_INT(1, run(a6, &out, &err));
+    CHECK_STR("", out);
+    CHECK_HAS("model plan: --measure: 200x16384x128 needs ", err);
+    CHECK_HAS("GB to train (micro-batch 8 x context 1024)", err);
+    CHECK_HAS("no steps run", err);
+    free(out);
+    free(err);
+}
+
 static void budget(void)
 {
     PlanEnv env = test_env();
@@ -301,6 +424,8 @@ static void bad_usage(void)
         { { "--mfu", "2" }, "--mfu needs a number" },
         { { "--frobnicate", "1" }, "unknown option '--frobnicate'" },
         { { "file.txt" }, "takes no file arguments" },
+        { { "--measure", "0" }, "--measure takes a number of steps in 1..1000" },
+        { { "--budget", "1M", "--measure" }, "--measure times one shape or --compare's" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *args[12];
@@ -345,6 +470,7 @@ int main(void)
     compare_table();
     json_output();
     data_folder();
+    measure();
     budget();
     bad_usage();
     scratch_cleanup();
