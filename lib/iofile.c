@@ -275,8 +275,9 @@ OutFile *out_open(const char *path, Err *e)
     return o;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int out_write_all(int fd, const void *buf, size_t n)
 {
+    const char *p = buf;
     while (n) {
         ssize_t k = write(fd, p, n);
         if (k < 0) {
@@ -299,7 +300,7 @@ static int flush(OutFile *o, Err *e)
             if (code == Z_ERRNO) return err_sys(e, o->path, "write");
             return err_set(e, "%s: gzip write failed: %s", o->path, msg);
         }
-    } else if (write_all(o->fd, o->buf, o->len)) {
+    } else if (out_write_all(o->fd, o->buf, o->len)) {
         return err_sys(e, o->path ? o->path : "<stdout>", "write");
     }
     o->len = 0;

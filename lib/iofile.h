@@ -50,6 +50,9 @@ int out_close(OutFile *o, Err *e);
 /* Remove the temporary file and free o. out_abort(NULL) does nothing. */
 void out_abort(OutFile *o);
 
+/* write(2) until all n bytes are out, retrying on EINTR. 0, or -1 with errno. */
+int out_write_all(int fd, const void *buf, size_t n);
+
 /* Copy the file `from` to `to` through out_open/out_close (so `to` appears
  * whole or not at all). For small files: it is read into memory first. */
 int out_copy_file(const char *from, const char *to, Err *e);

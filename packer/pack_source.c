@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iofile.h"
 #include "pack_internal.h"
 
 #define SPILL_BUF (1u << 20)
@@ -29,20 +30,6 @@ typedef struct Sink {
     const char *dir, *path;
 } Sink;
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* Start spilling: an unlinked file in dir, so neither a crash nor a signal
  * leaves it behind. What is in memory so far moves there. */
 static int sink_spill(Sink *k, Err *e)
@@ -53,7 +40,7 @@ static int sink_spill(Sink *k, Err *e)
     if (k->fd < 0) return err_sys(e, tmpl, "cannot create a temporary file for piped tokens");
     unlink(tmpl);
     if (!(k->buf = malloc(SPILL_BUF))) return err_set(e, "out of memory");
-    if (k->len && write_all(k->fd, k->mem, k->len))
+    if (k->len && out_write_all(k->fd, k->mem, k->len))
         return err_sys(e, k->dir, "cannot write the temporary file for piped tokens");
     k->file_bytes = k->len;
     free(k->mem);
@@ -86,11 +73,11 @@ static int sink_write(Sink *k, const unsigned char *p, size_t n, Err *e)
         if (sink_spill(k, e)) return -1;
     }
     if (k->buf_len + n > SPILL_BUF) {
-        if (write_all(k->fd, k->buf, k->buf_len))
+        if (out_write_all(k->fd, k->buf, k->buf_len))
             return err_sys(e, k->dir, "cannot write the temporary file for piped tokens");
         k->buf_len = 0;
         if (n > SPILL_BUF) {
-            if (write_all(k->fd, p, n))
+            if (out_write_all(k->fd, p, n))
                 return err_sys(e, k->dir, "cannot write the temporary file for piped tokens");
             k->file_bytes += n;
             return 0;
@@ -243,7 +230,7 @@ int pack_source_read(Source *s, const char *path, TokHeader *hdr, const char *hd
         close(fd);
         if (m) goto out;
     } else if (k.fd >= 0) {
-        if (k.buf_len && write_all(k.fd, k.buf, k.buf_len)) {
+        if (k.buf_len && out_write_all(k.fd, k.buf, k.buf_len)) {
             err_sys(e, budget->dir, "cannot write the temporary file for piped tokens");
             goto out;
         }
