@@ -15,7 +15,8 @@
 
 static int usage(FILE *f, int code)
 {
-    fputs("usage: model train --data DIR -o RUN [--preset NAME | --layers L --width D --heads H] [options]\n"
+    fputs("usage: model SUBCOMMAND [options]     ('model SUBCOMMAND --help' for each)\n"
+          "       model train --data DIR -o RUN [--preset NAME | --layers L --width D --heads H] [options]\n"
           "       model train --resume RUN\n"
           "\n"
           "model trains a GPT-2 (learned positions, pre-LayerNorm, GELU MLP, output tied\n"
