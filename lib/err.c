@@ -28,6 +28,15 @@ int err_set(Err *e, const char *fmt, ...)
     return -1;
 }
 
+int err_code(Err *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vput(e, 0, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 int err_at(Err *e, const char *path, uint64_t lineno, const char *fmt, ...)
 {
     int n = snprintf(e->msg, sizeof e->msg, "%s:%" PRIu64 ": ", err_name(path), lineno);

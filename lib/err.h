@@ -15,6 +15,9 @@ int err_at(Err *e, const char *path, uint64_t lineno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int err_off(Err *e, const char *path, uint64_t off_bytes, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* As err_set, but returns code: for functions that return an exit status
+ * (1 data or I/O error, 2 bad usage) rather than 0/-1. */
+int err_code(Err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "path: what: strerror(errno)"; call right after the failing libc call. */
 int err_sys(Err *e, const char *path, const char *what);
 

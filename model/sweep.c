@@ -160,16 +160,6 @@ static int sweep_usage(FILE *f, int code)
     return code;
 }
 
-static int fail(Err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(Err *e, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static int write_json(const char *path, json_t *j, Err *e)
 {
     char *s = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
@@ -208,14 +198,14 @@ static int settings_check(const char *dir, json_t *now, Err *e)
     if (access(path, F_OK)) return write_json(path, now, e) ? 1 : 0;
     json_error_t je;
     json_t *old = json_load_file(path, 0, &je);
-    if (!old) return fail(e, 1, "%s:%d: %s", path, je.line, je.text);
+    if (!old) return err_code(e, 1, "%s:%d: %s", path, je.line, je.text);
     /* compare with what the file would hold: the same decimal rounding */
     char *text = json_dumps(now, JSON_REAL_PRECISION(10));
     now = text ? json_loads(text, 0, &je) : NULL;
     free(text);
     if (!now) {
         json_decref(old);
-        return fail(e, 1, "out of memory");
+        return err_code(e, 1, "out of memory");
     }
     const char *key;
     json_t *v;
@@ -224,7 +214,7 @@ static int settings_check(const char *dir, json_t *now, Err *e)
         json_t *w = json_object_get(old, key);
         if (!w || !json_equal(v, w)) {
             char *a = json_dumps(v, JSON_ENCODE_ANY), *b = w ? json_dumps(w, JSON_ENCODE_ANY) : NULL;
-            code = fail(e, 2, "%s was swept with %s %s, this run has %s: points would not compare; use another -o",
+            code = err_code(e, 2, "%s was swept with %s %s, this run has %s: points would not compare; use another -o",
                         dir, key, b ? b : "(none)", a ? a : "?");
             free(a);
             free(b);
@@ -445,7 +435,7 @@ static int sweep_run(SweepOpts *s, Err *e)
     shards_free(&val);
     if (code) return code;
     char data_real[PATH_MAX];
-    if (!realpath(o->data_dir, data_real)) return fail(e, 1, "%s: %s", o->data_dir, strerror(errno));
+    if (!realpath(o->data_dir, data_real)) return err_code(e, 1, "%s: %s", o->data_dir, strerror(errno));
     /* what train_run will settle, settled here too: points are sized and compared by it */
     int V = meta.vocab_size ? meta.vocab_size : o->vocab_size ? o->vocab_size : 50257;
     int T = o->context ? o->context : meta.context ? meta.context : 1024;
@@ -455,7 +445,7 @@ static int sweep_run(SweepOpts *s, Err *e)
 
     int cap = s->n_layers * s->n_widths * s->n_heads, n = 0, skipped = 0;
     Point *pts = calloc((size_t)cap, sizeof *pts);
-    if (!pts) return fail(e, 1, "out of memory");
+    if (!pts) return err_code(e, 1, "out of memory");
     for (int a = 0; a < s->n_layers; a++)
         for (int b = 0; b < s->n_widths; b++)
             for (int c = 0; c < s->n_heads; c++) {
@@ -501,17 +491,17 @@ static int sweep_run(SweepOpts *s, Err *e)
             }
     if (!n) {
         free(pts);
-        return fail(e, 2, "no shape of the grid is left to train (%d skipped)", skipped);
+        return err_code(e, 2, "no shape of the grid is left to train (%d skipped)", skipped);
     }
 
     if (mkdir(s->out_dir, 0755) && errno != EEXIST) {
         free(pts);
-        return fail(e, 1, "%s: cannot create the sweep folder: %s", s->out_dir, strerror(errno));
+        return err_code(e, 1, "%s: cannot create the sweep folder: %s", s->out_dir, strerror(errno));
     }
     json_t *settings = settings_json(s, data_real, T, V, batch);
     if (!settings) {
         free(pts);
-        return fail(e, 1, "out of memory");
+        return err_code(e, 1, "out of memory");
     }
     code = settings_check(s->out_dir, settings, e);
     json_decref(settings);
@@ -582,7 +572,7 @@ static int sweep_run(SweepOpts *s, Err *e)
     if (!code) {
         plot_sweep(s->out_dir, pts, n, have_val);
         print_table(pts, n, batch);
-        if (fflush(stdout)) code = fail(e, 1, "stdout: write error");
+        if (fflush(stdout)) code = err_code(e, 1, "stdout: write error");
     }
     if (!code && !quiet) {
         const Point *best = NULL;

@@ -65,16 +65,6 @@ typedef struct Run {
     uint64_t step, tokens, epoch, index;
 } Run;
 
-static int fail(Err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(Err *e, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static char *run_json(const Run *r)
 {
     const TrainOpts *o = &r->o;
@@ -455,25 +445,25 @@ static int setup_fresh(const TrainOpts *o, Run *r, DataMeta *meta, Shards *train
 {
     r->o = *o;
     const TrainPreset *p = train_preset(o->preset ? o->preset : "tiny");
-    if (!p) return fail(e, 2, "unknown preset '%s' (model train --help lists them)", o->preset);
+    if (!p) return err_code(e, 2, "unknown preset '%s' (model train --help lists them)", o->preset);
     r->cfg.n_layer = o->n_layer ? o->n_layer : p->n_layer;
     r->cfg.n_embd = o->n_embd ? o->n_embd : p->n_embd;
     r->cfg.n_head = o->n_head ? o->n_head : p->n_head;
     r->cfg.n_mlp = o->n_mlp ? o->n_mlp : 4 * r->cfg.n_embd;
     if (!o->lr) r->o.lr = p->lr;
     if (data_scan(o->data_dir, meta, train, val, e)) return 1;
-    if (!realpath(o->data_dir, r->data_dir)) return fail(e, 1, "%s: %s", o->data_dir, strerror(errno));
+    if (!realpath(o->data_dir, r->data_dir)) return err_code(e, 1, "%s: %s", o->data_dir, strerror(errno));
     r->best_fit = meta->best_fit;
     /* vocabulary: the data's word is final; a bare llm.c file is GPT-2's unless told */
     if (meta->vocab_size && o->vocab_size && o->vocab_size != meta->vocab_size)
-        return fail(e, 2, "--vocab-size %d, but the data says %d", o->vocab_size, meta->vocab_size);
+        return err_code(e, 2, "--vocab-size %d, but the data says %d", o->vocab_size, meta->vocab_size);
     r->cfg.vocab_size = meta->vocab_size ? meta->vocab_size : o->vocab_size ? o->vocab_size : 50257;
     r->eot_id = meta->eot_id >= 0 ? meta->eot_id : o->eot_id >= 0 ? o->eot_id : r->cfg.vocab_size == 50257 ? 50256 : 0;
     if (r->eot_id >= r->cfg.vocab_size)
-        return fail(e, 2, "--eot %d is outside the vocabulary of %d", r->eot_id, r->cfg.vocab_size);
+        return err_code(e, 2, "--eot %d is outside the vocabulary of %d", r->eot_id, r->cfg.vocab_size);
     r->T = o->context ? o->context : meta->context ? meta->context : 1024;
     if (meta->best_fit && o->context && o->context != meta->context)
-        return fail(e, 2, "%s was packed with best-fit windows for context %d; --context %d would cut documents",
+        return err_code(e, 2, "%s was packed with best-fit windows for context %d; --context %d would cut documents",
                     o->data_dir, meta->context, o->context);
     r->cfg.context = r->T;
     if (gpt_config_check(&r->cfg, e)) return 2;
@@ -483,7 +473,7 @@ static int setup_fresh(const TrainOpts *o, Run *r, DataMeta *meta, Shards *train
     uint64_t micro_tokens = (uint64_t)r->B * r->T;
     uint64_t bt = o->batch_tokens ? o->batch_tokens : micro_tokens;
     if (bt % micro_tokens)
-        return fail(e, 2, "--batch %" PRIu64 " tokens is not a multiple of a micro-batch (%d x %d = %" PRIu64 ")",
+        return err_code(e, 2, "--batch %" PRIu64 " tokens is not a multiple of a micro-batch (%d x %d = %" PRIu64 ")",
                     bt, r->B, r->T, micro_tokens);
     r->accum = (int)(bt / micro_tokens);
     if (o->tokens) r->o.steps = (o->tokens + bt - 1) / bt;
@@ -523,7 +513,7 @@ int train_run(const TrainOpts *opts, Err *e)
         const char *data = opts->data_dir ? opts->data_dir : r.data_dir;
         int imported = !r.data_dir[0]; /* model import wrote it: no data, length or intervals yet */
         if (imported && (!opts->data_dir || !opts->steps)) {
-            code = fail(e, 2, "%s holds an imported model: give --data DIR and --steps N to train it", ck_path);
+            code = err_code(e, 2, "%s holds an imported model: give --data DIR and --steps N to train it", ck_path);
             goto done;
         }
         if (data_scan(data, &meta, &train, &val, e)) {
@@ -532,12 +522,12 @@ int train_run(const TrainOpts *opts, Err *e)
         }
         if (imported) { /* settled now as a fresh run would, then kept by the checkpoints */
             if (!realpath(data, r.data_dir)) {
-                code = fail(e, 1, "%s: %s", data, strerror(errno));
+                code = err_code(e, 1, "%s: %s", data, strerror(errno));
                 goto done;
             }
             r.best_fit = meta.best_fit;
             if (meta.best_fit && meta.context != r.T) {
-                code = fail(e, 2, "%s was packed with best-fit windows for context %d, the model's is %d", data,
+                code = err_code(e, 2, "%s was packed with best-fit windows for context %d, the model's is %d", data,
                             meta.context, r.T);
                 goto done;
             }
@@ -550,7 +540,7 @@ int train_run(const TrainOpts *opts, Err *e)
             goto done;
         }
         if (meta.vocab_size && meta.vocab_size != r.cfg.vocab_size) {
-            code = fail(e, 1, "%s: vocabulary of %d ids, but the checkpoint %s was trained on %d", data,
+            code = err_code(e, 1, "%s: vocabulary of %d ids, but the checkpoint %s was trained on %d", data,
                         meta.vocab_size, ck_path, r.cfg.vocab_size);
             goto done;
         }
@@ -560,13 +550,13 @@ int train_run(const TrainOpts *opts, Err *e)
         char latest[PATH_MAX];
         snprintf(latest, sizeof latest, "%s/latest", dir);
         if (access(latest, F_OK) == 0) {
-            code = fail(e, 2, "%s already holds a run (%s); continue it with --resume %s or pick another -o",
+            code = err_code(e, 2, "%s already holds a run (%s); continue it with --resume %s or pick another -o",
                         dir, latest, dir);
             goto done;
         }
     }
     if (r.o.steps == 0 || r.step >= r.o.steps) {
-        code = fail(e, 2, "nothing to do: the run is at step %" PRIu64 " of %" PRIu64, r.step, r.o.steps);
+        code = err_code(e, 2, "nothing to do: the run is at step %" PRIu64 " of %" PRIu64, r.step, r.o.steps);
         goto done;
     }
 
@@ -598,14 +588,14 @@ int train_run(const TrainOpts *opts, Err *e)
         else fprintf(stderr, "no validation shards (val*.bin): no validation loss\n");
     }
     if (avail > 0 && need > avail) {
-        code = fail(e, 1, "the plan needs %.0f MB but this machine has %.0f MB available: use a smaller "
+        code = err_code(e, 1, "the plan needs %.0f MB but this machine has %.0f MB available: use a smaller "
                     "--micro-batch, --context or model", need / 1e6, avail / 1e6);
         goto done;
     }
 
     openblas_set_num_threads(1); /* our threads split the products: never both at once */
     if (!(pool = gpool_new(threads))) {
-        code = fail(e, 1, "cannot start %u threads", threads);
+        code = err_code(e, 1, "cannot start %u threads", threads);
         goto done;
     }
     if (gpt_init(&g, &r.cfg, r.B, r.T, pool, e)) {
@@ -614,7 +604,7 @@ int train_run(const TrainOpts *opts, Err *e)
     }
     if (opts->resume_dir) {
         if (ck.n_params != g.n_params) {
-            code = fail(e, 1, "%s: %zu parameters, but its header's shape has %zu: corrupt", ck_path,
+            code = err_code(e, 1, "%s: %zu parameters, but its header's shape has %zu: corrupt", ck_path,
                         ck.n_params, g.n_params);
             goto done;
         }
@@ -646,7 +636,7 @@ int train_run(const TrainOpts *opts, Err *e)
     }
     bt.x = malloc(2 * sizeof(int) * (size_t)r.B * r.T);
     if (!bt.x) {
-        code = fail(e, 1, "out of memory");
+        code = err_code(e, 1, "out of memory");
         goto done;
     }
     bt.y = bt.x + (size_t)r.B * r.T;
@@ -704,7 +694,7 @@ int train_run(const TrainOpts *opts, Err *e)
         double mfu = peak > 0 ? tps * flops_tok / peak : 0;
         last_loss = loss;
         if (!isfinite(loss)) {
-            code = fail(e, 1, "step %" PRIu64 ": the loss is %g: training diverged (lower --lr?)", r.step, loss);
+            code = err_code(e, 1, "step %" PRIu64 ": the loss is %g: training diverged (lower --lr?)", r.step, loss);
             goto done;
         }
         int is_last = r.step == r.o.steps;
