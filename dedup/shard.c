@@ -323,6 +323,26 @@ static uint32_t doc_of(Cluster *c, const char *ref, size_t ref_len, int create)
     return id;
 }
 
+/* Record a group of colliding documents: refs[off[q]..off[q+1]) for q < n,
+ * all sharing one key of the given type. 0, or -1 when out of memory. */
+static int add_group(Cluster *c, char type, const char *refs, const size_t *off, size_t n)
+{
+    if (grow((void **)&c->member, &c->cap_member, c->n_member + n, sizeof *c->member) ||
+        grow((void **)&c->gtype, &c->cap_group, c->n_group + 1, 1))
+        return -1;
+    uint64_t *gs = realloc(c->gstart, (c->n_group + 2) * sizeof *gs);
+    if (!gs) return -1;
+    c->gstart = gs;
+    for (size_t q = 0; q < n; q++) {
+        uint32_t d = doc_of(c, refs + off[q], off[q + 1] - off[q], 1);
+        if (d >= UINT32_MAX - 1) return -1;
+        c->member[c->n_member++] = d;
+    }
+    c->gtype[c->n_group] = type;
+    c->gstart[++c->n_group] = c->n_member;
+    return 0;
+}
+
 static const Cluster *sort_ctx;
 
 static int cmp_doc(const void *pa, const void *pb)
@@ -644,22 +664,7 @@ int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupC
                     }
                 }
                 /* the previous group ends */
-                if (n_pend >= 2) {
-                    if (grow((void **)&c.member, &c.cap_member, c.n_member + n_pend, sizeof *c.member) ||
-                        grow((void **)&c.gtype, &c.cap_group, c.n_group + 1, 1))
-                        goto oom;
-                    uint64_t *gs = realloc(c.gstart, (c.n_group + 2) * sizeof *gs);
-                    if (!gs) goto oom;
-                    c.gstart = gs;
-                    for (size_t q = 0; q < n_pend; q++) {
-                        const char *r = pend.data + pend_off[q];
-                        uint32_t d = doc_of(&c, r, pend_off[q + 1] - pend_off[q], 1);
-                        if (d >= UINT32_MAX - 1) goto oom;
-                        c.member[c.n_member++] = d;
-                    }
-                    c.gtype[c.n_group] = key.data[0];
-                    c.gstart[++c.n_group] = c.n_member;
-                }
+                if (n_pend >= 2 && add_group(&c, key.data[0], pend.data, pend_off, n_pend)) goto oom;
                 key.len = 0;
                 pend.len = 0;
                 n_pend = 0;
@@ -677,21 +682,7 @@ int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupC
         in = NULL;
     }
     /* the last group */
-    if (n_pend >= 2) {
-        if (grow((void **)&c.member, &c.cap_member, c.n_member + n_pend, sizeof *c.member) ||
-            grow((void **)&c.gtype, &c.cap_group, c.n_group + 1, 1))
-            goto oom;
-        uint64_t *gs = realloc(c.gstart, (c.n_group + 2) * sizeof *gs);
-        if (!gs) goto oom;
-        c.gstart = gs;
-        for (size_t q = 0; q < n_pend; q++) {
-            uint32_t d = doc_of(&c, pend.data + pend_off[q], pend_off[q + 1] - pend_off[q], 1);
-            if (d >= UINT32_MAX - 1) goto oom;
-            c.member[c.n_member++] = d;
-        }
-        c.gtype[c.n_group] = key.data[0];
-        c.gstart[++c.n_group] = c.n_member;
-    }
+    if (n_pend >= 2 && add_group(&c, key.data[0], pend.data, pend_off, n_pend)) goto oom;
     /* Signature and words lines ('z') sort after every key line ('b', 'e'), so
      * each one comes when its document's groups are known; a document left
      * without one (sig run without --verify) is reported by replay. */
