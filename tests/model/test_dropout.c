@@ -13,6 +13,7 @@
 #include "lib/testutil.h"
 #include "../../model/gpt2.h"
 #include "../../model/sched.h"
+#include "parity.h"
 
 enum { L = 2, C = 64, NH = 4, M = 256, V = 1000, CTX = 32, B = 3, T = 24, STEPS = 10, MICRO = 2,
        WARMUP = 3 };
@@ -20,40 +21,6 @@ static const double LR = 1e-2, MIN_FRAC = 0.1, B1 = 0.9, B2 = 0.95, EPS = 1e-8, 
                     CLIP = 1.0;
 static const float P = 0.1f;
 static const uint64_t SEED = 1234;
-
-static void put(FILE *f, const void *p, size_t n)
-{
-    if (fwrite(p, 1, n, f) != n) { perror("write"); exit(2); }
-}
-
-static size_t real_size(const GptConfig *c, int i)
-{
-    size_t s[GPT_N_TENSORS];
-    gpt_tensor_sizes(c, s);
-    return i == GPT_WTE ? (size_t)c->vocab_size * c->n_embd : s[i];
-}
-
-static double rel_err(const float *a, const float *ref, size_t n)
-{
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return sqrt(d) / (sqrt(r) + 1e-30);
-}
-
-static void random_tokens(uint64_t *st, int *x, int *y)
-{
-    int seq[T + 1];
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t <= T; t++) seq[t] = (int)(gpt_rand_u64(st) % V);
-        for (int t = 0; t < T; t++) {
-            x[b * T + t] = seq[t];
-            y[b * T + t] = seq[t + 1];
-        }
-    }
-}
 
 static void init(Gpt *g, const GptConfig *cfg, GPool *pool)
 {
@@ -118,11 +85,11 @@ int main(void)
 
     uint64_t st = 11;
     int inp[B * T], tgt[B * T];
-    random_tokens(&st, inp, tgt);
+    random_tokens(&st, inp, tgt, B, T, V);
     int *batches = malloc(sizeof(int) * STEPS * MICRO * 2 * B * T);
     for (int i = 0; i < STEPS * MICRO; i++) {
         int *x = batches + (size_t)i * 2 * B * T;
-        if (i < MICRO) random_tokens(&st, x, x + B * T);
+        if (i < MICRO) random_tokens(&st, x, x + B * T, B, T, V);
         else memcpy(x, batches + (size_t)(i % MICRO) * 2 * B * T, sizeof(int) * 2 * B * T);
     }
 

@@ -1,0 +1,52 @@
+/* Helpers the PyTorch parity tests share (test_gpt2.c, test_dropout.c):
+ * writing the exchange files, tensor sizes as PyTorch sees them, relative
+ * error, and a random batch shifted by one as the trainer feeds it. */
+#ifndef PARITY_H
+#define PARITY_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../model/gpt2.h"
+
+static inline void put(FILE *f, const void *p, size_t n)
+{
+    if (fwrite(p, 1, n, f) != n) { perror("write"); exit(2); }
+}
+
+/* A parameter tensor as PyTorch sees it: wte without its padding rows. */
+static inline size_t real_size(const GptConfig *c, int i)
+{
+    size_t s[GPT_N_TENSORS];
+    gpt_tensor_sizes(c, s);
+    return i == GPT_WTE ? (size_t)c->vocab_size * c->n_embd : s[i];
+}
+
+static inline double rel_err(const float *a, const float *ref, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    return sqrt(d) / (sqrt(r) + 1e-30);
+}
+
+/* b_seqs sequences of t_len + 1 random ids < vocab, as inputs x and targets y
+ * (each (b_seqs, t_len)). */
+static inline void random_tokens(uint64_t *st, int *x, int *y, int b_seqs, int t_len, int vocab)
+{
+    for (int b = 0; b < b_seqs; b++) {
+        int prev = (int)(gpt_rand_u64(st) % (uint64_t)vocab);
+        for (int t = 0; t < t_len; t++) {
+            int next = (int)(gpt_rand_u64(st) % (uint64_t)vocab);
+            x[b * t_len + t] = prev;
+            y[b * t_len + t] = next;
+            prev = next;
+        }
+    }
+}
+
+#endif
