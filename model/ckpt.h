@@ -31,7 +31,7 @@ typedef struct CkptFile {
 /* Open and check magic, version and size; read the header. Caller ends with ckpt_close(). */
 int ckpt_open(CkptFile *c, const char *path, Err *e);
 /* Read the three arrays (n_params each) and verify the checksum. */
-int ckpt_read(CkptFile *c, float *params, float *m, float *v, Err *e);
+int ckpt_read(CkptFile *c, float *params, float *m, float *v, Err *e); /* m, v NULL: skipped, still checked */
 void ckpt_close(CkptFile *c);
 
 #endif

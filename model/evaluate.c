@@ -172,6 +172,8 @@ static int eval_run(const EvalOpts *o, Err *e)
     Tokenizer *tok = NULL;
     GPool *pool = NULL;
     Gpt g = { 0 };
+    Kern kern = { 0 };
+    float *lg = NULL; /* --dump-logits: a batch of logits (B,T,Vp) on the host */
     Source src = { 0 };
     OutFile *dump = NULL;
     int *x = NULL, *y = NULL, code = 1;
@@ -191,7 +193,11 @@ static int eval_run(const EvalOpts *o, Err *e)
         err_set(e, "cannot start %u threads", threads);
         goto done;
     }
-    if (runmodel_load(&rm, B, T, pool, &g, e)) goto done;
+    if (kern_open(&kern, -1, -1, pool, e) || runmodel_load(&rm, B, T, &kern, &g, e)) goto done;
+    if (o->dump_logits && !(lg = malloc((size_t)B * T * Vp * sizeof *lg))) {
+        err_set(e, "out of memory");
+        goto done;
+    }
     x = malloc(2 * sizeof(int) * (size_t)B * T);
     if (!x) {
         err_set(e, "out of memory");
@@ -215,15 +221,13 @@ static int eval_run(const EvalOpts *o, Err *e)
             }
             rows++;
         }
-        g.B = rows;
-        g.T = len;
         if (dump) {
-            gpt_forward(&g, x, NULL);
-            const float *lg = gpt_logits(&g);
+            gpt_forward(&g, x, NULL, rows, len);
+            gpt_logits_get(&g, 0, (size_t)rows * len, lg);
             for (size_t r = 0; r < (size_t)rows * len; r++)
                 if (out_write(dump, lg + r * Vp, (size_t)V * sizeof(float), e)) goto done;
         }
-        gpt_forward(&g, x, y);
+        gpt_forward(&g, x, y, rows, len);
         sum_nats += (double)g.loss * rows * len;
         n_tokens += (uint64_t)rows * len;
         for (size_t r = 0; r < (size_t)rows * len; r++) {
@@ -236,8 +240,6 @@ static int eval_run(const EvalOpts *o, Err *e)
         w += (uint64_t)rows;
         progress_update(&pr, w, 0, n_tokens, "tokens");
     }
-    g.B = B;
-    g.T = T;
     progress_end(&pr);
     if (dump) {
         int rc = out_close(dump, e);
@@ -275,7 +277,9 @@ done:
     out_abort(dump);
     free(x);
     gpt_free(&g);
+    kern_free(&kern);
     gpool_free(pool);
+    free(lg);
     shards_free(&src.sh);
     idbuf_free(&src.ids);
     tok_free(tok);

@@ -84,8 +84,8 @@ static int write_text_file(const char *path, const char *text, size_t n, Err *e)
 static int export_run(const ExportOpts *o, Err *e)
 {
     RunModel rm;
-    GPool *pool = NULL;
-    Gpt g = { 0 };
+    float *weights = NULL;           /* the checkpoint's, host memory */
+    float *tensor[GPT_N_TENSORS];    /* views into them */
     Tensor *ts = NULL;
     json_t *hdr = NULL;
     char *hdr_text = NULL, *cfg_text = NULL;
@@ -96,37 +96,36 @@ static int export_run(const ExportOpts *o, Err *e)
     Progress pr;
     progress_start(&pr, PROG, o->common.progress, 0);
     if (runmodel_open(o->run_dir, o->ckpt, &rm, e)) goto done;
-    if (!(pool = gpool_new(1))) {
-        err_set(e, "cannot start a thread");
-        goto done;
-    }
-    if (runmodel_load(&rm, 1, 1, pool, &g, e)) goto done;
+    if (!(weights = runmodel_weights(&rm, gpt_n_params(&rm.cfg), e))) goto done;
+    size_t sizes[GPT_N_TENSORS], at = 0;
+    gpt_tensor_sizes(&rm.cfg, sizes);
+    for (int i = 0; i < GPT_N_TENSORS; at += sizes[i], i++) tensor[i] = weights + at;
     const size_t L = (size_t)rm.cfg.n_layer, C = (size_t)rm.cfg.n_embd, M = (size_t)rm.cfg.n_mlp;
     const size_t V = (size_t)rm.cfg.vocab_size, T = (size_t)rm.cfg.context;
     ts = calloc(4 + 12 * L, sizeof *ts);
     if (!ts) goto oom;
     int n = 0;
     char name[96];
-    add(ts, &n, "transformer.wte.weight", g.tensor[GPT_WTE], V, C, 0); /* the first V rows of Vp */
-    add(ts, &n, "transformer.wpe.weight", g.tensor[GPT_WPE], T, C, 0);
+    add(ts, &n, "transformer.wte.weight", tensor[GPT_WTE], V, C, 0); /* the first V rows of Vp */
+    add(ts, &n, "transformer.wpe.weight", tensor[GPT_WPE], T, C, 0);
     for (size_t l = 0; l < L; l++) {
 #define H(suffix) (snprintf(name, sizeof name, "transformer.h.%zu.%s", l, suffix), name)
-        add(ts, &n, H("ln_1.weight"), g.tensor[GPT_LN1W] + l * C, C, 0, 0);
-        add(ts, &n, H("ln_1.bias"), g.tensor[GPT_LN1B] + l * C, C, 0, 0);
-        add(ts, &n, H("attn.c_attn.weight"), g.tensor[GPT_QKVW] + l * 3 * C * C, C, 3 * C, 1);
-        add(ts, &n, H("attn.c_attn.bias"), g.tensor[GPT_QKVB] + l * 3 * C, 3 * C, 0, 0);
-        add(ts, &n, H("attn.c_proj.weight"), g.tensor[GPT_ATTPROJW] + l * C * C, C, C, 1);
-        add(ts, &n, H("attn.c_proj.bias"), g.tensor[GPT_ATTPROJB] + l * C, C, 0, 0);
-        add(ts, &n, H("ln_2.weight"), g.tensor[GPT_LN2W] + l * C, C, 0, 0);
-        add(ts, &n, H("ln_2.bias"), g.tensor[GPT_LN2B] + l * C, C, 0, 0);
-        add(ts, &n, H("mlp.c_fc.weight"), g.tensor[GPT_FCW] + l * M * C, C, M, 1);
-        add(ts, &n, H("mlp.c_fc.bias"), g.tensor[GPT_FCB] + l * M, M, 0, 0);
-        add(ts, &n, H("mlp.c_proj.weight"), g.tensor[GPT_FCPROJW] + l * C * M, M, C, 1);
-        add(ts, &n, H("mlp.c_proj.bias"), g.tensor[GPT_FCPROJB] + l * C, C, 0, 0);
+        add(ts, &n, H("ln_1.weight"), tensor[GPT_LN1W] + l * C, C, 0, 0);
+        add(ts, &n, H("ln_1.bias"), tensor[GPT_LN1B] + l * C, C, 0, 0);
+        add(ts, &n, H("attn.c_attn.weight"), tensor[GPT_QKVW] + l * 3 * C * C, C, 3 * C, 1);
+        add(ts, &n, H("attn.c_attn.bias"), tensor[GPT_QKVB] + l * 3 * C, 3 * C, 0, 0);
+        add(ts, &n, H("attn.c_proj.weight"), tensor[GPT_ATTPROJW] + l * C * C, C, C, 1);
+        add(ts, &n, H("attn.c_proj.bias"), tensor[GPT_ATTPROJB] + l * C, C, 0, 0);
+        add(ts, &n, H("ln_2.weight"), tensor[GPT_LN2W] + l * C, C, 0, 0);
+        add(ts, &n, H("ln_2.bias"), tensor[GPT_LN2B] + l * C, C, 0, 0);
+        add(ts, &n, H("mlp.c_fc.weight"), tensor[GPT_FCW] + l * M * C, C, M, 1);
+        add(ts, &n, H("mlp.c_fc.bias"), tensor[GPT_FCB] + l * M, M, 0, 0);
+        add(ts, &n, H("mlp.c_proj.weight"), tensor[GPT_FCPROJW] + l * C * M, M, C, 1);
+        add(ts, &n, H("mlp.c_proj.bias"), tensor[GPT_FCPROJB] + l * C, C, 0, 0);
 #undef H
     }
-    add(ts, &n, "transformer.ln_f.weight", g.tensor[GPT_LNFW], C, 0, 0);
-    add(ts, &n, "transformer.ln_f.bias", g.tensor[GPT_LNFB], C, 0, 0);
+    add(ts, &n, "transformer.ln_f.weight", tensor[GPT_LNFW], C, 0, 0);
+    add(ts, &n, "transformer.ln_f.bias", tensor[GPT_LNFB], C, 0, 0);
 
     /* the header: every tensor's dtype, shape and [begin, end) in the data that follows */
     if (!(hdr = json_pack("{s:{s:s}}", "__metadata__", "format", "pt"))) goto oom;
@@ -227,8 +226,7 @@ done:
     free(hdr_text);
     json_decref(hdr);
     free(ts);
-    gpt_free(&g);
-    gpool_free(pool);
+    free(weights);
     return code;
 }
 

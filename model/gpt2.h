@@ -1,8 +1,7 @@
 /* GPT-2 (learned positions, pre-LayerNorm blocks, causal multi-head attention,
  * tanh-GELU MLP, final LayerNorm, output tied to the token embedding): weights,
- * forward, backward and AdamW on one flat buffer each. Matrix products go
- * through cblas_sgemm in fixed tasks on our pool (OpenBLAS single-threaded),
- * the rest is threaded C; results do not depend on the thread count. */
+ * forward, backward and AdamW on one flat buffer each, run by a backend of
+ * kernels.h (the CPU's results do not depend on the thread count). */
 #ifndef GPT2_H
 #define GPT2_H
 
@@ -10,7 +9,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "gpool.h"
+#include "kernels.h"
 
 typedef struct GptConfig {
     int n_layer, n_embd, n_head, n_mlp; /* L, C, NH, M (hidden width of the MLP) */
@@ -47,37 +46,65 @@ void gpt_memory(const GptConfig *c, int B, int T, GptMemory *m);
 
 typedef struct Gpt {
     GptConfig cfg;
-    int B, T; /* micro-batch shape the activations are sized for */
+    int B, T;      /* the largest micro-batch the activations are sized for */
+    int fwd_B, fwd_T; /* the shape of the last forward */
+    int training;  /* gradients and AdamW moments allocated */
     size_t n_params;
-    float *params, *grads, *m, *v;       /* n_params each: one allocation */
-    float *tensor[GPT_N_TENSORS];        /* views into params */
-    float *grad[GPT_N_TENSORS];          /* views into grads */
-    struct GptActs *act;                  /* activations and backward scratch (gpt2.c) */
-    float *act_mem;                       /* their one allocation */
-    size_t n_adam_tasks;                  /* fixed chunks of the flat buffers (gpt2.c) */
-    struct AdamTask *adam_tasks;
-    int *inputs, *targets;                /* (B,T) of the last forward */
-    GPool *pool;
-    float loss;                           /* mean loss of the last forward with targets */
-    uint64_t adam_step;                   /* AdamW steps taken (bias correction) */
-    float drop_p;                         /* dropout of the next forwards (gpt_set_dropout) */
-    uint64_t drop_key;                    /* the key of their masks */
-    float drop_used;                      /* dropout the last forward applied: its backward's */
+    Kern *k;                          /* the backend (borrowed) */
+    /* In the backend's memory (never dereference on the host): */
+    float *params;                    /* float32 master weights, n_params */
+    floatX *params_x;                 /* the weights in the working precision (== params in fp32) */
+    float *grads, *m, *v;             /* n_params each; NULL when not training */
+    floatX *tensor[GPT_N_TENSORS];    /* views into params_x */
+    float *grad[GPT_N_TENSORS];       /* views into grads */
+    struct GptActs *act;              /* activation pointers (host struct, gpt2.c) */
+    void *act_mem;                    /* their one allocation */
+    int *inputs, *targets;            /* (B,T) of the last forward */
+    float *losses_host;               /* (B,T) the last forward's losses, copied back */
+    float loss;                       /* mean loss of the last forward with targets */
+    uint64_t adam_step;               /* AdamW steps taken (bias correction) */
+    float drop_p;                     /* dropout of the next forwards (gpt_set_dropout) */
+    uint64_t drop_key;                /* the key of their masks */
+    float drop_used;                  /* dropout the last forward applied: its backward's */
 } Gpt;
 
-/* Allocate a model for micro-batches of B sequences of T tokens (T <= context),
- * parameters zero. pool is borrowed. Caller frees with gpt_free(). */
-int gpt_init(Gpt *g, const GptConfig *c, int B, int T, GPool *pool, Err *e);
+/* Allocate a model on backend k (borrowed) for micro-batches of up to B
+ * sequences of up to T tokens (T <= context), parameters zero. With training,
+ * also gradients, AdamW moments and the backward's scratch; without, only what
+ * a forward needs (sample, eval). Caller frees with gpt_free(). */
+int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int training, Err *e);
 void gpt_free(Gpt *g);
 /* GPT-2's initialisation: normal(0, 0.02), residual projections 0.02/sqrt(2L),
- * LayerNorm gains 1, biases 0; seeded, the same for any thread count. */
-void gpt_init_weights(Gpt *g, uint64_t seed);
+ * LayerNorm gains 1, biases 0; seeded, the same on every backend. Moments zero. */
+int gpt_init_weights(Gpt *g, uint64_t seed, Err *e);
 
-/* inputs (B,T) ids < V. With targets: softmax, per-position loss and g->loss
- * (the logits buffer then holds probabilities). Without: the logits, which
- * gpt_logits() shows as (B,T,Vp). */
-void gpt_forward(Gpt *g, const int *inputs, const int *targets);
-const float *gpt_logits(const Gpt *g);
+/* The weights in and out as n_params host floats, in the flat layout. */
+void gpt_params_set(Gpt *g, const float *host);
+void gpt_params_get(const Gpt *g, float *host);
+/* The AdamW moments (a training model only), n_params host floats each. */
+void gpt_moments_set(Gpt *g, const float *m, const float *v);
+void gpt_moments_get(const Gpt *g, float *m, float *v);
+
+/* Host views of the float32 weights and AdamW moments (a training model),
+ * for checkpoints: on the CPU the model's own buffers, from a GPU host copies
+ * that gpt_host_pull fills and gpt_host_push sends back (both do nothing on
+ * the CPU). Caller frees with gpt_host_close(). */
+typedef struct GptHost {
+    float *params, *m, *v;
+    float *owned; /* the copies' allocation, NULL on the CPU */
+} GptHost;
+int gpt_host_open(Gpt *g, GptHost *h, Err *e);
+void gpt_host_pull(const Gpt *g, GptHost *h);
+void gpt_host_push(Gpt *g, const GptHost *h);
+void gpt_host_close(GptHost *h);
+
+/* inputs (B,T) host ids < V, B <= g->B, T <= g->T. With targets: softmax,
+ * per-position loss and g->loss. Without: the logits, which gpt_logits_get()
+ * copies out. */
+void gpt_forward(Gpt *g, const int *inputs, const int *targets, int B, int T);
+/* Rows row0..row0+n_rows-1 of the last forward's logits (a forward without
+ * targets), Vp floats each, into host memory. */
+void gpt_logits_get(const Gpt *g, size_t row0, size_t n_rows, float *out);
 void gpt_zero_grad(Gpt *g);
 /* Add to the gradients those of scale * mean loss of the last forward (which
  * had targets): scale 1/k for one of k accumulated micro-batches. */
@@ -105,6 +132,9 @@ uint64_t gpt_dropout_key(uint64_t seed, uint64_t step, uint64_t micro);
  * site: 0 embedding (B,T,C), 1 attention (B,NH,T,T), 2 attention projection
  * (B,T,C), 3 MLP projection (B,T,C); layer 0 for the embedding. */
 int gpt_dropout_keeps(uint64_t key, int layer, int site, uint64_t i, float p);
+
+/* The mask of one site: what the kernels take (kernels.h). */
+KDrop gpt_dropout_site(uint64_t key, int layer, int site, float p);
 
 /* A 64-bit generator (splitmix64) and normal draws, for init and data order. */
 uint64_t gpt_rand_u64(uint64_t *state);

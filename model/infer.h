@@ -12,7 +12,7 @@
 typedef struct Infer Infer;
 
 /* A cache for up to g->cfg.context positions of model g (borrowed, with its
- * pool, until infer_free; only its weights and pool are used, so g may have
+ * backend, until infer_free; only its weights and backend are used, so g may have
  * been allocated for T = 1). Empty at first. NULL with a message when out of
  * memory. Caller frees with infer_free(). */
 Infer *infer_new(const Gpt *g, Err *e);

@@ -141,6 +141,7 @@ static int lrfind_run(const LrOpts *lo, Err *e)
     DataMeta meta;
     Shards train = { 0 }, val = { 0 };
     Gpt g = { 0 };
+    Kern kern = { 0 };
     GPool *pool = NULL;
     Loader ld = { 0 };
     int *x = NULL;
@@ -191,8 +192,9 @@ static int lrfind_run(const LrOpts *lo, Err *e)
         err_set(e, "cannot start %u threads", threads);
         goto done;
     }
-    if (gpt_init(&g, &cfg, B, T, pool, e)) goto done;
-    gpt_init_weights(&g, o->seed);
+    if (kern_open(&kern, -1, -1, pool, e) || gpt_init(&g, &cfg, B, T, &kern, 1, e) ||
+        gpt_init_weights(&g, o->seed, e))
+        goto done;
     if (loader_init(&ld, &train, o->seed, 0, 0, e)) goto done;
     x = malloc(2 * sizeof(int) * micro);
     lrs = malloc((size_t)n * sizeof(double));
@@ -211,7 +213,7 @@ static int lrfind_run(const LrOpts *lo, Err *e)
         double loss = 0;
         for (int k = 0; k < accum; k++) {
             if (loader_next(&ld, B, cfg.vocab_size, x, y, e)) goto done;
-            gpt_forward(&g, x, y);
+            gpt_forward(&g, x, y, B, T);
             gpt_backward(&g, 1.0f / (float)accum);
             loss += g.loss;
         }
@@ -293,6 +295,7 @@ done:
     free(losses);
     loader_free(&ld);
     gpt_free(&g);
+    kern_free(&kern);
     gpool_free(pool);
     shards_free(&train);
     shards_free(&val);

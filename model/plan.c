@@ -166,9 +166,14 @@ int plan_measure(PlanFacts *f, const PlanEnv *env, GPool *pool, const Shards *da
     int B = env->micro_batch, T = c->context;
     if (steps < 1) return err_set(e, "--measure needs at least one step");
     if (data && !data->n_windows) return err_set(e, "--data has no training window of %d tokens", T + 1);
-    Gpt g;
-    if (gpt_init(&g, c, B, T, pool, e)) return -1;
-    gpt_init_weights(&g, 1);
+    Gpt g = { 0 };
+    Kern kern;
+    if (kern_cpu_init(&kern, pool, e)) return -1;
+    if (gpt_init(&g, c, B, T, &kern, 1, e) || gpt_init_weights(&g, 1, e)) {
+        gpt_free(&g);
+        kern_free(&kern);
+        return -1;
+    }
     TrainOpts to;
     train_opts_init(&to); /* AdamW's betas, decay and clipping as model train */
     const float lr = 6e-4f; /* any rate costs the same */
@@ -191,7 +196,7 @@ int plan_measure(PlanFacts *f, const PlanEnv *env, GPool *pool, const Shards *da
         double t0 = progress_now();
         gpt_zero_grad(&g);
         double t1 = progress_now();
-        gpt_forward(&g, x, y);
+        gpt_forward(&g, x, y, B, T);
         gpt_backward(&g, 1.0f / (float)f->accum);
         double t2 = progress_now();
         gpt_adamw_step(&g, &to.adam, lr);
@@ -222,6 +227,7 @@ done:
     free(x);
     free(fb);
     gpt_free(&g);
+    kern_free(&kern);
     return rc;
 }
 

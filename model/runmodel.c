@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -71,17 +72,34 @@ int runmodel_open(const char *run_dir, const char *ckpt_path, RunModel *rm, Err 
     return rc;
 }
 
-int runmodel_load(const RunModel *rm, int B, int T, GPool *pool, Gpt *g, Err *e)
+float *runmodel_weights(const RunModel *rm, size_t n_params, Err *e)
 {
     CkptFile ck = { .fd = -1 };
-    if (gpt_init(g, &rm->cfg, B, T, pool, e)) return -1;
+    float *w = NULL;
     int rc = ckpt_open(&ck, rm->ckpt, e);
-    if (!rc && ck.n_params != g->n_params)
-        rc = err_off(e, rm->ckpt, 16, "%zu parameters, expected %zu: the file changed", ck.n_params, g->n_params);
-    if (!rc) rc = ckpt_read(&ck, g->params, g->m, g->v, e);
+    if (!rc && ck.n_params != n_params)
+        rc = err_off(e, rm->ckpt, 16, "%zu parameters, expected %zu: the file changed", ck.n_params, n_params);
+    if (!rc && !(w = malloc(n_params * sizeof *w))) rc = err_set(e, "out of memory for %zu weights", n_params);
+    if (!rc) rc = ckpt_read(&ck, w, NULL, NULL, e);
     ckpt_close(&ck);
-    if (rc) gpt_free(g);
-    return rc;
+    if (rc) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int runmodel_load(const RunModel *rm, int B, int T, Kern *k, Gpt *g, Err *e)
+{
+    if (gpt_init(g, &rm->cfg, B, T, k, 0, e)) return -1;
+    float *w = runmodel_weights(rm, g->n_params, e);
+    if (!w) {
+        gpt_free(g);
+        return -1;
+    }
+    gpt_params_set(g, w);
+    free(w);
+    return 0;
 }
 
 Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e)

@@ -26,9 +26,13 @@ typedef struct RunModel {
 /* Read RUN/latest (or ckpt_path when not NULL) and the shape in its header,
  * without the weights. Errors name the file. */
 int runmodel_open(const char *run_dir, const char *ckpt_path, RunModel *rm, Err *e);
-/* Allocate g for B x T (T <= context) on pool and read the weights of
- * rm->ckpt into it (checksum verified). Caller frees with gpt_free(). */
-int runmodel_load(const RunModel *rm, int B, int T, GPool *pool, Gpt *g, Err *e);
+/* The weights of rm->ckpt (n_params floats, checksum verified) in host
+ * memory; caller frees with free(). NULL with a message. */
+float *runmodel_weights(const RunModel *rm, size_t n_params, Err *e);
+/* Allocate g for forwards of up to B x T (T <= context) on backend k and read
+ * the weights of rm->ckpt into it; no training state. Caller frees with
+ * gpt_free(). */
+int runmodel_load(const RunModel *rm, int B, int T, Kern *k, Gpt *g, Err *e);
 /* RUN/tokenizer.json, checked to cover the model's vocabulary. Caller frees
  * with tok_free(). */
 Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e);

@@ -131,6 +131,8 @@ static int sample_run(const SampleOpts *o, Err *e)
     TokEncoder *enc = NULL;
     GPool *pool = NULL;
     Gpt g = { 0 };
+    Kern kern = { 0 };
+    float *last = NULL; /* --no-cache: the last row of logits (Vp) */
     Infer *inf = NULL;
     IdBuf ids = { 0 };
     Buf out = { 0 };
@@ -168,10 +170,12 @@ static int sample_run(const SampleOpts *o, Err *e)
         err_set(e, "cannot start %u threads", threads);
         goto done;
     }
+    if (kern_open(&kern, -1, -1, pool, e)) goto done;
     /* the cache needs the weights only: activations for one position */
-    if (runmodel_load(&rm, 1, o->no_cache ? ctx : 1, pool, &g, e)) goto done;
+    if (runmodel_load(&rm, 1, o->no_cache ? ctx : 1, &kern, &g, e)) goto done;
     if (!o->no_cache && !(inf = infer_new(&g, e))) goto done;
     if (!(cand = malloc((size_t)V * sizeof *cand))) goto oom;
+    if (o->no_cache && !(last = malloc((size_t)rm.cfg.padded_vocab * sizeof *last))) goto oom;
     int *window = malloc((size_t)ctx * sizeof *window);
     if (!window) goto oom;
     if (o->prompt && fwrite(o->prompt, 1, strlen(o->prompt), stdout) != strlen(o->prompt)) goto wfail;
@@ -185,9 +189,9 @@ static int sample_run(const SampleOpts *o, Err *e)
         const float *logits;
         if (inf) logits = infer_window(inf, window, (int)n); /* the positions not cached yet */
         else {
-            g.T = (int)n; /* activations are laid out for the current T: a shorter window fits */
-            gpt_forward(&g, window, NULL);
-            logits = gpt_logits(&g) + (n - 1) * (size_t)rm.cfg.padded_vocab;
+            gpt_forward(&g, window, NULL, 1, (int)n);
+            gpt_logits_get(&g, n - 1, 1, last);
+            logits = last;
         }
         int id = draw(logits, V, o, cand, &rng);
         made++;
@@ -234,7 +238,9 @@ done:
     buf_free(&out);
     idbuf_free(&ids);
     gpt_free(&g);
+    kern_free(&kern);
     gpool_free(pool);
+    free(last);
     tok_encoder_free(enc);
     tok_free(tok);
     return code;

@@ -53,7 +53,7 @@ void train_opts_init(TrainOpts *o)
     *o = (TrainOpts){ .eot_id = -1, .micro_batch = 8, .schedule = SCHED_COSINE, .min_frac = 0.1,
                       .decay_frac = 0.2, .warmup = -1,
                       .adam = { .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f },
-                      .eval_batches = 20, .keep = 2, .seed = 1337 };
+                      .eval_batches = 20, .keep = 2, .seed = 1337, .dev = DEVICE_OPTS_AUTO };
 }
 
 /* Everything a run is, as it goes into a checkpoint's JSON header. */
@@ -310,7 +310,13 @@ static int save_checkpoint(const Run *r, const Gpt *g, const char *dir, Err *e)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     char *json = run_json(r);
     if (!json) return err_set(e, "out of memory");
-    int rc = ckpt_write(path, json, g->params, g->m, g->v, g->n_params, e);
+    GptHost h;
+    int rc = gpt_host_open((Gpt *)g, &h, e);
+    if (!rc) {
+        gpt_host_pull(g, &h);
+        rc = ckpt_write(path, json, h.params, h.m, h.v, g->n_params, e);
+    }
+    gpt_host_close(&h);
     free(json);
     if (rc) return -1;
     /* latest moves only once the checkpoint is complete and in place */
@@ -334,11 +340,18 @@ int train_write_imported(const char *dir, const GptConfig *cfg, int eot_id, cons
             r.o.lr = p->lr;
             break;
         }
-    Gpt g = { .n_params = gpt_n_params(cfg), .params = (float *)params };
-    if (!(g.m = calloc(2 * g.n_params, sizeof(float)))) return err_set(e, "out of memory");
-    g.v = g.m + g.n_params;
-    int rc = save_checkpoint(&r, &g, dir, e);
+    /* a model on the CPU that only carries the buffers to the writer */
+    Kern k = { 0 };
+    if (kern_cpu_init(&k, NULL, e)) return -1;
+    Gpt g = { .n_params = gpt_n_params(cfg), .k = &k, .params = (float *)params };
+    int rc = 0;
+    if (!(g.m = calloc(2 * g.n_params, sizeof(float)))) rc = err_set(e, "out of memory");
+    else {
+        g.v = g.m + g.n_params;
+        rc = save_checkpoint(&r, &g, dir, e);
+    }
     free(g.m);
+    kern_free(&k);
     return rc;
 }
 
@@ -422,9 +435,7 @@ static int evaluate(Gpt *g, const Shards *val, int n_windows, Batch *bt, double 
         for (int b = 0; b < rows; b++)
             if (shards_window(val, (uint64_t)(done + b), V, bt->x + (size_t)b * T, bt->y + (size_t)b * T, e))
                 return -1;
-        g->B = rows; /* a short last batch: activations are sized for B, rows <= B */
-        gpt_forward(g, bt->x, bt->y);
-        g->B = B;
+        gpt_forward(g, bt->x, bt->y, rows, T); /* a short last batch: rows <= B */
         sum += (double)g->loss * rows;
         done += rows;
     }
@@ -494,6 +505,7 @@ int train_run(const TrainOpts *opts, Err *e)
     CkptFile ck = { .fd = -1 };
     int code = 0;
     Gpt g = { 0 };
+    Kern kern = { 0 };
     GPool *pool = NULL;
     Loader ld = { 0 };
     Batch bt = { 0 };
@@ -598,7 +610,7 @@ int train_run(const TrainOpts *opts, Err *e)
         code = err_code(e, 1, "cannot start %u threads", threads);
         goto done;
     }
-    if (gpt_init(&g, &r.cfg, r.B, r.T, pool, e)) {
+    if (kern_open(&kern, -1, -1, pool, e) || gpt_init(&g, &r.cfg, r.B, r.T, &kern, 1, e)) {
         code = 1;
         goto done;
     }
@@ -608,7 +620,11 @@ int train_run(const TrainOpts *opts, Err *e)
                         ck.n_params, g.n_params);
             goto done;
         }
-        if (ckpt_read(&ck, g.params, g.m, g.v, e)) {
+        GptHost h;
+        int rc = gpt_host_open(&g, &h, e);
+        if (!rc && !(rc = ckpt_read(&ck, h.params, h.m, h.v, e))) gpt_host_push(&g, &h);
+        gpt_host_close(&h);
+        if (rc) {
             code = 1;
             goto done;
         }
@@ -619,7 +635,10 @@ int train_run(const TrainOpts *opts, Err *e)
             code = 1;
             goto done;
         }
-        gpt_init_weights(&g, r.o.seed);
+        if (gpt_init_weights(&g, r.o.seed, e)) {
+            code = 1;
+            goto done;
+        }
         if (meta.tokenizer[0]) {
             char to[PATH_MAX];
             snprintf(to, sizeof to, "%s/tokenizer.json", dir);
@@ -679,7 +698,7 @@ int train_run(const TrainOpts *opts, Err *e)
             }
             /* masks keyed by (seed, step, micro-batch): the same after a resume */
             gpt_set_dropout(&g, (float)r.o.dropout, gpt_dropout_key(r.o.seed, r.step, (uint64_t)k));
-            gpt_forward(&g, bt.x, bt.y);
+            gpt_forward(&g, bt.x, bt.y, r.B, r.T);
             gpt_backward(&g, 1.0f / (float)r.accum);
             loss += g.loss;
         }
@@ -758,6 +777,7 @@ done:
     free(bt.x);
     loader_free(&ld);
     gpt_free(&g);
+    kern_free(&kern);
     gpool_free(pool);
     shards_free(&train);
     shards_free(&val);

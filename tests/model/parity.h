@@ -1,4 +1,4 @@
-/* Helpers the PyTorch parity tests share (test_gpt2.c, test_dropout.c):
+/* Helpers the model tests share (test_gpt2.c, test_dropout.c, test_infer.c):
  * writing the exchange files, tensor sizes as PyTorch sees them, relative
  * error, and a random batch shifted by one as the trainer feeds it. */
 #ifndef PARITY_H
@@ -10,6 +10,27 @@
 #include <stdlib.h>
 
 #include "../../model/gpt2.h"
+
+/* A model on the CPU backend of pool, weights initialised with seed; exits on
+ * failure. The kernel table goes in *k: free it with kern_free after gpt_free. */
+static inline void cpu_model(Gpt *g, Kern *k, const GptConfig *cfg, int B, int T, GPool *pool, int training,
+                             uint64_t seed)
+{
+    Err e = { { 0 } };
+    if (kern_cpu_init(k, pool, &e) || gpt_init(g, cfg, B, T, k, training, &e) || gpt_init_weights(g, seed, &e)) {
+        fprintf(stderr, "%s\n", e.msg);
+        exit(2);
+    }
+}
+
+/* The logits of the last forward (rows x Vp) in a new host buffer; caller frees. */
+static inline float *logits_copy(const Gpt *g, size_t rows)
+{
+    float *lg = malloc(rows * g->cfg.padded_vocab * sizeof *lg);
+    if (!lg) { perror("malloc"); exit(2); }
+    gpt_logits_get(g, 0, rows, lg);
+    return lg;
+}
 
 static inline void put(FILE *f, const void *p, size_t n)
 {

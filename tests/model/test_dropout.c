@@ -22,12 +22,6 @@ static const double LR = 1e-2, MIN_FRAC = 0.1, B1 = 0.9, B2 = 0.95, EPS = 1e-8, 
 static const float P = 0.1f;
 static const uint64_t SEED = 1234;
 
-static void init(Gpt *g, const GptConfig *cfg, GPool *pool)
-{
-    Err e = { { 0 } };
-    if (gpt_init(g, cfg, B, T, pool, &e)) { fprintf(stderr, "%s\n", e.msg); exit(2); }
-    gpt_init_weights(g, 42);
-}
 
 /* 10 steps as the trainer takes them: key (SEED, step, micro-batch). */
 static void train_steps(const GptConfig *cfg, unsigned threads, float p, const int *batches,
@@ -35,7 +29,8 @@ static void train_steps(const GptConfig *cfg, unsigned threads, float p, const i
 {
     GPool *pool = gpool_new(threads);
     Gpt g;
-    init(&g, cfg, pool);
+    Kern kn;
+    cpu_model(&g, &kn, cfg, B, T, pool, 1, 42);
     AdamOpts o = { .beta1 = (float)B1, .beta2 = (float)B2, .eps = (float)EPS, .weight_decay = (float)WD,
                    .clip = (float)CLIP };
     Sched s = { .kind = SCHED_COSINE, .lr = LR, .min_frac = MIN_FRAC, .warmup = WARMUP, .total = STEPS };
@@ -45,7 +40,7 @@ static void train_steps(const GptConfig *cfg, unsigned threads, float p, const i
         for (int k = 0; k < MICRO; k++) {
             const int *x = batches + (size_t)(step * MICRO + k) * 2 * B * T;
             gpt_set_dropout(&g, p, gpt_dropout_key(SEED, (uint64_t)step, (uint64_t)k));
-            gpt_forward(&g, x, x + B * T);
+            gpt_forward(&g, x, x + B * T, B, T);
             gpt_backward(&g, 1.0f / MICRO);
             sum += g.loss;
         }
@@ -55,6 +50,8 @@ static void train_steps(const GptConfig *cfg, unsigned threads, float p, const i
     *params = malloc(g.n_params * sizeof(float));
     memcpy(*params, g.params, g.n_params * sizeof(float));
     gpt_free(&g);
+    kern_free(&kn);
+    kern_free(&kn);
     gpool_free(pool);
 }
 
@@ -65,7 +62,8 @@ int main(void)
     CHECK_INT(0, gpt_config_check(&cfg, &e));
     GPool *pool = gpool_new(2);
     Gpt g;
-    init(&g, &cfg, pool);
+    Kern kn;
+    cpu_model(&g, &kn, &cfg, B, T, pool, 1, 42);
 
     /* the masks drop about p, and differ between keys and sites */
     {
@@ -94,10 +92,10 @@ int main(void)
     }
 
     /* p = 0 is the plain model, bit for bit, whatever the key */
-    gpt_forward(&g, inp, tgt);
+    gpt_forward(&g, inp, tgt, B, T);
     float loss_plain = g.loss;
     gpt_set_dropout(&g, 0.0f, 99);
-    gpt_forward(&g, inp, tgt);
+    gpt_forward(&g, inp, tgt, B, T);
     CHECK(loss_plain == g.loss);
 
     const char *in_path = scratch("drop_in.bin"), *out_path = scratch("drop_out.bin");
@@ -132,8 +130,8 @@ int main(void)
 
     /* logits and loss with the masks of key (SEED, 0, 0) */
     gpt_set_dropout(&g, P, gpt_dropout_key(SEED, 0, 0));
-    gpt_forward(&g, inp, NULL);
-    const float *lg = gpt_logits(&g);
+    gpt_forward(&g, inp, NULL, B, T);
+    float *lg = logits_copy(&g, B * T);
     double max_abs = 0;
     for (int r = 0; r < B * T; r++)
         for (int v = 0; v < V; v++) {
@@ -142,8 +140,9 @@ int main(void)
         }
     printf("dropout %.2f: logits max abs difference %.3g (limit 1e-4)\n", P, max_abs);
     CHECK(max_abs <= 1e-4);
+    free(lg);
     const float *rp = ref + (size_t)B * T * V;
-    gpt_forward(&g, inp, tgt);
+    gpt_forward(&g, inp, tgt, B, T);
     printf("dropout %.2f: loss ours %.7f torch %.7f (without dropout %.7f), difference %.3g (limit 1e-5)\n", P,
            g.loss, rp[0], loss_plain, fabs(g.loss - rp[0]));
     CHECK(fabs(g.loss - rp[0]) <= 1e-5);
@@ -166,7 +165,7 @@ int main(void)
 
     /* evaluation turns it off: the plain loss again, bit for bit */
     gpt_set_dropout(&g, 0.0f, 0);
-    gpt_forward(&g, inp, tgt);
+    gpt_forward(&g, inp, tgt, B, T);
     CHECK(loss_plain == g.loss);
     gpt_free(&g);
 

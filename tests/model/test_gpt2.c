@@ -30,9 +30,8 @@ static void train_steps(const GptConfig *cfg, unsigned threads, const int *batch
 {
     GPool *pool = gpool_new(threads);
     Gpt g;
-    Err e = { { 0 } };
-    if (gpt_init(&g, cfg, B, T, pool, &e)) { fprintf(stderr, "%s\n", e.msg); exit(2); }
-    gpt_init_weights(&g, 42);
+    Kern kn;
+    cpu_model(&g, &kn, cfg, B, T, pool, 1, 42);
     AdamOpts o = { .beta1 = (float)B1, .beta2 = (float)B2, .eps = (float)EPS, .weight_decay = (float)WD,
                    .clip = (float)CLIP };
     Sched s = { .kind = SCHED_COSINE, .lr = LR, .min_frac = MIN_FRAC, .warmup = WARMUP, .total = STEPS };
@@ -41,7 +40,7 @@ static void train_steps(const GptConfig *cfg, unsigned threads, const int *batch
         double sum = 0;
         for (int k = 0; k < MICRO; k++) {
             const int *x = batches + (size_t)(step * MICRO + k) * 2 * B * T;
-            gpt_forward(&g, x, x + B * T);
+            gpt_forward(&g, x, x + B * T, B, T);
             gpt_backward(&g, 1.0f / MICRO);
             sum += g.loss;
         }
@@ -51,6 +50,7 @@ static void train_steps(const GptConfig *cfg, unsigned threads, const int *batch
     out->params = malloc(g.n_params * sizeof(float));
     memcpy(out->params, g.params, g.n_params * sizeof(float));
     gpt_free(&g);
+    kern_free(&kn);
     gpool_free(pool);
 }
 
@@ -62,8 +62,8 @@ int main(void)
     CHECK_INT(4160, cfg.padded_vocab); /* over SPLITK_OC: the split output-layer path */
     GPool *pool = gpool_new(2);
     Gpt g;
-    if (gpt_init(&g, &cfg, B, T, pool, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
-    gpt_init_weights(&g, 42);
+    Kern k;
+    cpu_model(&g, &k, &cfg, B, T, pool, 1, 42);
 
     uint64_t st = 7;
     int inp[B * T], tgt[B * T];
@@ -107,8 +107,8 @@ int main(void)
     }
 
     /* logits, loss */
-    gpt_forward(&g, inp, NULL);
-    const float *lg = gpt_logits(&g);
+    gpt_forward(&g, inp, NULL, B, T);
+    float *lg = logits_copy(&g, B * T);
     double max_abs = 0;
     for (int r = 0; r < B * T; r++)
         for (int v = 0; v < V; v++) {
@@ -117,8 +117,9 @@ int main(void)
         }
     printf("logits: max abs difference %.3g (limit 1e-4)\n", max_abs);
     CHECK(max_abs <= 1e-4);
+    free(lg);
     const float *rp = ref + (size_t)B * T * V;
-    gpt_forward(&g, inp, tgt);
+    gpt_forward(&g, inp, tgt, B, T);
     printf("loss: ours %.7f torch %.7f, difference %.3g (limit 1e-5)\n", g.loss, rp[0],
            fabs(g.loss - rp[0]));
     CHECK(fabs(g.loss - rp[0]) <= 1e-5);
@@ -154,6 +155,7 @@ int main(void)
         free(bad);
     }
     gpt_free(&g);
+    kern_free(&k);
 
     /* 10 AdamW steps */
     Run r2, r1;

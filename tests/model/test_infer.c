@@ -13,6 +13,7 @@
 #include "check.h"
 #include "../../model/gpt2.h"
 #include "../../model/infer.h"
+#include "parity.h"
 
 enum { L = 2, C = 48, NH = 4, M = 192, V = 6000, CTX = 24, EXTRA = 9 };
 static const double TOL = 1e-5;
@@ -37,9 +38,10 @@ static double max_diff(const float *a, const float *b)
 /* The last logits row of the full forward on window[0..n). */
 static const float *full_last(Gpt *g, const int *window, int n)
 {
-    g->T = n;
-    gpt_forward(g, window, NULL);
-    return gpt_logits(g) + (size_t)(n - 1) * g->cfg.padded_vocab;
+    static float row[V + 64]; /* Vp */
+    gpt_forward(g, window, NULL, 1, n);
+    gpt_logits_get(g, (size_t)n - 1, 1, row);
+    return row;
 }
 
 int main(void)
@@ -52,23 +54,28 @@ int main(void)
     GPool *pool1 = gpool_new(1), *pool2 = gpool_new(2);
     if (!pool1 || !pool2) return 2;
     Gpt g;
-    if (gpt_init(&g, &cfg, 1, CTX, pool2, &e)) die(&e);
-    gpt_init_weights(&g, seed);
+    Kern k2, k1;
+    cpu_model(&g, &k2, &cfg, 1, CTX, pool2, 0, seed);
+    if (kern_cpu_init(&k1, pool1, &e)) die(&e);
     uint64_t st = seed;
-    for (int t = 0; t < GPT_N_TENSORS; t++) {
+    {
+        float *w = malloc(g.n_params * sizeof *w), *p = w;
+        if (!w) return 2;
+        gpt_params_get(&g, w);
         size_t s[GPT_N_TENSORS];
         gpt_tensor_sizes(&cfg, s);
-        if (t == GPT_WTE) continue; /* keep its zero padding rows */
-        for (size_t i = 0; i < s[t]; i++) g.tensor[t][i] += 0.05f * gpt_rand_normal(&st);
+        for (int t = 0; t < GPT_N_TENSORS; p += s[t], t++) {
+            if (t == GPT_WTE) continue; /* keep its zero padding rows */
+            for (size_t i = 0; i < s[t]; i++) p[i] += 0.05f * gpt_rand_normal(&st);
+        }
+        gpt_params_set(&g, w);
+        free(w);
     }
 
     int seq[CTX + EXTRA];
     for (int i = 0; i < CTX + EXTRA; i++) seq[i] = (int)(gpt_rand_u64(&st) % V);
-    g.T = CTX;
-    gpt_forward(&g, seq, NULL);
-    float *full = malloc((size_t)CTX * cfg.padded_vocab * sizeof *full);
-    if (!full) return 2;
-    memcpy(full, gpt_logits(&g), (size_t)CTX * cfg.padded_vocab * sizeof *full);
+    gpt_forward(&g, seq, NULL, 1, CTX);
+    float *full = logits_copy(&g, CTX);
 
     /* one token at a time: position t's logits = row t of the full forward */
     Infer *inf = infer_new(&g, &e);
@@ -90,7 +97,7 @@ int main(void)
 
     /* the same bits again after a reset, and on a 1-thread pool */
     Gpt g1 = g;
-    g1.pool = pool1;
+    g1.k = &k1;
     Infer *inf1 = infer_new(&g1, &e);
     if (!inf1) die(&e);
     infer_reset(inf);
@@ -144,6 +151,8 @@ int main(void)
     free(full);
     free(steps);
     gpt_free(&g);
+    kern_free(&k1);
+    kern_free(&k2);
     gpool_free(pool1);
     gpool_free(pool2);
     return check_done("test_infer");

@@ -1,0 +1,177 @@
+/* The kernel interface between the model (gpt2.c: layout, layer loop, the
+ * order of forward, backward and AdamW) and a backend that runs it: the CPU
+ * (kern_cpu.c: OpenBLAS sgemm and threaded C, float32) or an NVIDIA GPU
+ * (cuda/: cuBLASLt and our kernels). Each kernel takes pointers and a shape
+ * and nothing of the model. Pointers are the backend's memory: host memory on
+ * the CPU, device memory on a GPU; kern_upload/kern_download cross over.
+ *
+ * Types name the precision: `floatX` is the backend's working precision
+ * (float on the CPU; float or bf16 on a GPU: kern->prec), `float` is always
+ * float32 (parameter gradients, master weights, AdamW moments, LayerNorm
+ * statistics, losses). Shapes are in the comments: (B,T,C) is row-major. */
+#ifndef KERNELS_H
+#define KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "gpool.h"
+
+typedef void floatX; /* a buffer in the working precision: see above */
+
+typedef enum { KERN_CPU, KERN_CUDA } KernDevice;
+typedef enum { PREC_FP32, PREC_BF16 } KernPrec;
+
+/* A dropout mask over one site of one micro-batch: element i is kept (and
+ * scaled by `scale` = 1/(1-p)) when the top 24 bits of
+ * mix64(base + GOLDEN (i + 1)) are >= thresh. Built by gpt_dropout_site();
+ * every backend computes the same bits from it. */
+typedef struct KDrop {
+    uint64_t base;
+    uint32_t thresh;
+    float scale;
+} KDrop;
+
+#define KDROP_GOLDEN 0x9e3779b97f4a7c15ull
+
+/* splitmix64's finalizer: the hash of the dropout masks (and of their keys). */
+static inline uint64_t kdrop_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The factor of element i of a mask: d->scale when kept, 0 when dropped. */
+static inline float kdrop_mul(const KDrop *d, uint64_t i)
+{
+    return (uint32_t)(kdrop_mix64(d->base + KDROP_GOLDEN * (i + 1)) >> 40) >= d->thresh ? d->scale : 0.0f;
+}
+
+/* The parameter tensors as the optimizer sees them: sizes[i] elements each,
+ * one after another in a flat buffer, decays[i] whether weight decay applies. */
+typedef struct KTensors {
+    int n;
+    const size_t *sizes;
+    const int *decays;
+} KTensors;
+
+typedef struct AdamArgs {
+    float lr, beta1, beta2, eps, weight_decay;
+    float clip_coef;     /* gradients are multiplied by it first (1: no clipping) */
+    float bc1, bc2_sqrt; /* bias corrections 1 - beta1^t and sqrt(1 - beta2^t) */
+} AdamArgs;
+
+typedef struct Kern Kern;
+
+/* One backend: every kernel, and memory. Called as k->ops->name(k, ...). */
+typedef struct KernOps {
+    void (*free)(Kern *k); /* the backend's own state */
+    void *(*alloc)(Kern *k, size_t bytes); /* zeroed; NULL when out of memory */
+    void (*release)(Kern *k, void *p);
+    void (*upload)(Kern *k, void *dst, const void *host, size_t bytes);
+    void (*download)(Kern *k, void *host, const void *src, size_t bytes);
+    void (*zero)(Kern *k, void *p, size_t bytes);
+    /* dst (n) working precision = src (n) float32, both the backend's */
+    void (*cast_x)(Kern *k, floatX *dst, const float *src, size_t n);
+    /* host (n) float32 = src (n) working precision */
+    void (*download_x)(Kern *k, float *host, const floatX *src, size_t n);
+
+    /* out (B,T,C) = wte[inp] + wpe[t]; inp (B,T) ids */
+    void (*encoder_forward)(Kern *k, floatX *out, const int *inp, const floatX *wte, const floatX *wpe, int B,
+                            int T, int C);
+    /* dwte, dwpe += the rows of dout (B,T,C) */
+    void (*encoder_backward)(Kern *k, float *dwte, float *dwpe, const floatX *dout, const int *inp, int B, int T,
+                             int C);
+    /* out (N,C) = LayerNorm(inp) w + b, eps 1e-5; mean, rstd (N) kept for the backward */
+    void (*layernorm_forward)(Kern *k, floatX *out, float *mean, float *rstd, const floatX *inp, const floatX *w,
+                              const floatX *b, int N, int C);
+    /* dinp (N,C) += the gradient through the norm; dw, db (C) += theirs */
+    void (*layernorm_backward)(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout,
+                               const floatX *inp, const floatX *w, const float *mean, const float *rstd, int N,
+                               int C);
+    /* out (N,OC) = inp (N,K) W^T (W (OC,K)) + bias (OC, or NULL) + resid (N,OC, or NULL) */
+    void (*matmul_forward)(Kern *k, floatX *out, const floatX *inp, const floatX *w, const floatX *bias,
+                           const floatX *resid, int N, int K, int OC);
+    /* dinp (N,K) = dout W (dinp NULL: skip); dw (OC,K) += dout^T inp; db (OC) += column
+     * sums of dout (db NULL: skip). scratch: matmul_scratch(N,K,OC) floats. */
+    void (*matmul_backward)(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
+                            const floatX *w, int N, int K, int OC, float *scratch);
+    size_t (*matmul_scratch)(int N, int K, int OC);
+    /* Causal self-attention: out (B,T,C) from qkv (B,T,3C), NH heads. state:
+     * attention_state(B,T,NH) floats a layer that the backward needs (the
+     * probabilities on the CPU, the log-sum-exp on a GPU); scratch:
+     * attention_scratch(B,T,NH) floats, shared by every layer. drop NULL: no
+     * dropout on the probabilities. */
+    void (*attention_forward)(Kern *k, floatX *out, float *state, float *scratch, const floatX *qkv, int B,
+                              int T, int C, int NH, const KDrop *drop);
+    /* dqkv (B,T,3C) = the gradient of qkv given dout (B,T,C); out and state
+     * are the forward's */
+    void (*attention_backward)(Kern *k, floatX *dqkv, float *scratch, const floatX *dout, const floatX *qkv,
+                               const floatX *out, const float *state, int B, int T, int C, int NH,
+                               const KDrop *drop);
+    size_t (*attention_state)(int B, int T, int NH);
+    size_t (*attention_scratch)(int B, int T, int NH);
+    /* Attention of n new rows at positions p0..p0+n-1 over a cache of keys and
+     * values (max_T, C): the rows' keys and values (in qkv (n,3C)) are written
+     * into the cache at p0.., then row i attends to positions 0..p0+i.
+     * out (n,C); scratch attention_cached_scratch(max_T) floats. */
+    void (*attention_cached)(Kern *k, floatX *out, floatX *kcache, floatX *vcache, const floatX *qkv, int n,
+                             int p0, int C, int NH, float *scratch);
+    size_t (*attention_cached_scratch)(int max_T);
+    /* out (n) = GELU(inp), tanh form */
+    void (*gelu_forward)(Kern *k, floatX *out, const floatX *inp, size_t n);
+    /* d (n) *= GELU'(inp) */
+    void (*gelu_backward)(Kern *k, floatX *d, const floatX *inp, size_t n);
+    /* out (n) = add + inp . mask (add NULL: inp . mask; drop NULL: no mask);
+     * out may be inp or add. The backward through a mask is the mask again. */
+    void (*residual_forward)(Kern *k, floatX *out, const floatX *inp, const floatX *add, const KDrop *drop,
+                             size_t n);
+    /* logits (N,Vp) in, probabilities out (softmax over the V real ids, the
+     * padding 0); losses (N) = -log p[target] */
+    void (*classifier_forward)(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp);
+    /* probabilities (N,Vp) of classifier_forward in, dloss (p - onehot) out */
+    void (*classifier_backward)(Kern *k, floatX *probs, const int *targets, int N, int V, int Vp, float dloss);
+    /* The squared global norm of the gradients, summed in a fixed order. */
+    double (*grad_norm2)(Kern *k, const float *grads, const KTensors *t);
+    /* One AdamW step over every tensor (PyTorch's arithmetic); params_x, when
+     * not NULL, receives the new weights in the working precision. */
+    void (*adamw)(Kern *k, float *params, floatX *params_x, float *m, float *v, const float *grads,
+                  const KTensors *t, const AdamArgs *a);
+} KernOps;
+
+struct Kern {
+    const KernOps *ops;
+    KernDevice device;
+    KernPrec prec;
+    GPool *pool;   /* the CPU's threads (borrowed) */
+    void *impl;    /* the backend's own state */
+    char name[96]; /* the GPU's name; empty on the CPU */
+};
+
+/* The backend a command asked for: device KERN_CPU, KERN_CUDA or -1 (a GPU
+ * when this build has CUDA and one is visible, else the CPU); prec
+ * PREC_FP32, PREC_BF16 or -1 (bf16 on a GPU, fp32 on the CPU). pool is the
+ * CPU's threads (borrowed). Errors say what is missing. Caller frees with
+ * kern_free(). */
+int kern_open(Kern *k, int device, int prec, GPool *pool, Err *e);
+/* "cpu, fp32" or "cuda (NVIDIA H200), bf16": for the plan line. */
+const char *kern_describe(const Kern *k, char *buf, size_t n);
+
+#ifdef GPTKIT_CUDA
+/* cuda/: whether a GPU is visible, and its backend. */
+int kern_cuda_visible(void);
+int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e);
+#endif
+
+/* The CPU backend on pool (borrowed; OpenBLAS must run single-threaded).
+ * Caller frees with kern_free(). */
+int kern_cpu_init(Kern *k, GPool *pool, Err *e);
+/* The CPU's table, for sizes (gpt_memory) without a backend. */
+const KernOps *kern_cpu_ops(void);
+void kern_free(Kern *k);
+/* Bytes an element of the working precision takes. */
+size_t kern_x_bytes(const Kern *k);
+
+#endif
