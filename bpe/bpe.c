@@ -203,7 +203,7 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
     rc = doc_close(r, e);
     r = NULL;
 done:
-    if (r) doc_close(r, &(Err){ 0 });
+    doc_abort(r);
     for (unsigned k = 0; k < threads; k++) {
         tok_encoder_free(w[k].enc);
         idbuf_free(&w[k].ids);

@@ -204,7 +204,7 @@ static int count_pieces(const BpeTrainOpts *o, const Pretok *pre, unsigned threa
             Doc d;
             int k = doc_next(r, &d, e);
             if (k < 0) {
-                doc_close(r, &(Err){ 0 });
+                doc_abort(r);
                 goto done;
             }
             if (k == 0) {
@@ -215,7 +215,7 @@ static int count_pieces(const BpeTrainOpts *o, const Pretok *pre, unsigned threa
                 cap = cap ? 2 * cap : 4096;
                 size_t *q = realloc(off, cap * sizeof *q);
                 if (!q) {
-                    doc_close(r, &(Err){ 0 });
+                    doc_abort(r);
                     err_set(e, "out of memory");
                     goto done;
                 }
@@ -223,7 +223,7 @@ static int count_pieces(const BpeTrainOpts *o, const Pretok *pre, unsigned threa
             }
             off[n++] = text.len;
             if (buf_append(&text, d.text, d.text_len)) {
-                doc_close(r, &(Err){ 0 });
+                doc_abort(r);
                 err_set(e, "out of memory");
                 goto done;
             }
@@ -250,7 +250,7 @@ static int count_pieces(const BpeTrainOpts *o, const Pretok *pre, unsigned threa
                 if (pthread_create(&c[started].th, NULL, count_work, &c[started])) break;
             for (unsigned k = 0; k < started; k++) pthread_join(c[k].th, NULL);
             if (started < used) {
-                doc_close(r, &(Err){ 0 });
+                doc_abort(r);
                 err_set(e, "cannot start a thread");
                 goto done;
             }
@@ -258,7 +258,7 @@ static int count_pieces(const BpeTrainOpts *o, const Pretok *pre, unsigned threa
         for (unsigned k = 0; k < used; k++)
             if (c[k].failed) {
                 *e = c[k].err;
-                doc_close(r, &(Err){ 0 });
+                doc_abort(r);
                 goto done;
             }
         *n_docs += n;

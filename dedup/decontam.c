@@ -360,8 +360,7 @@ static int load_evals(Decon *r, Err *e)
             }
         }
         if (rc < 0) {
-            Err ignore;
-            doc_close(in, &ignore);
+            doc_abort(in);
             return -1;
         }
         if (doc_close(in, e)) return -1;
@@ -370,16 +369,19 @@ static int load_evals(Decon *r, Err *e)
 }
 
 /* The first pass: per evaluation gram, how many training documents hold it.
- * With spool, the documents are also copied there (stdin is read only once). */
+ * With spool, the documents are also copied there (stdin is read only once).
+ * --bad-lines is written by the pass that reads the input last: the second,
+ * unless it reads the spool (good documents only). */
 static int count_pass(Decon *r, const char *const *paths, size_t n, const char *spool, Err *e)
 {
     const DecontamOpts *o = r->o;
-    DocReader *in = doc_open(&o->doc, paths, n, e);
+    DocOpts opts = o->doc;
+    if (!spool) opts.bad_lines = NULL;
+    DocReader *in = doc_open(&opts, paths, n, e);
     if (!in) return -1;
     DocWriter *sp = spool ? docw_open(spool, &o->doc, e) : NULL;
     if (spool && !sp) {
-        Err ignore;
-        doc_close(in, &ignore);
+        doc_abort(in);
         return -1;
     }
     Doc d;
@@ -401,8 +403,7 @@ static int count_pass(Decon *r, const char *const *paths, size_t n, const char *
         if (sp && (rc = docw_write(sp, &d, NULL, 0, NULL, e))) break;
     }
     if (rc < 0) {
-        Err ignore;
-        doc_close(in, &ignore);
+        doc_abort(in);
         docw_abort(sp);
         return -1;
     }
@@ -461,6 +462,7 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
             spool_opts.format = DOC_JSONL;
             r.spooled = 1;
             spool_opts.sep = NULL;
+            spool_opts.bad_lines = NULL; /* the first pass wrote them */
             pass2_opts = &spool_opts;
         }
     }
@@ -474,14 +476,11 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
         c->in++;
         /* a spooled document's line is its ordinal among stdin's documents */
         if (one_doc(&r, &d, d.lineno, c, e)) goto fail;
-        if (!(c->in & 255)) /* doc_consumed asks zlib for the offset: a system call */
+        if (!(c->in & 255))
             progress_update(&p, doc_consumed(in), doc_stats(in)->n_bytes, c->in, "docs");
     }
     if (rc < 0) goto fail;
     c->bad = doc_stats(in)->n_bad;
-    rc = doc_close(in, e);
-    in = NULL;
-    if (rc) goto fail;
     if (r.rem) {
         rc = docw_close(r.rem, e);
         r.rem = NULL;
@@ -494,6 +493,10 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     }
     rc = docw_close(r.out, e);
     r.out = NULL;
+    if (rc) goto fail;
+    /* --bad-lines last: a failure before this removes it with the rest. */
+    rc = doc_close(in, e);
+    in = NULL;
     if (rc) goto fail;
     progress_end(&p);
     {
@@ -523,10 +526,7 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     buf_free(&r.extra), buf_free(&r.ref);
     return 0;
 fail:
-    if (in) {
-        Err ignore;
-        doc_close(in, &ignore);
-    }
+    doc_abort(in);
     docw_abort(r.out);
     docw_abort(r.rej);
     docw_abort(r.rem);

@@ -334,11 +334,6 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
     c->bad = doc_stats(in)->n_bad;
     progress_end(&p);
     uint64_t in_bytes = doc_stats(in)->n_bytes;
-    if (doc_close(in, e)) {
-        in = NULL;
-        goto fail;
-    }
-    in = NULL;
     if (rej) {
         int bad = docw_close(rej, e);
         rej = NULL;
@@ -349,6 +344,12 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
         goto fail;
     }
     out = NULL;
+    /* --bad-lines last: a failure before this removes it with the rest. */
+    if (doc_close(in, e)) {
+        in = NULL;
+        goto fail;
+    }
+    in = NULL;
     double s = progress_elapsed(&p);
     char vsum[160] = "";
     if (o->verify && o->mode != MODE_EXACT)
@@ -373,10 +374,7 @@ oom:
 fail:
     docw_abort(rej);
     docw_abort(out);
-    if (in) {
-        Err ignore;
-        doc_close(in, &ignore);
-    }
+    doc_abort(in);
     run_free(&r);
     batch_free(batch);
     return -1;

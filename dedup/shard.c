@@ -253,10 +253,7 @@ oom:
     err_set(e, "out of memory");
 fail:
     out_abort(out);
-    if (in) {
-        Err ignore;
-        doc_close(in, &ignore);
-    }
+    doc_abort(in);
     dockeys_free(&k);
     buf_free(&line);
     buf_free(&ref);
@@ -831,7 +828,7 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
             if (reason[0] == 'e') c->exact++;
             else c->near++;
         }
-        if (!(c->in & 255)) /* doc_consumed asks zlib for the offset: a system call */
+        if (!(c->in & 255))
             progress_update(&p, doc_consumed(in), doc_stats(in)->n_bytes, c->in, "docs");
     }
     if (rc < 0) goto fail;
@@ -844,9 +841,6 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
                     o->drop, n_ent - (size_t)(c->exact + c->near));
             goto fail;
         }
-    rc = doc_close(in, e);
-    in = NULL;
-    if (rc) goto fail;
     if (rej) {
         rc = docw_close(rej, e);
         rej = NULL;
@@ -854,6 +848,10 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
     }
     rc = docw_close(out, e);
     out = NULL;
+    if (rc) goto fail;
+    /* --bad-lines last: a failure before this removes it with the rest. */
+    rc = doc_close(in, e);
+    in = NULL;
     if (rc) goto fail;
     progress_summary(&p,
                      "%" PRIu64 " in = %" PRIu64 " kept + %" PRIu64 " exact + %" PRIu64
@@ -868,10 +866,7 @@ oom:
     err_set(e, "out of memory");
 fail:
     if (dl) in_close(dl);
-    if (in) {
-        Err ignore;
-        doc_close(in, &ignore);
-    }
+    doc_abort(in);
     docw_abort(rej);
     docw_abort(out);
     names_free(&shards);

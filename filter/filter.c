@@ -360,7 +360,8 @@ oom:
     err_set(e, "out of memory");
 done:
     if (started_pg) progress_end(&pg);
-    if (in && doc_close(in, rc ? &(Err){{0}} : e)) rc = -1;
+    if (rc) doc_abort(in);
+    else if (doc_close(in, e)) rc = -1;
     docw_abort(out);
     docw_abort(rej);
     if (box)

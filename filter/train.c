@@ -43,7 +43,8 @@ static int read_set(const TrainOpts *o, const char **paths, int y, QSet *train, 
     }
     free(idx);
     buf_free(&lower);
-    if (doc_close(r, k < 0 ? &(Err){{0}} : e)) k = -1;
+    if (k < 0) doc_abort(r);
+    else if (doc_close(r, e)) k = -1;
     return k < 0 ? -1 : 0;
 }
 

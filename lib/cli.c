@@ -88,8 +88,9 @@ const char cli_doc_help[] =
     "  --field NAME         JSON member holding the text (default: text)\n"
     "  --sep LINE           plain text: a line equal to LINE ends a document (default:\n"
     "                       one document per file)\n"
-    "  --on-error stop|skip a line that is not valid JSON or UTF-8: stop with exit 1\n"
-    "                       (default), or skip it, count it and go on\n"
+    "  --on-error stop|skip a line that is not valid JSON or UTF-8, or is over\n"
+    "                       --max-line: stop with exit 1 (default), or skip it, count\n"
+    "                       it and go on\n"
     "  --bad-lines FILE     with --on-error skip: copy each bad line here, byte for byte\n"
     "  --max-line BYTES     longest line accepted (default 256Mi)\n";
 

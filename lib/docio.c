@@ -21,6 +21,7 @@ struct DocReader {
     uint64_t total;
     Buf text;                /* the current document's text */
     OutFile *bad;
+    int failed;              /* doc_next returned -1: --bad-lines is not committed */
     DocStats st;
 };
 
@@ -123,13 +124,28 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
+/* in_line failed. With skip, a line over --max-line is a bad line like any
+ * other: warned about, counted, and copied to --bad-lines a buffer at a time
+ * (it may not fit in memory). 0: skipped, go on; -1: the error stands. */
+static int skip_long_line(DocReader *r, Err *e)
+{
+    if (r->o->on_error != ON_ERROR_SKIP || !in_long_line(r->in)) return -1;
+    r->st.n_bad++;
+    err_warn(e);
+    if (in_skip_line(r->in, r->bad, e)) return -1;
+    if (r->bad && out_write(r->bad, "\n", 1, e)) return -1;
+    return 0;
+}
+
 /* 1 doc, 0 this input is done, -1 error. */
 static int next_jsonl(DocReader *r, Doc *d, Err *e)
 {
     const char *line;
     size_t len;
-    int rc;
-    while ((rc = in_line(r->in, &line, &len, e)) == 1) {
+    for (;;) {
+        int rc = in_line(r->in, &line, &len, e);
+        if (rc < 0 && !skip_long_line(r, e)) continue;
+        if (rc != 1) return rc;
         uint64_t lineno = in_lineno(r->in);
         if (is_blank(line, len)) {
             r->st.n_blank++;
@@ -153,7 +169,6 @@ static int next_jsonl(DocReader *r, Doc *d, Err *e)
             err_at(&bad, path, lineno, "invalid JSON at byte %zu: %s", at + 1, why);
         if (bad_doc(r, line, len, &bad, e)) return -1;
     }
-    return rc;
 }
 
 /* Line number (1-based) of byte `off` in s. */
@@ -192,15 +207,44 @@ static int next_sep(DocReader *r, Doc *d, Err *e)
     size_t sep_len = strlen(sep);
     const char *line;
     size_t len;
-    int rc, bad_at_line = 0;
+    int rc, bad_at_line = 0, long_line = 0;
     size_t bad_byte = 0;
     uint64_t first = 0, bad_line = 0;
     r->text.len = 0;
     for (;;) {
         rc = in_line(r->in, &line, &len, e);
-        if (rc < 0) return -1;
+        if (rc < 0) {
+            if (r->o->on_error != ON_ERROR_SKIP || !in_long_line(r->in)) return -1;
+            /* A line over --max-line makes its document bad, and the document
+             * cannot be held whole: what it has so far goes to --bad-lines now,
+             * the long line a buffer at a time, the rest as it comes, up to the
+             * separator (the same bytes bad_doc would copy). */
+            if (!long_line) {
+                long_line = 1;
+                r->st.n_bad++;
+                err_warn(e);
+                if (r->bad && first && out_write(r->bad, r->text.data, r->text.len, e)) return -1;
+            }
+            if (r->bad && first && out_write(r->bad, "\n", 1, e)) return -1;
+            if (!first) first = in_lineno(r->in) + 1;
+            if (in_skip_line(r->in, r->bad, e)) return -1;
+            continue;
+        }
         size_t cmp_len = (rc && len && line[len - 1] == '\r') ? len - 1 : len;
         int at_sep = rc == 0 || (cmp_len == sep_len && !memcmp(line, sep, sep_len));
+        if (at_sep && long_line) {
+            if (r->bad && out_write(r->bad, "\n", 1, e)) return -1;
+            long_line = bad_at_line = 0;
+            r->text.len = 0;
+            first = 0;
+            if (rc == 0) return 0;
+            continue;
+        }
+        if (long_line) {
+            if (r->bad && (out_write(r->bad, "\n", 1, e) || out_write(r->bad, line, len, e)))
+                return -1;
+            continue;
+        }
         if (at_sep) {
             if (bad_at_line) {
                 Err bad;
@@ -239,12 +283,16 @@ int doc_next(DocReader *r, Doc *d, Err *e)
             if (r->next_path == r->n_paths) return 0;
             const char *path = r->paths[r->next_path++];
             r->in = in_open(path, r->o->max_line ? r->o->max_line : DOC_DEFAULT_MAX_LINE, e);
-            if (!r->in) return -1;
+            if (!r->in) {
+                r->failed = 1;
+                return -1;
+            }
             r->fmt = format_of(r->o, path);
         }
         int rc = r->fmt == DOC_JSONL ? next_jsonl(r, d, e)
                  : r->o->sep         ? next_sep(r, d, e)
                                      : next_file(r, d, e);
+        if (rc < 0) r->failed = 1;
         if (rc) return rc;
         close_input(r);
     }
@@ -253,11 +301,24 @@ int doc_next(DocReader *r, Doc *d, Err *e)
 int doc_close(DocReader *r, Err *e)
 {
     if (!r) return 0;
+    if (r->failed) { /* the caller has the error; e keeps it */
+        doc_abort(r);
+        return 0;
+    }
     if (r->in) close_input(r);
     int rc = r->bad ? out_close(r->bad, e) : 0;
     buf_free(&r->text);
     free(r);
     return rc;
+}
+
+void doc_abort(DocReader *r)
+{
+    if (!r) return;
+    if (r->in) close_input(r);
+    out_abort(r->bad);
+    buf_free(&r->text);
+    free(r);
 }
 
 struct DocWriter {

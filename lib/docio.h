@@ -24,7 +24,7 @@ typedef struct DocOpts {
     const char *sep;       /* DOC_TEXT: a line equal to this splits documents; NULL: one per file */
     OnError on_error;
     const char *bad_lines; /* with ON_ERROR_SKIP: copy each bad line here; NULL: don't */
-    size_t max_line;       /* bytes; 0: DOC_DEFAULT_MAX_LINE */
+    size_t max_line;       /* bytes; 0: DOC_DEFAULT_MAX_LINE. A longer line is a bad line */
     int raw_bytes_ok;      /* plain text: pass invalid UTF-8 through as bytes (bpe encode) */
 } DocOpts;
 
@@ -52,8 +52,13 @@ DocReader *doc_open(const DocOpts *opts, const char *const *paths, size_t n_path
 /* 1: *d holds the next document; 0: no more; -1: error (with ON_ERROR_STOP, a
  * bad line is an error; with skip it is counted and warned about). */
 int doc_next(DocReader *r, Doc *d, Err *e);
-/* Finish: commits the --bad-lines file. Frees r. */
+/* Finish: commits the --bad-lines file (written, like any output, under a
+ * temporary name until then). Frees r. After doc_next has returned -1 it
+ * commits nothing, as doc_abort, and leaves e alone. */
 int doc_close(DocReader *r, Err *e);
+/* A failed run: removes the --bad-lines file's temporary, frees r.
+ * doc_abort(NULL) does nothing. */
+void doc_abort(DocReader *r);
 const DocStats *doc_stats(const DocReader *r);
 /* On-disk bytes read so far and in all (0: unknown), for progress. */
 uint64_t doc_consumed(const DocReader *r);

@@ -1,8 +1,10 @@
-/* Files in and out. Input: a path or "-" for stdin, read through zlib, which
- * passes plain files through untouched, so ".gz" needs no flag. Output: a path
- * or "-" for stdout; a path is written to "<path>.tmp.<pid>" and renamed onto
- * the real name only by out_close, so a failed run never leaves half a file.
- * Output is gzip-compressed when the path ends in ".gz". */
+/* Files in and out. Input: a path or "-" for stdin; gzip (one member or
+ * several, `cat a.gz b.gz`) is recognised by its magic number and inflated,
+ * anything else passes through untouched, so ".gz" needs no flag. Output: a
+ * path or "-" for stdout; a path is written to "<path>.tmp.<pid>" and renamed
+ * onto the real name only by out_close, so a failed run never leaves half a
+ * file (out_open says when it writes in place instead). Output is
+ * gzip-compressed when the path ends in ".gz". */
 #ifndef IOFILE_H
 #define IOFILE_H
 
@@ -20,10 +22,21 @@ InFile *in_open(const char *path, size_t max_line_bytes, Err *e);
 void in_close(InFile *f);
 
 /* Next line, without its '\n' (the last line may lack one). *line is borrowed
- * until the next call. 1: a line; 0: end of input; -1: error (I/O, bad gzip,
- * line over the limit). in_lineno() is the number of the line returned. */
+ * until the next call. 1: a line; 0: end of input; -1: error (I/O, bad gzip
+ * such as data after the end of a member, line over the limit). in_lineno()
+ * is the number of the line returned. */
 int in_line(InFile *f, const char **line, size_t *len, Err *e);
 uint64_t in_lineno(const InFile *f);
+
+typedef struct OutFile OutFile;
+
+/* 1 when the last in_line failed only because the line is over the limit:
+ * in_skip_line can then step over it and reading goes on. */
+int in_long_line(const InFile *f);
+/* Pass the rest of that over-long line, writing its bytes (not its '\n') to
+ * copy when copy is not NULL, a buffer at a time: the line is never held
+ * whole. It counts as a line for in_lineno. 0, or -1 on error. */
+int in_skip_line(InFile *f, OutFile *copy, Err *e);
 
 /* Up to n bytes: the count, 0 at end of input, -1 on error. */
 ssize_t in_read(InFile *f, void *dst, size_t n, Err *e);
@@ -35,14 +48,20 @@ uint64_t in_size(const InFile *f);      /* on-disk bytes; 0 when unknown (pipe) 
 uint64_t in_consumed(const InFile *f);  /* on-disk bytes read so far, for progress (cheap) */
 uint64_t in_bytes(const InFile *f);     /* uncompressed bytes handed out so far */
 
-typedef struct OutFile OutFile;
-
 /* Open path for writing ("-" or NULL: stdout). Caller ends with out_close()
- * (commit) or out_abort() (discard). */
+ * (commit) or out_abort() (discard). The exception to temp-and-rename: when
+ * path exists and is not a regular file (a device, a FIFO), or names a
+ * descriptor (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), it is
+ * written in place, never replaced; a descriptor is dup'ed, so its offset and
+ * O_APPEND hold (`-o /dev/stdout >> log` appends). Nothing can be discarded
+ * there: out_abort only stops writing. A symbolic link to a regular file (or
+ * to nothing yet) is followed: the file it names is the one replaced, through
+ * a temporary next to it, and the link stays. */
 OutFile *out_open(const char *path, Err *e);
 int out_write(OutFile *o, const void *p, size_t n, Err *e);
 /* Overwrite n bytes at off_bytes of what has been written so far (a header
- * whose count is known only at the end). Plain files only: not stdout or .gz. */
+ * whose count is known only at the end). Only in the temporary file of a
+ * regular one: not stdout, a device, a FIFO, a descriptor or .gz. */
 int out_pwrite(OutFile *o, uint64_t off_bytes, const void *p, size_t n, Err *e);
 /* Flush, fsync, close and rename onto the real name. Frees o, also on error,
  * in which case the temporary file is removed. */
@@ -58,7 +77,9 @@ int out_write_all(int fd, const void *buf, size_t n);
 int out_copy_file(const char *from, const char *to, Err *e);
 
 /* Remove every open output's temporary file when SIGINT, SIGTERM or SIGHUP
- * arrives, then die of that signal as usual. A main calls this once. */
+ * arrives, then die of that signal as usual; ignore SIGXFSZ, so that a write
+ * past `ulimit -f` fails with EFBIG through the error path. A main calls
+ * this once, before it writes. */
 void out_cleanup_on_signal(void);
 
 #endif

@@ -57,8 +57,8 @@ static int usage(FILE *f, int code)
         "                       mask). Default: --stream, one token stream in which each\n"
         "                       document is preceded by end-of-text, as llm.c's scripts do;\n"
         "                       the trainer takes T+1 tokens stepping by T.\n"
-        "  --shard-tokens N     tokens a shard at most (default 100M; best-fit rounds it\n"
-        "                       down to whole windows)\n"
+        "  --shard-tokens N     tokens a shard at most (default 100M; at least context + 1;\n"
+        "                       best-fit rounds it down to whole windows)\n"
         "  --seed N             shuffle seed (default 1337); the same seed and inputs give\n"
         "                       byte-identical shards\n"
         "  --no-shuffle         keep the input order (sources one after another)\n"
@@ -179,9 +179,12 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < n_in; k++) sum += in[k].weight;
         if (!(sum > 0)) BAD("the weights sum to zero");
     }
-    if (opt.window == PACK_BEST_FIT && opt.shard_tokens < opt.context + 1)
-        BAD("--shard-tokens %llu is smaller than one best-fit window (context + 1 = %llu)",
-            (unsigned long long)opt.shard_tokens, (unsigned long long)opt.context + 1);
+    /* A stream shard shorter than a window holds no training sample: the
+     * trainer refuses it (and --shard-tokens 1 would write a file a token). */
+    if (opt.shard_tokens < opt.context + 1)
+        BAD("--shard-tokens %llu is smaller than one %s window: at least context + 1 = %llu",
+            (unsigned long long)opt.shard_tokens, opt.window == PACK_BEST_FIT ? "best-fit" : "stream",
+            (unsigned long long)opt.context + 1);
     opt.inputs = in;
     opt.n_inputs = n_in;
     opt.progress = common.progress;

@@ -205,7 +205,7 @@ int pack_source_read(Source *s, const char *path, TokHeader *hdr, const char *hd
             }
             if (sink_write(&k, conv, need, e)) goto out;
         }
-        if (!(s->n_docs & 1023)) { /* tokr_consumed asks zlib, which asks lseek */
+        if (!(s->n_docs & 1023)) {
             uint64_t at = *done_bytes + tokr_consumed(r);
             progress_update(p, at, at, s->n_docs, "documents");
         }

@@ -473,12 +473,12 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
         return err_set(e, "internal error: packer_run needs inputs, a folder, a context and a shard size");
     const uint64_t W = o->context + 1;
     uint64_t per_shard = o->shard_tokens;
+    if (per_shard < W)
+        return err_set(e, "--shard-tokens %" PRIu64 " is smaller than one window of %" PRIu64
+                          " tokens", o->shard_tokens, W);
     if (o->window == PACK_BEST_FIT) {
         if (W > UINT32_MAX) return err_set(e, "--context %" PRIu64 " is too long", o->context);
         per_shard -= per_shard % W;
-        if (!per_shard)
-            return err_set(e, "--shard-tokens %" PRIu64 " is smaller than one window of %" PRIu64
-                              " tokens", o->shard_tokens, W);
     }
     if (per_shard > BIN_MAX_TOKENS)
         return err_set(e, "--shard-tokens %" PRIu64 " is over llm.c's limit of %u tokens a shard",

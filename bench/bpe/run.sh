@@ -42,8 +42,9 @@ for e in r50k:gpt2:r50k_base:gpt2 cl100k:gpt4:cl100k_base:cl100k_base; do
     SRC="--tiktoken $D/$rank.tiktoken --pattern $pat"
     "$BIN/bpe" encode $SRC --ids -q -o "$W/ours.ids" "$W/docs.jsonl"
     "$BIN/bpe" convert $SRC -q -o "$W/$name.json"
-    ours_runs "$BIN/bpe" encode $SRC -j 1 -o /dev/null "$W/docs.jsonl"; s1=$OURS_S
-    ours_runs "$BIN/bpe" encode $SRC -j "$CORES" -o /dev/null "$W/docs.jsonl"; sN=$OURS_S
+    # To a file in $W, not a device: the peers write their ids to a file too.
+    ours_runs "$BIN/bpe" encode $SRC -j 1 -o "$W/enc.tok" "$W/docs.jsonl"; s1=$OURS_S
+    ours_runs "$BIN/bpe" encode $SRC -j "$CORES" -o "$W/enc.tok" "$W/docs.jsonl"; sN=$OURS_S
     bytes=0 fastest=""
     for peer in tiktoken:$rank gpt-tokenizer:$gt hf:$W/$name.json hf-batch:$W/$name.json; do
         p=${peer%%:*} arg=${peer#*:}

@@ -114,6 +114,39 @@ expect_no_file "$T/y.jsonl"
 expect_no_file "$T/yr.jsonl"
 expect_rc 0 "$F" --preset none --on-error skip "$T/bad.jsonl"
 expect_err "1 bad lines skipped"
+# --bad-lines is written like any output: committed when the run succeeds,
+# removed (with its temporary) when it fails later, here on a bad .gz.
+expect_rc 0 "$F" --preset none --on-error skip --bad-lines "$T/bl.txt" -o "$T/y.jsonl" "$T/bad.jsonl"
+[ "$(cat "$T/bl.txt")" = '{"text": broken}' ] && ok || fail "bad-lines holds: $(head -c 200 "$T/bl.txt")"
+rm -f "$T/bl.txt" "$T/y.jsonl"
+printf '\037\213\011\000\000\000\000\000\000\003junk' > "$T/notgz.jsonl.gz"
+expect_rc 1 "$F" --preset none --on-error skip --bad-lines "$T/bl.txt" -o "$T/y.jsonl" "$T/bad.jsonl" "$T/notgz.jsonl.gz"
+expect_err "filter: $T/notgz.jsonl.gz: offset "
+grep -q '<fd:' "$T/err" && fail "zlib's <fd:N> in: $(cat "$T/err")" || ok
+expect_no_file "$T/bl.txt"
+expect_no_file "$T/y.jsonl"
+# A line over --max-line stops the run, or with skip is a bad line like the
+# others: skipped, counted, copied byte for byte.
+printf '{"text":"short"}\n{"text":"a line longer than the limit"}\n{"text":"end"}\n' > "$T/long.jsonl"
+expect_rc 1 "$F" --preset none --max-line 20 "$T/long.jsonl"
+expect_err "filter: $T/long.jsonl:2: line is 39 bytes, limit 20"
+expect_rc 0 "$F" --preset none --max-line 20 --on-error skip --bad-lines "$T/bl.txt" "$T/long.jsonl"
+expect_err "1 bad lines skipped"
+[ "$(cat "$T/out")" = '{"text":"short"}
+{"text":"end"}' ] && ok || fail "long line skipped: got $(head -c 200 "$T/out")"
+[ "$(cat "$T/bl.txt")" = '{"text":"a line longer than the limit"}' ] && ok || fail "bad-lines holds: $(head -c 200 "$T/bl.txt")"
+
+# gzip: members one after another read as one input; anything else after a
+# member is an error at its offset (zlib's gzread would drop it silently).
+printf '{"text":"one"}\n' | gzip -c > "$T/a.jsonl.gz"
+printf '{"text":"two"}\n' | gzip -c > "$T/b.jsonl.gz"
+cat "$T/a.jsonl.gz" "$T/b.jsonl.gz" > "$T/ab.jsonl.gz"
+expect_rc 0 "$F" --preset none "$T/ab.jsonl.gz"
+[ "$(cat "$T/out")" = '{"text":"one"}
+{"text":"two"}' ] && ok || fail "two gzip members: got $(head -c 200 "$T/out")"
+run sh -c "cat '$T/a.jsonl.gz' '$T/long.jsonl' | '$F' --preset none"
+[ "$rc" = 1 ] && ok || fail "gzip then plain text: exit $rc"
+expect_err "filter: <stdin>: offset $(stat -c %s "$T/a.jsonl.gz"): data after the end of a gzip member"
 
 # empty input, and input without a final newline
 expect_rc 0 "$F" < /dev/null

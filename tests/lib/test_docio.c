@@ -155,6 +155,126 @@ static void bad_lines(void)
     const char *missing[] = { in, scratch("no-such-file.jsonl") };
     CHECK_INT(-1, copy_docs(&stop, missing, 2, out, NULL, NULL, &e));
     CHECK_HAS("no-such-file.jsonl: cannot open: No such file or directory", e.msg);
+
+    /* --bad-lines is an output like the others: when the run fails after
+     * bad lines were copied (here: the second input is not gzip data after
+     * all), neither it nor its temporary file stays behind. */
+    write_file(in, data, sizeof data - 1);
+    unlink(side);
+    unlink(out);
+    const char *badgz = scratch("bad-method.jsonl.gz");
+    write_file(badgz, "\x1f\x8b\x09\x00\x00\x00\x00\x00\x00\x03junk", 14);
+    const char *then_bad[] = { in, badgz };
+    CHECK_INT(-1, copy_docs(&skip, then_bad, 2, out, NULL, NULL, &e));
+    CHECK_HAS("bad-method.jsonl.gz: offset ", e.msg);
+    CHECK(!file_or_temp_exists(side));
+    CHECK(!file_or_temp_exists(out));
+    /* ... and doc_abort, for a run that fails elsewhere, removes it too. */
+    r = doc_open(&skip, paths, 1, &e);
+    while (doc_next(r, &d, &e) == 1) {}
+    CHECK(file_or_temp_exists(side));
+    doc_abort(r);
+    CHECK(!file_or_temp_exists(side));
+}
+
+/* A line over --max-line with --on-error skip is a bad line like any other:
+ * skipped, counted, copied to --bad-lines byte for byte, and the lines after
+ * it keep their numbers. Both ways a line can be too long: its '\n' is in the
+ * buffer (in_line measures it), or it is longer than the buffer (copied a
+ * buffer at a time, never held); also as the last line without a '\n', and
+ * in --sep text, where its whole document is the bad one. */
+static void long_lines(void)
+{
+    const char *in = scratch("long.jsonl"), *out = scratch("long-out.jsonl"),
+               *side = scratch("long-bad.txt");
+    const char *l40 = "{\"text\":\"0123456789012345678901234567890\"}";
+    Buf big = { 0 }, data = { 0 }, want = { 0 };
+    buf_append(&big, "{\"text\":\"", 9);
+    for (int i = 0; i < 700000; i++) buf_putc(&big, (char)('a' + i % 26));
+    buf_append(&big, "\"}", 2);
+    const char *ok[] = { "{\"text\":\"ok 1\"}\n", "{\"text\":\"ok 2\"}\n", "{\"text\":\"ok 3\"}\n" };
+    buf_append(&data, ok[0], strlen(ok[0]));
+    buf_append(&data, l40, strlen(l40));
+    buf_putc(&data, '\n');
+    buf_append(&data, ok[1], strlen(ok[1]));
+    buf_append(&data, big.data, big.len);
+    buf_putc(&data, '\n');
+    buf_append(&data, ok[2], strlen(ok[2]));
+    buf_append(&data, big.data, big.len); /* the last line, no final newline */
+    write_file(in, data.data, data.len);
+    buf_append(&want, l40, strlen(l40));
+    buf_putc(&want, '\n');
+    buf_append(&want, big.data, big.len);
+    buf_putc(&want, '\n');
+    buf_append(&want, big.data, big.len);
+    buf_putc(&want, '\n');
+
+    const char *paths[] = { in };
+    Err e;
+    DocStats st;
+    DocOpts stop = { .max_line = 32 };
+    CHECK_INT(-1, copy_docs(&stop, paths, 1, out, NULL, NULL, &e));
+    CHECK_HAS(":2: line is 42 bytes, limit 32", e.msg);
+    CHECK(!file_or_temp_exists(out));
+
+    DocOpts skip = { .on_error = ON_ERROR_SKIP, .bad_lines = side, .max_line = 32 };
+    if (CHECK_INT_RC(0, copy_docs(&skip, paths, 1, out, NULL, &st, &e))) {
+        CHECK_INT(3, st.n_docs);
+        CHECK_INT(3, st.n_bad);
+        CHECK_INT(data.len, st.n_bytes);
+        char *got = read_file(out, NULL);
+        CHECK_STR("{\"text\":\"ok 1\"}\n{\"text\":\"ok 2\"}\n{\"text\":\"ok 3\"}\n", got);
+        free(got);
+        size_t n;
+        got = read_file(side, &n);
+        CHECK(got && n == want.len && !memcmp(got, want.data, n));
+        free(got);
+    } else {
+        fprintf(stderr, "  %s\n", e.msg);
+    }
+    DocReader *r = doc_open(&skip, paths, 1, &e);
+    Doc d;
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_INT(1, d.lineno);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_INT(3, d.lineno);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_INT(5, d.lineno);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    CHECK_INT(0, doc_close(r, &e));
+
+    /* --sep: the document with the long line goes to --bad-lines whole. */
+    const char *txt = scratch("long.txt");
+    data.len = want.len = 0;
+    buf_append(&data, "a\n%\nb\n", 6);
+    buf_append(&data, big.data, big.len);
+    buf_append(&data, "\nc\n%\n", 5);
+    buf_append(&data, big.data, big.len);
+    buf_append(&data, "\ne\n%\nf\n", 7);
+    write_file(txt, data.data, data.len);
+    buf_append(&want, "b\n", 2);
+    buf_append(&want, big.data, big.len);
+    buf_append(&want, "\nc\n", 3);
+    buf_append(&want, big.data, big.len);
+    buf_append(&want, "\ne\n", 3);
+    DocOpts sep = { .sep = "%", .on_error = ON_ERROR_SKIP, .bad_lines = side, .max_line = 32 };
+    const char *tp[] = { txt };
+    r = doc_open(&sep, tp, 1, &e);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("a", d.text, d.text_len);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("f", d.text, d.text_len);
+    CHECK_INT(10, d.lineno);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    CHECK_INT(2, doc_stats(r)->n_bad);
+    CHECK_INT(0, doc_close(r, &e));
+    size_t n;
+    char *got = read_file(side, &n);
+    CHECK(got && n == want.len && !memcmp(got, want.data, n));
+    free(got);
+    buf_free(&big);
+    buf_free(&data);
+    buf_free(&want);
 }
 
 static void gzip_files(void)
@@ -191,6 +311,53 @@ static void gzip_files(void)
     CHECK_INT(-1, copy_docs(&o, cut_paths, 1, back, NULL, NULL, &e));
     CHECK_HAS("cut.jsonl.gz: offset ", e.msg);
     CHECK_HAS("truncated", e.msg);
+
+    /* Members one after another (`cat a.gz b.gz`) read as one stream. */
+    const char *two = scratch("two.jsonl.gz");
+    Buf tb = { 0 };
+    buf_append(&tb, gz, gz_n);
+    buf_append(&tb, gz, gz_n);
+    write_file(two, tb.data, tb.len);
+    const char *two_paths[] = { two };
+    CHECK_INT(0, copy_docs(&o, two_paths, 1, back, NULL, &st, &e));
+    CHECK_INT(40000, st.n_docs);
+    again = read_file(back, &n);
+    CHECK(n == 2 * b.len && !memcmp(again, b.data, b.len) && !memcmp(again + b.len, b.data, b.len));
+    free(again);
+
+    /* Anything else after a member (`cat a.gz b.jsonl`) is an error at its
+     * offset, not silently dropped as gzread does. */
+    const char *tail = scratch("tail.jsonl.gz");
+    tb.len = 0;
+    buf_append(&tb, gz, gz_n);
+    buf_append(&tb, "{\"text\":\"tail\"}\n", 16);
+    write_file(tail, tb.data, tb.len);
+    unlink(back);
+    const char *tail_paths[] = { tail };
+    CHECK_INT(-1, copy_docs(&o, tail_paths, 1, back, NULL, NULL, &e));
+    char want[512];
+    snprintf(want, sizeof want, "%s: offset %zu: data after the end of a gzip member", tail, gz_n);
+    CHECK_STR(want, e.msg);
+    CHECK(!file_or_temp_exists(back));
+    Buf one = { 0 }; /* one stray byte, as short as trailing data gets */
+    buf_append(&one, gz, gz_n);
+    buf_putc(&one, '\n');
+    write_file(tail, one.data, one.len);
+    CHECK_INT(-1, copy_docs(&o, tail_paths, 1, back, NULL, NULL, &e));
+    CHECK_STR(want, e.msg);
+
+    /* Corrupt data (here the CRC) names the file, not zlib's "<fd:N>". */
+    const char *bad = scratch("corrupt.jsonl.gz");
+    gz[gz_n - 8] ^= 0x55;
+    write_file(bad, gz, gz_n);
+    const char *bad_paths[] = { bad };
+    CHECK_INT(-1, copy_docs(&o, bad_paths, 1, back, NULL, NULL, &e));
+    snprintf(want, sizeof want, "%s: offset ", bad);
+    CHECK_HAS(want, e.msg);
+    CHECK_HAS("bad gzip data: incorrect data check", e.msg);
+    CHECK(!strstr(e.msg, "<fd:"));
+    buf_free(&tb);
+    buf_free(&one);
     free(gz);
     buf_free(&b);
 }
@@ -299,6 +466,7 @@ int main(void)
 {
     passthrough();
     bad_lines();
+    long_lines();
     gzip_files();
     plain_text();
     output_paths();

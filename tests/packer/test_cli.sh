@@ -118,7 +118,7 @@ expect_empty "$T/x8"
 # Failing after shards were written (the tokenizer copy cannot land on a
 # folder): the staged shards are removed.
 mkdir -p "$T/x9/tokenizer.json"
-expect_rc 1 "$P" -o "$T/x9" -t "$T/tok.json" --shard-tokens 1000 "$T/a.tok"
+expect_rc 1 "$P" -o "$T/x9" -t "$T/tok.json" --context 100 --shard-tokens 1000 "$T/a.tok"
 [ "$(ls -A "$T/x9")" = tokenizer.json ] && ok || fail "x9 holds: $(ls -A "$T/x9" | head -5 | tr '\n' ' ')"
 
 # Bad usage: exit 2, one line and the hint.
@@ -141,7 +141,17 @@ expect_rc 2 "$P" -o "$T/u8" - -
 expect_err "only once"
 expect_rc 2 "$P" -o "$T/u9" --best-fit --context 2000 --shard-tokens 1000 "$T/a.tok"
 expect_err "smaller than one best-fit window"
-for u in u1 u2 u3 u4 u5 u6 u7 u8 u9; do expect_empty "$T/$u"; done
+# Stream shards too: one shorter than a window holds no training sample (and
+# --shard-tokens 1 would write a file a token). The minimum is named.
+expect_rc 2 "$P" -o "$T/u10" --context 100 --shard-tokens 100 "$T/a.tok"
+expect_err "--shard-tokens 100 is smaller than one stream window: at least context + 1 = 101"
+expect_err "try 'packer --help'"
+expect_rc 2 "$P" -o "$T/u11" --shard-tokens 1 "$T/a.tok"
+expect_err "at least context + 1 = 1025"
+for u in u1 u2 u3 u4 u5 u6 u7 u8 u9 u10 u11; do expect_empty "$T/$u"; done
+# ... and exactly one window is enough.
+expect_rc 0 "$P" -o "$T/w1" --quiet --context 100 --shard-tokens 101 "$T/a.tok"
+[ "$(stat -c %s "$T/w1/train_000000.bin")" = $((1024 + 2 * 101)) ] && ok || fail "a 101-token shard expected"
 
 # SIGTERM while reading a pipe: nothing is left in the folder.
 mkfifo "$T/fifo"

@@ -672,6 +672,12 @@ static void failures(void)
     o.shard_tokens = 200000;
     expect_failure(&o, "longer than all the training data", 0);
 
+    /* Stream shards shorter than one window (context + 1) hold no training
+     * sample, and the trainer refuses them: refused here, before any write. */
+    o = opts(sp("fail-shard"), one, 1);
+    o.shard_tokens = o.context;
+    expect_failure(&o, "--shard-tokens 64 is smaller than one window of 65 tokens", 0);
+
     /* Weights that sum to zero. */
     PackInput zero[2] = { { pa, 0, 1 }, { pa, 0, 1 } };
     o = opts(sp("fail-zero"), zero, 2);
@@ -697,7 +703,7 @@ static void failures(void)
     snprintf(block, sizeof block, "%s/train_000000.bin", o.out_dir);
     CHECK(!file_or_temp_exists(block));
 
-    /* A failure at the commit (the tokenizer copy cannot be renamed onto a
+    /* A failure at the commit (the tokenizer copy cannot be written over a
      * folder): every staged shard is removed. */
     const char *tok = sp("tok.json");
     write_file(tok, "{\"model\": {}}\n", 14);
