@@ -1,6 +1,6 @@
 /* Checkpoint writer and reader (ckpt.h). The reader trusts nothing: magic,
  * version, a size that matches the header, and the checksum, each failing with
- * the file name and offset. It does not interpret the JSON: train.c does. */
+ * the file name and offset. It does not interpret the JSON: rundir.c does. */
 #include "ckpt.h"
 
 #include <errno.h>
@@ -14,12 +14,11 @@
 
 #include "iofile.h"
 
-#define HEAD_BYTES 24 /* magic 8, version 4, json length 4, n_params 8 */
 #define ALIGN 64
 
 static uint64_t body_offset(size_t json_len)
 {
-    return ((uint64_t)HEAD_BYTES + json_len + ALIGN - 1) / ALIGN * ALIGN;
+    return ((uint64_t)CKPT_HEAD_BYTES + json_len + ALIGN - 1) / ALIGN * ALIGN;
 }
 
 static int put(OutFile *o, XXH3_state_t *h, const void *p, size_t n, Err *e)
@@ -40,7 +39,7 @@ int ckpt_write(const char *path, const char *json, const float *params, const fl
         return -1;
     }
     size_t json_len = strlen(json);
-    unsigned char head[HEAD_BYTES] = { 0 };
+    unsigned char head[CKPT_HEAD_BYTES] = { 0 };
     memcpy(head, CKPT_MAGIC, 8);
     uint32_t version = CKPT_VERSION, jl = (uint32_t)json_len;
     uint64_t np = n_params;
@@ -49,8 +48,8 @@ int ckpt_write(const char *path, const char *json, const float *params, const fl
     memcpy(head + 16, &np, 8);
     static const char zeros[ALIGN];
     size_t bytes = n_params * sizeof(float);
-    int rc = put(o, h, head, HEAD_BYTES, e) || put(o, h, json, json_len, e) ||
-             put(o, h, zeros, body_offset(json_len) - HEAD_BYTES - json_len, e) ||
+    int rc = put(o, h, head, CKPT_HEAD_BYTES, e) || put(o, h, json, json_len, e) ||
+             put(o, h, zeros, body_offset(json_len) - CKPT_HEAD_BYTES - json_len, e) ||
              put(o, h, params, bytes, e);
     const char *hook = getenv("GPTKIT_TEST_CKPT_PAUSE");
     if (!rc && hook && *hook && strstr(path, hook)) {
@@ -90,12 +89,12 @@ int ckpt_open(CkptFile *c, const char *path, Err *e)
     c->fd = open(path, O_RDONLY);
     if (c->fd < 0) return err_sys(e, path, "cannot open the checkpoint");
     struct stat st;
-    unsigned char head[HEAD_BYTES];
+    unsigned char head[CKPT_HEAD_BYTES];
     if (fstat(c->fd, &st)) {
         err_sys(e, path, "cannot stat");
         goto fail;
     }
-    if ((uint64_t)st.st_size < HEAD_BYTES || read_all(c->fd, head, HEAD_BYTES)) {
+    if ((uint64_t)st.st_size < CKPT_HEAD_BYTES || read_all(c->fd, head, CKPT_HEAD_BYTES)) {
         err_off(e, path, 0, "%lld bytes, too short for a checkpoint header", (long long)st.st_size);
         goto fail;
     }

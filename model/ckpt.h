@@ -13,6 +13,9 @@
 
 #define CKPT_MAGIC "GPTKCKPT"
 #define CKPT_VERSION 1
+/* The fixed header: magic 8, version 4, JSON length 4, n_params 8 bytes. The
+ * JSON text starts at this offset (errors about it point there). */
+#define CKPT_HEAD_BYTES 24
 
 /* Test hook: when the environment variable GPTKIT_TEST_CKPT_PAUSE is set and
  * its value occurs in path, the writer stops for a minute after the weights,

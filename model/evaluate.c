@@ -6,6 +6,8 @@
  * trainer's windows (the first N of them are the trainer's validation set);
  * text is cut into windows of T+1 stepping by T, the last one shorter, so every
  * token but the first is predicted once. */
+#include "evaluate.h"
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -25,49 +27,6 @@
 #include "tokenizer.h"
 
 #define PROG "model"
-
-typedef struct EvalOpts {
-    const char *run_dir, *ckpt, *data, *dump_logits;
-    uint64_t max_windows; /* 0: all */
-    int json;
-    DocOpts doc;
-    CommonOpts common;
-} EvalOpts;
-
-static int eval_usage(FILE *f, int code)
-{
-    fputs("usage: model eval RUN --data DIR|SHARD.bin|TEXT [--windows N] [--json] [--ckpt FILE]\n"
-          "\n"
-          "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, and\n"
-          "prints on stdout the model's loss (mean nats a predicted token), perplexity\n"
-          "(e^loss) and bits per byte (summed loss in bits over the UTF-8 bytes of the\n"
-          "predicted tokens; special tokens such as end-of-text count 0 bytes), which\n"
-          "compares models with different tokenizers. A summary goes to stderr.\n"
-          "\n"
-          "  --data DIR           a packer folder: its val*.bin shards, in name order\n"
-          "  --data FILE.bin      one llm.c shard\n"
-          "  --data FILE          anything else is documents (JSONL, plain text, .gz; the\n"
-          "                       document options below), encoded with the run's\n"
-          "                       tokenizer, each preceded by end-of-text as in the shards\n"
-          "  --windows N          evaluate only the first N windows (default: all). Shards\n"
-          "                       are cut as the trainer cuts them (T+1 tokens, stepping by\n"
-          "                       T, or T+1 for best-fit data): the trainer's validation\n"
-          "                       loss is the first eval-batches x micro-batch windows of\n"
-          "                       the val shards. The tokens past a shard's last window are\n"
-          "                       not evaluated (counted in the summary); text ends with a\n"
-          "                       shorter window instead\n"
-          "  --json               print one JSON object (loss, perplexity, bits_per_byte,\n"
-          "                       tokens, bytes, windows, context, checkpoint, data)\n"
-          "  --dump-logits FILE   also write the logits of every predicted position, float32\n"
-          "                       little-endian, (tokens, vocabulary) row-major (for tests)\n"
-          "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
-          f);
-    fputs(cli_doc_help, f);
-    fputs(cli_common_help, f);
-    fputs("\n  example: model eval run/ --data data/ --json\n"
-          "           model eval run/ --data held-out.jsonl.gz\n", f);
-    return code;
-}
 
 /* The evaluated tokens: shards (windows read on demand) or one encoded stream. */
 typedef struct Source {
@@ -166,7 +125,12 @@ static int get_window(const Source *src, uint64_t w, int T, int V, int *x, int *
     return (int)n;
 }
 
-static int eval_run(const EvalOpts *o, Err *e)
+void eval_opts_init(EvalOpts *o)
+{
+    *o = (EvalOpts){ .dev = DEVICE_OPTS_AUTO };
+}
+
+int eval_run(const EvalOpts *o, Err *e)
 {
     RunModel rm;
     Tokenizer *tok = NULL;
@@ -193,7 +157,7 @@ static int eval_run(const EvalOpts *o, Err *e)
         err_set(e, "cannot start %u threads", threads);
         goto done;
     }
-    if (kern_open(&kern, -1, -1, pool, e) || runmodel_load(&rm, B, T, &kern, &g, e)) goto done;
+    if (kern_open(&kern, o->dev.device, o->dev.prec, pool, e) || runmodel_load(&rm, B, T, &kern, &g, e)) goto done;
     if (o->dump_logits && !(lg = malloc((size_t)B * T * Vp * sizeof *lg))) {
         err_set(e, "out of memory");
         goto done;
@@ -284,43 +248,4 @@ done:
     idbuf_free(&src.ids);
     tok_free(tok);
     return code;
-}
-
-int eval_main(int argc, char **argv)
-{
-    EvalOpts o = { 0 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o.common, argc, argv, &i);
-        if (rc == 0) rc = cli_doc_option(PROG, &o.doc, argc, argv, &i);
-        if (rc == 2) return 2;
-        if (rc == 1) continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return eval_usage(stdout, 0);
-        if (!strcmp(a, "--json")) {
-            o.json = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (o.run_dir) return cli_bad_usage(PROG, "eval takes one RUN folder ('%s' and '%s'): data goes in --data", o.run_dir, a);
-            o.run_dir = a;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "eval: %s needs a value (or is not an option)", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--data")) o.data = v;
-        else if (!strcmp(a, "--ckpt")) o.ckpt = v;
-        else if (!strcmp(a, "--dump-logits")) o.dump_logits = v;
-        else if (!strcmp(a, "--windows")) {
-            if (cli_u64(v, 1, UINT64_C(1) << 40, &o.max_windows))
-                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
-        } else return cli_bad_usage(PROG, "eval: unknown option '%s'", a);
-    }
-    if (!o.run_dir) return cli_bad_usage(PROG, "eval needs a RUN folder (model train -o RUN)");
-    if (!o.data) return cli_bad_usage(PROG, "eval needs --data DIR|SHARD.bin|TEXT");
-    Err e = { { 0 } };
-    if (eval_run(&o, &e)) {
-        err_print(PROG, &e);
-        return 1;
-    }
-    return 0;
 }

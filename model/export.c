@@ -4,6 +4,8 @@
  * our linear weights are (out, in), so c_attn, c_proj and c_fc are transposed
  * on the way out. The vocabulary padding is dropped; lm_head.weight is left
  * out, tied to transformer.wte.weight as HF's own save_pretrained does. */
+#include "export.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -20,38 +22,6 @@
 #include "runmodel.h"
 
 #define PROG "model"
-
-typedef struct ExportOpts {
-    const char *run_dir, *ckpt, *out_dir;
-    CommonOpts common;
-} ExportOpts;
-
-static int export_usage(FILE *f, int code)
-{
-    fputs("usage: model export RUN -o DIR [--ckpt FILE]\n"
-          "\n"
-          "Reads RUN/latest's checkpoint (or --ckpt FILE) and writes a Hugging Face GPT-2\n"
-          "into DIR (created if needed; each file written whole or not at all):\n"
-          "  DIR/model.safetensors  float32 weights under GPT2LMHeadModel's names\n"
-          "                         (transformer.wte.weight, transformer.h.0.attn.c_attn.weight,\n"
-          "                         ...), linear weights as HF's Conv1D keeps them, (in, out);\n"
-          "                         the vocabulary without the trainer's padding; no\n"
-          "                         lm_head.weight: it is tied to transformer.wte.weight\n"
-          "  DIR/config.json        GPT2Config: vocab_size, n_positions (the trained\n"
-          "                         context), n_embd, n_layer, n_head, n_inner,\n"
-          "                         activation_function gelu_new, layer_norm_epsilon 1e-5,\n"
-          "                         bos/eos_token_id the end-of-text id\n"
-          "  DIR/tokenizer.json     RUN/tokenizer.json, when the run has one\n"
-          "In Python: GPT2LMHeadModel.from_pretrained(DIR), and the tokenizer with\n"
-          "PreTrainedTokenizerFast(tokenizer_file=DIR + '/tokenizer.json').\n"
-          "\n"
-          "  -o DIR               the output folder (required)\n"
-          "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
-          f);
-    fputs("\n  example: model export run/ -o hf/ && python3 -c \"from transformers import GPT2LMHeadModel; "
-          "GPT2LMHeadModel.from_pretrained('hf')\"\n", f);
-    return code;
-}
 
 typedef struct Tensor {
     char name[96];
@@ -81,7 +51,12 @@ static int write_text_file(const char *path, const char *text, size_t n, Err *e)
     return out_close(f, e);
 }
 
-static int export_run(const ExportOpts *o, Err *e)
+void export_opts_init(ExportOpts *o)
+{
+    *o = (ExportOpts){ 0 };
+}
+
+int export_run(const ExportOpts *o, Err *e)
 {
     RunModel rm;
     float *weights = NULL;           /* the checkpoint's, host memory */
@@ -228,34 +203,4 @@ done:
     free(ts);
     free(weights);
     return code;
-}
-
-int export_main(int argc, char **argv)
-{
-    ExportOpts o = { 0 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o.common, argc, argv, &i);
-        if (rc == 2) return 2;
-        if (rc == 1) continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return export_usage(stdout, 0);
-        if (a[0] != '-') {
-            if (o.run_dir) return cli_bad_usage(PROG, "export takes one RUN folder ('%s' and '%s')", o.run_dir, a);
-            o.run_dir = a;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "export: %s needs a value (or is not an option)", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = v;
-        else if (!strcmp(a, "--ckpt")) o.ckpt = v;
-        else return cli_bad_usage(PROG, "export: unknown option '%s'", a);
-    }
-    if (!o.run_dir) return cli_bad_usage(PROG, "export needs a RUN folder (model train -o RUN)");
-    if (!o.out_dir) return cli_bad_usage(PROG, "export needs -o DIR (the folder for the Hugging Face files)");
-    Err e = { { 0 } };
-    if (export_run(&o, &e)) {
-        err_print(PROG, &e);
-        return 1;
-    }
-    return 0;
 }

@@ -5,6 +5,8 @@
  * (out, in); attention mask buffers skipped), and llm.c's checkpoint
  * (gpt2_124M.bin: magic 20240326, version 3, float32, already our layout).
  * Not read: bf16/fp16 files, untied output layers, other activations. */
+#include "import.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,50 +29,6 @@
 #define PROG "model"
 #define LLMC_MAGIC 20240326
 #define LLMC_HEADER_INTS 256
-
-typedef struct ImportOpts {
-    const char *src, *out_dir, *tokenizer;
-    int eot_id; /* -2: from the source */
-    CommonOpts common;
-} ImportOpts;
-
-static int import_usage(FILE *f, int code)
-{
-    fputs("usage: model import SRC -o RUN [--tokenizer FILE] [--eot ID]\n"
-          "\n"
-          "Reads a GPT-2 trained elsewhere and writes a run folder RUN (it must not exist or\n"
-          "be empty; written whole or not at all) that model sample, eval, export and\n"
-          "train --resume read:\n"
-          "  RUN/ckpt-000000.bin  the weights (vocabulary padded to 64 with zero rows),\n"
-          "                       AdamW moments zero, step 0\n"
-          "  RUN/latest           names it\n"
-          "  RUN/tokenizer.json   SRC/tokenizer.json or --tokenizer FILE, when there is one\n"
-          "SRC is either\n"
-          "  a folder with model.safetensors + config.json in the layout of Hugging Face's\n"
-          "    GPT2LMHeadModel (what model export writes): float32 tensors named\n"
-          "    transformer.h.0.attn.c_attn.weight ... or without the 'transformer.' prefix,\n"
-          "    Conv1D weights (in, out); the attn.bias / attn.masked_bias mask buffers of\n"
-          "    real GPT-2 files are skipped; lm_head.weight, when present, must equal the\n"
-          "    token embedding (the output layer is tied). config.json gives the shape\n"
-          "    (n_layer, n_embd, n_head, n_inner, vocab_size, n_positions) and every tensor\n"
-          "    must have it; activation gelu_new, layer_norm_epsilon 1e-5.\n"
-          "  or an llm.c checkpoint file (gpt2_124M.bin: magic 20240326, version 3 = float32;\n"
-          "    version 5, bf16, is refused).\n"
-          "To train on: model train --resume RUN --data DIR --steps N (the first resume\n"
-          "settles warmup, evaluation and checkpoint intervals as a fresh run would).\n"
-          "\n"
-          "  -o RUN               the run folder to write (required)\n"
-          "  --tokenizer FILE     tokenizer.json to copy into RUN (default: SRC's, if any);\n"
-          "                       checked to cover the vocabulary\n"
-          "  --eot ID             the end-of-text id (default: config.json's eos_token_id;\n"
-          "                       for llm.c files 50256 when the vocabulary is GPT-2's 50257,\n"
-          "                       else none)\n",
-          f);
-    fputs(cli_common_help, f);
-    fputs("\n  example: model export run/ -o hf/ && model import hf/ -o run2/ && model sample run2/ <<< 'Hello'\n"
-          "           model import gpt2_124M.bin -o gpt2/ --tokenizer gpt2-tokenizer.json\n", f);
-    return code;
-}
 
 /* A file mapped read-only. */
 typedef struct Mapped {
@@ -519,12 +477,20 @@ static int run_dir_free(const char *dir)
     return empty; /* rename() replaces an empty folder */
 }
 
-static int import_run(const ImportOpts *o, Err *e)
+void import_opts_init(ImportOpts *o)
+{
+    *o = (ImportOpts){ .eot_id = IMPORT_EOT_FROM_SRC };
+}
+
+int import_run(const ImportOpts *o, Err *e)
 {
     Progress pr;
     progress_start(&pr, PROG, o->common.progress, 0);
     struct stat st;
-    if (stat(o->src, &st)) return err_sys(e, o->src, "cannot open");
+    if (stat(o->src, &st)) {
+        err_sys(e, o->src, "cannot open");
+        return 1;
+    }
     GptConfig cfg;
     int eot = -1, n_tensors = 0, n_skipped = 0, tied_head = 0, is_dir = S_ISDIR(st.st_mode), code = 1;
     float *params = NULL;
@@ -537,7 +503,7 @@ static int import_run(const ImportOpts *o, Err *e)
         eot = cfg.vocab_size == 50257 ? 50256 : -1; /* GPT-2's <|endoftext|> */
         n_tensors = GPT_N_TENSORS;
     }
-    if (o->eot_id != -2) {
+    if (o->eot_id != IMPORT_EOT_FROM_SRC) {
         if (o->eot_id >= cfg.vocab_size) {
             err_set(e, "--eot %d is outside the vocabulary of %d", o->eot_id, cfg.vocab_size);
             code = 2;
@@ -594,38 +560,5 @@ done:
     if (tmp[0]) remove_tmp_run(tmp);
     tok_free(tok);
     free(params);
-    return code;
-}
-
-int import_main(int argc, char **argv)
-{
-    ImportOpts o = { .eot_id = -2 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o.common, argc, argv, &i);
-        if (rc == 2) return 2;
-        if (rc == 1) continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return import_usage(stdout, 0);
-        if (a[0] != '-' || !a[1]) {
-            if (o.src) return cli_bad_usage(PROG, "import takes one SRC ('%s' and '%s')", o.src, a);
-            o.src = a;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "import: %s needs a value (or is not an option)", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = v;
-        else if (!strcmp(a, "--tokenizer")) o.tokenizer = v;
-        else if (!strcmp(a, "--eot")) {
-            uint64_t x;
-            if (cli_u64(v, 0, INT32_MAX, &x)) return cli_bad_usage(PROG, "%s needs a token id, not '%s'", a, v);
-            o.eot_id = (int)x;
-        } else return cli_bad_usage(PROG, "import: unknown option '%s'", a);
-    }
-    if (!o.src) return cli_bad_usage(PROG, "import needs SRC (a Hugging Face folder or an llm.c .bin file)");
-    if (!o.out_dir) return cli_bad_usage(PROG, "import needs -o RUN (the run folder to write)");
-    Err e = { { 0 } };
-    int code = import_run(&o, &e);
-    if (code == 2) return cli_bad_usage(PROG, "%s", e.msg);
-    if (code) err_print(PROG, &e);
     return code;
 }

@@ -139,6 +139,10 @@ typedef struct KernOps {
      * not NULL, receives the new weights in the working precision. */
     void (*adamw)(Kern *k, float *params, floatX *params_x, float *m, float *v, const float *grads,
                   const KTensors *t, const AdamArgs *a);
+    /* The backend's matrix-product rate in the working precision, FLOP/s,
+     * measured (the denominator of MFU); NULL on the CPU, where the trainer
+     * measures sgemm on its own threads. */
+    double (*matmul_rate)(Kern *k);
 } KernOps;
 
 struct Kern {

@@ -57,51 +57,6 @@ int lrfind_verdict(const double *lr, const double *loss, int n, double beta, dou
     return 0;
 }
 
-typedef struct LrOpts {
-    TrainOpts t;
-    const char *out_dir;
-    double lr_min, lr_max, beta, div_factor;
-    uint64_t steps;
-    int stop_div;
-} LrOpts;
-
-static int lr_usage(FILE *f, int code)
-{
-    fputs("usage: model lr-find --data DIR -o OUT [--min 1e-6 --max 1 --steps 100] [shape options]\n"
-          "\n"
-          "The LR range test (Smith 2015; fastai's lr_find): from a fresh init, one AdamW\n"
-          "step at each of --steps learning rates rising exponentially from --min to --max\n"
-          "(no warmup, no decay), each on the next training batch of DIR (llm.c shards and\n"
-          "meta.json, as for 'model train'). The loss falls while the rate is too small to\n"
-          "matter, then fast, then the model blows up. Writes OUT/lr.csv (step, lr, loss,\n"
-          "smoothed) and OUT/lr.png (loss against lr, log scale, gnuplot), and prints the\n"
-          "suggested rate with its reasoning on stdout: the rate where the smoothed loss\n"
-          "falls fastest (steepest slope against ln lr), before its minimum and so before\n"
-          "it diverges (smoothed loss above --div-factor x its minimum). Use it as --lr of\n"
-          "'model train' (a peak rate: train warms up to it and decays from it).\n"
-          "\n"
-          "Range test:\n"
-          "  --min LR             first learning rate (default 1e-6)\n"
-          "  --max LR             last learning rate (default 1)\n"
-          "  --steps N            steps, one rate each (default 100); lr.csv has N rows unless\n"
-          "                       the loss stops being a number\n"
-          "  --smooth B           the smoothing: exponential moving average with weight B on\n"
-          "                       the past, bias-corrected (default 0.9)\n"
-          "  --div-factor F       diverged once the smoothed loss exceeds F x its minimum\n"
-          "                       (default 4)\n"
-          "  --stop-div           stop at the divergence instead of running all the steps\n"
-          "Shape (as 'model train'):\n"
-          "  --preset NAME        tiny (default), small, mosaic-52m, ... (model train --help)\n"
-          "  --layers L --width D --heads H --mlp N   override the preset's\n",
-          f);
-    fputs(sweep_train_help, f);
-    fputs(cli_common_help, f);
-    fputs("\n  example: model lr-find --data data/ -o lr/ --preset tiny --context 128 --steps 100\n"
-          "           model train --data data/ -o run/ --preset tiny --context 128 --lr <suggested>\n",
-          f);
-    return code;
-}
-
 static void plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr_div, double lr_lo, double lr_hi)
 {
     char png[PATH_MAX], tmp[PATH_MAX + 32], csv[PATH_MAX];
@@ -133,8 +88,13 @@ static void plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr
     else unlink(tmp);
 }
 
-/* The range test itself; 0 or an exit status. */
-static int lrfind_run(const LrOpts *lo, Err *e)
+void lrfind_opts_init(LrOpts *o)
+{
+    *o = (LrOpts){ .lr_min = 1e-6, .lr_max = 1, .beta = 0.9, .div_factor = 4, .steps = 100 };
+    train_opts_init(&o->t);
+}
+
+int lrfind_run(const LrOpts *lo, Err *e)
 {
     const TrainOpts *o = &lo->t;
     int code = 1;
@@ -192,7 +152,7 @@ static int lrfind_run(const LrOpts *lo, Err *e)
         err_set(e, "cannot start %u threads", threads);
         goto done;
     }
-    if (kern_open(&kern, -1, -1, pool, e) || gpt_init(&g, &cfg, B, T, &kern, 1, e) ||
+    if (kern_open(&kern, o->dev.device, o->dev.prec, pool, e) || gpt_init(&g, &cfg, B, T, &kern, 1, e) ||
         gpt_init_weights(&g, o->seed, e))
         goto done;
     if (loader_init(&ld, &train, o->seed, 0, 0, e)) goto done;
@@ -299,68 +259,5 @@ done:
     gpool_free(pool);
     shards_free(&train);
     shards_free(&val);
-    return code;
-}
-
-int lrfind_main(int argc, char **argv)
-{
-    LrOpts lo = { .lr_min = 1e-6, .lr_max = 1, .beta = 0.9, .div_factor = 4, .steps = 100 };
-    train_opts_init(&lo.t);
-    CommonOpts common = { 0 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc = cli_common_option(PROG, &common, argc, argv, &i);
-        if (rc == 2) return 2;
-        if (rc == 1) continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return lr_usage(stdout, 0);
-        if (!strcmp(a, "--stop-div")) {
-            lo.stop_div = 1;
-            continue;
-        }
-        if ((rc = sweep_train_option(PROG, &lo.t, argc, argv, &i)) == 2) return 2;
-        if (rc == 1) continue;
-        if (a[0] != '-') return cli_bad_usage(PROG, "lr-find takes no file arguments ('%s'): use --data DIR", a);
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "lr-find: unknown option '%s' (or it needs a value)", a);
-        const char *v = argv[++i];
-        uint64_t n = 0;
-        double d = 0;
-        if (!strcmp(a, "--data")) lo.t.data_dir = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) lo.out_dir = v;
-        else if (!strcmp(a, "--preset")) {
-            if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
-            lo.t.preset = v;
-        }
-#define U64(name, lo_, hi, dst)                                                                      \
-    else if (!strcmp(a, name)) {                                                                     \
-        if (cli_u64(v, lo_, hi, &n)) return cli_bad_usage(PROG, "%s needs a whole number in range, not '%s'", a, v); \
-        dst = n;                                                                                     \
-    }
-#define DBL(name, lo_, hi, dst)                                                                      \
-    else if (!strcmp(a, name)) {                                                                     \
-        if (cli_double(v, lo_, hi, &d)) return cli_bad_usage(PROG, "%s needs a number in range, not '%s'", a, v); \
-        dst = d;                                                                                     \
-    }
-        U64("--layers", 1, 1000, lo.t.n_layer)
-        U64("--width", 1, 1 << 16, lo.t.n_embd)
-        U64("--heads", 1, 1 << 12, lo.t.n_head)
-        U64("--mlp", 1, 1 << 18, lo.t.n_mlp)
-        U64("--steps", 2, 1000000, lo.steps)
-        DBL("--min", 1e-12, 1e3, lo.lr_min)
-        DBL("--max", 1e-12, 1e3, lo.lr_max)
-        DBL("--smooth", 0, 0.9999, lo.beta)
-        DBL("--div-factor", 1.0001, 1e9, lo.div_factor)
-        else return cli_bad_usage(PROG, "lr-find: unknown option '%s'", a);
-#undef U64
-#undef DBL
-    }
-    if (!lo.t.data_dir) return cli_bad_usage(PROG, "lr-find needs --data DIR (the packer's output folder)");
-    if (!lo.out_dir) return cli_bad_usage(PROG, "lr-find needs -o OUT (the folder for lr.csv and lr.png)");
-    if (!(lo.lr_min < lo.lr_max)) return cli_bad_usage(PROG, "--min %g must be below --max %g", lo.lr_min, lo.lr_max);
-    lo.t.threads = common.threads;
-    lo.t.progress = common.progress;
-    Err e = { { 0 } };
-    int code = lrfind_run(&lo, &e);
-    if (code == 2) cli_bad_usage(PROG, "%s", e.msg);
-    else if (code) err_print(PROG, &e);
     return code;
 }

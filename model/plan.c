@@ -10,7 +10,6 @@
 #include <cblas.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -697,89 +696,6 @@ char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char
 
 /* ---- the subcommand ---- */
 
-static int usage(FILE *f, int code)
-{
-    fputs("usage: model plan [--preset NAME | --layers L --width D --heads H] [options]\n"
-          "       model plan --compare LxDxH,LxDxH,... [options]\n"
-          "       model plan --budget PARAMS | --budget-flops FLOPS [options]\n"
-          "\n"
-          "Answers \"which shape should I train?\" before any training: for a GPT-2 shape it\n"
-          "prints parameters (total, without embeddings), the training memory the trainer will\n"
-          "allocate (weights, gradients, AdamW moments, activations of one micro-batch) and\n"
-          "whether it fits this machine, FLOPs a token (6N + 12·L·D·T), time a step and for\n"
-          "the run from this machine's sgemm rate (measured at start, as 'model train' does\n"
-          "for MFU), and what the literature predicts, each with its source: Chinchilla\n"
-          "(20 tokens a parameter, and the approach-3 fit with its compute-optimal N, D),\n"
-          "Kaplan et al.'s L(N, D), Levine et al.'s depth-to-width fit with a verdict (too\n"
-          "deep / too shallow / about right for its width), and the head dimension. Reads\n"
-          "nothing unless --data; writes the report to stdout. Times are estimates from the\n"
-          "sgemm rate, and with --measure also timed: a few real training steps of each shape\n"
-          "(forward, backward, AdamW) with the trainer's code and threads.\n"
-          "\n"
-          "Shape (default: the preset gpt2):\n"
-          "  --preset NAME        tiny, small, mosaic-52m, mosaic-83m, mosaic-125m, gpt2,\n"
-          "                       gpt2-medium, gpt2-large, gpt2-xl (see model train --help)\n"
-          "  --layers L --width D --heads H   instead of a preset; D must divide by H\n"
-          "  --mlp M              MLP hidden width (default 4 x width)\n"
-          "  --vocab V            vocabulary (default: --data's, else GPT-2's 50257)\n"
-          "  --context T          tokens a sequence (default: --data's meta.json, else 1024)\n"
-          "  --compare LIST       several shapes side by side, LAYERSxWIDTHxHEADS separated\n"
-          "                       by commas (e.g. 36x1280x20,18x1280x64)\n"
-          "  --budget PARAMS      list shapes of about PARAMS total parameters (e.g. 124M),\n"
-          "                       ranked by Levine's fit, heads of --head-dim (default 64)\n"
-          "  --budget-flops C     the same for the Chinchilla-optimal size of C FLOPs (e.g. 1e19)\n"
-          "  --top N              shapes listed in budget mode (default 10)\n"
-          "Run:\n"
-          "  --tokens N           training tokens (default: one epoch of --data, else what\n"
-          "                       --hours allows, else 20 a parameter); k/M/B/T suffixes\n"
-          "  --data DIR           packer's folder: its training tokens, vocabulary, context\n"
-          "  --hours H            time budget: tokens trainable in H hours\n"
-          "  --batch TOKENS       tokens a step, a multiple of micro-batch x context\n"
-          "                       (default one micro-batch)\n"
-          "  --micro-batch SEQS   sequences a forward/backward (default 8, as model train)\n"
-          "Machine:\n"
-          "  --rate GFLOPS        sgemm rate to assume instead of measuring it\n"
-          "  --mfu F              fraction of the sgemm rate training reaches (default 0.5;\n"
-          "                       model train prints its MFU, bench/model measured 40-90%)\n"
-          "  --measure [STEPS]    also time STEPS training steps (default 3) after a warm-up\n"
-          "                       step, for each shape, on random tokens (or --data's windows):\n"
-          "                       seconds a step, tokens/s, MFU, and the run's time measured;\n"
-          "                       refused (exit 1) when the training memory does not fit\n"
-          "  --memory BYTES       judge the fit against this much memory (e.g. 16Gi) instead of\n"
-          "                       this machine's (default: MemAvailable now)\n"
-          "Output:\n"
-          "  --json               one JSON object (for tools) instead of the table\n"
-          "  -j N                 threads of the sgemm rate and --measure (default: every\n"
-          "                       core, as model train)\n"
-          "  --quiet              no summary line on stderr\n"
-          "  -h, --help           this help\n"
-          "\n"
-          "  examples: model plan --compare 36x1280x20,18x1280x64\n"
-          "            model plan --preset gpt2 --data data/ --hours 24\n"
-          "            model plan --budget 124M --context 512\n"
-          "            model plan --preset tiny --data data/ --measure\n",
-          f);
-    return code;
-}
-
-/* A count with an optional k/M/B(=G)/T suffix; fractions allowed ("1.5B", "2e9"). */
-static int parse_count(const char *s, double min, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s) return -1;
-    double mul = 1;
-    if (!strcmp(end, "k") || !strcmp(end, "K")) mul = 1e3;
-    else if (!strcmp(end, "M")) mul = 1e6;
-    else if (!strcmp(end, "B") || !strcmp(end, "G")) mul = 1e9;
-    else if (!strcmp(end, "T")) mul = 1e12;
-    else if (*end) return -1;
-    v *= mul;
-    if (!isfinite(v) || v < min || v > 1e30) return -1;
-    *out = v;
-    return 0;
-}
-
 /* Training tokens, windows, vocabulary and context of a packer folder; keep:
  * the mapped training shards (for --measure; caller frees with shards_free),
  * NULL: none kept. */
@@ -807,122 +723,6 @@ static int read_data(const char *dir, int context, double *tokens, double *windo
     return rc;
 }
 
-typedef struct Args {
-    const char *preset, *compare, *data;
-    int L, D, H, M, V, T;
-    double budget, budget_flops, memory, rate, mfu, tokens, hours;
-    uint64_t batch;
-    int micro, top, head_dim, json;
-    int measure; /* timed steps; 0: no --measure */
-    CommonOpts common;
-} Args;
-
-static int parse_args(int argc, char **argv, Args *a)
-{
-    *a = (Args){ .micro = 8, .mfu = 0.5, .top = 10, .head_dim = 64 };
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        int rc = cli_common_option(PROG, &a->common, argc, argv, &i);
-        if (rc == 2) return 2;
-        if (rc == 1) continue;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(stdout, 0) - 1; /* -1: help shown, exit 0 */
-        if (!strcmp(o, "--json")) {
-            a->json = 1;
-            continue;
-        }
-        if (!strcmp(o, "--measure")) { /* an optional count: only a number is taken */
-            a->measure = 3;
-            if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
-                uint64_t st;
-                if (cli_u64(argv[++i], 1, 1000, &st))
-                    return cli_bad_usage(PROG, "--measure takes a number of steps in 1..1000, not '%s'", argv[i]);
-                a->measure = (int)st;
-            }
-            continue;
-        }
-        if (o[0] != '-') return cli_bad_usage(PROG, "takes no file arguments ('%s')", o);
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "%s needs a value (or is not an option)", o);
-        const char *v = argv[++i];
-        uint64_t u = 0;
-        double d = 0;
-#define INT(name, lo, hi, dst)                                                                   \
-    else if (!strcmp(o, name)) {                                                                 \
-        if (cli_u64(v, lo, hi, &u)) return cli_bad_usage(PROG, "%s needs a whole number in %d..%d, not '%s'", o, lo, hi, v); \
-        dst = (int)u;                                                                            \
-    }
-#define NUM(name, lo, hi, dst)                                                                   \
-    else if (!strcmp(o, name)) {                                                                 \
-        if (cli_double(v, lo, hi, &d)) return cli_bad_usage(PROG, "%s needs a number in range, not '%s'", o, v); \
-        dst = d;                                                                                 \
-    }
-#define CNT(name, lo, dst)                                                                       \
-    else if (!strcmp(o, name)) {                                                                 \
-        if (parse_count(v, lo, &d)) return cli_bad_usage(PROG, "%s needs a count (e.g. 124M, 1.5B, 2e9), not '%s'", o, v); \
-        dst = d;                                                                                 \
-    }
-        if (!strcmp(o, "--preset")) {
-            if (!train_preset(v)) return cli_bad_usage(PROG, "unknown preset '%s'", v);
-            a->preset = v;
-        } else if (!strcmp(o, "--compare")) a->compare = v;
-        else if (!strcmp(o, "--data")) a->data = v;
-        else if (!strcmp(o, "--batch")) {
-            if (cli_u64(v, 1, UINT64_C(1) << 40, &a->batch)) return cli_bad_usage(PROG, "--batch needs a whole number of tokens, not '%s'", v);
-        }
-        else if (!strcmp(o, "--memory")) {
-            if (cli_u64(v, 1, UINT64_MAX, &u)) return cli_bad_usage(PROG, "--memory needs bytes (e.g. 16Gi, 8G), not '%s'", v);
-            a->memory = (double)u;
-        }
-        INT("--layers", 1, 1000, a->L)
-        INT("--width", 1, 1 << 16, a->D)
-        INT("--heads", 1, 1 << 12, a->H)
-        INT("--mlp", 1, 1 << 18, a->M)
-        INT("--vocab", 2, 1 << 30, a->V)
-        INT("--context", 1, 1 << 20, a->T)
-        INT("--micro-batch", 1, 1 << 16, a->micro)
-        INT("--top", 1, 1000, a->top)
-        INT("--head-dim", 1, 1 << 12, a->head_dim)
-        NUM("--hours", 1e-6, 1e7, a->hours)
-        NUM("--rate", 1e-3, 1e9, a->rate)
-        NUM("--mfu", 1e-3, 1, a->mfu)
-        NUM("--budget-flops", 1e6, 1e35, a->budget_flops)
-        CNT("--budget", 1e3, a->budget)
-        CNT("--tokens", 1, a->tokens)
-        else return cli_bad_usage(PROG, "unknown option '%s'", o);
-#undef INT
-#undef NUM
-#undef CNT
-    }
-    int shape_flags = (a->L > 0) + (a->D > 0) + (a->H > 0);
-    int modes = !!a->compare + (a->budget > 0) + (a->budget_flops > 0);
-    if (modes > 1) return cli_bad_usage(PROG, "--compare, --budget and --budget-flops go one at a time");
-    if (modes && (a->preset || shape_flags))
-        return cli_bad_usage(PROG, "%s takes no --preset/--layers/--width/--heads",
-                             a->compare ? "--compare" : "budget mode");
-    if (a->preset && shape_flags) return cli_bad_usage(PROG, "--preset or --layers/--width/--heads, not both");
-    if (shape_flags && shape_flags < 3) return cli_bad_usage(PROG, "--layers, --width and --heads go together");
-    if (a->D && a->H && a->D % a->H)
-        return cli_bad_usage(PROG, "width %d is not divisible by %d heads", a->D, a->H);
-    if (a->M && (a->budget > 0 || a->budget_flops > 0)) return cli_bad_usage(PROG, "budget mode uses MLP 4 x width: no --mlp");
-    if (a->measure && (a->budget > 0 || a->budget_flops > 0))
-        return cli_bad_usage(PROG, "--measure times one shape or --compare's shapes, not budget mode");
-    return 0;
-}
-
-/* Print a bad usage (code 2, with the try line) or an error (code 1) on
- * stderr; returns code. */
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (code == 2) return cli_bad_usage(PROG, "%s", msg);
-    fprintf(stderr, PROG ": %s\n", msg);
-    return code;
-}
-
 /* Refuse --measure when a shape's training memory exceeds what this machine
  * has free (whatever --memory says: the steps run here). 0 or -1 with a message. */
 static int measure_fits(const PlanFacts *facts, size_t n, const PlanEnv *env, Err *e)
@@ -942,100 +742,101 @@ static int measure_fits(const PlanFacts *facts, size_t n, const PlanEnv *env, Er
     return 0;
 }
 
-int plan_run(int argc, char **argv, FILE *out)
+void plan_opts_init(PlanOpts *o)
 {
-    Args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc < 0 ? 0 : rc;
-    Err e = { { 0 } };
+    *o = (PlanOpts){ .micro = 8, .mfu = 0.5, .top = 10, .head_dim = 64, .dev = DEVICE_OPTS_AUTO };
+}
+
+int plan_run(const PlanOpts *o, FILE *out, Err *err)
+{
+    Err e = { { 0 } }; /* what the functions called here say; passed on in err */
 
     int data_vocab = 0, meta_context = 0;
-    PlanEnv env = { .micro_batch = a.micro, .tokens = a.tokens, .hours = a.hours, .mfu = a.mfu };
+    PlanEnv env = { .micro_batch = o->micro, .tokens = o->tokens, .hours = o->hours, .mfu = o->mfu };
     Shards shards = { 0 }; /* --data's training windows, kept for --measure */
     const Shards *windows = NULL;
-    if (a.data) {
-        if (read_data(a.data, a.T, &env.data_tokens, &env.data_windows, &data_vocab, &meta_context,
-                      a.measure ? &shards : NULL, &e)) {
-            fprintf(stderr, PROG ": %s\n", e.msg);
-            return 1;
+    if (o->data) {
+        if (read_data(o->data, o->T, &env.data_tokens, &env.data_windows, &data_vocab, &meta_context,
+                      o->measure ? &shards : NULL, &e)) {
+            return err_code(err, 1, "%s", e.msg);
         }
-        if (a.measure) windows = &shards;
+        if (o->measure) windows = &shards;
     }
     GPool *pool = NULL;
     char *json = NULL;
     int code = 0;
-    GptConfig base = { .vocab_size = a.V ? a.V : data_vocab ? data_vocab : 50257,
-                       .context = a.T ? a.T : meta_context ? meta_context : 1024 };
-    if (a.batch && a.batch % ((uint64_t)a.micro * base.context)) {
-        code = fail(2, "--batch %llu is not a multiple of micro-batch x context = %llu",
-                    (unsigned long long)a.batch, (unsigned long long)a.micro * base.context);
+    GptConfig base = { .vocab_size = o->V ? o->V : data_vocab ? data_vocab : 50257,
+                       .context = o->T ? o->T : meta_context ? meta_context : 1024 };
+    if (o->batch && o->batch % ((uint64_t)o->micro * base.context)) {
+        code = err_code(err, 2, "--batch %llu is not a multiple of micro-batch x context = %llu",
+                        (unsigned long long)o->batch, (unsigned long long)o->micro * base.context);
         goto done;
     }
-    env.batch_tokens = a.batch;
+    env.batch_tokens = o->batch;
 
     /* the shapes, checked before anything is measured */
     GptConfig shapes[64];
     size_t n = 0;
-    if (a.compare) {
-        char *list = strdup(a.compare), *save = NULL;
+    if (o->compare) {
+        char *list = strdup(o->compare), *save = NULL;
         if (!list) {
-            code = fail(1, "out of memory");
+            code = err_code(err, 1, "out of memory");
             goto done;
         }
         for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             if (n == sizeof shapes / sizeof *shapes) {
                 free(list);
-                code = fail(2, "--compare takes at most %zu shapes", sizeof shapes / sizeof *shapes);
+                code = err_code(err, 2, "--compare takes at most %zu shapes", sizeof shapes / sizeof *shapes);
                 goto done;
             }
             shapes[n] = base;
             if (plan_parse_shape(t, &shapes[n], &e)) {
                 free(list);
-                code = fail(2, "%s", e.msg);
+                code = err_code(err, 2, "%s", e.msg);
                 goto done;
             }
             n++;
         }
         free(list);
         if (!n) {
-            code = fail(2, "--compare needs shapes, e.g. 36x1280x20,18x1280x64");
+            code = err_code(err, 2, "--compare needs shapes, e.g. 36x1280x20,18x1280x64");
             goto done;
         }
-    } else if (!(a.budget > 0 || a.budget_flops > 0)) {
+    } else if (!(o->budget > 0 || o->budget_flops > 0)) {
         GptConfig c = base;
-        const TrainPreset *p = train_preset(a.preset ? a.preset : "gpt2");
-        c.n_layer = a.L ? a.L : p->n_layer;
-        c.n_embd = a.D ? a.D : p->n_embd;
-        c.n_head = a.H ? a.H : p->n_head;
-        c.n_mlp = a.M ? a.M : 4 * c.n_embd;
+        const TrainPreset *p = train_preset(o->preset ? o->preset : "gpt2");
+        c.n_layer = o->L ? o->L : p->n_layer;
+        c.n_embd = o->D ? o->D : p->n_embd;
+        c.n_head = o->H ? o->H : p->n_head;
+        c.n_mlp = o->M ? o->M : 4 * c.n_embd;
         shapes[n++] = c;
     }
     for (size_t i = 0; i < n; i++) {
-        if (a.M) shapes[i].n_mlp = a.M;
+        if (o->M) shapes[i].n_mlp = o->M;
         GptConfig probe = shapes[i];
         if (gpt_config_check(&probe, &e)) {
-            code = fail(2, "%s", e.msg);
+            code = err_code(err, 2, "%s", e.msg);
             goto done;
         }
     }
 
     /* the machine: the trainer's threads, with OpenBLAS single-threaded */
     double t0 = progress_now();
-    if (a.rate <= 0 || a.measure) {
-        env.threads = a.common.threads ? a.common.threads : cli_cores();
+    if (o->rate <= 0 || o->measure) {
+        env.threads = o->common.threads ? o->common.threads : cli_cores();
         openblas_set_num_threads(1); /* as the trainer: our threads split the products */
         if (!(pool = gpool_new(env.threads))) {
-            code = fail(1, "cannot start %u threads", env.threads);
+            code = err_code(err, 1, "cannot start %u threads", env.threads);
             goto done;
         }
     }
-    if (a.rate > 0) env.rate = a.rate * 1e9;
+    if (o->rate > 0) env.rate = o->rate * 1e9;
     else if ((env.rate = train_sgemm_rate(pool)) <= 0) {
-        code = fail(1, "could not measure the sgemm rate");
+        code = err_code(err, 1, "could not measure the sgemm rate");
         goto done;
     }
     double t_rate = progress_now() - t0;
-    if (a.memory > 0) env.mem_limit = a.memory;
+    if (o->memory > 0) env.mem_limit = o->memory;
     else {
         env.mem_limit = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
         env.mem_avail = train_mem_available();
@@ -1043,104 +844,104 @@ int plan_run(int argc, char **argv, FILE *out)
 
     size_t n_out = 0;
     double t_measure = 0;
-    if (a.budget > 0 || a.budget_flops > 0) {
-        double budget = a.budget;
+    if (o->budget > 0 || o->budget_flops > 0) {
+        double budget = o->budget;
         double opt_n = 0, opt_d = 0;
-        if (a.budget_flops > 0) {
-            plan_chinchilla_optimal(a.budget_flops, &opt_n, &opt_d);
+        if (o->budget_flops > 0) {
+            plan_chinchilla_optimal(o->budget_flops, &opt_n, &opt_d);
             budget = opt_n;
         }
         PlanCandidate *cand = NULL;
         size_t nc = 0;
-        if (plan_budget(&base, budget, a.head_dim, &env, &cand, &nc, &e)) {
-            code = fail(1, "%s", e.msg);
+        if (plan_budget(&base, budget, o->head_dim, &env, &cand, &nc, &e)) {
+            code = err_code(err, 1, "%s", e.msg);
             goto done;
         }
         n_out = nc;
-        if (a.json) {
+        if (o->json) {
             PlanFacts *fs = malloc((nc ? nc : 1) * sizeof *fs);
             if (!fs) {
                 free(cand);
-                code = fail(1, "out of memory");
+                code = err_code(err, 1, "out of memory");
                 goto done;
             }
-            size_t k = nc < (size_t)a.top ? nc : (size_t)a.top;
+            size_t k = nc < (size_t)o->top ? nc : (size_t)o->top;
             for (size_t i = 0; i < k; i++) fs[i] = cand[i].f;
-            json = plan_json(fs, k, &env, a.budget_flops > 0 ? "budget-flops" : "budget", budget);
+            json = plan_json(fs, k, &env, o->budget_flops > 0 ? "budget-flops" : "budget", budget);
             free(fs);
         } else {
-            if (a.budget_flops > 0) {
+            if (o->budget_flops > 0) {
                 char b1[24], b2[24], b3[24], b4[24];
-                double n20 = sqrt(a.budget_flops / (6.0 * CHIN_TOKENS_PER_PARAM));
+                double n20 = sqrt(o->budget_flops / (6.0 * CHIN_TOKENS_PER_PARAM));
                 fprintf(out,
                         "model plan: compute budget %.3g FLOP (C = 6ND). Chinchilla (Hoffmann et al. 2022):\n"
                         "  20 tokens a parameter: N = %s, D = %s\n"
                         "  approach-3 fit L = 1.69 + 406.4/N^0.34 + 410.7/D^0.28: N = %s, D = %s, loss %.3f\n"
                         "  the shapes below are for the fit's N\n\n",
-                        a.budget_flops, count(b1, sizeof b1, n20), count(b2, sizeof b2, 20 * n20),
+                        o->budget_flops, count(b1, sizeof b1, n20), count(b2, sizeof b2, 20 * n20),
                         count(b3, sizeof b3, opt_n), count(b4, sizeof b4, opt_d),
                         plan_chinchilla_loss(opt_n, opt_d));
             }
-            print_budget(out, cand, nc, (size_t)a.top, budget, &env);
+            print_budget(out, cand, nc, (size_t)o->top, budget, &env);
         }
         free(cand);
     } else {
         PlanFacts facts[64];
         for (size_t i = 0; i < n; i++) {
             if (plan_facts(&shapes[i], &env, &facts[i], &e)) {
-                code = fail(2, "%s", e.msg);
+                code = err_code(err, 2, "%s", e.msg);
                 goto done;
             }
         }
         n_out = n;
-        if (a.measure) {
+        if (o->measure) {
             if (measure_fits(facts, n, &env, &e)) {
-                code = fail(1, "%s", e.msg);
+                code = err_code(err, 1, "%s", e.msg);
                 goto done;
             }
             Progress pr;
-            progress_start(&pr, PROG, a.common.progress, 0);
+            progress_start(&pr, PROG, o->common.progress, 0);
             double tm = progress_now();
             for (size_t i = 0; i < n; i++) {
                 char sn[32];
                 if (pr.on) {
                     fprintf(stderr, "\r" PROG ": measuring %s: a warm-up and %d step%s\033[K",
-                            shape_name(sn, sizeof sn, &facts[i].cfg), a.measure, a.measure == 1 ? "" : "s");
+                            shape_name(sn, sizeof sn, &facts[i].cfg), o->measure, o->measure == 1 ? "" : "s");
                     pr.shown = 1;
                 }
-                if (plan_measure(&facts[i], &env, pool, windows, a.measure, &e)) {
+                if (plan_measure(&facts[i], &env, pool, windows, o->measure, &e)) {
                     progress_end(&pr);
-                    code = fail(1, "%s: %s", shape_name(sn, sizeof sn, &facts[i].cfg), e.msg);
+                    code = err_code(err, 1, "%s: %s", shape_name(sn, sizeof sn, &facts[i].cfg), e.msg);
                     goto done;
                 }
             }
             progress_end(&pr);
             t_measure = progress_now() - tm;
         }
-        if (a.json) json = plan_json(facts, n, &env, a.compare ? "compare" : "shape", 0);
+        if (o->json) json = plan_json(facts, n, &env, o->compare ? "compare" : "shape", 0);
         else {
             plan_print_table(out, facts, n, &env);
             plan_print_reasons(out, facts, n);
         }
     }
-    if (a.json) {
+    if (o->json) {
         if (!json) {
-            code = fail(1, "out of memory");
+            code = err_code(err, 1, "out of memory");
             goto done;
         }
         fprintf(out, "%s\n", json);
     }
     if (fflush(out) || ferror(out)) {
-        code = fail(1, "write error");
+        code = err_code(err, 1, "write error");
         goto done;
     }
-    if (a.common.progress != PROGRESS_QUIET) {
+    if (o->common.progress != PROGRESS_QUIET) {
         char ms[64] = "";
-        if (a.measure)
-            snprintf(ms, sizeof ms, ", %d step%s each measured in %.1f s", a.measure, a.measure == 1 ? "" : "s",
+        if (o->measure)
+            snprintf(ms, sizeof ms, ", %d step%s each measured in %.1f s", o->measure, o->measure == 1 ? "" : "s",
                      t_measure);
         fprintf(stderr, PROG ": %zu shape%s planned%s; sgemm %.1f GFLOP/s %s %.2f s\n", n_out,
-                n_out == 1 ? "" : "s", ms, env.rate / 1e9, a.rate > 0 ? "from --rate," : "measured in", t_rate);
+                n_out == 1 ? "" : "s", ms, env.rate / 1e9, o->rate > 0 ? "from --rate," : "measured in", t_rate);
     }
 done:
     free(json);
@@ -1148,5 +949,3 @@ done:
     shards_free(&shards);
     return code;
 }
-
-int plan_main(int argc, char **argv) { return plan_run(argc, argv, stdout); }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli.h"
+#include "device.h"
 #include "err.h"
 #include "gpt2.h"
 
@@ -153,9 +155,32 @@ void plan_print_reasons(FILE *f, const PlanFacts *facts, size_t n);
 char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char *mode,
                 double budget);
 
-/* The subcommand: argv[0] is "plan". Returns 0, 1 (data error) or 2 (bad usage). */
-int plan_main(int argc, char **argv);
-/* As plan_main, writing the report to out (tests). */
-int plan_run(int argc, char **argv, FILE *out);
+/* ---- the subcommand ---- */
+
+/* `model plan`'s options (args.c fills them from argv). */
+typedef struct PlanOpts {
+    const char *preset;         /* NULL: gpt2, unless L, D, H or a mode */
+    const char *compare;        /* "LxDxH,LxDxH,...": --compare mode; NULL: none */
+    const char *data;           /* a packer folder; NULL: none */
+    int L, D, H, M, V, T;       /* layers, width, heads, MLP, vocabulary, context; 0: default */
+    double budget;              /* parameters, --budget mode; 0: none */
+    double budget_flops;        /* FLOPs, --budget-flops mode; 0: none */
+    double memory;              /* bytes to judge the fit against; 0: this machine's */
+    double rate;                /* sgemm GFLOP/s to assume; 0: measure it */
+    double mfu;                 /* fraction of the rate training reaches */
+    double tokens, hours;       /* 0: none */
+    uint64_t batch;             /* tokens a step; 0: one micro-batch */
+    int micro, top, head_dim;   /* micro-batch sequences; shapes listed; budget mode's head size */
+    int json;                   /* one JSON object instead of the table */
+    int measure;                /* timed steps; 0: no --measure */
+    CommonOpts common;
+    DeviceOpts dev;
+} PlanOpts;
+
+/* Defaults for every field (micro-batch 8, MFU 0.5, top 10, head size 64). */
+void plan_opts_init(PlanOpts *o);
+/* Plan, writing the report to out (the summary line to stderr); returns the
+ * exit status: 0, 1 (data error, message in e) or 2 (bad usage, message in e). */
+int plan_run(const PlanOpts *o, FILE *out, Err *e);
 
 #endif

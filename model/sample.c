@@ -7,6 +7,8 @@
  * cache (infer.c): one new row a token, the whole window again only once it
  * has slid (every position moved). --no-cache reruns gpt_forward on the
  * window for every token: the reference the cache is tested against. */
+#include "sample.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,56 +24,6 @@
 #include "tokenizer.h"
 
 #define PROG "model"
-
-typedef struct SampleOpts {
-    const char *run_dir, *ckpt, *prompt;
-    uint64_t max_tokens;
-    double temperature, top_p;
-    int top_k; /* 0: all */
-    uint64_t seed;
-    int keep_going; /* do not stop at end-of-text */
-    int no_cache;   /* full forward on the window for every token */
-    CommonOpts common;
-} SampleOpts;
-
-static int sample_usage(FILE *f, int code)
-{
-    fputs("usage: model sample RUN [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]\n"
-          "                        [--top-p P] [--seed S] [--ckpt FILE] [--no-cache]\n"
-          "\n"
-          "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, encodes\n"
-          "the prompt after an end-of-text token (as every document starts in the\n"
-          "shards), and draws tokens one at a time, writing the prompt and then each new\n"
-          "token's bytes to stdout as they come. Stops at end-of-text (not printed) or\n"
-          "after --tokens. The window the model sees is capped at the trained context:\n"
-          "past it the oldest tokens slide out. Same run, prompt, options and --seed give\n"
-          "the same text, whatever -j is. A summary (tokens, why it stopped, time, and\n"
-          "tokens/s after loading the checkpoint) goes to stderr.\n"
-          "\n"
-          "A KV cache (the keys and values of past positions, per layer) makes each new\n"
-          "token cost one position instead of the whole window; once the window slides\n"
-          "past the context every position moves, and the cache is rebuilt from the\n"
-          "window for each token, so the text is the same as without the cache.\n"
-          "\n"
-          "  --prompt TEXT        text to continue (default: none, start of a document);\n"
-          "                       '<|endoftext|>' in it is the special token\n"
-          "  --tokens N           most tokens to generate (default 256); --max-tokens is\n"
-          "                       the same option\n"
-          "  --temperature T      divide the logits by T (default 1.0: the model's own\n"
-          "                       distribution); 0 takes the most likely token (greedy)\n"
-          "  --top-k K            draw only among the K most likely tokens (default 0: all)\n"
-          "  --top-p P            draw only among the most likely tokens whose\n"
-          "                       probabilities add up to P (default 1.0: all)\n"
-          "  --seed S             random seed (default 1337)\n"
-          "  --no-stop            go on past end-of-text (it is printed as its text)\n"
-          "  --ckpt FILE          a checkpoint other than RUN/latest's (e.g. RUN/ckpt-000100.bin)\n"
-          "  --no-cache           no KV cache: rerun the whole window for every token (the\n"
-          "                       reference; same text, slower)\n",
-          f);
-    fputs(cli_common_help, f);
-    fputs("\n  example: model sample run/ --prompt 'The king said' --tokens 100 --temperature 0.8 --top-k 40\n", f);
-    return code;
-}
 
 typedef struct Cand {
     float p;
@@ -124,7 +76,12 @@ static int draw(const float *logits, int V, const SampleOpts *o, Cand *cand, uin
     return cand[n - 1].id; /* u rounded up to sum */
 }
 
-static int sample_run(const SampleOpts *o, Err *e)
+void sample_opts_init(SampleOpts *o)
+{
+    *o = (SampleOpts){ .max_tokens = 256, .temperature = 1.0, .top_p = 1.0, .seed = 1337, .dev = DEVICE_OPTS_AUTO };
+}
+
+int sample_run(const SampleOpts *o, Err *e)
 {
     RunModel rm;
     Tokenizer *tok = NULL;
@@ -170,7 +127,7 @@ static int sample_run(const SampleOpts *o, Err *e)
         err_set(e, "cannot start %u threads", threads);
         goto done;
     }
-    if (kern_open(&kern, -1, -1, pool, e)) goto done;
+    if (kern_open(&kern, o->dev.device, o->dev.prec, pool, e)) goto done;
     /* the cache needs the weights only: activations for one position */
     if (runmodel_load(&rm, 1, o->no_cache ? ctx : 1, &kern, &g, e)) goto done;
     if (!o->no_cache && !(inf = infer_new(&g, e))) goto done;
@@ -244,57 +201,4 @@ done:
     tok_encoder_free(enc);
     tok_free(tok);
     return code;
-}
-
-int sample_main(int argc, char **argv)
-{
-    SampleOpts o = { .max_tokens = 256, .temperature = 1.0, .top_p = 1.0, .seed = 1337 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o.common, argc, argv, &i);
-        if (rc == 2) return 2;
-        if (rc == 1) continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return sample_usage(stdout, 0);
-        if (!strcmp(a, "--no-stop")) {
-            o.keep_going = 1;
-            continue;
-        }
-        if (!strcmp(a, "--no-cache")) {
-            o.no_cache = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (o.run_dir) return cli_bad_usage(PROG, "sample takes one RUN folder ('%s' and '%s')", o.run_dir, a);
-            o.run_dir = a;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "sample: %s needs a value (or is not an option)", a);
-        const char *v = argv[++i];
-        uint64_t n;
-        double d;
-        if (!strcmp(a, "--prompt")) o.prompt = v;
-        else if (!strcmp(a, "--ckpt")) o.ckpt = v;
-        else if (!strcmp(a, "--tokens") || !strcmp(a, "--max-tokens")) {
-            if (cli_u64(v, 1, UINT64_C(1) << 40, &o.max_tokens))
-                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
-        } else if (!strcmp(a, "--top-k")) {
-            if (cli_u64(v, 0, INT32_MAX, &n)) return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
-            o.top_k = (int)n;
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_u64(v, 0, UINT64_MAX, &o.seed)) return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
-        } else if (!strcmp(a, "--temperature")) {
-            if (cli_double(v, 0, 100, &o.temperature))
-                return cli_bad_usage(PROG, "%s needs a number in 0..100, not '%s'", a, v);
-        } else if (!strcmp(a, "--top-p")) {
-            if (cli_double(v, 1e-9, 1, &d) ) return cli_bad_usage(PROG, "%s needs a number in (0, 1], not '%s'", a, v);
-            o.top_p = d;
-        } else return cli_bad_usage(PROG, "sample: unknown option '%s'", a);
-    }
-    if (!o.run_dir) return cli_bad_usage(PROG, "sample needs a RUN folder (model train -o RUN)");
-    Err e = { { 0 } };
-    if (sample_run(&o, &e)) {
-        err_print(PROG, &e);
-        return 1;
-    }
-    return 0;
 }

@@ -23,51 +23,9 @@
 #include "data.h"
 #include "iofile.h"
 #include "progress.h"
+#include "rundir.h"
 
 #define PROG "model"
-#define MAX_LIST 64
-
-const char sweep_train_help[] =
-    "Data and batch (as 'model train'):\n"
-    "  --context T          tokens a sequence (default: meta.json's, else 1024)\n"
-    "  --batch TOKENS       tokens a step (default: one micro-batch); gradients\n"
-    "                       accumulate over micro-batches\n"
-    "  --micro-batch SEQS   sequences a forward/backward pass (default 8)\n"
-    "  --vocab-size N --eot ID   for bare llm.c shards (default GPT-2's 50257, 50256)\n"
-    "  --seed N             initial weights and data order (default 1337)\n"
-    "AdamW (GPT-3's):\n"
-    "  --weight-decay W     (default 0.1)   --clip N   gradient-norm clipping (default 1.0)\n"
-    "  --beta1 B --beta2 B --eps E   (default 0.9, 0.95, 1e-8)\n";
-
-int sweep_train_option(const char *prog, TrainOpts *o, int argc, char **argv, int *i)
-{
-    static const char *const names[] = { "--context", "--vocab-size", "--eot", "--batch", "--micro-batch",
-                                         "--weight-decay", "--beta1", "--beta2", "--eps", "--clip", "--seed" };
-    const char *a = argv[*i];
-    size_t k = 0;
-    while (k < sizeof names / sizeof names[0] && strcmp(a, names[k])) k++;
-    if (k == sizeof names / sizeof names[0]) return 0;
-    if (*i + 1 >= argc) return cli_bad_usage(prog, "%s needs a value", a);
-    const char *v = argv[++*i];
-    uint64_t n = 0;
-    double d = 0;
-    int bad = 0;
-    switch (k) {
-    case 0: bad = cli_u64(v, 1, 1 << 20, &n); o->context = (int)n; break;
-    case 1: bad = cli_u64(v, 2, 1u << 31, &n); o->vocab_size = (int)n; break;
-    case 2: bad = cli_u64(v, 0, 1u << 31, &n); o->eot_id = (int)n; break;
-    case 3: bad = cli_u64(v, 1, UINT64_C(1) << 40, &n); o->batch_tokens = n; break;
-    case 4: bad = cli_u64(v, 1, 1 << 16, &n); o->micro_batch = (int)n; break;
-    case 5: bad = cli_double(v, 0, 10, &d); o->adam.weight_decay = (float)d; break;
-    case 6: bad = cli_double(v, 0, 0.999999, &d); o->adam.beta1 = (float)d; break;
-    case 7: bad = cli_double(v, 0, 0.999999999, &d); o->adam.beta2 = (float)d; break;
-    case 8: bad = cli_double(v, 1e-30, 1, &d); o->adam.eps = (float)d; break;
-    case 9: bad = cli_double(v, 0, 1e9, &d); o->adam.clip = (float)d; break;
-    default: bad = cli_u64(v, 0, INT64_MAX, &n); o->seed = n; break;
-    }
-    if (bad) return cli_bad_usage(prog, "%s needs a number in range, not '%s'", a, v);
-    return 1;
-}
 
 int sweep_parse_list(const char *s, int lo, int hi, int *out, int max)
 {
@@ -89,15 +47,6 @@ int sweep_parse_list(const char *s, int lo, int hi, int *out, int max)
     return n ? n : -1;
 }
 
-typedef struct SweepOpts {
-    TrainOpts t;
-    const char *out_dir;
-    int layers[MAX_LIST], widths[MAX_LIST], heads[MAX_LIST];
-    int n_layers, n_widths, n_heads;
-    uint64_t steps, tokens;
-    double budget_params, budget_flops, tolerance;
-} SweepOpts;
-
 /* One grid point and, once trained, its results. */
 typedef struct Point {
     GptConfig cfg;
@@ -107,58 +56,6 @@ typedef struct Point {
     double tokens_per_s, train_loss, val_loss;
     int done_before;
 } Point;
-
-static int sweep_usage(FILE *f, int code)
-{
-    fputs("usage: model sweep --data DIR -o SWEEP --layers 2,4 --width 64,128 --heads 2,4 [--steps N | --tokens N]\n"
-          "       model sweep --data DIR -o SWEEP --layers ... --width ... --heads ... --budget-params P | --budget-flops F\n"
-          "\n"
-          "Short real trainings ('model train', same code) of every shape of the grid\n"
-          "layers x width x heads, on DIR's shards, with the same seed, batch, schedule and\n"
-          "tokens for each, to answer 'which shape learns best on my data' with numbers.\n"
-          "Shapes whose width does not divide by the heads are skipped, with a message.\n"
-          "Each point trains into SWEEP/L<layers>-D<width>-H<heads>/ (log.csv, loss.png,\n"
-          "a checkpoint) and leaves result.json there when it finishes. Writes\n"
-          "SWEEP/results.csv (layers, width, heads, head_dim, params, steps, tokens, flops,\n"
-          "tokens_per_s, train_loss, val_loss), prints the same table on stdout, and draws\n"
-          "SWEEP/sweep.png: validation loss against step for each shape, and final\n"
-          "validation loss against parameters. The train loss is the mean of the last\n"
-          "tenth of the steps; the validation loss is the last evaluation's.\n"
-          "Resumable: run it again with the same options and finished points are not\n"
-          "trained again (the table is rebuilt from their result.json), an interrupted one\n"
-          "continues from its checkpoint, and grid values added since are trained. A\n"
-          "SWEEP folder keeps its settings (SWEEP/sweep.json): other training options\n"
-          "need another -o.\n"
-          "\n"
-          "Grid and length:\n"
-          "  --layers LIST        layer counts, comma-separated (default 4)\n"
-          "  --width LIST         widths (default 128)\n"
-          "  --heads LIST         attention heads (default 4)\n"
-          "  --steps N            optimizer steps of every point (default 200)\n"
-          "  --tokens N           or tokens of every point (rounded up to whole steps)\n"
-          "  --budget-params P    only the shapes whose parameters are within --tolerance\n"
-          "                       of P (hold size fixed; compare aspect ratios)\n"
-          "  --budget-flops F     every shape trains for F training FLOPs (6N + 12LDT a\n"
-          "                       token): steps = F / (FLOPs a step), so small models see\n"
-          "                       more tokens (an IsoFLOP profile, as Chinchilla's approach\n"
-          "                       2); shapes whose whole steps miss F by more than\n"
-          "                       --tolerance are skipped\n"
-          "  --tolerance F        relative, for both budgets (default 0.2, i.e. +-20%)\n"
-          "Training (as 'model train', the same for every point):\n"
-          "  --lr LR              peak learning rate (default 2e-3, tiny's)\n"
-          "  --schedule S         cosine (default), linear, constant or wsd\n"
-          "  --warmup N           warmup steps (default 5% of the steps)\n"
-          "  --min-lr-frac F --decay-frac F   (default 0.1, 0.2)\n"
-          "  --eval-every N       validation every N steps (default: ten a run)\n"
-          "  --eval-batches N     micro-batches of validation windows (default 20)\n",
-          f);
-    fputs(sweep_train_help, f);
-    fputs(cli_common_help, f);
-    fputs("\n  example: model sweep --data data/ -o sweep/ --layers 2,4,8 --width 128,256 --heads 4,8 --steps 300 --context 128\n"
-          "           model sweep --data data/ -o iso/ --layers 1,2,4,8 --width 64,128,256 --heads 4 --budget-flops 2e13\n",
-          f);
-    return code;
-}
 
 static int write_json(const char *path, json_t *j, Err *e)
 {
@@ -287,16 +184,12 @@ static int read_log(const char *dir, uint64_t steps, uint64_t batch, Point *p, E
 
 /* Whether the run's latest checkpoint is its last step's: the log may be
  * complete while the final checkpoint was not (killed while writing it). */
-static int at_final_ckpt(const char *latest, uint64_t steps)
+static int at_final_ckpt(const char *dir, uint64_t steps)
 {
-    char want[64], got[64] = "";
-    snprintf(want, sizeof want, "ckpt-%06" PRIu64 ".bin", steps);
-    FILE *f = fopen(latest, "r");
-    if (!f) return 0;
-    if (!fgets(got, sizeof got, f)) got[0] = 0;
-    fclose(f);
-    got[strcspn(got, "\r\n")] = 0;
-    return !strcmp(got, want);
+    char path[PATH_MAX];
+    uint64_t step;
+    Err ignored;
+    return !rundir_latest(dir, path, sizeof path, &step, &ignored) && step == steps;
 }
 
 static int save_result(const char *dir, const Point *p, uint64_t batch, Err *e)
@@ -423,8 +316,17 @@ static void plot_sweep(const char *dir, const Point *pts, int n, int have_val)
     else unlink(tmp);
 }
 
-static int sweep_run(SweepOpts *s, Err *e)
+void sweep_opts_init(SweepOpts *o)
 {
+    *o = (SweepOpts){ .layers = { 4 }, .widths = { 128 }, .heads = { 4 }, .n_layers = 1, .n_widths = 1,
+                      .n_heads = 1, .tolerance = 0.2 };
+    train_opts_init(&o->t);
+}
+
+int sweep_run(const SweepOpts *opts, Err *e)
+{
+    SweepOpts copy = *opts; /* the settled lr goes into it, and so into sweep.json */
+    SweepOpts *s = &copy;
     TrainOpts *o = &s->t;
     DataMeta meta;
     Shards train = { 0 }, val = { 0 };
@@ -516,7 +418,7 @@ static int sweep_run(SweepOpts *s, Err *e)
         Point *p = &pts[i];
         char dir[PATH_MAX], latest[PATH_MAX + 16];
         snprintf(dir, sizeof dir, "%s/%s", s->out_dir, p->name);
-        snprintf(latest, sizeof latest, "%s/latest", dir);
+        rundir_latest_path(latest, sizeof latest, dir);
         int rc = load_result(dir, p, e);
         if (rc < 0) code = 1;
         else if (rc == 1) {
@@ -528,7 +430,7 @@ static int sweep_run(SweepOpts *s, Err *e)
         /* no result.json: a finished log (a crash between the last checkpoint and
          * result.json), an interrupted run (resume it), or nothing yet */
         int has_ckpt = access(latest, F_OK) == 0;
-        rc = has_ckpt && at_final_ckpt(latest, p->steps) ? read_log(dir, p->steps, batch, p, e) : 0;
+        rc = has_ckpt && at_final_ckpt(dir, p->steps) ? read_log(dir, p->steps, batch, p, e) : 0;
         if (rc < 0) {
             code = 1;
             break;
@@ -588,79 +490,5 @@ static int sweep_run(SweepOpts *s, Err *e)
                 best->cfg.n_head, s->out_dir, s->out_dir);
     }
     free(pts);
-    return code;
-}
-
-int sweep_main(int argc, char **argv)
-{
-    SweepOpts s = { .layers = { 4 }, .widths = { 128 }, .heads = { 4 }, .n_layers = 1, .n_widths = 1,
-                    .n_heads = 1, .tolerance = 0.2 };
-    train_opts_init(&s.t);
-    CommonOpts common = { 0 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc = cli_common_option(PROG, &common, argc, argv, &i);
-        if (rc == 2) return 2;
-        if (rc == 1) continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return sweep_usage(stdout, 0);
-        if ((rc = sweep_train_option(PROG, &s.t, argc, argv, &i)) == 2) return 2;
-        if (rc == 1) continue;
-        if (a[0] != '-') return cli_bad_usage(PROG, "sweep takes no file arguments ('%s'): use --data DIR", a);
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "sweep: unknown option '%s' (or it needs a value)", a);
-        const char *v = argv[++i];
-        uint64_t n = 0;
-        double d = 0;
-        if (!strcmp(a, "--data")) s.t.data_dir = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) s.out_dir = v;
-        else if (!strcmp(a, "--layers")) {
-            if ((s.n_layers = sweep_parse_list(v, 1, 1000, s.layers, MAX_LIST)) < 0)
-                return cli_bad_usage(PROG, "--layers needs distinct whole numbers separated by commas, not '%s'", v);
-        } else if (!strcmp(a, "--width")) {
-            if ((s.n_widths = sweep_parse_list(v, 1, 1 << 16, s.widths, MAX_LIST)) < 0)
-                return cli_bad_usage(PROG, "--width needs distinct whole numbers separated by commas, not '%s'", v);
-        } else if (!strcmp(a, "--heads")) {
-            if ((s.n_heads = sweep_parse_list(v, 1, 1 << 12, s.heads, MAX_LIST)) < 0)
-                return cli_bad_usage(PROG, "--heads needs distinct whole numbers separated by commas, not '%s'", v);
-        } else if (!strcmp(a, "--schedule")) {
-            if (sched_parse(v, &s.t.schedule))
-                return cli_bad_usage(PROG, "%s is cosine, linear, constant or wsd, not '%s'", a, v);
-        }
-#define U64(name, lo_, hi, dst)                                                                      \
-    else if (!strcmp(a, name)) {                                                                     \
-        if (cli_u64(v, lo_, hi, &n)) return cli_bad_usage(PROG, "%s needs a whole number in range, not '%s'", a, v); \
-        dst = n;                                                                                     \
-    }
-#define DBL(name, lo_, hi, dst)                                                                      \
-    else if (!strcmp(a, name)) {                                                                     \
-        if (cli_double(v, lo_, hi, &d)) return cli_bad_usage(PROG, "%s needs a number in range, not '%s'", a, v); \
-        dst = d;                                                                                     \
-    }
-        U64("--steps", 1, UINT64_C(1) << 40, s.steps)
-        U64("--tokens", 1, UINT64_C(1) << 50, s.tokens)
-        U64("--warmup", 0, UINT64_C(1) << 40, s.t.warmup)
-        U64("--eval-every", 1, UINT64_C(1) << 40, s.t.eval_every)
-        U64("--eval-batches", 1, 1 << 20, s.t.eval_batches)
-        U64("--mlp", 1, 1 << 18, s.t.n_mlp)
-        DBL("--lr", 1e-12, 10, s.t.lr)
-        DBL("--min-lr-frac", 0, 1, s.t.min_frac)
-        DBL("--decay-frac", 0, 1, s.t.decay_frac)
-        DBL("--budget-params", 1, 1e15, s.budget_params)
-        DBL("--budget-flops", 1, 1e30, s.budget_flops)
-        DBL("--tolerance", 0, 10, s.tolerance)
-        else return cli_bad_usage(PROG, "sweep: unknown option '%s'", a);
-#undef U64
-#undef DBL
-    }
-    if (!s.t.data_dir) return cli_bad_usage(PROG, "sweep needs --data DIR (the packer's output folder)");
-    if (!s.out_dir) return cli_bad_usage(PROG, "sweep needs -o SWEEP (the folder for its runs and results)");
-    if (s.steps && s.tokens) return cli_bad_usage(PROG, "--steps and --tokens: give one of them");
-    if (s.budget_flops > 0 && (s.steps || s.tokens))
-        return cli_bad_usage(PROG, "--budget-flops sets each point's steps: drop --steps/--tokens");
-    s.t.threads = common.threads;
-    s.t.progress = common.progress;
-    Err e = { { 0 } };
-    int code = sweep_run(&s, &e);
-    if (code == 2) cli_bad_usage(PROG, "%s", e.msg);
-    else if (code) err_print(PROG, &e);
     return code;
 }

@@ -1,6 +1,8 @@
-/* `model sweep` (short real trainings over a grid of shapes, a results table and
- * a plot; resumable) and `model lr-find` (an LR range test with a suggested
- * rate). Both reuse the trainer's options and model; main.c dispatches argv. */
+/* `model sweep` (sweep.c: short real trainings over a grid of shapes, a
+ * results table and a plot; resumable) and `model lr-find` (lrfind.c: an LR
+ * range test with a suggested rate). Both reuse the trainer's options and
+ * model. args.c fills SweepOpts and LrOpts from argv; sweep_run and
+ * lrfind_run are the logic, which tests call directly. */
 #ifndef SWEEP_H
 #define SWEEP_H
 
@@ -8,19 +10,44 @@
 
 #include "train.h"
 
-int sweep_main(int argc, char **argv);
-int lrfind_main(int argc, char **argv);
+#define SWEEP_MAX_LIST 64 /* values a grid list holds */
 
-/* The training options sweep and lr-find share with `model train` (--context
- * --vocab-size --eot --batch --micro-batch --weight-decay --beta1 --beta2 --eps
- * --clip --seed): 1 when argv[*i] was one (its value taken, *i advanced), 0
- * when it is not, 2 after printing a bad-usage message. */
-int sweep_train_option(const char *prog, TrainOpts *o, int argc, char **argv, int *i);
-extern const char sweep_train_help[];
+typedef struct SweepOpts {
+    TrainOpts t;          /* the training options every point shares (data_dir required; t.dev the device) */
+    const char *out_dir;  /* required: the sweep folder */
+    int layers[SWEEP_MAX_LIST], widths[SWEEP_MAX_LIST], heads[SWEEP_MAX_LIST];
+    int n_layers, n_widths, n_heads;
+    uint64_t steps, tokens;   /* of every point; 0 and 0: 200 steps */
+    double budget_params;     /* 0: none */
+    double budget_flops;      /* 0: none; sets each point's steps */
+    double tolerance;         /* relative, for both budgets */
+} SweepOpts;
+
+/* Defaults for every field: the grid 4 x 128 x 4, tolerance 0.2. */
+void sweep_opts_init(SweepOpts *o);
+/* Train the grid and write the table; returns the exit status: 0, 1 (data or
+ * I/O error, message in e) or 2 (bad usage, message in e). */
+int sweep_run(const SweepOpts *o, Err *e);
 
 /* A comma-separated list of whole numbers in [lo, hi] ("2,4,8") into out (at
  * most max); the count, or -1 when the list is malformed. */
 int sweep_parse_list(const char *s, int lo, int hi, int *out, int max);
+
+typedef struct LrOpts {
+    TrainOpts t;          /* shape, data and AdamW (data_dir required; t.dev the device) */
+    const char *out_dir;  /* required: the folder for lr.csv and lr.png */
+    double lr_min, lr_max; /* lr_min < lr_max */
+    double beta;           /* smoothing: weight on the past */
+    double div_factor;     /* diverged above this x the lowest smoothed loss */
+    uint64_t steps;        /* >= 2 */
+    int stop_div;          /* stop at the divergence */
+} LrOpts;
+
+/* Defaults for every field: 100 steps from 1e-6 to 1, beta 0.9, factor 4. */
+void lrfind_opts_init(LrOpts *o);
+/* The range test; returns the exit status: 0, 1 (data or I/O error, message
+ * in e) or 2 (bad usage, message in e). */
+int lrfind_run(const LrOpts *o, Err *e);
 
 /* The LR range test's verdict on a curve of n (lr, loss) points, lr rising.
  * The loss is smoothed by a bias-corrected exponential moving average (beta);

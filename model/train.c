@@ -7,26 +7,22 @@
 #include "train.h"
 
 #include <cblas.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "ckpt.h"
 #include "cli.h"
 #include "data.h"
 #include "iofile.h"
+#include "rundir.h"
 
 const TrainPreset train_presets[] = {
     { "tiny", 4, 128, 4, 2e-3 },
@@ -54,101 +50,6 @@ void train_opts_init(TrainOpts *o)
                       .decay_frac = 0.2, .warmup = -1,
                       .adam = { .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f },
                       .eval_batches = 20, .keep = 2, .seed = 1337, .dev = DEVICE_OPTS_AUTO };
-}
-
-/* Everything a run is, as it goes into a checkpoint's JSON header. */
-typedef struct Run {
-    GptConfig cfg;
-    int eot_id, T, B, accum, best_fit;
-    char data_dir[PATH_MAX];
-    TrainOpts o;
-    uint64_t step, tokens, epoch, index;
-} Run;
-
-static char *run_json(const Run *r)
-{
-    const TrainOpts *o = &r->o;
-    json_t *j = json_pack(
-        "{s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f},"
-        "s:{s:s,s:i,s:i,s:i,s:I,s:I,s:f,s:s,s:f,s:f,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:i,s:I,s:i,s:I},"
-        "s:{s:I,s:I,s:I,s:I}}",
-        "config", "layers", r->cfg.n_layer, "width", r->cfg.n_embd, "heads", r->cfg.n_head, "mlp",
-        r->cfg.n_mlp, "vocab_size", r->cfg.vocab_size, "eot_id", r->eot_id, "context", r->T, "dropout",
-        o->dropout,
-        "options", "data", r->data_dir, "best_fit", r->best_fit, "micro_batch", r->B, "accum",
-        r->accum, "batch_tokens", (json_int_t)r->B * r->T * r->accum, "steps", (json_int_t)o->steps, "lr",
-        o->lr, "schedule", sched_name(o->schedule), "min_frac", o->min_frac, "decay_frac",
-        o->decay_frac, "warmup", (json_int_t)o->warmup, "beta1", (double)o->adam.beta1, "beta2",
-        (double)o->adam.beta2, "eps", (double)o->adam.eps, "weight_decay",
-        (double)o->adam.weight_decay, "clip", (double)o->adam.clip, "eval_every",
-        (json_int_t)o->eval_every, "eval_batches", o->eval_batches, "ckpt_every",
-        (json_int_t)o->ckpt_every, "keep", o->keep, "seed", (json_int_t)o->seed,
-        "state", "step", (json_int_t)r->step, "tokens", (json_int_t)r->tokens, "epoch",
-        (json_int_t)r->epoch, "index", (json_int_t)r->index);
-    if (!j) return NULL;
-    char *s = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
-    json_decref(j);
-    return s;
-}
-
-/* The inverse of run_json; a checkpoint whose header lacks a field is corrupt. */
-static int run_parse(Run *r, const char *text, const char *path, Err *e)
-{
-    json_error_t je;
-    json_t *j = json_loads(text, 0, &je);
-    if (!j) return err_off(e, path, 24, "bad checkpoint header: %s", je.text);
-    json_int_t L, C, NH, M, V, eot, T, bf, B, acc, bt, steps, warm, ee, eb, ce, keep, seed, st, tok, ep, ix;
-    double lr, mf, df, b1, b2, eps, wd, clip, drop = 0; /* no dropout field: a run from before it had none */
-    const char *data, *sched;
-    int rc = json_unpack_ex(
-        j, &je, JSON_STRICT,
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?F},"
-        "s:{s:s,s:I,s:I,s:I,s:I,s:I,s:F,s:s,s:F,s:F,s:I,s:F,s:F,s:F,s:F,s:F,s:I,s:I,s:I,s:I,s:I},"
-        "s:{s:I,s:I,s:I,s:I}}",
-        "config", "layers", &L, "width", &C, "heads", &NH, "mlp", &M, "vocab_size", &V, "eot_id", &eot,
-        "context", &T, "dropout", &drop, "options", "data", &data, "best_fit", &bf, "micro_batch", &B,
-        "accum", &acc,
-        "batch_tokens", &bt, "steps", &steps, "lr", &lr, "schedule", &sched, "min_frac", &mf,
-        "decay_frac", &df, "warmup", &warm, "beta1", &b1, "beta2", &b2, "eps", &eps, "weight_decay",
-        &wd, "clip", &clip, "eval_every", &ee, "eval_batches", &eb, "ckpt_every", &ce, "keep", &keep,
-        "seed", &seed, "state", "step", &st, "tokens", &tok, "epoch", &ep, "index", &ix);
-    if (rc) {
-        err_off(e, path, 24, "bad checkpoint header: %s", je.text);
-        json_decref(j);
-        return -1;
-    }
-    r->cfg = (GptConfig){ .n_layer = (int)L, .n_embd = (int)C, .n_head = (int)NH, .n_mlp = (int)M,
-                          .vocab_size = (int)V, .context = (int)T };
-    r->eot_id = (int)eot;
-    r->T = (int)T;
-    r->B = (int)B;
-    r->accum = (int)acc;
-    r->best_fit = (int)bf;
-    snprintf(r->data_dir, sizeof r->data_dir, "%s", data);
-    TrainOpts *o = &r->o;
-    o->steps = (uint64_t)steps;
-    o->lr = lr;
-    if (sched_parse(sched, &o->schedule)) rc = -1;
-    o->min_frac = mf;
-    o->decay_frac = df;
-    o->dropout = drop;
-    o->warmup = warm;
-    o->adam = (AdamOpts){ (float)b1, (float)b2, (float)eps, (float)wd, (float)clip };
-    o->eval_every = (uint64_t)ee;
-    o->eval_batches = (int)eb;
-    o->ckpt_every = (uint64_t)ce;
-    o->keep = (int)keep;
-    o->seed = (uint64_t)seed;
-    r->step = (uint64_t)st;
-    r->tokens = (uint64_t)tok;
-    r->epoch = (uint64_t)ep;
-    r->index = (uint64_t)ix;
-    json_decref(j);
-    Err ce2;
-    if (rc || B < 1 || acc < 1 || bt != B * T * acc || !(drop >= 0 && drop < 1) ||
-        gpt_config_check(&r->cfg, &ce2))
-        return err_off(e, path, 24, "bad checkpoint header: inconsistent settings");
-    return 0;
 }
 
 double train_mem_available(void)
@@ -238,100 +139,23 @@ static void duration(char *out, size_t n, double s)
     else snprintf(out, n, "%.0fs", s);
 }
 
-static int write_text(const char *path, const char *text, Err *e)
+/* Checkpoint step r->step into dir (rundir_save), the model's state brought
+ * to the host for the writer. */
+static int save_checkpoint(const RunHeader *r, const Gpt *g, const char *dir, Err *e)
 {
-    OutFile *o = out_open(path, e);
-    if (!o) return -1;
-    if (out_write(o, text, strlen(text), e)) {
-        out_abort(o);
-        return -1;
-    }
-    return out_close(o, e);
-}
-
-static void sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-static int parse_ckpt_step(const char *name, uint64_t *step)
-{
-    unsigned long long s;
-    int n = 0;
-    if (sscanf(name, "ckpt-%llu.bin%n", &s, &n) == 1 && name[n] == 0) {
-        *step = s;
-        return 1;
-    }
-    return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Remove checkpoints older than the newest `keep`, and leftovers of writes a
- * crash interrupted (ckpt-*.bin.tmp.*: only one trainer works in a run folder). */
-static void prune(const char *dir, int keep, int stale_only)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    uint64_t steps[4096];
-    int n = 0;
-    struct dirent *de;
-    char path[PATH_MAX];
-    while ((de = readdir(d))) {
-        uint64_t s;
-        if (!strncmp(de->d_name, "ckpt-", 5) && strstr(de->d_name, ".bin.tmp.")) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            unlink(path);
-        } else if (parse_ckpt_step(de->d_name, &s) && n < 4096) {
-            steps[n++] = s;
-        }
-    }
-    closedir(d);
-    if (stale_only) return;
-    qsort(steps, n, sizeof *steps, cmp_u64);
-    for (int i = 0; i + keep < n; i++) {
-        snprintf(path, sizeof path, "%s/ckpt-%06" PRIu64 ".bin", dir, steps[i]);
-        unlink(path);
-    }
-}
-
-static int save_checkpoint(const Run *r, const Gpt *g, const char *dir, Err *e)
-{
-    char path[PATH_MAX], name[64];
-    snprintf(name, sizeof name, "ckpt-%06" PRIu64 ".bin", r->step);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *json = run_json(r);
-    if (!json) return err_set(e, "out of memory");
     GptHost h;
     int rc = gpt_host_open((Gpt *)g, &h, e);
     if (!rc) {
         gpt_host_pull(g, &h);
-        rc = ckpt_write(path, json, h.params, h.m, h.v, g->n_params, e);
+        rc = rundir_save(dir, r, h.params, h.m, h.v, g->n_params, e);
     }
     gpt_host_close(&h);
-    free(json);
-    if (rc) return -1;
-    /* latest moves only once the checkpoint is complete and in place */
-    char latest[PATH_MAX], text[80];
-    snprintf(latest, sizeof latest, "%s/latest", dir);
-    snprintf(text, sizeof text, "%s\n", name);
-    if (write_text(latest, text, e)) return -1;
-    sync_dir(dir);
-    prune(dir, r->o.keep, 0);
-    return 0;
+    return rc;
 }
 
 int train_write_imported(const char *dir, const GptConfig *cfg, int eot_id, const float *params, Err *e)
 {
-    Run r = { .cfg = *cfg, .eot_id = eot_id, .T = cfg->context, .accum = 1 };
+    RunHeader r = { .cfg = *cfg, .eot_id = eot_id, .T = cfg->context, .accum = 1 };
     train_opts_init(&r.o);
     r.B = r.o.micro_batch;
     r.o.lr = 6e-4; /* GPT-2 124M's; the preset of the same shape's when there is one */
@@ -355,23 +179,6 @@ int train_write_imported(const char *dir, const GptConfig *cfg, int eot_id, cons
     return rc;
 }
 
-/* The checkpoint run/latest names (its path into `path`). */
-static int latest_path(const char *dir, char *path, size_t n, Err *e)
-{
-    char lp[PATH_MAX];
-    snprintf(lp, sizeof lp, "%s/latest", dir);
-    FILE *f = fopen(lp, "r");
-    if (!f) return err_sys(e, lp, "cannot open (is this a run folder?)");
-    char name[256] = "";
-    char *ok = fgets(name, sizeof name, f);
-    fclose(f);
-    name[strcspn(name, "\r\n")] = 0;
-    uint64_t s;
-    if (!ok || !parse_ckpt_step(name, &s)) return err_at(e, lp, 1, "does not name a checkpoint (ckpt-STEP.bin)");
-    snprintf(path, n, "%s/%s", dir, name);
-    return 0;
-}
-
 /* log.csv: keep the header and rows up to `step` (a resumed run rewrites what
  * came after its checkpoint). */
 static int log_truncate(const char *path, uint64_t step, Err *e)
@@ -391,7 +198,7 @@ static int log_truncate(const char *path, uint64_t step, Err *e)
     in_close(in);
     if (rc == 0) {
         if (buf_putc(&b, 0)) rc = err_set(e, "out of memory");
-        else rc = write_text(path, b.data, e);
+        else rc = rundir_write_text(path, b.data, e);
     }
     buf_free(&b);
     return rc;
@@ -443,16 +250,8 @@ static int evaluate(Gpt *g, const Shards *val, int n_windows, Batch *bt, double 
     return 0;
 }
 
-static int mkdir_run(const char *dir, Err *e)
-{
-    if (mkdir(dir, 0755) && errno != EEXIST) return err_sys(e, dir, "cannot create the run folder");
-    struct stat st;
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return err_set(e, "%s: not a folder", dir);
-    return 0;
-}
-
 /* Settle shape, data and batch for a fresh run; 0 or an exit status. */
-static int setup_fresh(const TrainOpts *o, Run *r, DataMeta *meta, Shards *train, Shards *val, Err *e)
+static int setup_fresh(const TrainOpts *o, RunHeader *r, DataMeta *meta, Shards *train, Shards *val, Err *e)
 {
     r->o = *o;
     const TrainPreset *p = train_preset(o->preset ? o->preset : "tiny");
@@ -497,7 +296,7 @@ static int setup_fresh(const TrainOpts *o, Run *r, DataMeta *meta, Shards *train
 
 int train_run(const TrainOpts *opts, Err *e)
 {
-    Run r = { 0 };
+    RunHeader r = { 0 };
     DataMeta meta;
     Shards train = { 0 }, val = { 0 };
     const char *dir = opts->resume_dir ? opts->resume_dir : opts->out_dir;
@@ -514,8 +313,8 @@ int train_run(const TrainOpts *opts, Err *e)
     progress_start(&pr, "model", opts->progress, 0);
 
     if (opts->resume_dir) {
-        if (latest_path(dir, ck_path, sizeof ck_path, e) || ckpt_open(&ck, ck_path, e) ||
-            run_parse(&r, ck.json, ck_path, e)) {
+        if (rundir_latest(dir, ck_path, sizeof ck_path, NULL, e) || ckpt_open(&ck, ck_path, e) ||
+            rundir_header_parse(&r, ck.json, ck_path, e)) {
             code = 1;
             goto done;
         }
@@ -560,8 +359,7 @@ int train_run(const TrainOpts *opts, Err *e)
     } else {
         if ((code = setup_fresh(opts, &r, &meta, &train, &val, e))) goto done;
         char latest[PATH_MAX];
-        snprintf(latest, sizeof latest, "%s/latest", dir);
-        if (access(latest, F_OK) == 0) {
+        if (access(rundir_latest_path(latest, sizeof latest, dir), F_OK) == 0) {
             code = err_code(e, 2, "%s already holds a run (%s); continue it with --resume %s or pick another -o",
                         dir, latest, dir);
             goto done;
@@ -574,6 +372,17 @@ int train_run(const TrainOpts *opts, Err *e)
 
     /* the plan */
     unsigned threads = r.o.threads ? r.o.threads : cli_cores();
+    openblas_set_num_threads(1); /* our threads split the products: never both at once */
+    if (!(pool = gpool_new(threads))) {
+        code = err_code(e, 1, "cannot start %u threads", threads);
+        goto done;
+    }
+    if (kern_open(&kern, opts->dev.device, opts->dev.prec, pool, e)) {
+        code = 1;
+        goto done;
+    }
+    char devname[160];
+    kern_describe(&kern, devname, sizeof devname);
     GptMemory mem;
     gpt_memory(&r.cfg, r.B, r.T, &mem);
     double need = (double)mem.total + 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
@@ -587,11 +396,12 @@ int train_run(const TrainOpts *opts, Err *e)
     progress_si(s4, sizeof s4, (double)r.o.steps * tokens_step);
     if (!pr.quiet) {
         fprintf(stderr,
+                "model: plan: device %s\n"
                 "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d), dropout %g\n"
                 "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f, scratch %.1f); %.0f MB available\n"
                 "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads\n"
                 "model: plan: data %s: %s training tokens in %d shards, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
-                s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
+                devname, s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
                 r.o.dropout, need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
                 mem.scratch / 1e6, avail / 1e6, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads,
                 r.data_dir, s2, train.n, train.n_windows, r.best_fit ? "best-fit" : "stream",
@@ -599,18 +409,13 @@ int train_run(const TrainOpts *opts, Err *e)
         if (val.n) fprintf(stderr, "%" PRIu64 " validation windows\n", val.n_windows);
         else fprintf(stderr, "no validation shards (val*.bin): no validation loss\n");
     }
-    if (avail > 0 && need > avail) {
+    if (kern.device == KERN_CPU && avail > 0 && need > avail) {
         code = err_code(e, 1, "the plan needs %.0f MB but this machine has %.0f MB available: use a smaller "
                     "--micro-batch, --context or model", need / 1e6, avail / 1e6);
         goto done;
     }
 
-    openblas_set_num_threads(1); /* our threads split the products: never both at once */
-    if (!(pool = gpool_new(threads))) {
-        code = err_code(e, 1, "cannot start %u threads", threads);
-        goto done;
-    }
-    if (kern_open(&kern, -1, -1, pool, e) || gpt_init(&g, &r.cfg, r.B, r.T, &kern, 1, e)) {
+    if (gpt_init(&g, &r.cfg, r.B, r.T, &kern, 1, e)) {
         code = 1;
         goto done;
     }
@@ -629,9 +434,9 @@ int train_run(const TrainOpts *opts, Err *e)
             goto done;
         }
         g.adam_step = r.step;
-        prune(dir, r.o.keep, 1);
+        rundir_remove_stale(dir);
     } else {
-        if (mkdir_run(dir, e)) {
+        if (rundir_create(dir, e)) {
             code = 1;
             goto done;
         }
@@ -675,7 +480,11 @@ int train_run(const TrainOpts *opts, Err *e)
     if (!opts->resume_dir || ftell(logf) == 0)
         fputs("step,tokens,loss,val_loss,lr,grad_norm,tokens_per_s,mfu\n", logf);
 
-    double peak = train_sgemm_rate(pool);
+    double peak = kern.ops->matmul_rate ? kern.ops->matmul_rate(&kern) : train_sgemm_rate(pool);
+    char peak_what[64];
+    if (kern.device == KERN_CPU) snprintf(peak_what, sizeof peak_what, "%.1f GFLOP/s sgemm", peak / 1e9);
+    else snprintf(peak_what, sizeof peak_what, "%.1f TFLOP/s cuBLASLt %s", peak / 1e12,
+                  kern.prec == PREC_BF16 ? "bf16" : "fp32");
     int eval_windows = 0;
     if (val.n) {
         uint64_t w = (uint64_t)r.o.eval_batches * r.B;
@@ -763,11 +572,11 @@ int train_run(const TrainOpts *opts, Err *e)
             snprintf(ent, sizeof ent, ", val loss %.4f (unigram entropy of the validation tokens %.4f)", last_val,
                      shards_unigram_entropy(&val, r.cfg.vocab_size, 50000000));
         progress_summary(&pr,
-                         "%" PRIu64 " steps, %" PRIu64 " tokens (%.2f epochs of the training windows) in %.1f s (%s tokens/s, MFU %.0f%% of %.1f GFLOP/s sgemm); "
+                         "%" PRIu64 " steps, %" PRIu64 " tokens (%.2f epochs of the training windows) in %.1f s (%s tokens/s, MFU %.0f%% of %s); "
                          "train loss %.4f%s; peak RSS %.1f MB (plan %.1f MB); %s/latest",
                          r.step - first_step, (r.step - first_step) * tokens_step,
                          (double)ld.epoch + (double)ld.index / (double)train.n_windows, secs, rate,
-                         peak > 0 ? 100 * tps * flops_tok / peak : 0, peak / 1e9, last_loss, ent,
+                         peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, last_loss, ent,
                          peak_rss() / 1e6, need / 1e6, dir);
     }
 done:

@@ -1,11 +1,12 @@
 /* `model train`: options, presets, the plan printed before training, and the
  * training loop (data, AdamW steps, evaluation, log.csv, loss.png, checkpoints,
- * exact resume). main.c fills TrainOpts from argv and calls train_run. */
+ * exact resume). args.c fills TrainOpts from argv; main.c calls train_run. */
 #ifndef TRAIN_H
 #define TRAIN_H
 
 #include <stdint.h>
 
+#include "device.h"
 #include "err.h"
 #include "gpt2.h"
 #include "progress.h"
@@ -43,6 +44,7 @@ typedef struct TrainOpts {
     uint64_t seed;
     unsigned threads;                   /* 0: every core */
     ProgressMode progress;
+    DeviceOpts dev;                     /* --device, --precision; not in the checkpoint */
 } TrainOpts;
 
 /* Defaults for every field. */

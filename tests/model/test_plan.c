@@ -4,13 +4,16 @@
  * --compare table, --json through jansson, --data, --budget, --measure (real
  * steps of tiny shapes: its derived figures against its own step time, never
  * a timing threshold), and bad usage (exit 2, one line + try, nothing on
- * stdout). Every run but one passes --rate. */
+ * stdout). Command lines go through args.c's parser into plan_run, as
+ * bin/model runs them; plan_run is also called on a PlanOpts filled here.
+ * Every run but one passes --rate. */
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <sys/stat.h>
 
 #include "check.h"
+#include "../../model/args.h"
 #include "../../model/plan.h"
 #include "lib/testutil.h"
 #include "tokfile.h"
@@ -125,7 +128,8 @@ static void literature(void)
     CHECK(D > 27000 && D < 33000);
 }
 
-/* Run plan_run with argv; stdout into *out, stderr into *err (caller frees both). */
+/* `model plan ARGS...` as bin/model runs it: args_parse_plan, plan_run and
+ * args_report; stdout into *out, stderr into *err (caller frees both). */
 static int run(const char *const *args, char **out, char **err)
 {
     char *argv[64];
@@ -140,7 +144,12 @@ static int run(const char *const *args, char **out, char **err)
     int fd = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 2);
     close(fd);
-    int rc = plan_run(argc, argv, o);
+    PlanOpts po;
+    int rc = args_parse_plan(argc, argv, &po);
+    if (rc == ARGS_RUN) {
+        Err e = { { 0 } };
+        rc = args_report(ARGS_PROG_PLAN, plan_run(&po, o, &e), &e);
+    }
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -426,6 +435,8 @@ static void bad_usage(void)
         { { "file.txt" }, "takes no file arguments" },
         { { "--measure", "0" }, "--measure takes a number of steps in 1..1000" },
         { { "--budget", "1M", "--measure" }, "--measure times one shape or --compare's" },
+        { { "--device", "gpu" }, "--device is cpu or cuda, not 'gpu'" },
+        { { "--precision", "fp16" }, "--precision is fp32 or bf16, not 'fp16'" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *args[12];
@@ -450,7 +461,8 @@ static void bad_usage(void)
     dup2(fd, 1);
     close(fd);
     char *argv[] = { "plan", "--help", NULL };
-    int rc = plan_run(2, argv, stdout);
+    PlanOpts po;
+    int rc = args_parse_plan(2, argv, &po);
     fflush(stdout);
     dup2(saved, 1);
     close(saved);
@@ -458,8 +470,65 @@ static void bad_usage(void)
     char *help = read_file(hp, NULL);
     CHECK_HAS("usage: model plan", help);
     CHECK_HAS("--measure", help);
+    CHECK_HAS("--device cpu|cuda", help);
+    CHECK_HAS("--precision fp32|bf16", help);
     CHECK_HAS("example", help);
     free(help);
+}
+
+/* --device and --precision: auto unless given, parsed into the options. */
+static void device_options(void)
+{
+    PlanOpts o;
+    char *a0[] = { "plan", NULL };
+    CHECK_INT(ARGS_RUN, args_parse_plan(1, a0, &o));
+    CHECK_INT(DEVICE_AUTO, o.dev.device);
+    CHECK_INT(DEVICE_AUTO, o.dev.prec);
+    char *a1[] = { "plan", "--device", "cuda", "--precision", "bf16", NULL };
+    CHECK_INT(ARGS_RUN, args_parse_plan(5, a1, &o));
+    CHECK_INT(KERN_CUDA, o.dev.device);
+    CHECK_INT(PREC_BF16, o.dev.prec);
+    char *a2[] = { "plan", "--device", "cpu", "--precision", "fp32", NULL };
+    CHECK_INT(ARGS_RUN, args_parse_plan(5, a2, &o));
+    CHECK_INT(KERN_CPU, o.dev.device);
+    CHECK_INT(PREC_FP32, o.dev.prec);
+}
+
+/* plan_run on options filled here, without a command line: the report goes
+ * to the FILE given, an error to the Err with the exit status. */
+static void opts_direct(void)
+{
+    PlanOpts o;
+    plan_opts_init(&o);
+    o.preset = "tiny";
+    o.rate = 100;
+    o.memory = 1e12;
+    o.json = 1;
+    o.common.progress = PROGRESS_QUIET;
+    const char *op = scratch("direct.txt");
+    FILE *f = fopen(op, "w");
+    Err e = { { 0 } };
+    CHECK_INT(0, plan_run(&o, f, &e));
+    fclose(f);
+    char *out = read_file(op, NULL);
+    json_t *root = out ? json_loads(out, 0, NULL) : NULL;
+    CHECK(root != NULL);
+    if (root) {
+        json_t *s = json_array_get(json_object_get(root, "shapes"), 0);
+        CHECK_INT(4, json_integer_value(json_object_get(s, "layers")));
+        CHECK_INT(50257, json_integer_value(json_object_get(s, "vocab_size")));
+        json_decref(root);
+    }
+    free(out);
+    /* a usage error: exit status 2 and the message in e, nothing printed */
+    o.batch = 1000;
+    f = fopen(op, "w");
+    CHECK_INT(2, plan_run(&o, f, &e));
+    fclose(f);
+    CHECK_HAS("not a multiple of micro-batch x context", e.msg);
+    out = read_file(op, NULL);
+    CHECK_STR("", out);
+    free(out);
 }
 
 int main(void)
@@ -473,6 +542,8 @@ int main(void)
     measure();
     budget();
     bad_usage();
+    device_options();
+    opts_direct();
     scratch_cleanup();
     return check_done("test_plan");
 }

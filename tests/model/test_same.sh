@@ -20,7 +20,6 @@ DEV=$("$M" train --help | grep -q -- --device && echo "--device cpu")
 blas="openblas $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo unknown) coretype ${OPENBLAS_CORETYPE:-none}"
 if [ "${GPTKIT_PIN:-}" != write ] && [ "$(head -1 "$PIN")" != "# $blas" ]; then
     echo "test_same: skipped: the pin was written with $(head -1 "$PIN" | cut -c3-), this machine has $blas"
-    check_done test_same
     exit 0
 fi
 (cd tests/model && $PY synth.py "$T/bytes" --bytes 20000 3000 && $PY synth.py "$T/wide" --wide 20000 3000) ||

@@ -1,0 +1,922 @@
+/* Every subcommand's command line: its help text, and argv parsed into the
+ * options struct of its logic (train.h, plan.h, sweep.h, sample.h,
+ * evaluate.h, export.h, import.h) with the usage checks that need no data.
+ * Nothing here reads a file or runs the model: main.c hands the options to
+ * the logic, whose errors args_report shows. */
+#include "args.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define PROG ARGS_PROG
+
+int args_report(const char *prog, int code, const Err *e)
+{
+    if (code == 2) cli_bad_usage(prog, "%s", e->msg);
+    else if (code) err_print(prog, e);
+    return code;
+}
+
+/* ---- options several subcommands share ---- */
+
+/* The lines of --device and --precision, for the help of every subcommand
+ * that runs the model. */
+#define DEVICE_LINES                                                                   \
+    "  --device cpu|cuda    where to run (default: cuda when this build has it and a\n" \
+    "                       GPU is visible, else cpu)\n"                                \
+    "  --precision fp32     the working precision (fp32, the default, is the only\n"  \
+    "                       one this version has; bf16 on a GPU comes next)\n"
+static const char device_help[] = "Device:\n" DEVICE_LINES;
+
+/* --device cpu|cuda and --precision fp32|bf16, taken as cli_common_option
+ * takes its options: 1 when argv[*i] was one (its value taken, *i advanced),
+ * 0 when it is not, 2 after printing a bad-usage message. */
+static int device_option(const char *prog, DeviceOpts *d, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    int is_device = !strcmp(a, "--device");
+    if (!is_device && strcmp(a, "--precision")) return 0;
+    if (*i + 1 >= argc) return cli_bad_usage(prog, "%s needs a value", a);
+    const char *v = argv[++*i];
+    if (is_device) {
+        if (!strcmp(v, "cpu")) d->device = KERN_CPU;
+        else if (!strcmp(v, "cuda")) d->device = KERN_CUDA;
+        else return cli_bad_usage(prog, "%s is cpu or cuda, not '%s'", a, v);
+    } else {
+        if (!strcmp(v, "fp32")) d->prec = PREC_FP32;
+        else if (!strcmp(v, "bf16")) d->prec = PREC_BF16;
+        else return cli_bad_usage(prog, "%s is fp32 or bf16, not '%s'", a, v);
+    }
+    return 1;
+}
+
+/* The help of the options train_shared_option takes. */
+static const char train_shared_help[] =
+    "Data and batch (as 'model train'):\n"
+    "  --context T          tokens a sequence (default: meta.json's, else 1024)\n"
+    "  --batch TOKENS       tokens a step (default: one micro-batch); gradients\n"
+    "                       accumulate over micro-batches\n"
+    "  --micro-batch SEQS   sequences a forward/backward pass (default 8)\n"
+    "  --vocab-size N --eot ID   for bare llm.c shards (default GPT-2's 50257, 50256)\n"
+    "  --seed N             initial weights and data order (default 1337)\n"
+    "AdamW (GPT-3's):\n"
+    "  --weight-decay W     (default 0.1)   --clip N   gradient-norm clipping (default 1.0)\n"
+    "  --beta1 B --beta2 B --eps E   (default 0.9, 0.95, 1e-8)\n";
+
+/* The training options sweep and lr-find share with `model train` (--context
+ * --vocab-size --eot --batch --micro-batch --weight-decay --beta1 --beta2 --eps
+ * --clip --seed): 1 when argv[*i] was one (its value taken, *i advanced), 0
+ * when it is not, 2 after printing a bad-usage message. */
+static int train_shared_option(const char *prog, TrainOpts *o, int argc, char **argv, int *i)
+{
+    static const char *const names[] = { "--context", "--vocab-size", "--eot", "--batch", "--micro-batch",
+                                         "--weight-decay", "--beta1", "--beta2", "--eps", "--clip", "--seed" };
+    const char *a = argv[*i];
+    size_t k = 0;
+    while (k < sizeof names / sizeof names[0] && strcmp(a, names[k])) k++;
+    if (k == sizeof names / sizeof names[0]) return 0;
+    if (*i + 1 >= argc) return cli_bad_usage(prog, "%s needs a value", a);
+    const char *v = argv[++*i];
+    uint64_t n = 0;
+    double d = 0;
+    int bad = 0;
+    switch (k) {
+    case 0: bad = cli_u64(v, 1, 1 << 20, &n); o->context = (int)n; break;
+    case 1: bad = cli_u64(v, 2, 1u << 31, &n); o->vocab_size = (int)n; break;
+    case 2: bad = cli_u64(v, 0, 1u << 31, &n); o->eot_id = (int)n; break;
+    case 3: bad = cli_u64(v, 1, UINT64_C(1) << 40, &n); o->batch_tokens = n; break;
+    case 4: bad = cli_u64(v, 1, 1 << 16, &n); o->micro_batch = (int)n; break;
+    case 5: bad = cli_double(v, 0, 10, &d); o->adam.weight_decay = (float)d; break;
+    case 6: bad = cli_double(v, 0, 0.999999, &d); o->adam.beta1 = (float)d; break;
+    case 7: bad = cli_double(v, 0, 0.999999999, &d); o->adam.beta2 = (float)d; break;
+    case 8: bad = cli_double(v, 1e-30, 1, &d); o->adam.eps = (float)d; break;
+    case 9: bad = cli_double(v, 0, 1e9, &d); o->adam.clip = (float)d; break;
+    default: bad = cli_u64(v, 0, INT64_MAX, &n); o->seed = n; break;
+    }
+    if (bad) return cli_bad_usage(prog, "%s needs a number in range, not '%s'", a, v);
+    return 1;
+}
+
+/* `else if` arms of train, sweep and lr-find for an option a whose value v is
+ * a whole number (U64) or a number (DBL) in [min, max], into dst; n and d are
+ * the caller's scratch. */
+#define U64(name, min, max, dst)                                                                   \
+    else if (!strcmp(a, name)) {                                                                   \
+        if (cli_u64(v, min, max, &n))                                                              \
+            return cli_bad_usage(PROG, "%s needs a whole number in range, not '%s'", a, v);        \
+        dst = n;                                                                                   \
+    }
+#define DBL(name, min, max, dst)                                                                   \
+    else if (!strcmp(a, name)) {                                                                   \
+        if (cli_double(v, min, max, &d))                                                           \
+            return cli_bad_usage(PROG, "%s needs a number in range, not '%s'", a, v);              \
+        dst = d;                                                                                   \
+    }
+
+/* ---- train ---- */
+
+static int train_usage(FILE *f, int code)
+{
+    fputs("usage: model train --data DIR -o RUN [options]\n"
+          "       model train --resume RUN [--steps N] [-j N]\n"
+          "\n"
+          "Reads DIR/train*.bin (every *.bin without 'val' in its name) and DIR/val*.bin,\n"
+          "llm.c shards as packer writes them, memory-mapped, and DIR/meta.json (vocabulary,\n"
+          "end-of-text id, context, window mode) when it is there. Writes into RUN/:\n"
+          "log.csv (step, tokens, loss, val_loss, lr, grad_norm, tokens_per_s, mfu),\n"
+          "loss.png (gnuplot), ckpt-STEP.bin checkpoints and 'latest' (the newest), and\n"
+          "tokenizer.json (DIR's copy). Before training it prints the plan: parameters,\n"
+          "memory, tokens a step, FLOPs a token; it refuses a plan that does not fit in\n"
+          "the memory available. Progress (step, loss, tokens/s, MFU, ETA) goes to stderr.\n"
+          "\n"
+          "Shape:\n"
+          "  --preset NAME        tiny (4x128, 4 heads; default), small (6x384, 6),\n"
+          "                       mosaic-52m (8x512, 8), mosaic-83m (10x640, 10),\n"
+          "                       mosaic-125m (12x768, 12), gpt2 (12x768, 12),\n"
+          "                       gpt2-medium (24x1024, 16), gpt2-large (36x1280, 20),\n"
+          "                       gpt2-xl (48x1600, 25)\n"
+          "  --layers L --width D --heads H   override the preset's; D must divide by H\n"
+          "  --mlp N              MLP hidden width (default 4 x width)\n"
+          "  --dropout P          training dropout where GPT-2 has it (embeddings, attention\n"
+          "                       probabilities, both projections before the residual\n"
+          "                       adds), 0..0.9 (default 0: none); never at evaluation\n"
+          "  --context T          tokens a sequence (default: meta.json's context, else\n"
+          "                       1024); best-fit data only trains at its own context\n"
+          "  --vocab-size N --eot ID   for bare llm.c shards whose header says neither\n"
+          "                       (default GPT-2's 50257 and 50256)\n"
+          "Length and batch:\n"
+          "  --steps N            optimizer steps (default: one epoch of the data)\n"
+          "  --tokens N           or train this many tokens (rounded up to whole steps)\n"
+          "  --batch TOKENS       global batch in tokens (default: one micro-batch); a\n"
+          "                       multiple of micro-batch x context, gradients accumulate\n"
+          "  --micro-batch SEQS   sequences a forward/backward pass (default 8)\n"
+          "Optimizer (GPT-3's AdamW):\n"
+          "  --lr LR              peak learning rate (default: the preset's, e.g. tiny 2e-3,\n"
+          "                       gpt2 6e-4)\n"
+          "  --schedule S         cosine (default), linear, constant or wsd (warmup, stable,\n"
+          "                       linear decay over the last --decay-frac, default 0.2)\n"
+          "  --warmup N           linear warmup steps (default 5% of the steps)\n"
+          "  --min-lr-frac F      cosine/linear/wsd end at F x lr (default 0.1)\n"
+          "  --weight-decay W     on matrices and embeddings, not biases or gains (default 0.1)\n"
+          "  --beta1 B --beta2 B --eps E   (default 0.9, 0.95, 1e-8)\n"
+          "  --clip N             global gradient-norm clipping, 0 for none (default 1.0)\n"
+          "  --seed N             initial weights and data order (default 1337)\n"
+          "Evaluation and checkpoints:\n"
+          "  --eval-every N       validation loss every N steps and at the end (default:\n"
+          "                       ten a run)\n"
+          "  --eval-batches N     micro-batches of validation windows, the first ones in\n"
+          "                       the shards (default 20)\n"
+          "  --ckpt-every N       checkpoint every N steps and at the end (default: at each\n"
+          "                       evaluation)\n"
+          "  --keep N             newest checkpoints kept (default 2)\n"
+          "  --resume RUN         continue RUN from RUN/latest with its own settings,\n"
+          "                       bit-identical to a run that never stopped; --steps N\n"
+          "                       changes the total, --data DIR where the shards are now\n",
+          f);
+    fputs(device_help, f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model train --data data/ -o run/ --preset tiny --context 128 --steps 500\n", f);
+    return code;
+}
+
+int args_parse_train(int argc, char **argv, TrainOpts *o)
+{
+    train_opts_init(o);
+    CommonOpts common = { 0 };
+    const char *fixed = NULL; /* an option --resume cannot take: the checkpoint has its own */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &common, argc, argv, &i);
+        if (rc == 0) rc = device_option(PROG, &o->dev, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return train_usage(stdout, 0);
+        if (a[0] != '-') return cli_bad_usage(PROG, "train takes no file arguments ('%s'): use --data DIR", a);
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "%s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--data") && strcmp(a, "--resume") && strcmp(a, "--steps") && strcmp(a, "-o") &&
+            strcmp(a, "--out"))
+            fixed = a;
+        uint64_t n = 0;
+        double d = 0;
+        if (!strcmp(a, "--data")) o->data_dir = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = v;
+        else if (!strcmp(a, "--resume")) o->resume_dir = v;
+        else if (!strcmp(a, "--preset")) {
+            if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
+            o->preset = v;
+        } else if (!strcmp(a, "--schedule")) {
+            if (sched_parse(v, &o->schedule))
+                return cli_bad_usage(PROG, "%s is cosine, linear, constant or wsd, not '%s'", a, v);
+        }
+        U64("--layers", 1, 1000, o->n_layer)
+        U64("--width", 1, 1 << 16, o->n_embd)
+        U64("--heads", 1, 1 << 12, o->n_head)
+        U64("--mlp", 1, 1 << 18, o->n_mlp)
+        U64("--context", 1, 1 << 20, o->context)
+        U64("--vocab-size", 2, 1u << 31, o->vocab_size)
+        U64("--eot", 0, 1u << 31, o->eot_id)
+        U64("--steps", 1, UINT64_C(1) << 40, o->steps)
+        U64("--tokens", 1, UINT64_C(1) << 50, o->tokens)
+        U64("--batch", 1, UINT64_C(1) << 40, o->batch_tokens)
+        U64("--micro-batch", 1, 1 << 16, o->micro_batch)
+        U64("--warmup", 0, UINT64_C(1) << 40, o->warmup)
+        U64("--eval-every", 1, UINT64_C(1) << 40, o->eval_every)
+        U64("--eval-batches", 1, 1 << 20, o->eval_batches)
+        U64("--ckpt-every", 1, UINT64_C(1) << 40, o->ckpt_every)
+        U64("--keep", 1, 4096, o->keep)
+        U64("--seed", 0, INT64_MAX, o->seed)
+        DBL("--lr", 1e-12, 10, o->lr)
+        DBL("--dropout", 0, 0.9, o->dropout)
+        DBL("--min-lr-frac", 0, 1, o->min_frac)
+        DBL("--decay-frac", 0, 1, o->decay_frac)
+        DBL("--weight-decay", 0, 10, o->adam.weight_decay)
+        DBL("--beta1", 0, 0.999999, o->adam.beta1)
+        DBL("--beta2", 0, 0.999999999, o->adam.beta2)
+        DBL("--eps", 1e-30, 1, o->adam.eps)
+        DBL("--clip", 0, 1e9, o->adam.clip)
+        else return cli_bad_usage(PROG, "train: unknown option '%s'", a);
+    }
+    if (o->steps && o->tokens) return cli_bad_usage(PROG, "--steps and --tokens: give one of them");
+    if (o->resume_dir) {
+        if (fixed)
+            return cli_bad_usage(PROG, "--resume continues with the checkpoint's settings: %s cannot change "
+                                 "(only --steps, --data, --device, --precision, -j, --progress, --quiet)", fixed);
+        if (o->out_dir && strcmp(o->out_dir, o->resume_dir))
+            return cli_bad_usage(PROG, "--resume RUN continues in RUN: drop -o");
+    } else {
+        if (!o->data_dir) return cli_bad_usage(PROG, "train needs --data DIR (the packer's output folder)");
+        if (!o->out_dir) return cli_bad_usage(PROG, "train needs -o RUN (the folder for checkpoints and logs)");
+    }
+    o->threads = common.threads;
+    o->progress = common.progress;
+    return ARGS_RUN;
+}
+
+/* ---- sweep and lr-find ---- */
+
+static int sweep_usage(FILE *f, int code)
+{
+    fputs("usage: model sweep --data DIR -o SWEEP --layers 2,4 --width 64,128 --heads 2,4 [--steps N | --tokens N]\n"
+          "       model sweep --data DIR -o SWEEP --layers ... --width ... --heads ... --budget-params P | --budget-flops F\n"
+          "\n"
+          "Short real trainings ('model train', same code) of every shape of the grid\n"
+          "layers x width x heads, on DIR's shards, with the same seed, batch, schedule and\n"
+          "tokens for each, to answer 'which shape learns best on my data' with numbers.\n"
+          "Shapes whose width does not divide by the heads are skipped, with a message.\n"
+          "Each point trains into SWEEP/L<layers>-D<width>-H<heads>/ (log.csv, loss.png,\n"
+          "a checkpoint) and leaves result.json there when it finishes. Writes\n"
+          "SWEEP/results.csv (layers, width, heads, head_dim, params, steps, tokens, flops,\n"
+          "tokens_per_s, train_loss, val_loss), prints the same table on stdout, and draws\n"
+          "SWEEP/sweep.png: validation loss against step for each shape, and final\n"
+          "validation loss against parameters. The train loss is the mean of the last\n"
+          "tenth of the steps; the validation loss is the last evaluation's.\n"
+          "Resumable: run it again with the same options and finished points are not\n"
+          "trained again (the table is rebuilt from their result.json), an interrupted one\n"
+          "continues from its checkpoint, and grid values added since are trained. A\n"
+          "SWEEP folder keeps its settings (SWEEP/sweep.json): other training options\n"
+          "need another -o.\n"
+          "\n"
+          "Grid and length:\n"
+          "  --layers LIST        layer counts, comma-separated (default 4)\n"
+          "  --width LIST         widths (default 128)\n"
+          "  --heads LIST         attention heads (default 4)\n"
+          "  --steps N            optimizer steps of every point (default 200)\n"
+          "  --tokens N           or tokens of every point (rounded up to whole steps)\n"
+          "  --budget-params P    only the shapes whose parameters are within --tolerance\n"
+          "                       of P (hold size fixed; compare aspect ratios)\n"
+          "  --budget-flops F     every shape trains for F training FLOPs (6N + 12LDT a\n"
+          "                       token): steps = F / (FLOPs a step), so small models see\n"
+          "                       more tokens (an IsoFLOP profile, as Chinchilla's approach\n"
+          "                       2); shapes whose whole steps miss F by more than\n"
+          "                       --tolerance are skipped\n"
+          "  --tolerance F        relative, for both budgets (default 0.2, i.e. +-20%)\n"
+          "Training (as 'model train', the same for every point):\n"
+          "  --lr LR              peak learning rate (default 2e-3, tiny's)\n"
+          "  --schedule S         cosine (default), linear, constant or wsd\n"
+          "  --warmup N           warmup steps (default 5% of the steps)\n"
+          "  --min-lr-frac F --decay-frac F   (default 0.1, 0.2)\n"
+          "  --eval-every N       validation every N steps (default: ten a run)\n"
+          "  --eval-batches N     micro-batches of validation windows (default 20)\n",
+          f);
+    fputs(train_shared_help, f);
+    fputs(device_help, f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model sweep --data data/ -o sweep/ --layers 2,4,8 --width 128,256 --heads 4,8 --steps 300 --context 128\n"
+          "           model sweep --data data/ -o iso/ --layers 1,2,4,8 --width 64,128,256 --heads 4 --budget-flops 2e13\n",
+          f);
+    return code;
+}
+
+int args_parse_sweep(int argc, char **argv, SweepOpts *s)
+{
+    sweep_opts_init(s);
+    CommonOpts common = { 0 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &common, argc, argv, &i);
+        if (rc == 0) rc = device_option(PROG, &s->t.dev, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return sweep_usage(stdout, 0);
+        if ((rc = train_shared_option(PROG, &s->t, argc, argv, &i)) == 2) return 2;
+        if (rc == 1) continue;
+        if (a[0] != '-') return cli_bad_usage(PROG, "sweep takes no file arguments ('%s'): use --data DIR", a);
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "sweep: unknown option '%s' (or it needs a value)", a);
+        const char *v = argv[++i];
+        uint64_t n = 0;
+        double d = 0;
+        if (!strcmp(a, "--data")) s->t.data_dir = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) s->out_dir = v;
+        else if (!strcmp(a, "--layers")) {
+            if ((s->n_layers = sweep_parse_list(v, 1, 1000, s->layers, SWEEP_MAX_LIST)) < 0)
+                return cli_bad_usage(PROG, "--layers needs distinct whole numbers separated by commas, not '%s'", v);
+        } else if (!strcmp(a, "--width")) {
+            if ((s->n_widths = sweep_parse_list(v, 1, 1 << 16, s->widths, SWEEP_MAX_LIST)) < 0)
+                return cli_bad_usage(PROG, "--width needs distinct whole numbers separated by commas, not '%s'", v);
+        } else if (!strcmp(a, "--heads")) {
+            if ((s->n_heads = sweep_parse_list(v, 1, 1 << 12, s->heads, SWEEP_MAX_LIST)) < 0)
+                return cli_bad_usage(PROG, "--heads needs distinct whole numbers separated by commas, not '%s'", v);
+        } else if (!strcmp(a, "--schedule")) {
+            if (sched_parse(v, &s->t.schedule))
+                return cli_bad_usage(PROG, "%s is cosine, linear, constant or wsd, not '%s'", a, v);
+        }
+        U64("--steps", 1, UINT64_C(1) << 40, s->steps)
+        U64("--tokens", 1, UINT64_C(1) << 50, s->tokens)
+        U64("--warmup", 0, UINT64_C(1) << 40, s->t.warmup)
+        U64("--eval-every", 1, UINT64_C(1) << 40, s->t.eval_every)
+        U64("--eval-batches", 1, 1 << 20, s->t.eval_batches)
+        U64("--mlp", 1, 1 << 18, s->t.n_mlp)
+        DBL("--lr", 1e-12, 10, s->t.lr)
+        DBL("--min-lr-frac", 0, 1, s->t.min_frac)
+        DBL("--decay-frac", 0, 1, s->t.decay_frac)
+        DBL("--budget-params", 1, 1e15, s->budget_params)
+        DBL("--budget-flops", 1, 1e30, s->budget_flops)
+        DBL("--tolerance", 0, 10, s->tolerance)
+        else return cli_bad_usage(PROG, "sweep: unknown option '%s'", a);
+    }
+    if (!s->t.data_dir) return cli_bad_usage(PROG, "sweep needs --data DIR (the packer's output folder)");
+    if (!s->out_dir) return cli_bad_usage(PROG, "sweep needs -o SWEEP (the folder for its runs and results)");
+    if (s->steps && s->tokens) return cli_bad_usage(PROG, "--steps and --tokens: give one of them");
+    if (s->budget_flops > 0 && (s->steps || s->tokens))
+        return cli_bad_usage(PROG, "--budget-flops sets each point's steps: drop --steps/--tokens");
+    s->t.threads = common.threads;
+    s->t.progress = common.progress;
+    return ARGS_RUN;
+}
+
+static int lr_usage(FILE *f, int code)
+{
+    fputs("usage: model lr-find --data DIR -o OUT [--min 1e-6 --max 1 --steps 100] [shape options]\n"
+          "\n"
+          "The LR range test (Smith 2015; fastai's lr_find): from a fresh init, one AdamW\n"
+          "step at each of --steps learning rates rising exponentially from --min to --max\n"
+          "(no warmup, no decay), each on the next training batch of DIR (llm.c shards and\n"
+          "meta.json, as for 'model train'). The loss falls while the rate is too small to\n"
+          "matter, then fast, then the model blows up. Writes OUT/lr.csv (step, lr, loss,\n"
+          "smoothed) and OUT/lr.png (loss against lr, log scale, gnuplot), and prints the\n"
+          "suggested rate with its reasoning on stdout: the rate where the smoothed loss\n"
+          "falls fastest (steepest slope against ln lr), before its minimum and so before\n"
+          "it diverges (smoothed loss above --div-factor x its minimum). Use it as --lr of\n"
+          "'model train' (a peak rate: train warms up to it and decays from it).\n"
+          "\n"
+          "Range test:\n"
+          "  --min LR             first learning rate (default 1e-6)\n"
+          "  --max LR             last learning rate (default 1)\n"
+          "  --steps N            steps, one rate each (default 100); lr.csv has N rows unless\n"
+          "                       the loss stops being a number\n"
+          "  --smooth B           the smoothing: exponential moving average with weight B on\n"
+          "                       the past, bias-corrected (default 0.9)\n"
+          "  --div-factor F       diverged once the smoothed loss exceeds F x its minimum\n"
+          "                       (default 4)\n"
+          "  --stop-div           stop at the divergence instead of running all the steps\n"
+          "Shape (as 'model train'):\n"
+          "  --preset NAME        tiny (default), small, mosaic-52m, ... (model train --help)\n"
+          "  --layers L --width D --heads H --mlp N   override the preset's\n",
+          f);
+    fputs(train_shared_help, f);
+    fputs(device_help, f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model lr-find --data data/ -o lr/ --preset tiny --context 128 --steps 100\n"
+          "           model train --data data/ -o run/ --preset tiny --context 128 --lr <suggested>\n",
+          f);
+    return code;
+}
+
+int args_parse_lrfind(int argc, char **argv, LrOpts *lo)
+{
+    lrfind_opts_init(lo);
+    CommonOpts common = { 0 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &common, argc, argv, &i);
+        if (rc == 0) rc = device_option(PROG, &lo->t.dev, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return lr_usage(stdout, 0);
+        if (!strcmp(a, "--stop-div")) {
+            lo->stop_div = 1;
+            continue;
+        }
+        if ((rc = train_shared_option(PROG, &lo->t, argc, argv, &i)) == 2) return 2;
+        if (rc == 1) continue;
+        if (a[0] != '-') return cli_bad_usage(PROG, "lr-find takes no file arguments ('%s'): use --data DIR", a);
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "lr-find: unknown option '%s' (or it needs a value)", a);
+        const char *v = argv[++i];
+        uint64_t n = 0;
+        double d = 0;
+        if (!strcmp(a, "--data")) lo->t.data_dir = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) lo->out_dir = v;
+        else if (!strcmp(a, "--preset")) {
+            if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
+            lo->t.preset = v;
+        }
+        U64("--layers", 1, 1000, lo->t.n_layer)
+        U64("--width", 1, 1 << 16, lo->t.n_embd)
+        U64("--heads", 1, 1 << 12, lo->t.n_head)
+        U64("--mlp", 1, 1 << 18, lo->t.n_mlp)
+        U64("--steps", 2, 1000000, lo->steps)
+        DBL("--min", 1e-12, 1e3, lo->lr_min)
+        DBL("--max", 1e-12, 1e3, lo->lr_max)
+        DBL("--smooth", 0, 0.9999, lo->beta)
+        DBL("--div-factor", 1.0001, 1e9, lo->div_factor)
+        else return cli_bad_usage(PROG, "lr-find: unknown option '%s'", a);
+    }
+    if (!lo->t.data_dir) return cli_bad_usage(PROG, "lr-find needs --data DIR (the packer's output folder)");
+    if (!lo->out_dir) return cli_bad_usage(PROG, "lr-find needs -o OUT (the folder for lr.csv and lr.png)");
+    if (!(lo->lr_min < lo->lr_max))
+        return cli_bad_usage(PROG, "--min %g must be below --max %g", lo->lr_min, lo->lr_max);
+    lo->t.threads = common.threads;
+    lo->t.progress = common.progress;
+    return ARGS_RUN;
+}
+
+#undef U64
+#undef DBL
+
+/* ---- plan ---- */
+
+static int plan_usage(FILE *f, int code)
+{
+    fputs("usage: model plan [--preset NAME | --layers L --width D --heads H] [options]\n"
+          "       model plan --compare LxDxH,LxDxH,... [options]\n"
+          "       model plan --budget PARAMS | --budget-flops FLOPS [options]\n"
+          "\n"
+          "Answers \"which shape should I train?\" before any training: for a GPT-2 shape it\n"
+          "prints parameters (total, without embeddings), the training memory the trainer will\n"
+          "allocate (weights, gradients, AdamW moments, activations of one micro-batch) and\n"
+          "whether it fits this machine, FLOPs a token (6N + 12·L·D·T), time a step and for\n"
+          "the run from this machine's sgemm rate (measured at start, as 'model train' does\n"
+          "for MFU), and what the literature predicts, each with its source: Chinchilla\n"
+          "(20 tokens a parameter, and the approach-3 fit with its compute-optimal N, D),\n"
+          "Kaplan et al.'s L(N, D), Levine et al.'s depth-to-width fit with a verdict (too\n"
+          "deep / too shallow / about right for its width), and the head dimension. Reads\n"
+          "nothing unless --data; writes the report to stdout. Times are estimates from the\n"
+          "sgemm rate, and with --measure also timed: a few real training steps of each shape\n"
+          "(forward, backward, AdamW) with the trainer's code and threads.\n"
+          "\n"
+          "Shape (default: the preset gpt2):\n"
+          "  --preset NAME        tiny, small, mosaic-52m, mosaic-83m, mosaic-125m, gpt2,\n"
+          "                       gpt2-medium, gpt2-large, gpt2-xl (see model train --help)\n"
+          "  --layers L --width D --heads H   instead of a preset; D must divide by H\n"
+          "  --mlp M              MLP hidden width (default 4 x width)\n"
+          "  --vocab V            vocabulary (default: --data's, else GPT-2's 50257)\n"
+          "  --context T          tokens a sequence (default: --data's meta.json, else 1024)\n"
+          "  --compare LIST       several shapes side by side, LAYERSxWIDTHxHEADS separated\n"
+          "                       by commas (e.g. 36x1280x20,18x1280x64)\n"
+          "  --budget PARAMS      list shapes of about PARAMS total parameters (e.g. 124M),\n"
+          "                       ranked by Levine's fit, heads of --head-dim (default 64)\n"
+          "  --budget-flops C     the same for the Chinchilla-optimal size of C FLOPs (e.g. 1e19)\n"
+          "  --top N              shapes listed in budget mode (default 10)\n"
+          "Run:\n"
+          "  --tokens N           training tokens (default: one epoch of --data, else what\n"
+          "                       --hours allows, else 20 a parameter); k/M/B/T suffixes\n"
+          "  --data DIR           packer's folder: its training tokens, vocabulary, context\n"
+          "  --hours H            time budget: tokens trainable in H hours\n"
+          "  --batch TOKENS       tokens a step, a multiple of micro-batch x context\n"
+          "                       (default one micro-batch)\n"
+          "  --micro-batch SEQS   sequences a forward/backward (default 8, as model train)\n"
+          "Machine:\n"
+          "  --rate GFLOPS        sgemm rate to assume instead of measuring it\n"
+          "  --mfu F              fraction of the sgemm rate training reaches (default 0.5;\n"
+          "                       model train prints its MFU, bench/model measured 40-90%)\n"
+          "  --measure [STEPS]    also time STEPS training steps (default 3) after a warm-up\n"
+          "                       step, for each shape, on random tokens (or --data's windows):\n"
+          "                       seconds a step, tokens/s, MFU, and the run's time measured;\n"
+          "                       refused (exit 1) when the training memory does not fit\n"
+          "  --memory BYTES       judge the fit against this much memory (e.g. 16Gi) instead of\n"
+          "                       this machine's (default: MemAvailable now)\n"
+          DEVICE_LINES
+          "Output:\n"
+          "  --json               one JSON object (for tools) instead of the table\n"
+          "  -j N                 threads of the sgemm rate and --measure (default: every\n"
+          "                       core, as model train)\n"
+          "  --quiet              no summary line on stderr\n"
+          "  -h, --help           this help\n"
+          "\n"
+          "  examples: model plan --compare 36x1280x20,18x1280x64\n"
+          "            model plan --preset gpt2 --data data/ --hours 24\n"
+          "            model plan --budget 124M --context 512\n"
+          "            model plan --preset tiny --data data/ --measure\n",
+          f);
+    return code;
+}
+
+/* A count with an optional k/M/B(=G)/T suffix; fractions allowed ("1.5B", "2e9"). */
+static int parse_count(const char *s, double min, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s) return -1;
+    double mul = 1;
+    if (!strcmp(end, "k") || !strcmp(end, "K")) mul = 1e3;
+    else if (!strcmp(end, "M")) mul = 1e6;
+    else if (!strcmp(end, "B") || !strcmp(end, "G")) mul = 1e9;
+    else if (!strcmp(end, "T")) mul = 1e12;
+    else if (*end) return -1;
+    v *= mul;
+    if (!isfinite(v) || v < min || v > 1e30) return -1;
+    *out = v;
+    return 0;
+}
+
+int args_parse_plan(int argc, char **argv, PlanOpts *a)
+{
+    plan_opts_init(a);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int rc = cli_common_option(ARGS_PROG_PLAN, &a->common, argc, argv, &i);
+        if (rc == 0) rc = device_option(ARGS_PROG_PLAN, &a->dev, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return plan_usage(stdout, 0);
+        if (!strcmp(o, "--json")) {
+            a->json = 1;
+            continue;
+        }
+        if (!strcmp(o, "--measure")) { /* an optional count: only a number is taken */
+            a->measure = 3;
+            if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
+                uint64_t st;
+                if (cli_u64(argv[++i], 1, 1000, &st))
+                    return cli_bad_usage(ARGS_PROG_PLAN, "--measure takes a number of steps in 1..1000, not '%s'", argv[i]);
+                a->measure = (int)st;
+            }
+            continue;
+        }
+        if (o[0] != '-') return cli_bad_usage(ARGS_PROG_PLAN, "takes no file arguments ('%s')", o);
+        if (i + 1 >= argc) return cli_bad_usage(ARGS_PROG_PLAN, "%s needs a value (or is not an option)", o);
+        const char *v = argv[++i];
+        uint64_t u = 0;
+        double d = 0;
+#define INT(name, lo, hi, dst)                                                                   \
+    else if (!strcmp(o, name)) {                                                                 \
+        if (cli_u64(v, lo, hi, &u)) return cli_bad_usage(ARGS_PROG_PLAN, "%s needs a whole number in %d..%d, not '%s'", o, lo, hi, v); \
+        dst = (int)u;                                                                            \
+    }
+#define NUM(name, lo, hi, dst)                                                                   \
+    else if (!strcmp(o, name)) {                                                                 \
+        if (cli_double(v, lo, hi, &d)) return cli_bad_usage(ARGS_PROG_PLAN, "%s needs a number in range, not '%s'", o, v); \
+        dst = d;                                                                                 \
+    }
+#define CNT(name, lo, dst)                                                                       \
+    else if (!strcmp(o, name)) {                                                                 \
+        if (parse_count(v, lo, &d)) return cli_bad_usage(ARGS_PROG_PLAN, "%s needs a count (e.g. 124M, 1.5B, 2e9), not '%s'", o, v); \
+        dst = d;                                                                                 \
+    }
+        if (!strcmp(o, "--preset")) {
+            if (!train_preset(v)) return cli_bad_usage(ARGS_PROG_PLAN, "unknown preset '%s'", v);
+            a->preset = v;
+        } else if (!strcmp(o, "--compare")) a->compare = v;
+        else if (!strcmp(o, "--data")) a->data = v;
+        else if (!strcmp(o, "--batch")) {
+            if (cli_u64(v, 1, UINT64_C(1) << 40, &a->batch)) return cli_bad_usage(ARGS_PROG_PLAN, "--batch needs a whole number of tokens, not '%s'", v);
+        }
+        else if (!strcmp(o, "--memory")) {
+            if (cli_u64(v, 1, UINT64_MAX, &u)) return cli_bad_usage(ARGS_PROG_PLAN, "--memory needs bytes (e.g. 16Gi, 8G), not '%s'", v);
+            a->memory = (double)u;
+        }
+        INT("--layers", 1, 1000, a->L)
+        INT("--width", 1, 1 << 16, a->D)
+        INT("--heads", 1, 1 << 12, a->H)
+        INT("--mlp", 1, 1 << 18, a->M)
+        INT("--vocab", 2, 1 << 30, a->V)
+        INT("--context", 1, 1 << 20, a->T)
+        INT("--micro-batch", 1, 1 << 16, a->micro)
+        INT("--top", 1, 1000, a->top)
+        INT("--head-dim", 1, 1 << 12, a->head_dim)
+        NUM("--hours", 1e-6, 1e7, a->hours)
+        NUM("--rate", 1e-3, 1e9, a->rate)
+        NUM("--mfu", 1e-3, 1, a->mfu)
+        NUM("--budget-flops", 1e6, 1e35, a->budget_flops)
+        CNT("--budget", 1e3, a->budget)
+        CNT("--tokens", 1, a->tokens)
+        else return cli_bad_usage(ARGS_PROG_PLAN, "unknown option '%s'", o);
+#undef INT
+#undef NUM
+#undef CNT
+    }
+    int shape_flags = (a->L > 0) + (a->D > 0) + (a->H > 0);
+    int modes = !!a->compare + (a->budget > 0) + (a->budget_flops > 0);
+    if (modes > 1) return cli_bad_usage(ARGS_PROG_PLAN, "--compare, --budget and --budget-flops go one at a time");
+    if (modes && (a->preset || shape_flags))
+        return cli_bad_usage(ARGS_PROG_PLAN, "%s takes no --preset/--layers/--width/--heads",
+                             a->compare ? "--compare" : "budget mode");
+    if (a->preset && shape_flags) return cli_bad_usage(ARGS_PROG_PLAN, "--preset or --layers/--width/--heads, not both");
+    if (shape_flags && shape_flags < 3) return cli_bad_usage(ARGS_PROG_PLAN, "--layers, --width and --heads go together");
+    if (a->D && a->H && a->D % a->H)
+        return cli_bad_usage(ARGS_PROG_PLAN, "width %d is not divisible by %d heads", a->D, a->H);
+    if (a->M && (a->budget > 0 || a->budget_flops > 0)) return cli_bad_usage(ARGS_PROG_PLAN, "budget mode uses MLP 4 x width: no --mlp");
+    if (a->measure && (a->budget > 0 || a->budget_flops > 0))
+        return cli_bad_usage(ARGS_PROG_PLAN, "--measure times one shape or --compare's shapes, not budget mode");
+    return ARGS_RUN;
+}
+
+/* ---- sample, eval, export, import ---- */
+
+static int sample_usage(FILE *f, int code)
+{
+    fputs("usage: model sample RUN [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]\n"
+          "                        [--top-p P] [--seed S] [--ckpt FILE] [--no-cache]\n"
+          "\n"
+          "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, encodes\n"
+          "the prompt after an end-of-text token (as every document starts in the\n"
+          "shards), and draws tokens one at a time, writing the prompt and then each new\n"
+          "token's bytes to stdout as they come. Stops at end-of-text (not printed) or\n"
+          "after --tokens. The window the model sees is capped at the trained context:\n"
+          "past it the oldest tokens slide out. Same run, prompt, options and --seed give\n"
+          "the same text, whatever -j is. A summary (tokens, why it stopped, time, and\n"
+          "tokens/s after loading the checkpoint) goes to stderr.\n"
+          "\n"
+          "A KV cache (the keys and values of past positions, per layer) makes each new\n"
+          "token cost one position instead of the whole window; once the window slides\n"
+          "past the context every position moves, and the cache is rebuilt from the\n"
+          "window for each token, so the text is the same as without the cache.\n"
+          "\n"
+          "  --prompt TEXT        text to continue (default: none, start of a document);\n"
+          "                       '<|endoftext|>' in it is the special token\n"
+          "  --tokens N           most tokens to generate (default 256); --max-tokens is\n"
+          "                       the same option\n"
+          "  --temperature T      divide the logits by T (default 1.0: the model's own\n"
+          "                       distribution); 0 takes the most likely token (greedy)\n"
+          "  --top-k K            draw only among the K most likely tokens (default 0: all)\n"
+          "  --top-p P            draw only among the most likely tokens whose\n"
+          "                       probabilities add up to P (default 1.0: all)\n"
+          "  --seed S             random seed (default 1337)\n"
+          "  --no-stop            go on past end-of-text (it is printed as its text)\n"
+          "  --ckpt FILE          a checkpoint other than RUN/latest's (e.g. RUN/ckpt-000100.bin)\n"
+          "  --no-cache           no KV cache: rerun the whole window for every token (the\n"
+          "                       reference; same text, slower)\n",
+          f);
+    fputs(device_help, f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model sample run/ --prompt 'The king said' --tokens 100 --temperature 0.8 --top-k 40\n", f);
+    return code;
+}
+
+int args_parse_sample(int argc, char **argv, SampleOpts *o)
+{
+    sample_opts_init(o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        if (rc == 0) rc = device_option(PROG, &o->dev, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return sample_usage(stdout, 0);
+        if (!strcmp(a, "--no-stop")) {
+            o->keep_going = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-cache")) {
+            o->no_cache = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (o->run_dir) return cli_bad_usage(PROG, "sample takes one RUN folder ('%s' and '%s')", o->run_dir, a);
+            o->run_dir = a;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "sample: %s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        uint64_t n;
+        double d;
+        if (!strcmp(a, "--prompt")) o->prompt = v;
+        else if (!strcmp(a, "--ckpt")) o->ckpt = v;
+        else if (!strcmp(a, "--tokens") || !strcmp(a, "--max-tokens")) {
+            if (cli_u64(v, 1, UINT64_C(1) << 40, &o->max_tokens))
+                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
+        } else if (!strcmp(a, "--top-k")) {
+            if (cli_u64(v, 0, INT32_MAX, &n)) return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
+            o->top_k = (int)n;
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_u64(v, 0, UINT64_MAX, &o->seed))
+                return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
+        } else if (!strcmp(a, "--temperature")) {
+            if (cli_double(v, 0, 100, &o->temperature))
+                return cli_bad_usage(PROG, "%s needs a number in 0..100, not '%s'", a, v);
+        } else if (!strcmp(a, "--top-p")) {
+            if (cli_double(v, 1e-9, 1, &d)) return cli_bad_usage(PROG, "%s needs a number in (0, 1], not '%s'", a, v);
+            o->top_p = d;
+        } else return cli_bad_usage(PROG, "sample: unknown option '%s'", a);
+    }
+    if (!o->run_dir) return cli_bad_usage(PROG, "sample needs a RUN folder (model train -o RUN)");
+    return ARGS_RUN;
+}
+
+static int eval_usage(FILE *f, int code)
+{
+    fputs("usage: model eval RUN --data DIR|SHARD.bin|TEXT [--windows N] [--json] [--ckpt FILE]\n"
+          "\n"
+          "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, and\n"
+          "prints on stdout the model's loss (mean nats a predicted token), perplexity\n"
+          "(e^loss) and bits per byte (summed loss in bits over the UTF-8 bytes of the\n"
+          "predicted tokens; special tokens such as end-of-text count 0 bytes), which\n"
+          "compares models with different tokenizers. A summary goes to stderr.\n"
+          "\n"
+          "  --data DIR           a packer folder: its val*.bin shards, in name order\n"
+          "  --data FILE.bin      one llm.c shard\n"
+          "  --data FILE          anything else is documents (JSONL, plain text, .gz; the\n"
+          "                       document options below), encoded with the run's\n"
+          "                       tokenizer, each preceded by end-of-text as in the shards\n"
+          "  --windows N          evaluate only the first N windows (default: all). Shards\n"
+          "                       are cut as the trainer cuts them (T+1 tokens, stepping by\n"
+          "                       T, or T+1 for best-fit data): the trainer's validation\n"
+          "                       loss is the first eval-batches x micro-batch windows of\n"
+          "                       the val shards. The tokens past a shard's last window are\n"
+          "                       not evaluated (counted in the summary); text ends with a\n"
+          "                       shorter window instead\n"
+          "  --json               print one JSON object (loss, perplexity, bits_per_byte,\n"
+          "                       tokens, bytes, windows, context, checkpoint, data)\n"
+          "  --dump-logits FILE   also write the logits of every predicted position, float32\n"
+          "                       little-endian, (tokens, vocabulary) row-major (for tests)\n"
+          "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
+          f);
+    fputs(cli_doc_help, f);
+    fputs(device_help, f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model eval run/ --data data/ --json\n"
+          "           model eval run/ --data held-out.jsonl.gz\n", f);
+    return code;
+}
+
+int args_parse_eval(int argc, char **argv, EvalOpts *o)
+{
+    eval_opts_init(o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        if (rc == 0) rc = cli_doc_option(PROG, &o->doc, argc, argv, &i);
+        if (rc == 0) rc = device_option(PROG, &o->dev, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return eval_usage(stdout, 0);
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (o->run_dir)
+                return cli_bad_usage(PROG, "eval takes one RUN folder ('%s' and '%s'): data goes in --data",
+                                     o->run_dir, a);
+            o->run_dir = a;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "eval: %s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--ckpt")) o->ckpt = v;
+        else if (!strcmp(a, "--dump-logits")) o->dump_logits = v;
+        else if (!strcmp(a, "--windows")) {
+            if (cli_u64(v, 1, UINT64_C(1) << 40, &o->max_windows))
+                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
+        } else return cli_bad_usage(PROG, "eval: unknown option '%s'", a);
+    }
+    if (!o->run_dir) return cli_bad_usage(PROG, "eval needs a RUN folder (model train -o RUN)");
+    if (!o->data) return cli_bad_usage(PROG, "eval needs --data DIR|SHARD.bin|TEXT");
+    return ARGS_RUN;
+}
+
+static int export_usage(FILE *f, int code)
+{
+    fputs("usage: model export RUN -o DIR [--ckpt FILE]\n"
+          "\n"
+          "Reads RUN/latest's checkpoint (or --ckpt FILE) and writes a Hugging Face GPT-2\n"
+          "into DIR (created if needed; each file written whole or not at all):\n"
+          "  DIR/model.safetensors  float32 weights under GPT2LMHeadModel's names\n"
+          "                         (transformer.wte.weight, transformer.h.0.attn.c_attn.weight,\n"
+          "                         ...), linear weights as HF's Conv1D keeps them, (in, out);\n"
+          "                         the vocabulary without the trainer's padding; no\n"
+          "                         lm_head.weight: it is tied to transformer.wte.weight\n"
+          "  DIR/config.json        GPT2Config: vocab_size, n_positions (the trained\n"
+          "                         context), n_embd, n_layer, n_head, n_inner,\n"
+          "                         activation_function gelu_new, layer_norm_epsilon 1e-5,\n"
+          "                         bos/eos_token_id the end-of-text id\n"
+          "  DIR/tokenizer.json     RUN/tokenizer.json, when the run has one\n"
+          "In Python: GPT2LMHeadModel.from_pretrained(DIR), and the tokenizer with\n"
+          "PreTrainedTokenizerFast(tokenizer_file=DIR + '/tokenizer.json').\n"
+          "\n"
+          "  -o DIR               the output folder (required)\n"
+          "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
+          f);
+    fputs("\n  example: model export run/ -o hf/ && python3 -c \"from transformers import GPT2LMHeadModel; "
+          "GPT2LMHeadModel.from_pretrained('hf')\"\n", f);
+    return code;
+}
+
+int args_parse_export(int argc, char **argv, ExportOpts *o)
+{
+    export_opts_init(o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return export_usage(stdout, 0);
+        if (a[0] != '-') {
+            if (o->run_dir) return cli_bad_usage(PROG, "export takes one RUN folder ('%s' and '%s')", o->run_dir, a);
+            o->run_dir = a;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "export: %s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = v;
+        else if (!strcmp(a, "--ckpt")) o->ckpt = v;
+        else return cli_bad_usage(PROG, "export: unknown option '%s'", a);
+    }
+    if (!o->run_dir) return cli_bad_usage(PROG, "export needs a RUN folder (model train -o RUN)");
+    if (!o->out_dir) return cli_bad_usage(PROG, "export needs -o DIR (the folder for the Hugging Face files)");
+    return ARGS_RUN;
+}
+
+static int import_usage(FILE *f, int code)
+{
+    fputs("usage: model import SRC -o RUN [--tokenizer FILE] [--eot ID]\n"
+          "\n"
+          "Reads a GPT-2 trained elsewhere and writes a run folder RUN (it must not exist or\n"
+          "be empty; written whole or not at all) that model sample, eval, export and\n"
+          "train --resume read:\n"
+          "  RUN/ckpt-000000.bin  the weights (vocabulary padded to 64 with zero rows),\n"
+          "                       AdamW moments zero, step 0\n"
+          "  RUN/latest           names it\n"
+          "  RUN/tokenizer.json   SRC/tokenizer.json or --tokenizer FILE, when there is one\n"
+          "SRC is either\n"
+          "  a folder with model.safetensors + config.json in the layout of Hugging Face's\n"
+          "    GPT2LMHeadModel (what model export writes): float32 tensors named\n"
+          "    transformer.h.0.attn.c_attn.weight ... or without the 'transformer.' prefix,\n"
+          "    Conv1D weights (in, out); the attn.bias / attn.masked_bias mask buffers of\n"
+          "    real GPT-2 files are skipped; lm_head.weight, when present, must equal the\n"
+          "    token embedding (the output layer is tied). config.json gives the shape\n"
+          "    (n_layer, n_embd, n_head, n_inner, vocab_size, n_positions) and every tensor\n"
+          "    must have it; activation gelu_new, layer_norm_epsilon 1e-5.\n"
+          "  or an llm.c checkpoint file (gpt2_124M.bin: magic 20240326, version 3 = float32;\n"
+          "    version 5, bf16, is refused).\n"
+          "To train on: model train --resume RUN --data DIR --steps N (the first resume\n"
+          "settles warmup, evaluation and checkpoint intervals as a fresh run would).\n"
+          "\n"
+          "  -o RUN               the run folder to write (required)\n"
+          "  --tokenizer FILE     tokenizer.json to copy into RUN (default: SRC's, if any);\n"
+          "                       checked to cover the vocabulary\n"
+          "  --eot ID             the end-of-text id (default: config.json's eos_token_id;\n"
+          "                       for llm.c files 50256 when the vocabulary is GPT-2's 50257,\n"
+          "                       else none)\n",
+          f);
+    fputs(cli_common_help, f);
+    fputs("\n  example: model export run/ -o hf/ && model import hf/ -o run2/ && model sample run2/ <<< 'Hello'\n"
+          "           model import gpt2_124M.bin -o gpt2/ --tokenizer gpt2-tokenizer.json\n", f);
+    return code;
+}
+
+int args_parse_import(int argc, char **argv, ImportOpts *o)
+{
+    import_opts_init(o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        if (rc == 2) return 2;
+        if (rc == 1) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return import_usage(stdout, 0);
+        if (a[0] != '-' || !a[1]) {
+            if (o->src) return cli_bad_usage(PROG, "import takes one SRC ('%s' and '%s')", o->src, a);
+            o->src = a;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_bad_usage(PROG, "import: %s needs a value (or is not an option)", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = v;
+        else if (!strcmp(a, "--tokenizer")) o->tokenizer = v;
+        else if (!strcmp(a, "--eot")) {
+            uint64_t x;
+            if (cli_u64(v, 0, INT32_MAX, &x)) return cli_bad_usage(PROG, "%s needs a token id, not '%s'", a, v);
+            o->eot_id = (int)x;
+        } else return cli_bad_usage(PROG, "import: unknown option '%s'", a);
+    }
+    if (!o->src) return cli_bad_usage(PROG, "import needs SRC (a Hugging Face folder or an llm.c .bin file)");
+    if (!o->out_dir) return cli_bad_usage(PROG, "import needs -o RUN (the run folder to write)");
+    return ARGS_RUN;
+}
