@@ -16,6 +16,28 @@ CPPFLAGS += -Ilib
 LDLIBS  = -lz -lxxhash -lpcre2-8 -lutf8proc -ljansson -lopenblas -lm -pthread
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# CUDA: when nvcc is found, the model's GPU backend (model/cuda/*.cu) is built
+# too and bin/model links cuBLAS/cuBLASLt; CUDA=0 builds without it, and a
+# machine without nvcc gets exactly the CPU build. CUDA_ARCH=90 (or "80 90")
+# picks the architectures; by default the visible GPU's, else sm_80 and sm_90
+# with PTX for newer ones.
+NVCC    ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+CUDA    ?= $(if $(NVCC),1,0)
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d .)
+CUDA_GENCODE = $(if $(strip $(CUDA_ARCH)),$(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)),\
+               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -gencode arch=compute_90,code=compute_90)
+NVCCFLAGS ?= -O2 -std=c++20 -lineinfo $(CUDA_GENCODE) -Xcompiler -Wall
+CUDA_OBJ = $(patsubst %.cu,$(BUILD)/%.o,$(wildcard model/cuda/*.cu))
+CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+endif
+
+# The builds install what they need first (make deps); test-cuda builds with
+# DEPS empty: a GPU machine may reach no package registry.
+DEPS    ?= deps
+
 PROGS   = filter dedup bpe packer model
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -29,7 +51,7 @@ DEB_PKGS = build-essential pkg-config zlib1g-dev libxxhash-dev libpcre2-dev libo
 # Node.js and npm (for the corpora and the benchmark peers) count as present when
 # the commands exist: some machines carry a newer Node than Debian's, with its own npm.
 
-.PHONY: all deps test asan demo bench corpora corpora-big clean
+.PHONY: all deps test test-cuda asan demo bench corpora corpora-big clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS:%=$(BINDIR)/%)
@@ -59,19 +81,33 @@ node_modules/.installed: package.json package-lock.json
 	flock .npm.lock sh -c '[ node_modules/.installed -nt package-lock.json ] || \
 	  { npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; }'
 
-$(BUILD)/%.o: %.c | deps
+# Objects are rebuilt when CUDA is switched on or off (it changes their flags).
+CUDA_STAMP = $(BUILD)/.cuda-$(CUDA)
+$(CUDA_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.cuda-* && touch $@
+
+$(BUILD)/%.o: %.c $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+ifeq ($(CUDA),1)
+$(BUILD)/model/%.o $(BUILD)/tests/model/%: CPPFLAGS += -DGPTKIT_CUDA
+$(BUILD)/model/cuda/%.o: model/cuda/%.cu model/cuda/common.cuh model/kernels.h lib/err.h model/gpool.h | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Ilib -c $< -o $@
+endif
 
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
 # Each program: its folder's .c files (main.c among them) and the library.
+# (model also links its CUDA backend when there is one)
+prog_cuda = $(if $(filter model,$(1)),$(CUDA_OBJ))
 define PROG_RULE
-$(BINDIR)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIB_A)
+$(BINDIR)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(call prog_cuda,$(1)) $(LIB_A)
 	@mkdir -p $(BINDIR)
-	$(CC) $(CFLAGS) $$^ -o $$@ $(LDLIBS)
+	$(CC) $(CFLAGS) $$^ -o $$@ $(LDLIBS) $(if $(call prog_cuda,$(1)),$(CUDA_LIBS))
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 
@@ -79,20 +115,33 @@ $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 # all but its main.c); tests/<dir>/test_*.sh drive the binaries.
 TEST_C   = $(wildcard tests/*/test_*.c)
 TEST_BIN = $(TEST_C:%.c=$(BUILD)/%)
-prog_objs = $(if $(filter $(1),$(PROGS)),$(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c))))
+prog_objs = $(if $(filter $(1),$(PROGS)),$(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c))) $(call prog_cuda,$(1)))
 
 # A test depends on its own program's objects only (secondary expansion: $$*
 # is the stem, e.g. "packer/test_packer").
 .SECONDEXPANSION:
-$(BUILD)/tests/%: tests/%.c $(LIB_A) $$(call prog_objs,$$(firstword $$(subst /, ,$$*))) | deps
+$(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstword $$(subst /, ,$$*))) | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $< $(call prog_objs,$(firstword $(subst /, ,$*))) $(LIB_A) -o $@ $(LDLIBS) -ljansson
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $< $(call prog_objs,$(firstword $(subst /, ,$*))) $(LIB_A) -o $@ $(LDLIBS) -ljansson \
+	  $(if $(call prog_cuda,$(firstword $(subst /, ,$*))),$(CUDA_LIBS))
 
 test: all $(TEST_BIN) corpora
 	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
+# The GPU tests, on a machine with an NVIDIA GPU (make test runs them too, and
+# there they say they are skipped without one): each CUDA kernel against its
+# CPU twin, the model in float32 against the CPU, resume and checkpoints across
+# devices. Synthetic data only: no corpus, no package install. PYTHON names
+# the interpreter with numpy (and PyTorch, for the bf16 parity test).
+PYTHON ?= /usr/bin/python3
+test-cuda:
+	@$(MAKE) --no-print-directory DEPS= $(BINDIR)/model $(BUILD)/tests/model/test_cuda
+	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) NO_SKIP=1 \
+	  ONLY="$(BUILD)/tests/model/test_cuda tests/model/test_cuda.sh" bash tests/run.sh
+
+# The sanitizers watch our C code; the CUDA runtime is left out of that build.
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan BINDIR=build/asan/bin OPT=-O1 \
+	@$(MAKE) --no-print-directory CUDA=0 BUILD=build/asan BINDIR=build/asan/bin OPT=-O1 \
 	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
 	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' test
 

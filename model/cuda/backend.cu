@@ -1,0 +1,160 @@
+/* The CUDA backend of kernels.h: device memory, one stream, cuBLAS handles
+ * and the table of launchers (each kernel family in its own file). Built only
+ * where nvcc is found (the Makefile's CUDA=1), and then chosen at run time by
+ * kern_open when a GPU is visible or --device cuda asks for it. */
+#include "common.cuh"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cuda_fail(const char *what, const char *call, const char *file, int line)
+{
+    fprintf(stderr, "model: CUDA error: %s\nmodel:   in %s (%s:%d)\n", what, call, file, line);
+    exit(1);
+}
+
+extern "C" int kern_cuda_visible(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); /* no driver or no device: not an error to keep */
+        return 0;
+    }
+    return n > 0;
+}
+
+void *cuda_scratch(Kern *k, size_t bytes)
+{
+    CudaState *st = cuda_state(k);
+    if (bytes > st->scratch_bytes) {
+        size_t want = bytes + bytes / 4;
+        CUDA_CHECK(cudaStreamSynchronize(st->stream)); /* the old buffer may still be read */
+        CUDA_CHECK(cudaFree(st->scratch));
+        st->scratch = NULL;
+        CUDA_CHECK(cudaMalloc(&st->scratch, want));
+        st->scratch_bytes = want;
+    }
+    return st->scratch;
+}
+
+static void *cu_alloc(Kern *k, size_t bytes)
+{
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError(); /* out of memory: the caller reports it */
+        return NULL;
+    }
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes ? bytes : 1, cuda_stream(k)));
+    return p;
+}
+
+static void cu_release(Kern *k, void *p)
+{
+    if (!p) return;
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream(k)));
+    CUDA_CHECK(cudaFree(p));
+}
+
+/* Copies are synchronous: the host buffer may be reused as soon as they return. */
+static void cu_upload(Kern *k, void *dst, const void *host, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, cuda_stream(k)));
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream(k)));
+}
+
+static void cu_download(Kern *k, void *host, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, cuda_stream(k)));
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream(k)));
+}
+
+static void cu_zero(Kern *k, void *p, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda_stream(k))); }
+
+static void cu_free(Kern *k)
+{
+    CudaState *st = cuda_state(k);
+    if (!st) return;
+    cudaStreamSynchronize(st->stream);
+    cudaFree(st->workspace);
+    cudaFree(st->scratch);
+    if (st->lt) cublasLtDestroy(st->lt);
+    if (st->blas) cublasDestroy(st->blas);
+    if (st->stream) cudaStreamDestroy(st->stream);
+    free(st);
+}
+
+static const KernOps cuda_ops = {
+    .free = cu_free,
+    .alloc = cu_alloc,
+    .release = cu_release,
+    .upload = cu_upload,
+    .download = cu_download,
+    .zero = cu_zero,
+    .cast_x = cu_cast_x,
+    .download_x = cu_download_x,
+    .encoder_forward = cu_encoder_forward,
+    .encoder_backward = cu_encoder_backward,
+    .layernorm_forward = cu_layernorm_forward,
+    .layernorm_backward = cu_layernorm_backward,
+    .matmul_forward = cu_matmul_forward,
+    .matmul_backward = cu_matmul_backward,
+    .matmul_scratch = cu_matmul_scratch,
+    .attention_forward = cu_attention_forward,
+    .attention_backward = cu_attention_backward,
+    .attention_state = cu_attention_state,
+    .attention_scratch = cu_attention_scratch,
+    .attention_cached = cu_attention_cached,
+    .attention_cached_scratch = cu_attention_cached_scratch,
+    .gelu_forward = cu_gelu_forward,
+    .gelu_backward = cu_gelu_backward,
+    .residual_forward = cu_residual_forward,
+    .classifier_forward = cu_classifier_forward,
+    .classifier_backward = cu_classifier_backward,
+    .grad_norm2 = cu_grad_norm2,
+    .adamw = cu_adamw,
+    .matmul_rate = cu_matmul_rate,
+};
+
+extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
+{
+    memset(k, 0, sizeof *k);
+    int n = 0;
+    cudaError_t err = cudaGetDeviceCount(&n);
+    if (err != cudaSuccess || n < 1) {
+        cudaGetLastError();
+        return err_set(e, "--device cuda: no GPU visible (%s)",
+                       err != cudaSuccess ? cudaGetErrorString(err) : "the driver reports none");
+    }
+    int dev = 0;
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    if (prop.major < 8)
+        return err_set(e, "--device cuda: %s has compute capability %d.%d; this backend needs 8.0 or newer "
+                          "(bf16 matrix units)", prop.name, prop.major, prop.minor);
+    CudaState *st = (CudaState *)calloc(1, sizeof *st);
+    if (!st) return err_set(e, "out of memory");
+    k->impl = st;
+    st->n_sm = prop.multiProcessorCount;
+    st->workspace_bytes = 32u << 20; /* Hopper's kernels want 32 MiB */
+    CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&st->blas));
+    CUBLAS_CHECK(cublasSetStream(st->blas, st->stream));
+    /* float32 stays float32: no TF32 on any path (the fp32 path equals the CPU) */
+    CUBLAS_CHECK(cublasSetMathMode(st->blas, CUBLAS_PEDANTIC_MATH));
+    CUBLAS_CHECK(cublasLtCreate(&st->lt));
+    if (cudaMalloc(&st->workspace, st->workspace_bytes) != cudaSuccess) {
+        cudaGetLastError();
+        cu_free(k);
+        k->impl = NULL;
+        return err_set(e, "--device cuda: out of GPU memory for cuBLASLt's workspace");
+    }
+    CUBLAS_CHECK(cublasSetWorkspace(st->blas, st->workspace, st->workspace_bytes));
+    k->ops = &cuda_ops;
+    k->device = KERN_CUDA;
+    k->prec = prec;
+    k->pool = pool;
+    snprintf(k->name, sizeof k->name, "%.95s", prop.name);
+    return 0;
+}

@@ -1,0 +1,115 @@
+/* What every CUDA kernel file of the backend shares: checked calls (a failure
+ * names the call, file:line and CUDA's own text, then exits 1: kernels return
+ * nothing, and a checkpoint is only ever renamed into place once complete, so
+ * the last complete one stays), the working-precision types, the backend's
+ * state (cuBLAS handles, one stream, a growing scratch buffer) and the
+ * launchers each file defines, with the signatures of kernels.h. */
+#ifndef CUDA_COMMON_CUH
+#define CUDA_COMMON_CUH
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern "C" {
+#include "../kernels.h"
+}
+
+typedef __nv_bfloat16 bf16;
+
+[[noreturn]] void cuda_fail(const char *what, const char *call, const char *file, int line);
+#define CUDA_CHECK(call)                                                                         \
+    do {                                                                                         \
+        cudaError_t err_ = (call);                                                               \
+        if (err_ != cudaSuccess) cuda_fail(cudaGetErrorString(err_), #call, __FILE__, __LINE__); \
+    } while (0)
+#define CUBLAS_CHECK(call)                                                                       \
+    do {                                                                                         \
+        cublasStatus_t st_ = (call);                                                             \
+        if (st_ != CUBLAS_STATUS_SUCCESS) cuda_fail(cublasGetStatusString(st_), #call, __FILE__, __LINE__); \
+    } while (0)
+/* After each launch: a bad configuration surfaces here, named. */
+#define LAUNCH_CHECK(name) CUDA_CHECK(cudaPeekAtLastError())
+
+typedef struct CudaState {
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cublasLtHandle_t lt;
+    void *workspace; /* cuBLASLt's */
+    size_t workspace_bytes;
+    void *scratch; /* cuda_scratch(): partial sums and the like, valid during one kernel call */
+    size_t scratch_bytes;
+    int n_sm;
+} CudaState;
+
+static inline CudaState *cuda_state(Kern *k) { return (CudaState *)k->impl; }
+static inline cudaStream_t cuda_stream(Kern *k) { return cuda_state(k)->stream; }
+/* A device buffer of at least `bytes`, owned by the backend, valid until the
+ * next call of cuda_scratch (one kernel call's partial sums). */
+void *cuda_scratch(Kern *k, size_t bytes);
+
+/* Elements to a grid of `block` threads. */
+static inline unsigned cuda_blocks(size_t n, unsigned block) { return (unsigned)((n + block - 1) / block); }
+
+/* Loads and stores in the working precision, computing in float. */
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(bf16 x) { return __bfloat162float(x); }
+template <typename X> __device__ __forceinline__ X from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ bf16 from_f<bf16>(float x) { return __float2bfloat16(x); }
+
+/* kernels.h's dropout mask, on the device: the same bits as the CPU's. */
+__device__ __forceinline__ float cuda_drop_mul(uint64_t base, uint32_t thresh, float scale, uint64_t i)
+{
+    uint64_t z = base + KDROP_GOLDEN * (i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z = z ^ (z >> 31);
+    return (uint32_t)(z >> 40) >= thresh ? scale : 0.0f;
+}
+
+/* ---- the launchers: kernels.h's KernOps signatures ---- */
+/* encoder.cu */
+void cu_encoder_forward(Kern *k, floatX *out, const int *inp, const floatX *wte, const floatX *wpe, int B, int T,
+                        int C);
+void cu_encoder_backward(Kern *k, float *dwte, float *dwpe, const floatX *dout, const int *inp, int B, int T, int C);
+/* layernorm.cu */
+void cu_layernorm_forward(Kern *k, floatX *out, float *mean, float *rstd, const floatX *inp, const floatX *w,
+                          const floatX *b, int N, int C);
+void cu_layernorm_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
+                           const floatX *w, const float *mean, const float *rstd, int N, int C);
+/* gelu.cu: GELU and the residual adds with their dropout masks */
+void cu_gelu_forward(Kern *k, floatX *out, const floatX *inp, size_t n);
+void cu_gelu_backward(Kern *k, floatX *d, const floatX *inp, size_t n);
+void cu_residual_forward(Kern *k, floatX *out, const floatX *inp, const floatX *add, const KDrop *drop, size_t n);
+/* classifier.cu */
+void cu_classifier_forward(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp);
+void cu_classifier_backward(Kern *k, floatX *probs, const int *targets, int N, int V, int Vp, float dloss);
+/* adamw.cu: the global norm, AdamW, and precision casts */
+double cu_grad_norm2(Kern *k, const float *grads, const KTensors *t);
+void cu_adamw(Kern *k, float *params, floatX *params_x, float *m, float *v, const float *grads, const KTensors *t,
+              const AdamArgs *a);
+void cu_cast_x(Kern *k, floatX *dst, const float *src, size_t n);
+void cu_download_x(Kern *k, float *host, const floatX *src, size_t n);
+/* matmul.cu */
+void cu_matmul_forward(Kern *k, floatX *out, const floatX *inp, const floatX *w, const floatX *bias,
+                       const floatX *resid, int N, int K, int OC);
+void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
+                        const floatX *w, int N, int K, int OC, float *scratch);
+size_t cu_matmul_scratch(int N, int K, int OC);
+double cu_matmul_rate(Kern *k);
+/* attention.cu */
+void cu_attention_forward(Kern *k, floatX *out, float *state, float *scratch, const floatX *qkv, int B, int T, int C,
+                          int NH, const KDrop *drop);
+void cu_attention_backward(Kern *k, floatX *dqkv, float *scratch, const floatX *dout, const floatX *qkv,
+                           const floatX *out, const float *state, int B, int T, int C, int NH, const KDrop *drop);
+size_t cu_attention_state(int B, int T, int NH);
+size_t cu_attention_scratch(int B, int T, int NH);
+void cu_attention_cached(Kern *k, floatX *out, floatX *kcache, floatX *vcache, const floatX *qkv, int n, int p0,
+                         int C, int NH, float *scratch);
+size_t cu_attention_cached_scratch(int max_T);
+
+#endif

@@ -1,0 +1,178 @@
+/* The embeddings on the GPU: out = wte[token] + wpe[position], and their
+ * gradients, added row by row in row order as kern_cpu.c does (float32 equals
+ * the CPU bit for bit) and without atomics: a stable radix sort groups the rows
+ * by token, then one block adds each token's rows in order. The sort is our
+ * own: CUB's headers include <sched.h>, which -Imodel finds as model/sched.h. */
+#include "common.cuh"
+
+static constexpr int ENC_BLOCK = 256;
+static constexpr int SORT_BITS = 8;                 /* a digit a pass: 4 passes over 32-bit ids */
+static constexpr int SORT_DIGITS = 1 << SORT_BITS;
+static constexpr int SORT_TILE = SORT_DIGITS;       /* keys a block; a thread a key, and a digit when counting */
+static constexpr int SCAN_BLOCK = 1024;
+static_assert(SORT_TILE == SORT_DIGITS, "sort_count_kernel: a thread a digit");
+
+/* ---- kernels ---- */
+
+/* out (N,C) row r = wte (V,C) row inp[r] + wpe (T,C) row r % T; one block a row */
+template <typename X>
+__global__ void encoder_forward_kernel(X *out, const int *inp, const X *wte, const X *wpe, int T, int C)
+{
+    int r = blockIdx.x;
+    const X *te = wte + (size_t)inp[r] * C, *pe = wpe + (size_t)(r % T) * C;
+    X *o = out + (size_t)r * C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = from_f<X>(to_f(te[c]) + to_f(pe[c]));
+}
+
+/* The stable LSD radix sort of the token ids, one digit a pass: count each
+ * tile's digits, scan the counts digit-major (every tile's 0s, then every
+ * tile's 1s, ...), scatter each key to its digit's offset plus its rank among
+ * the tile's keys of that digit before it. Counting by comparisons in shared
+ * memory (SORT_TILE a thread) is cheap for the N of a micro-batch and needs no
+ * atomics. */
+static __device__ __forceinline__ int digit_of(unsigned key, int shift) { return (key >> shift) & (SORT_DIGITS - 1); }
+
+/* counts (SORT_DIGITS, n_tiles)[d][tile] = the keys (n) of the tile with digit d */
+__global__ __launch_bounds__(SORT_TILE) void sort_count_kernel(int *counts, const unsigned *keys, int n, int shift)
+{
+    __shared__ int dg[SORT_TILE];
+    int i = blockIdx.x * SORT_TILE + threadIdx.x;
+    dg[threadIdx.x] = i < n ? digit_of(keys[i], shift) : -1;
+    __syncthreads();
+    int c = 0;
+    for (int j = 0; j < SORT_TILE; j++) c += dg[j] == (int)threadIdx.x;
+    counts[(size_t)threadIdx.x * gridDim.x + blockIdx.x] = c;
+}
+
+/* counts (m) -> their exclusive prefix sums, in place; one block: thread t
+ * scans its own contiguous run, the runs' totals are scanned in shared memory */
+__global__ __launch_bounds__(SCAN_BLOCK) void sort_scan_kernel(int *counts, int m)
+{
+    __shared__ int sh[SCAN_BLOCK];
+    int per = (m + SCAN_BLOCK - 1) / SCAN_BLOCK, i0 = threadIdx.x * per;
+    int i1 = i0 + per < m ? i0 + per : m, total = 0;
+    for (int i = i0; i < i1; i++) total += counts[i];
+    sh[threadIdx.x] = total;
+    __syncthreads();
+    for (int o = 1; o < SCAN_BLOCK; o <<= 1) { /* inclusive scan of the totals */
+        int v = threadIdx.x >= o ? sh[threadIdx.x - o] : 0;
+        __syncthreads();
+        sh[threadIdx.x] += v;
+        __syncthreads();
+    }
+    int run = sh[threadIdx.x] - total;
+    for (int i = i0; i < i1; i++) {
+        int c = counts[i];
+        counts[i] = run;
+        run += c;
+    }
+}
+
+/* keys_out, vals_out (n) = keys, vals (n) stably ordered by the digit at
+ * shift; offsets: sort_scan_kernel's. vals NULL: the row numbers 0..n-1. */
+__global__ __launch_bounds__(SORT_TILE) void sort_scatter_kernel(unsigned *keys_out, int *vals_out,
+                                                                 const unsigned *keys, const int *vals,
+                                                                 const int *offsets, int n, int shift)
+{
+    __shared__ int dg[SORT_TILE];
+    int i = blockIdx.x * SORT_TILE + threadIdx.x;
+    int d = i < n ? digit_of(keys[i], shift) : -1;
+    dg[threadIdx.x] = d;
+    __syncthreads();
+    if (i >= n) return;
+    int rank = 0;
+    for (int j = 0; j < (int)threadIdx.x; j++) rank += dg[j] == d;
+    int dst = offsets[(size_t)d * gridDim.x + blockIdx.x] + rank;
+    keys_out[dst] = keys[i];
+    vals_out[dst] = vals ? vals[i] : i;
+}
+
+/* dwte (V,C) row id += the rows of dout (N,C) whose token is id, in row order.
+ * ids (N) sorted, rows (N) their row numbers (ascending within an id: the sort
+ * is stable). One block a position of the sorted order; only the first
+ * position of each id's run does the work, so every (id, channel) is one
+ * thread's sum and no two blocks touch the same row of dwte. */
+template <typename X>
+__global__ void wte_backward_kernel(float *dwte, const X *dout, const unsigned *ids, const int *rows, int N, int C)
+{
+    int i = blockIdx.x;
+    unsigned id = ids[i];
+    if (i > 0 && ids[i - 1] == id) return;
+    int end = i + 1;
+    while (end < N && ids[end] == id) end++;
+    float *dw = dwte + (size_t)id * C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float acc = dw[c];
+#pragma unroll 4
+        for (int j = i; j < end; j++) acc += to_f(dout[(size_t)rows[j] * C + c]);
+        dw[c] = acc;
+    }
+}
+
+/* dwpe (T,C) += sum over b of dout (B,T,C) [b], b in order; a thread an element */
+template <typename X>
+__global__ void wpe_backward_kernel(float *dwpe, const X *dout, int B, size_t TC)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= TC) return;
+    float acc = dwpe[i];
+    for (int b = 0; b < B; b++) acc += to_f(dout[b * TC + i]);
+    dwpe[i] = acc;
+}
+
+/* ---- launchers ---- */
+
+template <typename X>
+static void encoder_forward_as(Kern *k, X *out, const int *inp, const X *wte, const X *wpe, int B, int T, int C)
+{
+    encoder_forward_kernel<X><<<B * T, ENC_BLOCK, 0, cuda_stream(k)>>>(out, inp, wte, wpe, T, C);
+    LAUNCH_CHECK("encoder_forward_kernel");
+}
+
+void cu_encoder_forward(Kern *k, floatX *out, const int *inp, const floatX *wte, const floatX *wpe, int B, int T,
+                        int C)
+{
+    if (B * T == 0 || C == 0) return;
+    if (k->prec == PREC_BF16)
+        encoder_forward_as(k, (bf16 *)out, inp, (const bf16 *)wte, (const bf16 *)wpe, B, T, C);
+    else
+        encoder_forward_as(k, (float *)out, inp, (const float *)wte, (const float *)wpe, B, T, C);
+}
+
+/* Scratch: the ids and row numbers twice (the sort's two buffers) and the
+ * digit counts: 4 N + SORT_DIGITS ceil(N / SORT_TILE) ints. */
+template <typename X>
+static void encoder_backward_as(Kern *k, float *dwte, float *dwpe, const X *dout, const int *inp, int B, int T,
+                                int C)
+{
+    cudaStream_t st = cuda_stream(k);
+    int N = B * T, tiles = (N + SORT_TILE - 1) / SORT_TILE;
+    int *s = (int *)cuda_scratch(k, (4 * (size_t)N + (size_t)SORT_DIGITS * tiles) * sizeof(int));
+    unsigned *ids[2] = { (unsigned *)s, (unsigned *)(s + N) };
+    int *rows[2] = { s + 2 * (size_t)N, s + 3 * (size_t)N }, *counts = s + 4 * (size_t)N;
+
+    const unsigned *keys = (const unsigned *)inp; /* ids are >= 0: as unsigned they sort the same */
+    const int *vals = nullptr;
+    for (int pass = 0, shift = 0; shift < 32; pass++, shift += SORT_BITS) {
+        sort_count_kernel<<<tiles, SORT_TILE, 0, st>>>(counts, keys, N, shift);
+        LAUNCH_CHECK("sort_count_kernel");
+        sort_scan_kernel<<<1, SCAN_BLOCK, 0, st>>>(counts, SORT_DIGITS * tiles);
+        LAUNCH_CHECK("sort_scan_kernel");
+        sort_scatter_kernel<<<tiles, SORT_TILE, 0, st>>>(ids[pass % 2], rows[pass % 2], keys, vals, counts, N, shift);
+        LAUNCH_CHECK("sort_scatter_kernel");
+        keys = ids[pass % 2];
+        vals = rows[pass % 2];
+    }
+    wte_backward_kernel<X><<<N, ENC_BLOCK, 0, st>>>(dwte, dout, keys, vals, N, C);
+    LAUNCH_CHECK("wte_backward_kernel");
+    size_t TC = (size_t)T * C;
+    wpe_backward_kernel<X><<<cuda_blocks(TC, ENC_BLOCK), ENC_BLOCK, 0, st>>>(dwpe, dout, B, TC);
+    LAUNCH_CHECK("wpe_backward_kernel");
+}
+
+void cu_encoder_backward(Kern *k, float *dwte, float *dwpe, const floatX *dout, const int *inp, int B, int T, int C)
+{
+    if (B * T == 0 || C == 0) return;
+    if (k->prec == PREC_BF16) encoder_backward_as(k, dwte, dwpe, (const bf16 *)dout, inp, B, T, C);
+    else encoder_backward_as(k, dwte, dwpe, (const float *)dout, inp, B, T, C);
+}

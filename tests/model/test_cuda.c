@@ -1,0 +1,432 @@
+/* The CUDA backend against its CPU twin (kern_cpu.c), float32: every kernel
+ * on random inputs (never zeros), forward and backward, odd shapes (T not a
+ * multiple of a tile, a vocabulary that is not a multiple of 64, head
+ * dimensions 8 to 128), error ||gpu - cpu|| / ||cpu|| <= 1e-5; then the whole
+ * model: logits 1e-4, loss 1e-5, every gradient 1e-4 relative, 10 AdamW steps
+ * 1e-4, with and without dropout; and two identical GPU runs give the same
+ * bits. Skipped, with the reason, on a build without CUDA or a machine
+ * without a GPU. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "../../model/gpt2.h"
+#include "../../model/sched.h"
+#include "parity.h"
+
+#ifndef GPTKIT_CUDA
+int main(void)
+{
+    printf("test_cuda: skipped: this build has no CUDA backend (no nvcc, or CUDA=0)\n");
+    return 0;
+}
+#else
+
+static Kern cpu, gpu;
+static uint64_t rng = 20261201;
+
+static void die(const Err *e)
+{
+    fprintf(stderr, "test_cuda: %s\n", e->msg);
+    exit(2);
+}
+
+/* n floats of normal(0, scale), never all zero */
+static float *randn(size_t n, float scale)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) exit(2);
+    for (size_t i = 0; i < n; i++) p[i] = scale * gpt_rand_normal(&rng);
+    return p;
+}
+
+/* A copy of host floats in the backend's memory. */
+static void *dev(Kern *k, const void *host, size_t bytes)
+{
+    void *d = k->ops->alloc(k, bytes);
+    if (!d) {
+        fprintf(stderr, "test_cuda: out of memory for %zu bytes\n", bytes);
+        exit(2);
+    }
+    k->ops->upload(k, d, host, bytes);
+    return d;
+}
+
+static float *host(Kern *k, const void *d, size_t n)
+{
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (!h) exit(2);
+    k->ops->download(k, h, d, n * sizeof *h);
+    return h;
+}
+
+static double rel(const float *a, const float *ref, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)a[i] - ref[i];
+        d += x * x;
+        r += (double)ref[i] * ref[i];
+    }
+    if (isnan(d)) return INFINITY;
+    return sqrt(d) / (sqrt(r) + 1e-30);
+}
+
+static double worst_kernel;
+
+/* Compare n floats at cpu pointer c and gpu pointer g. */
+static void same(const char *what, const void *c, const void *g, size_t n, double tol)
+{
+    float *hc = host(&cpu, c, n), *hg = host(&gpu, g, n);
+    double r = rel(hg, hc, n);
+    if (r > worst_kernel && tol <= 1e-5) worst_kernel = r;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: relative error %.3g, limit %g", what, r, tol);
+    check_report(r <= tol, __FILE__, __LINE__, msg);
+    free(hc);
+    free(hg);
+}
+
+/* The same random buffer on both backends. */
+typedef struct Pair {
+    void *c, *g;
+    size_t n;
+} Pair;
+
+static Pair pair(size_t n, float scale)
+{
+    float *h = randn(n, scale);
+    Pair p = { dev(&cpu, h, n * 4), dev(&gpu, h, n * 4), n };
+    free(h);
+    return p;
+}
+
+static Pair pair_ints(const int *h, size_t n)
+{
+    Pair p = { dev(&cpu, h, n * sizeof(int)), dev(&gpu, h, n * sizeof(int)), n };
+    return p;
+}
+
+static void unpair(Pair *p)
+{
+    cpu.ops->release(&cpu, p->c);
+    gpu.ops->release(&gpu, p->g);
+}
+
+static const double TOL = 1e-5;
+
+static void test_layernorm(int N, int C)
+{
+    Pair out = pair(N * C, 1), mean = pair(N, 1), rstd = pair(N, 1), inp = pair(N * C, 2), w = pair(C, 1),
+         b = pair(C, 1);
+    cpu.ops->layernorm_forward(&cpu, out.c, mean.c, rstd.c, inp.c, w.c, b.c, N, C);
+    gpu.ops->layernorm_forward(&gpu, out.g, mean.g, rstd.g, inp.g, w.g, b.g, N, C);
+    same("layernorm_forward out", out.c, out.g, out.n, TOL);
+    same("layernorm_forward rstd", rstd.c, rstd.g, rstd.n, TOL);
+    Pair dinp = pair(N * C, 1), dw = pair(C, 1), db = pair(C, 1), dout = pair(N * C, 1);
+    cpu.ops->layernorm_backward(&cpu, dinp.c, dw.c, db.c, dout.c, inp.c, w.c, mean.c, rstd.c, N, C);
+    gpu.ops->layernorm_backward(&gpu, dinp.g, dw.g, db.g, dout.g, inp.g, w.g, mean.g, rstd.g, N, C);
+    same("layernorm_backward dinp (+=)", dinp.c, dinp.g, dinp.n, TOL);
+    same("layernorm_backward dw (+=)", dw.c, dw.g, dw.n, TOL);
+    same("layernorm_backward db (+=)", db.c, db.g, db.n, TOL);
+    Pair *all[] = { &out, &mean, &rstd, &inp, &w, &b, &dinp, &dw, &db, &dout };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair(all[i]);
+}
+
+static void test_matmul(int N, int K, int OC)
+{
+    Pair out = pair((size_t)N * OC, 1), inp = pair((size_t)N * K, 1), w = pair((size_t)OC * K, 0.1f),
+         bias = pair(OC, 1), resid = pair((size_t)N * OC, 1);
+    cpu.ops->matmul_forward(&cpu, out.c, inp.c, w.c, bias.c, resid.c, N, K, OC);
+    gpu.ops->matmul_forward(&gpu, out.g, inp.g, w.g, bias.g, resid.g, N, K, OC);
+    same("matmul_forward (bias, resid)", out.c, out.g, out.n, TOL);
+    cpu.ops->matmul_forward(&cpu, out.c, inp.c, w.c, NULL, NULL, N, K, OC);
+    gpu.ops->matmul_forward(&gpu, out.g, inp.g, w.g, NULL, NULL, N, K, OC);
+    same("matmul_forward (plain)", out.c, out.g, out.n, TOL);
+    Pair dinp = pair((size_t)N * K, 1), dw = pair((size_t)OC * K, 1), db = pair(OC, 1), dout = pair((size_t)N * OC, 1);
+    size_t ns = cpu.ops->matmul_scratch(N, K, OC), ng = gpu.ops->matmul_scratch(N, K, OC);
+    void *sc = ns ? cpu.ops->alloc(&cpu, ns * 4) : NULL, *sg = ng ? gpu.ops->alloc(&gpu, ng * 4) : NULL;
+    cpu.ops->matmul_backward(&cpu, dinp.c, dw.c, db.c, dout.c, inp.c, w.c, N, K, OC, sc);
+    gpu.ops->matmul_backward(&gpu, dinp.g, dw.g, db.g, dout.g, inp.g, w.g, N, K, OC, sg);
+    same("matmul_backward dinp", dinp.c, dinp.g, dinp.n, TOL);
+    same("matmul_backward dw (+=)", dw.c, dw.g, dw.n, TOL);
+    same("matmul_backward db (+=)", db.c, db.g, db.n, TOL);
+    if (sc) cpu.ops->release(&cpu, sc);
+    if (sg) gpu.ops->release(&gpu, sg);
+    Pair *all[] = { &out, &inp, &w, &bias, &resid, &dinp, &dw, &db, &dout };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair(all[i]);
+}
+
+static void test_attention(int B, int T, int NH, int hs, float p)
+{
+    int C = NH * hs;
+    char what[160];
+    KDrop d = gpt_dropout_site(77, 1, 1, p);
+    const KDrop *drop = p > 0 ? &d : NULL;
+    Pair qkv = pair((size_t)B * T * 3 * C, 1), out = pair((size_t)B * T * C, 1);
+    Pair st = { cpu.ops->alloc(&cpu, cpu.ops->attention_state(B, T, NH) * 4),
+                gpu.ops->alloc(&gpu, gpu.ops->attention_state(B, T, NH) * 4), 0 };
+    Pair sc = { cpu.ops->alloc(&cpu, cpu.ops->attention_scratch(B, T, NH) * 4),
+                gpu.ops->alloc(&gpu, gpu.ops->attention_scratch(B, T, NH) * 4), 0 };
+    cpu.ops->attention_forward(&cpu, out.c, st.c, sc.c, qkv.c, B, T, C, NH, drop);
+    gpu.ops->attention_forward(&gpu, out.g, st.g, sc.g, qkv.g, B, T, C, NH, drop);
+    snprintf(what, sizeof what, "attention_forward B %d T %d heads %d x %d dropout %.1f", B, T, NH, hs, p);
+    same(what, out.c, out.g, out.n, TOL);
+    Pair dqkv = pair((size_t)B * T * 3 * C, 1), dout = pair((size_t)B * T * C, 1);
+    cpu.ops->attention_backward(&cpu, dqkv.c, sc.c, dout.c, qkv.c, out.c, st.c, B, T, C, NH, drop);
+    gpu.ops->attention_backward(&gpu, dqkv.g, sc.g, dout.g, qkv.g, out.g, st.g, B, T, C, NH, drop);
+    snprintf(what, sizeof what, "attention_backward B %d T %d heads %d x %d dropout %.1f", B, T, NH, hs, p);
+    same(what, dqkv.c, dqkv.g, dqkv.n, TOL);
+    Pair *all[] = { &qkv, &out, &st, &sc, &dqkv, &dout };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair(all[i]);
+}
+
+static void test_cached(int max_T, int NH, int hs)
+{
+    int C = NH * hs;
+    Pair kc = pair((size_t)max_T * C, 1), vc = pair((size_t)max_T * C, 1), y = pair((size_t)max_T * C, 1);
+    size_t ns = cpu.ops->attention_cached_scratch(max_T), ng = gpu.ops->attention_cached_scratch(max_T);
+    void *sc = cpu.ops->alloc(&cpu, (ns ? ns : 1) * 4), *sg = gpu.ops->alloc(&gpu, (ng ? ng : 1) * 4);
+    /* a prompt of 7 rows, then one row at a time */
+    for (int p0 = 0, n = 7; p0 + n <= max_T; p0 += n, n = 1) {
+        Pair qkv = pair((size_t)n * 3 * C, 1);
+        cpu.ops->attention_cached(&cpu, y.c, kc.c, vc.c, qkv.c, n, p0, C, NH, sc);
+        gpu.ops->attention_cached(&gpu, y.g, kc.g, vc.g, qkv.g, n, p0, C, NH, sg);
+        char what[96];
+        snprintf(what, sizeof what, "attention_cached rows %d at %d, heads %d x %d", n, p0, NH, hs);
+        if (p0 < 10 || p0 + n == max_T) same(what, y.c, y.g, (size_t)n * C, TOL);
+        unpair(&qkv);
+    }
+    same("attention_cached: the key cache", kc.c, kc.g, kc.n, TOL);
+    cpu.ops->release(&cpu, sc);
+    gpu.ops->release(&gpu, sg);
+    unpair(&kc);
+    unpair(&vc);
+    unpair(&y);
+}
+
+static void test_elementwise(void)
+{
+    enum { B = 3, T = 37, C = 72, V = 1000, Vp = 1024 };
+    size_t n = (size_t)B * T * C, N = (size_t)B * T;
+    int ids[B * T], tg[B * T];
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = (int)(gpt_rand_u64(&rng) % V);
+        tg[i] = (int)(gpt_rand_u64(&rng) % V);
+    }
+    Pair inp = pair_ints(ids, N), tgt = pair_ints(tg, N);
+    Pair wte = pair((size_t)Vp * C, 1), wpe = pair((size_t)T * C, 1), x = pair(n, 1);
+    cpu.ops->encoder_forward(&cpu, x.c, inp.c, wte.c, wpe.c, B, T, C);
+    gpu.ops->encoder_forward(&gpu, x.g, inp.g, wte.g, wpe.g, B, T, C);
+    same("encoder_forward", x.c, x.g, n, TOL);
+    Pair dwte = pair((size_t)Vp * C, 1), dwpe = pair((size_t)T * C, 1), dx = pair(n, 1);
+    cpu.ops->encoder_backward(&cpu, dwte.c, dwpe.c, dx.c, inp.c, B, T, C);
+    gpu.ops->encoder_backward(&gpu, dwte.g, dwpe.g, dx.g, inp.g, B, T, C);
+    same("encoder_backward dwte (+=)", dwte.c, dwte.g, dwte.n, TOL);
+    same("encoder_backward dwpe (+=)", dwpe.c, dwpe.g, dwpe.n, TOL);
+
+    Pair g = pair(n, 2), h = pair(n, 1);
+    cpu.ops->gelu_forward(&cpu, h.c, g.c, n);
+    gpu.ops->gelu_forward(&gpu, h.g, g.g, n);
+    same("gelu_forward", h.c, h.g, n, TOL);
+    cpu.ops->gelu_backward(&cpu, dx.c, g.c, n);
+    gpu.ops->gelu_backward(&gpu, dx.g, g.g, n);
+    same("gelu_backward", dx.c, dx.g, n, TOL);
+    KDrop d = gpt_dropout_site(5, 2, 3, 0.25f);
+    cpu.ops->residual_forward(&cpu, h.c, g.c, x.c, &d, n);
+    gpu.ops->residual_forward(&gpu, h.g, g.g, x.g, &d, n);
+    same("residual_forward (dropout 0.25)", h.c, h.g, n, TOL); /* a mask bit apart would be an O(1) error */
+    cpu.ops->residual_forward(&cpu, x.c, g.c, x.c, NULL, n);
+    gpu.ops->residual_forward(&gpu, x.g, g.g, x.g, NULL, n);
+    same("residual_forward (in place)", x.c, x.g, n, TOL);
+
+    Pair lg = pair(N * Vp, 3), losses = pair(N, 1);
+    cpu.ops->classifier_forward(&cpu, losses.c, lg.c, tgt.c, (int)N, V, Vp);
+    gpu.ops->classifier_forward(&gpu, losses.g, lg.g, tgt.g, (int)N, V, Vp);
+    same("classifier_forward losses", losses.c, losses.g, N, TOL);
+    same("classifier_forward probabilities", lg.c, lg.g, lg.n, TOL);
+    cpu.ops->classifier_backward(&cpu, lg.c, tgt.c, (int)N, V, Vp, 0.01f);
+    gpu.ops->classifier_backward(&gpu, lg.g, tgt.g, (int)N, V, Vp, 0.01f);
+    same("classifier_backward", lg.c, lg.g, lg.n, TOL);
+
+    size_t sizes[3] = { 70001, 3, 16385 };
+    int decays[3] = { 1, 0, 1 };
+    KTensors t = { 3, sizes, decays };
+    size_t np = sizes[0] + sizes[1] + sizes[2];
+    Pair pr = pair(np, 1), m = pair(np, 0.1f), v = pair(np, 0), gr = pair(np, 0.5f);
+    { /* second moments must be >= 0 */
+        float *hv = randn(np, 0.1f);
+        for (size_t i = 0; i < np; i++) hv[i] *= hv[i];
+        cpu.ops->upload(&cpu, v.c, hv, np * 4);
+        gpu.ops->upload(&gpu, v.g, hv, np * 4);
+        free(hv);
+    }
+    double nc = cpu.ops->grad_norm2(&cpu, gr.c, &t), ng = gpu.ops->grad_norm2(&gpu, gr.g, &t);
+    char msg[128];
+    snprintf(msg, sizeof msg, "grad_norm2: cpu %.10g gpu %.10g", nc, ng);
+    check_report(fabs(nc - ng) <= 1e-9 * nc, __FILE__, __LINE__, msg);
+    AdamArgs a = { .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip_coef = 0.7f,
+                   .bc1 = 0.1f, .bc2_sqrt = 0.2f };
+    cpu.ops->adamw(&cpu, pr.c, NULL, m.c, v.c, gr.c, &t, &a);
+    gpu.ops->adamw(&gpu, pr.g, NULL, m.g, v.g, gr.g, &t, &a);
+    same("adamw params", pr.c, pr.g, np, TOL);
+    same("adamw m", m.c, m.g, np, TOL);
+    same("adamw v", v.c, v.g, np, TOL);
+    Pair *all[] = { &inp, &tgt, &wte, &wpe, &x, &dwte, &dwpe, &dx, &g, &h, &lg, &losses, &pr, &m, &v, &gr };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair(all[i]);
+}
+
+/* ---- the whole model ---- */
+
+enum { L = 2, MC = 64, MNH = 4, MM = 256, MV = 4133, CTX = 32, MB = 3, MT = 29, STEPS = 10, MICRO = 2 };
+
+static void model_pair(Gpt *gc, Gpt *gg, const GptConfig *cfg, float **w0)
+{
+    Err e = { { 0 } };
+    if (gpt_init(gc, cfg, MB, MT, &cpu, 1, &e) || gpt_init_weights(gc, 42, &e)) die(&e);
+    if (gpt_init(gg, cfg, MB, MT, &gpu, 1, &e) || gpt_init_weights(gg, 42, &e)) die(&e);
+    *w0 = malloc(gc->n_params * sizeof **w0);
+    gpt_params_get(gc, *w0);
+}
+
+/* STEPS steps of MICRO micro-batches on g; the losses and the final weights. */
+static void train(Gpt *g, const int *batches, float p, float *losses, float *params)
+{
+    AdamOpts o = { .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f };
+    Sched s = { .kind = SCHED_COSINE, .lr = 1e-2, .min_frac = 0.1, .warmup = 3, .total = STEPS };
+    for (int step = 0; step < STEPS; step++) {
+        gpt_zero_grad(g);
+        double sum = 0;
+        for (int k = 0; k < MICRO; k++) {
+            const int *x = batches + (size_t)(step * MICRO + k) * 2 * MB * MT;
+            gpt_set_dropout(g, p, gpt_dropout_key(9, (uint64_t)step, (uint64_t)k));
+            gpt_forward(g, x, x + MB * MT, MB, MT);
+            gpt_backward(g, 1.0f / MICRO);
+            sum += g->loss;
+        }
+        gpt_adamw_step(g, &o, (float)sched_lr(&s, step));
+        losses[step] = (float)(sum / MICRO);
+    }
+    gpt_params_get(g, params);
+}
+
+static void test_model(float p)
+{
+    GptConfig cfg = { .n_layer = L, .n_embd = MC, .n_head = MNH, .n_mlp = MM, .vocab_size = MV, .context = CTX };
+    Err e = { { 0 } };
+    if (gpt_config_check(&cfg, &e)) die(&e);
+    Gpt gc, gg;
+    float *w0;
+    model_pair(&gc, &gg, &cfg, &w0);
+    int inp[MB * MT], tgt[MB * MT];
+    random_tokens(&rng, inp, tgt, MB, MT, MV);
+    size_t R = (size_t)MB * MT, Vp = cfg.padded_vocab;
+    char msg[160];
+
+    gpt_set_dropout(&gc, p, 123);
+    gpt_set_dropout(&gg, p, 123);
+    gpt_forward(&gc, inp, NULL, MB, MT);
+    gpt_forward(&gg, inp, NULL, MB, MT);
+    float *lc = logits_copy(&gc, R), *lgg = logits_copy(&gg, R);
+    double mx = 0;
+    for (size_t i = 0; i < R * Vp; i++) mx = fmax(mx, fabs((double)lc[i] - lgg[i]));
+    snprintf(msg, sizeof msg, "model dropout %.1f: logits max abs difference %.3g, limit 1e-4", p, mx);
+    check_report(mx <= 1e-4, __FILE__, __LINE__, msg);
+    printf("test_cuda: %s\n", msg);
+    free(lc);
+    free(lgg);
+    gpt_forward(&gc, inp, tgt, MB, MT);
+    gpt_forward(&gg, inp, tgt, MB, MT);
+    snprintf(msg, sizeof msg, "model dropout %.1f: loss cpu %.7f gpu %.7f, limit 1e-5 relative", p, gc.loss, gg.loss);
+    check_report(fabs(gc.loss - gg.loss) <= 1e-5 * fabs(gc.loss), __FILE__, __LINE__, msg);
+    printf("test_cuda: %s\n", msg);
+    gpt_zero_grad(&gc);
+    gpt_zero_grad(&gg);
+    gpt_backward(&gc, 1.0f);
+    gpt_backward(&gg, 1.0f);
+    size_t s[GPT_N_TENSORS], off = 0;
+    gpt_tensor_sizes(&cfg, s);
+    float *hc = host(&cpu, gc.grads, gc.n_params), *hg = host(&gpu, gg.grads, gg.n_params);
+    double worst = 0;
+    for (int i = 0; i < GPT_N_TENSORS; off += s[i], i++) {
+        double r = rel(hg + off, hc + off, s[i]);
+        if (r > worst) worst = r;
+        snprintf(msg, sizeof msg, "model dropout %.1f: gradient of %s: relative error %.3g, limit 1e-4", p,
+                 gpt_tensor_name(i), r);
+        check_report(r <= 1e-4, __FILE__, __LINE__, msg);
+    }
+    printf("test_cuda: model dropout %.1f: gradients: worst relative error %.3g (limit 1e-4)\n", p, worst);
+    free(hc);
+    free(hg);
+
+    /* 10 AdamW steps from the same weights, and the GPU run twice */
+    int *batches = malloc(sizeof(int) * STEPS * MICRO * 2 * MB * MT);
+    for (int i = 0; i < STEPS * MICRO; i++) {
+        int *x = batches + (size_t)i * 2 * MB * MT;
+        if (i < MICRO) random_tokens(&rng, x, x + MB * MT, MB, MT, MV);
+        else memcpy(x, batches + (size_t)(i % MICRO) * 2 * MB * MT, sizeof(int) * 2 * MB * MT);
+    }
+    float lcpu[STEPS], lgpu[STEPS], lgpu2[STEPS];
+    float *pc = malloc(gc.n_params * 4), *pg = malloc(gc.n_params * 4), *pg2 = malloc(gc.n_params * 4);
+    gpt_params_set(&gc, w0);
+    gpt_params_set(&gg, w0);
+    train(&gc, batches, p, lcpu, pc);
+    train(&gg, batches, p, lgpu, pg);
+    double wl = 0;
+    for (int i = 0; i < STEPS; i++) wl = fmax(wl, fabs((double)lgpu[i] - lcpu[i]) / fabs(lcpu[i]));
+    snprintf(msg, sizeof msg, "model dropout %.1f: 10 AdamW steps: losses within %.3g relative (limit 1e-4), "
+             "%.4f -> %.4f", p, wl, lcpu[0], lcpu[STEPS - 1]);
+    check_report(wl <= 1e-4, __FILE__, __LINE__, msg);
+    printf("test_cuda: %s\n", msg);
+    double rw = rel(pg, pc, gc.n_params);
+    snprintf(msg, sizeof msg, "model dropout %.1f: weights after 10 steps: relative error %.3g, limit 1e-4", p, rw);
+    check_report(rw <= 1e-4, __FILE__, __LINE__, msg);
+    CHECK(lcpu[STEPS - 1] < lcpu[0] - 0.5f); /* it learned something */
+    /* the same run again on the GPU: the same bits (fresh moments, same weights) */
+    gpt_free(&gg);
+    if (gpt_init(&gg, &cfg, MB, MT, &gpu, 1, &e)) die(&e);
+    gpt_params_set(&gg, w0);
+    train(&gg, batches, p, lgpu2, pg2);
+    snprintf(msg, sizeof msg, "model dropout %.1f: two GPU runs give the same bits", p);
+    check_report(!memcmp(lgpu, lgpu2, sizeof lgpu) && !memcmp(pg, pg2, gc.n_params * 4), __FILE__, __LINE__, msg);
+    free(batches);
+    free(pc);
+    free(pg);
+    free(pg2);
+    free(w0);
+    gpt_free(&gc);
+    gpt_free(&gg);
+}
+
+int main(void)
+{
+    Err e = { { 0 } };
+    if (!kern_cuda_visible()) {
+        printf("test_cuda: skipped: no GPU visible\n");
+        return 0;
+    }
+    GPool *pool = gpool_new(2);
+    if (!pool || kern_cpu_init(&cpu, pool, &e) || kern_cuda_init(&gpu, PREC_FP32, pool, &e)) die(&e);
+    printf("test_cuda: %s against the CPU, seed %llu\n", gpu.name, (unsigned long long)rng);
+    test_elementwise();
+    test_layernorm(111, 72);
+    test_layernorm(64, 1600);
+    test_matmul(111, 72, 216);
+    test_matmul(64, 48, 4160);
+    test_matmul(37, 20, 1);
+    int heads[] = { 8, 20, 24, 32, 64, 80, 128 };
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) test_attention(2, 37, 3, heads[i], 0.0f);
+    test_attention(2, 64, 4, 20, 0.1f);
+    test_attention(1, 130, 2, 64, 0.0f);
+    test_cached(40, 3, 20);
+    printf("test_cuda: kernels: worst relative error %.3g (limit 1e-5)\n", worst_kernel);
+    test_model(0.0f);
+    test_model(0.1f);
+    kern_free(&gpu);
+    kern_free(&cpu);
+    gpool_free(pool);
+    return check_done("test_cuda");
+}
+#endif

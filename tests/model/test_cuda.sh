@@ -1,0 +1,78 @@
+# model on the GPU from the command line, float32 against the CPU: the same
+# run's losses (the first 10 steps within 1e-4 relative, all within 1e-3), a
+# resume on the GPU bit-identical to a run that never stopped, a CPU
+# checkpoint resumed on the GPU (and the other way round) giving the other
+# device's next loss within 1e-5, eval within 1e-5, and sample's text with and
+# without the KV cache. Skipped where the binary has no CUDA or no GPU is visible.
+. tests/check.sh
+M="$BIN/model"
+PY=${PYTHON:-/usr/bin/python3}
+(cd tests/model && $PY synth.py "$T/data" --bytes 60000 4000) || { echo "synth.py failed" >&2; exit 1; }
+$PY tests/model/bytetok.py "$T/data/tokenizer.json" || { echo "bytetok failed" >&2; exit 1; }
+SHAPE="--data $T/data --layers 3 --width 96 --heads 4 --context 64 --micro-batch 4 --batch 512 --lr 2e-3 --keep 10"
+if ! "$M" train $SHAPE -o "$T/probe" --steps 1 --device cuda --precision fp32 2>"$T/probe.err"; then
+    if grep -q "no CUDA backend\|no GPU visible" "$T/probe.err"; then
+        echo "test_cuda.sh: skipped: $(sed 's/^model: //' "$T/probe.err" | head -1)"
+        exit 0
+    fi
+    cat "$T/probe.err" >&2
+    fail "a one-step GPU run failed"
+    check_done test_cuda.sh
+fi
+
+# losses column of a log (rows with a step)
+losses() { awk -F, 'NR > 1 { print $3 }' "$1/log.csv"; }
+# close A B RTOL: the two files of numbers agree within RTOL relative, row by row
+close() {
+    paste "$1" "$2" | awk -v t="$3" '{ d = $1 - $2; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+        if (r > w) w = r; if (r > t) bad++ } END { printf "%d rows, worst %.3g\n", NR, w; exit bad > 0 || NR == 0 }'
+}
+
+# --- the same run on both devices
+expect_rc 0 "$M" train $SHAPE -o "$T/cpu" --steps 60 --eval-every 20 --device cpu -j 4
+expect_rc 0 "$M" train $SHAPE -o "$T/gpu" --steps 60 --eval-every 20 --device cuda --precision fp32
+expect_err "cuda"
+losses "$T/cpu" > "$T/lc"; losses "$T/gpu" > "$T/lg"
+head -10 "$T/lc" > "$T/lc10"; head -10 "$T/lg" > "$T/lg10"
+r=$(close "$T/lg10" "$T/lc10" 1e-4) && ok || fail "first 10 losses not within 1e-4: $r"
+echo "test_cuda.sh: first 10 losses gpu vs cpu: $r"
+r=$(close "$T/lg" "$T/lc" 1e-3) && ok || fail "losses not within 1e-3: $r"
+echo "test_cuda.sh: 60 losses gpu vs cpu: $r"
+awk -F, 'NR==2 {a=$3} END {exit !($3 < a - 0.5)}' "$T/gpu/log.csv" && ok || fail "the GPU run did not learn"
+
+# --- resume on the GPU: 20 + 40 steps equal 60 straight, bit for bit
+expect_rc 0 "$M" train $SHAPE -o "$T/r" --steps 60 --eval-every 20 --device cuda --precision fp32
+cp "$T/r/ckpt-000060.bin" "$T/straight.bin"
+printf 'ckpt-000020.bin\n' > "$T/r/latest"
+rm -f "$T/r/ckpt-000060.bin"
+expect_rc 0 "$M" train --resume "$T/r" --device cuda --precision fp32
+expect_same "$T/straight.bin" "$T/r/ckpt-000060.bin"
+
+# --- checkpoints cross devices: the CPU's step-20 checkpoint continued on the
+# GPU gives the CPU's step 21 loss, and the other way round
+for pair in "cpu cuda" "gpu cpu"; do
+    set -- $pair
+    mkdir -p "$T/x$1"
+    cp "$T/$1/ckpt-000020.bin" "$T/$1/tokenizer.json" "$T/x$1/"
+    printf 'ckpt-000020.bin\n' > "$T/x$1/latest"
+    expect_rc 0 "$M" train --resume "$T/x$1" --steps 21 --device "$2" --precision fp32
+    a=$(awk -F, '$1 == 21 { print $3 }' "$T/x$1/log.csv")
+    b=$(awk -F, '$1 == 21 { print $3 }' "$T/$1/log.csv")
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d / b <= 1e-5) }' && ok ||
+        fail "$1 checkpoint resumed on $2: step 21 loss $a, the $1 run had $b"
+done
+
+# --- eval and sample on the GPU
+expect_rc 0 "$M" eval "$T/cpu" --data "$T/data" --json --device cpu
+c=$($PY -c "import json,sys; print(json.load(open('$T/out'))['loss'])")
+expect_rc 0 "$M" eval "$T/cpu" --data "$T/data" --json --device cuda --precision fp32
+g=$($PY -c "import json,sys; print(json.load(open('$T/out'))['loss'])")
+awk -v a="$g" -v b="$c" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d / b <= 1e-5) }' && ok ||
+    fail "eval on the GPU $g, on the CPU $c"
+expect_rc 0 "$M" sample "$T/gpu" --prompt "kato " --tokens 150 --seed 3 --device cuda --precision fp32
+cp "$T/out" "$T/s.cache"
+expect_rc 0 "$M" sample "$T/gpu" --prompt "kato " --tokens 150 --seed 3 --device cuda --precision fp32 --no-cache
+expect_same "$T/s.cache" "$T/out"
+expect_rc 0 "$M" sample "$T/gpu" --prompt "kato " --tokens 150 --seed 3 --device cpu
+expect_same "$T/s.cache" "$T/out"
+check_done test_cuda.sh
