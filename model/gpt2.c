@@ -109,11 +109,12 @@ typedef struct GptActs {
 
 /* Bytes of the activations and of the backward's scratch; with base set, also
  * the pointers. Each array starts on a 256-byte boundary (GPU loads). */
-static void acts_layout(const KernOps *ops, size_t xb, const GptConfig *c, int B, int T, int training,
+static void acts_layout(const Kern *k, size_t xb, const GptConfig *c, int B, int T, int training,
                         char *base, GptActs *a, size_t *acts_bytes, size_t *scratch_bytes)
 {
+    const KernOps *ops = k->ops;
     size_t L = c->n_layer, C = c->n_embd, M = c->n_mlp, N = (size_t)B * T, Vp = c->padded_vocab;
-    size_t att_state = ops->attention_state(B, T, c->n_head);
+    size_t att_state = ops->attention_state(k, B, T, c->n_head);
     size_t F = sizeof(float);
     struct { void *p; size_t bytes; int scratch; } parts[] = {
         { &a->encoded, N * C * xb, 0 },
@@ -124,10 +125,10 @@ static void acts_layout(const KernOps *ops, size_t xb, const GptConfig *c, int B
         { &a->fch, L * N * M * xb, 0 }, { &a->fch_gelu, L * N * M * xb, 0 }, { &a->res3, L * N * C * xb, 0 },
         { &a->lnf, N * C * xb, 0 }, { &a->lnf_mean, N * F, 0 }, { &a->lnf_rstd, N * F, 0 },
         { &a->logits, N * Vp * xb, 0 }, { &a->losses, N * F, 0 },
-        { &a->att_scratch, ops->attention_scratch(B, T, c->n_head) * F, 1 },
+        { &a->att_scratch, ops->attention_scratch(k, B, T, c->n_head) * F, 1 },
         { &a->dres, training ? N * C * xb : 0, 1 }, { &a->dln, training ? N * C * xb : 0, 1 },
         { &a->dqkv, training ? N * 3 * C * xb : 0, 1 }, { &a->dfch, training ? N * M * xb : 0, 1 },
-        { &a->mm_scratch, training ? ops->matmul_scratch((int)N, (int)C, (int)Vp) * F : 0, 1 },
+        { &a->mm_scratch, training ? ops->matmul_scratch(k, (int)N, (int)C, (int)Vp) * F : 0, 1 },
     };
     size_t off = 0;
     *acts_bytes = *scratch_bytes = 0;
@@ -144,7 +145,8 @@ void gpt_memory(const GptConfig *c, int B, int T, GptMemory *m)
 {
     GptActs a;
     size_t acts, scratch;
-    acts_layout(kern_cpu_ops(), sizeof(float), c, B, T, 1, NULL, &a, &acts, &scratch);
+    Kern cpu = { .ops = kern_cpu_ops(), .device = KERN_CPU, .prec = PREC_FP32 }; /* sizes only */
+    acts_layout(&cpu, sizeof(float), c, B, T, 1, NULL, &a, &acts, &scratch);
     size_t np = gpt_n_params(c) * sizeof(float);
     m->params = np;
     m->grads = np;
@@ -170,7 +172,7 @@ int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int training, Er
     g->n_params = gpt_n_params(&g->cfg);
     size_t xb = kern_x_bytes(k), acts, scratch, np = g->n_params;
     GptActs probe;
-    acts_layout(k->ops, xb, &g->cfg, B, T, training, NULL, &probe, &acts, &scratch);
+    acts_layout(k, xb, &g->cfg, B, T, training, NULL, &probe, &acts, &scratch);
     g->act = calloc(1, sizeof *g->act);
     g->losses_host = malloc((size_t)B * T * sizeof(float));
     g->params = k->ops->alloc(k, np * sizeof(float));
@@ -190,7 +192,7 @@ int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int training, Er
                        k->device == KERN_CPU ? "host" : "GPU", np, B, T);
     }
     g->targets = g->inputs + (size_t)B * T;
-    acts_layout(k->ops, xb, &g->cfg, B, T, training, g->act_mem, g->act, &acts, &scratch);
+    acts_layout(k, xb, &g->cfg, B, T, training, g->act_mem, g->act, &acts, &scratch);
     size_t s[GPT_N_TENSORS], off = 0;
     gpt_tensor_sizes(&g->cfg, s);
     for (int i = 0; i < GPT_N_TENSORS; i++) {
@@ -372,7 +374,7 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets, int B, int T)
     g->fwd_B = B;
     g->fwd_T = T;
     int C = c->n_embd, M = c->n_mlp, NH = c->n_head, N = B * T;
-    size_t NC = (size_t)N * C, att_state = o->attention_state(B, T, NH);
+    size_t NC = (size_t)N * C, att_state = o->attention_state(k, B, T, NH);
     o->upload(k, g->inputs, inputs, (size_t)N * sizeof(int));
     if (targets) o->upload(k, g->targets, targets, (size_t)N * sizeof(int));
     float p = g->drop_used = g->drop_p;
@@ -434,7 +436,7 @@ void gpt_backward(Gpt *g, float scale)
     const KernOps *o = k->ops;
     const size_t xb = kern_x_bytes(k);
     int B = g->fwd_B, T = g->fwd_T, C = c->n_embd, M = c->n_mlp, NH = c->n_head, N = B * T, L = c->n_layer;
-    size_t NC = (size_t)N * C, att_state = o->attention_state(B, T, NH);
+    size_t NC = (size_t)N * C, att_state = o->attention_state(k, B, T, NH);
     float p = g->drop_used;
     int drop = p > 0.0f;
     KDrop d;

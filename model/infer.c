@@ -45,7 +45,7 @@ Infer *infer_new(const Gpt *g, Err *e)
         { &inf->kc, (size_t)inf->L * T * C * xb }, { &inf->vc, (size_t)inf->L * T * C * xb },
         { &inf->x, T * C * xb }, { &inf->h, T * C * xb }, { &inf->y, T * C * xb }, { &inf->qkv, T * 3 * C * xb },
         { &inf->fch, T * M * xb }, { &inf->fchg, T * M * xb }, { &inf->mean, T * sizeof(float) },
-        { &inf->rstd, T * sizeof(float) }, { &inf->att, g->k->ops->attention_cached_scratch((int)T) * sizeof(float) },
+        { &inf->rstd, T * sizeof(float) }, { &inf->att, g->k->ops->attention_cached_scratch(g->k, (int)T) * sizeof(float) },
         { &inf->ids, T * sizeof(int) }, { &inf->logits_x, (size_t)inf->V * xb },
     };
     size_t n = 0;

@@ -152,8 +152,9 @@ static void mm_dw_task(void *ctx, size_t task)
 
 /* dinp = dout W (dinp NULL: skip); dw += dout^T inp; db += column sums of dout.
  * partial: SPLITK x (N,K) floats of scratch, used when oc > SPLITK_OC. */
-static size_t matmul_scratch(int n, int k, int oc)
+static size_t matmul_scratch(const Kern *kn, int n, int k, int oc)
 {
+    (void)kn;
     return oc > SPLITK_OC ? (size_t)SPLITK * n * k : 0;
 }
 
@@ -371,8 +372,16 @@ static void att_bwd_task(void *ctx, size_t task)
 
 /* The state a layer keeps is its probabilities (B,NH,T,T); the scratch holds
  * the dropped probabilities in the forward and dP in the backward. */
-static size_t attention_state(int B, int T, int NH) { return (size_t)B * NH * T * T; }
-static size_t attention_scratch(int B, int T, int NH) { return (size_t)B * NH * T * T; }
+static size_t attention_state(const Kern *k, int B, int T, int NH)
+{
+    (void)k;
+    return (size_t)B * NH * T * T;
+}
+static size_t attention_scratch(const Kern *k, int B, int T, int NH)
+{
+    (void)k;
+    return (size_t)B * NH * T * T;
+}
 
 static void attention_forward(Kern *k, floatX *out, float *state, float *scratch, const floatX *qkv, int B,
                               int T, int C, int NH, const KDrop *drop)
@@ -525,7 +534,11 @@ static void classifier_backward(Kern *k, floatX *probs, const int *targets, int 
 
 /* ---- attention of new rows over a KV cache (model sample) ----
  * Per head: scores by sgemv (one row) or sgemm, softmax, the weighted values. */
-static size_t attention_cached_scratch(int max_T) { return (size_t)max_T * max_T; }
+static size_t attention_cached_scratch(const Kern *k, int max_T)
+{
+    (void)k;
+    return (size_t)max_T * max_T;
+}
 
 static void attention_cached(Kern *k, floatX *out, floatX *kcache, floatX *vcache, const floatX *qkv_x, int n,
                              int p0, int C, int NH, float *att)

@@ -98,7 +98,7 @@ typedef struct KernOps {
      * sums of dout (db NULL: skip). scratch: matmul_scratch(N,K,OC) floats. */
     void (*matmul_backward)(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
                             const floatX *w, int N, int K, int OC, float *scratch);
-    size_t (*matmul_scratch)(int N, int K, int OC);
+    size_t (*matmul_scratch)(const Kern *k, int N, int K, int OC);
     /* Causal self-attention: out (B,T,C) from qkv (B,T,3C), NH heads. state:
      * attention_state(B,T,NH) floats a layer that the backward needs (the
      * probabilities on the CPU, the log-sum-exp on a GPU); scratch:
@@ -111,15 +111,15 @@ typedef struct KernOps {
     void (*attention_backward)(Kern *k, floatX *dqkv, float *scratch, const floatX *dout, const floatX *qkv,
                                const floatX *out, const float *state, int B, int T, int C, int NH,
                                const KDrop *drop);
-    size_t (*attention_state)(int B, int T, int NH);
-    size_t (*attention_scratch)(int B, int T, int NH);
+    size_t (*attention_state)(const Kern *k, int B, int T, int NH);
+    size_t (*attention_scratch)(const Kern *k, int B, int T, int NH);
     /* Attention of n new rows at positions p0..p0+n-1 over a cache of keys and
      * values (max_T, C): the rows' keys and values (in qkv (n,3C)) are written
      * into the cache at p0.., then row i attends to positions 0..p0+i.
      * out (n,C); scratch attention_cached_scratch(max_T) floats. */
     void (*attention_cached)(Kern *k, floatX *out, floatX *kcache, floatX *vcache, const floatX *qkv, int n,
                              int p0, int C, int NH, float *scratch);
-    size_t (*attention_cached_scratch)(int max_T);
+    size_t (*attention_cached_scratch)(const Kern *k, int max_T);
     /* out (n) = GELU(inp), tanh form */
     void (*gelu_forward)(Kern *k, floatX *out, const floatX *inp, size_t n);
     /* d (n) *= GELU'(inp) */

@@ -99,17 +99,17 @@ void cu_matmul_forward(Kern *k, floatX *out, const floatX *inp, const floatX *w,
                        const floatX *resid, int N, int K, int OC);
 void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
                         const floatX *w, int N, int K, int OC, float *scratch);
-size_t cu_matmul_scratch(int N, int K, int OC);
+size_t cu_matmul_scratch(const Kern *k, int N, int K, int OC);
 double cu_matmul_rate(Kern *k);
 /* attention.cu */
 void cu_attention_forward(Kern *k, floatX *out, float *state, float *scratch, const floatX *qkv, int B, int T, int C,
                           int NH, const KDrop *drop);
 void cu_attention_backward(Kern *k, floatX *dqkv, float *scratch, const floatX *dout, const floatX *qkv,
                            const floatX *out, const float *state, int B, int T, int C, int NH, const KDrop *drop);
-size_t cu_attention_state(int B, int T, int NH);
-size_t cu_attention_scratch(int B, int T, int NH);
+size_t cu_attention_state(const Kern *k, int B, int T, int NH);
+size_t cu_attention_scratch(const Kern *k, int B, int T, int NH);
 void cu_attention_cached(Kern *k, floatX *out, floatX *kcache, floatX *vcache, const floatX *qkv, int n, int p0,
                          int C, int NH, float *scratch);
-size_t cu_attention_cached_scratch(int max_T);
+size_t cu_attention_cached_scratch(const Kern *k, int max_T);
 
 #endif

@@ -146,7 +146,7 @@ static void test_matmul(int N, int K, int OC)
     gpu.ops->matmul_forward(&gpu, out.g, inp.g, w.g, NULL, NULL, N, K, OC);
     same("matmul_forward (plain)", out.c, out.g, out.n, TOL);
     Pair dinp = pair((size_t)N * K, 1), dw = pair((size_t)OC * K, 1), db = pair(OC, 1), dout = pair((size_t)N * OC, 1);
-    size_t ns = cpu.ops->matmul_scratch(N, K, OC), ng = gpu.ops->matmul_scratch(N, K, OC);
+    size_t ns = cpu.ops->matmul_scratch(&cpu, N, K, OC), ng = gpu.ops->matmul_scratch(&gpu, N, K, OC);
     void *sc = ns ? cpu.ops->alloc(&cpu, ns * 4) : NULL, *sg = ng ? gpu.ops->alloc(&gpu, ng * 4) : NULL;
     cpu.ops->matmul_backward(&cpu, dinp.c, dw.c, db.c, dout.c, inp.c, w.c, N, K, OC, sc);
     gpu.ops->matmul_backward(&gpu, dinp.g, dw.g, db.g, dout.g, inp.g, w.g, N, K, OC, sg);
@@ -166,10 +166,10 @@ static void test_attention(int B, int T, int NH, int hs, float p)
     KDrop d = gpt_dropout_site(77, 1, 1, p);
     const KDrop *drop = p > 0 ? &d : NULL;
     Pair qkv = pair((size_t)B * T * 3 * C, 1), out = pair((size_t)B * T * C, 1);
-    Pair st = { cpu.ops->alloc(&cpu, cpu.ops->attention_state(B, T, NH) * 4),
-                gpu.ops->alloc(&gpu, gpu.ops->attention_state(B, T, NH) * 4), 0 };
-    Pair sc = { cpu.ops->alloc(&cpu, cpu.ops->attention_scratch(B, T, NH) * 4),
-                gpu.ops->alloc(&gpu, gpu.ops->attention_scratch(B, T, NH) * 4), 0 };
+    Pair st = { cpu.ops->alloc(&cpu, cpu.ops->attention_state(&cpu, B, T, NH) * 4),
+                gpu.ops->alloc(&gpu, gpu.ops->attention_state(&gpu, B, T, NH) * 4), 0 };
+    Pair sc = { cpu.ops->alloc(&cpu, cpu.ops->attention_scratch(&cpu, B, T, NH) * 4),
+                gpu.ops->alloc(&gpu, gpu.ops->attention_scratch(&gpu, B, T, NH) * 4), 0 };
     cpu.ops->attention_forward(&cpu, out.c, st.c, sc.c, qkv.c, B, T, C, NH, drop);
     gpu.ops->attention_forward(&gpu, out.g, st.g, sc.g, qkv.g, B, T, C, NH, drop);
     snprintf(what, sizeof what, "attention_forward B %d T %d heads %d x %d dropout %.1f", B, T, NH, hs, p);
@@ -187,7 +187,7 @@ static void test_cached(int max_T, int NH, int hs)
 {
     int C = NH * hs;
     Pair kc = pair((size_t)max_T * C, 1), vc = pair((size_t)max_T * C, 1), y = pair((size_t)max_T * C, 1);
-    size_t ns = cpu.ops->attention_cached_scratch(max_T), ng = gpu.ops->attention_cached_scratch(max_T);
+    size_t ns = cpu.ops->attention_cached_scratch(&cpu, max_T), ng = gpu.ops->attention_cached_scratch(&gpu, max_T);
     void *sc = cpu.ops->alloc(&cpu, (ns ? ns : 1) * 4), *sg = gpu.ops->alloc(&gpu, (ng ? ng : 1) * 4);
     /* a prompt of 7 rows, then one row at a time */
     for (int p0 = 0, n = 7; p0 + n <= max_T; p0 += n, n = 1) {
