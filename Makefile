@@ -135,9 +135,9 @@ test: all $(TEST_BIN) corpora
 # the interpreter with numpy (and PyTorch, for the bf16 parity test).
 PYTHON ?= /usr/bin/python3
 test-cuda:
-	@$(MAKE) --no-print-directory DEPS= $(BINDIR)/model $(BUILD)/tests/model/test_cuda
+	@$(MAKE) --no-print-directory DEPS= $(BINDIR)/model $(BUILD)/tests/model/test_cuda $(BUILD)/tests/model/test_bf16
 	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) NO_SKIP=1 \
-	  ONLY="$(BUILD)/tests/model/test_cuda tests/model/test_cuda.sh" bash tests/run.sh
+	  ONLY="$(BUILD)/tests/model/test_cuda $(BUILD)/tests/model/test_bf16 tests/model/test_cuda.sh" bash tests/run.sh
 
 # The sanitizers watch our C code; the CUDA runtime is left out of that build.
 asan:

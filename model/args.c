@@ -142,6 +142,9 @@ static int train_usage(FILE *f, int code)
           "                       gpt2-xl (48x1600, 25)\n"
           "  --layers L --width D --heads H   override the preset's; D must divide by H\n"
           "  --mlp N              MLP hidden width (default 4 x width)\n"
+          "  --recompute          keep one layer of LayerNorm and GELU outputs and recompute\n"
+          "                       them in the backward: less memory for larger shapes, the\n"
+          "                       same results bit for bit (the plan shows the memory)\n"
           "  --dropout P          training dropout where GPT-2 has it (embeddings, attention\n"
           "                       probabilities, both projections before the residual\n"
           "                       adds), 0..0.9 (default 0: none); never at evaluation\n"
@@ -196,6 +199,10 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         if (rc == 2) return 2;
         if (rc == 1) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return train_usage(stdout, 0);
+        if (!strcmp(a, "--recompute")) { /* memory, not results: a resume may change it */
+            o->recompute = 1;
+            continue;
+        }
         if (a[0] != '-') return cli_bad_usage(PROG, "train takes no file arguments ('%s'): use --data DIR", a);
         if (i + 1 >= argc) return cli_bad_usage(PROG, "%s needs a value (or is not an option)", a);
         const char *v = argv[++i];
@@ -246,7 +253,7 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
     if (o->resume_dir) {
         if (fixed)
             return cli_bad_usage(PROG, "--resume continues with the checkpoint's settings: %s cannot change "
-                                 "(only --steps, --data, --device, --precision, -j, --progress, --quiet)", fixed);
+                                 "(only --steps, --data, --device, --precision, --recompute, -j, --progress, --quiet)", fixed);
         if (o->out_dir && strcmp(o->out_dir, o->resume_dir))
             return cli_bad_usage(PROG, "--resume RUN continues in RUN: drop -o");
     } else {

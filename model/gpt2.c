@@ -109,20 +109,22 @@ typedef struct GptActs {
 
 /* Bytes of the activations and of the backward's scratch; with base set, also
  * the pointers. Each array starts on a 256-byte boundary (GPU loads). */
-static void acts_layout(const Kern *k, size_t xb, const GptConfig *c, int B, int T, int training,
+static void acts_layout(const Kern *k, size_t xb, const GptConfig *c, int B, int T, int flags,
                         char *base, GptActs *a, size_t *acts_bytes, size_t *scratch_bytes)
 {
+    int training = flags & GPT_TRAIN;
+    size_t Lr = flags & GPT_RECOMPUTE ? 1 : (size_t)c->n_layer; /* layers of LayerNorm and GELU outputs kept */
     const KernOps *ops = k->ops;
     size_t L = c->n_layer, C = c->n_embd, M = c->n_mlp, N = (size_t)B * T, Vp = c->padded_vocab;
     size_t att_state = ops->attention_state(k, B, T, c->n_head);
     size_t F = sizeof(float);
     struct { void *p; size_t bytes; int scratch; } parts[] = {
         { &a->encoded, N * C * xb, 0 },
-        { &a->ln1, L * N * C * xb, 0 }, { &a->ln1_mean, L * N * F, 0 }, { &a->ln1_rstd, L * N * F, 0 },
+        { &a->ln1, Lr * N * C * xb, 0 }, { &a->ln1_mean, L * N * F, 0 }, { &a->ln1_rstd, L * N * F, 0 },
         { &a->qkv, L * N * 3 * C * xb, 0 }, { &a->atty, L * N * C * xb, 0 },
         { &a->att, L * att_state * F, 0 }, { &a->res2, L * N * C * xb, 0 },
-        { &a->ln2, L * N * C * xb, 0 }, { &a->ln2_mean, L * N * F, 0 }, { &a->ln2_rstd, L * N * F, 0 },
-        { &a->fch, L * N * M * xb, 0 }, { &a->fch_gelu, L * N * M * xb, 0 }, { &a->res3, L * N * C * xb, 0 },
+        { &a->ln2, Lr * N * C * xb, 0 }, { &a->ln2_mean, L * N * F, 0 }, { &a->ln2_rstd, L * N * F, 0 },
+        { &a->fch, L * N * M * xb, 0 }, { &a->fch_gelu, Lr * N * M * xb, 0 }, { &a->res3, L * N * C * xb, 0 },
         { &a->lnf, N * C * xb, 0 }, { &a->lnf_mean, N * F, 0 }, { &a->lnf_rstd, N * F, 0 },
         { &a->logits, N * Vp * xb, 0 }, { &a->losses, N * F, 0 },
         { &a->att_scratch, ops->attention_scratch(k, B, T, c->n_head) * F, 1 },
@@ -141,25 +143,31 @@ static void acts_layout(const Kern *k, size_t xb, const GptConfig *c, int B, int
     }
 }
 
-void gpt_memory(const GptConfig *c, int B, int T, GptMemory *m)
+void gpt_memory_for(const Kern *k, const GptConfig *c, int B, int T, int flags, GptMemory *m)
 {
     GptActs a;
-    size_t acts, scratch;
-    Kern cpu = { .ops = kern_cpu_ops(), .device = KERN_CPU, .prec = PREC_FP32 }; /* sizes only */
-    acts_layout(&cpu, sizeof(float), c, B, T, 1, NULL, &a, &acts, &scratch);
-    size_t np = gpt_n_params(c) * sizeof(float);
-    m->params = np;
-    m->grads = np;
-    m->adam = 2 * np;
+    size_t acts, scratch, xb = kern_x_bytes(k);
+    acts_layout(k, xb, c, B, T, flags, NULL, &a, &acts, &scratch);
+    size_t np = gpt_n_params(c) * sizeof(float), train = flags & GPT_TRAIN ? 1 : 0;
+    m->params = np + (xb == sizeof(float) ? 0 : gpt_n_params(c) * xb);
+    m->grads = train * np;
+    m->adam = train * 2 * np;
     m->acts = acts + 2 * (size_t)B * T * sizeof(int);
-    m->scratch = scratch;
+    m->scratch = scratch + (k->ops->workspace_bytes ? k->ops->workspace_bytes(k, B, T, c->n_embd, c->n_head) : 0);
     m->total = m->params + m->grads + m->adam + m->acts + m->scratch;
+}
+
+void gpt_memory(const GptConfig *c, int B, int T, GptMemory *m)
+{
+    Kern cpu = { .ops = kern_cpu_ops(), .device = KERN_CPU, .prec = PREC_FP32 }; /* sizes only */
+    gpt_memory_for(&cpu, c, B, T, GPT_TRAIN, m);
 }
 
 static size_t n_tensor_bytes(const Gpt *g) { return g->n_params * sizeof(float); }
 
-int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int training, Err *e)
+int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, Err *e)
 {
+    int training = flags & GPT_TRAIN;
     memset(g, 0, sizeof *g);
     g->cfg = *c;
     if (gpt_config_check(&g->cfg, e)) return -1;
@@ -169,10 +177,11 @@ int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int training, Er
     g->T = g->fwd_T = T;
     g->k = k;
     g->training = training;
+    g->recompute = !!(flags & GPT_RECOMPUTE);
     g->n_params = gpt_n_params(&g->cfg);
     size_t xb = kern_x_bytes(k), acts, scratch, np = g->n_params;
     GptActs probe;
-    acts_layout(k, xb, &g->cfg, B, T, training, NULL, &probe, &acts, &scratch);
+    acts_layout(k, xb, &g->cfg, B, T, flags, NULL, &probe, &acts, &scratch);
     g->act = calloc(1, sizeof *g->act);
     g->losses_host = malloc((size_t)B * T * sizeof(float));
     g->params = k->ops->alloc(k, np * sizeof(float));
@@ -192,7 +201,7 @@ int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int training, Er
                        k->device == KERN_CPU ? "host" : "GPU", np, B, T);
     }
     g->targets = g->inputs + (size_t)B * T;
-    acts_layout(k, xb, &g->cfg, B, T, training, g->act_mem, g->act, &acts, &scratch);
+    acts_layout(k, xb, &g->cfg, B, T, flags, g->act_mem, g->act, &acts, &scratch);
     size_t s[GPT_N_TENSORS], off = 0;
     gpt_tensor_sizes(&g->cfg, s);
     for (int i = 0; i < GPT_N_TENSORS; i++) {
@@ -384,9 +393,10 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets, int B, int T)
     if (drop) o->residual_forward(k, a->encoded, a->encoded, NULL, (d = gpt_dropout_site(g->drop_key, 0, 0, p), &d), NC);
     for (int l = 0; l < c->n_layer; l++) {
         const floatX *resid = l == 0 ? a->encoded : XAT(a->res3, (l - 1) * NC);
-        floatX *ln1 = XAT(a->ln1, l * NC), *qkv = XAT(a->qkv, l * 3 * NC), *atty = XAT(a->atty, l * NC);
-        floatX *res2 = XAT(a->res2, l * NC), *ln2 = XAT(a->ln2, l * NC), *res3 = XAT(a->res3, l * NC);
-        floatX *fch = XAT(a->fch, l * (size_t)N * M), *fch_gelu = XAT(a->fch_gelu, l * (size_t)N * M);
+        size_t lk = g->recompute ? 0 : (size_t)l; /* the layer's slot of what --recompute keeps once */
+        floatX *ln1 = XAT(a->ln1, lk * NC), *qkv = XAT(a->qkv, l * 3 * NC), *atty = XAT(a->atty, l * NC);
+        floatX *res2 = XAT(a->res2, l * NC), *ln2 = XAT(a->ln2, lk * NC), *res3 = XAT(a->res3, l * NC);
+        floatX *fch = XAT(a->fch, l * (size_t)N * M), *fch_gelu = XAT(a->fch_gelu, lk * (size_t)N * M);
         o->layernorm_forward(k, ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, resid,
                              XAT(g->tensor[GPT_LN1W], l * C), XAT(g->tensor[GPT_LN1B], l * C), N, C);
         o->matmul_forward(k, qkv, ln1, XAT(g->tensor[GPT_QKVW], (size_t)l * 3 * C * C),
@@ -449,9 +459,15 @@ void gpt_backward(Gpt *g, float scale)
                           g->tensor[GPT_LNFW], a->lnf_mean, a->lnf_rstd, N, C);
     for (int l = L - 1; l >= 0; l--) {
         const floatX *resid = l == 0 ? a->encoded : XAT(a->res3, (l - 1) * NC);
-        const floatX *ln1 = XAT(a->ln1, l * NC), *qkv = XAT(a->qkv, l * 3 * NC), *atty = XAT(a->atty, l * NC);
-        const floatX *res2 = XAT(a->res2, l * NC), *ln2 = XAT(a->ln2, l * NC);
-        const floatX *fch = XAT(a->fch, l * (size_t)N * M), *fch_gelu = XAT(a->fch_gelu, l * (size_t)N * M);
+        size_t lk = g->recompute ? 0 : (size_t)l;
+        const floatX *ln1 = XAT(a->ln1, lk * NC), *qkv = XAT(a->qkv, l * 3 * NC), *atty = XAT(a->atty, l * NC);
+        const floatX *res2 = XAT(a->res2, l * NC), *ln2 = XAT(a->ln2, lk * NC);
+        const floatX *fch = XAT(a->fch, l * (size_t)N * M), *fch_gelu = XAT(a->fch_gelu, lk * (size_t)N * M);
+        if (g->recompute) { /* this layer's GELU and second LayerNorm again, from what the forward kept */
+            o->gelu_forward(k, a->fch_gelu, fch, (size_t)N * M);
+            o->layernorm_forward(k, a->ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2,
+                                 XAT(g->tensor[GPT_LN2W], l * C), XAT(g->tensor[GPT_LN2B], l * C), N, C);
+        }
         /* res3 = res2 + drop(fch_gelu fcprojw^T + b): dres flows to res2 unchanged,
          * through the mask to the product (masked into dln, free until fcw's dinp) */
         const floatX *dproj = a->dres;
@@ -481,6 +497,9 @@ void gpt_backward(Gpt *g, float scale)
         if (drop) d = gpt_dropout_site(g->drop_key, l, 1, p);
         o->attention_backward(k, a->dqkv, a->att_scratch, a->dln, qkv, atty, a->att + l * att_state, B, T, C, NH,
                               drop ? &d : NULL);
+        if (g->recompute) /* and the first LayerNorm, for the QKV product's weight gradient */
+            o->layernorm_forward(k, a->ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, resid,
+                                 XAT(g->tensor[GPT_LN1W], l * C), XAT(g->tensor[GPT_LN1B], l * C), N, C);
         o->matmul_backward(k, a->dln, g->grad[GPT_QKVW] + (size_t)l * 3 * C * C, g->grad[GPT_QKVB] + l * 3 * C,
                            a->dqkv, ln1, XAT(g->tensor[GPT_QKVW], (size_t)l * 3 * C * C), N, C, 3 * C, NULL);
         o->layernorm_backward(k, a->dres, g->grad[GPT_LN1W] + l * C, g->grad[GPT_LN1B] + l * C, a->dln, resid,

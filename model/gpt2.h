@@ -38,17 +38,27 @@ size_t gpt_n_params_real(const GptConfig *c); /* what a user counts (vocabulary 
  * 6 N + 12 L C T, N the parameters without the position embedding (PaLM's rule). */
 double gpt_flops_per_token(const GptConfig *c, int T);
 
-/* Bytes the trainer allocates, by part, for micro-batches of B x T. */
+/* gpt_init's flags: GPT_TRAIN allocates gradients, AdamW moments and the
+ * backward's scratch; GPT_RECOMPUTE keeps one layer of LayerNorm and GELU
+ * outputs instead of every layer's and recomputes them in the backward (the
+ * same kernels on the same inputs: the same bits, less memory). */
+enum { GPT_TRAIN = 1, GPT_RECOMPUTE = 2 };
+
+/* Bytes the trainer allocates, by part, for micro-batches of B x T: on the
+ * CPU (gpt_memory), or on backend k with gpt_init's flags (gpt_memory_for;
+ * params then counts the float32 master weights and the working copy). */
 typedef struct GptMemory {
     size_t params, grads, adam, acts, scratch, total;
 } GptMemory;
 void gpt_memory(const GptConfig *c, int B, int T, GptMemory *m);
+void gpt_memory_for(const Kern *k, const GptConfig *c, int B, int T, int flags, GptMemory *m);
 
 typedef struct Gpt {
     GptConfig cfg;
     int B, T;      /* the largest micro-batch the activations are sized for */
     int fwd_B, fwd_T; /* the shape of the last forward */
     int training;  /* gradients and AdamW moments allocated */
+    int recompute; /* GPT_RECOMPUTE: one layer of LayerNorm and GELU outputs */
     size_t n_params;
     Kern *k;                          /* the backend (borrowed) */
     /* In the backend's memory (never dereference on the host): */
@@ -69,10 +79,10 @@ typedef struct Gpt {
 } Gpt;
 
 /* Allocate a model on backend k (borrowed) for micro-batches of up to B
- * sequences of up to T tokens (T <= context), parameters zero. With training,
- * also gradients, AdamW moments and the backward's scratch; without, only what
- * a forward needs (sample, eval). Caller frees with gpt_free(). */
-int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int training, Err *e);
+ * sequences of up to T tokens (T <= context), parameters zero. flags: 0 for
+ * only what a forward needs (sample, eval), GPT_TRAIN for training, with
+ * GPT_RECOMPUTE for less memory. Caller frees with gpt_free(). */
+int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, Err *e);
 void gpt_free(Gpt *g);
 /* GPT-2's initialisation: normal(0, 0.02), residual projections 0.02/sqrt(2L),
  * LayerNorm gains 1, biases 0; seeded, the same on every backend. Moments zero. */

@@ -39,6 +39,15 @@ int kern_open(Kern *k, int device, int prec, GPool *pool, Err *e)
     return kern_cpu_init(k, pool, e);
 }
 
+int kern_would_use_gpu(int device)
+{
+#ifdef GPTKIT_CUDA
+    return device == KERN_CUDA || (device < 0 && kern_cuda_visible());
+#else
+    return 0;
+#endif
+}
+
 const char *kern_describe(const Kern *k, char *buf, size_t n)
 {
     if (k->device == KERN_CPU) snprintf(buf, n, "cpu, fp32");

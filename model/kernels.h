@@ -143,6 +143,12 @@ typedef struct KernOps {
      * measured (the denominator of MFU); NULL on the CPU, where the trainer
      * measures sgemm on its own threads. */
     double (*matmul_rate)(Kern *k);
+    /* Bytes the backend allocates for itself when training B x T with width
+     * C and NH heads (library workspaces, the largest scratch a kernel asks
+     * for), for the memory plan; NULL: none. */
+    size_t (*workspace_bytes)(const Kern *k, int B, int T, int C, int NH);
+    /* Bytes of device memory free now; NULL on the CPU (MemAvailable is the host's figure). */
+    size_t (*mem_free)(Kern *k);
 } KernOps;
 
 struct Kern {
@@ -160,6 +166,8 @@ struct Kern {
  * CPU's threads (borrowed). Errors say what is missing. Caller frees with
  * kern_free(). */
 int kern_open(Kern *k, int device, int prec, GPool *pool, Err *e);
+/* Whether kern_open(device, ...) would run on a GPU. */
+int kern_would_use_gpu(int device);
 /* "cpu, fp32" or "cuda (NVIDIA H200), bf16": for the plan line. */
 const char *kern_describe(const Kern *k, char *buf, size_t n);
 

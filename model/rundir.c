@@ -43,6 +43,10 @@ char *rundir_header_json(const RunHeader *h)
         "state", "step", (json_int_t)h->step, "tokens", (json_int_t)h->tokens, "epoch",
         (json_int_t)h->epoch, "index", (json_int_t)h->index);
     if (!j) return NULL;
+    if (h->prec == PREC_BF16 && json_object_set_new(json_object_get(j, "options"), "precision", json_string("bf16"))) {
+        json_decref(j);
+        return NULL;
+    }
     char *s = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
     json_decref(j);
     return s;
@@ -55,11 +59,11 @@ int rundir_header_parse(RunHeader *h, const char *text, const char *path, Err *e
     if (!j) return err_off(e, path, CKPT_HEAD_BYTES, "bad checkpoint header: %s", je.text);
     json_int_t L, C, NH, M, V, eot, T, bf, B, acc, bt, steps, warm, ee, eb, ce, keep, seed, st, tok, ep, ix;
     double lr, mf, df, b1, b2, eps, wd, clip, drop = 0; /* no dropout field: a run from before it had none */
-    const char *data, *sched;
+    const char *data, *sched, *prec = "fp32"; /* no precision field: float32 */
     int rc = json_unpack_ex(
         j, &je, JSON_STRICT,
         "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?F},"
-        "s:{s:s,s:I,s:I,s:I,s:I,s:I,s:F,s:s,s:F,s:F,s:I,s:F,s:F,s:F,s:F,s:F,s:I,s:I,s:I,s:I,s:I},"
+        "s:{s:s,s:I,s:I,s:I,s:I,s:I,s:F,s:s,s:F,s:F,s:I,s:F,s:F,s:F,s:F,s:F,s:I,s:I,s:I,s:I,s:I,s?s},"
         "s:{s:I,s:I,s:I,s:I}}",
         "config", "layers", &L, "width", &C, "heads", &NH, "mlp", &M, "vocab_size", &V, "eot_id", &eot,
         "context", &T, "dropout", &drop, "options", "data", &data, "best_fit", &bf, "micro_batch", &B,
@@ -67,7 +71,7 @@ int rundir_header_parse(RunHeader *h, const char *text, const char *path, Err *e
         "batch_tokens", &bt, "steps", &steps, "lr", &lr, "schedule", &sched, "min_frac", &mf,
         "decay_frac", &df, "warmup", &warm, "beta1", &b1, "beta2", &b2, "eps", &eps, "weight_decay",
         &wd, "clip", &clip, "eval_every", &ee, "eval_batches", &eb, "ckpt_every", &ce, "keep", &keep,
-        "seed", &seed, "state", "step", &st, "tokens", &tok, "epoch", &ep, "index", &ix);
+        "seed", &seed, "precision", &prec, "state", "step", &st, "tokens", &tok, "epoch", &ep, "index", &ix);
     if (rc) {
         err_off(e, path, CKPT_HEAD_BYTES, "bad checkpoint header: %s", je.text);
         json_decref(j);
@@ -99,6 +103,8 @@ int rundir_header_parse(RunHeader *h, const char *text, const char *path, Err *e
     h->tokens = (uint64_t)tok;
     h->epoch = (uint64_t)ep;
     h->index = (uint64_t)ix;
+    h->prec = !strcmp(prec, "bf16") ? PREC_BF16 : PREC_FP32;
+    if (strcmp(prec, "bf16") && strcmp(prec, "fp32")) rc = -1;
     json_decref(j);
     Err ce2;
     if (rc || B < 1 || acc < 1 || bt != B * T * acc || !(drop >= 0 && drop < 1) ||

@@ -30,9 +30,12 @@ typedef struct RunHeader {
     TrainOpts o;
     uint64_t step, tokens;    /* optimizer steps and tokens trained */
     uint64_t epoch, index;    /* the data order: its epoch and the next window in it */
+    int prec;                 /* the working precision it trained in (PREC_FP32 or PREC_BF16) */
 } RunHeader;
 
-/* h as the header's JSON text; NULL when out of memory. Caller frees with free(). */
+/* h as the header's JSON text; NULL when out of memory. Caller frees with free().
+ * "precision": "bf16" is in "options" only for a bf16 run, so that float32
+ * checkpoints stay what they were before there was a choice. */
 char *rundir_header_json(const RunHeader *h);
 /* The inverse of rundir_header_json, for a resume: every saved field into h
  * (a header without "dropout" means 0, a run from before it had none); the

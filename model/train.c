@@ -377,16 +377,33 @@ int train_run(const TrainOpts *opts, Err *e)
         code = err_code(e, 1, "cannot start %u threads", threads);
         goto done;
     }
-    if (kern_open(&kern, opts->dev.device, opts->dev.prec, pool, e)) {
+    /* a resume keeps the run's precision unless told otherwise, and says when it changes */
+    int prec = opts->dev.prec;
+    if (opts->resume_dir && prec == DEVICE_AUTO) {
+        prec = r.prec;
+        if (prec == PREC_BF16 && !kern_would_use_gpu(opts->dev.device)) {
+            prec = PREC_FP32;
+            if (!pr.quiet) fprintf(stderr, "model: %s trained in bf16; it continues in fp32 on the CPU\n", ck_path);
+        }
+    } else if (opts->resume_dir && prec != r.prec && !pr.quiet) {
+        fprintf(stderr, "model: %s trained in %s; it continues in %s as --precision asks\n", ck_path,
+                r.prec == PREC_BF16 ? "bf16" : "fp32", prec == PREC_BF16 ? "bf16" : "fp32");
+    }
+    if (kern_open(&kern, opts->dev.device, prec, pool, e)) {
         code = 1;
         goto done;
     }
+    r.prec = kern.prec;
     char devname[160];
     kern_describe(&kern, devname, sizeof devname);
+    /* memory: host memory on the CPU; on a GPU its own, against what it has free now */
+    int flags = GPT_TRAIN | (opts->recompute ? GPT_RECOMPUTE : 0);
     GptMemory mem;
-    gpt_memory(&r.cfg, r.B, r.T, &mem);
-    double need = (double)mem.total + 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
-    double avail = train_mem_available();
+    gpt_memory_for(&kern, &r.cfg, r.B, r.T, flags, &mem);
+    double need = (double)mem.total;
+    if (kern.device == KERN_CPU) need += 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
+    double avail = kern.ops->mem_free ? (double)kern.ops->mem_free(&kern) : train_mem_available();
+    const char *where = kern.device == KERN_CPU ? "available" : "free on the GPU";
     double flops_tok = gpt_flops_per_token(&r.cfg, r.T);
     uint64_t tokens_step = (uint64_t)r.B * r.T * r.accum;
     char s1[32], s2[32], s3[32], s4[32];
@@ -398,24 +415,30 @@ int train_run(const TrainOpts *opts, Err *e)
         fprintf(stderr,
                 "model: plan: device %s\n"
                 "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d), dropout %g\n"
-                "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f, scratch %.1f); %.0f MB available\n"
+                "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f%s, scratch %.1f); %.0f MB %s\n"
                 "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads\n"
                 "model: plan: data %s: %s training tokens in %d shards, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
                 devname, s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
                 r.o.dropout, need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
-                mem.scratch / 1e6, avail / 1e6, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads,
+                flags & GPT_RECOMPUTE ? " with --recompute" : "", mem.scratch / 1e6, avail / 1e6, where, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads,
                 r.data_dir, s2, train.n, train.n_windows, r.best_fit ? "best-fit" : "stream",
                 train.unused_tokens);
         if (val.n) fprintf(stderr, "%" PRIu64 " validation windows\n", val.n_windows);
         else fprintf(stderr, "no validation shards (val*.bin): no validation loss\n");
     }
-    if (kern.device == KERN_CPU && avail > 0 && need > avail) {
-        code = err_code(e, 1, "the plan needs %.0f MB but this machine has %.0f MB available: use a smaller "
-                    "--micro-batch, --context or model", need / 1e6, avail / 1e6);
+    if (avail > 0 && need > avail) {
+        if (kern.device == KERN_CPU)
+            code = err_code(e, 1, "the plan needs %.0f MB but this machine has %.0f MB available: use a smaller "
+                            "--micro-batch, --context or model%s", need / 1e6, avail / 1e6,
+                            flags & GPT_RECOMPUTE ? "" : ", or --recompute");
+        else
+            code = err_code(e, 1, "the plan needs %.0f MB of GPU memory but %s has %.0f MB free: use a smaller "
+                            "--micro-batch, --context or model%s", need / 1e6, kern.name, avail / 1e6,
+                            flags & GPT_RECOMPUTE ? "" : ", or --recompute");
         goto done;
     }
 
-    if (gpt_init(&g, &r.cfg, r.B, r.T, &kern, 1, e)) {
+    if (gpt_init(&g, &r.cfg, r.B, r.T, &kern, flags, e)) {
         code = 1;
         goto done;
     }

@@ -35,6 +35,7 @@ typedef struct TrainOpts {
     SchedKind schedule;
     double min_frac, decay_frac;
     double dropout;                     /* 0..0.9; 0: none (the default) */
+    int recompute;                      /* recompute LayerNorm and GELU outputs in the backward */
     int64_t warmup;                     /* steps; -1: 5% of the steps */
     AdamOpts adam;
     uint64_t eval_every;                /* 0: ten evaluations a run */

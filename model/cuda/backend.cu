@@ -84,6 +84,23 @@ static void cu_free(Kern *k)
     free(st);
 }
 
+static size_t cu_mem_free(Kern *k)
+{
+    (void)k;
+    size_t free_b = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total));
+    return free_b;
+}
+
+/* cuBLASLt's workspace and the largest cuda_scratch a kernel asks for: the
+ * float32 attention's split heads (7 (B,T,C)) or the bf16 kernels' (less). */
+static size_t cu_workspace_bytes(const Kern *k, int B, int T, int C, int NH)
+{
+    (void)NH;
+    size_t ws = cuda_state((Kern *)k)->workspace_bytes, n = (size_t)B * T * C;
+    return ws + 7 * n * sizeof(float) + ((size_t)B * T << 4); /* + the ones of db and small sums */
+}
+
 static const KernOps cuda_ops = {
     .free = cu_free,
     .alloc = cu_alloc,
@@ -114,6 +131,8 @@ static const KernOps cuda_ops = {
     .grad_norm2 = cu_grad_norm2,
     .adamw = cu_adamw,
     .matmul_rate = cu_matmul_rate,
+    .workspace_bytes = cu_workspace_bytes,
+    .mem_free = cu_mem_free,
 };
 
 extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)

@@ -12,12 +12,17 @@ of the training steps its loss (mean over micro-batches), then the parameters
 after the last step. All float32. Written with plain torch ops so that it is an
 independent implementation: nothing here is shared with the C code.
 
+With --cuda-bf16 anywhere on the command line (tests/model/test_cuda.c), the
+same runs on the GPU under torch.autocast(bfloat16): float32 parameters,
+AdamW and gradients, bf16 matrix products, as a PyTorch user trains.
+
 With two more arguments P SEED (tests/model/test_dropout.c), dropout P is
 applied where GPT-2 applies it (embedding sum, attention probabilities, both
 projections before their residual adds) with the masks of model/gpt2.c, whose
 hash is replicated here: key(SEED, 0, 0) for the gradient check, key(SEED,
 step, micro) for the training steps.
 """
+import contextlib
 import math
 import sys
 
@@ -75,7 +80,7 @@ def dropper(key, prob):
             h = mix64_np(np.uint64(base) + np.uint64(GOLDEN) * i)
         keep = (h >> np.uint64(40)) >= thresh
         scale = np.float32(1) / (np.float32(1) - np.float32(prob))
-        return x * torch.tensor((keep.astype(np.float32) * scale).reshape(x.shape))
+        return x * torch.tensor((keep.astype(np.float32) * scale).reshape(x.shape), device=x.device)
     return drop
 
 
@@ -85,7 +90,7 @@ def forward(p, idx, L, NH, drop=None):
     x = p["wte"][idx] + p["wpe"][:T]
     if drop:
         x = drop(x, 0, 0)
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool, device=idx.device))
     for l in range(L):
         h = F.layer_norm(x, (C,), p["ln1w"][l], p["ln1b"][l], eps=1e-5)
         qkv = h @ p["qkvw"][l].T + p["qkvb"][l]
@@ -120,6 +125,11 @@ def lr_at(step, lr, min_frac, warmup, total):
 
 
 def main():
+    bf16 = "--cuda-bf16" in sys.argv
+    if bf16:
+        sys.argv.remove("--cuda-bf16")
+    dev = "cuda" if bf16 else "cpu"
+    run = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     raw = open(sys.argv[1], "rb").read()
     hdr = np.frombuffer(raw, dtype=np.int32, count=11)
     L, C, NH, M, V, ctx, B, T, steps, micro, warmup = (int(v) for v in hdr)
@@ -130,26 +140,27 @@ def main():
     for name, shape in shapes(L, C, M, V, ctx).items():
         n = int(np.prod(shape))
         p[name] = torch.tensor(np.frombuffer(raw, dtype=np.float32, count=n, offset=off).reshape(shape),
-                               requires_grad=True)
+                               device=dev, requires_grad=True)
         off += 4 * n
 
     def tokens():
         nonlocal off
         a = np.frombuffer(raw, dtype=np.int32, count=B * T, offset=off).reshape(B, T)
         off += 4 * B * T
-        return torch.tensor(a.astype(np.int64))
+        return torch.tensor(a.astype(np.int64), device=dev)
 
     prob = float(np.float32(sys.argv[3])) if len(sys.argv) > 3 else 0.0
     seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     inp, tgt = tokens(), tokens()
     out = []
-    logits = forward(p, inp, L, NH, dropper(dropout_key(seed, 0, 0), prob))
-    loss = F.cross_entropy(logits.view(-1, V), tgt.view(-1))
+    with run():
+        logits = forward(p, inp, L, NH, dropper(dropout_key(seed, 0, 0), prob))
+        loss = F.cross_entropy(logits.view(-1, V).float(), tgt.view(-1))
     loss.backward()
-    out.append(logits.detach().numpy().ravel())
+    out.append(logits.detach().float().cpu().numpy().ravel())
     out.append(np.array([loss.item()], dtype=np.float32))
     for name in NAMES:
-        out.append(p[name].grad.numpy().ravel())
+        out.append(p[name].grad.cpu().numpy().ravel())
 
     params = [p[n] for n in NAMES]
     for t in params:
@@ -164,7 +175,8 @@ def main():
         for k in range(micro):
             x, y = tokens(), tokens()
             drop = dropper(dropout_key(seed, step, k), prob)
-            lo = F.cross_entropy(forward(p, x, L, NH, drop).view(-1, V), y.view(-1))
+            with run():
+                lo = F.cross_entropy(forward(p, x, L, NH, drop).view(-1, V).float(), y.view(-1))
             (lo / micro).backward()
             total += lo.item()
         torch.nn.utils.clip_grad_norm_(params, float(clip))
@@ -175,7 +187,7 @@ def main():
         losses.append(total / micro)
     out.append(np.array(losses, dtype=np.float32))
     for name in NAMES:
-        out.append(p[name].detach().numpy().ravel())
+        out.append(p[name].detach().cpu().numpy().ravel())
     with open(sys.argv[2], "wb") as f:
         for a in out:
             f.write(np.ascontiguousarray(a, dtype=np.float32).tobytes())

@@ -72,6 +72,12 @@ printf '{"text":"kato rimen sa lo vi danka"}\n{"text":"the ul a gorni pra us"}\n
 expect_rc 0 "$M" eval $DEV "$T/plain-j2" --data "$T/two.jsonl" --json
 sed "s|$T|T|g" "$T/out" | pin "eval text"
 
+# --recompute (LayerNorm and GELU outputs recomputed in the backward) gives the same bits
+"$M" train $DEV -o "$T/rc" --steps 12 --eval-every 6 --eval-batches 3 $B --dropout 0.1 -j 2 --recompute 2>"$T/rc.err" &&
+    grep -q "with --recompute" "$T/rc.err" && ok || fail "train --recompute: $(tail -3 "$T/rc.err")"
+[ "$(ckpt_digest "$T/rc/ckpt-000012.bin")" = "$(grep "^drop-j2.ckpt" "$digests" | cut -d' ' -f2)" ] &&
+    ok || fail "--recompute changed the trained weights"
+
 # -j never changes the bits
 for run in plain drop; do
     [ "$(grep "^$run-j1" "$digests" | cut -d' ' -f2)" = "$(grep "^$run-j2" "$digests" | cut -d' ' -f2)" ] &&
