@@ -29,8 +29,9 @@ int args_report(const char *prog, int code, const Err *e)
 #define DEVICE_LINES                                                                   \
     "  --device cpu|cuda    where to run (default: cuda when this build has it and a\n" \
     "                       GPU is visible, else cpu)\n"                                \
-    "  --precision fp32     the working precision (fp32, the default, is the only\n"  \
-    "                       one this version has; bf16 on a GPU comes next)\n"
+    "  --precision fp32|bf16   the working precision (default: bf16 on a GPU, with\n" \
+    "                       float32 master weights, moments and sums; the CPU has\n"  \
+    "                       fp32 only)\n"
 static const char device_help[] = "Device:\n" DEVICE_LINES;
 
 /* --device cpu|cuda and --precision fp32|bf16, taken as cli_common_option

@@ -173,6 +173,11 @@ int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, Err *
     if (gpt_config_check(&g->cfg, e)) return -1;
     if (T < 1 || T > c->context) return err_set(e, "sequence length %d is outside 1..%d", T, c->context);
     if (B < 1) return err_set(e, "micro-batch of %d sequences", B);
+    int hs = c->n_embd / c->n_head;
+    if (k->max_head_dim && hs > k->max_head_dim)
+        return err_set(e, "heads of %d dimensions (width %d / %d heads): %s attention takes 1 to %d; use more "
+                          "heads, or --precision fp32", hs, c->n_embd, c->n_head,
+                       k->prec == PREC_BF16 ? "the GPU's bf16" : "this backend's", k->max_head_dim);
     g->B = g->fwd_B = B;
     g->T = g->fwd_T = T;
     g->k = k;

@@ -15,16 +15,15 @@ void kern_free(Kern *k)
 
 size_t kern_x_bytes(const Kern *k) { return k->prec == PREC_BF16 ? 2 : 4; }
 
-/* bf16 on a GPU needs its own attention kernel, not in this version yet: the
- * GPU trains in float32 until then, and --precision bf16 says so. */
-#define GPU_DEFAULT_PREC PREC_FP32
+/* A GPU trains in bf16 unless told otherwise (float32 master weights and
+ * moments, float32 sums); the CPU has float32 only. */
+#define GPU_DEFAULT_PREC PREC_BF16
 
 int kern_open(Kern *k, int device, int prec, GPool *pool, Err *e)
 {
     memset(k, 0, sizeof *k);
-    if (prec == PREC_BF16)
-        return err_set(e, "--precision bf16 is not available yet: the GPU trains in fp32 (--precision fp32, the "
-                          "default)");
+    if (prec == PREC_BF16 && !kern_would_use_gpu(device))
+        return err_set(e, "--precision bf16 runs on a GPU only (--device cuda); the CPU trains in fp32");
     if (device == KERN_CUDA) {
 #ifdef GPTKIT_CUDA
         return kern_cuda_init(k, prec < 0 ? GPU_DEFAULT_PREC : (KernPrec)prec, pool, e);

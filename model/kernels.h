@@ -158,6 +158,7 @@ struct Kern {
     GPool *pool;   /* the CPU's threads (borrowed) */
     void *impl;    /* the backend's own state */
     char name[96]; /* the GPU's name; empty on the CPU */
+    int max_head_dim; /* the largest width / heads the attention takes; 0: any */
 };
 
 /* The backend a command asked for: device KERN_CPU, KERN_CUDA or -1 (a GPU

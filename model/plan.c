@@ -750,6 +750,9 @@ void plan_opts_init(PlanOpts *o)
 int plan_run(const PlanOpts *o, FILE *out, Err *err)
 {
     Err e = { { 0 } }; /* what the functions called here say; passed on in err */
+    if (o->dev.device == KERN_CUDA && o->common.progress != PROGRESS_QUIET)
+        fprintf(stderr, "model plan: the figures here are this CPU's; model train --device cuda prints the "
+                        "GPU's memory plan before it trains and refuses one that does not fit\n");
 
     int data_vocab = 0, meta_context = 0;
     PlanEnv env = { .micro_batch = o->micro, .tokens = o->tokens, .hours = o->hours, .mfu = o->mfu };

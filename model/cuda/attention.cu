@@ -3,8 +3,9 @@
  * probabilities (B,NH,T,T), kept for the backward), the products run as
  * strided batched SGEMMs with TF32 off, and the softmax, the dropout masks
  * and the gradient through the softmax are our kernels. This is the reference
- * path that equals the CPU; it is not fused. Also the attention of new rows
- * over a KV cache, for model sample. */
+ * path that equals the CPU; it is not fused. bf16 goes to the fused kernels
+ * of flash.cu instead (state = the log-sum-exp (B,NH,T)). Also the attention
+ * of new rows over a KV cache, for model sample. */
 #include "common.cuh"
 
 #include <math.h>
@@ -120,15 +121,17 @@ static void sgemm_batched(Kern *k, int ta, int tb, int m, int n, int kk, float a
                                            &zero, c, ldc, sc, count));
 }
 
+/* float32: the probabilities; bf16: each row's log-sum-exp */
 size_t cu_attention_state(const Kern *k, int B, int T, int NH)
 {
-    (void)k;
+    if (k->prec == PREC_BF16) return (size_t)B * NH * T;
     return (size_t)B * NH * T * T;
 }
-/* the dropped probabilities, and in the backward dP next to them */
+/* float32: the dropped probabilities, and in the backward dP next to them;
+ * bf16: D = rowsum(dout . out) of each row */
 size_t cu_attention_scratch(const Kern *k, int B, int T, int NH)
 {
-    (void)k;
+    if (k->prec == PREC_BF16) return (size_t)B * NH * T;
     return 2 * (size_t)B * NH * T * T;
 }
 
@@ -140,6 +143,10 @@ static void need_fp32(Kern *k, const char *what)
 void cu_attention_forward(Kern *k, floatX *out_x, float *state, float *scratch, const floatX *qkv_x, int B, int T,
                           int C, int NH, const KDrop *drop)
 {
+    if (k->prec == PREC_BF16) {
+        cu_flash_forward(k, (bf16 *)out_x, state, (const bf16 *)qkv_x, B, T, C, NH, drop);
+        return;
+    }
     need_fp32(k, "attention_forward");
     float *out = (float *)out_x;
     const float *qkv = (const float *)qkv_x;
@@ -176,6 +183,11 @@ __global__ void mask_probs(float *dropped, const float *att, size_t n, int T, ui
 void cu_attention_backward(Kern *k, floatX *dqkv_x, float *scratch, const floatX *dout_x, const floatX *qkv_x,
                            const floatX *out, const float *state, int B, int T, int C, int NH, const KDrop *drop)
 {
+    if (k->prec == PREC_BF16) {
+        cu_flash_backward(k, (bf16 *)dqkv_x, scratch, (const bf16 *)dout_x, (const bf16 *)qkv_x, (const bf16 *)out,
+                          state, B, T, C, NH, drop);
+        return;
+    }
     (void)out; /* the kept probabilities are enough here */
     need_fp32(k, "attention_backward");
     float *dqkv = (float *)dqkv_x;
@@ -218,10 +230,11 @@ void cu_attention_backward(Kern *k, floatX *dqkv_x, float *scratch, const floatX
     LAUNCH_CHECK("merge_heads");
 }
 
-/* ---- attention of n new rows over a KV cache (model sample) ---- */
+/* ---- attention of n new rows over a KV cache (model sample) ----
+ * Any working precision: loads convert to float, scores and sums in float. */
 
 /* The new rows' keys and values into the cache at p0.. */
-__global__ void cache_append(float *kc, float *vc, const float *qkv, int n, int p0, int C)
+template <typename X> __global__ void cache_append(X *kc, X *vc, const X *qkv, int n, int p0, int C)
 {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i >= (size_t)n * C) return;
@@ -232,17 +245,18 @@ __global__ void cache_append(float *kc, float *vc, const float *qkv, int n, int 
 
 /* One block a (new row i, head h): scores over positions 0..p0+i in shared
  * memory, the softmax, then the weighted values. */
-__global__ void cached_rows(float *out, const float *kc, const float *vc, const float *qkv, int p0, int C, int NH)
+template <typename X>
+__global__ void cached_rows(X *out, const X *kc, const X *vc, const X *qkv, int p0, int C, int NH)
 {
     extern __shared__ float sc[];
     __shared__ float sh[32];
     int i = blockIdx.x, h = blockIdx.y, hs = C / NH, S = p0 + i + 1;
-    const float *q = qkv + (size_t)i * 3 * C + h * hs;
+    const X *q = qkv + (size_t)i * 3 * C + h * hs;
     float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY;
     for (int s = threadIdx.x; s < S; s += blockDim.x) {
-        const float *kr = kc + (size_t)s * C + h * hs;
+        const X *kr = kc + (size_t)s * C + h * hs;
         float d = 0.0f;
-        for (int j = 0; j < hs; j++) d += q[j] * kr[j];
+        for (int j = 0; j < hs; j++) d += to_f(q[j]) * to_f(kr[j]);
         sc[s] = d * scale;
         mx = fmaxf(mx, sc[s]);
     }
@@ -256,8 +270,8 @@ __global__ void cached_rows(float *out, const float *kc, const float *vc, const 
     float inv = 1.0f / sum;
     for (int j = threadIdx.x; j < hs; j += blockDim.x) {
         float y = 0.0f;
-        for (int s = 0; s < S; s++) y += sc[s] * vc[(size_t)s * C + h * hs + j];
-        out[(size_t)i * C + h * hs + j] = y * inv;
+        for (int s = 0; s < S; s++) y += sc[s] * to_f(vc[(size_t)s * C + h * hs + j]);
+        out[(size_t)i * C + h * hs + j] = from_f<X>(y * inv);
     }
 }
 
@@ -267,24 +281,26 @@ size_t cu_attention_cached_scratch(const Kern *k, int max_T)
     return 0;
 }
 
+template <typename X>
+static void cached_as(Kern *k, X *out, X *kcache, X *vcache, const X *qkv, int n, int p0, int C, int NH)
+{
+    cudaStream_t s = cuda_stream(k);
+    cache_append<X><<<cuda_blocks((size_t)n * C, 256), 256, 0, s>>>(kcache, vcache, qkv, n, p0, C);
+    LAUNCH_CHECK("cache_append");
+    size_t smem = (size_t)(p0 + n) * sizeof(float);
+    static size_t allowed = 48 * 1024; /* per X: a template's own static */
+    if (smem > allowed) {
+        CUDA_CHECK(cudaFuncSetAttribute(cached_rows<X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        allowed = smem;
+    }
+    cached_rows<X><<<dim3(n, NH), 128, smem, s>>>(out, kcache, vcache, qkv, p0, C, NH);
+    LAUNCH_CHECK("cached_rows");
+}
+
 void cu_attention_cached(Kern *k, floatX *out, floatX *kcache, floatX *vcache, const floatX *qkv, int n, int p0,
                          int C, int NH, float *scratch)
 {
     (void)scratch;
-    need_fp32(k, "attention_cached");
-    cudaStream_t s = cuda_stream(k);
-    cache_append<<<cuda_blocks((size_t)n * C, 256), 256, 0, s>>>((float *)kcache, (float *)vcache,
-                                                                 (const float *)qkv, n, p0, C);
-    LAUNCH_CHECK("cache_append");
-    size_t smem = (size_t)(p0 + n) * sizeof(float);
-    if (smem > 48 * 1024) {
-        static size_t allowed = 48 * 1024;
-        if (smem > allowed) {
-            CUDA_CHECK(cudaFuncSetAttribute(cached_rows, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-            allowed = smem;
-        }
-    }
-    cached_rows<<<dim3(n, NH), 128, smem, s>>>((float *)out, (const float *)kcache, (const float *)vcache,
-                                               (const float *)qkv, p0, C, NH);
-    LAUNCH_CHECK("cached_rows");
+    if (k->prec == PREC_BF16) cached_as(k, (bf16 *)out, (bf16 *)kcache, (bf16 *)vcache, (const bf16 *)qkv, n, p0, C, NH);
+    else cached_as(k, (float *)out, (float *)kcache, (float *)vcache, (const float *)qkv, n, p0, C, NH);
 }

@@ -174,6 +174,7 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     k->device = KERN_CUDA;
     k->prec = prec;
     k->pool = pool;
+    k->max_head_dim = prec == PREC_BF16 ? 128 : 0; /* flash.cu's padded tiles */
     snprintf(k->name, sizeof k->name, "%.95s", prop.name);
     return 0;
 }

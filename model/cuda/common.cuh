@@ -111,5 +111,12 @@ size_t cu_attention_scratch(const Kern *k, int B, int T, int NH);
 void cu_attention_cached(Kern *k, floatX *out, floatX *kcache, floatX *vcache, const floatX *qkv, int n, int p0,
                          int C, int NH, float *scratch);
 size_t cu_attention_cached_scratch(const Kern *k, int max_T);
+/* flash.cu: the bf16 attention, which attention.cu's launchers call when
+ * k->prec is PREC_BF16. lse (B,NH,T): each row's log-sum-exp, the forward's
+ * state; D (B,NH,T): the backward's scratch. Head dimensions 1 to 128. */
+void cu_flash_forward(Kern *k, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH,
+                      const KDrop *drop);
+void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf16 *qkv, const bf16 *out,
+                       const float *lse, int B, int T, int C, int NH, const KDrop *drop);
 
 #endif

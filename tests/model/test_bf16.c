@@ -48,7 +48,8 @@ int main(void)
     Kern cpu, gpu;
     GptConfig cfg = { .n_layer = L, .n_embd = C, .n_head = NH, .n_mlp = M, .vocab_size = V, .context = CTX };
     Gpt g0, g;
-    if (!pool || kern_cpu_init(&cpu, pool, &e) || kern_cuda_init(&gpu, PREC_BF16, pool, &e)) {
+    if (!pool || gpt_config_check(&cfg, &e) || kern_cpu_init(&cpu, pool, &e) ||
+        kern_cuda_init(&gpu, PREC_BF16, pool, &e)) {
         fprintf(stderr, "test_bf16: %s\n", e.msg);
         return 2;
     }

@@ -4,8 +4,10 @@
  * dimensions 8 to 128), error ||gpu - cpu|| / ||cpu|| <= 1e-5; then the whole
  * model: logits 1e-4, loss 1e-5, every gradient 1e-4 relative, 10 AdamW steps
  * 1e-4, with and without dropout; and two identical GPU runs give the same
- * bits. Skipped, with the reason, on a build without CUDA or a machine
- * without a GPU. */
+ * bits. Then the bf16 backend's fused attention (flash.cu) against the CPU's
+ * float32 on the same bf16-rounded inputs, 2e-2 relative, with a rerun of its
+ * backward bit for bit. Skipped, with the reason, on a build without CUDA or
+ * a machine without a GPU. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@ int main(void)
 }
 #else
 
-static Kern cpu, gpu;
+static Kern cpu, gpu, gpu16; /* gpu16: the bf16 backend */
 static uint64_t rng = 20261201;
 
 static void die(const Err *e)
@@ -278,6 +280,124 @@ static void test_elementwise(void)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair(all[i]);
 }
 
+/* ---- bf16: the fused attention ---- */
+
+/* x rounded to the nearest bf16, ties to even (cast_x's rounding; no NaNs here) */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* n host floats in gpu16's working precision (through cast_x on the device) */
+static void *dev_x(const float *h, size_t n)
+{
+    float *f = dev(&gpu16, h, n * sizeof *f);
+    void *x = gpu16.ops->alloc(&gpu16, n * kern_x_bytes(&gpu16));
+    if (!x) {
+        fprintf(stderr, "test_cuda: out of memory for %zu bf16\n", n);
+        exit(2);
+    }
+    gpu16.ops->cast_x(&gpu16, x, f, n);
+    gpu16.ops->release(&gpu16, f);
+    return x;
+}
+
+static float *host_x(const void *x, size_t n)
+{
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (!h) exit(2);
+    gpu16.ops->download_x(&gpu16, h, x, n);
+    return h;
+}
+
+/* ||a - ref|| / ||ref|| over columns c0..c0+nc-1 of rows `stride` wide */
+static double rel_cols(const float *a, const float *ref, size_t rows, size_t stride, size_t c0, size_t nc)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = c0; j < c0 + nc; j++) {
+            double x = (double)a[i * stride + j] - ref[i * stride + j];
+            d += x * x;
+            r += (double)ref[i * stride + j] * ref[i * stride + j];
+        }
+    if (isnan(d)) return INFINITY;
+    return sqrt(d) / (sqrt(r) + 1e-30);
+}
+
+static double worst_flash;
+
+/* The bf16 attention against the CPU in float32 on the same bf16-rounded qkv
+ * and dout, so that only the kernel's own error remains (its bf16 outputs
+ * are most of it); dqkv starts as garbage, since the kernel overwrites it. */
+static void test_flash(int B, int T, int NH, int hs, float p)
+{
+    int C = NH * hs;
+    size_t nqkv = (size_t)B * T * 3 * C, ny = (size_t)B * T * C, rows = (size_t)B * T;
+    KDrop d = gpt_dropout_site(78, 2, 1, p);
+    const KDrop *drop = p > 0 ? &d : NULL;
+    float *hq = randn(nqkv, 1), *hg = randn(ny, 1), *junk = randn(nqkv, 1);
+    for (size_t i = 0; i < nqkv; i++) hq[i] = bf16_round(hq[i]);
+    for (size_t i = 0; i < ny; i++) hg[i] = bf16_round(hg[i]);
+
+    void *cq = dev(&cpu, hq, nqkv * 4), *cg = dev(&cpu, hg, ny * 4), *cy = dev(&cpu, hg, ny * 4);
+    void *cd = dev(&cpu, junk, nqkv * 4);
+    void *cst = cpu.ops->alloc(&cpu, cpu.ops->attention_state(&cpu, B, T, NH) * 4);
+    void *csc = cpu.ops->alloc(&cpu, cpu.ops->attention_scratch(&cpu, B, T, NH) * 4);
+    cpu.ops->attention_forward(&cpu, cy, cst, csc, cq, B, T, C, NH, drop);
+    cpu.ops->attention_backward(&cpu, cd, csc, cg, cq, cy, cst, B, T, C, NH, drop);
+    float *ry = host(&cpu, cy, ny), *rd = host(&cpu, cd, nqkv);
+
+    void *gq = dev_x(hq, nqkv), *gg = dev_x(hg, ny), *gy = dev_x(hg, ny), *gd = dev_x(junk, nqkv);
+    void *gd2 = dev_x(junk, nqkv);
+    void *gst = gpu16.ops->alloc(&gpu16, gpu16.ops->attention_state(&gpu16, B, T, NH) * 4);
+    void *gsc = gpu16.ops->alloc(&gpu16, gpu16.ops->attention_scratch(&gpu16, B, T, NH) * 4);
+    if (!gst || !gsc) exit(2);
+    gpu16.ops->attention_forward(&gpu16, gy, gst, gsc, gq, B, T, C, NH, drop);
+    gpu16.ops->attention_backward(&gpu16, gd, gsc, gg, gq, gy, gst, B, T, C, NH, drop);
+    float *xy = host_x(gy, ny), *xd = host_x(gd, nqkv);
+
+    double ey = rel(xy, ry, ny), ed = rel(xd, rd, nqkv);
+    double eq = rel_cols(xd, rd, rows, 3 * C, 0, C), ek = rel_cols(xd, rd, rows, 3 * C, C, C),
+           ev = rel_cols(xd, rd, rows, 3 * C, 2 * C, C);
+    worst_flash = fmax(worst_flash, fmax(ey, ed));
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "bf16 attention B %d T %d heads %d x %d dropout %.1f: out %.3g, dqkv %.3g (dq %.3g dk %.3g dv %.3g), "
+             "limit 2e-2",
+             B, T, NH, hs, p, ey, ed, eq, ek, ev);
+    check_report(ey <= 2e-2 && ed <= 2e-2, __FILE__, __LINE__, msg);
+    printf("test_cuda: %s\n", msg);
+
+    /* the backward again: the same bits (no atomics in any sum) */
+    gpu16.ops->attention_backward(&gpu16, gd2, gsc, gg, gq, gy, gst, B, T, C, NH, drop);
+    size_t bytes = nqkv * kern_x_bytes(&gpu16);
+    unsigned char *b1 = malloc(bytes), *b2 = malloc(bytes);
+    if (!b1 || !b2) exit(2);
+    gpu16.ops->download(&gpu16, b1, gd, bytes);
+    gpu16.ops->download(&gpu16, b2, gd2, bytes);
+    snprintf(msg, sizeof msg, "bf16 attention B %d T %d heads %d x %d dropout %.1f: the backward twice, the same bits",
+             B, T, NH, hs, p);
+    check_report(!memcmp(b1, b2, bytes), __FILE__, __LINE__, msg);
+
+    free(b1);
+    free(b2);
+    free(hq);
+    free(hg);
+    free(junk);
+    free(ry);
+    free(rd);
+    free(xy);
+    free(xd);
+    void *cpu_bufs[] = { cq, cg, cy, cd, cst, csc };
+    for (size_t i = 0; i < sizeof cpu_bufs / sizeof *cpu_bufs; i++) cpu.ops->release(&cpu, cpu_bufs[i]);
+    void *gpu_bufs[] = { gq, gg, gy, gd, gd2, gst, gsc };
+    for (size_t i = 0; i < sizeof gpu_bufs / sizeof *gpu_bufs; i++) gpu16.ops->release(&gpu16, gpu_bufs[i]);
+}
+
 /* ---- the whole model ---- */
 
 enum { L = 2, MC = 64, MNH = 4, MM = 256, MV = 4133, CTX = 32, MB = 3, MT = 29, STEPS = 10, MICRO = 2 };
@@ -422,8 +542,14 @@ int main(void)
     test_attention(1, 130, 2, 64, 0.0f);
     test_cached(40, 3, 20);
     printf("test_cuda: kernels: worst relative error %.3g (limit 1e-5)\n", worst_kernel);
+    if (kern_cuda_init(&gpu16, PREC_BF16, pool, &e)) die(&e);
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
+        for (int t = 0; t < 2; t++)
+            for (int dp = 0; dp < 2; dp++) test_flash(2, t ? 130 : 37, 3, heads[i], dp ? 0.1f : 0.0f);
+    printf("test_cuda: bf16 attention: worst relative error %.3g (limit 2e-2)\n", worst_flash);
     test_model(0.0f);
     test_model(0.1f);
+    kern_free(&gpu16);
     kern_free(&gpu);
     kern_free(&cpu);
     gpool_free(pool);

@@ -471,7 +471,7 @@ static void bad_usage(void)
     CHECK_HAS("usage: model plan", help);
     CHECK_HAS("--measure", help);
     CHECK_HAS("--device cpu|cuda", help);
-    CHECK_HAS("--precision fp32", help);
+    CHECK_HAS("--precision fp32|bf16", help);
     CHECK_HAS("example", help);
     free(help);
 }
