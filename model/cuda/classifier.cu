@@ -10,55 +10,6 @@
 
 static constexpr int CLS_BLOCK = 512;
 
-/* ---- 16-byte packs: P = 16 / sizeof(X) elements a load, or P = 1 where Vp or
- * a pointer is not a multiple of 16 bytes (gelu.cu and layernorm.cu have the same) ---- */
-
-template <int P, typename X> static __device__ __forceinline__ void load_pack(float (&f)[P], const X *p)
-{
-    if constexpr (P == 1) {
-        f[0] = to_f(*p);
-    } else {
-        static_assert(P * sizeof(X) == 16, "a pack is 16 bytes");
-        int4 raw = *reinterpret_cast<const int4 *>(p);
-        const X *x = reinterpret_cast<const X *>(&raw);
-#pragma unroll
-        for (int j = 0; j < P; j++) f[j] = to_f(x[j]);
-    }
-}
-
-template <int P, typename X> static __device__ __forceinline__ void store_pack(X *p, const float (&f)[P])
-{
-    if constexpr (P == 1) {
-        *p = from_f<X>(f[0]);
-    } else {
-        static_assert(P * sizeof(X) == 16, "a pack is 16 bytes");
-        int4 raw;
-        X *x = reinterpret_cast<X *>(&raw);
-#pragma unroll
-        for (int j = 0; j < P; j++) x[j] = from_f<X>(f[j]);
-        *reinterpret_cast<int4 *>(p) = raw;
-    }
-}
-
-static bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
-
-/* Cephes' expf as vmath.c's exp8 (gelu.cu has the same) */
-static __device__ __forceinline__ float exp_cephes(float x)
-{
-    x = fminf(fmaxf(x, -88.3762626647949f), 88.3762626647949f);
-    float fx = floorf(fmaf(x, 1.44269504088896341f, 0.5f));
-    x = fmaf(-fx, 0.693359375f, x);
-    x = fmaf(-fx, -2.12194440e-4f, x);
-    float z = __fmul_rn(x, x), y = 1.9875691500e-4f;
-    y = fmaf(y, x, 1.3981999507e-3f);
-    y = fmaf(y, x, 8.3334519073e-3f);
-    y = fmaf(y, x, 4.1665795894e-2f);
-    y = fmaf(y, x, 1.6666665459e-1f);
-    y = fmaf(y, x, 5.0000001201e-1f);
-    y = fmaf(y, z, x + 1.0f);
-    return __fmul_rn(y, __int_as_float(((int)fx + 127) << 23));
-}
-
 /* The max or the sum over the block: warps by xor shuffles, then every thread
  * combines the warps' results in warp order (the same bits in every thread). */
 template <bool MAX> static __device__ float block_reduce(float v, float *sh)

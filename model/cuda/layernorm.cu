@@ -12,38 +12,6 @@ static constexpr int LN_LANES = 8;             /* row lanes a block of the dw, d
 static constexpr int LN_CHUNK = 256;           /* rows a partial sum of dw, db */
 static constexpr int LN_SUM_BLOCK = 256;
 
-/* ---- 16-byte packs: P = 16 / sizeof(X) elements a load, or P = 1 where C or
- * a pointer is not a multiple of 16 bytes (gelu.cu and classifier.cu have the same) ---- */
-
-template <int P, typename X> static __device__ __forceinline__ void load_pack(float (&f)[P], const X *p)
-{
-    if constexpr (P == 1) {
-        f[0] = to_f(*p);
-    } else {
-        static_assert(P * sizeof(X) == 16, "a pack is 16 bytes");
-        int4 raw = *reinterpret_cast<const int4 *>(p);
-        const X *x = reinterpret_cast<const X *>(&raw);
-#pragma unroll
-        for (int j = 0; j < P; j++) f[j] = to_f(x[j]);
-    }
-}
-
-template <int P, typename X> static __device__ __forceinline__ void store_pack(X *p, const float (&f)[P])
-{
-    if constexpr (P == 1) {
-        *p = from_f<X>(f[0]);
-    } else {
-        static_assert(P * sizeof(X) == 16, "a pack is 16 bytes");
-        int4 raw;
-        X *x = reinterpret_cast<X *>(&raw);
-#pragma unroll
-        for (int j = 0; j < P; j++) x[j] = from_f<X>(f[j]);
-        *reinterpret_cast<int4 *>(p) = raw;
-    }
-}
-
-static bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
-
 /* The sum over a warp by xor shuffles: every lane gets the same bits. */
 static __device__ __forceinline__ float warp_sum(float v)
 {

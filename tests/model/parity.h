@@ -37,6 +37,18 @@ static inline void put(FILE *f, const void *p, size_t n)
     if (fwrite(p, 1, n, f) != n) { perror("write"); exit(2); }
 }
 
+/* Open the exchange file ref_gpt2.py reads and write its head: int32 [L, C,
+ * NH, M, V, context, B, T, steps, micro, warmup] and float64 [lr, min_frac,
+ * beta1, beta2, eps, weight_decay, clip]. Exits on failure. */
+static inline FILE *ref_open(const char *path, const int32_t hdr[11], const double hyper[7])
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) { perror(path); exit(2); }
+    put(f, hdr, 11 * sizeof *hdr);
+    put(f, hyper, 7 * sizeof *hyper);
+    return f;
+}
+
 /* A parameter tensor as PyTorch sees it: wte without its padding rows. */
 static inline size_t real_size(const GptConfig *c, int i)
 {

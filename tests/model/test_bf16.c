@@ -83,12 +83,9 @@ int main(void)
         }
     }
     const char *in_path = scratch("bf16_in.bin"), *out_path = scratch("bf16_out.bin");
-    FILE *f = fopen(in_path, "wb");
-    if (!f) { perror(in_path); return 2; }
-    int32_t hdr[11] = { L, C, NH, M, V, CTX, B, T, STEPS, MICRO, WARMUP };
-    double hyper[7] = { LR, MIN_FRAC, B1, B2, EPS, WD, CLIP };
-    put(f, hdr, sizeof hdr);
-    put(f, hyper, sizeof hyper);
+    const int32_t hdr[11] = { L, C, NH, M, V, CTX, B, T, STEPS, MICRO, WARMUP };
+    const double hyper[7] = { LR, MIN_FRAC, B1, B2, EPS, WD, CLIP };
+    FILE *f = ref_open(in_path, hdr, hyper);
     size_t s[GPT_N_TENSORS], off = 0;
     gpt_tensor_sizes(&cfg, s);
     for (int i = 0; i < GPT_N_TENSORS; off += s[i], i++) put(f, w + off, real_size(&cfg, i) * sizeof(float));

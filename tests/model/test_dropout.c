@@ -99,12 +99,9 @@ int main(void)
     CHECK(loss_plain == g.loss);
 
     const char *in_path = scratch("drop_in.bin"), *out_path = scratch("drop_out.bin");
-    FILE *f = fopen(in_path, "wb");
-    if (!f) { perror(in_path); return 2; }
-    int32_t hdr[11] = { L, C, NH, M, V, CTX, B, T, STEPS, MICRO, WARMUP };
-    double hyper[7] = { LR, MIN_FRAC, B1, B2, EPS, WD, CLIP };
-    put(f, hdr, sizeof hdr);
-    put(f, hyper, sizeof hyper);
+    const int32_t hdr[11] = { L, C, NH, M, V, CTX, B, T, STEPS, MICRO, WARMUP };
+    const double hyper[7] = { LR, MIN_FRAC, B1, B2, EPS, WD, CLIP };
+    FILE *f = ref_open(in_path, hdr, hyper);
     for (int i = 0; i < GPT_N_TENSORS; i++) put(f, g.tensor[i], real_size(&cfg, i) * sizeof(float));
     put(f, inp, sizeof inp);
     put(f, tgt, sizeof tgt);
