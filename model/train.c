@@ -596,11 +596,11 @@ int train_run(const TrainOpts *opts, Err *e)
                      shards_unigram_entropy(&val, r.cfg.vocab_size, 50000000));
         progress_summary(&pr,
                          "%" PRIu64 " steps, %" PRIu64 " tokens (%.2f epochs of the training windows) in %.1f s (%s tokens/s, MFU %.0f%% of %s); "
-                         "train loss %.4f%s; peak RSS %.1f MB (plan %.1f MB); %s/latest",
+                         "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB); %s/latest",
                          r.step - first_step, (r.step - first_step) * tokens_step,
                          (double)ld.epoch + (double)ld.index / (double)train.n_windows, secs, rate,
                          peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, last_loss, ent,
-                         peak_rss() / 1e6, need / 1e6, dir);
+                         peak_rss() / 1e6, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6, dir);
     }
 done:
     progress_end(&pr);
