@@ -35,7 +35,7 @@ while read -r name preset T B steps; do
     # each side twice, alternating, keeping the better: the machine is shared
     for rep in 1 2; do
         run="$tmp/run-$name-$rep"
-        "$BIN/model" train --data "$tmp/data" -o "$run" --preset "$preset" --context "$T" --micro-batch "$B" \
+        "$BIN/model" train --device cpu --data "$tmp/data" -o "$run" --preset "$preset" --context "$T" --micro-batch "$B" \
             --steps "$steps" --eval-every 100000 -j "$J" </dev/null 2>"$tmp/ours-$rep.err" || { cat "$tmp/ours-$rep.err"; exit 1; }
         echo "$(awk -F, 'NR>3 {print $7}' "$run/log.csv" | median) $(awk -F, 'NR>3 {print $8}' "$run/log.csv" | median) $rep" >>"$tmp/ours-$name"
         $PY bench/model/torch_gpt2.py "$L" "$C" "$NH" 50257 "$T" "$B" "$steps" "$J" </dev/null >>"$tmp/def-$name"

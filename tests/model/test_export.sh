@@ -7,7 +7,7 @@ M="$BIN/model"
 PY=/usr/bin/python3
 $PY tests/model/mkshards.py "$T/data" corpora/en.jsonl.gz 20000 3000 || { echo "mkshards failed" >&2; exit 1; }
 $PY tests/model/bytetok.py "$T/data/tokenizer.json" || { echo "bytetok failed" >&2; exit 1; }
-"$M" train --data "$T/data" -o "$T/run" --layers 2 --width 32 --heads 2 --mlp 96 --context 32 --micro-batch 4 \
+"$M" train --device cpu --data "$T/data" -o "$T/run" --layers 2 --width 32 --heads 2 --mlp 96 --context 32 --micro-batch 4 \
     --lr 3e-3 --steps 40 -j 2 2>"$T/train.err" || { cat "$T/train.err" >&2; echo "training failed" >&2; exit 1; }
 
 expect_rc 0 "$M" export "$T/run" -o "$T/hf"
@@ -25,7 +25,7 @@ sys.exit(bool(bad) and print(bad) is None)" && ok || fail "config.json"
 
 # logits: two documents through model eval (3 windows: 32, 32 and 16 positions), the same ids through PyTorch
 printf '{"text":"And the king said"}\n{"text":"caf\\u00e9 au lait, and more text than one window of 32 bytes holds"}\n' > "$T/two.jsonl"
-expect_rc 0 "$M" eval "$T/run" --data "$T/two.jsonl" --dump-logits "$T/logits.f32"
+expect_rc 0 "$M" eval --device cpu "$T/run" --data "$T/two.jsonl" --dump-logits "$T/logits.f32"
 $PY -c "
 import json
 ids = [256] + list(b'And the king said') + [256] + list('café au lait, and more text than one window of 32 bytes holds'.encode())

@@ -10,7 +10,7 @@ M="$BIN/model"
 PY=/usr/bin/python3
 $PY tests/model/mkshards.py "$T/data" corpora/en.jsonl.gz 20000 3000 || { echo "mkshards failed" >&2; exit 1; }
 $PY tests/model/bytetok.py "$T/data/tokenizer.json" || { echo "bytetok failed" >&2; exit 1; }
-"$M" train --data "$T/data" -o "$T/run" --layers 2 --width 32 --heads 2 --mlp 128 --context 32 --micro-batch 4 \
+"$M" train --device cpu --data "$T/data" -o "$T/run" --layers 2 --width 32 --heads 2 --mlp 128 --context 32 --micro-batch 4 \
     --lr 3e-3 --steps 20 -j 2 2>"$T/train.err" || { cat "$T/train.err" >&2; echo "training failed" >&2; exit 1; }
 expect_rc 0 "$M" export "$T/run" -o "$T/hf"
 
@@ -45,8 +45,8 @@ expect_rc 0 "$M" export "$T/run2" -o "$T/hf2"
 expect_same "$T/hf/model.safetensors" "$T/hf2/model.safetensors"
 expect_same "$T/hf/config.json" "$T/hf2/config.json"
 printf '{"text":"And the king said"}\n{"text":"caf\\u00e9 au lait, and more text than one window of 32 bytes holds"}\n' > "$T/two.jsonl"
-expect_rc 0 "$M" eval "$T/run" --data "$T/two.jsonl" --dump-logits "$T/logits.f32"
-expect_rc 0 "$M" eval "$T/run2" --data "$T/two.jsonl" --dump-logits "$T/logits2.f32"
+expect_rc 0 "$M" eval --device cpu "$T/run" --data "$T/two.jsonl" --dump-logits "$T/logits.f32"
+expect_rc 0 "$M" eval --device cpu "$T/run2" --data "$T/two.jsonl" --dump-logits "$T/logits2.f32"
 expect_same "$T/logits.f32" "$T/logits2.f32"
 [ "$(stat -c %s "$T/logits.f32")" = $((80 * 257 * 4)) ] && ok || fail "logits size $(stat -c %s "$T/logits.f32")"
 
@@ -55,7 +55,7 @@ $PY tests/model/import_files.py llmc "$T/hf" "$T/gpt2.bin" || fail "import_files
 expect_rc 0 "$M" import "$T/gpt2.bin" -o "$T/run3" --tokenizer "$T/data/tokenizer.json" --eot 256
 expect_err "model: import: $T/gpt2.bin (llm.c checkpoint, 16 tensors) -> $T/run3/ckpt-000000.bin:"
 if out=$(same_params "$T/run" "$T/run3" 2>&1); then ok; else fail "llm.c import: $out"; fi
-expect_rc 0 "$M" eval "$T/run3" --data "$T/two.jsonl" --dump-logits "$T/logits3.f32"
+expect_rc 0 "$M" eval --device cpu "$T/run3" --data "$T/two.jsonl" --dump-logits "$T/logits3.f32"
 expect_same "$T/logits.f32" "$T/logits3.f32"
 # without --eot: none for a vocabulary other than GPT-2's
 expect_rc 0 "$M" import "$T/gpt2.bin" -o "$T/run3b"
@@ -68,11 +68,11 @@ expect_err "28 tensors, 4 mask buffers and lm_head.weight (tied) skipped)"
 if out=$(same_params "$T/run" "$T/run4" 2>&1); then ok; else fail "prefix-less import: $out"; fi
 
 # --- the imported run trains on
-expect_rc 2 "$M" train --resume "$T/run2" --steps 4
+expect_rc 2 "$M" train --device cpu --resume "$T/run2" --steps 4
 expect_err "holds an imported model: give --data DIR and --steps N"
-expect_rc 0 "$M" train --resume "$T/run2" --data "$T/data" --steps 4 -j 2
+expect_rc 0 "$M" train --device cpu --resume "$T/run2" --data "$T/data" --steps 4 -j 2
 [ -s "$T/run2/ckpt-000004.bin" ] && ok || fail "no ckpt-000004.bin after resuming the import"
-expect_rc 0 "$M" train --resume "$T/run2" --steps 6 -j 2   # the data folder is remembered now
+expect_rc 0 "$M" train --device cpu --resume "$T/run2" --steps 6 -j 2   # the data folder is remembered now
 [ "$(cat "$T/run2/latest")" = ckpt-000006.bin ] && ok || fail "latest after the second resume: $(cat "$T/run2/latest")"
 
 # --- failures: exit 1, a message naming the file, no RUN (nor RUN.tmp.*) left

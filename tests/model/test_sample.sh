@@ -9,67 +9,67 @@ M="$BIN/model"
 PY=/usr/bin/python3
 $PY tests/model/mkshards.py "$T/data" corpora/en.jsonl.gz 20000 3000 || { echo "mkshards failed" >&2; exit 1; }
 $PY tests/model/bytetok.py "$T/data/tokenizer.json" || { echo "bytetok failed" >&2; exit 1; }
-"$M" train --data "$T/data" -o "$T/run" --layers 2 --width 32 --heads 2 --context 32 --micro-batch 4 \
+"$M" train --device cpu --data "$T/data" -o "$T/run" --layers 2 --width 32 --heads 2 --context 32 --micro-batch 4 \
     --lr 3e-3 --steps 200 --eval-every 100 --eval-batches 5 -j 2 2>"$T/train.err" ||
     { cat "$T/train.err" >&2; echo "training failed" >&2; exit 1; }
 
 # --- sample: the same seed gives the same text, for -j 1 and 2; another seed another text
-expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 300 --seed 5 -j 2
+expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --tokens 300 --seed 5 -j 2
 cp "$T/out" "$T/s5"
 expect_err "model: sample: 8 prompt tokens, "
 head -c 8 "$T/s5" | grep -qx "And the " && ok || fail "the output should start with the prompt: $(head -c 40 "$T/s5")"
 [ "$(wc -c < "$T/s5")" -gt 20 ] && ok || fail "too little text: $(cat "$T/s5")"
-expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 300 --seed 5 -j 1
+expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --tokens 300 --seed 5 -j 1
 expect_same "$T/s5" "$T/out"
-expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 300 --seed 6
+expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --tokens 300 --seed 6
 cmp -s "$T/s5" "$T/out" && fail "seeds 5 and 6 gave the same text" || ok
 # top-k 1 is greedy, whatever the temperature and seed
-expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 50 --temperature 0
+expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --tokens 50 --temperature 0
 cp "$T/out" "$T/greedy"
-expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 50 --top-k 1 --temperature 2 --seed 9
+expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --tokens 50 --top-k 1 --temperature 2 --seed 9
 expect_same "$T/greedy" "$T/out"
 # past the context (32) the window slides: 100 tokens still come out
-expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 100 --temperature 0 --no-stop
+expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --tokens 100 --temperature 0 --no-stop
 expect_err "100 generated (reached --tokens)"
 # the KV cache (the default) and --no-cache (gpt_forward on the whole window
 # for every token) give the same text: sampled, nucleus, greedy, past the
 # context of 32 (the window slides, the cache is rebuilt), and from no prompt
 expect_err "; KV cache"
 cp "$T/out" "$T/c100"
-expect_rc 0 "$M" sample "$T/run" --prompt "And the " --tokens 100 --temperature 0 --no-stop --no-cache
+expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --tokens 100 --temperature 0 --no-stop --no-cache
 expect_err "; no cache"
 expect_same "$T/c100" "$T/out"
 for args in "--seed 3 --tokens 120" "--seed 4 --tokens 90 --top-p 0.9 --temperature 1.3" "--seed 8 --tokens 70 --top-k 5 -j 1"; do
-    expect_rc 0 "$M" sample "$T/run" --prompt "And the " --no-stop $args
+    expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --no-stop $args
     cp "$T/out" "$T/cache"
-    expect_rc 0 "$M" sample "$T/run" --prompt "And the " --no-stop $args --no-cache
+    expect_rc 0 "$M" sample --device cpu "$T/run" --prompt "And the " --no-stop $args --no-cache
     expect_same "$T/cache" "$T/out"
 done
-expect_rc 0 "$M" sample "$T/run" --seed 11 --tokens 80 --no-stop
+expect_rc 0 "$M" sample --device cpu "$T/run" --seed 11 --tokens 80 --no-stop
 cp "$T/out" "$T/cache"
-expect_rc 0 "$M" sample "$T/run" --seed 11 --tokens 80 --no-stop --no-cache
+expect_rc 0 "$M" sample --device cpu "$T/run" --seed 11 --tokens 80 --no-stop --no-cache
 expect_same "$T/cache" "$T/out"
 [ "$(wc -c < "$T/cache")" -gt 60 ] && ok || fail "past the context: too little text: $(cat "$T/cache")"
 # end-of-text stops it (ten seeds: at least one document ends within 3000 tokens)
 stopped=0
 for s in 1 2 3 4 5 6 7 8 9 10; do
-    "$M" sample "$T/run" --tokens 3000 --seed $s 2>&1 >/dev/null | grep -q "stopped at end-of-text" && stopped=1
+    "$M" sample --device cpu "$T/run" --tokens 3000 --seed $s 2>&1 >/dev/null | grep -q "stopped at end-of-text" && stopped=1
 done
 [ $stopped = 1 ] && ok || fail "no sample stopped at end-of-text"
 
 # --- eval: the trainer's validation loss (the first 5 x 4 windows of val) at the last step
-expect_rc 0 "$M" eval "$T/run" --data "$T/data" --windows 20 --json
+expect_rc 0 "$M" eval --device cpu "$T/run" --data "$T/data" --windows 20 --json
 logged=$(awk -F, 'END {print $4}' "$T/run/log.csv")
 $PY -c "import json,sys; j=json.load(open('$T/out')); d=abs(j['loss']-$logged); sys.exit(not (d<=1e-4 and j['windows']==20 and j['tokens']==640))" &&
     ok || fail "eval $(cat "$T/out") vs the trainer's val_loss $logged"
-expect_rc 0 "$M" eval "$T/run" --data "$T/data/val_000000.bin" --windows 20
+expect_rc 0 "$M" eval --device cpu "$T/run" --data "$T/data/val_000000.bin" --windows 20
 expect_out "(640 tokens, 640 bytes, 20 windows of 32)"
 expect_err "eval: 20 of 93 windows"
 
 # --- bits per byte by hand: two documents (one with a 2-byte character), the
 # logits eval dumps, log-softmax in Python
 printf '{"text":"And the king said"}\n{"text":"caf\\u00e9 au lait, and more text than one window of 32 bytes holds"}\n' > "$T/two.jsonl"
-expect_rc 0 "$M" eval "$T/run" --data "$T/two.jsonl" --json --dump-logits "$T/logits.f32"
+expect_rc 0 "$M" eval --device cpu "$T/run" --data "$T/two.jsonl" --json --dump-logits "$T/logits.f32"
 $PY - "$T/out" "$T/logits.f32" <<'PY' && ok || fail "bits per byte by hand: $(cat "$T/out")"
 import json, math, sys
 import numpy as np
@@ -91,37 +91,37 @@ PY
 # greedy's first token is the argmax of the logits after the prompt (the
 # position whose input is the prompt's last byte: one more byte as its target)
 printf 'And the x' > "$T/prompt.txt"
-expect_rc 0 "$M" eval "$T/run" --data "$T/prompt.txt" --dump-logits "$T/p.f32"
+expect_rc 0 "$M" eval --device cpu "$T/run" --data "$T/prompt.txt" --dump-logits "$T/p.f32"
 first=$($PY -c "import numpy as np; print(int(np.fromfile('$T/p.f32', dtype='<f4').reshape(-1, 257)[-1].argmax()))")
 got=$(head -c 9 "$T/greedy" | tail -c 1 | od -An -tu1 | tr -d ' ')
 [ "$first" = "$got" ] && ok || fail "greedy's first byte $got, argmax of the logits $first"
 
 # --- bad runs and usage
-expect_rc 1 "$M" sample "$T/nothing"
+expect_rc 1 "$M" sample --device cpu "$T/nothing"
 expect_err "$T/nothing: cannot open the run folder"
 mkdir "$T/empty"
-expect_rc 1 "$M" eval "$T/empty" --data "$T/data"
+expect_rc 1 "$M" eval --device cpu "$T/empty" --data "$T/data"
 expect_err "$T/empty/latest: cannot open"
 cp -r "$T/run" "$T/notok"; rm "$T/notok/tokenizer.json"
-expect_rc 1 "$M" sample "$T/notok"
+expect_rc 1 "$M" sample --device cpu "$T/notok"
 expect_err "$T/notok/tokenizer.json: cannot open the run's tokenizer"
 cp -r "$T/run" "$T/flip"; f="$T/flip/$(cat "$T/flip/latest")"
 printf '\x55' | dd of="$f" bs=1 seek=70000 conv=notrunc 2>/dev/null
-expect_rc 1 "$M" sample "$T/flip"
+expect_rc 1 "$M" sample --device cpu "$T/flip"
 expect_err "$f: offset"; expect_err "checksum"
-expect_rc 1 "$M" eval "$T/run" --data "$T/missing.jsonl"
+expect_rc 1 "$M" eval --device cpu "$T/run" --data "$T/missing.jsonl"
 expect_err "$T/missing.jsonl"
-expect_rc 1 "$M" eval "$T/run" --data "$T/run/log.csv.bin"
+expect_rc 1 "$M" eval --device cpu "$T/run" --data "$T/run/log.csv.bin"
 expect_err "$T/run/log.csv.bin"
-expect_rc 2 "$M" sample
+expect_rc 2 "$M" sample --device cpu
 expect_err "sample needs a RUN folder"; expect_err "try 'model --help'"
-expect_rc 2 "$M" sample "$T/run" --top-p 1.5
+expect_rc 2 "$M" sample --device cpu "$T/run" --top-p 1.5
 expect_err "--top-p needs a number"
-expect_rc 2 "$M" eval "$T/run"
+expect_rc 2 "$M" eval --device cpu "$T/run"
 expect_err "eval needs --data"
-expect_rc 0 "$M" sample --help
+expect_rc 0 "$M" sample --device cpu --help
 expect_out "--temperature"
-expect_rc 0 "$M" eval --help
+expect_rc 0 "$M" eval --device cpu --help
 expect_out "bits per byte"
 
 check_done test_sample

@@ -10,7 +10,7 @@ echo '{"version": "1.0", "model": {"type": "BPE"}}' > "$T/data/tokenizer.json"
 SHAPE="--layers 2 --width 32 --heads 2 --context 32 --micro-batch 4 --lr 3e-3"
 
 # --- a short run: 20 steps, accumulation over 2 micro-batches, eval and checkpoint every 10
-expect_rc 0 "$M" train --data "$T/data" -o "$T/a" $SHAPE --batch 256 --steps 20 --eval-every 10 -j 2
+expect_rc 0 "$M" train --device cpu --data "$T/data" -o "$T/a" $SHAPE --batch 256 --steps 20 --eval-every 10 -j 2
 expect_err "model: plan: "
 expect_err "parameters (2 layers, width 32, 2 heads, MLP 128, vocabulary 257, context 32)"
 expect_err "256 tokens a step (4 x 32 x 2 accumulated)"
@@ -29,11 +29,11 @@ expect_no_file "$T/a/ckpt-000020.bin.tmp"
 expect_same "$T/data/tokenizer.json" "$T/a/tokenizer.json"
 
 # --- one thread gives the same bits as two
-expect_rc 0 "$M" train --data "$T/data" -o "$T/j1" $SHAPE --batch 256 --steps 20 --eval-every 10 -j 1
+expect_rc 0 "$M" train --device cpu --data "$T/data" -o "$T/j1" $SHAPE --batch 256 --steps 20 --eval-every 10 -j 1
 expect_same "$T/a/ckpt-000020.bin" "$T/j1/ckpt-000020.bin"
 
 # --- kill -9 while ckpt-000020 is half-written: ckpt-000010 stays the latest and loads
-GPTKIT_TEST_CKPT_PAUSE=ckpt-000020 "$M" train --data "$T/data" -o "$T/c" $SHAPE --batch 256 --steps 20 \
+GPTKIT_TEST_CKPT_PAUSE=ckpt-000020 "$M" train --device cpu --data "$T/data" -o "$T/c" $SHAPE --batch 256 --steps 20 \
     --eval-every 10 -j 2 2>"$T/c.err" &
 pid=$!
 for _ in $(seq 600); do grep -q 'paused writing' "$T/c.err" 2>/dev/null && break; sleep 0.1; done
@@ -43,20 +43,20 @@ compgen -G "$T/c/ckpt-000020.bin.tmp.*" >/dev/null && ok || fail "expected a hal
 [ ! -e "$T/c/ckpt-000020.bin" ] && ok || fail "ckpt-000020.bin exists after the kill"
 [ "$(cat "$T/c/latest")" = ckpt-000010.bin ] && ok || fail "latest after the kill: $(cat "$T/c/latest")"
 # resume: 10 + 10 steps equal 20 straight, bit for bit (weights, moments, header) and in the log
-expect_rc 0 "$M" train --resume "$T/c" -j 1
+expect_rc 0 "$M" train --device cpu --resume "$T/c" -j 1
 expect_same "$T/a/ckpt-000020.bin" "$T/c/ckpt-000020.bin"
 cut -d, -f1-6 "$T/a/log.csv" > "$T/a.cols"; cut -d, -f1-6 "$T/c/log.csv" > "$T/c.cols"
 expect_same "$T/a.cols" "$T/c.cols"
 expect_no_file "$T/c/ckpt-000020.bin.tmp"
 
 # --- a finished run is not trained again; --steps extends it
-expect_rc 2 "$M" train --resume "$T/c"
+expect_rc 2 "$M" train --device cpu --resume "$T/c"
 expect_err "nothing to do"
-expect_rc 0 "$M" train --resume "$T/c" --steps 22
+expect_rc 0 "$M" train --device cpu --resume "$T/c" --steps 22
 [ "$(cat "$T/c/latest")" = ckpt-000022.bin ] && ok || fail "latest after extending: $(cat "$T/c/latest")"
 [ ! -e "$T/c/ckpt-000010.bin" ] && ok || fail "--keep 2 should have removed ckpt-000010.bin"
 
-expect_rc 2 "$M" train --resume "$T/c" --steps 30 --lr 1e-3
+expect_rc 2 "$M" train --device cpu --resume "$T/c" --steps 30 --lr 1e-3
 expect_err "--lr cannot change"
 
 # --- corrupt and truncated checkpoints are refused with the file named
@@ -64,22 +64,22 @@ bad_ckpt() { # NAME: a copy of run a whose ckpt-000020.bin the caller then damag
     rm -rf "$T/$1"; cp -r "$T/a" "$T/$1"; echo "$T/$1/ckpt-000020.bin"
 }
 f=$(bad_ckpt flip); printf '\x55' | dd of="$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
-expect_rc 1 "$M" train --resume "$T/flip" --steps 21
+expect_rc 1 "$M" train --device cpu --resume "$T/flip" --steps 21
 expect_err "$f: offset"; expect_err "checksum"
 f=$(bad_ckpt trunc); truncate -s -100 "$f"
-expect_rc 1 "$M" train --resume "$T/trunc" --steps 21
+expect_rc 1 "$M" train --device cpu --resume "$T/trunc" --steps 21
 expect_err "$f: offset 16: header says"; expect_err "truncated"
 f=$(bad_ckpt magic); printf 'XXXX' | dd of="$f" bs=1 seek=0 conv=notrunc 2>/dev/null
-expect_rc 1 "$M" train --resume "$T/magic" --steps 21
+expect_rc 1 "$M" train --device cpu --resume "$T/magic" --steps 21
 expect_err "not a gptkit checkpoint"
-expect_rc 1 "$M" train --resume "$T/nothing"
+expect_rc 1 "$M" train --device cpu --resume "$T/nothing"
 expect_err "$T/nothing/latest: cannot open"
 
 # --- bad data
-expect_rc 1 "$M" train --data "$T/none" -o "$T/r1" $SHAPE --steps 1
+expect_rc 1 "$M" train --device cpu --data "$T/none" -o "$T/r1" $SHAPE --steps 1
 expect_err "$T/none: cannot open the data folder"
 mkdir -p "$T/empty"
-expect_rc 1 "$M" train --data "$T/empty" -o "$T/r1" $SHAPE --steps 1
+expect_rc 1 "$M" train --device cpu --data "$T/empty" -o "$T/r1" $SHAPE --steps 1
 expect_err "no training shards"
 mk "$T/mixed" corpora/en.jsonl.gz 5000 1000 --no-meta --vocab-in-header
 $PY - "$T/mixed/train_000001.bin" <<'EOF'
@@ -87,22 +87,22 @@ import struct, sys
 h = [0] * 256; h[0], h[1], h[2], h[3], h[4] = 20240520, 1, 40, 300, 299
 open(sys.argv[1], "wb").write(struct.pack("<256i", *h) + struct.pack("<40H", *range(40)))
 EOF
-expect_rc 1 "$M" train --data "$T/mixed" -o "$T/r1" $SHAPE --steps 1
+expect_rc 1 "$M" train --device cpu --data "$T/mixed" -o "$T/r1" $SHAPE --steps 1
 expect_err "train_000001.bin: offset 12: vocabulary of 300 ids"
 rm "$T/mixed/train_000001.bin"
 cp "$T/mixed/val_000000.bin" "$T/mixed/train_000002.bin"; truncate -s -3 "$T/mixed/train_000002.bin"
-expect_rc 1 "$M" train --data "$T/mixed" -o "$T/r1" $SHAPE --steps 1
+expect_rc 1 "$M" train --device cpu --data "$T/mixed" -o "$T/r1" $SHAPE --steps 1
 expect_err "train_000002.bin: offset 8:"
 rm "$T/mixed/train_000002.bin"
-expect_rc 1 "$M" train --data "$T/mixed" -o "$T/r1" --layers 1 --width 8 --heads 1 --context 6000 --steps 1
+expect_rc 1 "$M" train --device cpu --data "$T/mixed" -o "$T/r1" --layers 1 --width 8 --heads 1 --context 6000 --steps 1
 expect_err "fewer than one window of context + 1 = 6001 tokens"
 expect_no_file "$T/r1"
 # a bare llm.c file says no vocabulary: GPT-2's is assumed, or --vocab-size, checked against the ids
 mk "$T/bare" corpora/en.jsonl.gz 5000 1000 --no-meta
-expect_rc 0 "$M" train --data "$T/bare" -o "$T/r2" $SHAPE --steps 1 --quiet
-expect_rc 0 "$M" train --data "$T/bare" -o "$T/r3" $SHAPE --steps 1
+expect_rc 0 "$M" train --device cpu --data "$T/bare" -o "$T/r2" $SHAPE --steps 1 --quiet
+expect_rc 0 "$M" train --device cpu --data "$T/bare" -o "$T/r3" $SHAPE --steps 1
 expect_err "vocabulary 50257"
-expect_rc 1 "$M" train --data "$T/bare" -o "$T/r4" $SHAPE --steps 1 --vocab-size 100
+expect_rc 1 "$M" train --device cpu --data "$T/bare" -o "$T/r4" $SHAPE --steps 1 --vocab-size 100
 expect_err "train_000000.bin: offset"; expect_err "outside the vocabulary of 100"
 # best-fit data trains only at its own context
 mk "$T/bf" corpora/en.jsonl.gz 3300 330
@@ -111,28 +111,28 @@ import json, sys
 m = json.load(open(sys.argv[1])); m["window"] = "best-fit"; m["context"] = 32
 json.dump(m, open(sys.argv[1], "w"))
 EOF
-expect_rc 2 "$M" train --data "$T/bf" -o "$T/r5" --layers 1 --width 8 --heads 1 --context 64 --steps 1
+expect_rc 2 "$M" train --device cpu --data "$T/bf" -o "$T/r5" --layers 1 --width 8 --heads 1 --context 64 --steps 1
 expect_err "best-fit windows for context 32"
-expect_rc 0 "$M" train --data "$T/bf" -o "$T/r5" --layers 1 --width 8 --heads 1 --micro-batch 2 --steps 2 --quiet
+expect_rc 0 "$M" train --device cpu --data "$T/bf" -o "$T/r5" --layers 1 --width 8 --heads 1 --micro-batch 2 --steps 2 --quiet
 
 # --- bad usage and plans that cannot run
-expect_rc 2 "$M" train --data "$T/data" -o "$T/r6" --layers 2 --width 30 --heads 4 --steps 1
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" --layers 2 --width 30 --heads 4 --steps 1
 expect_err "width 30 is not divisible by 4 heads"; expect_err "try 'model --help'"
-expect_rc 2 "$M" train --data "$T/data" $SHAPE
+expect_rc 2 "$M" train --device cpu --data "$T/data" $SHAPE
 expect_err "needs -o RUN"
-expect_rc 2 "$M" train -o "$T/r6" $SHAPE
+expect_rc 2 "$M" train --device cpu -o "$T/r6" $SHAPE
 expect_err "needs --data DIR"
-expect_rc 2 "$M" train --data "$T/data" -o "$T/r6" --preset huge
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" --preset huge
 expect_err "unknown preset 'huge'"
-expect_rc 2 "$M" train --data "$T/data" -o "$T/r6" $SHAPE --batch 100
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" $SHAPE --batch 100
 expect_err "not a multiple of a micro-batch"
-expect_rc 2 "$M" train --data "$T/data" -o "$T/a" $SHAPE --steps 1
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/a" $SHAPE --steps 1
 expect_err "already holds a run"
-expect_rc 2 "$M" train --data "$T/data" -o "$T/r6" --steps x
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" --steps x
 expect_err "--steps needs a whole number"
-expect_rc 1 "$M" train --data "$T/data" -o "$T/r7" --preset gpt2-xl --context 32 --micro-batch 1024 --steps 1
+expect_rc 1 "$M" train --device cpu --data "$T/data" -o "$T/r7" --preset gpt2-xl --context 32 --micro-batch 1024 --steps 1
 expect_err "but this machine has"
 expect_no_file "$T/r7"
-expect_rc 0 "$M" train --help
+expect_rc 0 "$M" train --device cpu --help
 expect_out "--micro-batch SEQS"; expect_out "example:"
 check_done test_train
