@@ -97,6 +97,11 @@ expect_err "trained in bf16; it continues in fp32 on the CPU"
 expect_rc 0 "$M" sample "$T/b" --prompt "kato " --tokens 100 --seed 3 --device cuda
 [ "$(wc -c < "$T/out")" -gt 40 ] && ok || fail "bf16 sample: too little text"
 expect_rc 0 "$M" eval "$T/b" --data "$T/data" --json --device cuda
+# a plan larger than the GPU's free memory is refused before anything is written
+expect_rc 1 "$M" train --data "$T/data" -o "$T/huge" --layers 48 --width 1600 --heads 25 --mlp 25600 --context 64 \
+    --micro-batch 512 --steps 1 --device cuda
+expect_err "of GPU memory but"
+[ ! -e "$T/huge" ] && ok || fail "the refused run left $T/huge behind"
 # heads wider than the bf16 attention takes are refused before training
 expect_rc 1 "$M" train --data "$T/data" -o "$T/wide" --layers 1 --width 320 --heads 2 --context 64 --steps 1 --device cuda
 expect_err "heads of 160 dimensions"
