@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "data.h"
 #include "iofile.h"
+#include "plot.h"
 
 #define PROG "model"
 
@@ -57,20 +58,21 @@ int lrfind_verdict(const double *lr, const double *loss, int n, double beta, dou
     return 0;
 }
 
-static void plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr_div, double lr_lo, double lr_hi)
+/* 1 when lr.png was drawn */
+static int plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr_div, double lr_lo, double lr_hi)
 {
-    char png[PATH_MAX], tmp[PATH_MAX + 32], csv[PATH_MAX];
-    if (strchr(dir, '\'')) return; /* gnuplot's strings are quoted with ' */
+    char png[PATH_MAX], csv[PATH_MAX];
+    if (strchr(dir, '\'')) return 0; /* gnuplot's strings are quoted with ' */
     snprintf(png, sizeof png, "%s/lr.png", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", png, (long)getpid());
     snprintf(csv, sizeof csv, "%s/lr.csv", dir);
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g) return;
+    Plot pl;
+    if (plot_open(&pl, png)) return 0;
+    FILE *g = pl.g;
     fprintf(g,
             "set terminal pngcairo size 900,540\nset output '%s'\nset datafile separator ','\n"
             "set title 'LR range test: %s'\nset logscale x\nset format x '%%.0e'\n"
             "set xrange [%.9g:%.9g]\nset xlabel 'learning rate'\nset ylabel 'loss (nats/token)'\nset grid\nset key top left\n",
-            tmp, dir, lr_lo, lr_hi);
+            pl.tmp, dir, lr_lo, lr_hi);
     if (v->i_steep >= 0)
         fprintf(g, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '#2a9d2a' dt 2\n"
                    "set label 'suggested %.3g' at %.9g, graph 0.95 left offset 0.5,0 tc rgb '#2a9d2a'\n",
@@ -84,8 +86,7 @@ static void plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr
                "plot '%s' using 2:3 skip 1 with lines lc rgb '#bbbbbb' title 'loss', "
                "'' using 2:4 skip 1 with lines lw 2 lc rgb '#1f5fbf' title 'smoothed'\n",
             csv, csv);
-    if (pclose(g) == 0) rename(tmp, png);
-    else unlink(tmp);
+    return plot_close(&pl);
 }
 
 void lrfind_opts_init(LrOpts *o)
@@ -215,7 +216,7 @@ int lrfind_run(const LrOpts *lo, Err *e)
     out = NULL;
     if (rc) goto done;
     int have_div = v.i_div < done_steps;
-    plot_lr(lo->out_dir, &v, have_div, have_div ? lrs[v.i_div] : 0, lrs[0], lrs[done_steps - 1]);
+    int drawn = plot_lr(lo->out_dir, &v, have_div, have_div ? lrs[v.i_div] : 0, lrs[0], lrs[done_steps - 1]);
 
     /* the verdict, with the reasoning */
     printf("lr-find: %d steps, lr %g to %g (x%.4g a step); first loss %.4f\n", done_steps, lrs[0],
@@ -243,8 +244,9 @@ int lrfind_run(const LrOpts *lo, Err *e)
         err_sys(e, "stdout", "write");
         goto done;
     }
-    progress_summary(&pr, "lr-find: %d steps, %llu tokens in %.1f s; %s/lr.csv, %s/lr.png", done_steps,
-                     (unsigned long long)done_steps * bt, progress_elapsed(&pr), lo->out_dir, lo->out_dir);
+    progress_summary(&pr, "lr-find: %d steps, %llu tokens in %.1f s; %s/lr.csv%s%s%s", done_steps,
+                     (unsigned long long)done_steps * bt, progress_elapsed(&pr), lo->out_dir, drawn ? ", " : "",
+                     drawn ? lo->out_dir : "", drawn ? "/lr.png" : "");
     code = 0;
 done:
     progress_end(&pr);

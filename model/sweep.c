@@ -24,6 +24,7 @@
 #include "iofile.h"
 #include "progress.h"
 #include "rundir.h"
+#include "plot.h"
 
 #define PROG "model"
 
@@ -288,21 +289,22 @@ static void print_table(const Point *pts, int n, uint64_t batch)
 
 /* SWEEP/sweep.png: left, validation loss against step for every point (train
  * loss when there are no validation shards); right, final loss against parameters. */
-static void plot_sweep(const char *dir, const Point *pts, int n, int have_val)
+/* 1 when sweep.png was drawn */
+static int plot_sweep(const char *dir, const Point *pts, int n, int have_val)
 {
-    char png[PATH_MAX], tmp[PATH_MAX + 32];
-    if (strchr(dir, '\'')) return; /* gnuplot's strings are quoted with ' */
+    char png[PATH_MAX];
+    if (strchr(dir, '\'')) return 0; /* gnuplot's strings are quoted with ' */
     snprintf(png, sizeof png, "%s/sweep.png", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", png, (long)getpid());
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g) return;
+    Plot pl;
+    if (plot_open(&pl, png)) return 0;
+    FILE *g = pl.g;
     const char *what = have_val ? "validation loss" : "train loss";
     fprintf(g,
             "set terminal pngcairo size 1400,560\nset output '%s'\nset datafile separator ','\n"
             "set multiplot layout 1,2 title 'model sweep: %s'\n"
             "set grid\nset key outside right top\nset xlabel 'step'\nset ylabel '%s (nats/token)'\n"
             "set title '%s against step'\nplot ",
-            tmp, dir, what, what);
+            pl.tmp, dir, what, what);
     for (int i = 0; i < n; i++)
         fprintf(g, "%s'%s/%s/log.csv' using 1:%d skip 1 with linespoints pt 7 ps 0.5 title '%dx%dx%d'", i ? ", " : "",
                 dir, pts[i].name, have_val ? 4 : 3, pts[i].cfg.n_layer, pts[i].cfg.n_embd, pts[i].cfg.n_head);
@@ -312,8 +314,7 @@ static void plot_sweep(const char *dir, const Point *pts, int n, int have_val)
             "'' using 5:%d:(sprintf('%%dx%%dx%%d', $1, $2, $3)) skip 1 with labels offset 0,1 font ',8'\n"
             "unset multiplot\n",
             what, dir, have_val ? 11 : 10, have_val ? 11 : 10);
-    if (pclose(g) == 0) rename(tmp, png);
-    else unlink(tmp);
+    return plot_close(&pl);
 }
 
 void sweep_opts_init(SweepOpts *o)
@@ -471,8 +472,9 @@ int sweep_run(const SweepOpts *opts, Err *e)
         qsort(pts, (size_t)n, sizeof *pts, cmp_points);
         if (write_results(s->out_dir, pts, n, batch, e)) code = 1;
     }
+    int drawn = 0; /* sweep.png */
     if (!code) {
-        plot_sweep(s->out_dir, pts, n, have_val);
+        drawn = plot_sweep(s->out_dir, pts, n, have_val);
         print_table(pts, n, batch);
         if (fflush(stdout)) code = err_code(e, 1, "stdout: write error");
     }
@@ -484,10 +486,10 @@ int sweep_run(const SweepOpts *opts, Err *e)
         }
         fprintf(stderr,
                 "model: sweep: %d points (%d trained now, %d finished before, %d shapes skipped) in %.1f s; "
-                "lowest %s loss %.4f: %dx%dx%d; %s/results.csv, %s/sweep.png\n",
+                "lowest %s loss %.4f: %dx%dx%d; %s/results.csv%s%s%s\n",
                 n, trained, before, skipped, progress_now() - t0, have_val ? "validation" : "train",
                 have_val ? best->val_loss : best->train_loss, best->cfg.n_layer, best->cfg.n_embd,
-                best->cfg.n_head, s->out_dir, s->out_dir);
+                best->cfg.n_head, s->out_dir, drawn ? ", " : "", drawn ? s->out_dir : "", drawn ? "/sweep.png" : "");
     }
     free(pts);
     return code;

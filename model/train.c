@@ -23,6 +23,7 @@
 #include "data.h"
 #include "iofile.h"
 #include "rundir.h"
+#include "plot.h"
 
 const TrainPreset train_presets[] = {
     { "tiny", 4, 128, 4, 2e-3 },
@@ -206,14 +207,13 @@ static int log_truncate(const char *path, uint64_t step, Err *e)
 
 static void plot(const char *dir, const char *title)
 {
-    char png[PATH_MAX], tmp[PATH_MAX + 32], log[PATH_MAX];
+    char png[PATH_MAX], log[PATH_MAX];
     snprintf(png, sizeof png, "%s/loss.png", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", png, (long)getpid());
     snprintf(log, sizeof log, "%s/log.csv", dir);
     if (strchr(dir, '\'') || strchr(title, '\'')) return; /* gnuplot's strings are quoted with ' */
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g) return;
-    fprintf(g,
+    Plot pl;
+    if (plot_open(&pl, png)) return;
+    fprintf(pl.g,
             "set terminal pngcairo size 900,540\n"
             "set output '%s'\n"
             "set datafile separator ','\n"
@@ -221,9 +221,8 @@ static void plot(const char *dir, const char *title)
             "set xlabel 'step'\nset ylabel 'loss (nats/token)'\nset grid\n"
             "plot '%s' using 1:3 skip 1 with lines lw 1.5 title 'train', "
             "'' using 1:($4 == $4 ? $4 : NaN) skip 1 with points pt 7 ps 0.8 title 'validation'\n",
-            tmp, title, log);
-    if (pclose(g) == 0) rename(tmp, png);
-    else unlink(tmp);
+            pl.tmp, title, log);
+    plot_close(&pl);
 }
 
 typedef struct Batch {
