@@ -7,6 +7,7 @@
  * Speed is measured by bench/model/run.sh. */
 #include "gpt2.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,7 +426,10 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets, int B, int T)
                          g->tensor[GPT_LNFW], g->tensor[GPT_LNFB], N, C);
     o->matmul_forward(k, a->logits, a->lnf, g->tensor[GPT_WTE], NULL, NULL, N, C, c->padded_vocab);
     if (!targets) return;
-    o->classifier_forward(k, a->losses, a->logits, g->targets, N, c->vocab_size, c->padded_vocab);
+    /* fused with the backward when one was announced: the logits become d loss / d logits */
+    g->fused_scale = g->bwd_scale;
+    o->classifier_forward(k, a->losses, a->logits, g->targets, N, c->vocab_size, c->padded_vocab,
+                          g->fused_scale / (float)N);
     /* the mean on the host, in row order: the same sum on every backend */
     o->download(k, g->losses_host, a->losses, (size_t)N * sizeof(float));
     double sum = 0.0;
@@ -443,6 +447,8 @@ void gpt_logits_get(const Gpt *g, size_t row0, size_t n_rows, float *out)
 
 void gpt_zero_grad(Gpt *g) { g->k->ops->zero(g->k, g->grads, n_tensor_bytes(g)); }
 
+void gpt_set_backward(Gpt *g, float scale) { g->bwd_scale = scale; }
+
 void gpt_backward(Gpt *g, float scale)
 {
     const GptConfig *c = &g->cfg;
@@ -455,7 +461,10 @@ void gpt_backward(Gpt *g, float scale)
     float p = g->drop_used;
     int drop = p > 0.0f;
     KDrop d;
-    o->classifier_backward(k, a->logits, g->targets, N, c->vocab_size, c->padded_vocab, scale / (float)N);
+    if (g->fused_scale == 0.0f)
+        o->classifier_backward(k, a->logits, g->targets, N, c->vocab_size, c->padded_vocab, scale / (float)N);
+    else
+        assert(g->fused_scale == scale); /* the forward made the gradient of the scale it was told */
     /* dres holds d loss / d (the residual stream) as we walk down the layers */
     o->matmul_backward(k, a->dln, g->grad[GPT_WTE], NULL, a->logits, a->lnf, g->tensor[GPT_WTE], N, C,
                        c->padded_vocab, a->mm_scratch);

@@ -76,6 +76,8 @@ typedef struct Gpt {
     float drop_p;                     /* dropout of the next forwards (gpt_set_dropout) */
     uint64_t drop_key;                /* the key of their masks */
     float drop_used;                  /* dropout the last forward applied: its backward's */
+    float bwd_scale;                  /* gpt_set_backward's: the next forward with targets fuses it */
+    float fused_scale;                /* the scale the last forward fused into the logits; 0: none */
 } Gpt;
 
 /* Allocate a model on backend k (borrowed) for micro-batches of up to B
@@ -116,8 +118,14 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets, int B, int T);
  * targets), Vp floats each, into host memory. */
 void gpt_logits_get(const Gpt *g, size_t row0, size_t n_rows, float *out);
 void gpt_zero_grad(Gpt *g);
+/* Announce the backward that follows every later forward with targets (0:
+ * none, the default): the classifier then makes the gradient of the logits in
+ * the forward's own pass instead of keeping probabilities for the backward.
+ * The same results; less memory traffic. */
+void gpt_set_backward(Gpt *g, float scale);
 /* Add to the gradients those of scale * mean loss of the last forward (which
- * had targets): scale 1/k for one of k accumulated micro-batches. */
+ * had targets): scale 1/k for one of k accumulated micro-batches. A forward
+ * after gpt_set_backward(g, s) must be followed by scale s. */
 void gpt_backward(Gpt *g, float scale);
 
 typedef struct AdamOpts {

@@ -506,12 +506,17 @@ static void ce_fwd_task(void *ctx, size_t task)
         vm_scale(p, V, 1.0f / sum);
         for (int i = V; i < Vp; i++) p[i] = 0.0f;
         c->losses[r] = (float)(log((double)sum) + (double)mx - (double)target_logit);
+        if (c->dloss != 0.0f) { /* fused: the backward's arithmetic, while the row is in cache */
+            vm_scale(p, V, c->dloss);
+            p[c->targets[r]] -= c->dloss;
+        }
     }
 }
 
-static void classifier_forward(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp)
+static void classifier_forward(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp,
+                               float dloss)
 {
-    Ce c = { .logits = logits, .losses = losses, .targets = targets, .n = N, .V = V, .Vp = Vp };
+    Ce c = { .logits = logits, .losses = losses, .targets = targets, .n = N, .V = V, .Vp = Vp, .dloss = dloss };
     gpool_run(k->pool, (size_t)(N + ROW_TASK - 1) / ROW_TASK, ce_fwd_task, &c);
 }
 

@@ -128,9 +128,12 @@ typedef struct KernOps {
      * out may be inp or add. The backward through a mask is the mask again. */
     void (*residual_forward)(Kern *k, floatX *out, const floatX *inp, const floatX *add, const KDrop *drop,
                              size_t n);
-    /* logits (N,Vp) in, probabilities out (softmax over the V real ids, the
-     * padding 0); losses (N) = -log p[target] */
-    void (*classifier_forward)(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp);
+    /* logits (N,Vp) in; losses (N) = -log p[target] with p the softmax over
+     * the V real ids. Out, in place: with dloss 0 the probabilities (the
+     * padding 0); with dloss != 0, fused with the backward, the gradient
+     * dloss (p - onehot(target)) (the padding 0): no probabilities are kept. */
+    void (*classifier_forward)(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp,
+                               float dloss);
     /* probabilities (N,Vp) of classifier_forward in, dloss (p - onehot) out */
     void (*classifier_backward)(Kern *k, floatX *probs, const int *targets, int N, int V, int Vp, float dloss);
     /* The squared global norm of the gradients, summed in a fixed order. */

@@ -174,6 +174,7 @@ int lrfind_run(const LrOpts *lo, Err *e)
         double loss = 0;
         for (int k = 0; k < accum; k++) {
             if (loader_next(&ld, B, cfg.vocab_size, x, y, e)) goto done;
+            gpt_set_backward(&g, 1.0f / (float)accum);
             gpt_forward(&g, x, y, B, T);
             gpt_backward(&g, 1.0f / (float)accum);
             loss += g.loss;

@@ -195,6 +195,7 @@ int plan_measure(PlanFacts *f, const PlanEnv *env, GPool *pool, const Shards *da
         double t0 = progress_now();
         gpt_zero_grad(&g);
         double t1 = progress_now();
+        gpt_set_backward(&g, 1.0f / (float)f->accum);
         gpt_forward(&g, x, y, B, T);
         gpt_backward(&g, 1.0f / (float)f->accum);
         double t2 = progress_now();

@@ -529,6 +529,7 @@ int train_run(const TrainOpts *opts, Err *e)
             }
             /* masks keyed by (seed, step, micro-batch): the same after a resume */
             gpt_set_dropout(&g, (float)r.o.dropout, gpt_dropout_key(r.o.seed, r.step, (uint64_t)k));
+            gpt_set_backward(&g, 1.0f / (float)r.accum); /* the classifier makes its gradient in the forward */
             gpt_forward(&g, bt.x, bt.y, r.B, r.T);
             gpt_backward(&g, 1.0f / (float)r.accum);
             loss += g.loss;

@@ -1,9 +1,12 @@
-/* The cross-entropy head on the GPU, a block a row of logits (N,Vp): softmax
- * over the V real columns written back in place (padding 0), the loss as
- * log-sum-exp minus the target's logit (read before the row is overwritten);
- * the backward makes dloss (p - onehot) in place. The row is read for its max,
+/* The cross-entropy head on the GPU, a block a row of logits (N,Vp): the loss
+ * as log-sum-exp minus the target's logit (read before the row is
+ * overwritten), and in place either the softmax over the V real columns
+ * (padding 0) or, fused with the backward when a training step asks for it,
+ * dloss (p - onehot) straight from the logits: no probabilities kept, and in
+ * bf16 no rounding of p before the subtraction. The row is read for its max,
  * for its sum of exp (vmath.c's Cephes exp) and to write; block sums run in a
- * fixed order. Not fused with the backward: the interface keeps them apart. */
+ * fixed order. The unfused backward is kept for a forward that did not know
+ * its backward's scale. */
 #include "common.cuh"
 
 #include <math.h>
@@ -33,8 +36,10 @@ template <bool MAX> static __device__ float block_reduce(float v, float *sh)
 /* logits (N,Vp) -> probabilities in place; losses (N) */
 template <typename X, int P>
 __global__ __launch_bounds__(CLS_BLOCK) void classifier_forward_kernel(float *losses, X *logits,
-                                                                       const int *targets, int V, int Vp)
+                                                                       const int *targets, int V, int Vp,
+                                                                       float dloss)
 {
+    int target = targets[blockIdx.x];
     __shared__ float sh[CLS_BLOCK / 32];
     X *row = logits + (size_t)blockIdx.x * Vp;
     /* read before any thread writes: the writes come after two block barriers */
@@ -59,7 +64,11 @@ __global__ __launch_bounds__(CLS_BLOCK) void classifier_forward_kernel(float *lo
     for (int c = threadIdx.x * P; c < Vp; c += CLS_BLOCK * P) {
         load_pack<P>(f, row + c);
 #pragma unroll
-        for (int j = 0; j < P; j++) f[j] = c + j < V ? __fmul_rn(exp_cephes(f[j] - mx), inv) : 0.0f;
+        for (int j = 0; j < P; j++) {
+            float p = c + j < V ? __fmul_rn(exp_cephes(f[j] - mx), inv) : 0.0f;
+            if (dloss != 0.0f && c + j < V) p = __fmul_rn(p, dloss) - (c + j == target ? dloss : 0.0f);
+            f[j] = p;
+        }
         store_pack<P>(row + c, f);
     }
     if (threadIdx.x == 0) losses[blockIdx.x] = (float)(log((double)sum) + (double)mx - (double)target_logit);
@@ -89,21 +98,23 @@ __global__ __launch_bounds__(CLS_BLOCK) void classifier_backward_kernel(X *probs
 /* ---- launchers ---- */
 
 template <typename X>
-static void classifier_forward_as(Kern *k, float *losses, X *logits, const int *targets, int N, int V, int Vp)
+static void classifier_forward_as(Kern *k, float *losses, X *logits, const int *targets, int N, int V, int Vp,
+                                  float dloss)
 {
     constexpr int P = 16 / sizeof(X);
     if (Vp % P == 0 && aligned16(logits))
-        classifier_forward_kernel<X, P><<<N, CLS_BLOCK, 0, cuda_stream(k)>>>(losses, logits, targets, V, Vp);
+        classifier_forward_kernel<X, P><<<N, CLS_BLOCK, 0, cuda_stream(k)>>>(losses, logits, targets, V, Vp, dloss);
     else
-        classifier_forward_kernel<X, 1><<<N, CLS_BLOCK, 0, cuda_stream(k)>>>(losses, logits, targets, V, Vp);
+        classifier_forward_kernel<X, 1><<<N, CLS_BLOCK, 0, cuda_stream(k)>>>(losses, logits, targets, V, Vp, dloss);
     LAUNCH_CHECK("classifier_forward_kernel");
 }
 
-void cu_classifier_forward(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp)
+void cu_classifier_forward(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp,
+                           float dloss)
 {
     if (N == 0) return;
-    if (k->prec == PREC_BF16) classifier_forward_as(k, losses, (bf16 *)logits, targets, N, V, Vp);
-    else classifier_forward_as(k, losses, (float *)logits, targets, N, V, Vp);
+    if (k->prec == PREC_BF16) classifier_forward_as(k, losses, (bf16 *)logits, targets, N, V, Vp, dloss);
+    else classifier_forward_as(k, losses, (float *)logits, targets, N, V, Vp, dloss);
 }
 
 template <typename X>

@@ -136,7 +136,8 @@ void cu_gelu_forward(Kern *k, floatX *out, const floatX *inp, size_t n);
 void cu_gelu_backward(Kern *k, floatX *d, const floatX *inp, size_t n);
 void cu_residual_forward(Kern *k, floatX *out, const floatX *inp, const floatX *add, const KDrop *drop, size_t n);
 /* classifier.cu */
-void cu_classifier_forward(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp);
+void cu_classifier_forward(Kern *k, float *losses, floatX *logits, const int *targets, int N, int V, int Vp,
+                           float dloss);
 void cu_classifier_backward(Kern *k, floatX *probs, const int *targets, int N, int V, int Vp, float dloss);
 /* adamw.cu: the global norm, AdamW, and precision casts */
 double cu_grad_norm2(Kern *k, const float *grads, const KTensors *t);

@@ -245,13 +245,21 @@ static void test_elementwise(void)
     same("residual_forward (in place)", x.c, x.g, n, TOL);
 
     Pair lg = pair(N * Vp, 3), losses = pair(N, 1);
-    cpu.ops->classifier_forward(&cpu, losses.c, lg.c, tgt.c, (int)N, V, Vp);
-    gpu.ops->classifier_forward(&gpu, losses.g, lg.g, tgt.g, (int)N, V, Vp);
+    cpu.ops->classifier_forward(&cpu, losses.c, lg.c, tgt.c, (int)N, V, Vp, 0.0f);
+    gpu.ops->classifier_forward(&gpu, losses.g, lg.g, tgt.g, (int)N, V, Vp, 0.0f);
     same("classifier_forward losses", losses.c, losses.g, N, TOL);
     same("classifier_forward probabilities", lg.c, lg.g, lg.n, TOL);
     cpu.ops->classifier_backward(&cpu, lg.c, tgt.c, (int)N, V, Vp, 0.01f);
     gpu.ops->classifier_backward(&gpu, lg.g, tgt.g, (int)N, V, Vp, 0.01f);
     same("classifier_backward", lg.c, lg.g, lg.n, TOL);
+    { /* fused: the forward makes the gradient itself, the same as the two passes */
+        Pair lf = pair(N * Vp, 3);
+        cpu.ops->classifier_forward(&cpu, losses.c, lf.c, tgt.c, (int)N, V, Vp, 0.01f);
+        gpu.ops->classifier_forward(&gpu, losses.g, lf.g, tgt.g, (int)N, V, Vp, 0.01f);
+        same("classifier_forward fused with the backward: losses", losses.c, losses.g, N, TOL);
+        same("classifier_forward fused with the backward: gradient", lf.c, lf.g, lf.n, TOL);
+        unpair(&lf);
+    }
 
     size_t sizes[3] = { 70001, 3, 16385 };
     int decays[3] = { 1, 0, 1 };
@@ -398,6 +406,143 @@ static void test_flash(int B, int T, int NH, int hs, float p)
     for (size_t i = 0; i < sizeof gpu_bufs / sizeof *gpu_bufs; i++) gpu16.ops->release(&gpu16, gpu_bufs[i]);
 }
 
+/* ---- bf16: every other kernel against its CPU twin on bf16-rounded inputs ---- */
+
+static double worst_bf16;
+
+/* The same random values on the CPU (rounded to bf16, kept in float) and on
+ * gpu16: in its working precision (x) or in float32 (!x). */
+static Pair pair16(size_t n, float scale, int x)
+{
+    float *h = randn(n, scale);
+    if (x)
+        for (size_t i = 0; i < n; i++) h[i] = bf16_round(h[i]);
+    Pair p = { dev(&cpu, h, n * 4), x ? dev_x(h, n) : dev(&gpu16, h, n * 4), n };
+    free(h);
+    return p;
+}
+
+static void unpair16(Pair *p)
+{
+    cpu.ops->release(&cpu, p->c);
+    gpu16.ops->release(&gpu16, p->g);
+}
+
+static void same16(const char *what, const Pair *p, int x)
+{
+    float *hc = host(&cpu, p->c, p->n), *hg = x ? host_x(p->g, p->n) : host(&gpu16, p->g, p->n);
+    double r = rel(hg, hc, p->n);
+    if (r > worst_bf16) worst_bf16 = r;
+    char msg[256];
+    snprintf(msg, sizeof msg, "bf16 %s: relative error %.3g, limit 2e-2", what, r);
+    check_report(r <= 2e-2, __FILE__, __LINE__, msg);
+    free(hc);
+    free(hg);
+}
+
+static void test_bf16_kernels(void)
+{
+    enum { B = 3, T = 37, C = 72, M = 288, V = 1000, Vp = 1024 };
+    size_t N = (size_t)B * T, n = N * C;
+    const int X = 1, F = 0;
+    /* LayerNorm */
+    Pair x = pair16(n, 2, X), w = pair16(C, 1, X), b = pair16(C, 1, X), out = pair16(n, 1, X);
+    Pair mean = pair16(N, 1, F), rstd = pair16(N, 1, F);
+    cpu.ops->layernorm_forward(&cpu, out.c, mean.c, rstd.c, x.c, w.c, b.c, (int)N, C);
+    gpu16.ops->layernorm_forward(&gpu16, out.g, mean.g, rstd.g, x.g, w.g, b.g, (int)N, C);
+    same16("layernorm_forward", &out, X);
+    same16("layernorm_forward rstd", &rstd, F);
+    Pair dinp = pair16(n, 1, X), dw = pair16(C, 1, F), db = pair16(C, 1, F), dout = pair16(n, 1, X);
+    cpu.ops->layernorm_backward(&cpu, dinp.c, dw.c, db.c, dout.c, x.c, w.c, mean.c, rstd.c, (int)N, C);
+    gpu16.ops->layernorm_backward(&gpu16, dinp.g, dw.g, db.g, dout.g, x.g, w.g, mean.g, rstd.g, (int)N, C);
+    same16("layernorm_backward dinp", &dinp, X);
+    same16("layernorm_backward dw", &dw, F);
+    same16("layernorm_backward db", &db, F);
+    /* matmul: out (N,M) = x W^T + bias + resid, and its backward */
+    Pair W = pair16((size_t)M * C, 0.1f, X), bias = pair16(M, 1, X), res = pair16(N * M, 1, X), mo = pair16(N * M, 1, X);
+    cpu.ops->matmul_forward(&cpu, mo.c, x.c, W.c, bias.c, res.c, (int)N, C, M);
+    gpu16.ops->matmul_forward(&gpu16, mo.g, x.g, W.g, bias.g, res.g, (int)N, C, M);
+    same16("matmul_forward", &mo, X);
+    Pair mdout = pair16(N * M, 1, X), dW = pair16((size_t)M * C, 1, F), dbias = pair16(M, 1, F);
+    size_t ns = cpu.ops->matmul_scratch(&cpu, (int)N, C, M);
+    void *sc = ns ? cpu.ops->alloc(&cpu, ns * 4) : NULL;
+    cpu.ops->matmul_backward(&cpu, dinp.c, dW.c, dbias.c, mdout.c, x.c, W.c, (int)N, C, M, sc);
+    gpu16.ops->matmul_backward(&gpu16, dinp.g, dW.g, dbias.g, mdout.g, x.g, W.g, (int)N, C, M, NULL);
+    same16("matmul_backward dinp", &dinp, X);
+    same16("matmul_backward dW (float32)", &dW, F);
+    same16("matmul_backward db (float32)", &dbias, F);
+    if (sc) cpu.ops->release(&cpu, sc);
+    /* GELU, the residual with a mask */
+    Pair h = pair16(N * M, 2, X), hg = pair16(N * M, 1, X);
+    cpu.ops->gelu_forward(&cpu, hg.c, h.c, N * M);
+    gpu16.ops->gelu_forward(&gpu16, hg.g, h.g, N * M);
+    same16("gelu_forward", &hg, X);
+    cpu.ops->gelu_backward(&cpu, mdout.c, h.c, N * M);
+    gpu16.ops->gelu_backward(&gpu16, mdout.g, h.g, N * M);
+    same16("gelu_backward", &mdout, X);
+    KDrop d = gpt_dropout_site(3, 1, 2, 0.2f);
+    cpu.ops->residual_forward(&cpu, out.c, dout.c, x.c, &d, n);
+    gpu16.ops->residual_forward(&gpu16, out.g, dout.g, x.g, &d, n);
+    same16("residual_forward (dropout 0.2)", &out, X);
+    /* the embeddings */
+    int ids[B * T], tg[B * T];
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = (int)(gpt_rand_u64(&rng) % V);
+        tg[i] = (int)(gpt_rand_u64(&rng) % V);
+    }
+    Pair inp = { dev(&cpu, ids, sizeof ids), dev(&gpu16, ids, sizeof ids), N };
+    Pair tgt = { dev(&cpu, tg, sizeof tg), dev(&gpu16, tg, sizeof tg), N };
+    Pair wte = pair16((size_t)Vp * C, 1, X), wpe = pair16((size_t)T * C, 1, X);
+    cpu.ops->encoder_forward(&cpu, out.c, inp.c, wte.c, wpe.c, B, T, C);
+    gpu16.ops->encoder_forward(&gpu16, out.g, inp.g, wte.g, wpe.g, B, T, C);
+    same16("encoder_forward", &out, X);
+    Pair dwte = pair16((size_t)Vp * C, 1, F), dwpe = pair16((size_t)T * C, 1, F);
+    cpu.ops->encoder_backward(&cpu, dwte.c, dwpe.c, dout.c, inp.c, B, T, C);
+    gpu16.ops->encoder_backward(&gpu16, dwte.g, dwpe.g, dout.g, inp.g, B, T, C);
+    same16("encoder_backward dwte (float32)", &dwte, F);
+    same16("encoder_backward dwpe (float32)", &dwpe, F);
+    /* the classifier, plain and fused with its backward */
+    Pair losses = pair16(N, 1, F);
+    for (int fused = 0; fused < 2; fused++) {
+        Pair lg = pair16(N * Vp, 3, X);
+        cpu.ops->classifier_forward(&cpu, losses.c, lg.c, tgt.c, (int)N, V, Vp, fused ? 0.01f : 0.0f);
+        gpu16.ops->classifier_forward(&gpu16, losses.g, lg.g, tgt.g, (int)N, V, Vp, fused ? 0.01f : 0.0f);
+        same16(fused ? "classifier_forward fused: losses" : "classifier_forward: losses", &losses, F);
+        same16(fused ? "classifier_forward fused: gradient" : "classifier_forward: probabilities", &lg, X);
+        if (!fused) {
+            cpu.ops->classifier_backward(&cpu, lg.c, tgt.c, (int)N, V, Vp, 0.01f);
+            gpu16.ops->classifier_backward(&gpu16, lg.g, tgt.g, (int)N, V, Vp, 0.01f);
+            same16("classifier_backward", &lg, X);
+        }
+        unpair16(&lg);
+    }
+    /* AdamW with the working copy of the weights */
+    size_t sizes[2] = { 40000, 77 };
+    int decays[2] = { 1, 0 };
+    KTensors t = { 2, sizes, decays };
+    size_t np = sizes[0] + sizes[1];
+    Pair pr = pair16(np, 1, F), m = pair16(np, 0.1f, F), v = pair16(np, 0.1f, F), gr = pair16(np, 0.5f, F);
+    Pair px = pair16(np, 1, X); /* the CPU has no working copy: compared with its float32 weights */
+    { /* second moments >= 0 */
+        float *hv = randn(np, 0.1f);
+        for (size_t i = 0; i < np; i++) hv[i] *= hv[i];
+        cpu.ops->upload(&cpu, v.c, hv, np * 4);
+        gpu16.ops->upload(&gpu16, v.g, hv, np * 4);
+        free(hv);
+    }
+    AdamArgs a = { .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip_coef = 0.7f,
+                   .bc1 = 0.1f, .bc2_sqrt = 0.2f };
+    cpu.ops->adamw(&cpu, pr.c, NULL, m.c, v.c, gr.c, &t, &a);
+    gpu16.ops->adamw(&gpu16, pr.g, px.g, m.g, v.g, gr.g, &t, &a);
+    same16("adamw master weights (float32)", &pr, F);
+    Pair pxc = { pr.c, px.g, np }; /* the working copy against the CPU's new weights */
+    same16("adamw working copy", &pxc, X);
+    Pair *all[] = { &x, &w, &b, &out, &mean, &rstd, &dinp, &dw, &db, &dout, &W, &bias, &res, &mo, &mdout, &dW, &dbias,
+                    &h, &hg, &inp, &tgt, &wte, &wpe, &dwte, &dwpe, &losses, &pr, &m, &v, &gr, &px };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair16(all[i]);
+    printf("test_cuda: bf16 kernels: worst relative error %.3g (limit 2e-2)\n", worst_bf16);
+}
+
 /* ---- the whole model ---- */
 
 enum { L = 2, MC = 64, MNH = 4, MM = 256, MV = 4133, CTX = 32, MB = 3, MT = 29, STEPS = 10, MICRO = 2 };
@@ -422,6 +567,7 @@ static void train(Gpt *g, const int *batches, float p, float *losses, float *par
         for (int k = 0; k < MICRO; k++) {
             const int *x = batches + (size_t)(step * MICRO + k) * 2 * MB * MT;
             gpt_set_dropout(g, p, gpt_dropout_key(9, (uint64_t)step, (uint64_t)k));
+            gpt_set_backward(g, 1.0f / MICRO); /* the fused classifier; the gradient check above runs the other */
             gpt_forward(g, x, x + MB * MT, MB, MT);
             gpt_backward(g, 1.0f / MICRO);
             sum += g->loss;
@@ -547,6 +693,7 @@ int main(void)
         for (int t = 0; t < 2; t++)
             for (int dp = 0; dp < 2; dp++) test_flash(2, t ? 130 : 37, 3, heads[i], dp ? 0.1f : 0.0f);
     printf("test_cuda: bf16 attention: worst relative error %.3g (limit 2e-2)\n", worst_flash);
+    test_bf16_kernels();
     test_model(0.0f);
     test_model(0.1f);
     kern_free(&gpu16);

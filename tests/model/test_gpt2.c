@@ -40,6 +40,7 @@ static void train_steps(const GptConfig *cfg, unsigned threads, const int *batch
         double sum = 0;
         for (int k = 0; k < MICRO; k++) {
             const int *x = batches + (size_t)(step * MICRO + k) * 2 * B * T;
+            gpt_set_backward(&g, 1.0f / MICRO); /* as the trainer: the classifier's gradient in the forward */
             gpt_forward(&g, x, x + B * T, B, T);
             gpt_backward(&g, 1.0f / MICRO);
             sum += g.loss;
