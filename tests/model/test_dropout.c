@@ -51,7 +51,6 @@ static void train_steps(const GptConfig *cfg, unsigned threads, float p, const i
     memcpy(*params, g.params, g.n_params * sizeof(float));
     gpt_free(&g);
     kern_free(&kn);
-    kern_free(&kn);
     gpool_free(pool);
 }
 
@@ -165,6 +164,7 @@ int main(void)
     gpt_forward(&g, inp, tgt, B, T);
     CHECK(loss_plain == g.loss);
     gpt_free(&g);
+    kern_free(&kn);
 
     float l2[STEPS], l1[STEPS];
     float *w2, *w1;
