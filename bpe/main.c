@@ -7,6 +7,7 @@
 #include "bpe.h"
 #include "cli.h"
 #include "iofile.h"
+#include "pretok.h"
 #include "train.h"
 
 static int usage(FILE *f, int code)
@@ -245,8 +246,14 @@ static int cmd_train(int argc, char **argv)
             const char *s = argv[++i];
             if (!pretok_builtin(s)) return BAD("--pattern is gpt2 (r50k), gpt4 (cl100k) or o200k, not '%s'", s);
             o.regex = pretok_builtin(s);
-        } else if (!strcmp(a, "--pattern-regex") && i + 1 < argc) o.regex = argv[++i];
-        else if (!strcmp(a, "--classes") && i + 1 < argc) o.classes = argv[++i];
+        } else if (!strcmp(a, "--pattern-regex") && i + 1 < argc) {
+            /* a regex given here that does not compile is bad usage, not bad data */
+            Err re = { 0 };
+            Pretok *p = pretok_new(argv[++i], &re);
+            if (!p) return BAD("--pattern-regex: %s", re.msg);
+            pretok_free(p);
+            o.regex = argv[i];
+        } else if (!strcmp(a, "--classes") && i + 1 < argc) o.classes = argv[++i];
         else if (!strcmp(a, "--hf-compat")) o.hf_compat = 1;
         else if (a[0] == '-' && a[1]) return BAD("train: unknown option '%s'", a);
         else if (n == MAX_INPUTS) return BAD("more than %d input files", MAX_INPUTS);

@@ -17,9 +17,11 @@
 #include "dedup.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hash.h"
 #include "progress.h"
@@ -759,19 +761,92 @@ typedef struct DropEntry {
     int used;
 } DropEntry;
 
+/* The file a shard name stands for, so that `apply` matches `./s.jsonl` in the
+ * list to `s.jsonl` given (or a symlink to the file it points to): realpath
+ * when the file exists, else the name made absolute with the working folder
+ * and "." and ".." taken out lexically; "-" (stdin) is itself. *here says
+ * whether the file exists. Caller frees; NULL when out of memory. */
+static char *shard_key(const char *name, size_t len, int *here)
+{
+    char *raw = strndup(name, len);
+    if (!raw) return NULL;
+    *here = 1;
+    if (!strcmp(raw, "-")) return raw;
+    char *real = realpath(raw, NULL);
+    if (real) {
+        free(raw);
+        return real;
+    }
+    *here = 0;
+    char cwd[PATH_MAX] = "";
+    if (raw[0] != '/' && !getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+    size_t cap = strlen(cwd) + len + 2;
+    char *key = malloc(cap), *seg = raw;
+    if (!key) {
+        free(raw);
+        return NULL;
+    }
+    snprintf(key, cap, "%s", raw[0] == '/' ? "" : cwd);
+    size_t at = strlen(key);
+    if (at && key[at - 1] == '/') key[--at] = 0; /* cwd "/" */
+    while (*seg) { /* append "/SEG" for each segment; "." skipped, ".." drops one */
+        char *end = strchr(seg, '/');
+        size_t sl = end ? (size_t)(end - seg) : strlen(seg);
+        if (sl == 2 && !memcmp(seg, "..", 2)) {
+            while (at && key[at - 1] != '/') at--;
+            if (at) at--;
+        } else if (sl && !(sl == 1 && seg[0] == '.')) {
+            key[at++] = '/';
+            memcpy(key + at, seg, sl);
+            at += sl;
+        }
+        key[at] = 0;
+        seg += sl + (end != NULL);
+    }
+    if (!at) snprintf(key, cap, "/");
+    free(raw);
+    return key;
+}
+
+/* The last path segment of a shard name (len bytes). */
+static const char *base_name(const char *name, size_t len, size_t *base_len)
+{
+    const char *b = name + len;
+    while (b > name && b[-1] != '/') b--;
+    *base_len = (size_t)(name + len - b);
+    return b;
+}
+
 int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e)
 {
     memset(c, 0, sizeof *c);
-    Names shards = { 0 };
+    /* shards: the names given; files: the files they stand for (shard_key),
+     * file_of[name's index] its file's. The map and the list go by file. */
+    Names shards = { 0 }, files = { 0 };
+    uint32_t *file_of = calloc(n ? n : 1, sizeof *file_of);
     RefMap map = { 0 };
     DropEntry *ent = NULL;
     size_t n_ent = 0, cap_ent = 0;
-    Buf text = { 0 }, extra = { 0 };
+    Buf text = { 0 }, extra = { 0 }, last = { 0 }; /* last: the list's previous shard name */
+    uint32_t last_file = UINT32_MAX;
+    uint64_t n_listed = 0;
+    char *key = NULL, *suspect = NULL; /* suspect: a listed name that looks like one of ours */
+    int suspect_here = 0;
     DocReader *in = NULL;
     DocWriter *out = NULL, *rej = NULL;
     InFile *dl = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (names_add(&shards, paths[i], strlen(paths[i])) == UINT32_MAX) goto oom;
+    if (!file_of) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        size_t before = shards.n;
+        uint32_t id = names_add(&shards, paths[i], strlen(paths[i]));
+        if (id == UINT32_MAX) goto oom;
+        if (shards.n == before) continue; /* given twice */
+        int here;
+        if (!(key = shard_key(paths[i], strlen(paths[i]), &here))) goto oom;
+        if ((file_of[id] = names_add(&files, key, strlen(key))) == UINT32_MAX) goto oom;
+        free(key);
+        key = NULL;
+    }
     if (!(dl = in_open(o->drop, DOC_DEFAULT_MAX_LINE, e))) goto fail;
     const char *l;
     size_t len;
@@ -787,7 +862,28 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
             err_at(e, o->drop, in_lineno(dl), "not a drop list line (SHARD:LINE<TAB>REASON<TAB>DUP_OF)");
             goto fail;
         }
-        uint32_t sh = names_find(&shards, l, nl, NULL);
+        n_listed++;
+        if (last.len != nl || memcmp(last.data, l, nl)) { /* the list is sorted: names come in runs */
+            last.len = 0;
+            if (buf_append(&last, l, nl)) goto oom;
+            int here;
+            if (!(key = shard_key(l, nl, &here))) goto oom;
+            last_file = names_find(&files, key, strlen(key), NULL);
+            free(key);
+            key = NULL;
+            size_t bl, gl;
+            const char *b = base_name(l, nl, &bl);
+            int same_base = 0;
+            for (size_t i = 0; i < shards.n && !same_base; i++) {
+                const char *g = base_name(shards.name[i], strlen(shards.name[i]), &gl);
+                same_base = gl == bl && !memcmp(g, b, bl);
+            }
+            if (last_file == UINT32_MAX && !suspect && (!here || same_base)) {
+                if (!(suspect = strndup(l, nl))) goto oom;
+                suspect_here = here;
+            }
+        }
+        uint32_t sh = last_file;
         if (sh == UINT32_MAX) continue; /* another shard's */
         if (refmap_get(&map, sh, line) != UINT32_MAX) continue; /* listed twice: once is enough */
         if (grow((void **)&ent, &cap_ent, n_ent + 1, sizeof *ent)) goto oom;
@@ -802,6 +898,19 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
     if (rc < 0) goto fail;
     in_close(dl);
     dl = NULL;
+    /* Nothing on the list is ours. Quiet when every shard it names is another
+     * file here (apply run shard by shard, on one without duplicates); a name
+     * that is no file here, or that shares a file name with one of ours, says
+     * that sig saw these shards under other paths (another working folder,
+     * moved files): every duplicate would be kept without a word. */
+    if (!n_ent && n_listed && suspect) {
+        Err w;
+        err_set(&w, "warning: %s: none of its %" PRIu64 " entries names the shard%s given (it names '%s', %s): "
+                    "nothing is dropped; give sig and apply paths to the same files",
+                o->drop, n_listed, n == 1 ? "" : "s", suspect,
+                suspect_here ? "another file of the same name" : "which is not a file here");
+        err_warn(&w);
+    }
     if (!(in = doc_open(&o->doc, paths, n, e))) goto fail;
     if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
     if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto fail;
@@ -811,7 +920,7 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
     while ((rc = doc_next(in, &d, e)) == 1) {
         c->in++;
         uint32_t sh = names_find(&shards, d.path ? d.path : "-", strlen(d.path ? d.path : "-"), NULL);
-        uint32_t k = sh == UINT32_MAX ? UINT32_MAX : refmap_get(&map, sh, d.lineno);
+        uint32_t k = sh == UINT32_MAX ? UINT32_MAX : refmap_get(&map, file_of[sh], d.lineno);
         if (k == UINT32_MAX) {
             if (docw_write(out, &d, NULL, 0, NULL, e)) goto fail;
             c->kept++;
@@ -857,10 +966,12 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
                      "%" PRIu64 " in = %" PRIu64 " kept + %" PRIu64 " exact + %" PRIu64
                      " near duplicates dropped; %" PRIu64 " bad lines skipped",
                      c->in, c->kept, c->exact, c->near, c->bad);
-    names_free(&shards);
+    names_free(&shards), names_free(&files);
+    free(file_of);
+    free(suspect);
     free(map.slot);
     free(ent);
-    buf_free(&text), buf_free(&extra);
+    buf_free(&text), buf_free(&extra), buf_free(&last);
     return 0;
 oom:
     err_set(e, "out of memory");
@@ -869,9 +980,12 @@ fail:
     doc_abort(in);
     docw_abort(rej);
     docw_abort(out);
-    names_free(&shards);
+    names_free(&shards), names_free(&files);
+    free(file_of);
+    free(key);
+    free(suspect);
     free(map.slot);
     free(ent);
-    buf_free(&text), buf_free(&extra);
+    buf_free(&text), buf_free(&extra), buf_free(&last);
     return -1;
 }

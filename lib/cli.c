@@ -9,6 +9,25 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The digits after a decimal point, as frac / 10^k with trailing zeros
+ * dropped; *end past them. -1 when there is no digit or more than 19 count. */
+static int fraction(const char *s, const char **end, uint64_t *frac, uint64_t *pow10)
+{
+    const char *p = s;
+    while (*p >= '0' && *p <= '9') p++;
+    const char *last = p;
+    while (last > s && last[-1] == '0') last--;
+    if (p == s || last - s > 19) return -1;
+    *frac = 0;
+    *pow10 = 1;
+    for (const char *q = s; q < last; q++) {
+        *frac = *frac * 10 + (uint64_t)(*q - '0');
+        *pow10 *= 10;
+    }
+    *end = p;
+    return 0;
+}
+
 int cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (!s || !*s || *s == '-' || *s == '+') return -1;
@@ -16,6 +35,13 @@ int cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || errno) return -1;
+    /* "1.2M": a fraction is taken when the whole value is a whole number */
+    uint64_t frac = 0, pow10 = 1;
+    if (*end == '.') {
+        const char *after;
+        if (fraction(end + 1, &after, &frac, &pow10)) return -1;
+        end = (char *)after;
+    }
     uint64_t mul = 1;
     if (!strcmp(end, "k") || !strcmp(end, "K")) mul = 1000ull;
     else if (!strcmp(end, "M")) mul = 1000000ull;
@@ -27,6 +53,13 @@ int cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     else if (*end) return -1;
     if (v > UINT64_MAX / mul) return -1;
     v *= mul;
+    if (frac) { /* frac < 10^19 and mul <= 10^12: the product fits in 128 bits */
+        unsigned __int128 part = (unsigned __int128)frac * mul;
+        if (part % pow10) return -1; /* "1.5" or "1.0000001M": not a whole number */
+        uint64_t add = (uint64_t)(part / pow10);
+        if (v > UINT64_MAX - add) return -1;
+        v += add;
+    }
     if (v < min || v > max) return -1;
     *out = v;
     return 0;
@@ -142,9 +175,10 @@ int cli_common_option(const char *prog, CommonOpts *c, int argc, char **argv, in
     const char *a = argv[*i], *v;
     if (!strcmp(a, "--progress")) c->progress = PROGRESS_ON;
     else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) c->progress = PROGRESS_QUIET;
-    else if (!strcmp(a, "-j") || !strcmp(a, "--threads")) {
+    else if (!strcmp(a, "-j") || !strcmp(a, "--threads") || (!strncmp(a, "-j", 2) && a[2])) {
         uint64_t n;
-        if (!(v = value(prog, argc, argv, i))) return 2;
+        if (a[2] && a[1] == 'j') v = a + 2; /* the attached form, -j4 */
+        else if (!(v = value(prog, argc, argv, i))) return 2;
         if (cli_u64(v, 1, 1024, &n)) return cli_bad_usage(prog, "-j needs 1..1024, not '%s'", v);
         c->threads = (unsigned)n;
     } else {

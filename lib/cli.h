@@ -14,7 +14,9 @@
 #define TOOLKIT_VERSION "0.1.0"
 
 /* Decimal count with an optional suffix k/K (1e3), M (1e6), G/B (1e9), T (1e12),
- * or Ki/Mi/Gi (powers of 1024); "300M" is 300000000. 0 ok, -1 not a number in
+ * or Ki/Mi/Gi (powers of 1024); "300M" is 300000000. A decimal fraction is
+ * taken when the value it gives is whole: "1.2M" is 1200000, "1.5Ki" 1536;
+ * "1.5" and "1.0000001M" are refused. 0 ok, -1 not a whole number in
  * [min, max] (then *out is untouched). */
 int cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* A finite decimal number in [min, max]; a trailing '%' divides by 100. */
@@ -35,7 +37,8 @@ unsigned cli_cores(void);
 /* If argv[*i] is one of the shared options, take it (and its value, advancing
  * *i) and return 1; return 0 when it is not one of them; print the problem and
  * return 2 when its value is bad. cli_doc_option: --field --format --sep
- * --on-error --bad-lines --max-line. cli_common_option: --progress --quiet -j. */
+ * --on-error --bad-lines --max-line. cli_common_option: --progress --quiet -j
+ * (also attached, -j4). */
 int cli_doc_option(const char *prog, DocOpts *o, int argc, char **argv, int *i);
 int cli_common_option(const char *prog, CommonOpts *c, int argc, char **argv, int *i);
 

@@ -1,7 +1,8 @@
 /* Document reader and writer. The format of each input is chosen by its name
  * unless the user names it: "*.txt", "*.text", "*.md" (also with ".gz") are
  * plain text, anything else and stdin are JSON Lines; --sep implies plain text.
- * Blank JSONL lines hold no document and are only counted. */
+ * Blank JSONL lines hold no document and are only counted; a UTF-8 byte-order
+ * mark at the start of a JSONL file is skipped. */
 #include "docio.h"
 
 #include <stdlib.h>
@@ -147,6 +148,10 @@ static int next_jsonl(DocReader *r, Doc *d, Err *e)
         if (rc < 0 && !skip_long_line(r, e)) continue;
         if (rc != 1) return rc;
         uint64_t lineno = in_lineno(r->in);
+        if (lineno == 1 && len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) {
+            line += 3; /* a UTF-8 byte-order mark (Windows editors write one): not part of the JSON */
+            len -= 3;
+        }
         if (is_blank(line, len)) {
             r->st.n_blank++;
             continue;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gpool.h"
 
 #define PROG ARGS_PROG
 
@@ -23,6 +24,19 @@ int args_report(const char *prog, int code, const Err *e)
 }
 
 /* ---- options several subcommands share ---- */
+
+/* cli_common_option (--progress --quiet -j), with -j refused past the threads
+ * OpenBLAS was built for: our pool's threads all call it, and past its limit
+ * it crashes (issue 13: -j 1000 was a segfault). */
+static int common_option(const char *prog, CommonOpts *c, int argc, char **argv, int *i)
+{
+    int rc = cli_common_option(prog, c, argc, argv, i);
+    unsigned limit = gpool_blas_limit();
+    if (rc == 1 && c->threads > limit)
+        return cli_bad_usage(prog, "-j %u is more threads than OpenBLAS here is built for: at most %u", c->threads,
+                             limit);
+    return rc;
+}
 
 /* The lines of --device and --precision, for the help of every subcommand
  * that runs the model. */
@@ -56,6 +70,25 @@ static int device_option(const char *prog, DeviceOpts *d, int argc, char **argv,
     return 1;
 }
 
+/* The bad usage of a value that is not a whole number in [lo, hi]: the
+ * message states the range ("--layers must be a whole number in 1..1000, not
+ * '0'"), bounds that are powers of two from 2^20 up written as such. */
+static int bad_whole(const char *prog, const char *a, const char *v, uint64_t lo, uint64_t hi)
+{
+    char his[32];
+    int log2 = 0;
+    while (log2 < 63 && (UINT64_C(1) << log2) < hi) log2++;
+    if (log2 >= 20 && (UINT64_C(1) << log2) == hi) snprintf(his, sizeof his, "2^%d", log2);
+    else snprintf(his, sizeof his, "%llu", (unsigned long long)hi);
+    return cli_bad_usage(prog, "%s must be a whole number in %llu..%s, not '%s'", a, (unsigned long long)lo, his, v);
+}
+
+/* The same for a number in [lo, hi]. */
+static int bad_number(const char *prog, const char *a, const char *v, double lo, double hi)
+{
+    return cli_bad_usage(prog, "%s must be a number in %.10g..%.10g, not '%s'", a, lo, hi, v);
+}
+
 /* The help of the options train_shared_option takes. */
 static const char train_shared_help[] =
     "Data and batch (as 'model train'):\n"
@@ -85,21 +118,23 @@ static int train_shared_option(const char *prog, TrainOpts *o, int argc, char **
     const char *v = argv[++*i];
     uint64_t n = 0;
     double d = 0;
-    int bad = 0;
+#define WHOLE(lo, hi) if (cli_u64(v, lo, hi, &n)) return bad_whole(prog, a, v, lo, hi)
+#define NUMBER(lo, hi) if (cli_double(v, lo, hi, &d)) return bad_number(prog, a, v, lo, hi)
     switch (k) {
-    case 0: bad = cli_u64(v, 1, 1 << 20, &n); o->context = (int)n; break;
-    case 1: bad = cli_u64(v, 2, 1u << 31, &n); o->vocab_size = (int)n; break;
-    case 2: bad = cli_u64(v, 0, 1u << 31, &n); o->eot_id = (int)n; break;
-    case 3: bad = cli_u64(v, 1, UINT64_C(1) << 40, &n); o->batch_tokens = n; break;
-    case 4: bad = cli_u64(v, 1, 1 << 16, &n); o->micro_batch = (int)n; break;
-    case 5: bad = cli_double(v, 0, 10, &d); o->adam.weight_decay = (float)d; break;
-    case 6: bad = cli_double(v, 0, 0.999999, &d); o->adam.beta1 = (float)d; break;
-    case 7: bad = cli_double(v, 0, 0.999999999, &d); o->adam.beta2 = (float)d; break;
-    case 8: bad = cli_double(v, 1e-30, 1, &d); o->adam.eps = (float)d; break;
-    case 9: bad = cli_double(v, 0, 1e9, &d); o->adam.clip = (float)d; break;
-    default: bad = cli_u64(v, 0, INT64_MAX, &n); o->seed = n; break;
+    case 0: WHOLE(1, 1 << 20); o->context = (int)n; break;
+    case 1: WHOLE(2, 1u << 31); o->vocab_size = (int)n; break;
+    case 2: WHOLE(0, 1u << 31); o->eot_id = (int)n; break;
+    case 3: WHOLE(1, UINT64_C(1) << 40); o->batch_tokens = n; break;
+    case 4: WHOLE(1, 1 << 16); o->micro_batch = (int)n; break;
+    case 5: NUMBER(0, 10); o->adam.weight_decay = (float)d; break;
+    case 6: NUMBER(0, 0.999999); o->adam.beta1 = (float)d; break;
+    case 7: NUMBER(0, 0.999999999); o->adam.beta2 = (float)d; break;
+    case 8: NUMBER(1e-30, 1); o->adam.eps = (float)d; break;
+    case 9: NUMBER(0, 1e9); o->adam.clip = (float)d; break;
+    default: WHOLE(0, INT64_MAX); o->seed = n; break;
     }
-    if (bad) return cli_bad_usage(prog, "%s needs a number in range, not '%s'", a, v);
+#undef WHOLE
+#undef NUMBER
     return 1;
 }
 
@@ -108,14 +143,12 @@ static int train_shared_option(const char *prog, TrainOpts *o, int argc, char **
  * the caller's scratch. */
 #define U64(name, min, max, dst)                                                                   \
     else if (!strcmp(a, name)) {                                                                   \
-        if (cli_u64(v, min, max, &n))                                                              \
-            return cli_bad_usage(PROG, "%s needs a whole number in range, not '%s'", a, v);        \
+        if (cli_u64(v, min, max, &n)) return bad_whole(PROG, a, v, min, max);                     \
         dst = n;                                                                                   \
     }
 #define DBL(name, min, max, dst)                                                                   \
     else if (!strcmp(a, name)) {                                                                   \
-        if (cli_double(v, min, max, &d))                                                           \
-            return cli_bad_usage(PROG, "%s needs a number in range, not '%s'", a, v);              \
+        if (cli_double(v, min, max, &d)) return bad_number(PROG, a, v, min, max);                  \
         dst = d;                                                                                   \
     }
 
@@ -195,7 +228,7 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
     const char *fixed = NULL; /* an option --resume cannot take: the checkpoint has its own */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int rc = cli_common_option(PROG, &common, argc, argv, &i);
+        int rc = common_option(PROG, &common, argc, argv, &i);
         if (rc == 0) rc = device_option(PROG, &o->dev, argc, argv, &i);
         if (rc == 2) return 2;
         if (rc == 1) continue;
@@ -327,7 +360,7 @@ int args_parse_sweep(int argc, char **argv, SweepOpts *s)
     CommonOpts common = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int rc = cli_common_option(PROG, &common, argc, argv, &i);
+        int rc = common_option(PROG, &common, argc, argv, &i);
         if (rc == 0) rc = device_option(PROG, &s->t.dev, argc, argv, &i);
         if (rc == 2) return 2;
         if (rc == 1) continue;
@@ -422,7 +455,7 @@ int args_parse_lrfind(int argc, char **argv, LrOpts *lo)
     CommonOpts common = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int rc = cli_common_option(PROG, &common, argc, argv, &i);
+        int rc = common_option(PROG, &common, argc, argv, &i);
         if (rc == 0) rc = device_option(PROG, &lo->t.dev, argc, argv, &i);
         if (rc == 2) return 2;
         if (rc == 1) continue;
@@ -523,7 +556,8 @@ static int plan_usage(FILE *f, int code)
           "Output:\n"
           "  --json               one JSON object (for tools) instead of the table\n"
           "  -j N                 threads of the sgemm rate and --measure (default: every\n"
-          "                       core, as model train)\n"
+          "                       core, as model train; at most the threads OpenBLAS is\n"
+          "                       built for, 64 in Debian's)\n"
           "  --quiet              no summary line on stderr\n"
           "  -h, --help           this help\n"
           "\n"
@@ -558,7 +592,7 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
     plan_opts_init(a);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
-        int rc = cli_common_option(ARGS_PROG_PLAN, &a->common, argc, argv, &i);
+        int rc = common_option(ARGS_PROG_PLAN, &a->common, argc, argv, &i);
         if (rc == 0) rc = device_option(ARGS_PROG_PLAN, &a->dev, argc, argv, &i);
         if (rc == 2) return 2;
         if (rc == 1) continue;
@@ -692,7 +726,7 @@ int args_parse_sample(int argc, char **argv, SampleOpts *o)
     sample_opts_init(o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        int rc = common_option(PROG, &o->common, argc, argv, &i);
         if (rc == 0) rc = device_option(PROG, &o->dev, argc, argv, &i);
         if (rc == 2) return 2;
         if (rc == 1) continue;
@@ -778,7 +812,7 @@ int args_parse_eval(int argc, char **argv, EvalOpts *o)
     eval_opts_init(o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        int rc = common_option(PROG, &o->common, argc, argv, &i);
         if (rc == 0) rc = cli_doc_option(PROG, &o->doc, argc, argv, &i);
         if (rc == 0) rc = device_option(PROG, &o->dev, argc, argv, &i);
         if (rc == 2) return 2;
@@ -842,7 +876,7 @@ int args_parse_export(int argc, char **argv, ExportOpts *o)
     export_opts_init(o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        int rc = common_option(PROG, &o->common, argc, argv, &i);
         if (rc == 2) return 2;
         if (rc == 1) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return export_usage(stdout, 0);
@@ -905,7 +939,7 @@ int args_parse_import(int argc, char **argv, ImportOpts *o)
     import_opts_init(o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int rc = cli_common_option(PROG, &o->common, argc, argv, &i);
+        int rc = common_option(PROG, &o->common, argc, argv, &i);
         if (rc == 2) return 2;
         if (rc == 1) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return import_usage(stdout, 0);

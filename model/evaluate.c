@@ -151,7 +151,7 @@ int eval_run(const EvalOpts *o, Err *e)
     uint64_t n_windows = src.n_windows;
     if (o->max_windows && o->max_windows < n_windows) n_windows = o->max_windows;
     if ((uint64_t)B > n_windows) B = (int)n_windows;
-    unsigned threads = o->common.threads ? o->common.threads : cli_cores();
+    unsigned threads = gpool_size(o->common.threads, cli_cores());
     openblas_set_num_threads(1);
     if (!(pool = gpool_new(threads))) {
         err_set(e, "cannot start %u threads", threads);

@@ -1,12 +1,15 @@
 /* The pool: workers sleep on a condition variable between runs and take task
  * numbers from an atomic counter. The caller's thread works too. A run costs
  * a broadcast and a wait, tens of microseconds: the trainer calls it a few
- * hundred times a step, so it is not worth spinning. */
+ * hundred times a step, so it is not worth spinning. The pool's threads call
+ * OpenBLAS, so gpool_size keeps it within the threads OpenBLAS was built for. */
 #include "gpool.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct GPool {
     unsigned n_threads;
@@ -109,4 +112,24 @@ void gpool_free(GPool *p)
     pthread_cond_destroy(&p->done);
     free(p->tids);
     free(p);
+}
+
+/* Older OpenBLAS builds do not name their limit; 64 is Debian's, and the
+ * default of OpenBLAS's own Makefile on a machine of up to 64 cores. */
+#define BLAS_LIMIT_UNSAID 64u
+
+unsigned gpool_blas_limit(void)
+{
+    const char *cfg = openblas_get_config();
+    const char *at = cfg ? strstr(cfg, "MAX_THREADS=") : NULL;
+    if (!at) return BLAS_LIMIT_UNSAID;
+    unsigned long n = strtoul(at + strlen("MAX_THREADS="), NULL, 10);
+    return n >= 1 && n <= 1u << 20 ? (unsigned)n : BLAS_LIMIT_UNSAID;
+}
+
+unsigned gpool_size(unsigned asked, unsigned cores)
+{
+    unsigned n = asked ? asked : cores, limit = gpool_blas_limit();
+    if (n < 1) n = 1;
+    return n < limit ? n : limit;
 }

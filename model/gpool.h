@@ -18,4 +18,14 @@ void gpool_run(GPool *p, size_t n_tasks, GPoolFn fn, void *ctx);
 unsigned gpool_threads(const GPool *p);
 void gpool_free(GPool *p);
 
+/* The most threads of ours that may call OpenBLAS at once: the MAX_THREADS
+ * its build was configured with (openblas_get_config(); Debian 12's 0.3.21
+ * says 64), or 64 when it does not say. Past it OpenBLAS runs out of its
+ * per-thread buffers and crashes (Debian's: a segfault from about -j 512). */
+unsigned gpool_blas_limit(void);
+/* The pool for -j asked (0: every one of the machine's cores), never more
+ * than gpool_blas_limit(): on a machine with more cores the default stops
+ * there (args.c refuses a larger -j with a message). */
+unsigned gpool_size(unsigned asked, unsigned cores);
+
 #endif

@@ -141,7 +141,7 @@ int lrfind_run(const LrOpts *lo, Err *e)
     }
     int accum = (int)(bt / micro);
     int n = (int)lo->steps;
-    unsigned threads = o->threads ? o->threads : cli_cores();
+    unsigned threads = gpool_size(o->threads, cli_cores());
     if (!pr.quiet)
         fprintf(stderr, "model: lr-find: %zu parameters (%d layers, width %d, %d heads, vocabulary %d, context %d), "
                         "%llu tokens a step, %d steps from lr %g to %g, %u threads\n",

@@ -827,7 +827,7 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
     /* the machine: the trainer's threads, with OpenBLAS single-threaded */
     double t0 = progress_now();
     if (o->rate <= 0 || o->measure) {
-        env.threads = o->common.threads ? o->common.threads : cli_cores();
+        env.threads = gpool_size(o->common.threads, cli_cores());
         openblas_set_num_threads(1); /* as the trainer: our threads split the products */
         if (!(pool = gpool_new(env.threads))) {
             code = err_code(err, 1, "cannot start %u threads", env.threads);

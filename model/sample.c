@@ -121,7 +121,7 @@ int sample_run(const SampleOpts *o, Err *e)
         err_set(e, "%s has no end-of-text token to start from: give --prompt", rm.ckpt);
         goto done;
     }
-    unsigned threads = o->common.threads ? o->common.threads : cli_cores();
+    unsigned threads = gpool_size(o->common.threads, cli_cores());
     openblas_set_num_threads(1);
     if (!(pool = gpool_new(threads))) {
         err_set(e, "cannot start %u threads", threads);

@@ -370,7 +370,7 @@ int train_run(const TrainOpts *opts, Err *e)
     }
 
     /* the plan */
-    unsigned threads = r.o.threads ? r.o.threads : cli_cores();
+    unsigned threads = gpool_size(r.o.threads, cli_cores()); /* within what OpenBLAS takes */
     openblas_set_num_threads(1); /* our threads split the products: never both at once */
     if (!(pool = gpool_new(threads))) {
         code = err_code(e, 1, "cannot start %u threads", threads);

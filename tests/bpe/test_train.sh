@@ -61,9 +61,13 @@ expect_rc 0 "$B" encode -t "$T/re.json" --ids -q -o "$T/re.ours" "$T/held.jsonl"
 expect_rc 0 $NODE tests/bpe/hf_ids.js "$T/re.json" "$T/held.jsonl" "$T/held.hf"
 expect_same "$T/held.hf" "$T/re.ours"
 
-# Bad input: a regex that does not compile, no output left; bad usage.
-expect_rc 1 "$B" train --pattern-regex 'a(b' -o "$T/bad.json" "$T/train.jsonl"
-expect_err "pattern does not compile at offset 3"; expect_no_file "$T/bad.json"
+# Bad usage: a regex that does not compile (exit 2: it is the command line's,
+# issue 13 item 11), no output left.
+expect_rc 2 "$B" train --pattern-regex 'a(b' -o "$T/bad.json" "$T/train.jsonl"
+expect_err "bpe: --pattern-regex: pattern does not compile at offset 3"; expect_err "try 'bpe --help'"
+expect_no_file "$T/bad.json"
+expect_rc 2 "$B" train --pattern-regex '(' -o "$T/bad.json" "$T/train.jsonl"
+expect_err "missing closing parenthesis"; expect_no_file "$T/bad.json"
 expect_rc 2 "$B" train --vocab-size 100 -o "$T/bad.json" "$T/train.jsonl"; expect_err "below the 256 bytes"
 expect_rc 2 "$B" train "$T/train.jsonl"; expect_err "needs -o"
 printf '{"text":"ok"}\nnot json\n' > "$T/badjson.jsonl"

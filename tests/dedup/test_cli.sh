@@ -145,6 +145,40 @@ done
 "$D" --verify estimate -j 3 -q --rejects je3.rej s1.jsonl s2.jsonl s3.jsonl > je3.out
 if cmp -s je1.out je3.out && cmp -s je1.rej je3.rej; then ok; else fail "--verify estimate: -j 3 differs from -j 1"; fi
 
+# ---- apply matches the list to the shards by file, not by spelling ----
+# (issue 13, item 6: ./s2.jsonl against the list's s2.jsonl dropped nothing,
+# silently). drop.tsv is A ~ B ~ C's, above: it drops from s2.
+run "$D" apply --drop drop.tsv --rejects ref.rej -o ref.out s2.jsonl
+[ "$rc" = 0 ] && [ -s ref.rej ] && ok || fail "apply s2.jsonl: nothing dropped ($(cat "$T/err"))"
+ln -s s2.jsonl link.jsonl
+mkdir -p sub other
+sed 's#^#./#' drop.tsv > dot.tsv
+for how in "drop.tsv ./s2.jsonl" "dot.tsv s2.jsonl" "drop.tsv $T/s2.jsonl" "drop.tsv sub/../s2.jsonl" "drop.tsv link.jsonl"; do
+    set -- $how
+    expect_rc 0 "$D" apply --drop "$1" --rejects how.rej -o how.out "$2"
+    if cmp -s ref.out how.out && cmp -s ref.rej how.rej; then ok; else fail "apply --drop $1 $2: not what apply s2.jsonl drops"; fi
+    if grep -q warning "$T/err"; then fail "apply --drop $1 $2: $(cat "$T/err")"; else ok; fi
+done
+# a list that names none of the shards given: a warning when it names files
+# that are not here (sig ran in another folder: relative names are read from
+# apply's) or another file of the same name; none when its shards are other
+# files here (a shard without duplicates)
+(cd sub && "$D" apply --drop ../drop.tsv -q -o ../how.out ../s2.jsonl 2> ../sub.err)
+if grep -qF "(it names 's2.jsonl', which is not a file here)" sub.err; then ok; else fail "apply from sub/: $(cat sub.err)"; fi
+expect_same s2.jsonl how.out
+sed 's#^#elsewhere/#' drop.tsv > moved.tsv
+expect_rc 0 "$D" apply --drop moved.tsv -o how.out s2.jsonl
+expect_err "dedup: warning: moved.tsv: none of its $(grep -c . drop.tsv) entries names the shard given (it names 'elsewhere/s"
+expect_err "which is not a file here): nothing is dropped"
+expect_same s2.jsonl how.out
+cp s2.jsonl other/s2.jsonl
+expect_rc 0 "$D" apply --drop drop.tsv -q -o how.out other/s2.jsonl
+expect_err "(it names 's2.jsonl', another file of the same name)"
+sed -n 1,5p docs.jsonl > s4.jsonl
+expect_rc 0 "$D" apply --drop drop.tsv -o how.out s4.jsonl
+if grep -q warning "$T/err"; then fail "apply on a shard the list does not name: $(cat "$T/err")"; else ok; fi
+expect_same s4.jsonl how.out
+
 # ---- the chain refuses what it cannot trust ----
 "$D" sig s1.jsonl > sig1.txt
 "$D" sig --ngram 3 s2.jsonl > sig2.txt

@@ -22,6 +22,28 @@ static void numbers(void)
     CHECK_INT(-1, cli_u64("", 0, 100, &v));
     CHECK_INT(-1, cli_u64("99999999999999999999", 0, UINT64_MAX, &v));
     CHECK_INT(-1, cli_u64("20000000T", 0, UINT64_MAX, &v));
+    /* decimals with a suffix, when the value is whole (issue 13, item 11) */
+    CHECK_INT(0, cli_u64("1.2M", 0, UINT64_MAX, &v));
+    CHECK_INT(1200000, v);
+    CHECK_INT(0, cli_u64("1.5Ki", 0, UINT64_MAX, &v));
+    CHECK_INT(1536, v);
+    CHECK_INT(0, cli_u64("0.25k", 0, UINT64_MAX, &v));
+    CHECK_INT(250, v);
+    CHECK_INT(0, cli_u64("2.500B", 0, UINT64_MAX, &v));
+    CHECK_INT(2500000000, v);
+    CHECK_INT(0, cli_u64("7.0", 0, UINT64_MAX, &v));
+    CHECK_INT(7, v);
+    CHECK_INT(0, cli_u64("18446744073.709551615G", 0, UINT64_MAX, &v));
+    CHECK(v == UINT64_MAX);
+    v = 3;
+    CHECK_INT(-1, cli_u64("1.0000001M", 0, UINT64_MAX, &v)); /* 1000000.1 */
+    CHECK_INT(-1, cli_u64("1.5", 0, UINT64_MAX, &v));
+    CHECK_INT(-1, cli_u64("1.M", 0, UINT64_MAX, &v));
+    CHECK_INT(-1, cli_u64(".5M", 0, UINT64_MAX, &v));
+    CHECK_INT(-1, cli_u64("1.2.3M", 0, UINT64_MAX, &v));
+    CHECK_INT(-1, cli_u64("18446744073.709551616G", 0, UINT64_MAX, &v)); /* one over */
+    CHECK_INT(-1, cli_u64("1.5M", 0, 1000000, &v));
+    CHECK_INT(3, v);
     double d = 0;
     CHECK_INT(0, cli_double("0.5%", 0, 1, &d));
     CHECK(d == 0.005);
@@ -67,9 +89,40 @@ static void utf8(void)
     free(s);
 }
 
+/* -j N, -jN and --threads N (issue 13, item 11: -j1 was refused). */
+static void threads(void)
+{
+    static const struct { const char *argv[3]; int argc, rc, at; unsigned threads; } cases[] = {
+        { { "-j", "4" }, 2, 1, 1, 4 },
+        { { "-j4" }, 1, 1, 0, 4 },
+        { { "-j1" }, 1, 1, 0, 1 },
+        { { "--threads", "3" }, 2, 1, 1, 3 },
+        { { "-j0" }, 1, 2, 0, 0 },
+        { { "-jx" }, 1, 2, 0, 0 },
+        { { "-j2000" }, 1, 2, 0, 0 },
+        { { "-j" }, 1, 2, 0, 0 },
+        { { "--json" }, 1, 0, 0, 0 },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        CommonOpts c = { 0 };
+        int i = 0;
+        FILE *saved = stderr;
+        stderr = fopen("/dev/null", "w"); /* the bad-usage lines */
+        int rc = cli_common_option("test", &c, cases[k].argc, (char **)cases[k].argv, &i);
+        fclose(stderr);
+        stderr = saved;
+        CHECK_INT(cases[k].rc, rc);
+        if (cases[k].rc == 1) {
+            CHECK_INT(cases[k].at, i);
+            CHECK_INT(cases[k].threads, c.threads);
+        }
+    }
+}
+
 int main(void)
 {
     numbers();
+    threads();
     utf8();
     return check_done("test_cli");
 }

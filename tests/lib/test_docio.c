@@ -1,7 +1,7 @@
 /* lib/docio.c and lib/iofile.c: pass-through of JSON members, replaced text and
  * appended members, plain text modes, .gz both ways, and every failure path:
- * bad JSON, bad UTF-8, truncated gzip, missing files, stop versus skip, and that
- * a failed write leaves no file behind. */
+ * bad JSON, bad UTF-8, truncated gzip, missing files, stop versus skip, a
+ * byte-order mark, and that a failed write leaves no file behind. */
 #include <zlib.h>
 
 #include "check.h"
@@ -84,6 +84,33 @@ static void passthrough(void)
     CHECK_INT(1, doc_next(r, &d, &e));
     CHECK_MEM("x", d.text, d.text_len);
     doc_close(r, &e);
+}
+
+/* A UTF-8 byte-order mark opening a JSONL file is skipped, in each file
+ * (issue 13, item 11: it was "invalid JSON at byte 1"); one anywhere else is
+ * still bad JSON. */
+static void byte_order_mark(void)
+{
+    const char *in = scratch("bom.jsonl"), *in2 = scratch("bom2.jsonl"), *out = scratch("bom-out.jsonl");
+    const char data[] = "\xef\xbb\xbf{\"text\":\"first\"}\n{\"text\":\"second\"}\n";
+    write_file(in, data, sizeof data - 1);
+    const char alone[] = "\xef\xbb\xbf\n{\"text\":\"third\"}\n";
+    write_file(in2, alone, sizeof alone - 1);
+    DocOpts o = { 0 };
+    Err e = { { 0 } };
+    DocStats st;
+    const char *paths[] = { in, in2 };
+    CHECK_INT(0, copy_docs(&o, paths, 2, out, NULL, &st, &e));
+    CHECK_STR("", e.msg);
+    char *got = read_file(out, NULL);
+    CHECK_STR("{\"text\":\"first\"}\n{\"text\":\"second\"}\n{\"text\":\"third\"}\n", got);
+    free(got);
+    CHECK_INT(3, st.n_docs);
+    CHECK_INT(1, st.n_blank); /* the mark alone on the second file's first line */
+    const char later[] = "{\"text\":\"first\"}\n\xef\xbb\xbf{\"text\":\"second\"}\n";
+    write_file(in, later, sizeof later - 1);
+    CHECK_INT(-1, copy_docs(&o, paths, 1, out, NULL, NULL, &e));
+    CHECK_HAS(":2: invalid JSON at byte 1", e.msg);
 }
 
 static void bad_lines(void)
@@ -465,6 +492,7 @@ static void real_corpus(void)
 int main(void)
 {
     passthrough();
+    byte_order_mark();
     bad_lines();
     long_lines();
     gzip_files();

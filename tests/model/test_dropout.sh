@@ -39,9 +39,9 @@ expect_err "--dropout cannot change"
 
 # --- bad values
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/bad" $SHAPE --dropout 1
-expect_err "--dropout needs a number in range, not '1'"
+expect_err "--dropout must be a number in 0..0.9, not '1'"
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/bad" $SHAPE --dropout -0.1
-expect_err "--dropout needs a number"
+expect_err "--dropout must be a number in 0..0.9, not '-0.1'"
 expect_no_file "$T/bad"
 expect_rc 0 "$M" train --device cpu --help
 expect_out "--dropout P"

@@ -3,10 +3,12 @@
  * Chinchilla optimum against its first-order condition, Levine's verdicts, the
  * --compare table, --json through jansson, --data, --budget, --measure (real
  * steps of tiny shapes: its derived figures against its own step time, never
- * a timing threshold), and bad usage (exit 2, one line + try, nothing on
- * stdout). Command lines go through args.c's parser into plan_run, as
- * bin/model runs them; plan_run is also called on a PlanOpts filled here.
+ * a timing threshold), bad usage (exit 2, one line + try, nothing on
+ * stdout) and -j against OpenBLAS's thread limit. Command lines go through
+ * args.c's parser into plan_run, as bin/model runs them; plan_run is also
+ * called on a PlanOpts filled here.
  * Every run but one passes --rate. */
+#include <cblas.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -494,6 +496,61 @@ static void device_options(void)
     CHECK_INT(PREC_FP32, o.dev.prec);
 }
 
+/* -j and OpenBLAS's thread limit (issue 13, item 2: -j 1000 segfaulted in
+ * OpenBLAS): a -j over it is bad usage naming the limit, and the default,
+ * every core, stops at it on a machine with more cores. */
+static void thread_limit(void)
+{
+    unsigned limit = gpool_blas_limit();
+    CHECK(limit >= 1);
+    const char *cfg = openblas_get_config();
+    const char *at = cfg ? strstr(cfg, "MAX_THREADS=") : NULL;
+    CHECK_INT(at ? atoi(at + strlen("MAX_THREADS=")) : 64, limit);
+    CHECK_INT(limit < 2 ? limit : 2, gpool_size(0, 2));
+    CHECK_INT(limit, gpool_size(0, 4 * limit)); /* the default on a machine with more cores */
+    CHECK_INT(limit, gpool_size(0, limit + 1));
+    CHECK_INT(1, gpool_size(1, 4 * limit));
+    CHECK_INT(limit, gpool_size(limit + 1, 2));
+    char over[16], at_limit[16], want[96];
+    snprintf(over, sizeof over, "%u", limit + 1);
+    snprintf(at_limit, sizeof at_limit, "%u", limit);
+    snprintf(want, sizeof want, "-j %u is more threads than OpenBLAS here is built for: at most %u", limit + 1,
+             limit);
+    const char *a1[] = { "--preset", "tiny", "--rate", "1", "-j", over, NULL };
+    char *out, *err;
+    CHECK_INT(2, run(a1, &out, &err));
+    CHECK_STR("", out);
+    CHECK_HAS(want, err);
+    CHECK_HAS("try 'model plan --help'", err);
+    free(out);
+    free(err);
+    const char *a2[] = { "--preset", "tiny", "--rate", "1", "-j", "1000", NULL };
+    CHECK_INT(2, run(a2, &out, &err));
+    CHECK_HAS("at most", err);
+    free(out);
+    free(err);
+    PlanOpts po;
+    char *a3[] = { "plan", "-j", at_limit, NULL };
+    CHECK_INT(ARGS_RUN, args_parse_plan(3, a3, &po));
+    CHECK_INT(limit, po.common.threads);
+    /* train, sample and eval parse -j the same way */
+    char *a4[] = { "train", "--data", "d", "-o", "r", "-j", over, NULL };
+    TrainOpts to;
+    fflush(stderr);
+    int saved = dup(2), fd = open("/dev/null", O_WRONLY);
+    dup2(fd, 2);
+    close(fd);
+    int rc_train = args_parse_train(7, a4, &to);
+    char *a5[] = { "sample", "run", "-j1000", NULL };
+    SampleOpts so;
+    int rc_sample = args_parse_sample(3, a5, &so);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK_INT(2, rc_train);
+    CHECK_INT(2, rc_sample);
+}
+
 /* plan_run on options filled here, without a command line: the report goes
  * to the FILE given, an error to the Err with the exit status. */
 static void opts_direct(void)
@@ -543,6 +600,7 @@ int main(void)
     budget();
     bad_usage();
     device_options();
+    thread_limit();
     opts_direct();
     scratch_cleanup();
     return check_done("test_plan");
