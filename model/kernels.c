@@ -43,6 +43,7 @@ int kern_would_use_gpu(int device)
 #ifdef GPTKIT_CUDA
     return device == KERN_CUDA || (device < 0 && kern_cuda_visible());
 #else
+    (void)device;
     return 0;
 #endif
 }
