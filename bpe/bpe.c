@@ -269,7 +269,9 @@ int bpe_encode(const BpeEncodeOpts *o, Err *e)
                     o->src.json ? o->src.json : o->src.tiktoken);
             goto done;
         }
-        if (!(c.tw = tokw_open(o->out, t->n_vocab, (uint32_t)t->eot_id, e))) goto done;
+        uint64_t fp;
+        if (tok_fingerprint(t, &fp, e)) goto done;
+        if (!(c.tw = tokw_open(o->out, t->n_vocab, (uint32_t)t->eot_id, fp, e))) goto done;
     } else if (!(c.ids_out = out_open(o->out, e))) {
         goto done;
     }
@@ -325,6 +327,25 @@ int bpe_decode(const BpeDecodeOpts *o, Err *e)
                    ": another tokenizer?",
                 err_name(o->in), h->eot_id, t->eot_id);
         goto done;
+    }
+    const char *tok_name = o->src.json ? o->src.json : o->src.tiktoken;
+    uint64_t fp;
+    char want[17], got[17];
+    if (tok_fingerprint(t, &fp, e)) goto done;
+    tok_fingerprint_hex(h->fingerprint, want);
+    tok_fingerprint_hex(fp, got);
+    if (h->fingerprint && h->fingerprint != fp) {
+        err_set(e, "%s was encoded with the tokenizer of fingerprint %s, but %s has fingerprint %s: "
+                   "another tokenizer",
+                err_name(o->in), want, tok_name, got);
+        goto done;
+    }
+    if (!h->fingerprint) {
+        Err note;
+        err_set(&note, "note: %s records no tokenizer fingerprint (token stream version %u), so "
+                       "%s cannot be checked against it",
+                err_name(o->in), h->version, tok_name);
+        err_warn(&note);
     }
     if (!(out = out_open(o->out, e))) goto done;
     Progress p;
@@ -457,6 +478,11 @@ int bpe_info(const BpeInfoOpts *o, Err *e)
     if (bi) printf("pattern:       %s\n", bi);
     else printf("pattern:       %s\n", t->regex ? t->regex : "(none: the whole text is one piece)");
     if (t->add_prefix_space) printf("prefix space:  yes (HF ByteLevel add_prefix_space)\n");
+    uint64_t fp;
+    char hex[17];
+    if (tok_fingerprint(t, &fp, e)) goto done;
+    tok_fingerprint_hex(fp, hex);
+    printf("fingerprint:   %s\n", hex);
     for (uint32_t i = 0; i < t->n_specials; i++) {
         size_t len;
         const char *p = tok_bytes(t, t->specials[i], &len);

@@ -972,6 +972,70 @@ done:
     return rc;
 }
 
+/* ---- fingerprint ---- */
+
+static int put_u32le(Buf *b, uint32_t v)
+{
+    unsigned char c[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                           (unsigned char)(v >> 24) };
+    return buf_append(b, (const char *)c, 4);
+}
+
+/* The serialisation, all integers u32 little-endian: a tag, n_vocab, then per
+ * id its kind (u8), length and bytes; n_merges, then a and b of each; the
+ * pattern's length and bytes (0xffffffff: none); add_prefix_space (u8).
+ * Changing it changes every fingerprint: bump the tag's version then. */
+int tok_fingerprint(Tokenizer *t, uint64_t *fp, Err *e)
+{
+    static const char tag[] = "gptk tokenizer fingerprint 1";
+    if (tok_recover_merges(t, e)) return -1;
+    Buf b = { 0 };
+    int bad = buf_append(&b, tag, sizeof tag) || put_u32le(&b, t->n_vocab);
+    for (uint32_t id = 0; !bad && id < t->n_vocab; id++) {
+        size_t len;
+        const char *p = tok_bytes(t, id, &len);
+        char kind = (char)t->kind[id];
+        bad = buf_append(&b, &kind, 1) || put_u32le(&b, (uint32_t)len) || buf_append(&b, p, len);
+    }
+    bad = bad || put_u32le(&b, t->n_merges);
+    for (uint32_t r = 0; !bad && r < t->n_merges; r++)
+        bad = put_u32le(&b, t->merges[r].a) || put_u32le(&b, t->merges[r].b);
+    size_t rlen = t->regex ? strlen(t->regex) : 0;
+    char aps = (char)(t->add_prefix_space != 0);
+    bad = bad || put_u32le(&b, t->regex ? (uint32_t)rlen : 0xffffffffu) ||
+          (t->regex && buf_append(&b, t->regex, rlen)) || buf_append(&b, &aps, 1);
+    if (bad) {
+        buf_free(&b);
+        return err_set(e, "out of memory for the tokenizer's fingerprint");
+    }
+    uint64_t h = hash64(b.data, b.len, 0);
+    buf_free(&b);
+    *fp = h ? h : 1; /* 0 is "not recorded" */
+    return 0;
+}
+
+void tok_fingerprint_hex(uint64_t fp, char hex[17])
+{
+    static const char digit[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) hex[i] = digit[(fp >> (60 - 4 * i)) & 15];
+    hex[16] = 0;
+}
+
+int tok_fingerprint_parse(const char *s, uint64_t *fp)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (s[16] || !v) return -1;
+    *fp = v;
+    return 0;
+}
+
 /* ---- encoding ---- */
 
 #define CACHE_SLOTS (1u << 16)

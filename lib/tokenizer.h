@@ -99,6 +99,19 @@ int tok_recover_merges(Tokenizer *t, Err *e);
 /* Write t as a Hugging Face tokenizer.json at path (atomic; "-": stdout). */
 int tok_save_json(Tokenizer *t, const char *path, Err *e);
 
+/* The tokenizer's fingerprint: XXH3-64 of a canonical serialisation of what
+ * fixes the ids (every id's kind and bytes in id order, the merges in rank
+ * order, the pre-tokenizer pattern and add_prefix_space), so that two
+ * vocabularies of the same size still differ. A rank file is fingerprinted
+ * with the merges it implies (tok_recover_merges, hence not const), so it and
+ * the tokenizer.json bpe convert makes of it have the same one. Never 0: 0
+ * means "not recorded" in the token stream, meta.json and checkpoints. */
+int tok_fingerprint(Tokenizer *t, uint64_t *fp, Err *e);
+/* fp as the 16 lowercase hex digits the files hold, into hex (17 bytes). */
+void tok_fingerprint_hex(uint64_t fp, char hex[17]);
+/* The inverse: 0 ok; -1 when s is not exactly 16 hex digits (or all zeros). */
+int tok_fingerprint_parse(const char *s, uint64_t *fp);
+
 /* Token bytes (borrowed for t's life); *len 0 for an id with no token. */
 static inline const char *tok_bytes(const Tokenizer *t, uint32_t id, size_t *len)
 {

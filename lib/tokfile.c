@@ -69,11 +69,13 @@ TokReader *tokr_open(const char *path, Err *e)
     r->h.width = get_u32(h + 12);
     r->h.vocab_size = get_u32(h + 16);
     r->h.eot_id = get_u32(h + 20);
-    if (r->h.version != TOK_VERSION) {
-        err_off(e, path, 8, "token stream version %u, this build reads version %u", r->h.version,
-                TOK_VERSION);
+    if (r->h.version < TOK_VERSION_OLDEST || r->h.version > TOK_VERSION) {
+        err_off(e, path, 8, "token stream version %u, this build reads versions %u to %u",
+                r->h.version, TOK_VERSION_OLDEST, TOK_VERSION);
         goto fail;
     }
+    /* Version 1 kept these 8 bytes reserved (zero): no fingerprint. */
+    if (r->h.version >= 2) memcpy(&r->h.fingerprint, h + 24, 8);
     if (r->h.width != 2 && r->h.width != 4) {
         err_off(e, path, 12, "token width %u bytes, expected 2 or 4", r->h.width);
         goto fail;
@@ -205,7 +207,8 @@ struct TokWriter {
     size_t cap;
 };
 
-TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, Err *e)
+TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, uint64_t fingerprint,
+                     Err *e)
 {
     if (vocab_size == 0 || eot_id >= vocab_size) {
         err_set(e, "end-of-text id %u is outside the vocabulary of %u", eot_id, vocab_size);
@@ -216,7 +219,7 @@ TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, Err
         err_set(e, "out of memory");
         return NULL;
     }
-    w->h = (TokHeader){ TOK_VERSION, vocab_size <= 65536 ? 2 : 4, vocab_size, eot_id };
+    w->h = (TokHeader){ TOK_VERSION, vocab_size <= 65536 ? 2 : 4, vocab_size, eot_id, fingerprint };
     if (!(w->out = out_open(path, e))) {
         free(w);
         return NULL;
@@ -227,6 +230,7 @@ TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, Err
     put_u32(h + 12, w->h.width);
     put_u32(h + 16, w->h.vocab_size);
     put_u32(h + 20, w->h.eot_id);
+    memcpy(h + 24, &w->h.fingerprint, 8);
     if (out_write(w->out, h, sizeof h, e)) {
         tokw_abort(w);
         return NULL;

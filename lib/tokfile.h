@@ -13,11 +13,13 @@
 #include "err.h"
 
 #define TOK_MAGIC "GPTKTOKS"
-#define TOK_VERSION 1
+#define TOK_VERSION 2        /* 2 added the tokenizer's fingerprint at offset 24 */
+#define TOK_VERSION_OLDEST 1 /* still read: its fingerprint reads as 0 */
 #define TOK_HEADER_BYTES 32
 
 typedef struct TokHeader {
     uint32_t version, width, vocab_size, eot_id; /* width: bytes per id, 2 or 4 */
+    uint64_t fingerprint; /* tok_fingerprint() of the encoder; 0: not recorded */
 } TokHeader;
 
 typedef struct TokReader TokReader;
@@ -36,8 +38,10 @@ void tokr_close(TokReader *r);
 
 typedef struct TokWriter TokWriter;
 
-/* Width is 2 bytes when every id fits (vocab_size <= 65536), else 4. */
-TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, Err *e);
+/* Width is 2 bytes when every id fits (vocab_size <= 65536), else 4.
+ * fingerprint: the tokenizer's (tok_fingerprint), 0 when there is none. */
+TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, uint64_t fingerprint,
+                     Err *e);
 /* Write one document: ids[0..n) then end-of-text. Ids must be < vocab_size and
  * none may be end-of-text, which would split the document. */
 int tokw_doc(TokWriter *w, const uint32_t *ids, size_t n, Err *e);

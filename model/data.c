@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "gpt2.h"
+#include "tokenizer.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -85,10 +86,33 @@ static int read_meta(const char *dir, DataMeta *m, Err *e)
         }
         snprintf(m->tokenizer, sizeof m->tokenizer, "%s/%s", dir, t);
     }
+    if ((v = json_object_get(root, "tokenizer_fingerprint")) && !json_is_null(v)) {
+        if (!json_is_string(v) || tok_fingerprint_parse(json_string_value(v), &m->tok_fp)) {
+            rc = err_at(e, path, 1, "\"tokenizer_fingerprint\" must be 16 hex digits (or null)");
+            goto done;
+        }
+    }
     if (m->eot_id >= 0 && m->vocab_size && m->eot_id >= m->vocab_size)
         rc = err_at(e, path, 1, "\"eot_id\" %d is outside the vocabulary of %d", m->eot_id, m->vocab_size);
 done:
     json_decref(root);
+    return rc;
+}
+
+int data_check_tokenizer(const char *tok_path, uint64_t want, const char *tokens_of, Err *e)
+{
+    Tokenizer *t = tok_load_json(tok_path, e);
+    uint64_t fp = 0;
+    int rc = t ? tok_fingerprint(t, &fp, e) : -1;
+    tok_free(t);
+    if (!rc && fp != want) {
+        char has[17], rec[17];
+        tok_fingerprint_hex(fp, has);
+        tok_fingerprint_hex(want, rec);
+        rc = err_set(e, "%s has tokenizer fingerprint %s, but %s holds tokens of the tokenizer with "
+                        "fingerprint %s: another tokenizer",
+                     tok_path, has, tokens_of, rec);
+    }
     return rc;
 }
 
@@ -119,6 +143,8 @@ int data_scan(const char *dir, DataMeta *meta, Shards *train, Shards *val, Err *
         snprintf(path, sizeof path, "%s/tokenizer.json", dir);
         if (!stat(path, &st)) snprintf(meta->tokenizer, sizeof meta->tokenizer, "%s", path);
     }
+    if (meta->tok_fp && meta->tokenizer[0] && data_check_tokenizer(meta->tokenizer, meta->tok_fp, dir, e))
+        return -1;
     /* the headers' vocabularies must agree with each other and with meta.json */
     const char *said_by = meta->vocab_size ? "meta.json" : NULL;
     char first[4096] = "";

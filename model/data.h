@@ -16,6 +16,7 @@ typedef struct DataMeta {
     int context;            /* meta.json "context"; 0 when absent */
     int best_fit;           /* meta.json "window": "best-fit" */
     char tokenizer[4096];   /* path of the tokenizer copy, "" when none */
+    uint64_t tok_fp;        /* meta.json "tokenizer_fingerprint"; 0 when absent or null */
 } DataMeta;
 
 typedef struct Shards {
@@ -28,9 +29,14 @@ typedef struct Shards {
 } Shards;
 
 /* Read meta.json (if any) and list the shards; check that their vocabularies
- * agree with each other and with meta.json. train/val are filled with paths
+ * agree with each other and with meta.json, and that the tokenizer copy has
+ * the fingerprint meta.json records (when it records one). train/val are filled with paths
  * only (no windows yet). Caller frees both with shards_free(). */
 int data_scan(const char *dir, DataMeta *meta, Shards *train, Shards *val, Err *e);
+/* Load the tokenizer at tok_path and compare its fingerprint with want, the
+ * one recorded with the tokens of tokens_of (a data folder, a checkpoint):
+ * -1 naming both when they differ (or the tokenizer does not load). */
+int data_check_tokenizer(const char *tok_path, uint64_t want, const char *tokens_of, Err *e);
 /* Map the shards and number their windows for context T. */
 int shards_map(Shards *s, int T, int best_fit, Err *e);
 void shards_free(Shards *s);

@@ -63,6 +63,14 @@ static int open_source(const EvalOpts *o, const RunModel *rm, const Tokenizer *t
         if (meta.vocab_size && meta.vocab_size != V)
             return err_set(e, "%s: vocabulary of %d ids, but the model %s has %d", o->data, meta.vocab_size,
                            rm->ckpt, V);
+        if (meta.tok_fp && rm->tok_fp && meta.tok_fp != rm->tok_fp) {
+            char d[17], c[17];
+            tok_fingerprint_hex(meta.tok_fp, d);
+            tok_fingerprint_hex(rm->tok_fp, c);
+            return err_set(e, "%s: tokens of the tokenizer with fingerprint %s (meta.json), but the model %s "
+                              "was trained on tokens of fingerprint %s: another tokenizer",
+                           o->data, d, rm->ckpt, c);
+        }
         src->is_shards = 1;
         if (shards_map(&src->sh, T, meta.best_fit, e)) return -1;
     } else if (ends_with(o->data, ".bin")) {

@@ -17,6 +17,7 @@
 
 #include "ckpt.h"
 #include "iofile.h"
+#include "tokenizer.h"
 
 #define MAX_CKPTS 4096 /* checkpoints of a folder that pruning sorts */
 
@@ -47,6 +48,14 @@ char *rundir_header_json(const RunHeader *h)
         json_decref(j);
         return NULL;
     }
+    /* Only when there is one, so that a run on data without one keeps the
+     * bytes it had before (tests/model/test_same.sh pins them). */
+    char fp[17];
+    tok_fingerprint_hex(h->tok_fp, fp);
+    if (h->tok_fp && json_object_set_new(json_object_get(j, "config"), "tokenizer_fingerprint", json_string(fp))) {
+        json_decref(j);
+        return NULL;
+    }
     char *s = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
     json_decref(j);
     return s;
@@ -60,13 +69,14 @@ int rundir_header_parse(RunHeader *h, const char *text, const char *path, Err *e
     json_int_t L, C, NH, M, V, eot, T, bf, B, acc, bt, steps, warm, ee, eb, ce, keep, seed, st, tok, ep, ix;
     double lr, mf, df, b1, b2, eps, wd, clip, drop = 0; /* no dropout field: a run from before it had none */
     const char *data, *sched, *prec = "fp32"; /* no precision field: float32 */
+    const char *tok_fp = NULL; /* none: data without a tokenizer fingerprint */
     int rc = json_unpack_ex(
         j, &je, JSON_STRICT,
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?F},"
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?F,s?s},"
         "s:{s:s,s:I,s:I,s:I,s:I,s:I,s:F,s:s,s:F,s:F,s:I,s:F,s:F,s:F,s:F,s:F,s:I,s:I,s:I,s:I,s:I,s?s},"
         "s:{s:I,s:I,s:I,s:I}}",
         "config", "layers", &L, "width", &C, "heads", &NH, "mlp", &M, "vocab_size", &V, "eot_id", &eot,
-        "context", &T, "dropout", &drop, "options", "data", &data, "best_fit", &bf, "micro_batch", &B,
+        "context", &T, "dropout", &drop, "tokenizer_fingerprint", &tok_fp, "options", "data", &data, "best_fit", &bf, "micro_batch", &B,
         "accum", &acc,
         "batch_tokens", &bt, "steps", &steps, "lr", &lr, "schedule", &sched, "min_frac", &mf,
         "decay_frac", &df, "warmup", &warm, "beta1", &b1, "beta2", &b2, "eps", &eps, "weight_decay",
@@ -105,6 +115,8 @@ int rundir_header_parse(RunHeader *h, const char *text, const char *path, Err *e
     h->index = (uint64_t)ix;
     h->prec = !strcmp(prec, "bf16") ? PREC_BF16 : PREC_FP32;
     if (strcmp(prec, "bf16") && strcmp(prec, "fp32")) rc = -1;
+    h->tok_fp = 0;
+    if (tok_fp && tok_fingerprint_parse(tok_fp, &h->tok_fp)) rc = -1;
     json_decref(j);
     Err ce2;
     if (rc || B < 1 || acc < 1 || bt != B * T * acc || !(drop >= 0 && drop < 1) ||
@@ -119,13 +131,17 @@ int rundir_header_peek(RunHeader *h, const char *text, const char *path, Err *e)
     json_error_t je;
     json_t *j = json_loads(text, 0, &je);
     json_int_t L = 0, C = 0, NH = 0, M = 0, V = 0, eot = -1, T = 0, B = 8, eb = 20, bf = 0, st = 0;
+    const char *tok_fp = NULL;
     int rc = -1;
     if (!j) err_off(e, path, CKPT_HEAD_BYTES, "bad checkpoint header: %s", je.text);
-    else if (json_unpack_ex(j, &je, 0, "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s?{s?I,s?I,s?I},s?{s?I}}",
+    else if (json_unpack_ex(j, &je, 0, "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?s},s?{s?I,s?I,s?I},s?{s?I}}",
                             "config", "layers", &L, "width", &C, "heads", &NH, "mlp", &M, "vocab_size", &V,
-                            "eot_id", &eot, "context", &T, "options", "micro_batch", &B, "eval_batches", &eb,
-                            "best_fit", &bf, "state", "step", &st))
+                            "eot_id", &eot, "context", &T, "tokenizer_fingerprint", &tok_fp, "options",
+                            "micro_batch", &B, "eval_batches", &eb, "best_fit", &bf, "state", "step", &st))
         err_off(e, path, CKPT_HEAD_BYTES, "bad checkpoint header: %s", je.text);
+    else if (tok_fp && tok_fingerprint_parse(tok_fp, &h->tok_fp))
+        err_off(e, path, CKPT_HEAD_BYTES, "bad checkpoint header: \"tokenizer_fingerprint\" \"%.40s\" is not "
+                "16 hex digits", tok_fp);
     else {
         h->cfg = (GptConfig){ .n_layer = (int)L, .n_embd = (int)C, .n_head = (int)NH, .n_mlp = (int)M,
                               .vocab_size = (int)V, .context = (int)T };

@@ -17,7 +17,8 @@
 #include "train.h"
 
 /* Everything a run is, as it goes into a checkpoint's JSON header:
- * "config" (cfg, eot_id, T, o.dropout), "options" (data_dir, best_fit, B,
+ * "config" (cfg, eot_id, T, o.dropout and, only when the data recorded one,
+ * "tokenizer_fingerprint": tok_fp as 16 hex digits), "options" (data_dir, best_fit, B,
  * accum and the settings of o that shape the run: steps, lr, schedule,
  * min_frac, decay_frac, warmup, adam, eval_every, eval_batches, ckpt_every,
  * keep, seed; the rest of o is not saved) and "state" (step and after). */
@@ -31,6 +32,7 @@ typedef struct RunHeader {
     uint64_t step, tokens;    /* optimizer steps and tokens trained */
     uint64_t epoch, index;    /* the data order: its epoch and the next window in it */
     int prec;                 /* the working precision it trained in (PREC_FP32 or PREC_BF16) */
+    uint64_t tok_fp;          /* the fingerprint of the tokenizer of its tokens; 0: not recorded */
 } RunHeader;
 
 /* h as the header's JSON text; NULL when out of memory. Caller frees with free().
@@ -45,7 +47,8 @@ char *rundir_header_json(const RunHeader *h);
 int rundir_header_parse(RunHeader *h, const char *text, const char *path, Err *e);
 /* What the subcommands that only read the model need, leniently: cfg, T,
  * eot_id (-1 when absent or outside the vocabulary), B (8 when absent or out
- * of range), o.eval_batches (20 likewise), best_fit and step; no other field
+ * of range), o.eval_batches (20 likewise), best_fit, step and tok_fp (0 when
+ * absent; a value that is not 16 hex digits is an error); no other field
  * is read, so a newer trainer may add some. The rest of h is zero. -1 with
  * the message when the JSON or the shape is impossible. */
 int rundir_header_peek(RunHeader *h, const char *text, const char *path, Err *e);

@@ -28,6 +28,7 @@ int runmodel_open(const char *run_dir, const char *ckpt_path, RunModel *rm, Err 
         rm->eval_batches = h.o.eval_batches;
         rm->best_fit = h.best_fit;
         rm->step = h.step;
+        rm->tok_fp = h.tok_fp;
         if (ck.n_params != gpt_n_params(&rm->cfg))
             rc = err_off(e, rm->ckpt, 16, "%zu parameters, but its header's shape has %zu: corrupt", ck.n_params,
                     gpt_n_params(&rm->cfg));
@@ -83,5 +84,24 @@ Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e)
         tok_free(t);
         return NULL;
     }
+    uint64_t fp;
+    if (tok_fingerprint(t, &fp, e)) {
+        tok_free(t);
+        return NULL;
+    }
+    if (rm->tok_fp && fp != rm->tok_fp) {
+        char has[17], rec[17];
+        tok_fingerprint_hex(fp, has);
+        tok_fingerprint_hex(rm->tok_fp, rec);
+        err_set(e, "%s has tokenizer fingerprint %s, but the model %s was trained on tokens of the "
+                   "tokenizer with fingerprint %s: another tokenizer",
+                path, has, rm->ckpt, rec);
+        tok_free(t);
+        return NULL;
+    }
+    if (!rm->tok_fp)
+        fprintf(stderr, "model: note: %s records no tokenizer fingerprint (its data had none), so %s "
+                        "cannot be checked against it\n",
+                rm->ckpt, path);
     return t;
 }

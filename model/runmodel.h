@@ -20,6 +20,7 @@ typedef struct RunModel {
     int eval_batches;    /* the trainer's --eval-batches */
     int best_fit;        /* the training data's window mode */
     uint64_t step;       /* optimizer steps the checkpoint has */
+    uint64_t tok_fp;     /* the fingerprint of the tokenizer it trained on; 0: not recorded */
     char ckpt[PATH_MAX]; /* the checkpoint read */
 } RunModel;
 
@@ -33,8 +34,9 @@ float *runmodel_weights(const RunModel *rm, size_t n_params, Err *e);
  * the weights of rm->ckpt into it; no training state. Caller frees with
  * gpt_free(). */
 int runmodel_load(const RunModel *rm, int B, int T, Kern *k, Gpt *g, Err *e);
-/* RUN/tokenizer.json, checked to cover the model's vocabulary. Caller frees
- * with tok_free(). */
+/* RUN/tokenizer.json, checked to cover the model's vocabulary and to have the
+ * fingerprint the checkpoint records (a checkpoint without one: a one-line
+ * note on stderr, then accepted). Caller frees with tok_free(). */
 Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e);
 
 #endif

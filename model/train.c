@@ -24,6 +24,7 @@
 #include "iofile.h"
 #include "rundir.h"
 #include "plot.h"
+#include "tokenizer.h"
 
 const TrainPreset train_presets[] = {
     { "tiny", 4, 128, 4, 2e-3 },
@@ -263,6 +264,7 @@ static int setup_fresh(const TrainOpts *o, RunHeader *r, DataMeta *meta, Shards 
     if (data_scan(o->data_dir, meta, train, val, e)) return 1;
     if (!realpath(o->data_dir, r->data_dir)) return err_code(e, 1, "%s: %s", o->data_dir, strerror(errno));
     r->best_fit = meta->best_fit;
+    r->tok_fp = meta->tok_fp; /* the checkpoint carries it to sample and eval */
     /* vocabulary: the data's word is final; a bare llm.c file is GPT-2's unless told */
     if (meta->vocab_size && o->vocab_size && o->vocab_size != meta->vocab_size)
         return err_code(e, 2, "--vocab-size %d, but the data says %d", o->vocab_size, meta->vocab_size);
@@ -352,6 +354,15 @@ int train_run(const TrainOpts *opts, Err *e)
         if (meta.vocab_size && meta.vocab_size != r.cfg.vocab_size) {
             code = err_code(e, 1, "%s: vocabulary of %d ids, but the checkpoint %s was trained on %d", data,
                         meta.vocab_size, ck_path, r.cfg.vocab_size);
+            goto done;
+        }
+        if (meta.tok_fp && r.tok_fp && meta.tok_fp != r.tok_fp) {
+            char d[17], c[17];
+            tok_fingerprint_hex(meta.tok_fp, d);
+            tok_fingerprint_hex(r.tok_fp, c);
+            code = err_code(e, 1, "%s: tokens of the tokenizer with fingerprint %s (meta.json), but the "
+                            "checkpoint %s was trained on tokens of fingerprint %s: another tokenizer",
+                            data, d, ck_path, c);
             goto done;
         }
         gpt_config_check(&r.cfg, e);

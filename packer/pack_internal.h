@@ -35,12 +35,24 @@ typedef struct SpillBudget {
     const char *dir;
 } SpillBudget;
 
+/* The -t tokenizer that every stream's fingerprint is checked against. */
+typedef struct TokCheck {
+    const char *path; /* NULL: no -t */
+    uint64_t fp;      /* its fingerprint; 0: it did not load as a tokenizer (why: in load_err) */
+    Err load_err;
+    int noted;        /* the note that a stream cannot be checked was given */
+    const char *fp_path; /* the first source that recorded a fingerprint, NULL: none yet */
+} TokCheck;
+
 /* Read the stream at path and keep its documents. hdr_path NULL: the first
  * source, whose header fills *hdr; else vocab_size and eot_id must agree with
- * *hdr, read from hdr_path. p, done_bytes: progress over all inputs. 0, or -1
- * with e naming the file and offset. */
+ * *hdr, read from hdr_path, and so must a fingerprint both record (hdr takes
+ * the first one recorded). A recorded fingerprint must equal tc's tokenizer's;
+ * a stream that records none gets a note when there is a tokenizer to check.
+ * p, done_bytes: progress over all inputs. 0, or -1 with e naming the file and
+ * offset. */
 int pack_source_read(Source *s, const char *path, TokHeader *hdr, const char *hdr_path,
-                     SpillBudget *budget, Progress *p, uint64_t *done_bytes, Err *e);
+                     TokCheck *tc, SpillBudget *budget, Progress *p, uint64_t *done_bytes, Err *e);
 void pack_source_free(Source *s);
 
 static inline uint64_t doc_tokens(const Source *s, uint64_t d) /* ids + end-of-text */

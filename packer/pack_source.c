@@ -15,6 +15,7 @@
 
 #include "iofile.h"
 #include "pack_internal.h"
+#include "tokenizer.h"
 
 #define SPILL_BUF (1u << 20)
 
@@ -126,8 +127,49 @@ static int map_file(Source *s, int fd, uint64_t off_bytes, uint64_t n_bytes, Err
     return 0;
 }
 
+/* The stream's fingerprint against the other sources' and the tokenizer's. */
+static int check_fingerprint(const TokHeader *h, const char *path, TokHeader *hdr, TokCheck *tc,
+                             Err *e)
+{
+    char got[17], want[17];
+    tok_fingerprint_hex(h->fingerprint, got);
+    if (!h->fingerprint) {
+        if (tc->path && !tc->noted) {
+            Err note;
+            err_set(&note, "note: %s records no tokenizer fingerprint (token stream version %u), so "
+                           "%s cannot be checked against it",
+                    err_name(path), h->version, tc->path);
+            err_warn(&note);
+            tc->noted = 1;
+        }
+        return 0;
+    }
+    if (hdr->fingerprint && h->fingerprint != hdr->fingerprint) {
+        tok_fingerprint_hex(hdr->fingerprint, want);
+        return err_off(e, path, 24,
+                       "tokenizer fingerprint %s disagrees with %s (%s): every source must come "
+                       "from the same tokenizer",
+                       got, err_name(tc->fp_path), want);
+    }
+    if (!hdr->fingerprint) {
+        hdr->fingerprint = h->fingerprint;
+        tc->fp_path = path;
+    }
+    if (!tc->path) return 0;
+    if (!tc->fp)
+        return err_set(e, "%s: cannot check it against the fingerprint of %s (%s): %s", tc->path,
+                       err_name(path), got, tc->load_err.msg);
+    if (tc->fp != h->fingerprint) {
+        tok_fingerprint_hex(tc->fp, want);
+        return err_set(e, "%s has tokenizer fingerprint %s, but %s was encoded with a tokenizer of "
+                          "fingerprint %s: another tokenizer (bpe info shows a tokenizer's)",
+                       tc->path, want, err_name(path), got);
+    }
+    return 0;
+}
+
 int pack_source_read(Source *s, const char *path, TokHeader *hdr, const char *hdr_path,
-                     SpillBudget *budget, Progress *p, uint64_t *done_bytes, Err *e)
+                     TokCheck *tc, SpillBudget *budget, Progress *p, uint64_t *done_bytes, Err *e)
 {
     memset(s, 0, sizeof *s);
     s->path = path;
@@ -155,7 +197,9 @@ int pack_source_read(Source *s, const char *path, TokHeader *hdr, const char *hd
         }
     } else {
         *hdr = *h;
+        hdr->fingerprint = 0; /* check_fingerprint sets it */
     }
+    if (check_fingerprint(h, path, hdr, tc, e)) goto out;
     s->width = h->width;
     const int plain = is_plain_file(path);
     s->store = plain ? PACK_STORE_MAPPED : PACK_STORE_MEMORY;

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "iofile.h"
 #include "pack_internal.h"
+#include "tokenizer.h"
 
 #define BUF_TOKENS (1u << 16)
 
@@ -377,6 +378,9 @@ static int write_meta(const char *dir, const PackOpts *o, const PackReport *rep,
     bad |= set_new(m, "context", json_integer((json_int_t)o->context));
     bad |= set_new(m, "window", json_string(o->window == PACK_BEST_FIT ? "best-fit" : "stream"));
     bad |= set_new(m, "tokenizer", o->tokenizer ? json_string("tokenizer.json") : json_null());
+    char fp[17];
+    tok_fingerprint_hex(rep->fingerprint, fp);
+    bad |= set_new(m, "tokenizer_fingerprint", rep->fingerprint ? json_string(fp) : json_null());
     bad |= set_new(m, "seed", o->no_shuffle ? json_null() : json_integer((json_int_t)o->seed));
     for (size_t s = 0; !bad && s < rep->n_sources; s++) {
         const PackSourceReport *r = &rep->sources[s];
@@ -501,6 +505,14 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
     }
     for (size_t s = 0; s < o->n_inputs; s++) rep->sources[s].name = o->inputs[s].path;
     if (o->tokenizer && read_tokenizer(o->tokenizer, &tok, e)) goto out;
+    /* Its fingerprint, for the streams that record one. A file that does not
+     * load as a tokenizer is still copied for streams that record none. */
+    TokCheck tc = { .path = o->tokenizer };
+    if (o->tokenizer) {
+        Tokenizer *t = tok_load_json(o->tokenizer, &tc.load_err);
+        if (t && tok_fingerprint(t, &tc.fp, &tc.load_err)) tc.fp = 0;
+        tok_free(t);
+    }
     if (mkdir_p(o->out_dir, &created, e)) goto out;
     if (!o->force) {
         char *old = find_old_data(o->out_dir);
@@ -528,13 +540,14 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
     TokHeader hdr = { 0 };
     uint64_t done_bytes = 0;
     for (size_t s = 0; s < o->n_inputs; s++)
-        if (pack_source_read(&src[s], o->inputs[s].path, &hdr, s ? o->inputs[0].path : NULL,
+        if (pack_source_read(&src[s], o->inputs[s].path, &hdr, s ? o->inputs[0].path : NULL, &tc,
                              &budget, &p, &done_bytes, e))
             goto out;
     progress_end(&p);
     rep->vocab_size = hdr.vocab_size;
     rep->eot_id = hdr.eot_id;
     rep->width = hdr.vocab_size <= 65536 ? 2 : 4;
+    rep->fingerprint = hdr.fingerprint;
 
     if (pack_plan(src, o->n_inputs, o, &plan, rep->sources, e)) goto out;
     uint64_t train_doc_tokens = 0, val_doc_tokens = 0;

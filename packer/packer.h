@@ -72,6 +72,7 @@ typedef struct PackReport {
     size_t n_sources;
     PackSourceReport *sources;
     uint32_t vocab_size, eot_id, width;
+    uint64_t fingerprint;                    /* the streams' tokenizer fingerprint; 0: none recorded */
     uint64_t train_tokens, val_tokens;       /* in the shards, padding included */
     uint64_t train_padding, val_padding;     /* best-fit padding tokens */
     uint64_t train_windows, val_windows;     /* best-fit windows */

@@ -1,4 +1,5 @@
-/* lib/tokfile.c: token streams and llm.c shards round-trip, and every bad file
+/* lib/tokfile.c: token streams (their tokenizer fingerprint included) and
+ * llm.c shards round-trip, a version 1 stream still reads, and every bad file
  * is refused with its name and offset: bad magic, bad version, truncation, ids
  * outside the vocabulary, a size that disagrees with the header. */
 #include <stdint.h>
@@ -9,11 +10,11 @@
 
 static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 
-static void stream_round_trip(uint32_t vocab, uint32_t eot)
+static void stream_round_trip(uint32_t vocab, uint32_t eot, uint64_t fingerprint)
 {
     const char *path = scratch("s.tok");
     Err e;
-    TokWriter *w = tokw_open(path, vocab, eot, &e);
+    TokWriter *w = tokw_open(path, vocab, eot, fingerprint, &e);
     CHECK(w != NULL);
     uint32_t top = eot == vocab - 1 ? vocab - 2 : vocab - 1, zero = eot == 0 ? 1 : 0;
     uint32_t a[] = { 1, 2, top }, b[] = { zero };
@@ -32,6 +33,12 @@ static void stream_round_trip(uint32_t vocab, uint32_t eot)
     uint32_t width = vocab <= 65536 ? 2 : 4;
     CHECK_INT(TOK_HEADER_BYTES + width * 7, n); /* 3 ids + eot, eot, 1 id + eot */
     CHECK(!memcmp(raw, TOK_MAGIC, 8));
+    uint32_t version;
+    uint64_t fp_raw;
+    memcpy(&version, raw + 8, 4);
+    memcpy(&fp_raw, raw + 24, 8); /* docs/formats.md: the fingerprint at offset 24, little-endian */
+    CHECK_INT(2, version);
+    CHECK(fp_raw == fingerprint);
     free(raw);
 
     TokReader *r = tokr_open(path, &e);
@@ -39,6 +46,8 @@ static void stream_round_trip(uint32_t vocab, uint32_t eot)
     CHECK_INT(width, tokr_header(r)->width);
     CHECK_INT(vocab, tokr_header(r)->vocab_size);
     CHECK_INT(eot, tokr_header(r)->eot_id);
+    CHECK_INT(2, tokr_header(r)->version);
+    CHECK(tokr_header(r)->fingerprint == fingerprint);
     const uint32_t *ids;
     size_t k;
     CHECK_INT(1, tokr_doc(r, &ids, &k, &e));
@@ -65,6 +74,8 @@ static void stream_errors(void)
     memcpy(h + TOK_HEADER_BYTES, toks, 8);
     write_file(path, h, sizeof h);
     TokReader *r = tokr_open(path, &e);
+    CHECK(r != NULL); /* a version 1 header */
+    if (!r) return;
     const uint32_t *ids;
     size_t k;
     CHECK_INT(1, tokr_doc(r, &ids, &k, &e));
@@ -87,10 +98,14 @@ static void stream_errors(void)
     CHECK_HAS("bad.tok: offset 34: token id 100 is outside the vocabulary of 100", e.msg);
     tokr_close(r);
 
-    put_u32(h + 8, 2);
+    put_u32(h + 8, 3);
     write_file(path, h, sizeof h);
     CHECK(tokr_open(path, &e) == NULL);
-    CHECK_HAS("bad.tok: offset 8: token stream version 2", e.msg);
+    CHECK_HAS("bad.tok: offset 8: token stream version 3, this build reads versions 1 to 2", e.msg);
+    put_u32(h + 8, 0);
+    write_file(path, h, sizeof h);
+    CHECK(tokr_open(path, &e) == NULL);
+    CHECK_HAS("bad.tok: offset 8: token stream version 0", e.msg);
     put_u32(h + 8, 1);
     put_u32(h + 20, 100);
     write_file(path, h, sizeof h);
@@ -103,6 +118,36 @@ static void stream_errors(void)
     write_file(path, "", 0);
     CHECK(tokr_open(path, &e) == NULL);
     CHECK_HAS("bad.tok: empty input", e.msg);
+}
+
+/* A version 1 stream (before fingerprints) still reads, its fingerprint 0
+ * ("not recorded") whatever its reserved bytes hold. */
+static void stream_version1(void)
+{
+    const char *path = scratch("old.tok");
+    Err e;
+    unsigned char h[TOK_HEADER_BYTES + 6] = { 0 };
+    memcpy(h, TOK_MAGIC, 8);
+    put_u32(h + 8, 1);
+    put_u32(h + 12, 2);
+    put_u32(h + 16, 257);
+    put_u32(h + 20, 256);
+    memset(h + 24, 0xab, 8); /* reserved in version 1: not a fingerprint */
+    uint16_t toks[3] = { 72, 105, 256 };
+    memcpy(h + TOK_HEADER_BYTES, toks, 6);
+    write_file(path, h, sizeof h);
+    TokReader *r = tokr_open(path, &e);
+    CHECK(r != NULL);
+    if (!r) return;
+    CHECK_INT(1, tokr_header(r)->version);
+    CHECK(tokr_header(r)->fingerprint == 0);
+    CHECK_INT(257, tokr_header(r)->vocab_size);
+    const uint32_t *ids;
+    size_t k;
+    CHECK_INT(1, tokr_doc(r, &ids, &k, &e));
+    CHECK(k == 2 && ids[0] == 72 && ids[1] == 105);
+    CHECK_INT(0, tokr_doc(r, &ids, &k, &e));
+    tokr_close(r);
 }
 
 static void bin_round_trip(uint32_t width, uint32_t vocab)
@@ -168,9 +213,10 @@ static void bin_round_trip(uint32_t width, uint32_t vocab)
 
 int main(void)
 {
-    stream_round_trip(50257, 50256);
-    stream_round_trip(65536, 0);
-    stream_round_trip(100277, 100257);
+    stream_round_trip(50257, 50256, 0x0123456789abcdefull);
+    stream_round_trip(65536, 0, 0); /* no tokenizer to fingerprint */
+    stream_round_trip(100277, 100257, 0xfedcba9876543210ull);
+    stream_version1();
     stream_errors();
     bin_round_trip(2, 50257);
     bin_round_trip(4, 128256);

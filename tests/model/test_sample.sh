@@ -96,6 +96,58 @@ first=$($PY -c "import numpy as np; print(int(np.fromfile('$T/p.f32', dtype='<f4
 got=$(head -c 9 "$T/greedy" | tail -c 1 | od -An -tu1 | tr -d ' ')
 [ "$first" = "$got" ] && ok || fail "greedy's first byte $got, argmax of the logits $first"
 
+# --- the tokenizer fingerprint: the run above has none (its meta.json, as
+# mkshards.py writes it, records none): a note, then accepted
+expect_rc 0 "$M" sample --device cpu "$T/run" --tokens 5 --seed 1
+expect_err "model: note: $T/run/ckpt-"; expect_err "records no tokenizer fingerprint"
+# data whose meta.json records the fingerprint of its tokenizer.json: the
+# checkpoint carries it, sample and eval check the run's tokenizer.json against
+# it, and a tokenizer of the same size with two tokens swapped is refused
+fp_of() { "$BIN/bpe" info -t "$1" | sed -n 's/^fingerprint: *//p'; }
+set_fp() { # DIR FINGERPRINT: meta.json names DIR/tokenizer.json and records FINGERPRINT
+    $PY - "$1/meta.json" "$2" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); m["tokenizer"] = "tokenizer.json"; m["tokenizer_fingerprint"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"))
+PY
+}
+cp -r "$T/data" "$T/fpdata"
+$PY - "$T/data/tokenizer.json" "$T/swapped.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+v = t["model"]["vocab"]
+v["a"], v["b"] = v["b"], v["a"]  # the same 257 ids, two of them swapped
+json.dump(t, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+fp=$(fp_of "$T/data/tokenizer.json"); fp2=$(fp_of "$T/swapped.json")
+[ ${#fp} = 16 ] && [ ${#fp2} = 16 ] && [ "$fp" != "$fp2" ] && ok || fail "fingerprints '$fp' and '$fp2'"
+set_fp "$T/fpdata" "$fp"
+expect_rc 0 "$M" train --device cpu --data "$T/fpdata" -o "$T/fprun" --layers 1 --width 16 --heads 2 --context 16 \
+    --micro-batch 2 --steps 2 --eval-every 2 --eval-batches 1
+grep -aq "\"tokenizer_fingerprint\": \"$fp\"" "$T/fprun/$(cat "$T/fprun/latest")" && ok ||
+    fail "the checkpoint's header does not record the fingerprint $fp"
+expect_rc 0 "$M" sample --device cpu "$T/fprun" --tokens 5 --seed 1
+grep -q "no tokenizer fingerprint" "$T/err" && fail "a run with a fingerprint got the note: $(cat "$T/err")" || ok
+expect_rc 0 "$M" eval --device cpu "$T/fprun" --data "$T/fpdata" --windows 2
+cp "$T/swapped.json" "$T/fprun/tokenizer.json"
+expect_rc 1 "$M" sample --device cpu "$T/fprun" --tokens 5
+expect_err "$T/fprun/tokenizer.json has tokenizer fingerprint $fp2, but the model $T/fprun/ckpt-"
+expect_err "with fingerprint $fp: another tokenizer"
+expect_rc 1 "$M" eval --device cpu "$T/fprun" --data "$T/fpdata" --windows 2
+expect_err "$T/fprun/tokenizer.json has tokenizer fingerprint $fp2"
+cp "$T/data/tokenizer.json" "$T/fprun/tokenizer.json"
+# a data folder of the other tokenizer: eval and a resume refuse it
+cp -r "$T/data" "$T/fpdata2"; cp "$T/swapped.json" "$T/fpdata2/tokenizer.json"; set_fp "$T/fpdata2" "$fp2"
+expect_rc 1 "$M" eval --device cpu "$T/fprun" --data "$T/fpdata2" --windows 2
+expect_err "$T/fpdata2: tokens of the tokenizer with fingerprint $fp2 (meta.json), but the model"
+expect_rc 1 "$M" train --device cpu --resume "$T/fprun" --data "$T/fpdata2" --steps 4
+expect_err "$T/fpdata2: tokens of the tokenizer with fingerprint $fp2 (meta.json), but the checkpoint"
+# a data folder whose tokenizer copy was replaced after packing
+cp "$T/swapped.json" "$T/fpdata/tokenizer.json"
+expect_rc 1 "$M" train --device cpu --data "$T/fpdata" -o "$T/fprun3" --layers 1 --width 16 --heads 2 --context 16 \
+    --micro-batch 2 --steps 2
+expect_err "$T/fpdata/tokenizer.json has tokenizer fingerprint $fp2, but $T/fpdata holds tokens of the tokenizer with fingerprint $fp"
+
 # --- bad runs and usage
 expect_rc 1 "$M" sample --device cpu "$T/nothing"
 expect_err "$T/nothing: cannot open the run folder"

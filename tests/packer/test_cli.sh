@@ -121,6 +121,48 @@ mkdir -p "$T/x9/tokenizer.json"
 expect_rc 1 "$P" -o "$T/x9" -t "$T/tok.json" --context 100 --shard-tokens 1000 "$T/a.tok"
 [ "$(ls -A "$T/x9")" = tokenizer.json ] && ok || fail "x9 holds: $(ls -A "$T/x9" | head -5 | tr '\n' ' ')"
 
+# The tokenizer's fingerprint (bpe encode records it in the stream): carried
+# into meta.json; a -t tokenizer of the same size but another vocabulary is
+# refused, naming both files and both fingerprints; so are streams of two
+# tokenizers; a stream without one (version 1) gets a note.
+for i in 1 2 3 4 5 6; do
+    printf '{"text":"the cat sat on the mat %s times, then the dog sat there"}\n' $i
+    printf '{"text":"a quick brown fox jumps over the lazy dog number %s"}\n' $i
+done > "$T/docs.jsonl"
+sed 's/the/xyz/g; s/o/q/g' "$T/docs.jsonl" > "$T/docs2.jsonl"
+expect_rc 0 "$BIN/bpe" train --vocab-size 280 -q -o "$T/t1.json" "$T/docs.jsonl"
+expect_rc 0 "$BIN/bpe" train --vocab-size 280 -q -o "$T/t2.json" "$T/docs2.jsonl"
+fp1=$("$BIN/bpe" info -t "$T/t1.json" | sed -n 's/^fingerprint: *//p')
+fp2=$("$BIN/bpe" info -t "$T/t2.json" | sed -n 's/^fingerprint: *//p')
+n1=$("$BIN/bpe" info -t "$T/t1.json" | sed -n 's/^vocab size: *\([0-9]*\).*/\1/p')
+n2=$("$BIN/bpe" info -t "$T/t2.json" | sed -n 's/^vocab size: *\([0-9]*\).*/\1/p')
+[ ${#fp1} = 16 ] && [ "$fp1" != "$fp2" ] && [ "$n1" = 280 ] && [ "$n2" = 280 ] && ok ||
+    fail "two tokenizers of 280 ids with their own fingerprints: '$fp1' ($n1 ids), '$fp2' ($n2 ids)"
+expect_rc 0 "$BIN/bpe" encode -q -t "$T/t1.json" -o "$T/fp1.tok" "$T/docs.jsonl"
+expect_rc 0 "$BIN/bpe" encode -q -t "$T/t2.json" -o "$T/fp2.tok" "$T/docs2.jsonl"
+expect_rc 0 "$P" -o "$T/fp" -t "$T/t1.json" --context 8 "$T/fp1.tok"
+grep -q "\"tokenizer_fingerprint\": \"$fp1\"" "$T/fp/meta.json" && ok || fail "meta.json lacks the fingerprint $fp1"
+grep -q "fingerprint" "$T/err" && fail "a note for a stream with a fingerprint: $(cat "$T/err")" || ok
+expect_rc 1 "$P" -o "$T/x10" -t "$T/t2.json" --context 8 "$T/fp1.tok"
+expect_err "$T/t2.json has tokenizer fingerprint $fp2, but $T/fp1.tok was encoded with a tokenizer of fingerprint $fp1"
+expect_empty "$T/x10"
+run sh -c "cat '$T/fp1.tok' | '$P' -o '$T/x11' -t '$T/t2.json' --context 8 -"
+[ "$rc" = 1 ] && ok || fail "piped: exit $rc, expected 1"
+expect_err "but <stdin> was encoded with a tokenizer of fingerprint $fp1"
+expect_empty "$T/x11"
+expect_rc 1 "$P" -o "$T/x12" --context 8 "$T/fp1.tok" "$T/fp2.tok"
+expect_err "$T/fp2.tok: offset 24: tokenizer fingerprint $fp2 disagrees with $T/fp1.tok ($fp1)"
+expect_empty "$T/x12"
+# a -t file that is no tokenizer cannot be checked against a stream that has a fingerprint
+expect_rc 1 "$P" -o "$T/x13" -t "$T/tok.json" --context 8 "$T/fp1.tok"
+expect_err "$T/tok.json: cannot check it against the fingerprint of $T/fp1.tok ($fp1)"
+expect_empty "$T/x13"
+# version 1 streams (a.tok, b.tok: gen writes version 1) still pack, with one note
+expect_rc 0 "$P" -o "$T/v1" -t "$T/t1.json" "$T/a.tok" "$T/b.tok"
+expect_err "packer: note: $T/a.tok records no tokenizer fingerprint (token stream version 1), so $T/t1.json cannot be checked"
+[ "$(grep -c 'records no tokenizer fingerprint' "$T/err")" = 1 ] && ok || fail "expected the note once: $(cat "$T/err")"
+grep -q '"tokenizer_fingerprint": null' "$T/v1/meta.json" && ok || fail "meta.json: $(grep finger "$T/v1/meta.json")"
+
 # Bad usage: exit 2, one line and the hint.
 expect_rc 2 "$P" "$T/a.tok"
 expect_err "-o DIR is required"

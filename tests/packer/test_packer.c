@@ -45,7 +45,7 @@ static Corpus make_stream(const char *path, size_t n, uint32_t vocab, uint32_t e
 {
     Corpus c = { calloc(n, sizeof(Doc)), n, vocab, eot };
     Err e;
-    TokWriter *w = tokw_open(path, vocab, eot, &e);
+    TokWriter *w = tokw_open(path, vocab, eot, 0, &e);
     if (!w) {
         fprintf(stderr, "%s\n", e.msg);
         exit(2);
@@ -530,7 +530,7 @@ static void best_fit_edges(void)
 {
     const char *path = sp("edge.tok");
     Err e;
-    TokWriter *w = tokw_open(path, 100, 0, &e);
+    TokWriter *w = tokw_open(path, 100, 0, 0, &e);
     uint32_t ids[40];
     const size_t lens[] = { 9, 10, 11, 25, 1, 3, 0, 5 };
     for (size_t i = 0; i < 40; i++) ids[i] = 1 + (uint32_t)i;
@@ -604,7 +604,7 @@ static void piped_inputs(void)
     const char *plain = sp("pipe.tok"), *gz = sp("pipe.tok.gz");
     Corpus a = make_stream(plain, 500, 3000, 5, 0, 80);
     Err e;
-    TokWriter *w = tokw_open(gz, 3000, 5, &e);
+    TokWriter *w = tokw_open(gz, 3000, 5, 0, &e);
     for (size_t d = 0; d < a.n; d++) tokw_doc(w, a.docs[d].ids, a.docs[d].n, &e);
     CHECK_INT(0, tokw_close(w, &e));
     const char *dirs[3] = { sp("pipe-map"), sp("pipe-mem"), sp("pipe-spill") };
