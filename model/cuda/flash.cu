@@ -66,6 +66,50 @@ static __device__ __forceinline__ void flash_load(float *dst, const bf16 *src, s
 }
 
 /* Shared memory of each kernel, in floats (the layouts are in the kernels). */
+/* The backward's two products at once, for a warp's RPW rows against the
+ * lane's KPL columns: sc[r][c] = A_r . B_c and dp[r][c] = A2_r . B2_c over
+ * HSP dimensions, A and A2 row-major (HSP a row), B and B2 transposed in
+ * shared memory (column c of dimension d at d * PITCH + lane + 32 c). Used
+ * with (K, V; Q, dO) by the dK/dV kernel and (Q, dO; K, V) by the dQ kernel. */
+template <int HSP, int RPW, int KPL, int PITCH>
+static __device__ __forceinline__ void flash_dots2(float (&sc)[RPW][KPL], float (&dp)[RPW][KPL], const float *A,
+                                                   const float *A2, const float *Bt, const float *B2t, int lane)
+{
+#pragma unroll
+    for (int r = 0; r < RPW; r++)
+#pragma unroll
+        for (int c = 0; c < KPL; c++) sc[r][c] = dp[r][c] = 0.0f;
+#pragma unroll 2
+    for (int d = 0; d < HSP; d += 4) {
+        float bb[4][KPL], b2[4][KPL];
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+#pragma unroll
+            for (int c = 0; c < KPL; c++) {
+                bb[u][c] = Bt[(d + u) * PITCH + lane + 32 * c];
+                b2[u][c] = B2t[(d + u) * PITCH + lane + 32 * c];
+            }
+#pragma unroll
+        for (int r = 0; r < RPW; r++) {
+            float4 av = *(const float4 *)(A + r * HSP + d), a2 = *(const float4 *)(A2 + r * HSP + d);
+#pragma unroll
+            for (int c = 0; c < KPL; c++) {
+                float s = sc[r][c], e = dp[r][c];
+                s = fmaf(av.x, bb[0][c], s);
+                s = fmaf(av.y, bb[1][c], s);
+                s = fmaf(av.z, bb[2][c], s);
+                s = fmaf(av.w, bb[3][c], s);
+                e = fmaf(a2.x, b2[0][c], e);
+                e = fmaf(a2.y, b2[1][c], e);
+                e = fmaf(a2.z, b2[2][c], e);
+                e = fmaf(a2.w, b2[3][c], e);
+                sc[r][c] = s;
+                dp[r][c] = e;
+            }
+        }
+    }
+}
+
 template <int HSP, int TILE> struct FlashSmem {
     static constexpr size_t fwd = 2 * TILE * HSP + HSP * (TILE + 1) + TILE * TILE;
     static constexpr size_t kv = 2 * TILE * HSP + 2 * HSP * (TILE + 1) + 2 * TILE * TILE + 2 * TILE;
@@ -265,39 +309,7 @@ __global__ void __launch_bounds__(FL_THREADS, 2)
         __syncthreads();
         /* sc = S (log2 units), dp = dO V^T, for the warp's keys x the lane's queries */
         float sc[RPW][KPL], dp[RPW][KPL];
-#pragma unroll
-        for (int r = 0; r < RPW; r++)
-#pragma unroll
-            for (int c = 0; c < KPL; c++) sc[r][c] = dp[r][c] = 0.0f;
-#pragma unroll 2
-        for (int d = 0; d < HSP; d += 4) {
-            float qq[4][KPL], gg[4][KPL];
-#pragma unroll
-            for (int u = 0; u < 4; u++)
-#pragma unroll
-                for (int c = 0; c < KPL; c++) {
-                    qq[u][c] = Qt[(d + u) * QS + lane + 32 * c];
-                    gg[u][c] = Gt[(d + u) * QS + lane + 32 * c];
-                }
-#pragma unroll
-            for (int r = 0; r < RPW; r++) {
-                float4 kv = *(const float4 *)(Kw + r * HSP + d), vv = *(const float4 *)(Vw + r * HSP + d);
-#pragma unroll
-                for (int c = 0; c < KPL; c++) {
-                    float s = sc[r][c], e = dp[r][c];
-                    s = fmaf(kv.x, qq[0][c], s);
-                    s = fmaf(kv.y, qq[1][c], s);
-                    s = fmaf(kv.z, qq[2][c], s);
-                    s = fmaf(kv.w, qq[3][c], s);
-                    e = fmaf(vv.x, gg[0][c], e);
-                    e = fmaf(vv.y, gg[1][c], e);
-                    e = fmaf(vv.z, gg[2][c], e);
-                    e = fmaf(vv.w, gg[3][c], e);
-                    sc[r][c] = s;
-                    dp[r][c] = e;
-                }
-            }
-        }
+        flash_dots2<HSP, RPW, KPL, QS>(sc, dp, Kw, Vw, Qt, Gt, lane);
         /* P from the saved lse; dS = P (dP . mask - D) */
 #pragma unroll
         for (int r = 0; r < RPW; r++) {
@@ -410,39 +422,7 @@ __global__ void __launch_bounds__(FL_THREADS, 2)
         flash_load<HSP, TILE, true>(Vt, v, stride, s0, T, hs, 1.0f);
         __syncthreads();
         float sc[RPW][KPL], dp[RPW][KPL];
-#pragma unroll
-        for (int r = 0; r < RPW; r++)
-#pragma unroll
-            for (int c = 0; c < KPL; c++) sc[r][c] = dp[r][c] = 0.0f;
-#pragma unroll 2
-        for (int d = 0; d < HSP; d += 4) {
-            float kk[4][KPL], vv[4][KPL];
-#pragma unroll
-            for (int u = 0; u < 4; u++)
-#pragma unroll
-                for (int c = 0; c < KPL; c++) {
-                    kk[u][c] = Kt[(d + u) * KS + lane + 32 * c];
-                    vv[u][c] = Vt[(d + u) * KS + lane + 32 * c];
-                }
-#pragma unroll
-            for (int r = 0; r < RPW; r++) {
-                float4 qv = *(const float4 *)(Qw + r * HSP + d), gv = *(const float4 *)(Gw + r * HSP + d);
-#pragma unroll
-                for (int c = 0; c < KPL; c++) {
-                    float s = sc[r][c], e = dp[r][c];
-                    s = fmaf(qv.x, kk[0][c], s);
-                    s = fmaf(qv.y, kk[1][c], s);
-                    s = fmaf(qv.z, kk[2][c], s);
-                    s = fmaf(qv.w, kk[3][c], s);
-                    e = fmaf(gv.x, vv[0][c], e);
-                    e = fmaf(gv.y, vv[1][c], e);
-                    e = fmaf(gv.z, vv[2][c], e);
-                    e = fmaf(gv.w, vv[3][c], e);
-                    sc[r][c] = s;
-                    dp[r][c] = e;
-                }
-            }
-        }
+        flash_dots2<HSP, RPW, KPL, KS>(sc, dp, Qw, Gw, Kt, Vt, lane);
 #pragma unroll
         for (int r = 0; r < RPW; r++) {
             int t = t0 + warp * RPW + r;
