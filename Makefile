@@ -178,7 +178,8 @@ $(BUILD)/bench/%: bench/%.c $(LIB_A) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -O3 $< $(LIB_A) -o $@ $(LDLIBS) -ljansson
 
-bench: all $(BENCH_BIN) corpora
+# bench/model checks parity with PyTorch (test_gpt2) before it times anything
+bench: all $(BENCH_BIN) $(BUILD)/tests/model/test_gpt2 corpora
 	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) bash bench/run.sh
 
 clean:
