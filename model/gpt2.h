@@ -67,9 +67,10 @@ typedef struct Gpt {
     float *grads, *m, *v;             /* n_params each; NULL when not training */
     floatX *tensor[GPT_N_TENSORS];    /* views into params_x */
     float *grad[GPT_N_TENSORS];       /* views into grads */
-    struct GptActs *act;              /* activation pointers (host struct, gpt2.c) */
-    void *act_mem;                    /* their one allocation */
+    void *act_mem;                    /* the activations' one allocation */
     int *inputs, *targets;            /* (B,T) of the last forward */
+    /* Host memory: */
+    struct GptActs *act;              /* pointers into act_mem (gpt2.c) */
     float *losses_host;               /* (B,T) the last forward's losses, copied back */
     float loss;                       /* mean loss of the last forward with targets */
     uint64_t adam_step;               /* AdamW steps taken (bias correction) */
