@@ -27,7 +27,7 @@ int args_report(const char *prog, int code, const Err *e)
 
 /* cli_common_option (--progress --quiet -j), with -j refused past the threads
  * OpenBLAS was built for: our pool's threads all call it, and past its limit
- * it crashes (issue 13: -j 1000 was a segfault). */
+ * it crashes (-j 1000 was a segfault). */
 static int common_option(const char *prog, CommonOpts *c, int argc, char **argv, int *i)
 {
     int rc = cli_common_option(prog, c, argc, argv, i);

@@ -38,7 +38,7 @@ void plan_chinchilla_optimal(double flops, double *n_params, double *n_tokens);
 #define KAPLAN_DC 1.8e13
 double plan_kaplan_loss(double n_nonembed, double n_tokens);
 
-/* Levine et al. 2020 (arXiv 2006.12467), the fit quoted by issue 9: the best
+/* Levine et al. 2020 (arXiv 2006.12467), the fit: the best
  * width for depth L is exp(5.039 + 0.0555 L). */
 #define LEVINE_A 5.039
 #define LEVINE_B 0.0555

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/filter/long.sh: memory and speed of filter on one very long document
-# (hardening issue, item 10), next to its speed on normal documents.
+# next to its speed on normal documents.
 #
 #   bash bench/filter/long.sh [MB] [filter args...]     (from the repository root; MB defaults to 60)
 #

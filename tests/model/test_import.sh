@@ -81,7 +81,7 @@ bad() { # DIR_OR_FILE MESSAGE
     expect_err "$2"
     expect_no_file "$T/badrun"
 }
-# a missing source: exit 1 (it was 255, an err_sys -1 returned as the status: issue 13, item 9)
+# a missing source: exit 1 (it was 255, an err_sys -1 returned as the status)
 bad "$T/missing" "model: $T/missing: cannot open: No such file or directory"
 cp -r "$T/hf" "$T/trunc"; truncate -s -100 "$T/trunc/model.safetensors"
 bad "$T/trunc" "$T/trunc/model.safetensors: offset"

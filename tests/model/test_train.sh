@@ -130,7 +130,7 @@ expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/a" $SHAPE --steps 1
 expect_err "already holds a run"
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" --steps x
 expect_err "--steps must be a whole number in 1..2^40, not 'x'"
-# range errors state the range (issue 13, item 11)
+# range errors state the range
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" --layers 0
 expect_err "--layers must be a whole number in 1..1000, not '0'"
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" --dropout 0.95
@@ -143,7 +143,7 @@ expect_no_file "$T/r6"
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" $SHAPE --steps 1 -j 1000
 expect_err "-j 1000 is more threads than OpenBLAS here is built for: at most"
 expect_no_file "$T/r6"
-# --tokens takes a decimal with a suffix (issue 13, item 11): 1.28k = 5 steps of 256
+# --tokens takes a decimal with a suffix: 1.28k = 5 steps of 256
 expect_rc 0 "$M" train --device cpu --data "$T/data" -o "$T/r8" $SHAPE --batch 256 --tokens 1.28k -j1 --quiet
 [ "$(tail -1 "$T/r8/log.csv" | cut -d, -f1,2)" = 5,1280 ] && ok || fail "--tokens 1.28k: $(tail -1 "$T/r8/log.csv")"
 expect_rc 1 "$M" train --device cpu --data "$T/data" -o "$T/r7" --preset gpt2-xl --context 32 --micro-batch 1024 --steps 1
