@@ -236,13 +236,7 @@ void gpt_free(Gpt *g)
     memset(g, 0, sizeof *g);
 }
 
-uint64_t gpt_rand_u64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+uint64_t gpt_rand_u64(uint64_t *state) { return kdrop_mix64(*state += KDROP_GOLDEN); }
 
 /* Box-Muller on two 53-bit uniforms; one draw per call keeps the state simple. */
 float gpt_rand_normal(uint64_t *state)

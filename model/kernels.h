@@ -35,8 +35,16 @@ typedef struct KDrop {
 
 #define KDROP_GOLDEN 0x9e3779b97f4a7c15ull
 
-/* splitmix64's finalizer: the hash of the dropout masks (and of their keys). */
-static inline uint64_t kdrop_mix64(uint64_t z)
+/* The two below run in CUDA kernels too (nvcc compiles this header into model/cuda/). */
+#ifdef __CUDACC__
+#define KERN_HD __host__ __device__
+#else
+#define KERN_HD
+#endif
+
+/* splitmix64's finalizer: the hash of the dropout masks, of their keys, and of
+ * the model's random draws (gpt_rand_u64): the model's one copy of it. */
+static inline KERN_HD uint64_t kdrop_mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -44,7 +52,7 @@ static inline uint64_t kdrop_mix64(uint64_t z)
 }
 
 /* The factor of element i of a mask: d->scale when kept, 0 when dropped. */
-static inline float kdrop_mul(const KDrop *d, uint64_t i)
+static inline KERN_HD float kdrop_mul(const KDrop *d, uint64_t i)
 {
     return (uint32_t)(kdrop_mix64(d->base + KDROP_GOLDEN * (i + 1)) >> 40) >= d->thresh ? d->scale : 0.0f;
 }

@@ -76,6 +76,7 @@ static void cu_free(Kern *k)
     CudaState *st = cuda_state(k);
     if (!st) return;
     cudaStreamSynchronize(st->stream);
+    cu_matmul_free(st);
     cudaFree(st->workspace);
     cudaFree(st->scratch);
     if (st->lt) cublasLtDestroy(st->lt);

@@ -43,6 +43,7 @@ typedef struct CudaState {
     void *scratch; /* cuda_scratch(): partial sums and the like, valid during one kernel call */
     size_t scratch_bytes;
     int n_sm;
+    struct MatmulState *mm; /* matmul.cu's: the chosen algorithms and a vector of ones */
 } CudaState;
 
 static inline CudaState *cuda_state(Kern *k) { return (CudaState *)k->impl; }
@@ -114,11 +115,8 @@ static __device__ __forceinline__ float exp_cephes(float x)
 /* kernels.h's dropout mask, on the device: the same bits as the CPU's. */
 __device__ __forceinline__ float cuda_drop_mul(uint64_t base, uint32_t thresh, float scale, uint64_t i)
 {
-    uint64_t z = base + KDROP_GOLDEN * (i + 1);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z = z ^ (z >> 31);
-    return (uint32_t)(z >> 40) >= thresh ? scale : 0.0f;
+    const KDrop d = { base, thresh, scale };
+    return kdrop_mul(&d, i);
 }
 
 /* ---- the launchers: kernels.h's KernOps signatures ---- */
@@ -151,6 +149,7 @@ void cu_matmul_forward(Kern *k, floatX *out, const floatX *inp, const floatX *w,
 void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
                         const floatX *w, int N, int K, int OC, float *scratch);
 size_t cu_matmul_scratch(const Kern *k, int N, int K, int OC);
+void cu_matmul_free(CudaState *st);
 double cu_matmul_rate(Kern *k);
 /* attention.cu */
 void cu_attention_forward(Kern *k, floatX *out, float *state, float *scratch, const floatX *qkv, int B, int T, int C,

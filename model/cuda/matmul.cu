@@ -8,6 +8,7 @@
  * workspace (never in place), so a step gives the same bits every time. */
 #include "common.cuh"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Row-major (R,C) is column-major (C,R): every call below is written in
@@ -19,14 +20,49 @@ typedef struct LtKey {
     int align; /* the smallest alignment of the pointers, bytes */
 } LtKey;
 
+/* A shape's descriptors and algorithm, made once: creating them every call
+ * cost host time on every product of every step. */
 typedef struct LtAlgo {
     LtKey key;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, ld;
     cublasLtMatmulAlgo_t algo;
 } LtAlgo;
 
 #define LT_CACHE 256
-static LtAlgo lt_cache[LT_CACHE];
-static int lt_cached;
+
+/* A backend's own: each shape's descriptors and algorithm, and the ones of db. */
+struct MatmulState {
+    LtAlgo cache[LT_CACHE];
+    int cached;
+    void *ones; /* (n_ones) in the working precision */
+    int n_ones;
+};
+
+static struct MatmulState *mm_state(Kern *k)
+{
+    CudaState *st = cuda_state(k);
+    if (!st->mm && !(st->mm = (struct MatmulState *)calloc(1, sizeof *st->mm)))
+        cuda_fail("out of host memory", "calloc(MatmulState)", __FILE__, __LINE__);
+    return st->mm;
+}
+
+static void lt_release(LtAlgo *e)
+{
+    cublasLtMatrixLayoutDestroy(e->la);
+    cublasLtMatrixLayoutDestroy(e->lb);
+    cublasLtMatrixLayoutDestroy(e->ld);
+    cublasLtMatmulDescDestroy(e->op);
+}
+
+void cu_matmul_free(CudaState *st)
+{
+    if (!st->mm) return;
+    for (int i = 0; i < st->mm->cached; i++) lt_release(&st->mm->cache[i]);
+    cudaFree(st->mm->ones);
+    free(st->mm);
+    st->mm = NULL;
+}
 
 static int align_of(const void *p)
 {
@@ -53,28 +89,26 @@ static void lt_matmul(Kern *k, void *d, cudaDataType d_type, const void *a, cons
     if (al > 16) al = 16;
     key.align = al;
 
-    cublasLtMatmulDesc_t op;
-    CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-    if (bias) {
-        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-        cudaDataType bt = ab_type;
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
-    }
-    cublasLtMatrixLayout_t la, lb, ld;
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, ab_type, ta ? kk : m, ta ? m : kk, lda));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, ab_type, tb ? n : kk, tb ? kk : n, ldb));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld, d_type, m, n, ldd));
-
-    cublasLtMatmulAlgo_t *algo = NULL;
-    for (int i = 0; i < lt_cached; i++)
-        if (!memcmp(&lt_cache[i].key, &key, sizeof key)) algo = &lt_cache[i].algo;
-    cublasLtMatmulAlgo_t fresh;
-    if (!algo) {
+    struct MatmulState *ms = mm_state(k);
+    LtAlgo *e = NULL, fresh;
+    for (int i = 0; i < ms->cached && !e; i++)
+        if (!memcmp(&ms->cache[i].key, &key, sizeof key)) e = &ms->cache[i];
+    if (!e) {
+        e = ms->cached < LT_CACHE ? &ms->cache[ms->cached] : &fresh;
+        e->key = key;
+        CUBLAS_CHECK(cublasLtMatmulDescCreate(&e->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+        if (bias) {
+            cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+            CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+            cudaDataType bt = ab_type;
+            CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
+        }
+        CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&e->la, ab_type, ta ? kk : m, ta ? m : kk, lda));
+        CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&e->lb, ab_type, tb ? n : kk, tb ? kk : n, ldb));
+        CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&e->ld, d_type, m, n, ldd));
         cublasLtMatmulPreference_t pref;
         CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
         CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -91,7 +125,7 @@ static void lt_matmul(Kern *k, void *d, cudaDataType d_type, const void *a, cons
         CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al32, 4));
         cublasLtMatmulHeuristicResult_t h;
         int found = 0;
-        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(st->lt, op, la, lb, ld, ld, pref, 1, &h, &found));
+        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(st->lt, e->op, e->la, e->lb, e->ld, e->ld, pref, 1, &h, &found));
         cublasLtMatmulPreferenceDestroy(pref);
         if (found < 1) {
             char what[160];
@@ -99,21 +133,15 @@ static void lt_matmul(Kern *k, void *d, cudaDataType d_type, const void *a, cons
                      tb ? "T" : "N", m, n, kk);
             cuda_fail(what, "cublasLtMatmulAlgoGetHeuristic", __FILE__, __LINE__);
         }
-        fresh = h.algo;
-        algo = &fresh;
-        if (lt_cached < LT_CACHE) {
-            lt_cache[lt_cached].key = key;
-            lt_cache[lt_cached].algo = h.algo;
-            algo = &lt_cache[lt_cached++].algo;
-        }
+        e->algo = h.algo;
+        if (e != &fresh) ms->cached++;
     }
+    if (bias) /* the pointer is the call's; the rest of the descriptor is the shape's */
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasLtMatmul(st->lt, op, &one, a, la, b, lb, c ? &one : &zero, c ? c : d, ld, d, ld, algo,
-                                st->workspace, st->workspace_bytes, st->stream));
-    cublasLtMatrixLayoutDestroy(la);
-    cublasLtMatrixLayoutDestroy(lb);
-    cublasLtMatrixLayoutDestroy(ld);
-    cublasLtMatmulDescDestroy(op);
+    CUBLAS_CHECK(cublasLtMatmul(st->lt, e->op, &one, a, e->la, b, e->lb, c ? &one : &zero, c ? c : d, e->ld, d,
+                                e->ld, &e->algo, st->workspace, st->workspace_bytes, st->stream));
+    if (e == &fresh) lt_release(e); /* the cache is full: this shape's are not kept */
 }
 
 static cudaDataType x_type(const Kern *k) { return k->prec == PREC_BF16 ? CUDA_R_16BF : CUDA_R_32F; }
@@ -137,29 +165,25 @@ template <typename X> __global__ void fill_random(X *p, size_t n, uint64_t seed)
 {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i >= n) return;
-    uint64_t z = (i + 1) * KDROP_GOLDEN + seed;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    uint64_t z = kdrop_mix64((i + 1) * KDROP_GOLDEN + seed);
     p[i] = from_f<X>((float)((z >> 40) & 0xffffff) / 8388608.0f - 1.0f);
 }
 
 /* A vector of N ones in the working precision, kept for the next calls. */
 static const void *ones(Kern *k, int N)
 {
-    static void *buf;
-    static int have;
-    static KernPrec prec;
-    if (N > have || prec != k->prec) {
+    struct MatmulState *ms = mm_state(k);
+    if (N > ms->n_ones) {
         CUDA_CHECK(cudaStreamSynchronize(cuda_stream(k)));
-        CUDA_CHECK(cudaFree(buf));
-        CUDA_CHECK(cudaMalloc(&buf, (size_t)N * kern_x_bytes(k)));
-        if (k->prec == PREC_BF16) fill_ones<<<cuda_blocks(N, 256), 256, 0, cuda_stream(k)>>>((bf16 *)buf, N);
-        else fill_ones<<<cuda_blocks(N, 256), 256, 0, cuda_stream(k)>>>((float *)buf, N);
+        CUDA_CHECK(cudaFree(ms->ones));
+        ms->ones = NULL;
+        CUDA_CHECK(cudaMalloc(&ms->ones, (size_t)N * kern_x_bytes(k)));
+        if (k->prec == PREC_BF16) fill_ones<<<cuda_blocks(N, 256), 256, 0, cuda_stream(k)>>>((bf16 *)ms->ones, N);
+        else fill_ones<<<cuda_blocks(N, 256), 256, 0, cuda_stream(k)>>>((float *)ms->ones, N);
         LAUNCH_CHECK("fill_ones");
-        have = N;
-        prec = k->prec;
+        ms->n_ones = N;
     }
-    return buf;
+    return ms->ones;
 }
 
 void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
