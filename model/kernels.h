@@ -160,6 +160,13 @@ typedef struct KernOps {
     size_t (*workspace_bytes)(const Kern *k, int B, int T, int C, int NH);
     /* Bytes of device memory free now; NULL on the CPU (MemAvailable is the host's figure). */
     size_t (*mem_free)(Kern *k);
+    /* Bytes of device memory in use now by every user of the device, the CUDA
+     * context included (total less free); NULL on the CPU. */
+    size_t (*mem_used)(Kern *k);
+    /* Brackets the work a profiler (Nsight Compute with --profile-from-start
+     * off) records: on 1 starts, 0 stops, after the work queued so far has
+     * finished; NULL on the CPU. */
+    void (*profile)(Kern *k, int on);
 } KernOps;
 
 struct Kern {
@@ -188,6 +195,41 @@ const char *kern_describe(const Kern *k, char *buf, size_t n);
 int kern_cuda_visible(void);
 int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e);
 #endif
+
+/* ---- the CUDA backend's sizes, in plain C (kern_cuda_sizes.c) ----
+ * Compiled in every build: cuda/'s size ops are these functions, and a
+ * sizes-only Kern (kern_cuda_sizes) lets gpt_memory_for lay out the GPU
+ * trainer's memory where there is no GPU or no CUDA (model plan --gpu). */
+
+/* cuBLASLt's workspace, which the backend allocates once (Hopper's kernels want 32 MiB). */
+#define KERN_CUDA_LT_WORKSPACE ((size_t)32 << 20)
+/* What a GPU's memory as its vendor states it loses before the trainer's
+ * arrays: the driver's reservation, the CUDA context (code modules, cuBLAS
+ * and cuBLASLt handles and kernels, loaded lazily as they are first used)
+ * and the allocator's own rounding (cudaMalloc hands out 2 MiB pages).
+ * A starting figure, not a measurement: calibrate it on a GPU as the card's
+ * memory minus cudaMemGetInfo's free bytes after a few training steps, minus
+ * gpt_memory_for's total. */
+#define KERN_CUDA_OVERHEAD ((size_t)600 << 20)
+/* The widest head the bf16 attention (cuda/flash.cu's padded tiles) takes. */
+#define KERN_CUDA_BF16_MAX_HEAD_DIM 128
+
+/* Floats of attention state a layer keeps for the backward: fp32 the
+ * probabilities (B,NH,T,T), bf16 each row's log-sum-exp (B,NH,T). */
+size_t kern_cuda_attention_state(KernPrec prec, int B, int T, int NH);
+/* Floats of attention scratch shared by every layer: fp32 the dropped
+ * probabilities and dP (2 (B,NH,T,T)), bf16 D = rowsum(dout . out) (B,NH,T). */
+size_t kern_cuda_attention_scratch(KernPrec prec, int B, int T, int NH);
+/* Floats of matmul_backward's scratch: none (cuBLASLt uses its workspace). */
+size_t kern_cuda_matmul_scratch(KernPrec prec, int N, int K, int OC);
+/* Bytes the backend allocates for itself training B x T, width C, NH heads:
+ * cuBLASLt's workspace, cuda_scratch's high-water mark (the largest request
+ * of a step in this precision, grown by a quarter as cuda_scratch grows it)
+ * and matmul.cu's vector of ones. */
+size_t kern_cuda_workspace_bytes(KernPrec prec, int B, int T, int C, int NH);
+/* A Kern for sizes only: device KERN_CUDA, precision prec, the size ops
+ * above and nothing else (no memory, no kernels). Nothing to free. */
+void kern_cuda_sizes(Kern *k, KernPrec prec);
 
 /* The CPU backend on pool (borrowed; OpenBLAS must run single-threaded).
  * Caller frees with kern_free(). */

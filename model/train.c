@@ -529,7 +529,13 @@ int train_run(const TrainOpts *opts, Err *e)
     snprintf(title, sizeof title, "%s: %d x %d, %d heads", dir, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head);
     double t_start = progress_now(), t_show = 0, last_loss = NAN, last_val = NAN;
     uint64_t first_step = r.step;
+    size_t gpu_peak = 0; /* device memory in use after each step (every allocation is made by then) */
+    /* GPTKIT_PROFILE_STEP=N: step N alone is shown to a profiler started with
+     * its recording off (bench/model/profile.sh) */
+    const char *prof_env = getenv("GPTKIT_PROFILE_STEP");
+    uint64_t prof_step = prof_env && kern.ops->profile ? strtoull(prof_env, NULL, 10) : 0;
     while (r.step < r.o.steps) {
+        if (prof_step && r.step + 1 == prof_step) kern.ops->profile(&kern, 1);
         double t0 = progress_now();
         gpt_zero_grad(&g);
         double loss = 0;
@@ -548,8 +554,13 @@ int train_run(const TrainOpts *opts, Err *e)
         loss /= r.accum;
         float lr = (float)sched_lr(&sc, r.step);
         float norm = gpt_adamw_step(&g, &r.o.adam, lr);
+        if (prof_step && r.step + 1 == prof_step) kern.ops->profile(&kern, 0);
         r.step++;
         r.tokens += tokens_step;
+        if (kern.ops->mem_used) {
+            size_t used = kern.ops->mem_used(&kern);
+            if (used > gpu_peak) gpu_peak = used;
+        }
         r.epoch = ld.epoch;
         r.index = ld.index;
         double dt = progress_now() - t0, tps = (double)tokens_step / dt;
@@ -600,18 +611,21 @@ int train_run(const TrainOpts *opts, Err *e)
     {
         double secs = progress_now() - t_start;
         double tps = (double)(r.step - first_step) * tokens_step / secs;
-        char rate[32], ent[160] = ", no validation shards";
+        char rate[32], ent[160] = ", no validation shards", gpu[96] = "";
         progress_si(rate, sizeof rate, tps);
         if (val.n)
             snprintf(ent, sizeof ent, ", val loss %.4f (unigram entropy of the validation tokens %.4f)", last_val,
                      shards_unigram_entropy(&val, r.cfg.vocab_size, 50000000));
+        if (gpu_peak)
+            snprintf(gpu, sizeof gpu, "; peak GPU memory %.0f MB (in use on the device, CUDA's context included)",
+                     gpu_peak / 1e6);
         progress_summary(&pr,
                          "%" PRIu64 " steps, %" PRIu64 " tokens (%.2f epochs of the training windows) in %.1f s (%s tokens/s, MFU %.0f%% of %s); "
-                         "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB); %s/latest",
+                         "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB)%s; %s/latest",
                          r.step - first_step, (r.step - first_step) * tokens_step,
                          (double)ld.epoch + (double)ld.index / (double)train.n_windows, secs, rate,
                          peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, last_loss, ent,
-                         peak_rss() / 1e6, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6, dir);
+                         peak_rss() / 1e6, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6, gpu, dir);
     }
 done:
     progress_end(&pr);

@@ -4,6 +4,8 @@
  * kern_open when a GPU is visible or --device cuda asks for it. */
 #include "common.cuh"
 
+#include <cuda_profiler_api.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,13 +95,26 @@ static size_t cu_mem_free(Kern *k)
     return free_b;
 }
 
-/* cuBLASLt's workspace and the largest cuda_scratch a kernel asks for: the
- * float32 attention's split heads (7 (B,T,C)) or the bf16 kernels' (less). */
+static size_t cu_mem_used(Kern *k)
+{
+    (void)k;
+    size_t free_b = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total));
+    return total - free_b;
+}
+
+static void cu_profile(Kern *k, int on)
+{
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream(k)));
+    CUDA_CHECK(on ? cudaProfilerStart() : cudaProfilerStop());
+}
+
+/* cuBLASLt's workspace, the largest cuda_scratch a kernel asks for in this
+ * precision and the ones of db: kern_cuda_sizes.c, in plain C, which model
+ * plan uses where there is no GPU. */
 static size_t cu_workspace_bytes(const Kern *k, int B, int T, int C, int NH)
 {
-    (void)NH;
-    size_t ws = cuda_state((Kern *)k)->workspace_bytes, n = (size_t)B * T * C;
-    return ws + 7 * n * sizeof(float) + ((size_t)B * T << 4); /* + the ones of db and small sums */
+    return kern_cuda_workspace_bytes(k->prec, B, T, C, NH);
 }
 
 static const KernOps cuda_ops = {
@@ -134,6 +149,8 @@ static const KernOps cuda_ops = {
     .matmul_rate = cu_matmul_rate,
     .workspace_bytes = cu_workspace_bytes,
     .mem_free = cu_mem_free,
+    .mem_used = cu_mem_used,
+    .profile = cu_profile,
 };
 
 extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)

@@ -4,23 +4,26 @@
  * memory (materialised, B 16 T 1024 with 12 heads is 800 MB of probabilities a
  * layer). The forward keeps each row's log-sum-exp; the backward recomputes P
  * from it in two kernels that each own their outputs (dK and dV a key tile,
- * dQ a query tile), so every sum runs in one thread in a fixed order: no
- * atomics, and a rerun gives the same bits. bf16 loads, float32 arithmetic
- * (scalar FMAs; no tensor cores yet). float32 stays on attention.cu's
+ * dQ a query tile), so every sum runs in a fixed order: no atomics, and a
+ * rerun gives the same bits. The products run on the tensor cores (bf16 in,
+ * float32 sums: mma.sync m16n8k16, sm_80 and newer); softmax, masks and
+ * scaling in float32; the probabilities and dS enter their products rounded
+ * to bf16, as every flash attention does. float32 stays on attention.cu's
  * materialised path, which equals the CPU; this one is within bf16 of it
  * (tests/model/test_cuda.c). */
 #include "common.cuh"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
-/* Every kernel here: 8 warps; a block owns TILE rows (queries, or keys in the
- * dK/dV kernel), TILE / 8 a warp, and streams tiles of TILE of the other side,
- * TILE / 32 a lane. The head dimension hs is padded with zeros to HSP, a
- * multiple of 32 (a lane holds HSP / 32 of a row's columns): HSP 32 and 64
- * take 64-row tiles, 96 and 128 take 32 so that shared memory stays under the
- * 99 KB a block gets on sm_86/89. */
-static constexpr int FL_THREADS = 256, FL_WARPS = FL_THREADS / 32;
+/* Every kernel here: 4 warps, a block owns FL_TILE rows (queries, or keys in
+ * the dK/dV kernel), 16 a warp, and streams tiles of FL_TILE rows of the
+ * other side through shared memory. Tiles are row-major bf16 [FL_TILE][HSP +
+ * 8]: the head dimension hs padded with zeros to HSP (a multiple of 32), and 8
+ * more so that the 8 rows an ldmatrix phase reads fall on distinct banks. */
+static constexpr int FL_WARPS = 4, FL_THREADS = 32 * FL_WARPS, FL_TILE = 16 * FL_WARPS;
+static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) score block */
 static constexpr float FL_LOG2E = 1.4426950408889634f, FL_LN2 = 0.6931471805599453f;
 
 /* kernels.h's KDrop, by value; on 0: no dropout */
@@ -37,212 +40,211 @@ static __device__ __forceinline__ float flash_mask(const FlashDrop &d, int bh, i
     return cuda_drop_mul(d.base, d.thresh, d.scale, ((uint64_t)bh * T + t) * T + s);
 }
 
-/* Butterfly reductions: every lane ends with the same bits (a + b == b + a). */
-static __device__ __forceinline__ float flash_warp_max(float x)
-{
-    for (int o = 16; o; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, o));
-    return x;
-}
 static __device__ __forceinline__ float flash_warp_sum(float x)
 {
     for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffff, x, o);
     return x;
 }
 
-/* Rows r0..r0+TILE-1 of one head's q, k, v or dout (src: row 0, column 0 of
- * the head; rows `stride` apart) times mul into shared memory as float, zero
- * past T and past hs: row-major dst[r][HSP], or transposed dst[d][TILE + 1]
- * (the +1 keeps both a row's and a column's reads on distinct banks). */
-template <int HSP, int TILE, bool TRANS>
-static __device__ __forceinline__ void flash_load(float *dst, const bf16 *src, size_t stride, int r0, int T, int hs,
-                                                  float mul)
+/* ---- the tensor-core pieces ----
+ * A warp's mma.sync m16n8k16 multiplies a 16x16 A (row-major) by a 16x8 B
+ * into a 16x8 float32 C. Lane l holds, with g = l / 4 and c = 2 (l % 4):
+ * C elements [0] (g, c), [1] (g, c+1), [2] (g+8, c), [3] (g+8, c+1); A pairs
+ * (g, c..), (g+8, c..), (g, c+8..), (g+8, c+8..); B pairs (k c.., n g) and
+ * (k c+8.., n g). ldmatrix loads those fragments from shared memory. */
+static __device__ __forceinline__ void fl_mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
 {
-    for (int i = threadIdx.x; i < TILE * HSP; i += FL_THREADS) {
-        int r = i / HSP, d = i % HSP, t = r0 + r;
-        float x = t < T && d < hs ? to_f(src[(size_t)t * stride + d]) * mul : 0.0f;
-        if (TRANS) dst[d * (TILE + 1) + r] = x;
-        else dst[r * HSP + d] = x;
-    }
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-/* Shared memory of each kernel, in floats (the layouts are in the kernels). */
-/* The backward's two products at once, for a warp's RPW rows against the
- * lane's KPL columns: sc[r][c] = A_r . B_c and dp[r][c] = A2_r . B2_c over
- * HSP dimensions, A and A2 row-major (HSP a row), B and B2 transposed in
- * shared memory (column c of dimension d at d * PITCH + lane + 32 c). Used
- * with (K, V; Q, dO) by the dK/dV kernel and (Q, dO; K, V) by the dQ kernel. */
-template <int HSP, int RPW, int KPL, int PITCH>
-static __device__ __forceinline__ void flash_dots2(float (&sc)[RPW][KPL], float (&dp)[RPW][KPL], const float *A,
-                                                   const float *A2, const float *Bt, const float *B2t, int lane)
+static __device__ __forceinline__ void fl_ldsm(uint32_t (&r)[4], const bf16 *p)
 {
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+static __device__ __forceinline__ void fl_ldsm_t(uint32_t (&r)[4], const bf16 *p)
+{
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+/* Two floats as a bf16 pair, the first in the low half (the lower column). */
+static __device__ __forceinline__ uint32_t fl_pack(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *(uint32_t *)&v;
+}
+
+/* acc (16 x FL_TILE) = A B^T over HSP: A the warp's 16 rows of a tile (row
+ * a0 of tile As), B the FL_TILE rows of tile Bs; both [.][HSP + 8]. Q K^T for
+ * the scores, dO V^T for dP, and with the roles swapped K Q^T and V dO^T. */
+template <int HSP>
+static __device__ __forceinline__ void fl_abt(float (&acc)[FL_NT][4], const bf16 *As, int a0, const bf16 *Bs, int lane)
+{
+    constexpr int P = HSP + 8;
 #pragma unroll
-    for (int r = 0; r < RPW; r++)
+    for (int n = 0; n < FL_NT; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
 #pragma unroll
-        for (int c = 0; c < KPL; c++) sc[r][c] = dp[r][c] = 0.0f;
-#pragma unroll 2
-    for (int d = 0; d < HSP; d += 4) {
-        float bb[4][KPL], b2[4][KPL];
+    for (int kk = 0; kk < HSP; kk += 16) {
+        uint32_t a[4];
+        fl_ldsm(a, As + (a0 + (lane & 7) + 8 * ((lane >> 3) & 1)) * P + kk + 8 * (lane >> 4));
 #pragma unroll
-        for (int u = 0; u < 4; u++)
-#pragma unroll
-            for (int c = 0; c < KPL; c++) {
-                bb[u][c] = Bt[(d + u) * PITCH + lane + 32 * c];
-                b2[u][c] = B2t[(d + u) * PITCH + lane + 32 * c];
-            }
-#pragma unroll
-        for (int r = 0; r < RPW; r++) {
-            float4 av = *(const float4 *)(A + r * HSP + d), a2 = *(const float4 *)(A2 + r * HSP + d);
-#pragma unroll
-            for (int c = 0; c < KPL; c++) {
-                float s = sc[r][c], e = dp[r][c];
-                s = fmaf(av.x, bb[0][c], s);
-                s = fmaf(av.y, bb[1][c], s);
-                s = fmaf(av.z, bb[2][c], s);
-                s = fmaf(av.w, bb[3][c], s);
-                e = fmaf(a2.x, b2[0][c], e);
-                e = fmaf(a2.y, b2[1][c], e);
-                e = fmaf(a2.z, b2[2][c], e);
-                e = fmaf(a2.w, b2[3][c], e);
-                sc[r][c] = s;
-                dp[r][c] = e;
-            }
+        for (int n = 0; n < FL_NT; n += 2) {
+            uint32_t b[4]; /* rows 8n.. and 8(n+1).. of Bs, columns kk.. and kk+8.. */
+            fl_ldsm(b, Bs + (8 * n + (lane & 7) + 8 * (lane >> 4)) * P + kk + 8 * ((lane >> 3) & 1));
+            fl_mma(acc[n], a, b[0], b[1]);
+            fl_mma(acc[n + 1], a, b[2], b[3]);
         }
     }
 }
 
-template <int HSP, int TILE> struct FlashSmem {
-    static constexpr size_t fwd = 2 * TILE * HSP + HSP * (TILE + 1) + TILE * TILE;
-    static constexpr size_t kv = 2 * TILE * HSP + 2 * HSP * (TILE + 1) + 2 * TILE * TILE + 2 * TILE;
-    static constexpr size_t q = 2 * TILE * HSP + 2 * HSP * (TILE + 1) + TILE * TILE;
+/* acc (16 x HSP) += X Bs: X (16 x FL_TILE) the float32 fragments fl_abt
+ * leaves (rounded to bf16 here), Bs a tile [FL_TILE][HSP + 8] read as its
+ * rows times columns. P V in the forward, P^T dO and dS^T Q for dV and dK,
+ * dS K for dQ. */
+template <int HSP>
+static __device__ __forceinline__ void fl_xb(float (&acc)[HSP / 8][4], const float (&x)[FL_NT][4], const bf16 *Bs,
+                                             int lane)
+{
+    constexpr int P = HSP + 8;
+#pragma unroll
+    for (int kc = 0; kc < FL_NT / 2; kc++) {
+        /* C fragments of columns 16kc.. and 16kc+8.. are the A fragment of k-step kc */
+        uint32_t a[4] = { fl_pack(x[2 * kc][0], x[2 * kc][1]), fl_pack(x[2 * kc][2], x[2 * kc][3]),
+                          fl_pack(x[2 * kc + 1][0], x[2 * kc + 1][1]), fl_pack(x[2 * kc + 1][2], x[2 * kc + 1][3]) };
+#pragma unroll
+        for (int n = 0; n < HSP / 8; n += 2) {
+            uint32_t b[4]; /* rows 16kc.. and 16kc+8.., columns 8n.. and 8(n+1).., transposed */
+            fl_ldsm_t(b, Bs + (16 * kc + (lane & 7) + 8 * ((lane >> 3) & 1)) * P + 8 * n + 8 * (lane >> 4));
+            fl_mma(acc[n], a, b[0], b[1]);
+            fl_mma(acc[n + 1], a, b[2], b[3]);
+        }
+    }
+}
+
+/* Rows r0..r0+FL_TILE-1 of one head's q, k, v or dout (src: row 0, column 0
+ * of the head; rows `stride` apart) into tile dst [FL_TILE][HSP + 8], zero
+ * past T and past hs. vec: 16-byte loads (hs and stride multiples of 8, src
+ * 16-byte aligned). */
+template <int HSP>
+static __device__ __forceinline__ void fl_load(bf16 *dst, const bf16 *src, size_t stride, int r0, int T, int hs,
+                                               bool vec)
+{
+    constexpr int P = HSP + 8;
+    if (vec) {
+        constexpr int V = HSP / 8; /* 8-element pieces a row */
+        for (int i = threadIdx.x; i < FL_TILE * V; i += FL_THREADS) {
+            int r = i / V, d = 8 * (i % V), t = r0 + r;
+            uint4 x = make_uint4(0, 0, 0, 0);
+            if (t < T && d < hs) x = *(const uint4 *)(src + (size_t)t * stride + d);
+            *(uint4 *)(dst + r * P + d) = x;
+        }
+    } else {
+        for (int i = threadIdx.x; i < FL_TILE * HSP; i += FL_THREADS) {
+            int r = i / HSP, d = i % HSP, t = r0 + r;
+            dst[r * P + d] = t < T && d < hs ? src[(size_t)t * stride + d] : __float2bfloat16(0.0f);
+        }
+    }
+}
+
+template <int HSP> struct FlashSmem {
+    static constexpr size_t tile = (size_t)FL_TILE * (HSP + 8) * sizeof(bf16);
+    static constexpr size_t fwd = 3 * tile;                              /* Q, K, V */
+    static constexpr size_t kv = 4 * tile + 2 * FL_TILE * sizeof(float); /* K, V, Q, dO; lse, D */
+    static constexpr size_t q = 4 * tile;                                /* Q, dO, K, V */
 };
 
 /* out (B,T,C) bf16 and lse (B,NH,T) float (natural log, the scale included)
  * from qkv (B,T,3C) bf16. A block a (query tile, b*NH+h), the last query
- * tiles (the most key tiles) first. Warp w owns query rows w*RPW.., lane
- * keys lane + 32c of each key tile for the scores and columns lane + 32i of
- * the output. Scores are in log2 units: q is loaded times scale*log2(e). */
-template <int HSP, int TILE>
-__global__ void __launch_bounds__(FL_THREADS, 2)
-    flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, int BH, float qmul, FlashDrop dr)
+ * tiles (the most key tiles) first. Warp w owns query rows 16w.. of the tile;
+ * lane l rows g = l/4 and g+8 of those. Scores in log2 units (times
+ * scale*log2(e) = qmul). */
+template <int HSP>
+__global__ void __launch_bounds__(FL_THREADS)
+    flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, int BH, float qmul, bool vec,
+                  FlashDrop dr)
 {
-    constexpr int RPW = TILE / FL_WARPS, KPL = TILE / 32, DPT = HSP / 32, KS = TILE + 1;
+    constexpr int P = HSP + 8, ND = HSP / 8;
     extern __shared__ float4 flash_smem[];
-    float *Qs = (float *)flash_smem; /* [TILE][HSP] */
-    float *Kt = Qs + TILE * HSP;     /* [HSP][KS] */
-    float *Vs = Kt + HSP * KS;       /* [TILE][HSP] */
-    float *Ps = Vs + TILE * HSP;     /* [TILE][TILE]: the (dropped) probabilities */
-    int nt = (T + TILE - 1) / TILE, qt = nt - 1 - (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
+    bf16 *Qs = (bf16 *)flash_smem, *Ks = Qs + FL_TILE * P, *Vs = Ks + FL_TILE * P;
+    int nt = (T + FL_TILE - 1) / FL_TILE, qt = nt - 1 - (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int g = lane >> 2, c2 = 2 * (lane & 3);
     size_t stride = 3 * (size_t)C;
     const bf16 *q = qkv + (size_t)b * T * stride + h * hs, *k = q + C, *v = q + 2 * C;
-    int t0 = qt * TILE;
-    flash_load<HSP, TILE, false>(Qs, q, stride, t0, T, hs, qmul);
-    const float *Qw = Qs + warp * RPW * HSP;
-    float *Pw = Ps + warp * RPW * TILE;
-    /* o: the row's output times l, unnormalised; m: the running max (log2
-     * units); l: this lane's share of the running sum, rescaled with m */
-    float o[RPW][DPT], m[RPW], l[RPW];
+    int t0 = qt * FL_TILE, tr[2] = { t0 + 16 * warp + g, t0 + 16 * warp + g + 8 };
+    fl_load<HSP>(Qs, q, stride, t0, T, hs, vec);
+    /* o: the rows' outputs times l, unnormalised; m: the running max; l: this
+     * lane's share of the running sum (its columns), rescaled with m */
+    float o[ND][4], m[2] = { -INFINITY, -INFINITY }, l[2] = { 0.0f, 0.0f };
 #pragma unroll
-    for (int r = 0; r < RPW; r++) {
-        m[r] = -INFINITY;
-        l[r] = 0.0f;
-#pragma unroll
-        for (int i = 0; i < DPT; i++) o[r][i] = 0.0f;
-    }
+    for (int n = 0; n < ND; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
     /* key tiles up to the diagonal; tile 0 holds key 0, which every row sees,
      * so m is finite from the first tile on */
     for (int kt = 0; kt <= qt; kt++) {
-        int s0 = kt * TILE;
-        __syncthreads(); /* the last tile's Kt, Vs and Ps are read */
-        flash_load<HSP, TILE, true>(Kt, k, stride, s0, T, hs, 1.0f);
-        flash_load<HSP, TILE, false>(Vs, v, stride, s0, T, hs, 1.0f);
+        int s0 = kt * FL_TILE;
+        __syncthreads(); /* the last tile's Ks and Vs are read */
+        fl_load<HSP>(Ks, k, stride, s0, T, hs, vec);
+        fl_load<HSP>(Vs, v, stride, s0, T, hs, vec);
         __syncthreads();
-        float sc[RPW][KPL];
+        float s[FL_NT][4];
+        fl_abt<HSP>(s, Qs, 16 * warp, Ks, lane);
+        float mx[2] = { m[0], m[1] };
 #pragma unroll
-        for (int r = 0; r < RPW; r++)
+        for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-            for (int c = 0; c < KPL; c++) sc[r][c] = 0.0f;
-#pragma unroll 4
-        for (int d = 0; d < HSP; d += 4) {
-            float kk[4][KPL];
-#pragma unroll
-            for (int u = 0; u < 4; u++)
-#pragma unroll
-                for (int c = 0; c < KPL; c++) kk[u][c] = Kt[(d + u) * KS + lane + 32 * c];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) {
-                float4 qv = *(const float4 *)(Qw + r * HSP + d);
-#pragma unroll
-                for (int c = 0; c < KPL; c++) {
-                    float s = sc[r][c];
-                    s = fmaf(qv.x, kk[0][c], s);
-                    s = fmaf(qv.y, kk[1][c], s);
-                    s = fmaf(qv.z, kk[2][c], s);
-                    s = fmaf(qv.w, kk[3][c], s);
-                    sc[r][c] = s;
-                }
+            for (int j = 0; j < 4; j++) {
+                float x = s[n][j] * qmul;
+                if (kt == qt && s0 + 8 * n + c2 + (j & 1) > tr[j >> 1]) x = -INFINITY;
+                s[n][j] = x;
+                mx[j >> 1] = fmaxf(mx[j >> 1], x);
             }
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffff, mx[i], 1));
+            mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffff, mx[i], 2));
+            float alpha = exp2f(m[i] - mx[i]);
+            m[i] = mx[i];
+            l[i] *= alpha;
+#pragma unroll
+            for (int n = 0; n < ND; n++) o[n][2 * i] *= alpha, o[n][2 * i + 1] *= alpha;
         }
 #pragma unroll
-        for (int r = 0; r < RPW; r++) {
-            int t = t0 + warp * RPW + r;
-            float mx = m[r];
+        for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-            for (int c = 0; c < KPL; c++) {
-                if (s0 + lane + 32 * c > t) sc[r][c] = -INFINITY;
-                mx = fmaxf(mx, sc[r][c]);
+            for (int j = 0; j < 4; j++) {
+                float p = exp2f(s[n][j] - m[j >> 1]); /* 0 where masked */
+                l[j >> 1] += p; /* the normaliser takes the undropped P */
+                if (dr.on && p != 0.0f) p *= flash_mask(dr, bh, T, tr[j >> 1], s0 + 8 * n + c2 + (j & 1));
+                s[n][j] = p;
             }
-            mx = flash_warp_max(mx);
-            float alpha = exp2f(m[r] - mx);
-            m[r] = mx;
-            l[r] *= alpha;
-#pragma unroll
-            for (int i = 0; i < DPT; i++) o[r][i] *= alpha;
-#pragma unroll
-            for (int c = 0; c < KPL; c++) {
-                int s = s0 + lane + 32 * c;
-                float p = exp2f(sc[r][c] - mx); /* 0 where masked */
-                l[r] += p; /* the normaliser takes the undropped P */
-                if (dr.on && p != 0.0f) p *= flash_mask(dr, bh, T, t, s);
-                Pw[r * TILE + lane + 32 * c] = p;
-            }
-        }
-        __syncwarp();
-#pragma unroll 2
-        for (int j = 0; j < TILE; j += 4) {
-            float vv[4][DPT];
-#pragma unroll
-            for (int u = 0; u < 4; u++)
-#pragma unroll
-                for (int i = 0; i < DPT; i++) vv[u][i] = Vs[(j + u) * HSP + lane + 32 * i];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) {
-                float4 p = *(const float4 *)(Pw + r * TILE + j);
-#pragma unroll
-                for (int i = 0; i < DPT; i++) {
-                    float y = o[r][i];
-                    y = fmaf(p.x, vv[0][i], y);
-                    y = fmaf(p.y, vv[1][i], y);
-                    y = fmaf(p.z, vv[2][i], y);
-                    y = fmaf(p.w, vv[3][i], y);
-                    o[r][i] = y;
-                }
-            }
-        }
+        fl_xb<HSP>(o, s, Vs, lane);
     }
 #pragma unroll
-    for (int r = 0; r < RPW; r++) {
-        float sum = flash_warp_sum(l[r]);
-        int t = t0 + warp * RPW + r;
-        if (t >= T) continue; /* the same for the whole warp */
+    for (int i = 0; i < 2; i++) {
+        float sum = l[i];
+        sum += __shfl_xor_sync(0xffffffff, sum, 1);
+        sum += __shfl_xor_sync(0xffffffff, sum, 2);
+        int t = tr[i];
+        if (t >= T) continue;
         float inv = 1.0f / sum;
         bf16 *y = out + ((size_t)b * T + t) * C + h * hs;
 #pragma unroll
-        for (int i = 0; i < DPT; i++) {
-            int d = lane + 32 * i;
-            if (d < hs) y[d] = from_f<bf16>(o[r][i] * inv);
-        }
-        if (lane == 0) lse[(size_t)bh * T + t] = (m[r] + log2f(sum)) * FL_LN2;
+        for (int n = 0; n < ND; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int d = 8 * n + c2 + j;
+                if (d < hs) y[d] = __float2bfloat16(o[n][2 * i + j] * inv);
+            }
+        if ((lane & 3) == 0) lse[(size_t)bh * T + t] = (m[i] + log2f(sum)) * FL_LN2;
     }
 }
 
@@ -263,63 +265,58 @@ __global__ void flash_row_dot(float *D, const bf16 *dout, const bf16 *out, int T
 
 /* dK, dV of one key tile (dqkv columns C + h*hs and 2C + h*hs), over the
  * query tiles from the diagonal on. A block a (key tile, b*NH+h), key tile 0
- * (the most query tiles) first. Warp w owns keys w*RPW.., lane queries
- * lane + 32c for P and dP and columns lane + 32i of dK and dV. */
-template <int HSP, int TILE>
-__global__ void __launch_bounds__(FL_THREADS, 2)
+ * (the most query tiles) first. Warp w owns keys 16w.. of the tile; the
+ * score blocks are transposed (keys x queries): lane l keys g and g+8,
+ * queries 8n + c2 (+1). */
+template <int HSP>
+__global__ void __launch_bounds__(FL_THREADS)
     flash_backward_kv(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D, int T, int NH,
-                      int hs, int BH, float kmul, float scale, FlashDrop dr)
+                      int hs, int BH, float qmul, float scale, bool vec, FlashDrop dr)
 {
-    constexpr int RPW = TILE / FL_WARPS, KPL = TILE / 32, DPT = HSP / 32, QS = TILE + 1;
+    constexpr int P = HSP + 8, ND = HSP / 8;
     extern __shared__ float4 flash_smem[];
-    float *Ks = (float *)flash_smem; /* [TILE][HSP], times scale*log2(e) */
-    float *Vs = Ks + TILE * HSP;     /* [TILE][HSP] */
-    float *Qt = Vs + TILE * HSP;     /* [HSP][QS] */
-    float *Gt = Qt + HSP * QS;       /* [HSP][QS]: dout */
-    float *Ps = Gt + HSP * QS;       /* [TILE keys][TILE queries]: P . mask */
-    float *Ss = Ps + TILE * TILE;    /* [TILE][TILE]: dS */
-    float *Ls = Ss + TILE * TILE;    /* [TILE]: the queries' lse, log2 units */
-    float *Ds = Ls + TILE;           /* [TILE]: the queries' D */
-    int nt = (T + TILE - 1) / TILE, kt = (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
+    bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + FL_TILE * P, *Qs = Vs + FL_TILE * P, *Gs = Qs + FL_TILE * P;
+    float *Ls = (float *)(Gs + FL_TILE * P); /* [FL_TILE]: the queries' lse, log2 units */
+    float *Ds = Ls + FL_TILE;                /* [FL_TILE]: the queries' D */
+    int nt = (T + FL_TILE - 1) / FL_TILE, kt = (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int g = lane >> 2, c2 = 2 * (lane & 3);
     size_t stride = 3 * (size_t)C;
     const bf16 *q = qkv + (size_t)b * T * stride + h * hs, *k = q + C, *v = q + 2 * C;
-    const bf16 *g = dout + (size_t)b * T * C + h * hs;
+    const bf16 *go = dout + (size_t)b * T * C + h * hs;
     const float *lse_h = lse + (size_t)bh * T, *D_h = D + (size_t)bh * T;
-    int s0 = kt * TILE;
-    flash_load<HSP, TILE, false>(Ks, k, stride, s0, T, hs, kmul);
-    flash_load<HSP, TILE, false>(Vs, v, stride, s0, T, hs, 1.0f);
-    const float *Kw = Ks + warp * RPW * HSP, *Vw = Vs + warp * RPW * HSP;
-    float *Pw = Ps + warp * RPW * TILE, *Sw = Ss + warp * RPW * TILE;
-    float dk[RPW][DPT], dv[RPW][DPT];
+    int s0 = kt * FL_TILE, sr[2] = { s0 + 16 * warp + g, s0 + 16 * warp + g + 8 };
+    fl_load<HSP>(Ks, k, stride, s0, T, hs, vec);
+    fl_load<HSP>(Vs, v, stride, s0, T, hs, vec);
+    float dk[ND][4], dv[ND][4];
 #pragma unroll
-    for (int r = 0; r < RPW; r++)
+    for (int n = 0; n < ND; n++)
 #pragma unroll
-        for (int i = 0; i < DPT; i++) dk[r][i] = dv[r][i] = 0.0f;
+        for (int j = 0; j < 4; j++) dk[n][j] = dv[n][j] = 0.0f;
     for (int qt = kt; qt < nt; qt++) {
-        int t0 = qt * TILE;
-        __syncthreads(); /* the last tile's Qt, Gt, Ps, Ss are read */
-        flash_load<HSP, TILE, true>(Qt, q, stride, t0, T, hs, 1.0f);
-        flash_load<HSP, TILE, true>(Gt, g, C, t0, T, hs, 1.0f);
-        for (int i = threadIdx.x; i < TILE; i += FL_THREADS) {
+        int t0 = qt * FL_TILE;
+        __syncthreads(); /* the last tile's Qs, Gs, Ls, Ds are read */
+        fl_load<HSP>(Qs, q, stride, t0, T, hs, vec);
+        fl_load<HSP>(Gs, go, C, t0, T, hs, vec);
+        for (int i = threadIdx.x; i < FL_TILE; i += FL_THREADS) {
             int t = t0 + i;
             Ls[i] = t < T ? lse_h[t] * FL_LOG2E : 0.0f;
             Ds[i] = t < T ? D_h[t] : 0.0f;
         }
         __syncthreads();
-        /* sc = S (log2 units), dp = dO V^T, for the warp's keys x the lane's queries */
-        float sc[RPW][KPL], dp[RPW][KPL];
-        flash_dots2<HSP, RPW, KPL, QS>(sc, dp, Kw, Vw, Qt, Gt, lane);
-        /* P from the saved lse; dS = P (dP . mask - D) */
+        /* st = S^T, dp = (dO V^T)^T for the warp's keys x the tile's queries */
+        float st[FL_NT][4], dp[FL_NT][4];
+        fl_abt<HSP>(st, Ks, 16 * warp, Qs, lane);
+        fl_abt<HSP>(dp, Vs, 16 * warp, Gs, lane);
+        /* st becomes P . mask, dp becomes dS = P (dP . mask - D) */
 #pragma unroll
-        for (int r = 0; r < RPW; r++) {
-            int s = s0 + warp * RPW + r;
+        for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-            for (int c = 0; c < KPL; c++) {
-                int tl = lane + 32 * c, t = t0 + tl;
+            for (int j = 0; j < 4; j++) {
+                int tl = 8 * n + c2 + (j & 1), t = t0 + tl, s = sr[j >> 1];
                 float p = 0.0f, ds = 0.0f;
                 if (s <= t && t < T) {
-                    float pu = exp2f(sc[r][c] - Ls[tl]), e = dp[r][c];
+                    float pu = exp2f(st[n][j] * qmul - Ls[tl]), e = dp[n][j];
                     p = pu;
                     if (dr.on) {
                         float mk = flash_mask(dr, bh, T, t, s);
@@ -328,150 +325,97 @@ __global__ void __launch_bounds__(FL_THREADS, 2)
                     }
                     ds = pu * (e - Ds[tl]);
                 }
-                Pw[r * TILE + tl] = p;
-                Sw[r * TILE + tl] = ds;
+                st[n][j] = p;
+                dp[n][j] = ds;
             }
-        }
-        __syncwarp();
         /* dV += (P . mask)^T dO, dK += dS^T Q (scaled at the end) */
-#pragma unroll 2
-        for (int j = 0; j < TILE; j += 4) {
-            float gg[4][DPT], qq[4][DPT];
-#pragma unroll
-            for (int u = 0; u < 4; u++)
-#pragma unroll
-                for (int i = 0; i < DPT; i++) {
-                    gg[u][i] = Gt[(lane + 32 * i) * QS + j + u];
-                    qq[u][i] = Qt[(lane + 32 * i) * QS + j + u];
-                }
-#pragma unroll
-            for (int r = 0; r < RPW; r++) {
-                float4 p = *(const float4 *)(Pw + r * TILE + j), ds = *(const float4 *)(Sw + r * TILE + j);
-#pragma unroll
-                for (int i = 0; i < DPT; i++) {
-                    float x = dv[r][i], y = dk[r][i];
-                    x = fmaf(p.x, gg[0][i], x);
-                    x = fmaf(p.y, gg[1][i], x);
-                    x = fmaf(p.z, gg[2][i], x);
-                    x = fmaf(p.w, gg[3][i], x);
-                    y = fmaf(ds.x, qq[0][i], y);
-                    y = fmaf(ds.y, qq[1][i], y);
-                    y = fmaf(ds.z, qq[2][i], y);
-                    y = fmaf(ds.w, qq[3][i], y);
-                    dv[r][i] = x;
-                    dk[r][i] = y;
-                }
-            }
-        }
+        fl_xb<HSP>(dv, st, Gs, lane);
+        fl_xb<HSP>(dk, dp, Qs, lane);
     }
 #pragma unroll
-    for (int r = 0; r < RPW; r++) {
-        int s = s0 + warp * RPW + r;
+    for (int i = 0; i < 2; i++) {
+        int s = sr[i];
         if (s >= T) continue;
         bf16 *dst = dqkv + ((size_t)b * T + s) * stride + h * hs;
 #pragma unroll
-        for (int i = 0; i < DPT; i++) {
-            int d = lane + 32 * i;
-            if (d < hs) {
-                dst[C + d] = from_f<bf16>(dk[r][i] * scale);
-                dst[2 * C + d] = from_f<bf16>(dv[r][i]);
+        for (int n = 0; n < ND; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int d = 8 * n + c2 + j;
+                if (d < hs) {
+                    dst[C + d] = __float2bfloat16(dk[n][2 * i + j] * scale);
+                    dst[2 * C + d] = __float2bfloat16(dv[n][2 * i + j]);
+                }
             }
-        }
     }
 }
 
 /* dQ of one query tile (dqkv columns h*hs) over the key tiles up to the
- * diagonal. A block a (query tile, b*NH+h), the last tiles first. Warp w owns
- * query rows w*RPW.., lane keys lane + 32c for P and dP and columns
- * lane + 32i of dQ. */
-template <int HSP, int TILE>
-__global__ void __launch_bounds__(FL_THREADS, 2)
+ * diagonal. A block a (query tile, b*NH+h), the last tiles first. Warp w
+ * owns query rows 16w.. of the tile; lane l rows g and g+8, keys 8n + c2 (+1)
+ * of the score blocks. */
+template <int HSP>
+__global__ void __launch_bounds__(FL_THREADS)
     flash_backward_q(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D, int T, int NH,
-                     int hs, int BH, float qmul, float scale, FlashDrop dr)
+                     int hs, int BH, float qmul, float scale, bool vec, FlashDrop dr)
 {
-    constexpr int RPW = TILE / FL_WARPS, KPL = TILE / 32, DPT = HSP / 32, KS = TILE + 1;
+    constexpr int P = HSP + 8, ND = HSP / 8;
     extern __shared__ float4 flash_smem[];
-    float *Qs = (float *)flash_smem; /* [TILE][HSP], times scale*log2(e) */
-    float *Gs = Qs + TILE * HSP;     /* [TILE][HSP]: dout */
-    float *Kt = Gs + TILE * HSP;     /* [HSP][KS] */
-    float *Vt = Kt + HSP * KS;       /* [HSP][KS] */
-    float *Ss = Vt + HSP * KS;       /* [TILE queries][TILE keys]: dS */
-    int nt = (T + TILE - 1) / TILE, qt = nt - 1 - (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
+    bf16 *Qs = (bf16 *)flash_smem, *Gs = Qs + FL_TILE * P, *Ks = Gs + FL_TILE * P, *Vs = Ks + FL_TILE * P;
+    int nt = (T + FL_TILE - 1) / FL_TILE, qt = nt - 1 - (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int g = lane >> 2, c2 = 2 * (lane & 3);
     size_t stride = 3 * (size_t)C;
     const bf16 *q = qkv + (size_t)b * T * stride + h * hs, *k = q + C, *v = q + 2 * C;
-    const bf16 *g = dout + (size_t)b * T * C + h * hs;
-    int t0 = qt * TILE;
-    flash_load<HSP, TILE, false>(Qs, q, stride, t0, T, hs, qmul);
-    flash_load<HSP, TILE, false>(Gs, g, C, t0, T, hs, 1.0f);
-    const float *Qw = Qs + warp * RPW * HSP, *Gw = Gs + warp * RPW * HSP;
-    float *Sw = Ss + warp * RPW * TILE;
-    float lse2[RPW], Dr[RPW], dq[RPW][DPT];
+    const bf16 *go = dout + (size_t)b * T * C + h * hs;
+    int t0 = qt * FL_TILE, tr[2] = { t0 + 16 * warp + g, t0 + 16 * warp + g + 8 };
+    fl_load<HSP>(Qs, q, stride, t0, T, hs, vec);
+    fl_load<HSP>(Gs, go, C, t0, T, hs, vec);
+    float lse2[2], Dr[2], dq[ND][4];
 #pragma unroll
-    for (int r = 0; r < RPW; r++) {
-        int t = t0 + warp * RPW + r;
-        lse2[r] = t < T ? lse[(size_t)bh * T + t] * FL_LOG2E : 0.0f;
-        Dr[r] = t < T ? D[(size_t)bh * T + t] : 0.0f;
-#pragma unroll
-        for (int i = 0; i < DPT; i++) dq[r][i] = 0.0f;
+    for (int i = 0; i < 2; i++) {
+        lse2[i] = tr[i] < T ? lse[(size_t)bh * T + tr[i]] * FL_LOG2E : 0.0f;
+        Dr[i] = tr[i] < T ? D[(size_t)bh * T + tr[i]] : 0.0f;
     }
+#pragma unroll
+    for (int n = 0; n < ND; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.0f;
     for (int kt = 0; kt <= qt; kt++) {
-        int s0 = kt * TILE;
-        __syncthreads(); /* the last tile's Kt, Vt, Ss are read */
-        flash_load<HSP, TILE, true>(Kt, k, stride, s0, T, hs, 1.0f);
-        flash_load<HSP, TILE, true>(Vt, v, stride, s0, T, hs, 1.0f);
+        int s0 = kt * FL_TILE;
+        __syncthreads(); /* the last tile's Ks and Vs are read */
+        fl_load<HSP>(Ks, k, stride, s0, T, hs, vec);
+        fl_load<HSP>(Vs, v, stride, s0, T, hs, vec);
         __syncthreads();
-        float sc[RPW][KPL], dp[RPW][KPL];
-        flash_dots2<HSP, RPW, KPL, KS>(sc, dp, Qw, Gw, Kt, Vt, lane);
+        float sc[FL_NT][4], dp[FL_NT][4];
+        fl_abt<HSP>(sc, Qs, 16 * warp, Ks, lane);
+        fl_abt<HSP>(dp, Gs, 16 * warp, Vs, lane);
 #pragma unroll
-        for (int r = 0; r < RPW; r++) {
-            int t = t0 + warp * RPW + r;
+        for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-            for (int c = 0; c < KPL; c++) {
-                int s = s0 + lane + 32 * c;
+            for (int j = 0; j < 4; j++) {
+                int s = s0 + 8 * n + c2 + (j & 1), t = tr[j >> 1];
                 float ds = 0.0f;
                 if (s <= t && t < T) {
-                    float e = dp[r][c];
+                    float e = dp[n][j];
                     if (dr.on) e *= flash_mask(dr, bh, T, t, s);
-                    ds = exp2f(sc[r][c] - lse2[r]) * (e - Dr[r]);
+                    ds = exp2f(sc[n][j] * qmul - lse2[j >> 1]) * (e - Dr[j >> 1]);
                 }
-                Sw[r * TILE + lane + 32 * c] = ds;
+                sc[n][j] = ds;
             }
-        }
-        __syncwarp();
         /* dQ += dS K (scaled at the end) */
-#pragma unroll 2
-        for (int j = 0; j < TILE; j += 4) {
-            float kk[4][DPT];
-#pragma unroll
-            for (int u = 0; u < 4; u++)
-#pragma unroll
-                for (int i = 0; i < DPT; i++) kk[u][i] = Kt[(lane + 32 * i) * KS + j + u];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) {
-                float4 ds = *(const float4 *)(Sw + r * TILE + j);
-#pragma unroll
-                for (int i = 0; i < DPT; i++) {
-                    float x = dq[r][i];
-                    x = fmaf(ds.x, kk[0][i], x);
-                    x = fmaf(ds.y, kk[1][i], x);
-                    x = fmaf(ds.z, kk[2][i], x);
-                    x = fmaf(ds.w, kk[3][i], x);
-                    dq[r][i] = x;
-                }
-            }
-        }
+        fl_xb<HSP>(dq, sc, Ks, lane);
     }
 #pragma unroll
-    for (int r = 0; r < RPW; r++) {
-        int t = t0 + warp * RPW + r;
+    for (int i = 0; i < 2; i++) {
+        int t = tr[i];
         if (t >= T) continue;
         bf16 *dst = dqkv + ((size_t)b * T + t) * stride + h * hs;
 #pragma unroll
-        for (int i = 0; i < DPT; i++) {
-            int d = lane + 32 * i;
-            if (d < hs) dst[d] = from_f<bf16>(dq[r][i] * scale);
-        }
+        for (int n = 0; n < ND; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int d = 8 * n + c2 + j;
+                if (d < hs) dst[d] = __float2bfloat16(dq[n][2 * i + j] * scale);
+            }
     }
 }
 
@@ -485,15 +429,21 @@ static FlashDrop flash_drop(const KDrop *d)
 }
 
 /* Raise a kernel's dynamic shared memory limit past the default 48 KB. */
-template <typename F> static void flash_allow(F *kernel, size_t floats)
+template <typename F> static void flash_allow(F *kernel, size_t bytes)
 {
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(floats * sizeof(float))));
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 }
 
 /* The padded head dimension for hs, 0 past 128. */
 static int flash_hsp(int hs)
 {
     return hs <= 32 ? 32 : hs <= 64 ? 64 : hs <= 96 ? 96 : hs <= 128 ? 128 : 0;
+}
+
+/* 16-byte loads: every row of q, k, v and dout starts on 16 bytes */
+static bool flash_vec(const void *a, const void *b, int hs, int C)
+{
+    return hs % 8 == 0 && C % 8 == 0 && (uintptr_t)a % 16 == 0 && (uintptr_t)b % 16 == 0;
 }
 
 [[noreturn]] static void flash_refuse(int hs, const char *call, int line)
@@ -505,36 +455,37 @@ static int flash_hsp(int hs)
     cuda_fail(msg, call, __FILE__, line);
 }
 
-template <int HSP, int TILE>
+template <int HSP>
 static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int NH, int hs,
                               const KDrop *drop)
 {
-    int BH = B * NH, nt = (T + TILE - 1) / TILE;
-    size_t floats = FlashSmem<HSP, TILE>::fwd;
+    int BH = B * NH, nt = (T + FL_TILE - 1) / FL_TILE;
+    size_t bytes = FlashSmem<HSP>::fwd;
     float qmul = FL_LOG2E / sqrtf((float)hs);
-    flash_allow(flash_forward<HSP, TILE>, floats);
-    flash_forward<HSP, TILE><<<(unsigned)((size_t)nt * BH), FL_THREADS, floats * sizeof(float), cuda_stream(k)>>>(
-        out, lse, qkv, T, NH, hs, BH, qmul, flash_drop(drop));
+    bool vec = flash_vec(qkv, qkv, hs, NH * hs);
+    flash_allow(flash_forward<HSP>, bytes);
+    flash_forward<HSP><<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, cuda_stream(k)>>>(out, lse, qkv, T, NH, hs,
+                                                                                           BH, qmul, vec,
+                                                                                           flash_drop(drop));
     LAUNCH_CHECK("flash_forward");
 }
 
-template <int HSP, int TILE>
+template <int HSP>
 static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *dout, const bf16 *qkv,
                                const float *lse, int B, int T, int NH, int hs, const KDrop *drop)
 {
-    int BH = B * NH, nt = (T + TILE - 1) / TILE;
+    int BH = B * NH, nt = (T + FL_TILE - 1) / FL_TILE;
     unsigned grid = (unsigned)((size_t)nt * BH);
-    float scale = 1.0f / sqrtf((float)hs), mul = scale * FL_LOG2E;
+    float scale = 1.0f / sqrtf((float)hs), qmul = scale * FL_LOG2E;
+    bool vec = flash_vec(qkv, dout, hs, NH * hs);
     FlashDrop dr = flash_drop(drop);
     cudaStream_t s = cuda_stream(k);
-    size_t kv = FlashSmem<HSP, TILE>::kv, q = FlashSmem<HSP, TILE>::q;
-    flash_allow(flash_backward_kv<HSP, TILE>, kv);
-    flash_backward_kv<HSP, TILE><<<grid, FL_THREADS, kv * sizeof(float), s>>>(dqkv, qkv, dout, lse, D, T, NH, hs, BH,
-                                                                               mul, scale, dr);
+    size_t kv = FlashSmem<HSP>::kv, q = FlashSmem<HSP>::q;
+    flash_allow(flash_backward_kv<HSP>, kv);
+    flash_backward_kv<HSP><<<grid, FL_THREADS, kv, s>>>(dqkv, qkv, dout, lse, D, T, NH, hs, BH, qmul, scale, vec, dr);
     LAUNCH_CHECK("flash_backward_kv");
-    flash_allow(flash_backward_q<HSP, TILE>, q);
-    flash_backward_q<HSP, TILE><<<grid, FL_THREADS, q * sizeof(float), s>>>(dqkv, qkv, dout, lse, D, T, NH, hs, BH, mul,
-                                                                             scale, dr);
+    flash_allow(flash_backward_q<HSP>, q);
+    flash_backward_q<HSP><<<grid, FL_THREADS, q, s>>>(dqkv, qkv, dout, lse, D, T, NH, hs, BH, qmul, scale, vec, dr);
     LAUNCH_CHECK("flash_backward_q");
 }
 
@@ -544,10 +495,10 @@ void cu_flash_forward(Kern *k, bf16 *out, float *lse, const bf16 *qkv, int B, in
     int hs = C / NH;
     if (B < 1 || T < 1) return;
     switch (flash_hsp(hs)) {
-    case 32: flash_forward_run<32, 64>(k, out, lse, qkv, B, T, NH, hs, drop); break;
-    case 64: flash_forward_run<64, 64>(k, out, lse, qkv, B, T, NH, hs, drop); break;
-    case 96: flash_forward_run<96, 32>(k, out, lse, qkv, B, T, NH, hs, drop); break;
-    case 128: flash_forward_run<128, 32>(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 32: flash_forward_run<32>(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 64: flash_forward_run<64>(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 96: flash_forward_run<96>(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 128: flash_forward_run<128>(k, out, lse, qkv, B, T, NH, hs, drop); break;
     default: flash_refuse(hs, "cu_flash_forward", __LINE__);
     }
 }
@@ -559,12 +510,12 @@ void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf
     if (!HSP) flash_refuse(hs, "cu_flash_backward", __LINE__);
     if (B < 1 || T < 1) return;
     size_t rows = (size_t)B * T * NH;
-    flash_row_dot<<<cuda_blocks(rows * 32, FL_THREADS), FL_THREADS, 0, cuda_stream(k)>>>(D, dout, out, T, NH, hs, rows);
+    flash_row_dot<<<cuda_blocks(rows * 32, 256), 256, 0, cuda_stream(k)>>>(D, dout, out, T, NH, hs, rows);
     LAUNCH_CHECK("flash_row_dot");
     switch (HSP) {
-    case 32: flash_backward_run<32, 64>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
-    case 64: flash_backward_run<64, 64>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
-    case 96: flash_backward_run<96, 32>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
-    default: flash_backward_run<128, 32>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    case 32: flash_backward_run<32>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    case 64: flash_backward_run<64>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    case 96: flash_backward_run<96>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    default: flash_backward_run<128>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
     }
 }
