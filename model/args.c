@@ -89,6 +89,21 @@ static int bad_number(const char *prog, const char *a, const char *v, double lo,
     return cli_bad_usage(prog, "%s must be a number in %.10g..%.10g, not '%s'", a, lo, hi, v);
 }
 
+/* A GPU's memory for --gpu-memory (plan's now, train's later): bytes with a
+ * unit, as --memory's (k M G T are powers of 1000, Ki Mi Gi of 1024,
+ * fractions that come out whole) with a "B" after the unit allowed: 24G,
+ * 24GB, 24GiB, 24000M, 1.5T. A card sold as "24 GB" has 24Gi. At least 1 MiB,
+ * so that a bare "24" is refused rather than taken as 24 bytes. 0 or -1. */
+static int parse_gpu_memory(const char *s, uint64_t *out)
+{
+    char v[64];
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof v) return -1;
+    memcpy(v, s, n + 1);
+    if (n >= 2 && v[n - 1] == 'B' && strchr("kKMGTi", v[n - 2])) v[n - 1] = 0;
+    return cli_u64(v, (uint64_t)1 << 20, UINT64_MAX, out);
+}
+
 /* The help of the options train_shared_option takes. */
 static const char train_shared_help[] =
     "Data and batch (as 'model train'):\n"
@@ -507,6 +522,7 @@ static int plan_usage(FILE *f, int code)
     fputs("usage: model plan [--preset NAME | --layers L --width D --heads H] [options]\n"
           "       model plan --compare LxDxH,LxDxH,... [options]\n"
           "       model plan --budget PARAMS | --budget-flops FLOPS [options]\n"
+          "       model plan --gpu NAME|list [...]\n"
           "\n"
           "Answers \"which shape should I train?\" before any training: for a GPT-2 shape it\n"
           "prints parameters (total, without embeddings), the training memory the trainer will\n"
@@ -519,7 +535,10 @@ static int plan_usage(FILE *f, int code)
           "deep / too shallow / about right for its width), and the head dimension. Reads\n"
           "nothing unless --data; writes the report to stdout. Times are estimates from the\n"
           "sgemm rate, and with --measure also timed: a few real training steps of each shape\n"
-          "(forward, backward, AdamW) with the trainer's code and threads.\n"
+          "(forward, backward, AdamW) with the trainer's code and threads. On a GPU (--device\n"
+          "cuda, or --gpu NAME without one) it counts the GPU trainer's memory by part and\n"
+          "times steps at a share of the GPU's matrix rate; a shape that does not fit gets the\n"
+          "flags that make it fit.\n"
           "\n"
           "Shape (default: the preset gpt2):\n"
           "  --preset NAME        tiny, small, mosaic-52m, mosaic-83m, mosaic-125m, gpt2,\n"
@@ -543,16 +562,31 @@ static int plan_usage(FILE *f, int code)
           "                       (default one micro-batch)\n"
           "  --micro-batch SEQS   sequences a forward/backward (default 8, as model train)\n"
           "Machine:\n"
-          "  --rate GFLOPS        sgemm rate to assume instead of measuring it\n"
+          "  --rate GFLOPS        sgemm rate to assume instead of measuring it (on a GPU: its\n"
+          "                       matrix rate)\n"
           "  --mfu F              fraction of the sgemm rate training reaches (default 0.5;\n"
-          "                       model train prints its MFU, bench/model measured 40-90%)\n"
+          "                       model train prints its MFU, bench/model measured 40-90%; on a\n"
+          "                       GPU the measured run's, of its matrix rate)\n"
           "  --measure [STEPS]    also time STEPS training steps (default 3) after a warm-up\n"
           "                       step, for each shape, on random tokens (or --data's windows):\n"
           "                       seconds a step, tokens/s, MFU, and the run's time measured;\n"
           "                       refused (exit 1) when the training memory does not fit\n"
           "  --memory BYTES       judge the fit against this much memory (e.g. 16Gi) instead of\n"
           "                       this machine's (default: MemAvailable now)\n"
+          "  --recompute          plan for model train --recompute (less activation memory)\n"
           DEVICE_LINES
+          "GPU (bf16 unless --precision fp32; no --measure):\n"
+          "  --device cuda        plan for this machine's GPU: its bf16 (or fp32) matrix rate\n"
+          "                       measured with cuBLASLt, as model train does, and its free memory\n"
+          "                       (without it or --gpu, the figures are this CPU's)\n"
+          "  --gpu NAME           plan for a GPU you do not have here, from its vendor's published\n"
+          "                       figures (memory; dense bf16 with float32 accumulation, fp32):\n"
+          "                       rtx3090, rtx4090, l4, a100-40gb, a100-80gb, h100-sxm, h100-pcie,\n"
+          "                       h200 (spelling is loose: \"RTX 4090\", 4090); --gpu list shows them\n"
+          "  --gpu-memory SIZE    treat the GPU as this large (24Gi, 24G = 24GB = 24000M); a card\n"
+          "                       sold as \"24 GB\" has 24Gi\n"
+          "  Times are at the MFU of a bf16 run measured on an H200 (plan prints it), of cuBLASLt's\n"
+          "  rate: measured, or for --gpu a share of the vendor's figure (--mfu and --rate override).\n"
           "Output:\n"
           "  --json               one JSON object (for tools) instead of the table\n"
           "  -j N                 threads of the sgemm rate and --measure (default: every\n"
@@ -564,7 +598,8 @@ static int plan_usage(FILE *f, int code)
           "  examples: model plan --compare 36x1280x20,18x1280x64\n"
           "            model plan --preset gpt2 --data data/ --hours 24\n"
           "            model plan --budget 124M --context 512\n"
-          "            model plan --preset tiny --data data/ --measure\n",
+          "            model plan --preset tiny --data data/ --measure\n"
+          "            model plan --gpu rtx4090 --preset gpt2-large\n",
           f);
     return code;
 }
@@ -599,6 +634,10 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) return plan_usage(stdout, 0);
         if (!strcmp(o, "--json")) {
             a->json = 1;
+            continue;
+        }
+        if (!strcmp(o, "--recompute")) {
+            a->recompute = 1;
             continue;
         }
         if (!strcmp(o, "--measure")) { /* an optional count: only a number is taken */
@@ -643,6 +682,16 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
             if (cli_u64(v, 1, UINT64_MAX, &u)) return cli_bad_usage(ARGS_PROG_PLAN, "--memory needs bytes (e.g. 16Gi, 8G), not '%s'", v);
             a->memory = (double)u;
         }
+        else if (!strcmp(o, "--gpu")) {
+            Err e = { { 0 } };
+            if (!strcmp(v, "list")) a->gpu_list = 1;
+            else if (!(a->gpu = plan_gpu_find(v, &e))) return cli_bad_usage(ARGS_PROG_PLAN, "%s", e.msg);
+        }
+        else if (!strcmp(o, "--gpu-memory")) {
+            if (parse_gpu_memory(v, &u))
+                return cli_bad_usage(ARGS_PROG_PLAN, "--gpu-memory needs a size such as 24Gi, 24G, 24GB or 24000M, not '%s'", v);
+            a->gpu_memory = (double)u;
+        }
         INT("--layers", 1, 1000, a->L)
         INT("--width", 1, 1 << 16, a->D)
         INT("--heads", 1, 1 << 12, a->H)
@@ -676,6 +725,7 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
     if (a->M && (a->budget > 0 || a->budget_flops > 0)) return cli_bad_usage(ARGS_PROG_PLAN, "budget mode uses MLP 4 x width: no --mlp");
     if (a->measure && (a->budget > 0 || a->budget_flops > 0))
         return cli_bad_usage(ARGS_PROG_PLAN, "--measure times one shape or --compare's shapes, not budget mode");
+    /* the GPU options' combinations are plan_run's to check (exit 2 there too) */
     return ARGS_RUN;
 }
 

@@ -4,7 +4,11 @@
  * (--budget, --budget-flops). Counts come from gpt2.c (the trainer's own);
  * time from the sgemm rate train.c measures for MFU, and with --measure from a
  * few real training steps of each shape (random weights; random tokens or
- * --data's windows): nothing is saved. */
+ * --data's windows): nothing is saved. On a GPU (--device cuda, or --gpu NAME
+ * from the vendors' figures, without CUDA) the memory is the GPU trainer's
+ * layout, sized by gpt_memory_for on kern_cuda_sizes' Kern, and the time a
+ * calibrated share of the GPU's matrix rate; a shape that does not fit gets
+ * the flags that make it fit. GPU steps are not measured here. */
 #include "plan.h"
 
 #include <cblas.h>
@@ -75,7 +79,170 @@ void plan_levine_shape(double n_nonembed, double *n_layer, double *n_embd)
     *n_embd = plan_levine_width(*n_layer);
 }
 
+/* ---- GPUs ---- */
+
+/* The vendors' figures: dense (without 2:4 sparsity, which halves the
+ * datasheets' headline numbers), bf16 with float32 accumulation. GeForce cards
+ * accumulate bf16 in float32 at half their fp16-accumulate rate, the figure
+ * usually quoted for them. */
+static const PlanGpu gpus[] = {
+    { "rtx3090", "RTX 3090", 24, 71, 35.6, "NVIDIA Ampere GA102 GPU architecture whitepaper, appendix A" },
+    { "rtx4090", "RTX 4090", 24, 165.2, 82.6, "NVIDIA Ada GPU architecture whitepaper" },
+    { "l4", "L4", 24, 121, 30.3, "NVIDIA L4 datasheet (bf16: 242 with sparsity)" },
+    { "a100-40gb", "A100 40GB", 40, 312, 19.5, "NVIDIA A100 datasheet (bf16: 624 with sparsity)" },
+    { "a100-80gb", "A100 80GB", 80, 312, 19.5, "NVIDIA A100 datasheet (bf16: 624 with sparsity)" },
+    { "h100-sxm", "H100 SXM", 80, 989, 67, "NVIDIA H100 datasheet (bf16: 1,979 with sparsity)" },
+    { "h100-pcie", "H100 PCIe", 80, 756, 51, "NVIDIA H100 datasheet (bf16: 1,513 with sparsity)" },
+    { "h200", "H200", 141, 989, 67, "NVIDIA H200 datasheet, SXM (bf16: 1,979 with sparsity)" },
+};
+#define N_GPUS (sizeof gpus / sizeof gpus[0])
+
+const PlanGpu *plan_gpus(size_t *n)
+{
+    *n = N_GPUS;
+    return gpus;
+}
+
+/* s lowercased, letters and digits only, without a leading "nvidia" or
+ * "geforce" and a trailing "gb": "NVIDIA A100 80GB" -> "a10080". */
+static void gpu_key(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        if ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+            out[k++] = (char)(*s | 0x20);
+    out[k] = 0;
+    static const char *const prefixes[] = { "nvidia", "geforce" };
+    for (int i = 0; i < 2; i++) {
+        size_t p = strlen(prefixes[i]);
+        if (!strncmp(out, prefixes[i], p)) memmove(out, out + p, strlen(out + p) + 1);
+    }
+    k = strlen(out);
+    if (k > 2 && !strcmp(out + k - 2, "gb")) out[k - 2] = 0;
+}
+
+/* A name of the table matches its key, and also without "rtx" or with "sxm5"
+ * for "sxm": 4090, h100sxm5. "h200sxm" is the H200 (SXM is the one listed). */
+static int gpu_matches(const PlanGpu *g, const char *want)
+{
+    char k[32], alt[40];
+    gpu_key(g->key, k, sizeof k);
+    if (!strcmp(want, k)) return 1;
+    if (!strncmp(k, "rtx", 3) && !strcmp(want, k + 3)) return 1;
+    snprintf(alt, sizeof alt, "%s5", k);
+    if (strstr(k, "sxm") && !strcmp(want, alt)) return 1;
+    snprintf(alt, sizeof alt, "%ssxm", k);
+    if (!strcmp(k, "h200") && (!strcmp(want, alt) || !strcmp(want, "h200sxm5"))) return 1;
+    return 0;
+}
+
+static void gpu_names(char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < N_GPUS && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? ", " : "", gpus[i].key);
+}
+
+const PlanGpu *plan_gpu_find(const char *name, Err *e)
+{
+    char want[64], names[256];
+    gpu_key(name, want, sizeof want);
+    const PlanGpu *hit = NULL;
+    int hits = 0;
+    size_t k_hits = 0;
+    char hit_names[128] = "";
+    for (size_t i = 0; i < N_GPUS; i++) {
+        /* the model without its variant ("a100" of "a100-40gb") matches every variant */
+        char model[32], k[32];
+        snprintf(model, sizeof model, "%.*s", (int)strcspn(gpus[i].key, "-"), gpus[i].key);
+        gpu_key(model, k, sizeof k);
+        if (gpu_matches(&gpus[i], want) || (strchr(gpus[i].key, '-') && !strcmp(want, k))) {
+            hit = &gpus[i], hits++;
+            if (k_hits < sizeof hit_names)
+                k_hits += (size_t)snprintf(hit_names + k_hits, sizeof hit_names - k_hits, "%s%s",
+                                           hits > 1 ? " or " : "", gpus[i].key);
+        }
+    }
+    if (hits == 1) return hit;
+    gpu_names(names, sizeof names);
+    if (hits > 1)
+        err_set(e, "--gpu '%s' is %s: say which (--gpu list shows their figures)", name, hit_names);
+    else
+        err_set(e, "unknown GPU '%s': --gpu takes %s (--gpu list shows their figures)", name, names);
+    return NULL;
+}
+
+void plan_gpu_list(FILE *f)
+{
+    fputs("GPUs for model plan --gpu, with their vendors' published figures (dense: without sparsity):\n\n", f);
+    fprintf(f, "%-11s %-10s %7s %10s %10s  %s\n", "--gpu", "GPU", "memory", "bf16", "fp32", "source");
+    for (size_t i = 0; i < N_GPUS; i++) {
+        const PlanGpu *g = &gpus[i];
+        char mem[16], b[16], s[16];
+        snprintf(mem, sizeof mem, "%.0f GB", g->mem_gb);
+        snprintf(b, sizeof b, "%g", g->bf16_tflops);
+        snprintf(s, sizeof s, "%g", g->fp32_tflops);
+        fprintf(f, "%-11s %-10s %7s %10s %10s  %s\n", g->key, g->name, mem, b, s, g->source);
+    }
+    fprintf(f,
+            "\nmemory: as the vendor states it (GPU memory's GB are 2^30 bytes: 24 GB is 25.8e9 bytes;\n"
+            "  a card with ECC on GDDR memory, such as the L4, shows about 6%% less).\n"
+            "bf16: TFLOP/s of dense bf16 products on the tensor cores with float32 accumulation, which\n"
+            "  is what --precision bf16 runs (GeForce cards do that at half the rate usually quoted\n"
+            "  for them, which accumulates in fp16).\n"
+            "fp32: TFLOP/s of float32 without tensor cores: the fp32 path uses no TF32.\n"
+            "The plan times steps at a share of these: cuBLASLt's measured rate was %.0f%% of the\n"
+            "vendor's figure on an H200, and training reached %.1f%% of that (PLAN_GPU_MATMUL_SHARE\n"
+            "and PLAN_GPU_MFU in model/plan.h, from one measured run; --rate and --mfu override them).\n",
+            100 * PLAN_GPU_MATMUL_SHARE, 100 * PLAN_GPU_MFU);
+}
+
 /* ---- one shape ---- */
+
+static size_t round256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+/* The GPU trainer's memory for shape k (checked) at micro-batch B x context:
+ * gpt_memory_for on the CUDA backend's sizes in env's precision. Returns the
+ * bytes the plan needs (the context and allocator added). */
+static double gpu_memory(const GptConfig *k, const PlanEnv *env, int B, int recompute, GptMemory *m)
+{
+    Kern sizes;
+    kern_cuda_sizes(&sizes, env->prec);
+    gpt_memory_for(&sizes, k, B, k->context, GPT_TRAIN | (recompute ? GPT_RECOMPUTE : 0), m);
+    return (double)m->total + env->gpu_overhead;
+}
+
+/* f's shape does not fit env's GPU: --recompute at the largest micro-batch
+ * that fits and divides the global batch's sequences (f->batch_tokens is kept
+ * by accumulating), the micro-batch asked for first. */
+static void find_fix(const PlanFacts *f, const PlanEnv *env, PlanFix *x)
+{
+    const GptConfig *k = &f->cfg;
+    int T = k->context;
+    uint64_t seqs = f->batch_tokens / (uint64_t)T;
+    GptMemory m;
+    memset(x, 0, sizeof *x);
+    x->state_bytes = (double)(f->mem.params + f->mem.grads + f->mem.adam) + env->gpu_overhead;
+    x->min_bytes = gpu_memory(k, env, 1, 1, &m);
+    if (f->head_too_wide) return;
+    for (int b = env->micro_batch; b >= 1; b--) {
+        if (seqs % (uint64_t)b) continue;
+        double need = gpu_memory(k, env, b, 1, &m);
+        if (need > env->mem_limit) continue;
+        x->found = 1;
+        x->recompute = 1;
+        x->micro_batch = b;
+        x->batch_tokens = f->batch_tokens;
+        x->accum = (int)(seqs / (uint64_t)b);
+        x->need_bytes = need;
+        if (b == env->micro_batch) snprintf(x->flags, sizeof x->flags, "--recompute");
+        else
+            snprintf(x->flags, sizeof x->flags, "--recompute --micro-batch %d --batch %llu", b,
+                     (unsigned long long)x->batch_tokens);
+        return;
+    }
+}
 
 int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
 {
@@ -87,17 +254,33 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
     f->n_params = (double)gpt_n_params_real(k);
     f->n_nonembed = f->n_params - ((double)k->vocab_size + k->context) * k->n_embd;
     f->head_dim = k->n_embd / k->n_head;
-    gpt_memory(k, B, T, &f->mem);
-    /* (L,B,NH,T,T) probabilities kept for backward, (B,NH,T,T) one layer's gradients */
-    f->att_bytes = 4.0 * ((double)k->n_layer + 1) * B * k->n_head * (double)T * T;
-    f->need_bytes = (double)f->mem.total + 2.0 * sizeof(int) * B * T + 4.0 * env->data_windows;
-    if (f->need_bytes > env->mem_limit) f->fit = FIT_NO;
-    else if (env->mem_avail > 0 && f->need_bytes > env->mem_avail) f->fit = FIT_NOT_NOW;
-    else f->fit = FIT_YES;
-
     f->flops_token = gpt_flops_per_token(k, T);
     f->batch_tokens = env->batch_tokens ? env->batch_tokens : (uint64_t)B * T;
     f->accum = (int)(f->batch_tokens / ((uint64_t)B * T));
+    if (env->gpu) {
+        /* the GPU trainer's own arrays: nothing of the host (the shards and the
+         * window order stay there), the context and allocator added */
+        f->need_bytes = gpu_memory(k, env, B, env->recompute, &f->mem);
+        f->master_bytes = (double)gpt_n_params(k) * sizeof(float);
+        f->copy_bytes = (double)f->mem.params - f->master_bytes;
+        f->overhead_bytes = env->gpu_overhead;
+        f->att_bytes = (double)(round256(k->n_layer * kern_cuda_attention_state(env->prec, B, T, k->n_head) *
+                                         sizeof(float)) +
+                                round256(kern_cuda_attention_scratch(env->prec, B, T, k->n_head) * sizeof(float)));
+        f->head_too_wide = env->prec == PREC_BF16 && f->head_dim > KERN_CUDA_BF16_MAX_HEAD_DIM;
+        f->fit = f->need_bytes > env->mem_limit || f->head_too_wide ? FIT_NO : FIT_YES;
+        if (f->fit == FIT_NO) find_fix(f, env, &f->fix);
+    } else {
+        Kern cpu = { .ops = kern_cpu_ops(), .device = KERN_CPU, .prec = PREC_FP32 }; /* sizes only */
+        gpt_memory_for(&cpu, k, B, T, GPT_TRAIN | (env->recompute ? GPT_RECOMPUTE : 0), &f->mem);
+        /* (L,B,NH,T,T) probabilities kept for backward, (B,NH,T,T) one layer's gradients */
+        f->att_bytes = 4.0 * ((double)k->n_layer + 1) * B * k->n_head * (double)T * T;
+        f->need_bytes = (double)f->mem.total + 2.0 * sizeof(int) * B * T + 4.0 * env->data_windows;
+        if (f->need_bytes > env->mem_limit) f->fit = FIT_NO;
+        else if (env->mem_avail > 0 && f->need_bytes > env->mem_avail) f->fit = FIT_NOT_NOW;
+        else f->fit = FIT_YES;
+    }
+
     double rate = env->rate * env->mfu;
     f->step_s = f->flops_token * (double)f->batch_tokens / rate;
     if (env->hours > 0) f->hours_tokens = env->hours * 3600.0 * rate / f->flops_token;
@@ -168,7 +351,8 @@ int plan_measure(PlanFacts *f, const PlanEnv *env, GPool *pool, const Shards *da
     Gpt g = { 0 };
     Kern kern;
     if (kern_cpu_init(&kern, pool, e)) return -1;
-    if (gpt_init(&g, c, B, T, &kern, 1, e) || gpt_init_weights(&g, 1, e)) {
+    if (gpt_init(&g, c, B, T, &kern, GPT_TRAIN | (env->recompute ? GPT_RECOMPUTE : 0), e) ||
+        gpt_init_weights(&g, 1, e)) {
         gpt_free(&g);
         kern_free(&kern);
         return -1;
@@ -329,6 +513,20 @@ static const char *bytes(char *buf, size_t n, double v)
     return buf;
 }
 
+/* GPU memory: in GiB, the unit of the vendors' "GB" */
+static const char *gib(char *buf, size_t n, double v)
+{
+    if (v >= 1073741824.0) snprintf(buf, n, "%.2f GiB", v / 1073741824.0);
+    else snprintf(buf, n, "%.1f MiB", v / 1048576.0);
+    return buf;
+}
+
+/* Memory in the plan's unit: GB on the CPU, GiB on a GPU. */
+static const char *mem_str(char *buf, size_t n, double v, const PlanEnv *env)
+{
+    return env->gpu ? gib(buf, n, v) : bytes(buf, n, v);
+}
+
 static const char *duration(char *buf, size_t n, double s)
 {
     if (!isfinite(s)) snprintf(buf, n, "-");
@@ -373,6 +571,14 @@ C_(c_memstate) { bytes(b, n, (double)(f->mem.params + f->mem.grads + f->mem.adam
 C_(c_memacts) { bytes(b, n, (double)(f->mem.acts + f->mem.scratch)); }
 C_(c_mematt) { bytes(b, n, f->att_bytes); }
 C_(c_fit) { snprintf(b, n, "%s", f->fit == FIT_YES ? "yes" : f->fit == FIT_NOT_NOW ? "not now (free)" : "NO"); }
+C_(c_gtot) { gib(b, n, f->need_bytes); }
+C_(c_gweights) { gib(b, n, (double)f->mem.params); }
+C_(c_gstate) { gib(b, n, (double)(f->mem.grads + f->mem.adam)); }
+C_(c_gacts) { gib(b, n, (double)f->mem.acts); }
+C_(c_gscratch) { gib(b, n, (double)f->mem.scratch); }
+C_(c_gatt) { gib(b, n, f->att_bytes); }
+C_(c_gover) { if (f->overhead_bytes > 0) gib(b, n, f->overhead_bytes); else snprintf(b, n, "held (in free)"); }
+C_(c_gfit) { snprintf(b, n, "%s", f->fit == FIT_YES ? "yes" : f->fix.found ? "NO (see below)" : "NO: nothing fits"); }
 C_(c_flops) { count(b, n, f->flops_token); }
 C_(c_batch) { snprintf(b, n, "%llu (x%d)", (unsigned long long)f->batch_tokens, f->accum); }
 C_(c_step) { duration(b, n, f->step_s); }
@@ -402,13 +608,34 @@ C_(c_verdict) { snprintf(b, n, "%s%s", plan_levine_name(f->verdict), f->levine_i
 C_(c_levshape) { snprintf(b, n, "%.0f x %.0f", f->levine_opt_depth, f->levine_opt_width); }
 #undef C_
 
+/* The GPU's lines under the table's first: its memory and rate, and where they come from. */
+static void gpu_header(FILE *out, const PlanEnv *env)
+{
+    char b1[32];
+    const char *kind = env->prec == PREC_BF16 ? "dense bf16, float32 accumulation" : "fp32, no tensor cores";
+    gib(b1, sizeof b1, env->mem_limit);
+    if (env->vendor_rate > 0)
+        fprintf(out, "GPU %s: %s (%s); %.4g TFLOP/s %s (the vendor's)\n", env->gpu_name, b1, env->mem_from,
+                env->vendor_rate / 1e12, kind);
+    else
+        fprintf(out, "GPU %s: %s (%s)\n", env->gpu_name, b1, env->mem_from);
+    fprintf(out, "times at %.1f%% MFU of %.1f TFLOP/s (%s)\n", 100 * env->mfu, env->rate / 1e12, env->rate_from);
+}
+
 void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv *env)
 {
     const PlanFacts *f0 = &facts[0];
     char b1[32], b2[64];
-    fprintf(out, "model plan: vocabulary %d, context %d, micro-batch %d; sgemm %.1f GFLOP/s, "
-                 "times at %.0f%% of it (MFU)\n",
-            f0->cfg.vocab_size, f0->cfg.context, env->micro_batch, env->rate / 1e9, 100 * env->mfu);
+    if (env->gpu) {
+        fprintf(out, "model plan: vocabulary %d, context %d, micro-batch %d%s; GPU %s, %s\n", f0->cfg.vocab_size,
+                f0->cfg.context, env->micro_batch, env->recompute ? ", --recompute" : "", env->gpu_name,
+                env->prec == PREC_BF16 ? "bf16" : "fp32");
+        gpu_header(out, env);
+    } else {
+        fprintf(out, "model plan: vocabulary %d, context %d, micro-batch %d; sgemm %.1f GFLOP/s, "
+                     "times at %.0f%% of it (MFU)\n",
+                f0->cfg.vocab_size, f0->cfg.context, env->micro_batch, env->rate / 1e9, 100 * env->mfu);
+    }
     if (f0->measured)
         fprintf(out, "measured: %d training step%s after a warm-up, %u thread%s, %s\n", f0->meas.steps,
                 f0->meas.steps == 1 ? "" : "s", env->threads, env->threads == 1 ? "" : "s",
@@ -419,15 +646,29 @@ void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv
     row(out, "  embedding share", facts, n, c_embshare);
     row(out, "MLP width", facts, n, c_mlp);
     row(out, "head dimension", facts, n, c_head);
-    row(out, "training memory", facts, n, c_memtot);
-    row(out, "  weights+grads+AdamW", facts, n, c_memstate);
-    row(out, "  activations+scratch", facts, n, c_memacts);
-    row(out, "  of which attention probs", facts, n, c_mematt);
-    snprintf(b2, sizeof b2, "fits %s?", bytes(b1, sizeof b1, env->mem_avail > 0 ? env->mem_avail : env->mem_limit));
-    row(out, b2, facts, n, c_fit);
+    if (env->gpu) {
+        int bf16 = env->prec == PREC_BF16;
+        row(out, bf16 ? "GPU memory (bf16)" : "GPU memory (fp32)", facts, n, c_gtot);
+        row(out, bf16 ? "  weights: fp32 + bf16 copy" : "  weights (fp32)", facts, n, c_gweights);
+        row(out, "  fp32 gradients+AdamW", facts, n, c_gstate);
+        row(out, bf16 ? "  activations (bf16)" : "  activations (fp32)", facts, n, c_gacts);
+        row(out, "  scratch+workspace", facts, n, c_gscratch);
+        row(out, bf16 ? "  of which attention: LSE" : "  of which attention: TxT", facts, n, c_gatt);
+        row(out, "  CUDA context+allocator", facts, n, c_gover);
+        snprintf(b2, sizeof b2, "fits %s?", gib(b1, sizeof b1, env->mem_limit));
+        row(out, b2, facts, n, c_gfit);
+    } else {
+        row(out, "training memory", facts, n, c_memtot);
+        row(out, "  weights+grads+AdamW", facts, n, c_memstate);
+        row(out, "  activations+scratch", facts, n, c_memacts);
+        row(out, "  of which attention probs", facts, n, c_mematt);
+        snprintf(b2, sizeof b2, "fits %s?", bytes(b1, sizeof b1, env->mem_avail > 0 ? env->mem_avail : env->mem_limit));
+        row(out, b2, facts, n, c_fit);
+    }
+    const char *per = env->gpu ? "matmul" : "sgemm";
     row(out, "FLOPs a token (6N+12LDT)", facts, n, c_flops);
     row(out, "tokens a step (x accum)", facts, n, c_batch);
-    snprintf(b2, sizeof b2, "time a step (sgemm x %.0f%%)", 100 * env->mfu);
+    snprintf(b2, sizeof b2, "time a step (%s x %.0f%%)", per, 100 * env->mfu);
     row(out, b2, facts, n, c_step);
     if (f0->measured) {
         row(out, "time a step (measured)", facts, n, c_mstep);
@@ -437,7 +678,7 @@ void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv
     snprintf(b2, sizeof b2, "tokens (%s)", f0->tokens_from);
     row(out, b2, facts, n, c_tokens);
     row(out, "  steps", facts, n, c_steps);
-    snprintf(b2, sizeof b2, "  time (sgemm x %.0f%%)", 100 * env->mfu);
+    snprintf(b2, sizeof b2, "  time (%s x %.0f%%)", per, 100 * env->mfu);
     row(out, b2, facts, n, c_run);
     if (f0->measured) row(out, "  time (measured)", facts, n, c_mrun);
     if (env->data_tokens > 0) row(out, "  epochs of --data", facts, n, c_epochs);
@@ -459,17 +700,32 @@ void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv
     row(out, "  fit's shape at this size", facts, n, c_levshape);
 }
 
-static void head_note(FILE *out, const PlanFacts *f)
+static void head_note(FILE *out, const PlanFacts *f, const PlanEnv *env)
 {
     int hd = f->head_dim;
     char b[32];
+    if (env->gpu && env->prec == PREC_BF16 && hd <= KERN_CUDA_BF16_MAX_HEAD_DIM) {
+        /* flash attention: a log-sum-exp a row whatever the heads, never (T,T) */
+        if (hd < 32)
+            fprintf(out,
+                    "  - Heads of %d dimensions are small: each head's attention scores are a rank-%d\n"
+                    "    product (Bhojanapalli et al. 2020, arXiv 2002.07028: a low-rank bottleneck when\n"
+                    "    the head dimension is below the context), and the attention kernel's work a head\n"
+                    "    is thin. In bf16 they cost no attention memory: no (T,T) probabilities are kept.\n",
+                    hd, hd);
+        else
+            fprintf(out, "  - Head dimension %d is in the usual range (GPT-2 uses 64 at every size, GPT-3\n"
+                         "    64 to 128); heads change neither parameters nor FLOPs, nor in bf16 memory.\n",
+                    hd);
+        return;
+    }
     if (hd < 32)
         fprintf(out,
                 "  - Heads of %d dimensions are small: each head's attention scores are a rank-%d\n"
                 "    product (Bhojanapalli et al. 2020, arXiv 2002.07028: a low-rank bottleneck when\n"
                 "    the head dimension is below the context), the trainer's per-head products are thin\n"
                 "    (they run below the sgemm rate), and %d heads keep %s of attention probabilities.\n",
-                hd, hd, f->cfg.n_head, bytes(b, sizeof b, f->att_bytes));
+                hd, hd, f->cfg.n_head, mem_str(b, sizeof b, f->att_bytes, env));
     else if (hd > 128)
         fprintf(out,
                 "  - Heads of %d dimensions are large: only %d attention patterns a layer; GPT-2 uses 64\n"
@@ -481,7 +737,92 @@ static void head_note(FILE *out, const PlanFacts *f)
                 hd);
 }
 
-void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n)
+/* Where the GPU plan's memory limit comes from: "the RTX 4090's 24.00 GiB". */
+static const char *gpu_where(char *buf, size_t n, const PlanEnv *env)
+{
+    char b[32];
+    gib(b, sizeof b, env->mem_limit);
+    if (env->vendor_rate > 0 || env->gpu_overhead > 0) snprintf(buf, n, "the %s's %s", env->gpu_name, b);
+    else snprintf(buf, n, "the %s free on %s", b, env->gpu_name);
+    return buf;
+}
+
+/* A GPU plan's memory, by part, and the fit: why not, and what fits. */
+static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
+{
+    char b1[32], b2[32], b3[32], where[96];
+    int bf16 = env->prec == PREC_BF16;
+    gpu_where(where, sizeof where, env);
+    fprintf(out, "  - GPU memory, the GPU trainer's layout in %s (%d bytes a parameter before activations):\n",
+            bf16 ? "bf16" : "fp32", bf16 ? 18 : 16);
+    if (bf16)
+        fprintf(out, "      float32 master weights %s, their bf16 working copy %s\n", gib(b1, sizeof b1, f->master_bytes),
+                gib(b2, sizeof b2, f->copy_bytes));
+    else
+        fprintf(out, "      float32 weights %s\n", gib(b1, sizeof b1, f->master_bytes));
+    fprintf(out, "      float32 gradients %s, AdamW moments %s\n", gib(b1, sizeof b1, (double)f->mem.grads),
+            gib(b2, sizeof b2, (double)f->mem.adam));
+    fprintf(out, "      %s activations %s (micro-batch %d x %d%s)\n", bf16 ? "bf16" : "fp32",
+            gib(b1, sizeof b1, (double)f->mem.acts), env->micro_batch, f->cfg.context,
+            env->recompute ? ", --recompute" : "");
+    fprintf(out, "      the backward's scratch and cuBLASLt's workspace %s\n", gib(b1, sizeof b1, (double)f->mem.scratch));
+    if (f->overhead_bytes > 0)
+        fprintf(out, "      CUDA context and allocator %s (as measured on an H200)\n",
+                gib(b1, sizeof b1, f->overhead_bytes));
+    else
+        fprintf(out, "      CUDA context and allocator: held already, outside the free figure\n");
+    if (bf16)
+        fprintf(out, "    Of these, attention takes %s: flash attention keeps a log-sum-exp a row, no\n"
+                     "    (T,T) probabilities, so the heads cost no attention memory.\n",
+                gib(b1, sizeof b1, f->att_bytes));
+    else
+        fprintf(out, "    Of these, attention takes %s: fp32 attention keeps the (T,T) probabilities of\n"
+                     "    every layer and head, which grow with the heads (bf16's flash attention keeps none).\n",
+                gib(b1, sizeof b1, f->att_bytes));
+    if (f->fit == FIT_YES) {
+        fprintf(out, "  - Fits %s, %s to spare.\n", where, gib(b1, sizeof b1, env->mem_limit - f->need_bytes));
+        return;
+    }
+    const PlanFix *x = &f->fix;
+    if (f->head_too_wide) {
+        fprintf(out, "  - Heads of %d dimensions: the GPU's bf16 attention takes 1 to %d (model train refuses\n"
+                     "    the shape): more heads, or --precision fp32.\n",
+                f->head_dim, KERN_CUDA_BF16_MAX_HEAD_DIM);
+        return;
+    }
+    if (x->found) {
+        fprintf(out, "  - Does not fit %s: it needs %s, of which activations %s.\n", where,
+                gib(b1, sizeof b1, f->need_bytes), gib(b2, sizeof b2, (double)f->mem.acts));
+        if (x->micro_batch == env->micro_batch)
+            fprintf(out, "    Fits with %s: LayerNorm and GELU outputs kept for one layer and\n"
+                         "    recomputed in the backward (the same results): %s in all.\n",
+                    x->flags, gib(b3, sizeof b3, x->need_bytes));
+        else
+            fprintf(out, "    Fits with %s:\n"
+                         "    LayerNorm and GELU outputs kept for one layer and recomputed in the backward (the\n"
+                         "    same results), and micro-batches of %d, %d of them accumulated into each step of\n"
+                         "    %llu tokens as before: %s in all.\n",
+                    x->flags, x->micro_batch, x->accum, (unsigned long long)x->batch_tokens,
+                    gib(b3, sizeof b3, x->need_bytes));
+        return;
+    }
+    if (x->state_bytes > env->mem_limit) {
+        double np = (double)gpt_n_params(&f->cfg);
+        fprintf(out, "  - Nothing fits %s. Float32 master weights, gradients and AdamW\n"
+                     "    moments are 16 bytes a parameter (%s)",
+                where, gib(b1, sizeof b1, 16 * np));
+        if (bf16) fprintf(out, " and the bf16 working copy 2 more (%s)", gib(b2, sizeof b2, f->copy_bytes));
+        fprintf(out, ":\n    with the CUDA context, %s before any activation. No --micro-batch or --recompute\n"
+                     "    changes that: a GPU with more memory does, or a smaller shape.\n",
+                gib(b3, sizeof b3, x->state_bytes));
+        return;
+    }
+    fprintf(out, "  - Nothing fits %s: even micro-batch 1 with --recompute needs %s (%s of it\n"
+                 "    before any activation): a shorter --context, or a GPU with more memory.\n",
+            where, gib(b1, sizeof b1, x->min_bytes), gib(b2, sizeof b2, x->state_bytes));
+}
+
+void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv *env)
 {
     for (size_t i = 0; i < n; i++) {
         const PlanFacts *f = &facts[i];
@@ -518,7 +859,7 @@ void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n)
                 f->cfg.n_embd, best, f->cfg.n_layer, plan_levine_name(f->verdict),
                 f->levine_in_range ? "" : " (outside the 6-48 layers they trained: an extrapolation)",
                 f->levine_opt_depth, f->levine_opt_width);
-        head_note(out, f);
+        head_note(out, f, env);
         if (f->measured) {
             const PlanMeasure *m = &f->meas;
             char b5[24], b6[24], b7[24];
@@ -539,7 +880,8 @@ void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n)
                     count(b1, sizeof b1, f->tokens), r >= 10 ? 0 : 2, r, count(b5, sizeof b5, f->hours_tokens),
                     f->hours_tokens / f->n_params, r > 1 ? ": a smaller model, or more time" : "");
         }
-        if (f->fit != FIT_YES)
+        if (env->gpu) gpu_notes(out, f, env);
+        else if (f->fit != FIT_YES)
             fprintf(out, "  - Training memory %s %s.\n", bytes(b1, sizeof b1, f->need_bytes),
                     f->fit == FIT_NO ? "does not fit this machine: lower --micro-batch or --context"
                                      : "fits this machine but not what is free now");
@@ -568,10 +910,19 @@ static void print_budget(FILE *out, const PlanCandidate *c, size_t n, size_t top
                          const PlanEnv *env)
 {
     char b1[32], b2[32], b3[32], b4[32];
-    fprintf(out, "model plan: shapes of %s parameters (within 10%%), vocabulary %d, context %d, ranked by\n"
-                 "distance to Levine et al.'s depth-to-width fit; sgemm %.1f GFLOP/s at %.0f%% MFU\n",
-            count(b1, sizeof b1, budget), n ? c[0].f.cfg.vocab_size : 0, n ? c[0].f.cfg.context : 0,
-            env->rate / 1e9, 100 * env->mfu);
+    if (env->gpu) {
+        fprintf(out, "model plan: shapes of %s parameters (within 10%%), vocabulary %d, context %d, ranked by\n"
+                     "distance to Levine et al.'s depth-to-width fit; GPU %s, %s, micro-batch %d%s\n",
+                count(b1, sizeof b1, budget), n ? c[0].f.cfg.vocab_size : 0, n ? c[0].f.cfg.context : 0,
+                env->gpu_name, env->prec == PREC_BF16 ? "bf16" : "fp32", env->micro_batch,
+                env->recompute ? ", --recompute" : "");
+        gpu_header(out, env);
+    } else {
+        fprintf(out, "model plan: shapes of %s parameters (within 10%%), vocabulary %d, context %d, ranked by\n"
+                     "distance to Levine et al.'s depth-to-width fit; sgemm %.1f GFLOP/s at %.0f%% MFU\n",
+                count(b1, sizeof b1, budget), n ? c[0].f.cfg.vocab_size : 0, n ? c[0].f.cfg.context : 0,
+                env->rate / 1e9, 100 * env->mfu);
+    }
     if (!n) {
         fputs("  no shape: the embeddings alone are larger than the budget\n", out);
         return;
@@ -580,14 +931,15 @@ static void print_budget(FILE *out, const PlanCandidate *c, size_t n, size_t top
             "FLOP/tok", "20 tok/p", "why");
     for (size_t i = 0; i < n && i < top; i++) {
         const PlanFacts *f = &c[i].f;
-        char s[32], why[160];
+        char s[32], why[256], fit[128] = "";
         double emb = 1 - f->n_nonembed / f->n_params;
+        if (f->fit == FIT_NO && env->gpu && f->fix.found) snprintf(fit, sizeof fit, "; fits with %s", f->fix.flags);
+        else if (f->fit == FIT_NO) snprintf(fit, sizeof fit, "; does NOT fit in memory");
         snprintf(why, sizeof why, "best depth for width %d is %.1f: %s%s%s%s", f->cfg.n_embd,
                  f->levine_depth, plan_levine_name(f->verdict),
-                 f->levine_in_range ? "" : " (extrapolated)", emb > 0.5 ? "; embeddings are most of it" : "",
-                 f->fit == FIT_NO ? "; does NOT fit in memory" : "");
+                 f->levine_in_range ? "" : " (extrapolated)", emb > 0.5 ? "; embeddings are most of it" : "", fit);
         fprintf(out, "%4zu  %-14s %9s %8d %10s %9s %10s  %s\n", i + 1, shape_name(s, sizeof s, &f->cfg),
-                count(b1, sizeof b1, f->n_params), f->head_dim, bytes(b2, sizeof b2, f->need_bytes),
+                count(b1, sizeof b1, f->n_params), f->head_dim, mem_str(b2, sizeof b2, f->need_bytes, env),
                 count(b3, sizeof b3, f->flops_token), count(b4, sizeof b4, f->chin_tokens), why);
     }
     if (n > top) fprintf(out, "  ... %zu more (--top N)\n", n - top);
@@ -598,7 +950,7 @@ static void print_budget(FILE *out, const PlanCandidate *c, size_t n, size_t top
 
 /* ---- JSON ---- */
 
-static json_t *facts_json(const PlanFacts *f)
+static json_t *facts_json(const PlanFacts *f, const PlanEnv *env)
 {
     json_t *o = json_object();
     char s[32];
@@ -621,6 +973,30 @@ static json_t *facts_json(const PlanFacts *f)
     json_object_set_new(m, "attention_probs", json_integer((json_int_t)f->att_bytes));
     json_object_set_new(m, "total", json_integer((json_int_t)f->need_bytes));
     json_object_set_new(m, "fits", json_string(f->fit == FIT_YES ? "yes" : f->fit == FIT_NOT_NOW ? "not now" : "no"));
+    if (env->gpu) {
+        /* the GPU's parts: weights = master_weights + working_copy, attention_probs is
+         * the attention's state and scratch (bf16: log-sum-exps, no probabilities) */
+        json_object_set_new(m, "master_weights", json_integer((json_int_t)f->master_bytes));
+        json_object_set_new(m, "working_copy", json_integer((json_int_t)f->copy_bytes));
+        json_object_set_new(m, "cuda_context_allocator", json_integer((json_int_t)f->overhead_bytes));
+        if (f->head_too_wide) json_object_set_new(m, "head_too_wide", json_true());
+        if (f->fit == FIT_NO) {
+            const PlanFix *x = &f->fix;
+            json_t *j = json_object();
+            json_object_set_new(j, "found", json_boolean(x->found));
+            if (x->found) {
+                json_object_set_new(j, "flags", json_string(x->flags));
+                json_object_set_new(j, "recompute", json_boolean(x->recompute));
+                json_object_set_new(j, "micro_batch", json_integer(x->micro_batch));
+                json_object_set_new(j, "batch_tokens", json_integer((json_int_t)x->batch_tokens));
+                json_object_set_new(j, "accumulation", json_integer(x->accum));
+                json_object_set_new(j, "total", json_integer((json_int_t)x->need_bytes));
+            }
+            json_object_set_new(j, "state_bytes", json_integer((json_int_t)x->state_bytes));
+            json_object_set_new(j, "least_bytes", json_integer((json_int_t)x->min_bytes));
+            json_object_set_new(m, "fix", j);
+        }
+    }
     json_object_set_new(o, "memory_bytes", m);
     json_object_set_new(o, "flops_per_token", json_real(f->flops_token));
     json_object_set_new(o, "batch_tokens", json_integer((json_int_t)f->batch_tokens));
@@ -680,7 +1056,19 @@ char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char
     json_object_set_new(root, "mode", json_string(mode));
     if (budget > 0) json_object_set_new(root, "budget", json_real(budget));
     json_t *m = json_object();
-    json_object_set_new(m, "sgemm_flops", json_real(env->rate));
+    if (env->gpu) {
+        json_object_set_new(m, "device", json_string("cuda"));
+        json_object_set_new(m, "gpu", json_string(env->gpu_name));
+        json_object_set_new(m, "precision", json_string(env->prec == PREC_BF16 ? "bf16" : "fp32"));
+        json_object_set_new(m, "matmul_flops", json_real(env->rate));
+        json_object_set_new(m, "matmul_flops_from", json_string(env->rate_from));
+        if (env->vendor_rate > 0) json_object_set_new(m, "vendor_flops", json_real(env->vendor_rate));
+        json_object_set_new(m, "cuda_context_allocator_bytes", json_real(env->gpu_overhead));
+        json_object_set_new(m, "recompute", json_boolean(env->recompute));
+    } else {
+        json_object_set_new(m, "sgemm_flops", json_real(env->rate));
+        if (env->recompute) json_object_set_new(m, "recompute", json_true());
+    }
     json_object_set_new(m, "mfu", json_real(env->mfu));
     json_object_set_new(m, "memory_limit_bytes", json_real(env->mem_limit));
     if (env->mem_avail > 0) json_object_set_new(m, "memory_available_bytes", json_real(env->mem_avail));
@@ -688,7 +1076,7 @@ char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char
     if (env->threads) json_object_set_new(m, "threads", json_integer(env->threads));
     json_object_set_new(root, "machine", m);
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, facts_json(&facts[i]));
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, facts_json(&facts[i], env));
     json_object_set_new(root, "shapes", a);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(root);
@@ -745,18 +1133,87 @@ static int measure_fits(const PlanFacts *facts, size_t n, const PlanEnv *env, Er
 
 void plan_opts_init(PlanOpts *o)
 {
-    *o = (PlanOpts){ .micro = 8, .mfu = 0.5, .top = 10, .head_dim = 64, .dev = DEVICE_OPTS_AUTO };
+    *o = (PlanOpts){ .micro = 8, .top = 10, .head_dim = 64, .dev = DEVICE_OPTS_AUTO };
+}
+
+/* The GPU of a GPU plan: --gpu's vendor figures, or this machine's GPU
+ * (--device cuda): its matrix rate in the precision, measured with cuBLASLt as
+ * model train measures it, and its free memory. --rate and --gpu-memory
+ * override. Fills env's GPU fields, rate, mfu and mem_limit; env->gpu_name
+ * and env->rate_from may point to name and rate_from. 0, or an exit status
+ * with the message in e. */
+static int gpu_env(const PlanOpts *o, PlanEnv *env, char *name, size_t n, char *rate_from, size_t rate_n, Err *e)
+{
+    env->gpu = 1;
+    env->prec = o->dev.prec == PREC_FP32 ? PREC_FP32 : PREC_BF16;
+    env->mfu = o->mfu > 0 ? o->mfu : PLAN_GPU_MFU;
+    env->gpu_overhead = KERN_CUDA_OVERHEAD;
+    env->gpu_name = name;
+    env->mem_from = "--gpu-memory";
+    int bf16 = env->prec == PREC_BF16;
+    if (o->gpu) {
+        snprintf(name, n, "%s", o->gpu->name);
+        env->vendor_rate = (bf16 ? o->gpu->bf16_tflops : o->gpu->fp32_tflops) * 1e12;
+        env->rate = env->vendor_rate * PLAN_GPU_MATMUL_SHARE;
+        snprintf(rate_from, rate_n, "cuBLASLt's expected %s rate: %.0f%% of the vendor's figure, as%s on an H200",
+                 bf16 ? "bf16" : "fp32", 100 * PLAN_GPU_MATMUL_SHARE, bf16 ? "" : " bf16");
+        env->rate_from = rate_from;
+        env->mem_limit = o->gpu_memory > 0 ? o->gpu_memory : o->gpu->mem_gb * 1073741824.0;
+        if (!(o->gpu_memory > 0)) env->mem_from = "the vendor's figure";
+    } else {
+        Kern k;
+        Err ke = { { 0 } };
+        /* bf16 as the GPU's default: kern_open then says what is missing, not that bf16 needs a GPU */
+        if (kern_open(&k, KERN_CUDA, env->prec == PREC_FP32 ? PREC_FP32 : DEVICE_AUTO, NULL, &ke))
+            return err_code(e, 1, "%s; or plan for a GPU by name, without one: --gpu NAME (--gpu list)", ke.msg);
+        snprintf(name, n, "%s", k.name[0] ? k.name : "GPU");
+        if (!(o->rate > 0)) {
+            env->rate = k.ops->matmul_rate ? k.ops->matmul_rate(&k) : 0;
+            env->rate_from = bf16 ? "cuBLASLt bf16, measured" : "cuBLASLt fp32, measured";
+        }
+        if (o->gpu_memory > 0) env->mem_limit = o->gpu_memory;
+        else {
+            /* measured by this process, which holds its CUDA context already */
+            env->mem_limit = k.ops->mem_free ? (double)k.ops->mem_free(&k) : 0;
+            env->gpu_overhead = 0;
+            env->mem_from = "free now";
+        }
+        kern_free(&k);
+        if (!(o->rate > 0) && env->rate <= 0) return err_code(e, 1, "could not measure %s's matrix rate", name);
+    }
+    if (o->rate > 0) {
+        env->rate = o->rate * 1e9;
+        env->rate_from = "--rate";
+    }
+    return 0;
 }
 
 int plan_run(const PlanOpts *o, FILE *out, Err *err)
 {
     Err e = { { 0 } }; /* what the functions called here say; passed on in err */
-    if (o->dev.device == KERN_CUDA && o->common.progress != PROGRESS_QUIET)
-        fprintf(stderr, "model plan: the figures here are this CPU's; model train --device cuda prints the "
-                        "GPU's memory plan before it trains and refuses one that does not fit\n");
+    int on_gpu = o->gpu || o->dev.device == KERN_CUDA;
+    if (o->gpu_list) {
+        plan_gpu_list(out);
+        return fflush(out) || ferror(out) ? err_code(err, 1, "write error") : 0;
+    }
+    if (o->gpu && o->dev.device == KERN_CPU)
+        return err_code(err, 2, "--gpu plans for a GPU: not with --device cpu");
+    if (!on_gpu && o->dev.prec == PREC_BF16)
+        return err_code(err, 2, "--precision bf16 runs on a GPU only: plan for one with --gpu NAME or --device cuda");
+    if (!on_gpu && o->gpu_memory > 0)
+        return err_code(err, 2, "--gpu-memory is for GPU plans (--gpu NAME or --device cuda); --memory is this "
+                                "machine's");
+    if (on_gpu && o->measure)
+        return err_code(err, 2, "--measure runs steps on this CPU only; model train --device cuda measures the "
+                                "GPU's MFU as it trains");
+    if (!on_gpu && o->dev.device < 0 && kern_would_use_gpu(DEVICE_AUTO) && o->common.progress != PROGRESS_QUIET)
+        fprintf(stderr, "model plan: the figures here are this CPU's, but model train would run on the GPU "
+                        "here: model plan --device cuda plans for it\n");
 
     int data_vocab = 0, meta_context = 0;
-    PlanEnv env = { .micro_batch = o->micro, .tokens = o->tokens, .hours = o->hours, .mfu = o->mfu };
+    PlanEnv env = { .micro_batch = o->micro, .tokens = o->tokens, .hours = o->hours,
+                    .mfu = o->mfu > 0 ? o->mfu : PLAN_CPU_MFU, .recompute = o->recompute };
+    char gpu_name[128] = "", rate_from[160] = "";
     Shards shards = { 0 }; /* --data's training windows, kept for --measure */
     const Shards *windows = NULL;
     if (o->data) {
@@ -824,24 +1281,34 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
         }
     }
 
-    /* the machine: the trainer's threads, with OpenBLAS single-threaded */
+    /* the machine: the trainer's threads, with OpenBLAS single-threaded; or the GPU */
     double t0 = progress_now();
-    if (o->rate <= 0 || o->measure) {
-        env.threads = gpool_size(o->common.threads, cli_cores());
-        openblas_set_num_threads(1); /* as the trainer: our threads split the products */
-        if (!(pool = gpool_new(env.threads))) {
-            code = err_code(err, 1, "cannot start %u threads", env.threads);
+    if (on_gpu) {
+        if ((code = gpu_env(o, &env, gpu_name, sizeof gpu_name, rate_from, sizeof rate_from, &e))) {
+            code = err_code(err, code, "%s", e.msg);
+            goto done;
+        }
+    } else {
+        if (o->rate <= 0 || o->measure) {
+            env.threads = gpool_size(o->common.threads, cli_cores());
+            openblas_set_num_threads(1); /* as the trainer: our threads split the products */
+            if (!(pool = gpool_new(env.threads))) {
+                code = err_code(err, 1, "cannot start %u threads", env.threads);
+                goto done;
+            }
+        }
+        if (o->rate > 0) env.rate = o->rate * 1e9;
+        else if ((env.rate = train_sgemm_rate(pool)) <= 0) {
+            code = err_code(err, 1, "could not measure the sgemm rate");
             goto done;
         }
     }
-    if (o->rate > 0) env.rate = o->rate * 1e9;
-    else if ((env.rate = train_sgemm_rate(pool)) <= 0) {
-        code = err_code(err, 1, "could not measure the sgemm rate");
-        goto done;
-    }
     double t_rate = progress_now() - t0;
-    if (o->memory > 0) env.mem_limit = o->memory;
-    else {
+    if (on_gpu) {
+        /* gpu_env's */
+    } else if (o->memory > 0) {
+        env.mem_limit = o->memory;
+    } else {
         env.mem_limit = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
         env.mem_avail = train_mem_available();
     }
@@ -925,7 +1392,7 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
         if (o->json) json = plan_json(facts, n, &env, o->compare ? "compare" : "shape", 0);
         else {
             plan_print_table(out, facts, n, &env);
-            plan_print_reasons(out, facts, n);
+            plan_print_reasons(out, facts, n, &env);
         }
     }
     if (o->json) {
@@ -944,8 +1411,16 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
         if (o->measure)
             snprintf(ms, sizeof ms, ", %d step%s each measured in %.1f s", o->measure, o->measure == 1 ? "" : "s",
                      t_measure);
-        fprintf(stderr, PROG ": %zu shape%s planned%s; sgemm %.1f GFLOP/s %s %.2f s\n", n_out,
-                n_out == 1 ? "" : "s", ms, env.rate / 1e9, o->rate > 0 ? "from --rate," : "measured in", t_rate);
+        if (on_gpu && env.vendor_rate > 0)
+            fprintf(stderr, PROG ": %zu shape%s planned for the %s from the vendor's figures\n", n_out,
+                    n_out == 1 ? "" : "s", env.gpu_name);
+        else if (on_gpu)
+            fprintf(stderr, PROG ": %zu shape%s planned for the %s; matrix rate %.1f TFLOP/s %s %.2f s\n", n_out,
+                    n_out == 1 ? "" : "s", env.gpu_name, env.rate / 1e12, o->rate > 0 ? "from --rate," : "measured in",
+                    t_rate);
+        else
+            fprintf(stderr, PROG ": %zu shape%s planned%s; sgemm %.1f GFLOP/s %s %.2f s\n", n_out,
+                    n_out == 1 ? "" : "s", ms, env.rate / 1e9, o->rate > 0 ? "from --rate," : "measured in", t_rate);
     }
 done:
     free(json);

@@ -1,9 +1,10 @@
 /* `model plan`: what a GPT-2 shape costs (parameters, training memory, FLOPs,
  * time at this machine's sgemm rate, or timed from a few real training steps
- * with --measure) and what the literature predicts for it
- * (Chinchilla, Kaplan et al., Levine et al.'s depth-to-width fit, head size).
- * Every figure is computed by a function returning a struct; printing (table or
- * JSON) is separate, so tests check the numbers directly. */
+ * with --measure; or on a GPU, this one or one of a table of vendors'
+ * figures, with the GPU trainer's memory layout) and what the literature
+ * predicts for it (Chinchilla, Kaplan et al., Levine et al.'s depth-to-width
+ * fit, head size). Every figure is computed by a function returning a struct;
+ * printing (table or JSON) is separate, so tests check the numbers directly. */
 #ifndef PLAN_H
 #define PLAN_H
 
@@ -53,6 +54,42 @@ const char *plan_levine_name(LevineVerdict v);
 /* The depth (real) and width on the fit's curve with 12 L D^2 = n_nonembed. */
 void plan_levine_shape(double n_nonembed, double *n_layer, double *n_embd);
 
+/* ---- GPUs ---- */
+
+/* A GPU of the --gpu table, with its vendor's published figures. */
+typedef struct PlanGpu {
+    const char *key;    /* the --gpu name: "rtx4090" */
+    const char *name;   /* "RTX 4090" */
+    double mem_gb;      /* memory as the vendor states it; GPU memory's "GB" are 2^30 bytes */
+    double bf16_tflops; /* dense bf16 on the tensor cores with float32 accumulation (what bf16 runs) */
+    double fp32_tflops; /* float32 without tensor cores (the fp32 path runs no TF32) */
+    const char *source; /* where the vendor publishes them */
+} PlanGpu;
+
+/* The table: *n GPUs. */
+const PlanGpu *plan_gpus(size_t *n);
+/* The GPU a --gpu name means: case, spaces and punctuation do not matter, nor
+ * a leading "nvidia" or "geforce" or a trailing "gb" ("RTX 4090", rtx4090,
+ * 4090, H100-SXM, "A100 80GB"). NULL, with a message listing the names, when
+ * none or two match ("a100"). */
+const PlanGpu *plan_gpu_find(const char *name, Err *e);
+/* --gpu list: the table, its units and sources. */
+void plan_gpu_list(FILE *f);
+
+/* Time: training reaches an MFU of the matrix-product rate. On the CPU the
+ * rate is the sgemm rate of the trainer's threads (bench/model measured MFUs
+ * of 40-90%). On a GPU it is the backend's matmul_rate, cuBLASLt's in the
+ * working precision as model train measures it for its MFU; for a GPU named
+ * by --gpu, the vendor's figure times the share of it cuBLASLt reached on the
+ * one GPU measured. Both GPU constants come from one measured run and are to
+ * be recalibrated (bf16, no fp32 run has calibrated them):
+ * bench/model/cuda.sh, GPT-2 124M, bf16, micro-batch 16 x 1024 on an H200:
+ * 190k tokens/s = 21.6% of the 758 TFLOP/s cuBLASLt measured (4096^3 bf16
+ * products), which is 77% of the H200's 989 dense bf16 TFLOP/s. */
+#define PLAN_CPU_MFU 0.5
+#define PLAN_GPU_MFU 0.216
+#define PLAN_GPU_MATMUL_SHARE (758.0 / 989.0)
+
 /* ---- one shape on this machine ---- */
 
 /* What the plan assumes about the run and the machine. */
@@ -68,10 +105,35 @@ typedef struct PlanEnv {
     double mem_limit;      /* bytes the plan must fit in */
     double mem_avail;      /* MemAvailable now (0: unknown or --memory given) */
     unsigned threads;      /* of the sgemm rate and --measure (0: neither ran) */
+    int recompute;         /* --recompute: the layout keeps one layer of LayerNorm and GELU outputs */
+    /* GPU plans: rate is the matrix-product rate in prec, mem_limit the GPU's memory */
+    int gpu;               /* 1: the GPU trainer's layout and a GPU's rate */
+    KernPrec prec;         /* its working precision */
+    const char *gpu_name;  /* "RTX 4090", or this GPU's own name */
+    double vendor_rate;    /* --gpu: the vendor's figure (FLOP/s) rate derives from; 0: measured here */
+    const char *rate_from; /* how rate was found, for the output ("cuBLASLt bf16, measured") */
+    const char *mem_from;  /* how mem_limit was found ("the vendor's figure", "free now", "--gpu-memory") */
+    double gpu_overhead;   /* KERN_CUDA_OVERHEAD, counted in each plan; 0 when mem_limit is the free
+                            * memory measured by this process, which holds its context already */
 } PlanEnv;
 
 typedef enum { FIT_YES, FIT_NOT_NOW, FIT_NO } PlanFit;
 
+/* On a GPU, what makes a shape that does not fit fit: --recompute, then the
+ * largest micro-batch that fits, with --batch keeping the global batch by
+ * accumulation. found 0: nothing does. */
+typedef struct PlanFix {
+    int found;
+    int recompute;          /* --recompute */
+    int micro_batch;        /* --micro-batch */
+    uint64_t batch_tokens;  /* --batch: the global batch, kept */
+    int accum;              /* micro-batches a step */
+    double need_bytes;      /* the memory with these flags */
+    char flags[96];         /* the flags to pass, e.g. "--recompute --micro-batch 4 --batch 8192" */
+    double state_bytes;     /* what no micro-batch changes: weights and working copy, gradients,
+                             * moments, the CUDA context and allocator */
+    double min_bytes;       /* micro-batch 1 with --recompute: the least this shape takes */
+} PlanFix;
 /* --measure: training steps of the shape timed on this machine. */
 typedef struct PlanMeasure {
     int steps;           /* timed steps, after one warm-up step */
@@ -92,9 +154,17 @@ typedef struct PlanFacts {
     double n_nonembed;     /* without token and position embeddings */
     int head_dim;
     GptMemory mem;         /* what the trainer allocates for micro_batch x context */
-    double need_bytes;     /* mem.total + batch buffers + window order: what train checks */
-    double att_bytes;      /* of mem.acts + mem.scratch: the attention probabilities */
+    double need_bytes;     /* mem.total + batch buffers + window order: what train checks;
+                            * on a GPU mem.total + overhead_bytes */
+    double att_bytes;      /* of mem.acts + mem.scratch: the attention probabilities (on a GPU:
+                            * the attention's state and scratch, the layout's two arrays) */
     PlanFit fit;
+    /* GPU plans (env->gpu) */
+    double master_bytes;   /* of mem.params: the float32 master weights */
+    double copy_bytes;     /* of mem.params: their working-precision copy (0 in fp32) */
+    double overhead_bytes; /* the CUDA context and allocator (env->gpu_overhead) */
+    int head_too_wide;     /* the bf16 attention does not take heads this wide */
+    PlanFix fix;           /* when fit is FIT_NO */
     double flops_token;    /* 6N + 12 L D T */
     uint64_t batch_tokens;
     int accum;             /* micro-batches a step */
@@ -150,7 +220,7 @@ int plan_budget(const GptConfig *base, double n_params, int head_dim, const Plan
 /* ---- output ---- */
 
 void plan_print_table(FILE *f, const PlanFacts *facts, size_t n, const PlanEnv *env);
-void plan_print_reasons(FILE *f, const PlanFacts *facts, size_t n);
+void plan_print_reasons(FILE *f, const PlanFacts *facts, size_t n, const PlanEnv *env);
 /* The facts as one JSON document (jansson); caller frees with free(). */
 char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char *mode,
                 double budget);
@@ -166,8 +236,12 @@ typedef struct PlanOpts {
     double budget;              /* parameters, --budget mode; 0: none */
     double budget_flops;        /* FLOPs, --budget-flops mode; 0: none */
     double memory;              /* bytes to judge the fit against; 0: this machine's */
-    double rate;                /* sgemm GFLOP/s to assume; 0: measure it */
-    double mfu;                 /* fraction of the rate training reaches */
+    double rate;                /* sgemm (GPU: matmul) GFLOP/s to assume; 0: measure it */
+    double mfu;                 /* fraction of the rate training reaches; 0: the device's */
+    const PlanGpu *gpu;         /* --gpu NAME: plan for it; NULL: --device's */
+    int gpu_list;               /* --gpu list: print the table, plan nothing */
+    double gpu_memory;          /* --gpu-memory: bytes of the GPU; 0: its own */
+    int recompute;              /* --recompute */
     double tokens, hours;       /* 0: none */
     uint64_t batch;             /* tokens a step; 0: one micro-batch */
     int micro, top, head_dim;   /* micro-batch sequences; shapes listed; budget mode's head size */
@@ -177,7 +251,7 @@ typedef struct PlanOpts {
     DeviceOpts dev;
 } PlanOpts;
 
-/* Defaults for every field (micro-batch 8, MFU 0.5, top 10, head size 64). */
+/* Defaults for every field (micro-batch 8, the device's MFU, top 10, head size 64). */
 void plan_opts_init(PlanOpts *o);
 /* Plan, writing the report to out (the summary line to stderr); returns the
  * exit status: 0, 1 (data error, message in e) or 2 (bad usage, message in e). */

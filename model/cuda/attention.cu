@@ -121,18 +121,14 @@ static void sgemm_batched(Kern *k, int ta, int tb, int m, int n, int kk, float a
                                            &zero, c, ldc, sc, count));
 }
 
-/* float32: the probabilities; bf16: each row's log-sum-exp */
-size_t cu_attention_state(const Kern *k, int B, int T, int NH)
-{
-    if (k->prec == PREC_BF16) return (size_t)B * NH * T;
-    return (size_t)B * NH * T * T;
-}
+/* float32: the probabilities; bf16: each row's log-sum-exp (kern_cuda_sizes.c,
+ * plain C: model plan sizes the GPU's layout with it where there is no GPU) */
+size_t cu_attention_state(const Kern *k, int B, int T, int NH) { return kern_cuda_attention_state(k->prec, B, T, NH); }
 /* float32: the dropped probabilities, and in the backward dP next to them;
  * bf16: D = rowsum(dout . out) of each row */
 size_t cu_attention_scratch(const Kern *k, int B, int T, int NH)
 {
-    if (k->prec == PREC_BF16) return (size_t)B * NH * T;
-    return 2 * (size_t)B * NH * T * T;
+    return kern_cuda_attention_scratch(k->prec, B, T, NH);
 }
 
 static void need_fp32(Kern *k, const char *what)

@@ -26,6 +26,15 @@ extern "C" int kern_cuda_visible(void)
     return n > 0;
 }
 
+/* Whether bytes more fit under the Kern's mem_cap (always, without one). */
+static bool cu_fits(Kern *k, size_t bytes)
+{
+    if (!k->mem_cap) return true;
+    size_t free_b = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total));
+    return total - free_b + bytes <= k->mem_cap;
+}
+
 void *cuda_scratch(Kern *k, size_t bytes)
 {
     CudaState *st = cuda_state(k);
@@ -34,6 +43,13 @@ void *cuda_scratch(Kern *k, size_t bytes)
         CUDA_CHECK(cudaStreamSynchronize(st->stream)); /* the old buffer may still be read */
         CUDA_CHECK(cudaFree(st->scratch));
         st->scratch = NULL;
+        if (!cu_fits(k, want)) want = bytes;
+        if (!cu_fits(k, want)) {
+            static char msg[160];
+            snprintf(msg, sizeof msg, "a kernel's scratch of %.1f MB does not fit under --gpu-memory %.0f MB",
+                     want / 1e6, k->mem_cap / 1e6);
+            cuda_fail(msg, "cuda_scratch", __FILE__, __LINE__);
+        }
         CUDA_CHECK(cudaMalloc(&st->scratch, want));
         st->scratch_bytes = want;
     }
@@ -43,6 +59,7 @@ void *cuda_scratch(Kern *k, size_t bytes)
 static void *cu_alloc(Kern *k, size_t bytes)
 {
     void *p = NULL;
+    if (!cu_fits(k, bytes ? bytes : 1)) return NULL; /* the caller reports it */
     if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
         cudaGetLastError(); /* out of memory: the caller reports it */
         return NULL;
@@ -89,9 +106,12 @@ static void cu_free(Kern *k)
 
 static size_t cu_mem_free(Kern *k)
 {
-    (void)k;
     size_t free_b = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total));
+    if (k->mem_cap) {
+        size_t used = total - free_b, room = k->mem_cap > used ? k->mem_cap - used : 0;
+        if (room < free_b) free_b = room;
+    }
     return free_b;
 }
 
@@ -174,7 +194,7 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     if (!st) return err_set(e, "out of memory");
     k->impl = st;
     st->n_sm = prop.multiProcessorCount;
-    st->workspace_bytes = 32u << 20; /* Hopper's kernels want 32 MiB */
+    st->workspace_bytes = KERN_CUDA_LT_WORKSPACE; /* Hopper's kernels want 32 MiB */
     CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasCreate(&st->blas));
     CUBLAS_CHECK(cublasSetStream(st->blas, st->stream));
@@ -192,7 +212,7 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     k->device = KERN_CUDA;
     k->prec = prec;
     k->pool = pool;
-    k->max_head_dim = prec == PREC_BF16 ? 128 : 0; /* flash.cu's padded tiles */
+    k->max_head_dim = prec == PREC_BF16 ? KERN_CUDA_BF16_MAX_HEAD_DIM : 0; /* flash.cu's padded tiles */
     snprintf(k->name, sizeof k->name, "%.95s", prop.name);
     return 0;
 }

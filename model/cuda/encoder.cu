@@ -11,6 +11,7 @@ static constexpr int SORT_DIGITS = 1 << SORT_BITS;
 static constexpr int SORT_TILE = SORT_DIGITS;       /* keys a block; a thread a key, and a digit when counting */
 static constexpr int SCAN_BLOCK = 1024;
 static_assert(SORT_TILE == SORT_DIGITS, "sort_count_kernel: a thread a digit");
+static_assert(SORT_TILE == KERN_CUDA_SORT_TILE && SORT_DIGITS == KERN_CUDA_SORT_DIGITS, "kern_cuda_sizes.c sizes the sort");
 
 /* ---- kernels ---- */
 

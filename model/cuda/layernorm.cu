@@ -10,6 +10,7 @@ static constexpr int LN_WARPS = 8;             /* rows a block, forward and dinp
 static constexpr int LN_COLS = 32;             /* channels a block of the dw, db partials */
 static constexpr int LN_LANES = 8;             /* row lanes a block of the dw, db partials */
 static constexpr int LN_CHUNK = 256;           /* rows a partial sum of dw, db */
+static_assert(LN_CHUNK == KERN_CUDA_LN_CHUNK, "kern_cuda_sizes.c sizes the partial sums");
 static constexpr int LN_SUM_BLOCK = 256;
 
 /* The sum over a warp by xor shuffles: every lane gets the same bits. */

@@ -4,10 +4,13 @@
  * --compare table, --json through jansson, --data, --budget, --measure (real
  * steps of tiny shapes: its derived figures against its own step time, never
  * a timing threshold), bad usage (exit 2, one line + try, nothing on
- * stdout) and -j against OpenBLAS's thread limit. Command lines go through
- * args.c's parser into plan_run, as bin/model runs them; plan_run is also
- * called on a PlanOpts filled here.
- * Every run but one passes --rate. */
+ * stdout) and -j against OpenBLAS's thread limit. GPU plans (--gpu NAME,
+ * without CUDA): the CUDA backend's sizes, memory by part against the
+ * trainer's layout, heads against attention memory in bf16 and fp32, what does
+ * not fit and the flags that make it fit (replanned with them), the table and
+ * its names, --gpu-memory. Command lines go through args.c's parser into
+ * plan_run, as bin/model runs them; plan_run is also called on a PlanOpts
+ * filled here. Every CPU run but one passes --rate. */
 #include <cblas.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -588,6 +591,425 @@ static void opts_direct(void)
     free(out);
 }
 
+/* ---- GPU plans ---- */
+
+static PlanEnv gpu_env_for(const char *gpu, KernPrec prec)
+{
+    Err e = { { 0 } };
+    const PlanGpu *g = plan_gpu_find(gpu, &e);
+    CHECK(g != NULL);
+    PlanEnv env = { .micro_batch = 8, .gpu = 1, .prec = prec, .gpu_name = g ? g->name : "?",
+                    .gpu_overhead = KERN_CUDA_OVERHEAD, .mfu = PLAN_GPU_MFU, .rate_from = "test",
+                    .mem_from = "test" };
+    env.vendor_rate = g ? (prec == PREC_BF16 ? g->bf16_tflops : g->fp32_tflops) * 1e12 : 1e12;
+    env.rate = env.vendor_rate * PLAN_GPU_MATMUL_SHARE;
+    env.mem_limit = g ? g->mem_gb * 1073741824.0 : 1e10;
+    return env;
+}
+
+static double r256(double bytes) { return ceil(bytes / 256) * 256; }
+
+/* kern_cuda_sizes.c: what the CUDA backend's size ops return, without a GPU. */
+static void gpu_sizes(void)
+{
+    Kern k;
+    kern_cuda_sizes(&k, PREC_BF16);
+    CHECK_INT(KERN_CUDA, k.device);
+    CHECK_INT(2, kern_x_bytes(&k));
+    CHECK_INT(128, k.max_head_dim);
+    /* bf16: a log-sum-exp a row; fp32: the (T,T) probabilities */
+    CHECK_INT(8 * 12 * 1024, k.ops->attention_state(&k, 8, 1024, 12));
+    CHECK_INT(8 * 12 * 1024, k.ops->attention_scratch(&k, 8, 1024, 12));
+    CHECK_INT(0, k.ops->matmul_scratch(&k, 8192, 768, 50304));
+    Kern k32;
+    kern_cuda_sizes(&k32, PREC_FP32);
+    CHECK_INT(4, kern_x_bytes(&k32));
+    CHECK_INT(8LL * 12 * 1024 * 1024, (long long)k32.ops->attention_state(&k32, 8, 1024, 12));
+    CHECK_INT(2LL * 8 * 12 * 1024 * 1024, (long long)k32.ops->attention_scratch(&k32, 8, 1024, 12));
+    /* the workspace: fp32's largest scratch is the attention's 7 (B,T,C) floats,
+     * grown by a quarter; bf16's kernels ask for far less, and neither depends
+     * on the heads */
+    size_t n = 8 * 1024 * 768;
+    size_t w32 = kern_cuda_workspace_bytes(PREC_FP32, 8, 1024, 768, 12);
+    size_t w16 = kern_cuda_workspace_bytes(PREC_BF16, 8, 1024, 768, 12);
+    CHECK_INT((long long)(KERN_CUDA_LT_WORKSPACE + 7 * n * 4 + 7 * n * 4 / 4 + 8 * 1024 * 4), (long long)w32);
+    CHECK(w16 < KERN_CUDA_LT_WORKSPACE + ((size_t)2 << 20));
+    CHECK(w16 > KERN_CUDA_LT_WORKSPACE);
+    CHECK_INT((long long)w16, (long long)kern_cuda_workspace_bytes(PREC_BF16, 8, 1024, 768, 48));
+    CHECK_INT((long long)w16, (long long)k.ops->workspace_bytes(&k, 8, 1024, 768, 12));
+}
+
+/* A GPU plan's memory is the sum of its parts; each part is the trainer's own
+ * (gpt_memory_for on the CUDA sizes), and the activations are the layout's
+ * arrays counted by hand for a shape where no array needs rounding. */
+static void gpu_memory_parts(void)
+{
+    KernPrec precs[] = { PREC_BF16, PREC_FP32 };
+    for (int i = 0; i < 2; i++) {
+        for (int rc = 0; rc < 2; rc++) {
+            PlanEnv env = gpu_env_for("h100-sxm", precs[i]);
+            env.recompute = rc;
+            GptConfig c = shape(12, 768, 12, 50257, 1024);
+            PlanFacts f;
+            Err e;
+            CHECK_INT(0, plan_facts(&c, &env, &f, &e));
+            double np = (double)gpt_n_params(&f.cfg);
+            CHECK_NEAR(4 * np, f.master_bytes, 0);
+            CHECK_NEAR(precs[i] == PREC_BF16 ? 2 * np : 0, f.copy_bytes, 0);
+            CHECK_INT((long long)(f.master_bytes + f.copy_bytes), (long long)f.mem.params);
+            CHECK_NEAR(4 * np, (double)f.mem.grads, 0);
+            CHECK_NEAR(8 * np, (double)f.mem.adam, 0);
+            CHECK_NEAR((double)KERN_CUDA_OVERHEAD, f.overhead_bytes, 0);
+            CHECK_NEAR(f.master_bytes + f.copy_bytes + f.mem.grads + f.mem.adam + f.mem.acts + f.mem.scratch +
+                           f.overhead_bytes,
+                       f.need_bytes, 0);
+            Kern k;
+            kern_cuda_sizes(&k, precs[i]);
+            GptMemory m;
+            gpt_memory_for(&k, &f.cfg, 8, 1024, GPT_TRAIN | (rc ? GPT_RECOMPUTE : 0), &m);
+            CHECK_INT((long long)m.params, (long long)f.mem.params);
+            CHECK_INT((long long)m.acts, (long long)f.mem.acts);
+            CHECK_INT((long long)m.scratch, (long long)f.mem.scratch);
+            CHECK_NEAR((double)m.total + KERN_CUDA_OVERHEAD, f.need_bytes, 0);
+            CHECK(m.scratch >= kern_cuda_workspace_bytes(precs[i], 8, 1024, 768, 12));
+            /* the attention's two arrays: state (L, ...) and the scratch every layer shares */
+            double att = precs[i] == PREC_BF16
+                             ? r256(12.0 * 8 * 12 * 1024 * 4) + r256(8.0 * 12 * 1024 * 4)
+                             : r256(12.0 * 8 * 12 * 1024 * 1024 * 4) + r256(2.0 * 8 * 12 * 1024 * 1024 * 4);
+            CHECK_NEAR(att, f.att_bytes, 0);
+        }
+    }
+    /* the activations by hand: L 2, C 64, NH 4, MLP 256, V 64, B 2, T 32 (N 64 rows):
+     * every array a multiple of 256 bytes, bf16 X arrays, float32 statistics */
+    PlanEnv env = gpu_env_for("h100-sxm", PREC_BF16);
+    env.micro_batch = 2;
+    GptConfig c = shape(2, 64, 4, 64, 32);
+    PlanFacts f;
+    Err e;
+    CHECK_INT(0, plan_facts(&c, &env, &f, &e));
+    double N = 64, L = 2, C = 64, M = 256, Vp = 64;
+    double x = N * C * (1 + L * (1 + 3 + 1 + 1 + 1 + 1) + 1) + L * N * M * 2 + N * Vp; /* encoded..res3, lnf; fch, gelu; logits */
+    double fl = 4 * L * N + 2 * N + N + L * 2 * 4 * 32;                           /* ln stats, lnf stats, losses, LSE */
+    CHECK_NEAR(2 * x + 4 * fl + 2 * N * 4, (double)f.mem.acts, 0);                  /* + the ids and targets */
+}
+
+/* In bf16 the heads cost no attention memory (flash attention keeps a
+ * log-sum-exp a row, never (T,T)); in fp32 they cost the probabilities. */
+static void gpu_heads(void)
+{
+    KernPrec precs[] = { PREC_BF16, PREC_FP32 };
+    for (int i = 0; i < 2; i++) {
+        PlanEnv env = gpu_env_for("h200", precs[i]);
+        PlanFacts f[3];
+        int heads[3] = { 6, 12, 48 };
+        Err e;
+        for (int h = 0; h < 3; h++) {
+            GptConfig c = shape(12, 768, heads[h], 50257, 1024);
+            CHECK_INT(0, plan_facts(&c, &env, &f[h], &e));
+        }
+        for (int h = 1; h < 3; h++) {
+            /* everything but the attention's arrays is the same bytes */
+            CHECK_NEAR(f[0].need_bytes - f[0].att_bytes, f[h].need_bytes - f[h].att_bytes, 0);
+            double dh = heads[h] - heads[0], grow = f[h].need_bytes - f[0].need_bytes;
+            if (precs[i] == PREC_BF16) /* 13 (B,NH,T) float arrays: a row each, not T */
+                CHECK(grow <= 13 * 8 * dh * 1024 * 4 + 512);
+            else /* the probabilities: 12 layers of (B,NH,T,T) kept and 2 of scratch */
+                CHECK_NEAR(14 * 8 * dh * 1024 * 1024 * 4, grow, 1e-9);
+        }
+    }
+    /* the report says so, and does not blame the heads for memory in bf16 */
+    char *out, *err;
+    const char *a1[] = { "--gpu", "h200", "--layers", "12", "--width", "768", "--heads", "48", NULL };
+    CHECK_INT(0, run(a1, &out, &err));
+    CHECK_HAS("no\n    (T,T) probabilities, so the heads cost no attention memory", out);
+    CHECK(!strstr(out, "of attention probabilities"));
+    CHECK_HAS("of which attention: LSE", out);
+    free(out);
+    free(err);
+    const char *a2[] = { "--gpu", "h200", "--layers", "12", "--width", "768", "--heads", "48", "--precision", "fp32",
+                         NULL };
+    CHECK_INT(0, run(a2, &out, &err));
+    CHECK_HAS("of attention probabilities", out);
+    CHECK_HAS("fp32 attention keeps the (T,T) probabilities", out);
+    free(out);
+    free(err);
+    /* heads wider than the bf16 attention takes: refused, as model train refuses them */
+    PlanEnv env = gpu_env_for("h200", PREC_BF16);
+    GptConfig c = shape(2, 512, 2, 50257, 1024);
+    PlanFacts fw;
+    Err e;
+    CHECK_INT(0, plan_facts(&c, &env, &fw, &e));
+    CHECK_INT(FIT_NO, fw.fit);
+    CHECK(fw.head_too_wide && !fw.fix.found);
+    env.prec = PREC_FP32;
+    CHECK_INT(0, plan_facts(&c, &env, &fw, &e));
+    CHECK_INT(FIT_YES, fw.fit);
+}
+
+static json_t *run_json(const char *const *args, int *rc)
+{
+    char *out, *err;
+    *rc = run(args, &out, &err);
+    json_t *root = json_loads(out, 0, NULL);
+    free(out);
+    free(err);
+    return root;
+}
+
+static json_t *shape0_memory(json_t *root)
+{
+    return json_object_get(json_array_get(json_object_get(root, "shapes"), 0), "memory_bytes");
+}
+
+/* Re-plan with the flags a plan proposed: it must fit, with the memory the
+ * proposal said. */
+static void replan(const char *const *base, const char *flags, json_t *fix)
+{
+    const char *args[32];
+    char buf[128];
+    int k = 0;
+    for (; base[k]; k++) args[k] = base[k];
+    snprintf(buf, sizeof buf, "%s", flags);
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && k < 30; t = strtok_r(NULL, " ", &save)) args[k++] = t;
+    args[k++] = "--json";
+    args[k] = NULL;
+    int rc;
+    json_t *root = run_json(args, &rc);
+    CHECK_INT(0, rc);
+    CHECK(root != NULL);
+    if (!root) return;
+    json_t *m = shape0_memory(root), *s = json_array_get(json_object_get(root, "shapes"), 0);
+    CHECK_STR("yes", json_string_value(json_object_get(m, "fits")));
+    double total = json_number_value(json_object_get(m, "total"));
+    double limit = json_number_value(json_object_get(json_object_get(root, "machine"), "memory_limit_bytes"));
+    CHECK(total <= limit);
+    CHECK_NEAR(json_number_value(json_object_get(fix, "total")), total, 0);
+    CHECK_NEAR(json_number_value(json_object_get(fix, "batch_tokens")), jnum(s, "batch_tokens"), 0);
+    CHECK_NEAR(json_number_value(json_object_get(fix, "accumulation")), jnum(s, "accumulation"), 0);
+    json_decref(root);
+}
+
+/* What does not fit a 24 GB card, why, and what makes it fit. */
+static void gpu_fit(void)
+{
+    /* gpt2-xl: 16 bytes a parameter of float32 state and 2 of the bf16 copy
+     * are more than the card before any activation: nothing fits */
+    char *out, *err;
+    const char *xl[] = { "--gpu", "rtx4090", "--preset", "gpt2-xl", NULL };
+    CHECK_INT(0, run(xl, &out, &err));
+    CHECK_HAS("Nothing fits the RTX 4090's 24.00 GiB. Float32 master weights, gradients and AdamW\n"
+              "    moments are 16 bytes a parameter", out);
+    CHECK_HAS("bf16 working copy 2 more", out);
+    CHECK_HAS("No --micro-batch or --recompute\n    changes that", out);
+    CHECK_HAS("NO: nothing fits", out);
+    free(out);
+    free(err);
+    PlanEnv env = gpu_env_for("rtx4090", PREC_BF16);
+    GptConfig c = shape(48, 1600, 25, 50257, 1024);
+    PlanFacts f;
+    Err e;
+    CHECK_INT(0, plan_facts(&c, &env, &f, &e));
+    CHECK_INT(FIT_NO, f.fit);
+    CHECK(!f.fix.found);
+    CHECK_NEAR(18.0 * gpt_n_params(&f.cfg) + KERN_CUDA_OVERHEAD, f.fix.state_bytes, 1e-12);
+    CHECK(f.fix.state_bytes > env.mem_limit);
+    CHECK_NEAR(24.0 * 1073741824, env.mem_limit, 0);
+
+    /* gpt2-large: --recompute at micro-batch 8 fits; the plan with it says so */
+    const char *large[] = { "--gpu", "rtx4090", "--preset", "gpt2-large", NULL };
+    const char *large_json[] = { "--gpu", "rtx4090", "--preset", "gpt2-large", "--json", NULL };
+    int rc;
+    json_t *root = run_json(large_json, &rc);
+    CHECK_INT(0, rc);
+    CHECK(root != NULL);
+    if (root) {
+        json_t *m = shape0_memory(root), *fix = json_object_get(m, "fix");
+        CHECK_STR("no", json_string_value(json_object_get(m, "fits")));
+        CHECK(json_is_true(json_object_get(fix, "found")));
+        CHECK_STR("--recompute", json_string_value(json_object_get(fix, "flags")));
+        CHECK_NEAR(24.0 * 1073741824, jnum(json_object_get(root, "machine"), "memory_limit_bytes"), 1e-9);
+        replan(large, json_string_value(json_object_get(fix, "flags")), fix);
+        json_decref(root);
+    }
+    /* at micro-batch 16 even --recompute is too much: a smaller micro-batch,
+     * accumulated to the same 16384-token step */
+    const char *l16[] = { "--gpu", "rtx4090", "--preset", "gpt2-large", "--micro-batch", "16", NULL };
+    const char *l16_json[] = { "--gpu", "rtx4090", "--preset", "gpt2-large", "--micro-batch", "16", "--json", NULL };
+    root = run_json(l16_json, &rc);
+    CHECK_INT(0, rc);
+    if (root) {
+        json_t *fix = json_object_get(shape0_memory(root), "fix");
+        const char *flags = json_string_value(json_object_get(fix, "flags"));
+        CHECK(flags && strstr(flags, "--recompute --micro-batch ") && strstr(flags, "--batch 16384"));
+        int mb = (int)json_integer_value(json_object_get(fix, "micro_batch"));
+        CHECK(mb >= 1 && mb < 16 && 16 % mb == 0);
+        CHECK_INT(16 / mb, json_integer_value(json_object_get(fix, "accumulation")));
+        /* the next micro-batch up that keeps the step would not have fitted */
+        for (int up = mb + 1; up < 16; up++) {
+            if (16 % up) continue;
+            PlanEnv e2 = gpu_env_for("rtx4090", PREC_BF16);
+            e2.micro_batch = up;
+            e2.recompute = 1;
+            e2.batch_tokens = 16384;
+            GptConfig cl = shape(36, 1280, 20, 50257, 1024);
+            PlanFacts fu;
+            CHECK_INT(0, plan_facts(&cl, &e2, &fu, &e));
+            CHECK_INT(FIT_NO, fu.fit);
+            break;
+        }
+        if (flags) replan(l16, flags, fix);
+        json_decref(root);
+    }
+    CHECK_INT(0, run(l16, &out, &err));
+    CHECK_HAS("Does not fit the RTX 4090's 24.00 GiB", out);
+    CHECK_HAS("accumulated into each step of\n    16384 tokens as before", out);
+    free(out);
+    free(err);
+
+    /* --gpu-memory: the same card taken as 48 GiB fits gpt2-large as asked */
+    const char *big[] = { "--gpu", "rtx4090", "--preset", "gpt2-large", "--gpu-memory", "48GiB", "--json", NULL };
+    root = run_json(big, &rc);
+    CHECK_INT(0, rc);
+    if (root) {
+        CHECK_STR("yes", json_string_value(json_object_get(shape0_memory(root), "fits")));
+        CHECK_NEAR(48.0 * 1073741824, jnum(json_object_get(root, "machine"), "memory_limit_bytes"), 1e-9);
+        json_decref(root);
+    }
+}
+
+/* The step time at a GPU: FLOPs a step / (vendor's figure x cuBLASLt's share x MFU). */
+static void gpu_time(void)
+{
+    int rc;
+    const char *a1[] = { "--gpu", "h100-pcie", "--json", NULL };
+    json_t *root = run_json(a1, &rc);
+    CHECK_INT(0, rc);
+    if (root) {
+        json_t *m = json_object_get(root, "machine"), *s = json_array_get(json_object_get(root, "shapes"), 0);
+        CHECK_NEAR(756e12, jnum(m, "vendor_flops"), 1e-12);
+        CHECK_NEAR(756e12 * PLAN_GPU_MATMUL_SHARE, jnum(m, "matmul_flops"), 1e-9); /* JSON keeps 10 digits */
+        CHECK_NEAR(PLAN_GPU_MFU, jnum(m, "mfu"), 0);
+        CHECK_STR("bf16", json_string_value(json_object_get(m, "precision")));
+        CHECK_NEAR(jnum(s, "flops_per_token") * jnum(s, "batch_tokens") / (756e12 * PLAN_GPU_MATMUL_SHARE * PLAN_GPU_MFU),
+                   jnum(s, "step_seconds"), 1e-9);
+        json_decref(root);
+    }
+    /* fp32: the vendor's fp32 figure; --rate and --mfu override */
+    const char *a2[] = { "--gpu", "h100-pcie", "--precision", "fp32", "--rate", "40000", "--mfu", "0.5", "--json", NULL };
+    root = run_json(a2, &rc);
+    CHECK_INT(0, rc);
+    if (root) {
+        json_t *m = json_object_get(root, "machine"), *s = json_array_get(json_object_get(root, "shapes"), 0);
+        CHECK_NEAR(51e12, jnum(m, "vendor_flops"), 1e-12);
+        CHECK_NEAR(40e12, jnum(m, "matmul_flops"), 1e-12);
+        CHECK_NEAR(jnum(s, "flops_per_token") * jnum(s, "batch_tokens") / (40e12 * 0.5), jnum(s, "step_seconds"), 1e-9);
+        json_decref(root);
+    }
+}
+
+/* --gpu list, loose names, unknown and ambiguous names, the GPU options' usage. */
+static void gpu_names(void)
+{
+    size_t n;
+    const PlanGpu *g = plan_gpus(&n);
+    CHECK_INT(8, n); /* the list: 3090, 4090, L4, A100 40 and 80, H100 SXM and PCIe, H200 */
+    char *out, *err;
+    const char *a1[] = { "--gpu", "list", NULL };
+    CHECK_INT(0, run(a1, &out, &err));
+    for (size_t i = 0; i < n; i++) {
+        char line[160];
+        snprintf(line, sizeof line, "\n%-11s %-10s", g[i].key, g[i].name);
+        CHECK_HAS(line, out);
+        CHECK(g[i].mem_gb > 0 && g[i].bf16_tflops > g[i].fp32_tflops && g[i].source[0]);
+    }
+    CHECK_HAS("vendors' published figures", out);
+    free(out);
+    free(err);
+    struct { const char *name, *key; } loose[] = {
+        { "RTX 4090", "rtx4090" }, { "rtx4090", "rtx4090" }, { "4090", "rtx4090" },
+        { "NVIDIA GeForce RTX 3090", "rtx3090" }, { "h100-sxm", "h100-sxm" }, { "H100 SXM5", "h100-sxm" },
+        { "h100_pcie", "h100-pcie" }, { "A100 80GB", "a100-80gb" }, { "a100-40", "a100-40gb" },
+        { "H200", "h200" }, { "l4", "l4" },
+    };
+    for (size_t i = 0; i < sizeof loose / sizeof *loose; i++) {
+        Err e = { { 0 } };
+        const PlanGpu *hit = plan_gpu_find(loose[i].name, &e);
+        CHECK(hit != NULL);
+        if (hit) CHECK_STR(loose[i].key, hit->key);
+    }
+    /* unknown: bad usage naming every GPU; a model with two variants: which one */
+    const char *a2[] = { "--gpu", "tpu-v5", "--preset", "gpt2", NULL };
+    CHECK_INT(2, run(a2, &out, &err));
+    CHECK_STR("", out);
+    CHECK_HAS("unknown GPU 'tpu-v5'", err);
+    for (size_t i = 0; i < n; i++) CHECK_HAS(g[i].key, err);
+    CHECK_HAS("try 'model plan --help'", err);
+    free(out);
+    free(err);
+    const char *a3[] = { "--gpu", "a100", NULL };
+    CHECK_INT(2, run(a3, &out, &err));
+    CHECK_HAS("'a100' is a100-40gb or a100-80gb", err);
+    free(out);
+    free(err);
+
+    /* --gpu-memory's sizes: G and GB 10^9, Gi and GiB 2^30 */
+    struct { const char *v; double bytes; } sizes[] = {
+        { "24G", 24e9 }, { "24GB", 24e9 }, { "24000M", 24e9 }, { "24000MB", 24e9 }, { "24Gi", 24 * 1073741824.0 },
+        { "24GiB", 24 * 1073741824.0 }, { "1.5T", 1.5e12 },
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        char *argv[] = { "plan", "--gpu", "l4", "--gpu-memory", (char *)sizes[i].v, NULL };
+        PlanOpts o;
+        CHECK_INT(ARGS_RUN, args_parse_plan(5, argv, &o));
+        CHECK_NEAR(sizes[i].bytes, o.gpu_memory, 0);
+    }
+    struct { const char *args[8]; const char *msg; } bad[] = {
+        { { "--gpu", "l4", "--gpu-memory", "24" }, "--gpu-memory needs a size such as 24Gi" },
+        { { "--gpu", "l4", "--gpu-memory", "24XB" }, "--gpu-memory needs a size" },
+        { { "--gpu-memory", "24G" }, "--gpu-memory is for GPU plans" },
+        { { "--gpu", "l4", "--device", "cpu" }, "--gpu plans for a GPU: not with --device cpu" },
+        { { "--gpu", "l4", "--measure" }, "--measure runs steps on this CPU only" },
+        { { "--precision", "bf16" }, "--precision bf16 runs on a GPU only" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_INT(2, run(bad[i].args, &out, &err));
+        CHECK_STR("", out);
+        CHECK_HAS(bad[i].msg, err);
+        CHECK_HAS("try 'model plan --help'", err);
+        free(out);
+        free(err);
+    }
+    /* --device cuda measures this machine's GPU; without one (or without CUDA)
+     * it says so and names --gpu */
+    const char *a4[] = { "--device", "cuda", "--json", NULL };
+    int rc = run(a4, &out, &err);
+    if (!kern_would_use_gpu(DEVICE_AUTO)) { /* no CUDA in this build, or no GPU visible */
+        CHECK_INT(1, rc);
+        CHECK_HAS("--gpu NAME", err);
+    } else {
+        CHECK_INT(0, rc);
+        json_t *root = json_loads(out, 0, NULL);
+        json_t *m = root ? json_object_get(root, "machine") : NULL;
+        CHECK(m && jnum(m, "matmul_flops") > 0 && jnum(m, "memory_limit_bytes") > 0);
+        json_decref(root);
+    }
+    free(out);
+    free(err);
+    /* the CPU's --recompute: the trainer's layout with GPT_RECOMPUTE */
+    PlanEnv env = test_env();
+    env.recompute = 1;
+    GptConfig c = shape(12, 768, 12, 50257, 1024);
+    PlanFacts f;
+    Err e;
+    CHECK_INT(0, plan_facts(&c, &env, &f, &e));
+    Kern cpu = { .ops = kern_cpu_ops(), .device = KERN_CPU, .prec = PREC_FP32 };
+    GptMemory m, full;
+    gpt_memory_for(&cpu, &f.cfg, 8, 1024, GPT_TRAIN | GPT_RECOMPUTE, &m);
+    gpt_memory(&f.cfg, 8, 1024, &full);
+    CHECK_INT((long long)m.total + 2LL * 4 * 8 * 1024, (long long)f.need_bytes);
+    CHECK(m.total < full.total);
+}
+
 int main(void)
 {
     gpt2_counts();
@@ -602,6 +1024,12 @@ int main(void)
     device_options();
     thread_limit();
     opts_direct();
+    gpu_sizes();
+    gpu_memory_parts();
+    gpu_heads();
+    gpu_fit();
+    gpu_time();
+    gpu_names();
     scratch_cleanup();
     return check_done("test_plan");
 }
