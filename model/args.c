@@ -89,7 +89,7 @@ static int bad_number(const char *prog, const char *a, const char *v, double lo,
     return cli_bad_usage(prog, "%s must be a number in %.10g..%.10g, not '%s'", a, lo, hi, v);
 }
 
-/* A GPU's memory for --gpu-memory (plan's now, train's later): bytes with a
+/* A GPU's memory for --gpu-memory (plan's and train's): bytes with a
  * unit, as --memory's (k M G T are powers of 1000, Ki Mi Gi of 1024,
  * fractions that come out whole) with a "B" after the unit allowed: 24G,
  * 24GB, 24GiB, 24000M, 1.5T. A card sold as "24 GB" has 24Gi. At least 1 MiB,
@@ -231,6 +231,11 @@ static int train_usage(FILE *f, int code)
           "                       changes the total, --data DIR where the shards are now\n",
           f);
     fputs(device_help, f);
+    fputs("  --gpu-memory SIZE    train as if the GPU had only SIZE (24Gi, 24G = 24GB = 24000M:\n"
+          "                       a card sold as 24 GB has 24Gi), its context included: the\n"
+          "                       plan is checked against it and no allocation goes past it,\n"
+          "                       so a run for a smaller card can be tried on a larger one\n",
+          f);
     fputs(cli_common_help, f);
     fputs("\n  example: model train --data data/ -o run/ --preset tiny --context 128 --steps 500\n", f);
     return code;
@@ -250,6 +255,13 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return train_usage(stdout, 0);
         if (!strcmp(a, "--recompute")) { /* memory, not results: a resume may change it */
             o->recompute = 1;
+            continue;
+        }
+        if (!strcmp(a, "--gpu-memory")) { /* likewise */
+            if (i + 1 >= argc) return cli_bad_usage(PROG, "--gpu-memory needs a size");
+            const char *v = argv[++i];
+            if (parse_gpu_memory(v, &o->dev.mem_cap))
+                return cli_bad_usage(PROG, "--gpu-memory needs a size such as 24Gi, 24G, 24GB or 24000M, not '%s'", v);
             continue;
         }
         if (a[0] != '-') return cli_bad_usage(PROG, "train takes no file arguments ('%s'): use --data DIR", a);
@@ -302,7 +314,7 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
     if (o->resume_dir) {
         if (fixed)
             return cli_bad_usage(PROG, "--resume continues with the checkpoint's settings: %s cannot change "
-                                 "(only --steps, --data, --device, --precision, --recompute, -j, --progress, --quiet)", fixed);
+                                 "(only --steps, --data, --device, --precision, --recompute, --gpu-memory, -j, --progress, --quiet)", fixed);
         if (o->out_dir && strcmp(o->out_dir, o->resume_dir))
             return cli_bad_usage(PROG, "--resume RUN continues in RUN: drop -o");
     } else {

@@ -11,11 +11,12 @@
 #define DEVICE_AUTO (-1)
 
 typedef struct DeviceOpts {
-    int device; /* DEVICE_AUTO, KERN_CPU or KERN_CUDA */
-    int prec;   /* DEVICE_AUTO, PREC_FP32 or PREC_BF16 */
+    int device;       /* DEVICE_AUTO, KERN_CPU or KERN_CUDA */
+    int prec;         /* DEVICE_AUTO, PREC_FP32 or PREC_BF16 */
+    uint64_t mem_cap; /* model train --gpu-memory: bytes the GPU is taken to have; 0: its own */
 } DeviceOpts;
 
 /* Both automatic: for initializers, `.dev = DEVICE_OPTS_AUTO`. */
-#define DEVICE_OPTS_AUTO { DEVICE_AUTO, DEVICE_AUTO }
+#define DEVICE_OPTS_AUTO { DEVICE_AUTO, DEVICE_AUTO, 0 }
 
 #endif

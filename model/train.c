@@ -404,6 +404,13 @@ int train_run(const TrainOpts *opts, Err *e)
         goto done;
     }
     r.prec = kern.prec;
+    if (opts->dev.mem_cap) {
+        if (kern.device != KERN_CUDA) {
+            code = err_code(e, 2, "--gpu-memory is for a GPU; this run is on the CPU");
+            goto done;
+        }
+        kern.mem_cap = (size_t)opts->dev.mem_cap;
+    }
     char devname[160];
     kern_describe(&kern, devname, sizeof devname);
     /* memory: host memory on the CPU; on a GPU its own, against what it has free now */
@@ -413,7 +420,9 @@ int train_run(const TrainOpts *opts, Err *e)
     double need = (double)mem.total;
     if (kern.device == KERN_CPU) need += 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
     double avail = kern.ops->mem_free ? (double)kern.ops->mem_free(&kern) : train_mem_available();
-    const char *where = kern.device == KERN_CPU ? "available" : "free on the GPU";
+    const char *where = kern.device == KERN_CPU ? "available"
+                        : kern.mem_cap      ? "free under --gpu-memory"
+                                            : "free on the GPU";
     double flops_tok = gpt_flops_per_token(&r.cfg, r.T);
     uint64_t tokens_step = (uint64_t)r.B * r.T * r.accum;
     char s1[32], s2[32], s3[32], s4[32];
@@ -436,14 +445,15 @@ int train_run(const TrainOpts *opts, Err *e)
         if (val.n) fprintf(stderr, "%" PRIu64 " validation windows\n", val.n_windows);
         else fprintf(stderr, "no validation shards (val*.bin): no validation loss\n");
     }
-    if (avail > 0 && need > avail) {
+    if ((avail > 0 || kern.mem_cap) && need > avail) {
         if (kern.device == KERN_CPU)
             code = err_code(e, 1, "the plan needs %.0f MB but this machine has %.0f MB available: use a smaller "
                             "--micro-batch, --context or model%s", need / 1e6, avail / 1e6,
                             flags & GPT_RECOMPUTE ? "" : ", or --recompute");
         else
-            code = err_code(e, 1, "the plan needs %.0f MB of GPU memory but %s has %.0f MB free: use a smaller "
-                            "--micro-batch, --context or model%s", need / 1e6, kern.name, avail / 1e6,
+            code = err_code(e, 1, "the plan needs %.0f MB of GPU memory but %s has %.0f MB free%s: use a smaller "
+                            "--micro-batch, --context or model%s (model plan --gpu-memory SIZE proposes one)",
+                            need / 1e6, kern.name, avail / 1e6, kern.mem_cap ? " under --gpu-memory" : "",
                             flags & GPT_RECOMPUTE ? "" : ", or --recompute");
         goto done;
     }

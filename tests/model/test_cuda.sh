@@ -29,6 +29,15 @@ close() {
         if (r > w) w = r; if (r > t) bad++ } END { printf "%d rows, worst %.3g\n", NR, w; exit bad > 0 || NR == 0 }'
 }
 
+# --- --gpu-memory: a cap under the plan is refused before training; one
+# above it holds, and the peak the run reports stays under it
+cap=$(( $(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -1 || echo 0) + 2000 ))
+expect_rc 1 "$M" train $SHAPE -o "$T/cap1" --steps 2 --device cuda --gpu-memory 10M
+expect_err "gpu-memory"
+expect_rc 0 "$M" train $SHAPE -o "$T/cap2" --steps 2 --device cuda --gpu-memory "${cap}Mi" --progress
+peak=$(grep -o 'peak GPU memory [0-9]* MB' "$T/err" | grep -o '[0-9]*')
+[ -n "$peak" ] && [ "$peak" -le $((cap * 1048576 / 1000000)) ] && ok || fail "peak GPU memory ${peak:-?} MB over --gpu-memory ${cap}Mi"
+
 # --- the same run on both devices
 expect_rc 0 "$M" train $SHAPE -o "$T/cpu" --steps 60 --eval-every 20 --device cpu -j 4
 expect_rc 0 "$M" train $SHAPE -o "$T/gpu" --steps 60 --eval-every 20 --device cuda --precision fp32

@@ -59,6 +59,13 @@ expect_rc 0 "$M" train --device cpu --resume "$T/c" --steps 22
 expect_rc 2 "$M" train --device cpu --resume "$T/c" --steps 30 --lr 1e-3
 expect_err "--lr cannot change"
 
+# --- --gpu-memory: a size, and a GPU's only
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/gm" $SHAPE --steps 1 --gpu-memory 24
+expect_err "24Gi"
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/gm" $SHAPE --steps 1 --gpu-memory 24G
+expect_err "for a GPU"
+expect_no_file "$T/gm/latest"
+
 # --- corrupt and truncated checkpoints are refused with the file named
 bad_ckpt() { # NAME: a copy of run a whose ckpt-000020.bin the caller then damages
     rm -rf "$T/$1"; cp -r "$T/a" "$T/$1"; echo "$T/$1/ckpt-000020.bin"
