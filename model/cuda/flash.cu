@@ -132,34 +132,64 @@ static __device__ __forceinline__ void fl_xb(float (&acc)[HSP / 8][4], const flo
 
 /* Rows r0..r0+FL_TILE-1 of one head's q, k, v or dout (src: row 0, column 0
  * of the head; rows `stride` apart) into tile dst [FL_TILE][HSP + 8], zero
- * past T and past hs. vec: 16-byte loads (hs and stride multiples of 8, src
- * 16-byte aligned). */
+ * past T and past hs, in pieces of vw elements (8, 4 or 2: hs, stride and
+ * src's alignment allow it): asynchronous copies, which land once fl_wait
+ * says so, so the next tile loads while this one is worked on; vw 1: plain
+ * loads. */
 template <int HSP>
 static __device__ __forceinline__ void fl_load(bf16 *dst, const bf16 *src, size_t stride, int r0, int T, int hs,
-                                               bool vec)
+                                               int vw)
 {
     constexpr int P = HSP + 8;
-    if (vec) {
-        constexpr int V = HSP / 8; /* 8-element pieces a row */
-        for (int i = threadIdx.x; i < FL_TILE * V; i += FL_THREADS) {
-            int r = i / V, d = 8 * (i % V), t = r0 + r;
-            uint4 x = make_uint4(0, 0, 0, 0);
-            if (t < T && d < hs) x = *(const uint4 *)(src + (size_t)t * stride + d);
-            *(uint4 *)(dst + r * P + d) = x;
-        }
-    } else {
+    if (vw == 1) {
         for (int i = threadIdx.x; i < FL_TILE * HSP; i += FL_THREADS) {
             int r = i / HSP, d = i % HSP, t = r0 + r;
             dst[r * P + d] = t < T && d < hs ? src[(size_t)t * stride + d] : __float2bfloat16(0.0f);
         }
+        return;
+    }
+    int V = HSP / vw; /* pieces a row */
+    for (int i = threadIdx.x; i < FL_TILE * V; i += FL_THREADS) {
+        int r = i / V, d = vw * (i % V), t = r0 + r;
+        bf16 *to = dst + r * P + d;
+        if (t < T && d < hs) {
+            uint32_t a = (uint32_t)__cvta_generic_to_shared(to);
+            const bf16 *from = src + (size_t)t * stride + d;
+            if (vw == 8) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(from));
+            else if (vw == 4) asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(a), "l"(from));
+            else asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(a), "l"(from));
+        } else {
+            for (int j = 0; j < vw; j++) to[j] = __float2bfloat16(0.0f);
+        }
     }
 }
 
+/* FL_TILE floats of a (B,NH,T) row (lse or D) from t0 on, zero past T: one
+ * 4-byte asynchronous copy each. */
+static __device__ __forceinline__ void fl_load_row(float *dst, const float *src, int t0, int T)
+{
+    for (int i = threadIdx.x; i < FL_TILE; i += FL_THREADS) {
+        if (t0 + i < T) {
+            uint32_t a = (uint32_t)__cvta_generic_to_shared(dst + i);
+            asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(a), "l"(src + t0 + i));
+        } else {
+            dst[i] = 0.0f;
+        }
+    }
+}
+
+/* Ends a group of copies; fl_wait<N> waits until at most N groups are in
+ * flight (the block's threads then synchronise before reading). */
+static __device__ __forceinline__ void fl_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> static __device__ __forceinline__ void fl_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+/* Shared memory of each kernel: the streamed tiles twice (the next one loads
+ * while this one is worked on). */
 template <int HSP> struct FlashSmem {
-    static constexpr size_t tile = (size_t)FL_TILE * (HSP + 8) * sizeof(bf16);
-    static constexpr size_t fwd = 3 * tile;                              /* Q, K, V */
-    static constexpr size_t kv = 4 * tile + 2 * FL_TILE * sizeof(float); /* K, V, Q, dO; lse, D */
-    static constexpr size_t q = 4 * tile;                                /* Q, dO, K, V */
+    static constexpr size_t tile = (size_t)FL_TILE * (HSP + 8) * sizeof(bf16), row = FL_TILE * sizeof(float);
+    static constexpr size_t fwd = 5 * tile;           /* Q; K, V twice */
+    static constexpr size_t kv = 6 * tile + 4 * row;  /* K, V; Q, dO, lse, D twice */
+    static constexpr size_t q = 6 * tile;             /* Q, dO; K, V twice */
 };
 
 /* out (B,T,C) bf16 and lse (B,NH,T) float (natural log, the scale included)
@@ -168,13 +198,13 @@ template <int HSP> struct FlashSmem {
  * lane l rows g = l/4 and g+8 of those. Scores in log2 units (times
  * scale*log2(e) = qmul). */
 template <int HSP>
-__global__ void __launch_bounds__(FL_THREADS)
-    flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, int BH, float qmul, bool vec,
+__global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 4 : 1)
+    flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, int BH, float qmul, int vec,
                   FlashDrop dr)
 {
     constexpr int P = HSP + 8, ND = HSP / 8;
     extern __shared__ float4 flash_smem[];
-    bf16 *Qs = (bf16 *)flash_smem, *Ks = Qs + FL_TILE * P, *Vs = Ks + FL_TILE * P;
+    bf16 *Qs = (bf16 *)flash_smem, *KV = Qs + FL_TILE * P; /* KV: buffer i's K at 2i, V at 2i+1 tiles */
     int nt = (T + FL_TILE - 1) / FL_TILE, qt = nt - 1 - (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int g = lane >> 2, c2 = 2 * (lane & 3);
@@ -182,6 +212,9 @@ __global__ void __launch_bounds__(FL_THREADS)
     const bf16 *q = qkv + (size_t)b * T * stride + h * hs, *k = q + C, *v = q + 2 * C;
     int t0 = qt * FL_TILE, tr[2] = { t0 + 16 * warp + g, t0 + 16 * warp + g + 8 };
     fl_load<HSP>(Qs, q, stride, t0, T, hs, vec);
+    fl_load<HSP>(KV, k, stride, 0, T, hs, vec);
+    fl_load<HSP>(KV + FL_TILE * P, v, stride, 0, T, hs, vec);
+    fl_commit();
     /* o: the rows' outputs times l, unnormalised; m: the running max; l: this
      * lane's share of the running sum (its columns), rescaled with m */
     float o[ND][4], m[2] = { -INFINITY, -INFINITY }, l[2] = { 0.0f, 0.0f };
@@ -191,9 +224,16 @@ __global__ void __launch_bounds__(FL_THREADS)
      * so m is finite from the first tile on */
     for (int kt = 0; kt <= qt; kt++) {
         int s0 = kt * FL_TILE;
-        __syncthreads(); /* the last tile's Ks and Vs are read */
-        fl_load<HSP>(Ks, k, stride, s0, T, hs, vec);
-        fl_load<HSP>(Vs, v, stride, s0, T, hs, vec);
+        const bf16 *Ks = KV + 2 * (kt & 1) * FL_TILE * P, *Vs = Ks + FL_TILE * P;
+        if (kt < qt) { /* the next tile into the other buffer, read two iterations ago */
+            bf16 *Kn = KV + 2 * (~kt & 1) * FL_TILE * P;
+            fl_load<HSP>(Kn, k, stride, s0 + FL_TILE, T, hs, vec);
+            fl_load<HSP>(Kn + FL_TILE * P, v, stride, s0 + FL_TILE, T, hs, vec);
+            fl_commit();
+            fl_wait<1>();
+        } else {
+            fl_wait<0>();
+        }
         __syncthreads();
         float s[FL_NT][4];
         fl_abt<HSP>(s, Qs, 16 * warp, Ks, lane);
@@ -227,6 +267,7 @@ __global__ void __launch_bounds__(FL_THREADS)
                 s[n][j] = p;
             }
         fl_xb<HSP>(o, s, Vs, lane);
+        __syncthreads(); /* this buffer is read: the next iteration refills it */
     }
 #pragma unroll
     for (int i = 0; i < 2; i++) {
@@ -271,13 +312,13 @@ __global__ void flash_row_dot(float *D, const bf16 *dout, const bf16 *out, int T
 template <int HSP>
 __global__ void __launch_bounds__(FL_THREADS)
     flash_backward_kv(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D, int T, int NH,
-                      int hs, int BH, float qmul, float scale, bool vec, FlashDrop dr)
+                      int hs, int BH, float qmul, float scale, int vec, FlashDrop dr)
 {
     constexpr int P = HSP + 8, ND = HSP / 8;
     extern __shared__ float4 flash_smem[];
-    bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + FL_TILE * P, *Qs = Vs + FL_TILE * P, *Gs = Qs + FL_TILE * P;
-    float *Ls = (float *)(Gs + FL_TILE * P); /* [FL_TILE]: the queries' lse, log2 units */
-    float *Ds = Ls + FL_TILE;                /* [FL_TILE]: the queries' D */
+    /* K, V; then twice: Q, dO tiles; the queries' lse and D */
+    bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + FL_TILE * P, *QG = Vs + FL_TILE * P;
+    float *LD = (float *)(QG + 4 * FL_TILE * P);
     int nt = (T + FL_TILE - 1) / FL_TILE, kt = (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int g = lane >> 2, c2 = 2 * (lane & 3);
@@ -288,20 +329,31 @@ __global__ void __launch_bounds__(FL_THREADS)
     int s0 = kt * FL_TILE, sr[2] = { s0 + 16 * warp + g, s0 + 16 * warp + g + 8 };
     fl_load<HSP>(Ks, k, stride, s0, T, hs, vec);
     fl_load<HSP>(Vs, v, stride, s0, T, hs, vec);
+    fl_load<HSP>(QG, q, stride, s0, T, hs, vec);
+    fl_load<HSP>(QG + FL_TILE * P, go, C, s0, T, hs, vec);
+    fl_load_row(LD, lse_h, s0, T);
+    fl_load_row(LD + FL_TILE, D_h, s0, T);
+    fl_commit();
     float dk[ND][4], dv[ND][4];
 #pragma unroll
     for (int n = 0; n < ND; n++)
 #pragma unroll
         for (int j = 0; j < 4; j++) dk[n][j] = dv[n][j] = 0.0f;
     for (int qt = kt; qt < nt; qt++) {
-        int t0 = qt * FL_TILE;
-        __syncthreads(); /* the last tile's Qs, Gs, Ls, Ds are read */
-        fl_load<HSP>(Qs, q, stride, t0, T, hs, vec);
-        fl_load<HSP>(Gs, go, C, t0, T, hs, vec);
-        for (int i = threadIdx.x; i < FL_TILE; i += FL_THREADS) {
-            int t = t0 + i;
-            Ls[i] = t < T ? lse_h[t] * FL_LOG2E : 0.0f;
-            Ds[i] = t < T ? D_h[t] : 0.0f;
+        int t0 = qt * FL_TILE, cur = (qt - kt) & 1;
+        const bf16 *Qs = QG + 2 * cur * FL_TILE * P, *Gs = Qs + FL_TILE * P;
+        const float *Ls = LD + 2 * cur * FL_TILE, *Ds = Ls + FL_TILE; /* lse (natural log), D */
+        if (qt + 1 < nt) { /* the next tile into the other buffer, read two iterations ago */
+            bf16 *Qn = QG + 2 * (cur ^ 1) * FL_TILE * P;
+            float *Ln = LD + 2 * (cur ^ 1) * FL_TILE;
+            fl_load<HSP>(Qn, q, stride, t0 + FL_TILE, T, hs, vec);
+            fl_load<HSP>(Qn + FL_TILE * P, go, C, t0 + FL_TILE, T, hs, vec);
+            fl_load_row(Ln, lse_h, t0 + FL_TILE, T);
+            fl_load_row(Ln + FL_TILE, D_h, t0 + FL_TILE, T);
+            fl_commit();
+            fl_wait<1>();
+        } else {
+            fl_wait<0>();
         }
         __syncthreads();
         /* st = S^T, dp = (dO V^T)^T for the warp's keys x the tile's queries */
@@ -316,7 +368,7 @@ __global__ void __launch_bounds__(FL_THREADS)
                 int tl = 8 * n + c2 + (j & 1), t = t0 + tl, s = sr[j >> 1];
                 float p = 0.0f, ds = 0.0f;
                 if (s <= t && t < T) {
-                    float pu = exp2f(st[n][j] * qmul - Ls[tl]), e = dp[n][j];
+                    float pu = exp2f(fmaf(st[n][j], qmul, -Ls[tl] * FL_LOG2E)), e = dp[n][j];
                     p = pu;
                     if (dr.on) {
                         float mk = flash_mask(dr, bh, T, t, s);
@@ -331,6 +383,7 @@ __global__ void __launch_bounds__(FL_THREADS)
         /* dV += (P . mask)^T dO, dK += dS^T Q (scaled at the end) */
         fl_xb<HSP>(dv, st, Gs, lane);
         fl_xb<HSP>(dk, dp, Qs, lane);
+        __syncthreads(); /* this buffer is read: the next iteration refills it */
     }
 #pragma unroll
     for (int i = 0; i < 2; i++) {
@@ -355,13 +408,13 @@ __global__ void __launch_bounds__(FL_THREADS)
  * owns query rows 16w.. of the tile; lane l rows g and g+8, keys 8n + c2 (+1)
  * of the score blocks. */
 template <int HSP>
-__global__ void __launch_bounds__(FL_THREADS)
+__global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 3 : 1)
     flash_backward_q(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D, int T, int NH,
-                     int hs, int BH, float qmul, float scale, bool vec, FlashDrop dr)
+                     int hs, int BH, float qmul, float scale, int vec, FlashDrop dr)
 {
     constexpr int P = HSP + 8, ND = HSP / 8;
     extern __shared__ float4 flash_smem[];
-    bf16 *Qs = (bf16 *)flash_smem, *Gs = Qs + FL_TILE * P, *Ks = Gs + FL_TILE * P, *Vs = Ks + FL_TILE * P;
+    bf16 *Qs = (bf16 *)flash_smem, *Gs = Qs + FL_TILE * P, *KV = Gs + FL_TILE * P; /* KV: K, V twice */
     int nt = (T + FL_TILE - 1) / FL_TILE, qt = nt - 1 - (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int g = lane >> 2, c2 = 2 * (lane & 3);
@@ -371,6 +424,9 @@ __global__ void __launch_bounds__(FL_THREADS)
     int t0 = qt * FL_TILE, tr[2] = { t0 + 16 * warp + g, t0 + 16 * warp + g + 8 };
     fl_load<HSP>(Qs, q, stride, t0, T, hs, vec);
     fl_load<HSP>(Gs, go, C, t0, T, hs, vec);
+    fl_load<HSP>(KV, k, stride, 0, T, hs, vec);
+    fl_load<HSP>(KV + FL_TILE * P, v, stride, 0, T, hs, vec);
+    fl_commit();
     float lse2[2], Dr[2], dq[ND][4];
 #pragma unroll
     for (int i = 0; i < 2; i++) {
@@ -381,9 +437,16 @@ __global__ void __launch_bounds__(FL_THREADS)
     for (int n = 0; n < ND; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.0f;
     for (int kt = 0; kt <= qt; kt++) {
         int s0 = kt * FL_TILE;
-        __syncthreads(); /* the last tile's Ks and Vs are read */
-        fl_load<HSP>(Ks, k, stride, s0, T, hs, vec);
-        fl_load<HSP>(Vs, v, stride, s0, T, hs, vec);
+        const bf16 *Ks = KV + 2 * (kt & 1) * FL_TILE * P, *Vs = Ks + FL_TILE * P;
+        if (kt < qt) { /* the next tile into the other buffer, read two iterations ago */
+            bf16 *Kn = KV + 2 * (~kt & 1) * FL_TILE * P;
+            fl_load<HSP>(Kn, k, stride, s0 + FL_TILE, T, hs, vec);
+            fl_load<HSP>(Kn + FL_TILE * P, v, stride, s0 + FL_TILE, T, hs, vec);
+            fl_commit();
+            fl_wait<1>();
+        } else {
+            fl_wait<0>();
+        }
         __syncthreads();
         float sc[FL_NT][4], dp[FL_NT][4];
         fl_abt<HSP>(sc, Qs, 16 * warp, Ks, lane);
@@ -403,6 +466,7 @@ __global__ void __launch_bounds__(FL_THREADS)
             }
         /* dQ += dS K (scaled at the end) */
         fl_xb<HSP>(dq, sc, Ks, lane);
+        __syncthreads(); /* this buffer is read: the next iteration refills it */
     }
 #pragma unroll
     for (int i = 0; i < 2; i++) {
@@ -440,10 +504,13 @@ static int flash_hsp(int hs)
     return hs <= 32 ? 32 : hs <= 64 ? 64 : hs <= 96 ? 96 : hs <= 128 ? 128 : 0;
 }
 
-/* 16-byte loads: every row of q, k, v and dout starts on 16 bytes */
-static bool flash_vec(const void *a, const void *b, int hs, int C)
+/* fl_load's piece: the most elements (8, 4, 2, else 1) that every row of q,
+ * k, v and dout starts on a multiple of (hs and C divisible, a and b aligned) */
+static int flash_vec(const void *a, const void *b, int hs, int C)
 {
-    return hs % 8 == 0 && C % 8 == 0 && (uintptr_t)a % 16 == 0 && (uintptr_t)b % 16 == 0;
+    for (int vw = 8; vw > 1; vw /= 2)
+        if (hs % vw == 0 && C % vw == 0 && (uintptr_t)a % (2 * vw) == 0 && (uintptr_t)b % (2 * vw) == 0) return vw;
+    return 1;
 }
 
 [[noreturn]] static void flash_refuse(int hs, const char *call, int line)
@@ -462,7 +529,7 @@ static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, i
     int BH = B * NH, nt = (T + FL_TILE - 1) / FL_TILE;
     size_t bytes = FlashSmem<HSP>::fwd;
     float qmul = FL_LOG2E / sqrtf((float)hs);
-    bool vec = flash_vec(qkv, qkv, hs, NH * hs);
+    int vec = flash_vec(qkv, qkv, hs, NH * hs);
     flash_allow(flash_forward<HSP>, bytes);
     flash_forward<HSP><<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, cuda_stream(k)>>>(out, lse, qkv, T, NH, hs,
                                                                                            BH, qmul, vec,
@@ -477,7 +544,7 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
     int BH = B * NH, nt = (T + FL_TILE - 1) / FL_TILE;
     unsigned grid = (unsigned)((size_t)nt * BH);
     float scale = 1.0f / sqrtf((float)hs), qmul = scale * FL_LOG2E;
-    bool vec = flash_vec(qkv, dout, hs, NH * hs);
+    int vec = flash_vec(qkv, dout, hs, NH * hs);
     FlashDrop dr = flash_drop(drop);
     cudaStream_t s = cuda_stream(k);
     size_t kv = FlashSmem<HSP>::kv, q = FlashSmem<HSP>::q;
