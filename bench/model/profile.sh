@@ -26,4 +26,4 @@ GPTKIT_PROFILE_STEP=$PROFILE_STEP "$NCU" --clock-control none --profile-from-sta
     --metrics gpu__time_duration.sum --csv --print-units base \
     "$BIN/model" train --data "$tmp/data" -o "$tmp/prof" $ARGS --steps "$STEPS" --device cuda --quiet \
     >"$tmp/ncu.csv" 2>"$tmp/ncu.err" || { tail -20 "$tmp/ncu.err"; exit 1; }
-"$PYTHON" bench/model/profile.py "$tmp/ncu.csv" "$wall" "$ARGS"
+"$PYTHON" bench/model/ncu_sum.py "$tmp/ncu.csv" "$wall" "$ARGS"

@@ -2,9 +2,11 @@
 """Adds up Nsight Compute's per-kernel durations (--csv --print-units base,
 metric gpu__time_duration.sum) of one training step by kernel family, and
 sets them against the step's wall time (microseconds) measured without the
-profiler. usage: profile.py NCU_CSV WALL_US LABEL"""
+profiler. usage: ncu_sum.py NCU_CSV WALL_US LABEL (TOP=N: the N longest
+kernels, default 15)"""
 import collections
 import csv
+import os
 import sys
 
 FAMILIES = [  # first match wins: (family, substrings of the kernel's name)
@@ -46,7 +48,7 @@ def main():
         fams[family(name)] += us
     print(f"profile: {label}: one step, {sum(v[1] for v in by_kernel.values())} kernels")
     print(f"{'kernel':<62} {'calls':>5} {'ms':>8} {'share':>6}")
-    for name, (us, n) in sorted(by_kernel.items(), key=lambda kv: -kv[1][0])[:15]:
+    for name, (us, n) in sorted(by_kernel.items(), key=lambda kv: -kv[1][0])[:int(os.environ.get("TOP", "15"))]:
         print(f"{name:<62} {n:>5} {us / 1e3:8.2f} {100 * us / wall:5.1f}%")
     print(f"\n{'family':<24} {'ms':>8} {'share of the step':>18}")
     for fam, us in sorted(fams.items(), key=lambda kv: -kv[1]):
