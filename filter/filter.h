@@ -26,10 +26,21 @@ typedef struct FilterOpts {
     KeepMode keep;
     double keep_value;      /* alpha for pareto, T for threshold */
     uint64_t seed;
+    int stats;              /* `filter stats`: measure every rule; out gets each document
+                             * with its values, stdout the table (stderr when out is stdout) */
 } FilterOpts;
 
-/* The whole pass. The one-line summary goes to stderr through progress. */
+/* The whole pass. The one-line summary goes to stderr through progress; when
+ * more than half of the input is dropped, a hint of what to try follows it. */
 int filter_run(const FilterOpts *o, Err *e);
+
+/* The per-mille quantile of sorted[0..n) (n > 0), nearest rank: the smallest
+ * value that at least q/1000 of the values are at or below (numpy's
+ * method="inverted_cdf"); q = 0 is the minimum. */
+double filter_quantile(const double *sorted, size_t n, unsigned per_mille);
+
+/* x with the fewest digits that read back as x (JSON; "null" for NAN). */
+void filter_fmt_double(char *out, size_t n, double x);
 
 /* GPT-3's keep rule for document number `ordinal` (0-based, in input order):
  * keep when a Lomax(alpha) draw U^(-1/alpha) - 1, with U uniform in (0,1) from

@@ -36,6 +36,7 @@ typedef struct RuleInfo {
     int is_flag;        /* 1: on or off, no value */
     double def;         /* published threshold */
     const char *help;   /* what drops, with "V" for the value */
+    int below;          /* 1: fails when its value < V; 0: when > V (see heur_fails) */
 } RuleInfo;
 
 extern const RuleInfo heur_rules[N_RULES];
@@ -78,10 +79,30 @@ void heur_scratch_free(HeurScratch *s);
 /* Apply the rules that are on to text[0..n) (valid UTF-8). Returns the RuleId
  * that drops the document, N_RULES for "emptied by line rules", or -1 to keep.
  * When line rules changed the text, the new text is put in *out and *changed
- * set to 1 (else *changed is 0 and out untouched). line_drops[r] counts lines
- * removed by rule r. -2: out of memory. */
+ * set to 1 (else *changed is 0; out may have been written). line_drops[r]
+ * counts lines removed by rule r. -2: out of memory. */
 int heur_apply(const HeurConf *c, HeurScratch *s, const char *text, size_t n, Buf *out,
                int *changed, uint64_t *line_drops);
+
+/* heur_apply, and also:
+ * - *value gets the value the dropping rule measured (NAN for "empty" and for
+ *   on/off rules, whose value is 1), the one `filter --rejects` writes;
+ * - with val not NULL (`filter stats`), every rule is measured, on or off, to
+ *   the end of the document, into val[0..N_RULES), NAN where a rule has
+ *   nothing to measure (the mean word length of no words...). A doc rule's
+ *   value is the one it compares with V, on the text the rules that are on
+ *   leave to it; a line rule's is the lines it removes (or, off, would remove
+ *   were it alone turned on); c4_citations: lines it cuts a marker out of;
+ *   c4_lorem_ipsum, c4_curly_bracket: 1 when a kept line has it, else 0. The
+ *   verdict, the text and line_drops are those heur_apply gives. Slower:
+ *   no rule is skipped. */
+int heur_judge(const HeurConf *c, HeurScratch *s, const char *text, size_t n, Buf *out, int *changed,
+               uint64_t *line_drops, double *value, double *val);
+
+/* Whether value x fails rule r at threshold c->v[r] (whether r is on or not):
+ * x < V for the rules marked below, x > V for the others; a NAN fails nothing.
+ * For on/off rules and line rules (whose values are counts), x > 0. */
+int heur_fails(const HeurConf *c, int r, double x);
 
 /* Statistics used by the rules, exposed for the tests. */
 typedef struct HeurTok {

@@ -1,6 +1,7 @@
 /* filter: per-document quality decisions (heuristics, PCRE2 rules, the GPT-3
  * classifier). This file parses argv into FilterOpts or TrainOpts and calls
- * filter_run, filter_train or filter_print_rules. */
+ * filter_run (judging, or measuring for `filter stats`), filter_train or
+ * filter_print_rules. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@ static int usage(FILE *f, int code)
 {
     fputs("usage: filter [options] [FILE...]\n"
           "       filter rules [rule options]\n"
+          "       filter stats [options] [-o FILE] [FILE...]\n"
           "       filter train --pos FILE --neg FILE [...] -o quality.model\n"
           "\n"
           "Reads documents (JSON Lines or plain text, .gz too, stdin by default), judges each\n"
@@ -21,16 +23,28 @@ static int usage(FILE *f, int code)
           "rules (Gopher repetition and quality on by default; C4 and FineWeb line rules with\n"
           "--rules), then the GPT-3 quality classifier (--model). Dropped documents are\n"
           "counted by reason in the summary and, with --rejects FILE, written there as they\n"
-          "came in plus \"filter_reason\": the rule's name.\n"
+          "came in plus \"filter_reason\": the rule's name, and \"filter_value\": what it measured.\n"
+          "\n"
+          "filter stats takes the same options and input, measures every built-in rule (on\n"
+          "or off) on every document, and prints for each rule its threshold, the quantiles\n"
+          "of its values (min, 1%, 10%, 50%, 90%, 99%, max), the share of documents that\n"
+          "threshold fails and how many it dropped; with -o FILE, each document goes there\n"
+          "as it came in with \"filter_stats\": {rule: value...} (and the reason and value a\n"
+          "run would reject it with). A command of its own, as 'filter rules' is, because it\n"
+          "writes a report, not the kept documents, and because measuring every rule to the\n"
+          "end costs time the judging pass saves by stopping at the first rule that fails.\n"
           "\n"
           "  example: filter --rejects dropped.jsonl < raw.jsonl > kept.jsonl\n"
+          "  example: filter stats raw.jsonl            (then pick thresholds from the table)\n"
           "  example: filter --preset none --rules c4 --rule c4_min_sentences=3 web.jsonl.gz\n"
           "  example: filter train --pos good.jsonl --neg bad.jsonl -o quality.model\n"
           "           filter --model quality.model --keep pareto:9 --seed 7 raw.jsonl > kept.jsonl\n"
           "\n"
           "Output:\n"
           "  -o FILE              kept documents (default stdout; FILE.gz is compressed)\n"
-          "  --rejects FILE       dropped documents with \"filter_reason\" (default: none)\n"
+          "  --rejects FILE       dropped documents with \"filter_reason\" and \"filter_value\"\n"
+          "                       (default: none)\n"
+          "  -o FILE (stats)      each document with its values (default: only the table)\n"
           "Rules (applied left to right; 'filter rules' lists them with their values):\n"
           "  --preset gopher|none gopher (default): the Gopher rules on; none: every rule off,\n"
           "                       for custom alphabets, then add what you want\n"
@@ -241,16 +255,20 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "rules")) return main_rules(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "train")) return main_train(argc, argv);
     FilterOpts o = {.keep = KEEP_PARETO, .keep_value = 9, .seed = 1};
+    o.stats = argc > 1 && !strcmp(argv[1], "stats");
     heur_conf_default(&o.heur);
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) return 1;
     size_t n_in = 0;
     int rc = 2, keep_given = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1 + o.stats; i < argc; i++) {
         const char *a = argv[i], *v;
         int k;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             rc = usage(stdout, 0);
+            goto out;
+        } else if (o.stats && !strcmp(a, "--rejects")) {
+            cli_bad_usage("filter", "stats writes no rejects: -o FILE gets every document with its values and reason");
             goto out;
         } else if (!strcmp(a, "--version")) {
             rc = cli_version("filter");

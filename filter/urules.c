@@ -152,7 +152,11 @@ int urules_apply(const URules *u, URulesCtx *c, const char *text, size_t n, cons
         if (!r->drop_line) {
             int m = match(r, c, cur, cur_n, e);
             if (m < 0) return -2;
-            if (m) return (int)k;
+            if (m) { /* the text it matched in, which `filter stats` measures */
+                *out = cur;
+                *out_len = cur_n;
+                return (int)k;
+            }
             continue;
         }
         Buf *dst = &c->text[which];

@@ -43,8 +43,9 @@ void urules_ctx_free(URulesCtx *c);
 
 /* Apply the rules in file order to text[0..n) (valid UTF-8). Returns the index
  * of the rule that drops the document, or -1 to keep it; when line rules
- * removed lines, *out and *out_len give the new text (in ctx, valid until the
- * next call) and *changed is 1. line_drops[i] counts lines rule i removed.
+ * removed lines, *out and *out_len give the new text (in ctx or text, valid
+ * until the next call) and *changed is 1 (after a drop: the text the dropping
+ * rule matched in). line_drops[i] counts lines rule i removed.
  * -2 on a match error (match limit...) with the message in e, or out of memory. */
 int urules_apply(const URules *u, URulesCtx *c, const char *text, size_t n, const char **out, size_t *out_len,
                  int *changed, uint64_t *line_drops, Err *e);

@@ -81,6 +81,10 @@ DocReader *doc_open(const DocOpts *opts, const char *const *paths, size_t n_path
 
 const DocStats *doc_stats(const DocReader *r) { return &r->st; }
 uint64_t doc_total_size(const DocReader *r) { return r->total; }
+uint64_t doc_bytes_read(const DocReader *r)
+{
+    return r->st.n_bytes + (r->in ? in_bytes(r->in) : 0);
+}
 uint64_t doc_consumed(const DocReader *r)
 {
     return r->consumed_before + (r->in ? in_consumed(r->in) : 0);

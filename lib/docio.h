@@ -59,7 +59,10 @@ int doc_close(DocReader *r, Err *e);
 /* A failed run: removes the --bad-lines file's temporary, frees r.
  * doc_abort(NULL) does nothing. */
 void doc_abort(DocReader *r);
+/* n_bytes counts an input once it is closed; doc_bytes_read is live. */
 const DocStats *doc_stats(const DocReader *r);
+/* Uncompressed bytes read so far, the open input's included, for progress. */
+uint64_t doc_bytes_read(const DocReader *r);
 /* On-disk bytes read so far and in all (0: unknown), for progress. */
 uint64_t doc_consumed(const DocReader *r);
 uint64_t doc_total_size(const DocReader *r);

@@ -58,11 +58,16 @@ cat "$T/kept.jsonl" "$T/rej.jsonl" | grep -o '"id":"[a-z0-9]*"' | sort > "$T/ids
 grep -o '"id":"[a-z0-9]*"' "$T/in.jsonl" | sort > "$T/ids.in"
 expect_same "$T/ids.in" "$T/ids.out"
 if grep -q filter_reason "$T/kept.jsonl"; then fail "kept documents carry filter_reason"; else ok; fi
-n_reason=$(grep -c '"filter_reason":"[a-z0-9_]*"}$' "$T/rej.jsonl")
-if [ "$n_reason" = 4 ]; then ok; else fail "expected 4 rejects ending with filter_reason, got $n_reason"; fi
-grep -q '{"id":"list","meta":{"a":\[1,2\]},"text":".*","filter_reason":"gopher_bullet_lines"}' "$T/rej.jsonl" && ok ||
+n_reason=$(grep -cE '"filter_reason":"[a-z0-9_]*","filter_value":[-+.0-9e]+}$' "$T/rej.jsonl")
+if [ "$n_reason" = 4 ]; then ok; else fail "expected 4 rejects ending with filter_reason and filter_value, got $n_reason"; fi
+grep -q '{"id":"list","meta":{"a":\[1,2\]},"text":".*","filter_reason":"gopher_bullet_lines","filter_value":1}' "$T/rej.jsonl" && ok ||
     fail "the list document should pass through byte for byte with filter_reason gopher_bullet_lines: $(grep list "$T/rej.jsonl" | head -c 200)"
-grep -q '"id":"short".*"filter_reason":"gopher_min_words"' "$T/rej.jsonl" && ok || fail "short should be gopher_min_words"
+# filter_value is what the rule measured: "Too short to keep." has 4 words (the
+# full stop is not one); "nums" has 3 tokens with a letter of 83 (80 numbers)
+grep -q '"id":"short".*"filter_reason":"gopher_min_words","filter_value":4}' "$T/rej.jsonl" && ok ||
+    fail "short should be gopher_min_words with value 4: $(grep short "$T/rej.jsonl")"
+grep -q '"id":"nums".*"filter_reason":"gopher_alpha_words","filter_value":0.03614457831325301}' "$T/rej.jsonl" && ok ||
+    fail "nums should be gopher_alpha_words with value 3/83: $(grep nums "$T/rej.jsonl" | tail -c 100)"
 # kept documents come out byte for byte
 grep '"id":"g' "$T/in.jsonl" > "$T/good.jsonl"
 expect_same "$T/good.jsonl" "$T/kept.jsonl"

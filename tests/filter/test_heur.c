@@ -2,6 +2,7 @@
  * passes (with only that rule on), golden values for datatrove's exact
  * definitions (jumping duplicate n-grams, Counter tie-breaking, code-point
  * lengths), the word splitter, and the PCRE2 rules file. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,53 @@ static void golden_definitions(void)
     CHECK_INT(-1, only(R_GOPHER_BULLET_LINES, 0.67, t));
 }
 
+/* heur_judge measuring: the verdict is heur_apply's; rules that are off are
+ * measured (a C4 line rule off counts the lines it would remove), and the
+ * pass goes on after the rule that drops the document. */
+static void measured_values(void)
+{
+    const char *t = "Home | About\nRead our privacy policy.\nThe farmers came to the plain with their cattle.\n"
+                    "Lorem ipsum dolor sit amet.";
+    double val[N_RULES], value;
+    int changed;
+    HeurConf c;
+    heur_conf_default(&c); /* Gopher on, C4 off */
+    CHECK_INT(R_GOPHER_MIN_WORDS, heur_judge(&c, &hs, t, strlen(t), &out, &changed, drops, &value, val));
+    CHECK_INT(R_GOPHER_MIN_WORDS, heur_apply(&c, &hs, t, strlen(t), &out, &changed, drops));
+    CHECK(value == 20); /* "|" is not a word */
+    CHECK(val[R_GOPHER_MIN_WORDS] == 20 && val[R_GOPHER_MAX_WORDS] == 20);
+    CHECK_INT(0, changed); /* C4 is off: its lines stay */
+    CHECK(val[R_C4_TERMINAL_PUNCT] == 1); /* "Home | About" */
+    CHECK(val[R_C4_POLICY] == 1);
+    CHECK(val[R_C4_MIN_LINE_WORDS] == 0); /* "Home | About" has 3 */
+    CHECK(val[R_C4_LOREM_IPSUM] == 1 && val[R_C4_CURLY_BRACKET] == 0);
+    CHECK(val[R_C4_MIN_SENTENCES] == 4);
+    CHECK(val[R_FW_LINE_PUNCT] == 0.75); /* FineWeb on the text as it came */
+    heur_conf_none(&c);
+    heur_enable_set(&c, "c4");
+    CHECK_INT(R_C4_LOREM_IPSUM, heur_judge(&c, &hs, t, strlen(t), &out, &changed, drops, &value, val));
+    CHECK_INT(R_C4_LOREM_IPSUM, heur_apply(&c, &hs, t, strlen(t), &out, &changed, drops));
+    CHECK(isnan(value)); /* an on/off rule has no value to report */
+    CHECK(val[R_C4_TERMINAL_PUNCT] == 1 && val[R_C4_POLICY] == 1);
+    CHECK(val[R_C4_MIN_SENTENCES] == 2); /* the farmers and the lorem ipsum line, counted past the drop */
+    CHECK(val[R_FW_LINE_PUNCT] == 1);      /* FineWeb on the two lines C4 kept */
+    CHECK(val[R_GOPHER_MIN_WORDS] == 20);  /* off, measured all the same */
+    /* emptied by C4 (with no minimum of sentences, which would fail first):
+     * "empty", and FineWeb has no line to measure */
+    c.on[R_C4_MIN_SENTENCES] = 0;
+    CHECK_INT(N_RULES, heur_apply(&c, &hs, "Home | About", 12, &out, &changed, drops));
+    CHECK_INT(N_RULES, heur_judge(&c, &hs, "Home | About", 12, &out, &changed, drops, &value, val));
+    CHECK(isnan(val[R_FW_LINE_PUNCT]) && isnan(value));
+    /* a rule fails strictly past its threshold, the same in both passes */
+    heur_conf_none(&c);
+    c.on[R_GOPHER_ALPHA_WORDS] = 1, c.v[R_GOPHER_ALPHA_WORDS] = 0.8;
+    CHECK_INT(-1, heur_judge(&c, &hs, "a b c d e f g h 1 2", 19, &out, &changed, drops, &value, val));
+    CHECK(val[R_GOPHER_ALPHA_WORDS] == 0.8);
+    CHECK(!heur_fails(&c, R_GOPHER_ALPHA_WORDS, 0.8) && heur_fails(&c, R_GOPHER_ALPHA_WORDS, 0.79));
+    c.v[R_GOPHER_ALPHA_WORDS] = 0.81;
+    CHECK_INT(R_GOPHER_ALPHA_WORDS, heur_apply(&c, &hs, "a b c d e f g h 1 2", 19, &out, &changed, drops));
+}
+
 static void words(void)
 {
     const char *t = "(Hello, world...) e-mail #tag \xc2\xab" "don't\xc2\xbb 42";
@@ -273,6 +321,7 @@ int main(void)
 {
     each_rule_trips_and_passes();
     golden_definitions();
+    measured_values();
     words();
     user_rules();
     heur_scratch_free(&hs);
