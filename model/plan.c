@@ -193,9 +193,10 @@ void plan_gpu_list(FILE *f)
             "  for them, which accumulates in fp16).\n"
             "fp32: TFLOP/s of float32 without tensor cores: the fp32 path uses no TF32.\n"
             "The plan times steps at a share of these: cuBLASLt's measured rate was %.0f%% of the\n"
-            "vendor's figure on an H200, and training reached %.1f%% of that (PLAN_GPU_MATMUL_SHARE\n"
-            "and PLAN_GPU_MFU in model/plan.h, from one measured run; --rate and --mfu override them).\n",
-            100 * PLAN_GPU_MATMUL_SHARE, 100 * PLAN_GPU_MFU);
+            "vendor's figure on an H200; a bf16 step is the sum of its parts (matrix products at %.0f%%\n"
+            "of that rate, attention, elementwise kernels, classifier, AdamW) as profiled on the H200\n"
+            "and scaled by the rate, fp32 steps reach %.0f%% of it; --rate and --mfu override them.\n",
+            100 * PLAN_GPU_MATMUL_SHARE, 100 * PLAN_GPU_MM_EFF, 100 * PLAN_GPU_FP32_MFU);
 }
 
 /* ---- one shape ---- */
@@ -244,6 +245,20 @@ static void find_fix(const PlanFacts *f, const PlanEnv *env, PlanFix *x)
     }
 }
 
+double plan_gpu_step_s(const GptConfig *c, int T, double batch_tokens, const PlanEnv *env)
+{
+    double L = c->n_layer, D = c->n_embd, NH = c->n_head, V = c->padded_vocab;
+    double micro = batch_tokens / T; /* sequences a step */
+    int hs = c->n_embd / c->n_head, hsp = hs <= 32 ? 32 : hs <= 64 ? 64 : hs <= 96 ? 96 : 128;
+    double scale = PLAN_GPU_REF_RATE / env->rate; /* the parts timed on the H200, at this GPU's rate */
+    double mm = 6.0 * (double)gpt_n_params(c) * batch_tokens / (env->rate * PLAN_GPU_MM_EFF);
+    double att = PLAN_GPU_ATT_S * (hsp > 64 ? hsp / 64.0 : 1.0) * L * micro * NH * T * (T + 1.0) / 2;
+    double ew = PLAN_GPU_EW_S * L * D * batch_tokens;
+    double cls = PLAN_GPU_VOCAB_S * V * batch_tokens;
+    double adam = PLAN_GPU_ADAM_S * (double)gpt_n_params(c);
+    return mm + scale * (att + ew + cls + adam);
+}
+
 int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
 {
     memset(f, 0, sizeof *f);
@@ -281,9 +296,10 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
         else f->fit = FIT_YES;
     }
 
-    double rate = env->rate * env->mfu;
-    f->step_s = f->flops_token * (double)f->batch_tokens / rate;
-    if (env->hours > 0) f->hours_tokens = env->hours * 3600.0 * rate / f->flops_token;
+    if (env->parts) f->step_s = plan_gpu_step_s(k, T, (double)f->batch_tokens, env);
+    else f->step_s = f->flops_token * (double)f->batch_tokens / (env->rate * env->mfu);
+    f->mfu = f->flops_token * (double)f->batch_tokens / f->step_s / env->rate;
+    if (env->hours > 0) f->hours_tokens = env->hours * 3600.0 / f->step_s * (double)f->batch_tokens;
     f->chin_tokens = CHIN_TOKENS_PER_PARAM * f->n_params;
     if (env->tokens > 0) f->tokens = env->tokens, f->tokens_from = "--tokens";
     else if (env->data_tokens > 0) f->tokens = env->data_tokens, f->tokens_from = "one epoch of --data";
@@ -587,6 +603,7 @@ C_(c_steps) { count(b, n, f->steps); }
 C_(c_run) { duration(b, n, f->run_s); }
 C_(c_mstep) { if (f->measured) duration(b, n, f->meas.step_s); else snprintf(b, n, "-"); }
 C_(c_mtps) { if (f->measured) count(b, n, f->meas.tokens_s); else snprintf(b, n, "-"); }
+C_(c_emfu) { snprintf(b, n, "%.0f%%", 100 * f->mfu); }
 C_(c_mmfu) { if (f->measured) snprintf(b, n, "%.0f%%", 100 * f->meas.mfu); else snprintf(b, n, "-"); }
 C_(c_mrun) { if (f->measured) duration(b, n, f->meas.run_s); else snprintf(b, n, "-"); }
 C_(c_mhours) { if (f->measured) count(b, n, f->meas.hours_tokens); else snprintf(b, n, "-"); }
@@ -619,7 +636,12 @@ static void gpu_header(FILE *out, const PlanEnv *env)
                 env->vendor_rate / 1e12, kind);
     else
         fprintf(out, "GPU %s: %s (%s)\n", env->gpu_name, b1, env->mem_from);
-    fprintf(out, "times at %.1f%% MFU of %.1f TFLOP/s (%s)\n", 100 * env->mfu, env->rate / 1e12, env->rate_from);
+    if (env->parts)
+        fprintf(out, "times by part (matrix products at %.0f%% of %.1f TFLOP/s (%s); attention, elementwise\n"
+                     "  kernels, classifier and AdamW as on an H200, scaled by the matrix rate)\n",
+                100 * PLAN_GPU_MM_EFF, env->rate / 1e12, env->rate_from);
+    else
+        fprintf(out, "times at %.1f%% MFU of %.1f TFLOP/s (%s)\n", 100 * env->mfu, env->rate / 1e12, env->rate_from);
 }
 
 void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv *env)
@@ -668,8 +690,13 @@ void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv
     const char *per = env->gpu ? "matmul" : "sgemm";
     row(out, "FLOPs a token (6N+12LDT)", facts, n, c_flops);
     row(out, "tokens a step (x accum)", facts, n, c_batch);
-    snprintf(b2, sizeof b2, "time a step (%s x %.0f%%)", per, 100 * env->mfu);
-    row(out, b2, facts, n, c_step);
+    if (env->parts) {
+        row(out, "time a step (by part)", facts, n, c_step);
+        row(out, "  MFU (of the matrix rate)", facts, n, c_emfu);
+    } else {
+        snprintf(b2, sizeof b2, "time a step (%s x %.0f%%)", per, 100 * env->mfu);
+        row(out, b2, facts, n, c_step);
+    }
     if (f0->measured) {
         row(out, "time a step (measured)", facts, n, c_mstep);
         row(out, "  tokens/s (measured)", facts, n, c_mtps);
@@ -678,7 +705,8 @@ void plan_print_table(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv
     snprintf(b2, sizeof b2, "tokens (%s)", f0->tokens_from);
     row(out, b2, facts, n, c_tokens);
     row(out, "  steps", facts, n, c_steps);
-    snprintf(b2, sizeof b2, "  time (%s x %.0f%%)", per, 100 * env->mfu);
+    if (env->parts) snprintf(b2, sizeof b2, "  time (by part)");
+    else snprintf(b2, sizeof b2, "  time (%s x %.0f%%)", per, 100 * env->mfu);
     row(out, b2, facts, n, c_run);
     if (f0->measured) row(out, "  time (measured)", facts, n, c_mrun);
     if (env->data_tokens > 0) row(out, "  epochs of --data", facts, n, c_epochs);
@@ -1002,6 +1030,7 @@ static json_t *facts_json(const PlanFacts *f, const PlanEnv *env)
     json_object_set_new(o, "batch_tokens", json_integer((json_int_t)f->batch_tokens));
     json_object_set_new(o, "accumulation", json_integer(f->accum));
     json_object_set_new(o, "step_seconds", json_real(f->step_s));
+    json_object_set_new(o, "mfu", json_real(f->mfu));
     json_object_set_new(o, "tokens", json_real(f->tokens));
     json_object_set_new(o, "tokens_from", json_string(f->tokens_from));
     json_object_set_new(o, "steps", json_real(f->steps));
@@ -1069,7 +1098,8 @@ char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char
         json_object_set_new(m, "sgemm_flops", json_real(env->rate));
         if (env->recompute) json_object_set_new(m, "recompute", json_true());
     }
-    json_object_set_new(m, "mfu", json_real(env->mfu));
+    if (env->parts) json_object_set_new(m, "step_time", json_string("by part"));
+    else json_object_set_new(m, "mfu", json_real(env->mfu));
     json_object_set_new(m, "memory_limit_bytes", json_real(env->mem_limit));
     if (env->mem_avail > 0) json_object_set_new(m, "memory_available_bytes", json_real(env->mem_avail));
     json_object_set_new(m, "micro_batch", json_integer(env->micro_batch));
@@ -1146,11 +1176,12 @@ static int gpu_env(const PlanOpts *o, PlanEnv *env, char *name, size_t n, char *
 {
     env->gpu = 1;
     env->prec = o->dev.prec == PREC_FP32 ? PREC_FP32 : PREC_BF16;
-    env->mfu = o->mfu > 0 ? o->mfu : PLAN_GPU_MFU;
+    env->mfu = o->mfu > 0 ? o->mfu : PLAN_GPU_FP32_MFU;
     env->gpu_overhead = KERN_CUDA_OVERHEAD;
     env->gpu_name = name;
     env->mem_from = "--gpu-memory";
     int bf16 = env->prec == PREC_BF16;
+    env->parts = bf16 && !(o->mfu > 0);
     if (o->gpu) {
         snprintf(name, n, "%s", o->gpu->name);
         env->vendor_rate = (bf16 ? o->gpu->bf16_tflops : o->gpu->fp32_tflops) * 1e12;

@@ -76,19 +76,46 @@ const PlanGpu *plan_gpu_find(const char *name, Err *e);
 /* --gpu list: the table, its units and sources. */
 void plan_gpu_list(FILE *f);
 
-/* Time: training reaches an MFU of the matrix-product rate. On the CPU the
- * rate is the sgemm rate of the trainer's threads (bench/model measured MFUs
- * of 40-90%). On a GPU it is the backend's matmul_rate, cuBLASLt's in the
- * working precision as model train measures it for its MFU; for a GPU named
- * by --gpu, the vendor's figure times the share of it cuBLASLt reached on the
- * one GPU measured. Both GPU constants come from one measured run and are to
- * be recalibrated (bf16, no fp32 run has calibrated them):
- * bench/model/cuda.sh, GPT-2 124M, bf16, micro-batch 16 x 1024 on an H200:
- * 190k tokens/s = 21.6% of the 758 TFLOP/s cuBLASLt measured (4096^3 bf16
- * products), which is 77% of the H200's 989 dense bf16 TFLOP/s. */
+/* Time. On the CPU training reaches an MFU of the sgemm rate of the
+ * trainer's threads (bench/model measured MFUs of 40-90%): PLAN_CPU_MFU.
+ *
+ * On a GPU in bf16 one MFU does not fit every shape (GPT-2 reached 44% of
+ * the matrix rate, gpt2-large 52%, 18 x 1280 with 64 heads 33%), so the plan
+ * adds up a step by part, each part's cost taken from one profiled step of
+ * GPT-2 124M at micro-batch 32 x 1024 on an H200 (bench/model/profile.sh:
+ * 77 ms, of which matrix products 34.8, attention 25.3, the classifier and
+ * the embedding backward 7.0, the other elementwise kernels 8.6, AdamW 0.9):
+ *   matrix products   6 N FLOPs a token at PLAN_GPU_MM_EFF of the matrix rate
+ *   attention         PLAN_GPU_ATT_S a score, L B NH T (T+1) / 2 scores a
+ *                     micro-batch: it costs by the score (softmax, masks,
+ *                     the two backward kernels' recomputation), not by its
+ *                     FLOPs, so thin heads cost as much as wide ones; heads
+ *                     over 64 dimensions times head_dim_padded / 64 (not
+ *                     measured)
+ *   elementwise       PLAN_GPU_EW_S a token, layer and width unit
+ *   classifier        PLAN_GPU_VOCAB_S a token and vocabulary entry
+ *   AdamW             PLAN_GPU_ADAM_S a parameter, once a step
+ * The parts other than the products are times on the H200; on another GPU
+ * they are scaled by its matrix rate against PLAN_GPU_REF_RATE (the rate
+ * cuBLASLt measured there), a rough rule (memory bandwidth does not follow
+ * the matrix rate exactly). Checked on shapes not used for the constants, on
+ * the same H200: gpt2-large at 16 predicted 4% fast, mosaic-83m at 32 7%
+ * fast, 18 x 1280 with 64 heads at 16 1% fast.
+ *
+ * In fp32, and wherever --mfu is given, the plan times FLOPs at an MFU of the
+ * matrix rate (PLAN_GPU_FP32_MFU: GPT-2 at micro-batch 16 on the H200, 85%
+ * of the 50 TFLOP/s cuBLAS measured). For a GPU named with --gpu the matrix
+ * rate is the vendor's figure times PLAN_GPU_MATMUL_SHARE, what cuBLASLt
+ * measured on the H200 (4096^3 bf16 products) against its 989 TFLOP/s. */
 #define PLAN_CPU_MFU 0.5
-#define PLAN_GPU_MFU 0.216
-#define PLAN_GPU_MATMUL_SHARE (758.0 / 989.0)
+#define PLAN_GPU_FP32_MFU 0.85
+#define PLAN_GPU_MATMUL_SHARE (770.0 / 989.0)
+#define PLAN_GPU_REF_RATE 770e12
+#define PLAN_GPU_MM_EFF 0.908
+#define PLAN_GPU_ATT_S 10.47e-12
+#define PLAN_GPU_EW_S 2.85e-11
+#define PLAN_GPU_VOCAB_S 4.25e-12
+#define PLAN_GPU_ADAM_S 7.6e-12
 
 /* ---- one shape on this machine ---- */
 
@@ -113,6 +140,7 @@ typedef struct PlanEnv {
     double vendor_rate;    /* --gpu: the vendor's figure (FLOP/s) rate derives from; 0: measured here */
     const char *rate_from; /* how rate was found, for the output ("cuBLASLt bf16, measured") */
     const char *mem_from;  /* how mem_limit was found ("the vendor's figure", "free now", "--gpu-memory") */
+    int parts;             /* bf16 without --mfu: steps timed by plan_gpu_step_s's parts */
     double gpu_overhead;   /* KERN_CUDA_OVERHEAD, counted in each plan; 0 when mem_limit is the free
                             * memory measured by this process, which holds its context already */
 } PlanEnv;
@@ -168,7 +196,8 @@ typedef struct PlanFacts {
     double flops_token;    /* 6N + 12 L D T */
     uint64_t batch_tokens;
     int accum;             /* micro-batches a step */
-    double step_s;         /* at rate x mfu */
+    double step_s;         /* at rate x mfu, or by part (env->parts) */
+    double mfu;            /* what step_s means: FLOPs a step / step_s / rate */
     double tokens;         /* planned: --tokens, else --data's, else --hours', else 20 N */
     const char *tokens_from; /* "--tokens", "data", "--hours", "20 tokens/parameter" */
     double steps, run_s, epochs; /* epochs: 0 without data */
@@ -186,6 +215,10 @@ typedef struct PlanFacts {
     int measured;          /* meas is filled (plan_measure) */
     PlanMeasure meas;
 } PlanFacts;
+
+/* Seconds of one GPU step of c at context T, batch_tokens tokens in
+ * micro-batches of env->micro_batch, at env->rate, by the parts above. */
+double plan_gpu_step_s(const GptConfig *c, int T, double batch_tokens, const PlanEnv *env);
 
 /* Fill f for shape c (checked with gpt_config_check). 0, or -1 with a message. */
 int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e);
