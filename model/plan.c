@@ -315,6 +315,13 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
     f->chin_opt_loss = plan_chinchilla_loss(f->chin_opt_n, f->chin_opt_d);
     f->kaplan_loss = plan_kaplan_loss(f->n_nonembed, f->tokens);
     f->kaplan_loss_inf = plan_kaplan_loss(f->n_nonembed, 0);
+    double ln_v = log((double)k->vocab_size);
+    if (f->chin_loss > ln_v) f->chin_na = "above ln V";
+    else if (f->n_params < 70e6 || f->n_params > 16e9 || f->tokens < 5e9 || f->tokens > 500e9)
+        f->chin_na = "outside its fit";
+    if (f->kaplan_loss > ln_v) f->kaplan_na = "above ln V";
+    else if (f->n_nonembed < 768 || f->n_nonembed > 1.5e9 || f->tokens < 22e6 || f->tokens > 23e9)
+        f->kaplan_na = "outside its fit";
     f->levine_depth = plan_levine_depth(k->n_embd);
     f->levine_width = plan_levine_width(k->n_layer);
     f->verdict = plan_levine_verdict(k->n_layer, k->n_embd);
@@ -610,15 +617,24 @@ C_(c_mhours) { if (f->measured) count(b, n, f->meas.hours_tokens); else snprintf
 C_(c_epochs) { snprintf(b, n, "%.2f", f->epochs); }
 C_(c_hours) { count(b, n, f->hours_tokens); }
 C_(c_chin20) { count(b, n, f->chin_tokens); }
-C_(c_chinloss) { snprintf(b, n, "%.3f", f->chin_loss); }
+C_(c_chinloss) {
+    if (f->chin_na) snprintf(b, n, "n/a: %s", f->chin_na);
+    else snprintf(b, n, "%.3f", f->chin_loss);
+}
 C_(c_flopsC) { snprintf(b, n, "%.2e", f->flops); }
 C_(c_chinopt) {
     char x[24], y[24];
     snprintf(b, n, "%s, %s", count(x, sizeof x, f->chin_opt_n), count(y, sizeof y, f->chin_opt_d));
 }
 C_(c_chinoptloss) { snprintf(b, n, "%.3f", f->chin_opt_loss); }
-C_(c_kaplan) { snprintf(b, n, "%.3f", f->kaplan_loss); }
-C_(c_kaplaninf) { snprintf(b, n, "%.3f", f->kaplan_loss_inf); }
+C_(c_kaplan) {
+    if (f->kaplan_na) snprintf(b, n, "n/a: %s", f->kaplan_na);
+    else snprintf(b, n, "%.3f", f->kaplan_loss);
+}
+C_(c_kaplaninf) {
+    if (f->kaplan_na) snprintf(b, n, "n/a");
+    else snprintf(b, n, "%.3f", f->kaplan_loss_inf);
+}
 C_(c_levdepth) { if (f->levine_depth < 1) snprintf(b, n, "< 1"); else snprintf(b, n, "%.1f", f->levine_depth); }
 C_(c_levwidth) { snprintf(b, n, "%.0f", f->levine_width); }
 C_(c_verdict) { snprintf(b, n, "%s%s", plan_levine_name(f->verdict), f->levine_in_range ? "" : " (extrap.)"); }
@@ -866,17 +882,25 @@ void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n, const PlanE
                 f->flops, count(b3, sizeof b3, f->chin_opt_n), count(b4, sizeof b4, f->chin_opt_d),
                 f->chin_opt_d / f->chin_opt_n, f->chin_opt_loss,
                 f->chin_opt_d / f->chin_opt_n > CHIN_TOKENS_PER_PARAM ? "more tokens" : "fewer tokens");
-        if (f->n_params < 70e6 || f->n_params > 16e9 || f->tokens < 5e9 || f->tokens > 500e9)
-            fputs("    (They trained 70M to 16B parameters on 5B to 500B tokens: this is an extrapolation.)\n", out);
+        double ln_v = log((double)f->cfg.vocab_size);
+        if (f->chin_na && !strcmp(f->chin_na, "above ln V"))
+            fprintf(out, "    That loss is above ln V = %.3f, what guessing uniformly over this vocabulary of %d\n"
+                         "    scores: the fit does not apply to this vocabulary and data.\n", ln_v, f->cfg.vocab_size);
+        else if (f->chin_na)
+            fputs("    They trained 70M to 16B parameters on 5B to 500B tokens: outside that the fit does\n"
+                  "    not apply, and its figures here are an extrapolation to compare with, not a prediction.\n", out);
         fprintf(out,
                 "  - Kaplan et al. 2020: L(N,D) = [(6.4e13/N)^(0.076/0.103) + 1.8e13/D]^0.103 with N\n"
                 "    without embeddings = %.3f (%.3f with unlimited data). They found the shape matters\n"
                 "    little at a fixed N (a few percent of loss over a wide range of depth/width): N and\n"
                 "    D are the levers, the aspect ratio is the fine tuning.\n",
                 f->kaplan_loss, f->kaplan_loss_inf);
-        if (f->n_nonembed < 768 || f->n_nonembed > 1.5e9 || f->tokens < 22e6 || f->tokens > 23e9)
-            fputs("    (They trained 768 to 1.5B non-embedding parameters on 22M to 23B tokens: this is\n"
-                  "    an extrapolation.)\n", out);
+        if (f->kaplan_na && !strcmp(f->kaplan_na, "above ln V"))
+            fprintf(out, "    That loss is above ln V = %.3f, what guessing uniformly over this vocabulary of %d\n"
+                         "    scores: the fit does not apply to this vocabulary and data.\n", ln_v, f->cfg.vocab_size);
+        else if (f->kaplan_na)
+            fputs("    They trained 768 to 1.5B non-embedding parameters on 22M to 23B tokens: outside that\n"
+                  "    the fit does not apply, and its figures here are an extrapolation, not a prediction.\n", out);
         char best[64];
         if (f->levine_depth < 1) snprintf(best, sizeof best, "is narrower than its 1-layer width (%.0f)", plan_levine_width(1));
         else snprintf(best, sizeof best, "is best at %.1f layers", f->levine_depth);
@@ -1057,6 +1081,8 @@ static json_t *facts_json(const PlanFacts *f, const PlanEnv *env)
     json_object_set_new(c, "source", json_string("Hoffmann et al. 2022, approach 3: L = 1.69 + 406.4/N^0.34 + 410.7/D^0.28"));
     json_object_set_new(c, "tokens_20_per_param", json_real(f->chin_tokens));
     json_object_set_new(c, "loss", json_real(f->chin_loss));
+    json_object_set_new(c, "applies", json_boolean(!f->chin_na));
+    if (f->chin_na) json_object_set_new(c, "why_not", json_string(f->chin_na));
     json_object_set_new(c, "compute_flops", json_real(f->flops));
     json_object_set_new(c, "optimal_params", json_real(f->chin_opt_n));
     json_object_set_new(c, "optimal_tokens", json_real(f->chin_opt_d));
@@ -1065,6 +1091,8 @@ static json_t *facts_json(const PlanFacts *f, const PlanEnv *env)
     json_t *k = json_object();
     json_object_set_new(k, "source", json_string("Kaplan et al. 2020: L = [(6.4e13/N)^(0.076/0.103) + 1.8e13/D]^0.103, N non-embedding"));
     json_object_set_new(k, "loss", json_real(f->kaplan_loss));
+    json_object_set_new(k, "applies", json_boolean(!f->kaplan_na));
+    if (f->kaplan_na) json_object_set_new(k, "why_not", json_string(f->kaplan_na));
     json_object_set_new(k, "loss_unlimited_data", json_real(f->kaplan_loss_inf));
     json_object_set_new(o, "kaplan", k);
     json_t *l = json_object();

@@ -207,6 +207,9 @@ typedef struct PlanFacts {
     double flops;          /* C = 6 N tokens */
     double chin_opt_n, chin_opt_d, chin_opt_loss; /* the fit's optimum for C */
     double kaplan_loss, kaplan_loss_inf; /* at (N', tokens) and with unlimited data */
+    const char *chin_na, *kaplan_na; /* NULL, or why the fit does not apply here: its loss is above
+                                      * ln V (guessing uniformly does better), or N or D is outside
+                                      * what it was fitted on */
     double levine_depth;   /* best depth for this width */
     double levine_width;   /* best width for this depth */
     LevineVerdict verdict;

@@ -1038,8 +1038,48 @@ static void gpu_names(void)
     CHECK(m.total < full.total);
 }
 
+/* A fit that does not apply says so instead of a number: above ln V (a
+ * vocabulary of 60), outside the sizes it was fitted on (Chinchilla below
+ * 70M parameters), and a number where it applies. */
+static void fits_apply(void)
+{
+    int rc;
+    const char *a1[] = { "--preset", "tiny", "--vocab", "60", "--context", "256", "--rate", "100", "--json", NULL };
+    json_t *root = run_json(a1, &rc), *s;
+    CHECK_INT(0, rc);
+    if (root) {
+        s = json_array_get(json_object_get(root, "shapes"), 0);
+        json_t *ch = json_object_get(s, "chinchilla"), *ka = json_object_get(s, "kaplan");
+        CHECK(json_is_false(json_object_get(ch, "applies")));
+        CHECK_STR("above ln V", json_string_value(json_object_get(ch, "why_not")));
+        CHECK(jnum(ch, "loss") > log(60.0));
+        CHECK(json_is_false(json_object_get(ka, "applies")));
+        json_decref(root);
+    }
+    const char *a2[] = { "--preset", "small", "--vocab", "8192", "--rate", "100", "--json", NULL };
+    root = run_json(a2, &rc);
+    CHECK_INT(0, rc);
+    if (root) {
+        s = json_array_get(json_object_get(root, "shapes"), 0);
+        json_t *ch = json_object_get(s, "chinchilla"), *ka = json_object_get(s, "kaplan");
+        CHECK_STR("outside its fit", json_string_value(json_object_get(ch, "why_not")));
+        CHECK(json_is_true(json_object_get(ka, "applies")));
+        json_decref(root);
+    }
+    const char *a3[] = { "--preset", "gpt2", "--tokens", "10e9", "--rate", "100", "--json", NULL };
+    root = run_json(a3, &rc);
+    CHECK_INT(0, rc);
+    if (root) {
+        s = json_array_get(json_object_get(root, "shapes"), 0);
+        CHECK(json_is_true(json_object_get(json_object_get(s, "chinchilla"), "applies")));
+        CHECK(json_is_true(json_object_get(json_object_get(s, "kaplan"), "applies")));
+        json_decref(root);
+    }
+}
+
 int main(void)
 {
+    fits_apply();
     gpt2_counts();
     flops_by_hand();
     literature();
