@@ -34,6 +34,14 @@ CUDA_OBJ = $(patsubst %.cu,$(BUILD)/%.o,$(wildcard model/cuda/*.cu))
 CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 endif
 
+# MPI: model train runs as several ranks under mpirun (or srun) when the
+# build finds OpenMPI (pkg-config ompi-c: Debian's libopenmpi-dev, which make
+# deps installs); MPI=0 builds without it. Expanded when a recipe runs, after
+# make deps.
+MPI     ?= 1
+MPI_CFLAGS = $(if $(filter 1,$(MPI)),$(shell pkg-config --cflags ompi-c 2>/dev/null))
+MPI_LIBS = $(if $(filter 1,$(MPI)),$(shell pkg-config --libs ompi-c 2>/dev/null))
+
 # The builds install what they need first (make deps); test-cuda builds with
 # DEPS empty: a GPU machine may reach no package registry.
 DEPS    ?= deps
@@ -90,6 +98,8 @@ $(BUILD)/%.o: %.c $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/model/dist.o: CPPFLAGS += $(if $(MPI_LIBS),-DGPTKIT_MPI $(MPI_CFLAGS))
+
 ifeq ($(CUDA),1)
 $(BUILD)/model/%.o $(BUILD)/tests/model/%: CPPFLAGS += -DGPTKIT_CUDA
 $(BUILD)/model/cuda/%.o: model/cuda/%.cu model/cuda/common.cuh model/kernels.h lib/err.h model/gpool.h | $(DEPS)
@@ -107,7 +117,7 @@ prog_cuda = $(if $(filter model,$(1)),$(CUDA_OBJ))
 define PROG_RULE
 $(BINDIR)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(call prog_cuda,$(1)) $(LIB_A)
 	@mkdir -p $(BINDIR)
-	$(CC) $(CFLAGS) $$^ -o $$@ $(LDLIBS) $(if $(call prog_cuda,$(1)),$(CUDA_LIBS))
+	$(CC) $(CFLAGS) $$^ -o $$@ $(LDLIBS) $(if $(call prog_cuda,$(1)),$(CUDA_LIBS)) $(if $(filter model,$(1)),$(MPI_LIBS))
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 
@@ -123,7 +133,8 @@ prog_objs = $(if $(filter $(1),$(PROGS)),$(patsubst %.c,$(BUILD)/%.o,$(filter-ou
 $(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstword $$(subst /, ,$$*))) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $< $(call prog_objs,$(firstword $(subst /, ,$*))) $(LIB_A) -o $@ $(LDLIBS) -ljansson \
-	  $(if $(call prog_cuda,$(firstword $(subst /, ,$*))),$(CUDA_LIBS))
+	  $(if $(call prog_cuda,$(firstword $(subst /, ,$*))),$(CUDA_LIBS)) \
+	  $(if $(filter model,$(firstword $(subst /, ,$*))),$(MPI_LIBS))
 
 test: all $(TEST_BIN) corpora
 	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) bash tests/run.sh

@@ -268,6 +268,18 @@ int loader_next(Loader *l, int B, int vocab_size, int *x, int *y, Err *e)
     return 0;
 }
 
+void loader_skip(Loader *l, int B)
+{
+    for (int b = 0; b < B; b++) {
+        if (l->index >= l->s->n_windows) {
+            l->epoch++;
+            l->index = 0;
+            shuffle(l);
+        }
+        l->index++;
+    }
+}
+
 void loader_free(Loader *l)
 {
     if (!l) return;

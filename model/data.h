@@ -55,6 +55,8 @@ typedef struct Loader {
 int loader_init(Loader *l, const Shards *s, uint64_t seed, uint64_t epoch, uint64_t index, Err *e);
 /* B windows into x, y (B*T each), moving on to the next epoch as needed. */
 int loader_next(Loader *l, int B, int vocab_size, int *x, int *y, Err *e);
+/* Past B windows without reading them (the windows another rank trains on). */
+void loader_skip(Loader *l, int B);
 void loader_free(Loader *l);
 
 /* Unigram entropy in nats of the ids of the first max_tokens tokens (0: all). */

@@ -21,6 +21,7 @@
 #include "ckpt.h"
 #include "cli.h"
 #include "data.h"
+#include "dist.h"
 #include "iofile.h"
 #include "rundir.h"
 #include "plot.h"
@@ -311,7 +312,12 @@ int train_run(const TrainOpts *opts, Err *e)
     Batch bt = { 0 };
     FILE *logf = NULL;
     Progress pr;
-    progress_start(&pr, "model", opts->progress, 0);
+    /* several ranks (mpirun): rank 0 speaks and writes the run folder; the
+     * others train their slices in silence */
+    Dist dist;
+    if (dist_init(&dist, e)) return 1;
+    int lead = dist.rank == 0;
+    progress_start(&pr, "model", lead ? opts->progress : PROGRESS_QUIET, 0);
 
     if (opts->resume_dir) {
         if (rundir_latest(dir, ck_path, sizeof ck_path, NULL, e) || ckpt_open(&ck, ck_path, e) ||
@@ -369,7 +375,7 @@ int train_run(const TrainOpts *opts, Err *e)
     } else {
         if ((code = setup_fresh(opts, &r, &meta, &train, &val, e))) goto done;
         char latest[PATH_MAX];
-        if (access(rundir_latest_path(latest, sizeof latest, dir), F_OK) == 0) {
+        if (lead && access(rundir_latest_path(latest, sizeof latest, dir), F_OK) == 0) {
             code = err_code(e, 2, "%s already holds a run (%s); continue it with --resume %s or pick another -o",
                         dir, latest, dir);
             goto done;
@@ -380,8 +386,31 @@ int train_run(const TrainOpts *opts, Err *e)
         goto done;
     }
 
+    /* several ranks: each takes r.accum / size of the step's micro-batches */
+    int accum = r.accum;
+    if (dist.size > 1) {
+        if (r.accum % dist.size) {
+            code = err_code(e, 2, "%d ranks cannot share a step of %d micro-batches of %d x %d: give --batch a multiple "
+                            "of %d x %d x %d = %" PRIu64 " tokens",
+                            dist.size, r.accum, r.B, r.T, dist.size, r.B, r.T, (uint64_t)dist.size * r.B * r.T);
+            goto done;
+        }
+        accum = r.accum / dist.size;
+        /* every rank must be running the same run */
+        uint64_t h = ((uint64_t)r.cfg.n_layer << 48) ^ ((uint64_t)r.cfg.n_embd << 32) ^ ((uint64_t)r.cfg.n_head << 24) ^
+                     ((uint64_t)r.B << 12) ^ (uint64_t)r.T ^ (r.o.seed * 0x9e3779b97f4a7c15u) ^ (r.step << 20) ^
+                     (train.n_windows * 0xff51afd7ed558ccdu) ^ ((uint64_t)r.accum << 40) ^ (r.o.steps << 8);
+        int bad = dist_differs(&dist, h);
+        if (bad) {
+            code = err_code(e, 2, "rank %d of %d runs another shape, batch, seed, step or data than rank 0: every "
+                            "rank needs the same command and data", bad, dist.size);
+            goto done;
+        }
+    }
+
     /* the plan */
-    unsigned threads = gpool_size(r.o.threads, cli_cores()); /* within what OpenBLAS takes */
+    unsigned cores = cli_cores() / (unsigned)dist.local_size; /* the machine's cores shared by its ranks */
+    unsigned threads = gpool_size(r.o.threads, cores ? cores : 1); /* within what OpenBLAS takes */
     openblas_set_num_threads(1); /* our threads split the products: never both at once */
     if (!(pool = gpool_new(threads))) {
         code = err_code(e, 1, "cannot start %u threads", threads);
@@ -411,6 +440,11 @@ int train_run(const TrainOpts *opts, Err *e)
         }
         kern.mem_cap = (size_t)opts->dev.mem_cap;
     }
+    if (dist.size > 1 && kern.device != KERN_CPU) {
+        code = err_code(e, 2, "several ranks train on the CPU only for now (--device cpu): summing gradients "
+                        "across GPUs needs NCCL, which this build does not do yet");
+        goto done;
+    }
     char devname[160];
     kern_describe(&kern, devname, sizeof devname);
     /* memory: host memory on the CPU; on a GPU its own, against what it has free now */
@@ -418,14 +452,20 @@ int train_run(const TrainOpts *opts, Err *e)
     GptMemory mem;
     gpt_memory_for(&kern, &r.cfg, r.B, r.T, flags, &mem);
     double need = (double)mem.total;
-    if (kern.device == KERN_CPU) need += 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
+    if (kern.device == KERN_CPU) {
+        need += 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
+        need *= dist.local_size; /* every rank on this machine holds it all */
+    }
     double avail = kern.ops->mem_free ? (double)kern.ops->mem_free(&kern) : train_mem_available();
     const char *where = kern.device == KERN_CPU ? "available"
                         : kern.mem_cap      ? "free under --gpu-memory"
                                             : "free on the GPU";
     double flops_tok = gpt_flops_per_token(&r.cfg, r.T);
     uint64_t tokens_step = (uint64_t)r.B * r.T * r.accum;
-    char s1[32], s2[32], s3[32], s4[32];
+    char s1[32], s2[32], s3[32], s4[32], ranks[96] = "";
+    if (dist.size > 1)
+        snprintf(ranks, sizeof ranks, " on each of %d ranks (%d micro-batches a rank; memory: this machine's %d)",
+                 dist.size, accum, dist.local_size);
     progress_si(s1, sizeof s1, (double)gpt_n_params_real(&r.cfg));
     progress_si(s2, sizeof s2, (double)train.n_tokens);
     progress_si(s3, sizeof s3, flops_tok);
@@ -435,11 +475,11 @@ int train_run(const TrainOpts *opts, Err *e)
                 "model: plan: device %s\n"
                 "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d), dropout %g\n"
                 "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f%s, scratch %.1f); %.0f MB %s\n"
-                "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads\n"
+                "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads%s\n"
                 "model: plan: data %s: %s training tokens in %d shards, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
                 devname, s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
                 r.o.dropout, need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
-                flags & GPT_RECOMPUTE ? " with --recompute" : "", mem.scratch / 1e6, avail / 1e6, where, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads,
+                flags & GPT_RECOMPUTE ? " with --recompute" : "", mem.scratch / 1e6, avail / 1e6, where, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads, ranks,
                 r.data_dir, s2, train.n, train.n_windows, r.best_fit ? "best-fit" : "stream",
                 train.unused_tokens);
         if (val.n) fprintf(stderr, "%" PRIu64 " validation windows\n", val.n_windows);
@@ -477,9 +517,9 @@ int train_run(const TrainOpts *opts, Err *e)
             goto done;
         }
         g.adam_step = r.step;
-        rundir_remove_stale(dir);
+        if (lead) rundir_remove_stale(dir);
     } else {
-        if (rundir_create(dir, e)) {
+        if (lead && rundir_create(dir, e)) {
             code = 1;
             goto done;
         }
@@ -487,7 +527,7 @@ int train_run(const TrainOpts *opts, Err *e)
             code = 1;
             goto done;
         }
-        if (meta.tokenizer[0]) {
+        if (lead && meta.tokenizer[0]) {
             char to[PATH_MAX];
             snprintf(to, sizeof to, "%s/tokenizer.json", dir);
             if (out_copy_file(meta.tokenizer, to, e)) {
@@ -510,20 +550,20 @@ int train_run(const TrainOpts *opts, Err *e)
 
     char log_path[PATH_MAX];
     snprintf(log_path, sizeof log_path, "%s/log.csv", dir);
-    if (opts->resume_dir && log_truncate(log_path, r.step, e)) {
+    if (lead && opts->resume_dir && log_truncate(log_path, r.step, e)) {
         code = 1;
         goto done;
     }
-    logf = fopen(log_path, opts->resume_dir ? "a" : "w");
-    if (!logf) {
+    if (lead) logf = fopen(log_path, opts->resume_dir ? "a" : "w");
+    if (lead && !logf) {
         err_sys(e, log_path, "cannot write");
         code = 1;
         goto done;
     }
-    if (!opts->resume_dir || ftell(logf) == 0)
+    if (lead && (!opts->resume_dir || ftell(logf) == 0))
         fputs("step,tokens,loss,val_loss,lr,grad_norm,tokens_per_s,mfu\n", logf);
 
-    double peak = kern.ops->matmul_rate ? kern.ops->matmul_rate(&kern) : train_sgemm_rate(pool);
+    double peak = !lead ? 0 : kern.ops->matmul_rate ? kern.ops->matmul_rate(&kern) : train_sgemm_rate(pool);
     char peak_what[64];
     if (kern.device == KERN_CPU) snprintf(peak_what, sizeof peak_what, "%.1f GFLOP/s sgemm", peak / 1e9);
     else snprintf(peak_what, sizeof peak_what, "%.1f TFLOP/s cuBLASLt %s", peak / 1e12,
@@ -540,6 +580,7 @@ int train_run(const TrainOpts *opts, Err *e)
     double t_start = progress_now(), t_show = 0, last_loss = NAN, last_val = NAN;
     uint64_t first_step = r.step;
     size_t gpu_peak = 0; /* device memory in use after each step (every allocation is made by then) */
+    double reduce_s = 0; /* in the sums across ranks (waiting for the slowest included) */
     /* GPTKIT_PROFILE_STEP=N: step N alone is shown to a profiler started with
      * its recording off (bench/model/profile.sh) */
     const char *prof_env = getenv("GPTKIT_PROFILE_STEP");
@@ -549,17 +590,28 @@ int train_run(const TrainOpts *opts, Err *e)
         double t0 = progress_now();
         gpt_zero_grad(&g);
         double loss = 0;
-        for (int k = 0; k < r.accum; k++) {
+        for (int k = 0; k < accum; k++) {
+            /* micro-batch j = k x size + rank of the step's r.accum: rank r trains the
+             * windows one process would train as its micro-batch j, and skips the others' */
+            uint64_t j = (uint64_t)k * dist.size + dist.rank;
+            for (int q = 0; q < dist.rank; q++) loader_skip(&ld, r.B);
             if (loader_next(&ld, r.B, r.cfg.vocab_size, bt.x, bt.y, e)) {
                 code = 1;
                 goto done;
             }
+            for (int q = dist.rank + 1; q < dist.size; q++) loader_skip(&ld, r.B);
             /* masks keyed by (seed, step, micro-batch): the same after a resume */
-            gpt_set_dropout(&g, (float)r.o.dropout, gpt_dropout_key(r.o.seed, r.step, (uint64_t)k));
+            gpt_set_dropout(&g, (float)r.o.dropout, gpt_dropout_key(r.o.seed, r.step, j));
             gpt_set_backward(&g, 1.0f / (float)r.accum); /* the classifier makes its gradient in the forward */
             gpt_forward(&g, bt.x, bt.y, r.B, r.T);
             gpt_backward(&g, 1.0f / (float)r.accum);
             loss += g.loss;
+        }
+        if (dist.size > 1) { /* the step's gradient and loss: the sums over every rank's micro-batches */
+            double t_red = progress_now();
+            dist_sum_floats(&dist, g.grads, g.n_params);
+            loss = dist_sum(&dist, loss);
+            reduce_s += progress_now() - t_red;
         }
         loss /= r.accum;
         float lr = (float)sched_lr(&sc, r.step);
@@ -582,7 +634,7 @@ int train_run(const TrainOpts *opts, Err *e)
         }
         int is_last = r.step == r.o.steps;
         char vbuf[32] = "";
-        if (eval_windows && (r.step % r.o.eval_every == 0 || is_last)) {
+        if (lead && eval_windows && (r.step % r.o.eval_every == 0 || is_last)) {
             double vl;
             if (evaluate(&g, &val, eval_windows, &bt, &vl, e)) {
                 code = 1;
@@ -591,6 +643,7 @@ int train_run(const TrainOpts *opts, Err *e)
             last_val = vl;
             snprintf(vbuf, sizeof vbuf, "%.9g", vl);
         }
+        if (!lead) continue; /* the run folder is rank 0's */
         fprintf(logf, "%" PRIu64 ",%" PRIu64 ",%.9g,%s,%.9g,%.9g,%.1f,%.4f\n", r.step, r.tokens, loss,
                 vbuf, (double)lr, (double)norm, tps, mfu);
         if (fflush(logf)) {
@@ -629,6 +682,9 @@ int train_run(const TrainOpts *opts, Err *e)
         if (gpu_peak)
             snprintf(gpu, sizeof gpu, "; peak GPU memory %.0f MB (in use on the device, CUDA's context included)",
                      gpu_peak / 1e6);
+        if (dist.size > 1)
+            snprintf(gpu, sizeof gpu, "; %d ranks, summing gradients %.1f ms a step (%.0f%%)", dist.size,
+                     1e3 * reduce_s / (double)(r.step - first_step), 100 * reduce_s / secs);
         progress_summary(&pr,
                          "%" PRIu64 " steps, %" PRIu64 " tokens (%.2f epochs of the training windows) in %.1f s (%s tokens/s, MFU %.0f%% of %s); "
                          "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB)%s; %s/latest",
@@ -648,5 +704,10 @@ done:
     gpool_free(pool);
     shards_free(&train);
     shards_free(&val);
+    if (code && dist.size > 1) { /* the other ranks would wait for this one forever */
+        fprintf(stderr, "model: rank %d of %d: %s\n", dist.rank, dist.size, e->msg);
+        dist_abort(&dist, code);
+    }
+    dist_finalize(&dist);
     return code;
 }
