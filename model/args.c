@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "path.h"
 #include "gpool.h"
 
 #define PROG ARGS_PROG
@@ -69,6 +70,11 @@ static int device_option(const char *prog, DeviceOpts *d, int argc, char **argv,
     }
     return 1;
 }
+
+/* A folder argument without its trailing slashes, so that what the programs
+ * print reads "run/latest", not "run//latest" (argv's strings are the
+ * program's to change). */
+static const char *dir_arg(const char *v) { return path_tidy((char *)v); }
 
 /* The bad usage of a value that is not a whole number in [lo, hi]: the
  * message states the range ("--layers must be a whole number in 1..1000, not
@@ -272,9 +278,9 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
             fixed = a;
         uint64_t n = 0;
         double d = 0;
-        if (!strcmp(a, "--data")) o->data_dir = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = v;
-        else if (!strcmp(a, "--resume")) o->resume_dir = v;
+        if (!strcmp(a, "--data")) o->data_dir = dir_arg(v);
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = dir_arg(v);
+        else if (!strcmp(a, "--resume")) o->resume_dir = dir_arg(v);
         else if (!strcmp(a, "--preset")) {
             if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
             o->preset = v;
@@ -399,8 +405,8 @@ int args_parse_sweep(int argc, char **argv, SweepOpts *s)
         const char *v = argv[++i];
         uint64_t n = 0;
         double d = 0;
-        if (!strcmp(a, "--data")) s->t.data_dir = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) s->out_dir = v;
+        if (!strcmp(a, "--data")) s->t.data_dir = dir_arg(v);
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) s->out_dir = dir_arg(v);
         else if (!strcmp(a, "--layers")) {
             if ((s->n_layers = sweep_parse_list(v, 1, 1000, s->layers, SWEEP_MAX_LIST)) < 0)
                 return cli_bad_usage(PROG, "--layers needs distinct whole numbers separated by commas, not '%s'", v);
@@ -452,14 +458,21 @@ static int lr_usage(FILE *f, int code)
           "falls fastest (steepest slope against ln lr), before its minimum and so before\n"
           "it diverges (smoothed loss above --div-factor x its minimum). Use it as --lr of\n"
           "'model train' (a peak rate: train warms up to it and decays from it).\n"
+          "The smoothing is a running median, then a moving average: a single batch whose\n"
+          "loss spikes is dropped by the median instead of bending the average, whose\n"
+          "recovery from the spike would otherwise look like the steepest descent. The\n"
+          "median leaves stretches where the loss only falls (or only rises) unchanged.\n"
           "\n"
           "Range test:\n"
           "  --min LR             first learning rate (default 1e-6)\n"
           "  --max LR             last learning rate (default 1)\n"
           "  --steps N            steps, one rate each (default 100); lr.csv has N rows unless\n"
           "                       the loss stops being a number\n"
-          "  --smooth B           the smoothing: exponential moving average with weight B on\n"
-          "                       the past, bias-corrected (default 0.9)\n"
+          "  --median K           first smoothing: the median of each K losses around a\n"
+          "                       step (odd, default 5: spikes of 1 or 2 steps vanish; 1:\n"
+          "                       no median). --stop-div then stops K/2 steps later\n"
+          "  --smooth B           then an exponential moving average with weight B on the\n"
+          "                       past, bias-corrected (default 0.9)\n"
           "  --div-factor F       diverged once the smoothed loss exceeds F x its minimum\n"
           "                       (default 4)\n"
           "  --stop-div           stop at the divergence instead of running all the steps\n"
@@ -498,8 +511,8 @@ int args_parse_lrfind(int argc, char **argv, LrOpts *lo)
         const char *v = argv[++i];
         uint64_t n = 0;
         double d = 0;
-        if (!strcmp(a, "--data")) lo->t.data_dir = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) lo->out_dir = v;
+        if (!strcmp(a, "--data")) lo->t.data_dir = dir_arg(v);
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) lo->out_dir = dir_arg(v);
         else if (!strcmp(a, "--preset")) {
             if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
             lo->t.preset = v;
@@ -511,10 +524,13 @@ int args_parse_lrfind(int argc, char **argv, LrOpts *lo)
         U64("--steps", 2, 1000000, lo->steps)
         DBL("--min", 1e-12, 1e3, lo->lr_min)
         DBL("--max", 1e-12, 1e3, lo->lr_max)
+        U64("--median", 1, LR_MEDIAN_MAX, lo->median)
         DBL("--smooth", 0, 0.9999, lo->beta)
         DBL("--div-factor", 1.0001, 1e9, lo->div_factor)
         else return cli_bad_usage(PROG, "lr-find: unknown option '%s'", a);
     }
+    if (lo->median % 2 == 0)
+        return cli_bad_usage(PROG, "--median %d: the window must be odd (1 for no median)", lo->median);
     if (!lo->t.data_dir) return cli_bad_usage(PROG, "lr-find needs --data DIR (the packer's output folder)");
     if (!lo->out_dir) return cli_bad_usage(PROG, "lr-find needs -o OUT (the folder for lr.csv and lr.png)");
     if (!(lo->lr_min < lo->lr_max))
@@ -687,7 +703,7 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
             if (!train_preset(v)) return cli_bad_usage(ARGS_PROG_PLAN, "unknown preset '%s'", v);
             a->preset = v;
         } else if (!strcmp(o, "--compare")) a->compare = v;
-        else if (!strcmp(o, "--data")) a->data = v;
+        else if (!strcmp(o, "--data")) a->data = dir_arg(v);
         else if (!strcmp(o, "--batch")) {
             if (cli_u64(v, 1, UINT64_C(1) << 40, &a->batch)) return cli_bad_usage(ARGS_PROG_PLAN, "--batch needs a whole number of tokens, not '%s'", v);
         }
@@ -804,7 +820,7 @@ int args_parse_sample(int argc, char **argv, SampleOpts *o)
         }
         if (a[0] != '-') {
             if (o->run_dir) return cli_bad_usage(PROG, "sample takes one RUN folder ('%s' and '%s')", o->run_dir, a);
-            o->run_dir = a;
+            o->run_dir = dir_arg(a);
             continue;
         }
         if (i + 1 >= argc) return cli_bad_usage(PROG, "sample: %s needs a value (or is not an option)", a);
@@ -837,12 +853,16 @@ int args_parse_sample(int argc, char **argv, SampleOpts *o)
 static int eval_usage(FILE *f, int code)
 {
     fputs("usage: model eval RUN --data DIR|SHARD.bin|TEXT [--windows N] [--json] [--ckpt FILE]\n"
+          "                      [--tokenizer FILE]\n"
           "\n"
           "Reads RUN/latest's checkpoint (or --ckpt FILE) and RUN/tokenizer.json, and\n"
           "prints on stdout the model's loss (mean nats a predicted token), perplexity\n"
           "(e^loss) and bits per byte (summed loss in bits over the UTF-8 bytes of the\n"
           "predicted tokens; special tokens such as end-of-text count 0 bytes), which\n"
           "compares models with different tokenizers. A summary goes to stderr.\n"
+          "Shards need a tokenizer only for bits per byte: when RUN has none (an imported\n"
+          "model) the data folder's copy counts the bytes, and without either eval prints\n"
+          "loss and perplexity alone. Text is always encoded with a tokenizer.\n"
           "\n"
           "  --data DIR           a packer folder: its val*.bin shards, in name order\n"
           "  --data FILE.bin      one llm.c shard\n"
@@ -860,7 +880,10 @@ static int eval_usage(FILE *f, int code)
           "                       tokens, bytes, windows, context, checkpoint, data)\n"
           "  --dump-logits FILE   also write the logits of every predicted position, float32\n"
           "                       little-endian, (tokens, vocabulary) row-major (for tests)\n"
-          "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
+          "  --ckpt FILE          a checkpoint other than RUN/latest's\n"
+          "  -t, --tokenizer FILE a tokenizer.json instead of RUN/tokenizer.json (it must\n"
+          "                       have the fingerprint the checkpoint records, if any); for\n"
+          "                       a tiktoken rank file, make one with bpe convert\n",
           f);
     fputs(cli_doc_help, f);
     fputs(device_help, f);
@@ -889,14 +912,15 @@ int args_parse_eval(int argc, char **argv, EvalOpts *o)
             if (o->run_dir)
                 return cli_bad_usage(PROG, "eval takes one RUN folder ('%s' and '%s'): data goes in --data",
                                      o->run_dir, a);
-            o->run_dir = a;
+            o->run_dir = dir_arg(a);
             continue;
         }
         if (i + 1 >= argc) return cli_bad_usage(PROG, "eval: %s needs a value (or is not an option)", a);
         const char *v = argv[++i];
-        if (!strcmp(a, "--data")) o->data = v;
+        if (!strcmp(a, "--data")) o->data = dir_arg(v);
         else if (!strcmp(a, "--ckpt")) o->ckpt = v;
         else if (!strcmp(a, "--dump-logits")) o->dump_logits = v;
+        else if (!strcmp(a, "--tokenizer") || !strcmp(a, "-t")) o->tokenizer = v;
         else if (!strcmp(a, "--windows")) {
             if (cli_u64(v, 1, UINT64_C(1) << 40, &o->max_windows))
                 return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
@@ -945,12 +969,12 @@ int args_parse_export(int argc, char **argv, ExportOpts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return export_usage(stdout, 0);
         if (a[0] != '-') {
             if (o->run_dir) return cli_bad_usage(PROG, "export takes one RUN folder ('%s' and '%s')", o->run_dir, a);
-            o->run_dir = a;
+            o->run_dir = dir_arg(a);
             continue;
         }
         if (i + 1 >= argc) return cli_bad_usage(PROG, "export: %s needs a value (or is not an option)", a);
         const char *v = argv[++i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = v;
+        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = dir_arg(v);
         else if (!strcmp(a, "--ckpt")) o->ckpt = v;
         else return cli_bad_usage(PROG, "export: unknown option '%s'", a);
     }
@@ -1008,12 +1032,12 @@ int args_parse_import(int argc, char **argv, ImportOpts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return import_usage(stdout, 0);
         if (a[0] != '-' || !a[1]) {
             if (o->src) return cli_bad_usage(PROG, "import takes one SRC ('%s' and '%s')", o->src, a);
-            o->src = a;
+            o->src = dir_arg(a);
             continue;
         }
         if (i + 1 >= argc) return cli_bad_usage(PROG, "import: %s needs a value (or is not an option)", a);
         const char *v = argv[++i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = v;
+        if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = dir_arg(v);
         else if (!strcmp(a, "--tokenizer")) o->tokenizer = v;
         else if (!strcmp(a, "--eot")) {
             uint64_t x;

@@ -5,11 +5,13 @@
  * text/JSONL encoded here with the run's tokenizer. Shards are cut into the
  * trainer's windows (the first N of them are the trainer's validation set);
  * text is cut into windows of T+1 stepping by T, the last one shorter, so every
- * token but the first is predicted once. */
+ * token but the first is predicted once. Shards need a tokenizer only for the
+ * bytes of bits per byte: without one, loss and perplexity alone. */
 #include "evaluate.h"
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,9 @@ typedef struct Source {
     Shards sh;
     int is_shards;
     IdBuf ids;                  /* text: the stream */
+    uint64_t n_docs;            /* text: the documents encoded */
     uint64_t n_windows, unused; /* unused: shard tokens past the last window */
+    char tok_copy[4096];        /* a packer folder: its tokenizer copy ("" when none) */
 } Source;
 
 static int is_dir(const char *p)
@@ -48,20 +52,28 @@ static int ends_with(const char *s, const char *suf)
     return n >= k && !strcmp(s + n - k, suf);
 }
 
+/* Shards: a folder or a .bin; anything else is documents. */
+static int data_is_shards(const char *data)
+{
+    return is_dir(data) || ends_with(data, ".bin");
+}
+
+/* tok: the tokenizer, which text needs; shards are read without one. */
 static int open_source(const EvalOpts *o, const RunModel *rm, const Tokenizer *tok, Source *src, Err *e)
 {
     int V = rm->cfg.vocab_size, T = rm->cfg.context;
     if (is_dir(o->data)) {
         DataMeta meta;
         Shards train;
-        if (data_scan(o->data, &meta, &train, &src->sh, e)) {
+        const char *dir = o->data;
+        if (data_scan(dir, &meta, &train, &src->sh, e)) {
             shards_free(&train);
             return -1;
         }
         shards_free(&train);
-        if (!src->sh.n) return err_set(e, "%s: no validation shards (val*.bin): give one .bin with --data", o->data);
+        if (!src->sh.n) return err_set(e, "%s: no validation shards (val*.bin): give one .bin with --data", dir);
         if (meta.vocab_size && meta.vocab_size != V)
-            return err_set(e, "%s: vocabulary of %d ids, but the model %s has %d", o->data, meta.vocab_size,
+            return err_set(e, "%s: vocabulary of %d ids, but the model %s has %d", dir, meta.vocab_size,
                            rm->ckpt, V);
         if (meta.tok_fp && rm->tok_fp && meta.tok_fp != rm->tok_fp) {
             char d[17], c[17];
@@ -69,8 +81,9 @@ static int open_source(const EvalOpts *o, const RunModel *rm, const Tokenizer *t
             tok_fingerprint_hex(rm->tok_fp, c);
             return err_set(e, "%s: tokens of the tokenizer with fingerprint %s (meta.json), but the model %s "
                               "was trained on tokens of fingerprint %s: another tokenizer",
-                           o->data, d, rm->ckpt, c);
+                           dir, d, rm->ckpt, c);
         }
+        snprintf(src->tok_copy, sizeof src->tok_copy, "%s", meta.tokenizer);
         src->is_shards = 1;
         if (shards_map(&src->sh, T, meta.best_fit, e)) return -1;
     } else if (ends_with(o->data, ".bin")) {
@@ -95,6 +108,7 @@ static int open_source(const EvalOpts *o, const RunModel *rm, const Tokenizer *t
         int rc = enc ? 0 : -1;
         while (!rc && (rc = doc_next(r, &d, e)) == 1) {
             size_t from = src->ids.len;
+            src->n_docs++;
             rc = idbuf_push(&src->ids, (uint32_t)rm->eot_id) ? err_set(e, "out of memory") : 0;
             if (!rc && tok_encode(enc, d.text, d.text_len, 0, &src->ids, e)) {
                 char m[sizeof e->msg];
@@ -133,6 +147,70 @@ static int get_window(const Source *src, uint64_t w, int T, int V, int *x, int *
     return (int)n;
 }
 
+/* The tokenizer at path, for the model of rm: it must cover the vocabulary
+ * and, when the checkpoint records the fingerprint of its tokens' tokenizer,
+ * have that one (as runmodel_tokenizer checks RUN/tokenizer.json). */
+static Tokenizer *load_tokenizer(const char *path, const RunModel *rm, Err *e)
+{
+    Tokenizer *t = tok_load_json(path, e);
+    if (!t) return NULL;
+    uint64_t fp = 0;
+    if ((int64_t)t->n_vocab < rm->cfg.vocab_size) {
+        err_set(e, "%s: %u tokens, but the model %s has a vocabulary of %d", path, t->n_vocab, rm->ckpt,
+                rm->cfg.vocab_size);
+        goto fail;
+    }
+    if (tok_fingerprint(t, &fp, e)) goto fail;
+    if (rm->tok_fp && fp != rm->tok_fp) {
+        char has[17], rec[17];
+        tok_fingerprint_hex(fp, has);
+        tok_fingerprint_hex(rm->tok_fp, rec);
+        err_set(e, "%s has tokenizer fingerprint %s, but the model %s was trained on tokens of the tokenizer "
+                   "with fingerprint %s: another tokenizer",
+                path, has, rm->ckpt, rec);
+        goto fail;
+    }
+    if (!rm->tok_fp)
+        fprintf(stderr, "model: note: %s records no tokenizer fingerprint, so %s cannot be checked against it\n",
+                rm->ckpt, path);
+    return t;
+fail:
+    tok_free(t);
+    return NULL;
+}
+
+/* Which tokenizer: --tokenizer FILE, else RUN/tokenizer.json; for shards,
+ * else the data folder's copy (the tokenizer of those very tokens), else none
+ * (*tok NULL: no bits per byte). Text cannot be read without one. */
+static int find_tokenizer(const EvalOpts *o, const char *run_dir, const RunModel *rm, const Source *src,
+                          Tokenizer **tok, Err *e)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    *tok = NULL;
+    if (o->tokenizer) return (*tok = load_tokenizer(o->tokenizer, rm, e)) ? 0 : -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/tokenizer.json", run_dir) >= sizeof path)
+        return err_set(e, "%s: path too long", run_dir);
+    if (!stat(path, &st)) return (*tok = runmodel_tokenizer(run_dir, rm, e)) ? 0 : -1;
+    if (!data_is_shards(o->data))
+        return err_sys(e, path, "cannot open the run's tokenizer, which the text must be encoded with "
+                                "(model train copies the data folder's; give one with --tokenizer FILE)");
+    if (src->tok_copy[0]) {
+        if (!(*tok = load_tokenizer(src->tok_copy, rm, e))) return -1;
+        fprintf(stderr, "model: note: %s has no tokenizer.json: bits per byte count the bytes of the tokens "
+                        "with %s\n", run_dir, src->tok_copy);
+        return 0;
+    }
+    if (is_dir(o->data))
+        fprintf(stderr, "model: note: neither %s nor the data folder %s has a tokenizer.json", run_dir, o->data);
+    else
+        fprintf(stderr, "model: note: %s has no tokenizer.json", run_dir);
+    fprintf(stderr, ": loss and perplexity only; bits per byte need the bytes of each token (give the tokenizer "
+                    "with --tokenizer FILE; bpe convert FILE.tiktoken --pattern NAME -o FILE makes one of a rank "
+                    "file)\n");
+    return 0;
+}
+
 void eval_opts_init(EvalOpts *o)
 {
     *o = (EvalOpts){ .dev = DEVICE_OPTS_AUTO };
@@ -151,9 +229,12 @@ int eval_run(const EvalOpts *o, Err *e)
     int *x = NULL, *y = NULL, code = 1;
     Progress pr;
     progress_start(&pr, PROG, o->common.progress, 0);
-    if (runmodel_open(o->run_dir, o->ckpt, &rm, e)) goto done;
-    if (!(tok = runmodel_tokenizer(o->run_dir, &rm, e))) goto done;
-    if (open_source(o, &rm, tok, &src, e)) goto done;
+    const char *run_dir = o->run_dir;
+    if (runmodel_open(run_dir, o->ckpt, &rm, e)) goto done;
+    /* shards are opened first: their folder may hold the tokenizer; text needs it first */
+    if (data_is_shards(o->data) && open_source(o, &rm, NULL, &src, e)) goto done;
+    if (find_tokenizer(o, run_dir, &rm, &src, &tok, e)) goto done;
+    if (!data_is_shards(o->data) && open_source(o, &rm, tok, &src, e)) goto done;
     const int T = rm.cfg.context, V = rm.cfg.vocab_size, Vp = rm.cfg.padded_vocab;
     int B = rm.micro_batch; /* the trainer's batches: its validation loss is reproduced exactly */
     uint64_t n_windows = src.n_windows;
@@ -202,7 +283,7 @@ int eval_run(const EvalOpts *o, Err *e)
         gpt_forward(&g, x, y, rows, len);
         sum_nats += (double)g.loss * rows * len;
         n_tokens += (uint64_t)rows * len;
-        for (size_t r = 0; r < (size_t)rows * len; r++) {
+        for (size_t r = 0; tok && r < (size_t)rows * len; r++) {
             size_t nb;
             if (tok->kind[y[r]] != TOK_SPECIAL) {
                 tok_bytes(tok, (uint32_t)y[r], &nb);
@@ -221,10 +302,12 @@ int eval_run(const EvalOpts *o, Err *e)
     double loss = sum_nats / (double)n_tokens, ppl = exp(loss);
     double bpb = n_bytes ? sum_nats / log(2.0) / (double)n_bytes : NAN;
     if (o->json) {
-        json_t *j = json_pack("{s:f,s:f,s:f,s:I,s:I,s:I,s:i,s:s,s:s}", "loss", loss, "perplexity", ppl,
-                              "bits_per_byte", n_bytes ? bpb : 0.0, "tokens", (json_int_t)n_tokens, "bytes",
-                              (json_int_t)n_bytes, "windows", (json_int_t)n_windows, "context", T,
-                              "checkpoint", rm.ckpt, "data", o->data);
+        /* without a tokenizer: bits_per_byte and bytes are null */
+        json_t *j = json_pack("{s:f,s:f,s:o,s:I,s:o,s:I,s:i,s:s,s:s}", "loss", loss, "perplexity", ppl,
+                              "bits_per_byte", tok ? json_real(n_bytes ? bpb : 0.0) : json_null(), "tokens",
+                              (json_int_t)n_tokens, "bytes", tok ? json_integer((json_int_t)n_bytes) : json_null(),
+                              "windows", (json_int_t)n_windows, "context", T, "checkpoint", rm.ckpt, "data",
+                              o->data);
         char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
         json_decref(j);
         if (!s) {
@@ -233,17 +316,26 @@ int eval_run(const EvalOpts *o, Err *e)
         }
         printf("%s\n", s);
         free(s);
-    } else {
+    } else if (tok) {
         printf("loss %.6f nats/token, perplexity %.4f, %.6f bits/byte (%" PRIu64 " tokens, %" PRIu64
                " bytes, %" PRIu64 " windows of %d)\n", loss, ppl, bpb, n_tokens, n_bytes, n_windows, T);
+    } else {
+        printf("loss %.6f nats/token, perplexity %.4f, bits/byte unknown without a tokenizer (%" PRIu64
+               " tokens, %" PRIu64 " windows of %d)\n", loss, ppl, n_tokens, n_windows, T);
     }
     if (fflush(stdout)) {
         err_sys(e, "-", "write");
         goto done;
     }
-    progress_summary(&pr, "eval: %" PRIu64 " of %" PRIu64 " windows, %" PRIu64 " tokens in %.2f s (%" PRIu64
-                     " tokens past the shards' last windows not evaluated); %s (step %" PRIu64 ")", n_windows,
-                     src.n_windows, n_tokens, progress_elapsed(&pr), src.unused, rm.ckpt, rm.step);
+    if (src.is_shards)
+        progress_summary(&pr, "eval: %" PRIu64 " of %" PRIu64 " windows, %" PRIu64 " tokens in %.2f s (%" PRIu64
+                         " tokens past the shards' last windows not evaluated); %s (step %" PRIu64 ")", n_windows,
+                         src.n_windows, n_tokens, progress_elapsed(&pr), src.unused, rm.ckpt, rm.step);
+    else /* text: every token but the first is predicted; the last window may be short */
+        progress_summary(&pr, "eval: %" PRIu64 " of %" PRIu64 " windows, %" PRIu64 " tokens predicted in %.2f s (%s: "
+                         "%" PRIu64 " documents, %zu tokens with the end-of-text before each); %s (step %" PRIu64 ")",
+                         n_windows, src.n_windows, n_tokens, progress_elapsed(&pr), err_name(o->data), src.n_docs,
+                         src.ids.len, rm.ckpt, rm.step);
     code = 0;
 done:
     out_abort(dump);

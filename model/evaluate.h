@@ -14,6 +14,7 @@ typedef struct EvalOpts {
     const char *run_dir;     /* required */
     const char *ckpt;        /* NULL: RUN/latest's */
     const char *data;        /* required: a packer folder, one .bin shard, or documents */
+    const char *tokenizer;   /* NULL: RUN/tokenizer.json, else (shards) the data folder's, else none */
     const char *dump_logits; /* NULL: none */
     uint64_t max_windows;    /* 0: all */
     int json;                /* one JSON object on stdout instead of the line */

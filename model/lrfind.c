@@ -3,7 +3,9 @@
  * exponentially from --min to --max, one rate a step, no warmup or decay; the
  * loss of each step's batch against its rate goes to OUT/lr.csv and lr.png,
  * and the verdict (lrfind_verdict) picks the rate where the smoothed loss falls
- * fastest before it diverges. No checkpoints: the model is thrown away. */
+ * fastest before it diverges. Smoothing is a running median (a one-batch spike
+ * must not bend the curve: an EMA alone turned its decay into the "steepest
+ * descent") and then an EMA. No checkpoints: the model is thrown away. */
 #include "sweep.h"
 
 #include <cblas.h>
@@ -23,18 +25,44 @@
 
 #define PROG "model"
 
-int lrfind_verdict(const double *lr, const double *loss, int n, double beta, double div_factor, LrVerdict *v)
+/* The median of loss[i-h .. i+h] with h = min(width / 2, i, n - 1 - i): the
+ * window shrinks evenly at both ends, so a monotone curve (also its first and
+ * last points) comes out exactly as it went in, and a spike of fewer than
+ * width / 2 + 1 points never reaches the output. */
+static double median_at(const double *loss, int n, int i, int width)
+{
+    int h = width / 2;
+    if (h > i) h = i;
+    if (h > n - 1 - i) h = n - 1 - i;
+    double w[LR_MEDIAN_MAX];
+    int k = 0;
+    for (int j = i - h; j <= i + h; j++) { /* insertion sort: at most LR_MEDIAN_MAX values */
+        int at = k++;
+        while (at > 0 && w[at - 1] > loss[j]) {
+            w[at] = w[at - 1];
+            at--;
+        }
+        w[at] = loss[j];
+    }
+    return w[k / 2];
+}
+
+int lrfind_verdict(const double *lr, const double *loss, int n, int median, double beta, double div_factor,
+                   LrVerdict *v)
 {
     *v = (LrVerdict){ .i_min = -1, .i_div = n, .i_steep = -1 };
-    if (n < 1 || !(v->smoothed = malloc((size_t)n * sizeof(double)))) return -1;
+    if (n < 1 || median < 1 || median % 2 == 0 || median > LR_MEDIAN_MAX) return -1;
+    if (!(v->smoothed = malloc((size_t)n * sizeof(double)))) return -1;
+    int n_fin = 0; /* the points before the first loss that is not a number: the median sees only them */
+    while (n_fin < n && isfinite(loss[n_fin])) n_fin++;
     double avg = 0, best = INFINITY;
     for (int i = 0; i < n; i++) {
-        if (!isfinite(loss[i])) {
+        if (i == n_fin) {
             for (int k = i; k < n; k++) v->smoothed[k] = NAN;
             if (v->i_div == n) v->i_div = i;
             break;
         }
-        avg = beta * avg + (1 - beta) * loss[i];
+        avg = beta * avg + (1 - beta) * median_at(loss, n_fin, i, median);
         v->smoothed[i] = avg / (1 - pow(beta, i + 1)); /* bias correction: the average starts at 0 */
         if (v->i_div < n) continue;
         if (v->smoothed[i] > div_factor * best) {
@@ -61,7 +89,7 @@ int lrfind_verdict(const double *lr, const double *loss, int n, double beta, dou
 /* 1 when lr.png was drawn */
 static int plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr_div, double lr_lo, double lr_hi)
 {
-    char png[PATH_MAX], csv[PATH_MAX];
+    char png[PATH_MAX + 16], csv[PATH_MAX + 16];
     if (strchr(dir, '\'')) return 0; /* gnuplot's strings are quoted with ' */
     snprintf(png, sizeof png, "%s/lr.png", dir);
     snprintf(csv, sizeof csv, "%s/lr.csv", dir);
@@ -91,7 +119,7 @@ static int plot_lr(const char *dir, const LrVerdict *v, int have_div, double lr_
 
 void lrfind_opts_init(LrOpts *o)
 {
-    *o = (LrOpts){ .lr_min = 1e-6, .lr_max = 1, .beta = 0.9, .div_factor = 4, .steps = 100 };
+    *o = (LrOpts){ .lr_min = 1e-6, .lr_max = 1, .median = 5, .beta = 0.9, .div_factor = 4, .steps = 100 };
     train_opts_init(&o->t);
 }
 
@@ -166,7 +194,7 @@ int lrfind_run(const LrOpts *lo, Err *e)
     }
     int *y = x + micro;
     double best = INFINITY, avg = 0;
-    int done_steps = 0;
+    int done_steps = 0, half = lo->median / 2;
     for (int i = 0; i < n; i++) {
         /* lr_i = min (max/min)^(i/(n-1)): the first step at min, the last at max */
         double lr = n > 1 ? lo->lr_min * pow(lo->lr_max / lo->lr_min, (double)i / (n - 1)) : lo->lr_min;
@@ -186,23 +214,29 @@ int lrfind_run(const LrOpts *lo, Err *e)
         done_steps = i + 1;
         progress_update(&pr, (uint64_t)i + 1, 0, (uint64_t)(i + 1) * bt, "tokens");
         if (!isfinite(loss)) break; /* every later step is NaN too */
-        avg = lo->beta * avg + (1 - lo->beta) * loss;
-        double sm = avg / (1 - pow(lo->beta, i + 1));
+        /* --stop-div sees the curve as the verdict will: point j = i - half
+         * has its whole median window now, so a blow-up stops the run half
+         * a window (2 steps by default) after the verdict's divergence */
+        int j = i - half;
+        if (j < 0) continue;
+        avg = lo->beta * avg + (1 - lo->beta) * median_at(losses, i + 1, j, lo->median);
+        double sm = avg / (1 - pow(lo->beta, j + 1));
         if (sm < best) best = sm;
         if (lo->stop_div && sm > lo->div_factor * best) break;
     }
     progress_end(&pr);
-    if (lrfind_verdict(lrs, losses, done_steps, lo->beta, lo->div_factor, &v)) {
+    if (lrfind_verdict(lrs, losses, done_steps, lo->median, lo->beta, lo->div_factor, &v)) {
         err_set(e, "out of memory");
         goto done;
     }
 
-    if (mkdir(lo->out_dir, 0755) && errno != EEXIST) {
-        err_sys(e, lo->out_dir, "cannot create the folder");
+    const char *out_dir = lo->out_dir;
+    if (mkdir(out_dir, 0755) && errno != EEXIST) {
+        err_sys(e, out_dir, "cannot create the folder");
         goto done;
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/lr.csv", lo->out_dir);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/lr.csv", out_dir);
     if (!(out = out_open(path, e))) goto done;
     char line[160];
     int len = snprintf(line, sizeof line, "step,lr,loss,smoothed\n");
@@ -217,14 +251,15 @@ int lrfind_run(const LrOpts *lo, Err *e)
     out = NULL;
     if (rc) goto done;
     int have_div = v.i_div < done_steps;
-    int drawn = plot_lr(lo->out_dir, &v, have_div, have_div ? lrs[v.i_div] : 0, lrs[0], lrs[done_steps - 1]);
+    int drawn = plot_lr(out_dir, &v, have_div, have_div ? lrs[v.i_div] : 0, lrs[0], lrs[done_steps - 1]);
 
     /* the verdict, with the reasoning */
     printf("lr-find: %d steps, lr %g to %g (x%.4g a step); first loss %.4f\n", done_steps, lrs[0],
            lrs[done_steps - 1], n > 1 ? pow(lo->lr_max / lo->lr_min, 1.0 / (n - 1)) : 1.0, losses[0]);
     if (v.i_min >= 0)
-        printf("  lowest smoothed loss (moving average, weight %g on the past): %.4f at lr %.4g (step %d)\n",
-               lo->beta, v.smoothed[v.i_min], lrs[v.i_min], v.i_min + 1);
+        printf("  lowest smoothed loss (running median of %d, then moving average, weight %g on the past): "
+               "%.4f at lr %.4g (step %d)\n",
+               lo->median, lo->beta, v.smoothed[v.i_min], lrs[v.i_min], v.i_min + 1);
     if (have_div)
         printf("  diverged at lr %.4g (step %d): %s\n", lrs[v.i_div], v.i_div + 1,
                isfinite(losses[v.i_div]) ? "smoothed loss above --div-factor x its minimum"
@@ -246,8 +281,8 @@ int lrfind_run(const LrOpts *lo, Err *e)
         goto done;
     }
     progress_summary(&pr, "lr-find: %d steps, %llu tokens in %.1f s; %s/lr.csv%s%s%s", done_steps,
-                     (unsigned long long)done_steps * bt, progress_elapsed(&pr), lo->out_dir, drawn ? ", " : "",
-                     drawn ? lo->out_dir : "", drawn ? "/lr.png" : "");
+                     (unsigned long long)done_steps * bt, progress_elapsed(&pr), out_dir, drawn ? ", " : "",
+                     drawn ? out_dir : "", drawn ? "/lr.png" : "");
     code = 0;
 done:
     progress_end(&pr);

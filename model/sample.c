@@ -10,6 +10,7 @@
 #include "sample.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,8 +98,9 @@ int sample_run(const SampleOpts *o, Err *e)
     int code = 1;
     Progress pr;
     progress_start(&pr, PROG, o->common.progress, 0);
-    if (runmodel_open(o->run_dir, o->ckpt, &rm, e)) goto done;
-    if (!(tok = runmodel_tokenizer(o->run_dir, &rm, e))) goto done;
+    const char *run_dir = o->run_dir;
+    if (runmodel_open(run_dir, o->ckpt, &rm, e)) goto done;
+    if (!(tok = runmodel_tokenizer(run_dir, &rm, e))) goto done;
     const int V = rm.cfg.vocab_size, ctx = rm.cfg.context;
     if (!(enc = tok_encoder_new(tok, e))) goto done;
     if (rm.eot_id >= 0 && idbuf_push(&ids, (uint32_t)rm.eot_id)) goto oom;
@@ -135,7 +137,13 @@ int sample_run(const SampleOpts *o, Err *e)
     if (o->no_cache && !(last = malloc((size_t)rm.cfg.padded_vocab * sizeof *last))) goto oom;
     int *window = malloc((size_t)ctx * sizeof *window);
     if (!window) goto oom;
-    if (o->prompt && fwrite(o->prompt, 1, strlen(o->prompt), stdout) != strlen(o->prompt)) goto wfail;
+    /* the last byte written: the text is ended with a newline only when it lacks one */
+    int last_byte = '\n';
+    size_t n_prompt_bytes = o->prompt ? strlen(o->prompt) : 0;
+    if (n_prompt_bytes) {
+        if (fwrite(o->prompt, 1, n_prompt_bytes, stdout) != n_prompt_bytes) goto wfail;
+        last_byte = (unsigned char)o->prompt[n_prompt_bytes - 1];
+    }
     fflush(stdout);
     uint64_t rng = o->seed ^ UINT64_C(0x5eed5a3b1e000000), made = 0;
     double load_s = progress_elapsed(&pr); /* tokens/s counts from here: loading is not sampling */
@@ -170,13 +178,16 @@ int sample_run(const SampleOpts *o, Err *e)
             free(window);
             goto wfail;
         }
+        if (out.len) last_byte = (unsigned char)out.data[out.len - 1];
         if (fflush(stdout)) {
             free(window);
             goto wfail;
         }
     }
     free(window);
-    if (fputc('\n', stdout) == EOF || fflush(stdout)) goto wfail;
+    /* the summary (stderr, often the same terminal) starts on a line of its own;
+     * a text that already ends its line gets no second newline */
+    if ((last_byte != '\n' && fputc('\n', stdout) == EOF) || fflush(stdout)) goto wfail;
     double s = progress_elapsed(&pr), gen_s = s - load_s;
     progress_summary(&pr, "sample: %zu prompt tokens, %" PRIu64 " generated (%s) in %.2f s (%.2f s loading), "
                      "%.1f tokens/s; %s (step %" PRIu64 "); %s", n_prompt, made - stopped,

@@ -37,22 +37,28 @@ typedef struct LrOpts {
     TrainOpts t;          /* shape, data and AdamW (data_dir required; t.dev the device) */
     const char *out_dir;  /* required: the folder for lr.csv and lr.png */
     double lr_min, lr_max; /* lr_min < lr_max */
-    double beta;           /* smoothing: weight on the past */
+    int median;            /* smoothing: running median of this many points (odd, 1: none) ... */
+    double beta;           /* ... then an exponential moving average, this weight on the past */
     double div_factor;     /* diverged above this x the lowest smoothed loss */
     uint64_t steps;        /* >= 2 */
     int stop_div;          /* stop at the divergence */
 } LrOpts;
 
-/* Defaults for every field: 100 steps from 1e-6 to 1, beta 0.9, factor 4. */
+/* Defaults for every field: 100 steps from 1e-6 to 1, median 5, beta 0.9, factor 4. */
 void lrfind_opts_init(LrOpts *o);
 /* The range test; returns the exit status: 0, 1 (data or I/O error, message
  * in e) or 2 (bad usage, message in e). */
 int lrfind_run(const LrOpts *o, Err *e);
 
 /* The LR range test's verdict on a curve of n (lr, loss) points, lr rising.
- * The loss is smoothed by a bias-corrected exponential moving average (beta);
- * the curve has diverged at the first point whose smoothed loss exceeds
- * div_factor x the lowest smoothed loss so far, or whose loss is not finite. */
+ * The loss is smoothed by a running median of `median` points (odd; 1: none;
+ * the window shrinks evenly at the ends, so monotone stretches are left as
+ * they are and a spike of up to median / 2 points vanishes), then by a
+ * bias-corrected exponential moving average (beta); the curve has diverged at
+ * the first point whose smoothed loss exceeds div_factor x the lowest
+ * smoothed loss so far, or whose loss is not finite. -1 when out of memory or
+ * median is not odd or past LR_MEDIAN_MAX. */
+#define LR_MEDIAN_MAX 99
 typedef struct LrVerdict {
     double *smoothed;       /* n values, caller frees */
     int i_min;              /* lowest smoothed loss before divergence */
@@ -61,6 +67,7 @@ typedef struct LrVerdict {
     double slope;           /* that slope, nats per e-fold of lr */
     double suggested;       /* lr at i_steep; 0 when there is none */
 } LrVerdict;
-int lrfind_verdict(const double *lr, const double *loss, int n, double beta, double div_factor, LrVerdict *v);
+int lrfind_verdict(const double *lr, const double *loss, int n, int median, double beta, double div_factor,
+                   LrVerdict *v);
 
 #endif

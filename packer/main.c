@@ -6,7 +6,9 @@
 
 #include "cli.h"
 #include "iofile.h"
+#include "path.h"
 #include "packer.h"
+#include "pretok.h"
 
 static int usage(FILE *f, int code)
 {
@@ -39,6 +41,10 @@ static int usage(FILE *f, int code)
         "                       epochs, then a seeded sample), a smaller one is sampled.\n"
         "                       Default: every source once, weights not allowed.\n"
         "  -t, --tokenizer F    copy this tokenizer.json to DIR/tokenizer.json\n"
+        "  --tiktoken FILE --pattern NAME\n"
+        "                       instead of -t, for streams bpe encode wrote with the same\n"
+        "                       options: write DIR/tokenizer.json from the rank file (what\n"
+        "                       bpe convert writes), so that model eval and sample find it\n"
         "\n"
         "Output:\n"
         "  -o DIR               the output folder (created if missing; refused if it\n"
@@ -120,10 +126,13 @@ int main(int argc, char **argv)
             return cli_version("packer");
         } else if (!strcmp(a, "-o")) {
             if (i + 1 >= argc || !*argv[i + 1]) BAD("-o needs a folder");
-            opt.out_dir = argv[++i];
+            opt.out_dir = path_tidy(argv[++i]);
         } else if (!strcmp(a, "-t") || !strcmp(a, "--tokenizer")) {
             if (i + 1 >= argc) BAD("%s needs a file", a);
             opt.tokenizer = argv[++i];
+        } else if (!strcmp(a, "--tiktoken") || !strcmp(a, "--pattern")) {
+            if (i + 1 >= argc) BAD("%s needs a value", a);
+            *(!strcmp(a, "--tiktoken") ? &opt.tiktoken : &opt.pattern) = argv[++i];
         } else if (!strcmp(a, "--tokens")) {
             NUM(1, UINT64_MAX / 4, &opt.total_tokens);
         } else if (!strcmp(a, "--val")) {
@@ -160,6 +169,12 @@ int main(int argc, char **argv)
         }
     }
     if (!opt.out_dir) BAD("-o DIR is required: the folder for the shards and meta.json");
+    if (opt.tokenizer && opt.tiktoken) BAD("-t and --tiktoken: give one of them");
+    if (opt.pattern && !opt.tiktoken) BAD("--pattern goes with --tiktoken FILE (a tokenizer.json holds its own)");
+    if (opt.tiktoken && !opt.pattern)
+        BAD("--tiktoken needs --pattern gpt2|gpt4|o200k (rank files hold no pattern)");
+    if (opt.tiktoken && !pretok_builtin(opt.pattern))
+        BAD("--pattern is gpt2 (r50k), gpt4 (cl100k) or o200k, not '%s'", opt.pattern);
     if (!n_in) {
         if (!(in[0].path = strdup("-"))) {
             fputs("packer: out of memory\n", stderr);

@@ -377,7 +377,7 @@ static int write_meta(const char *dir, const PackOpts *o, const PackReport *rep,
     bad |= set_new(m, "eot_id", json_integer(rep->eot_id));
     bad |= set_new(m, "context", json_integer((json_int_t)o->context));
     bad |= set_new(m, "window", json_string(o->window == PACK_BEST_FIT ? "best-fit" : "stream"));
-    bad |= set_new(m, "tokenizer", o->tokenizer ? json_string("tokenizer.json") : json_null());
+    bad |= set_new(m, "tokenizer", o->tokenizer || o->tiktoken ? json_string("tokenizer.json") : json_null());
     char fp[17];
     tok_fingerprint_hex(rep->fingerprint, fp);
     bad |= set_new(m, "tokenizer_fingerprint", rep->fingerprint ? json_string(fp) : json_null());
@@ -492,6 +492,7 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
     progress_start(&p, "packer", o->progress, 0);
     int rc = -1, created = 0, signals = 0;
     Buf tok = { 0 };
+    Tokenizer *tik = NULL; /* --tiktoken: the rank file, saved as tokenizer.json at the commit */
     Source *src = calloc(o->n_inputs, sizeof *src);
     Plan plan = { 0 };
     Windows wt = { 0 }, wv = { 0 };
@@ -512,6 +513,11 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
         Tokenizer *t = tok_load_json(o->tokenizer, &tc.load_err);
         if (t && tok_fingerprint(t, &tc.fp, &tc.load_err)) tc.fp = 0;
         tok_free(t);
+    } else if (o->tiktoken) {
+        /* the same vocabulary as bpe encode --tiktoken FILE --pattern NAME,
+         * so the same fingerprint as the streams it wrote */
+        if (!(tik = tok_load_tiktoken(o->tiktoken, o->pattern, e)) || tok_fingerprint(tik, &tc.fp, e)) goto out;
+        tc.path = o->tiktoken;
     }
     if (mkdir_p(o->out_dir, &created, e)) goto out;
     if (!o->force) {
@@ -629,7 +635,11 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
     rep->n_val_shards = val.n_shards;
 
     /* Commit: the tokenizer copy, the shards onto their names, meta.json last. */
-    if (o->tokenizer) {
+    if (tik) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
+        if (tok_save_json(tik, path, e)) goto out;
+    } else if (o->tokenizer) {
         char path[4096];
         snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
         OutFile *f = out_open(path, e);
@@ -647,7 +657,7 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
                 err_sys(e, sets[k]->final[i], "cannot rename the finished shard into place");
                 goto out;
             }
-    if (o->force) remove_stale(o->out_dir, train.n_shards, val.n_shards, o->tokenizer != NULL);
+    if (o->force) remove_stale(o->out_dir, train.n_shards, val.n_shards, o->tokenizer || tik);
     if (write_meta(o->out_dir, o, rep, &train, &val, e)) goto out;
     pw.t0 = p.t0;
     print_summary(&pw, o, rep);
@@ -672,6 +682,7 @@ out:
     for (size_t s = 0; src && s < o->n_inputs; s++) pack_source_free(&src[s]);
     free(src);
     buf_free(&tok);
+    tok_free(tik);
     if (rep == &local || rc) {
         int keep = rep->keep_order;
         packer_report_free(rep);

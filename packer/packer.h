@@ -23,6 +23,8 @@ typedef struct PackInput {
 typedef struct PackOpts {
     const char *out_dir;
     const char *tokenizer; /* copied to out_dir/tokenizer.json; NULL: none */
+    const char *tiktoken;  /* instead: a rank file, written as out_dir/tokenizer.json ... */
+    const char *pattern;   /* ... with this built-in pattern (pretok_builtin name) */
     const PackInput *inputs;
     size_t n_inputs;
     uint64_t total_tokens; /* --tokens: train tokens in all; 0: every source once */

@@ -59,6 +59,11 @@ expect_rc 0 "$M" train --device cpu --resume "$T/c" --steps 22
 expect_rc 2 "$M" train --device cpu --resume "$T/c" --steps 30 --lr 1e-3
 expect_err "--lr cannot change"
 
+# --- a folder given with a trailing slash prints as itself: run/latest, not run//latest
+expect_rc 0 "$M" train --device cpu --data "$T/data/" -o "$T/sl/" $SHAPE --steps 2 --progress
+grep -q "$T/sl/latest" "$T/err" && ok || fail "the summary should name $T/sl/latest: $(tail -c 200 "$T/err")"
+grep -q '//' "$T/err" && fail "a doubled slash in: $(grep '//' "$T/err" | head -2)" || ok
+
 # --- --gpu-memory: a size, and a GPU's only
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/gm" $SHAPE --steps 1 --gpu-memory 24
 expect_err "24Gi"
