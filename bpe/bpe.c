@@ -24,6 +24,8 @@ Tokenizer *bpe_load(const BpeSource *src, Err *e)
 }
 
 #define BATCH_BYTES_PER_THREAD (1u << 20)
+/* decode --ids: the longest line (a document's ids) read */
+#define DECODE_MAX_LINE ((size_t)1 << 30)
 
 typedef struct Batch {
     Buf text;
@@ -276,7 +278,8 @@ int bpe_encode(const BpeEncodeOpts *o, Err *e)
         goto done;
     }
     DocOpts doc = o->doc;
-    doc.raw_bytes_ok = 1; /* plain text: invalid UTF-8 is encoded as its bytes */
+    DocStats dst = { 0 };
+    doc.stats_out = &dst; /* for the summary: bad lines and files, files read each way */
     Progress p;
     progress_start(&p, "bpe", o->common.progress, 0);
     uint64_t n_bytes;
@@ -290,12 +293,14 @@ int bpe_encode(const BpeEncodeOpts *o, Err *e)
     progress_end(&p);
     if (!rc) {
         double s = progress_elapsed(&p);
+        char files[512];
+        doc_summary(&dst, 0, files, sizeof files);
         progress_summary(&p,
                          "encoded %" PRIu64 " documents, %.1f MB into %" PRIu64
-                         " tokens (%.4f tokens/byte) in %.2f s, %.1f MB/s, %u threads",
+                         " tokens (%.4f tokens/byte) in %.2f s, %.1f MB/s, %u threads%s",
                          c.n_docs, (double)n_bytes / 1e6, c.n_tokens,
                          n_bytes ? (double)c.n_tokens / (double)n_bytes : 0.0, s,
-                         s > 0 ? (double)n_bytes / 1e6 / s : 0.0, threads);
+                         s > 0 ? (double)n_bytes / 1e6 / s : 0.0, threads, files);
     }
 done:
     tokw_abort(c.tw);
@@ -307,15 +312,89 @@ done:
 
 /* ---- decode ---- */
 
-int bpe_decode(const BpeDecodeOpts *o, Err *e)
+/* Where decode's documents go: JSON Lines {"text": ...}, or raw bytes with
+ * o->sep between them. */
+typedef struct DecodeOut {
+    const BpeDecodeOpts *o;
+    const Tokenizer *t;
+    OutFile *out;
+    Buf text, line;
+    uint64_t n_docs, n_tokens, n_bytes;
+} DecodeOut;
+
+/* Decode ids[0..n) as the next document and write it. Errors say where the
+ * document came from: path:lineno for id lists, "path: document N" for a
+ * token stream (lineno 0). */
+static int decode_doc(DecodeOut *d, const uint32_t *ids, size_t n, const char *path, uint64_t lineno, Err *e)
 {
-    Tokenizer *t = bpe_load(&o->src, e);
-    if (!t) return -1;
+    char where[64];
+    d->n_docs++;
+    snprintf(where, sizeof where, "document %" PRIu64, d->n_docs);
+    d->text.len = 0;
+    Err inner;
+    if (tok_decode(d->t, ids, n, &d->text, &inner)) {
+        if (lineno) return err_at(e, path, lineno, "%s", inner.msg);
+        return err_set(e, "%s: %s, %s", path, where, inner.msg);
+    }
+    d->n_tokens += n;
+    d->n_bytes += d->text.len;
+    if (d->o->text) {
+        const char *sep = d->o->sep;
+        if (sep && d->n_docs > 1 &&
+            (out_write(d->out, "\n", 1, e) || out_write(d->out, sep, strlen(sep), e) || out_write(d->out, "\n", 1, e)))
+            return -1;
+        return out_write(d->out, d->text.data, d->text.len, e);
+    }
+    size_t ok = utf8_valid_prefix(d->text.data, d->text.len);
+    if (ok < d->text.len) {
+        if (lineno)
+            return err_at(e, path, lineno, "the ids decode to invalid UTF-8 at byte %zu, which JSON cannot hold "
+                                           "(--text writes raw bytes)", ok + 1);
+        return err_set(e, "%s: %s decodes to invalid UTF-8 at byte %zu, which JSON cannot hold (--text writes "
+                          "raw bytes)", path, where, ok + 1);
+    }
+    d->line.len = 0;
+    if (buf_append(&d->line, "{\"text\":", 8) || json_escape(&d->line, d->text.data, d->text.len) ||
+        buf_append(&d->line, "}\n", 2))
+        return err_set(e, "out of memory");
+    return out_write(d->out, d->line.data, d->line.len, e);
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* One line of `bpe encode --ids` (decimal ids between blanks; an empty line
+ * is an empty document) into ids. */
+static int parse_ids(const char *s, size_t n, IdBuf *ids, const char *path, uint64_t lineno, Err *e)
+{
+    ids->len = 0;
+    for (size_t i = 0;;) {
+        while (i < n && is_blank(s[i])) i++;
+        if (i == n) return 0;
+        size_t from = i;
+        uint64_t v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && v <= UINT32_MAX) v = 10 * v + (uint64_t)(s[i++] - '0');
+        if (i == from || v > UINT32_MAX || (i < n && !is_blank(s[i]))) {
+            size_t to = from;
+            while (to < n && !is_blank(s[to])) to++;
+            return err_at(e, path, lineno, "'%.*s' is not a token id (decimal ids between spaces, one "
+                                           "document a line, as bpe encode --ids writes)",
+                          (int)(to - from < 40 ? to - from : 40), s + from);
+        }
+        if (idbuf_push(ids, (uint32_t)v)) return err_set(e, "out of memory");
+    }
+}
+
+/* A token stream: its header must be the tokenizer's (vocabulary, end-of-text,
+ * fingerprint when it records one). */
+static int decode_stream(DecodeOut *d, Tokenizer *t, Progress *p, Err *e)
+{
+    const BpeDecodeOpts *o = d->o;
     int rc = -1;
-    OutFile *out = NULL;
-    Buf text = { 0 }, line = { 0 };
     TokReader *r = tokr_open(o->in, e);
-    if (!r) goto done;
+    if (!r) return -1;
     const TokHeader *h = tokr_header(r);
     if (h->vocab_size > t->n_vocab) {
         err_set(e, "%s: the stream's vocabulary has %u ids, the tokenizer only %u: another tokenizer?",
@@ -347,59 +426,63 @@ int bpe_decode(const BpeDecodeOpts *o, Err *e)
                 err_name(o->in), h->version, tok_name);
         err_warn(&note);
     }
-    if (!(out = out_open(o->out, e))) goto done;
-    Progress p;
-    progress_start(&p, "bpe", o->common.progress, 0);
+    if (!(d->out = out_open(o->out, e))) goto done;
     const uint32_t *ids;
     size_t n;
-    uint64_t n_docs = 0, n_tokens = 0, n_bytes = 0;
     int k;
     while ((k = tokr_doc(r, &ids, &n, e)) == 1) {
-        n_docs++;
-        text.len = 0;
-        Err inner;
-        if (tok_decode(t, ids, n, &text, &inner)) {
-            err_set(e, "%s: document %" PRIu64 ", %s", err_name(o->in), n_docs, inner.msg);
-            goto done;
-        }
-        n_tokens += n;
-        n_bytes += text.len;
-        if (o->text) {
-            if (o->sep && n_docs > 1 &&
-                (out_write(out, "\n", 1, e) || out_write(out, o->sep, strlen(o->sep), e) ||
-                 out_write(out, "\n", 1, e)))
-                goto done;
-            if (out_write(out, text.data, text.len, e)) goto done;
-        } else {
-            size_t ok = utf8_valid_prefix(text.data, text.len);
-            if (ok < text.len) {
-                err_set(e, "%s: document %" PRIu64 " decodes to invalid UTF-8 at byte %zu, which "
-                           "JSON cannot hold (--text writes raw bytes)",
-                        err_name(o->in), n_docs, ok + 1);
-                goto done;
-            }
-            line.len = 0;
-            if (buf_append(&line, "{\"text\":", 8) || json_escape(&line, text.data, text.len) ||
-                buf_append(&line, "}\n", 2)) {
-                err_set(e, "out of memory");
-                goto done;
-            }
-            if (out_write(out, line.data, line.len, e)) goto done;
-        }
-        progress_update(&p, tokr_consumed(r), n_bytes, n_docs, "docs");
+        if (decode_doc(d, ids, n, err_name(o->in), 0, e)) goto done;
+        progress_update(p, tokr_consumed(r), d->n_bytes, d->n_docs, "docs");
     }
-    if (k < 0) goto done;
-    rc = out_close(out, e);
-    out = NULL;
+    rc = k;
+done:
+    tokr_close(r);
+    return rc;
+}
+
+/* Id lists, as encode --ids writes them: nothing records the tokenizer, so
+ * only the ids themselves can be checked (each must hold a token). */
+static int decode_id_lines(DecodeOut *d, Progress *p, Err *e)
+{
+    const BpeDecodeOpts *o = d->o;
+    int rc = -1, k;
+    IdBuf ids = { 0 };
+    InFile *f = in_open(o->in, DECODE_MAX_LINE, e);
+    if (!f || !(d->out = out_open(o->out, e))) goto done;
+    const char *line;
+    size_t len;
+    while ((k = in_line(f, &line, &len, e)) == 1) {
+        if (parse_ids(line, len, &ids, err_name(o->in), in_lineno(f), e) ||
+            decode_doc(d, ids.ids, ids.len, err_name(o->in), in_lineno(f), e))
+            goto done;
+        progress_update(p, in_consumed(f), d->n_bytes, d->n_docs, "docs");
+    }
+    rc = k;
+done:
+    in_close(f);
+    idbuf_free(&ids);
+    return rc;
+}
+
+int bpe_decode(const BpeDecodeOpts *o, Err *e)
+{
+    Tokenizer *t = bpe_load(&o->src, e);
+    if (!t) return -1;
+    DecodeOut d = { .o = o, .t = t };
+    Progress p;
+    progress_start(&p, "bpe", o->common.progress, 0);
+    int rc = o->ids ? decode_id_lines(&d, &p, e) : decode_stream(&d, t, &p, e);
+    if (!rc) {
+        rc = out_close(d.out, e);
+        d.out = NULL;
+    }
     progress_end(&p);
     if (!rc)
         progress_summary(&p, "decoded %" PRIu64 " documents, %" PRIu64 " tokens into %.1f MB in %.2f s",
-                         n_docs, n_tokens, (double)n_bytes / 1e6, progress_elapsed(&p));
-done:
-    out_abort(out);
-    tokr_close(r);
-    buf_free(&text);
-    buf_free(&line);
+                         d.n_docs, d.n_tokens, (double)d.n_bytes / 1e6, progress_elapsed(&p));
+    out_abort(d.out);
+    buf_free(&d.text);
+    buf_free(&d.line);
     tok_free(t);
     return rc;
 }
@@ -453,6 +536,33 @@ static int by_count(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* Encode the documents and count each id into c (calloc'ed here). */
+static int count_tokens(const Tokenizer *t, const BpeInfoOpts *o, InfoCtx *c, uint64_t *n_bytes, Err *e)
+{
+    if (!(c->count = calloc(t->n_vocab, sizeof *c->count))) return err_set(e, "out of memory");
+    DocOpts doc = o->doc;
+    return bpe_encode_docs(t, &doc, o->inputs, o->n_inputs, o->common.threads, 0, NULL, count_doc, c, n_bytes, e);
+}
+
+/* --vocab: one line a token, ids in order, tab-separated under a header line;
+ * ids that hold no token (cl100k's 100256) are left out. count: NULL without
+ * documents. */
+static void print_vocab(const Tokenizer *t, const uint64_t *count)
+{
+    printf("id\tkind\tbytes\thex\ttoken%s\n", count ? "\tcount" : "");
+    for (uint32_t id = 0; id < t->n_vocab; id++) {
+        if (t->kind[id] == TOK_NONE) continue;
+        size_t len;
+        const char *p = tok_bytes(t, id, &len);
+        printf("%u\t%s\t%zu\t", id, t->kind[id] == TOK_SPECIAL ? "special" : len == 1 ? "byte" : "token", len);
+        for (size_t i = 0; i < len; i++) printf("%02x", (unsigned char)p[i]);
+        putchar('\t');
+        show_token(stdout, p, len);
+        if (count) printf("\t%" PRIu64, count[id]);
+        putchar('\n');
+    }
+}
+
 int bpe_info(const BpeInfoOpts *o, Err *e)
 {
     Tokenizer *t = bpe_load(&o->src, e);
@@ -460,20 +570,42 @@ int bpe_info(const BpeInfoOpts *o, Err *e)
     int rc = -1;
     InfoCtx c = { 0 };
     uint32_t *order = NULL;
-    uint32_t n_tokens = 0, n_single = 0, max_len = 0;
+    uint64_t n_bytes = 0;
+    if (o->vocab) {
+        if (o->n_inputs && count_tokens(t, o, &c, &n_bytes, e)) goto done;
+        print_vocab(t, c.count);
+        goto flush;
+    }
+    /* the longest token: the first (lowest id) of the greatest length */
+    uint32_t n_tokens = 0, n_single = 0, max_len = 0, longest = 0, n_longest = 0;
     for (uint32_t id = 0; id < t->n_vocab; id++) {
         size_t len;
         tok_bytes(t, id, &len);
         n_tokens += t->kind[id] != TOK_NONE;
         n_single += t->kind[id] == TOK_NORMAL && len == 1;
-        if (t->kind[id] == TOK_NORMAL && len > max_len) max_len = (uint32_t)len;
+        if (t->kind[id] != TOK_NORMAL) continue;
+        if (len > max_len) {
+            max_len = (uint32_t)len;
+            longest = id;
+            n_longest = 1;
+        } else if (len == max_len) {
+            n_longest++;
+        }
     }
     printf("source:        %s\n", o->src.json ? o->src.json : o->src.tiktoken);
     printf("vocab size:    %u ids (%u tokens: %u single bytes, %u longer, %u special)\n", t->n_vocab,
            n_tokens, n_single, n_tokens - n_single - t->n_specials, t->n_specials);
     printf("merges:        %u%s\n", t->n_merges,
            t->rank_by_bytes ? " (rank file: pairs merge by the rank of their bytes, as tiktoken)" : "");
-    printf("longest token: %u bytes\n", max_len);
+    printf("longest token: %u bytes", max_len);
+    if (n_longest) {
+        size_t len;
+        const char *p = tok_bytes(t, longest, &len);
+        printf(", id %u ", longest);
+        show_token(stdout, p, len);
+        if (n_longest > 1) printf(" (and %u more of that length)", n_longest - 1);
+    }
+    putchar('\n');
     const char *bi = t->regex ? pretok_builtin_of(t->regex) : NULL;
     if (bi) printf("pattern:       %s\n", bi);
     else printf("pattern:       %s\n", t->regex ? t->regex : "(none: the whole text is one piece)");
@@ -491,16 +623,8 @@ int bpe_info(const BpeInfoOpts *o, Err *e)
         printf("%s\n", (int64_t)t->specials[i] == t->eot_id ? "  (end-of-text)" : "");
     }
     if (o->n_inputs) {
-        if (!(c.count = calloc(t->n_vocab, sizeof *c.count))) {
-            err_set(e, "out of memory");
-            goto done;
-        }
-        DocOpts doc = o->doc;
-        doc.raw_bytes_ok = 1;
-        uint64_t n_bytes;
-        if (bpe_encode_docs(t, &doc, o->inputs, o->n_inputs, o->common.threads, 0, NULL, count_doc,
-                            &c, &n_bytes, e))
-            goto done;
+        fflush(stdout); /* the description shows while the documents are encoded */
+        if (count_tokens(t, o, &c, &n_bytes, e)) goto done;
         uint32_t used = 0;
         for (uint32_t id = 0; id < t->n_vocab; id++) used += c.count[id] > 0;
         printf("documents:     %" PRIu64 ", %" PRIu64 " bytes\n", c.n_docs, n_bytes);
@@ -524,6 +648,7 @@ int bpe_info(const BpeInfoOpts *o, Err *e)
             putchar('\n');
         }
     }
+flush:
     if (fflush(stdout) || ferror(stdout)) {
         err_sys(e, "-", "write");
         goto done;

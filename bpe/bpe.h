@@ -39,6 +39,7 @@ typedef struct BpeDecodeOpts {
     BpeSource src;
     CommonOpts common;
     const char *in, *out; /* token stream in ("-": stdin), text out */
+    int ids;              /* in is decimal ids, one document a line (encode --ids), not a stream */
     int text;             /* 1: raw bytes; 0: JSON Lines {"text": ...} */
     const char *sep;      /* with text: a line written between documents */
 } BpeDecodeOpts;
@@ -50,6 +51,7 @@ typedef struct BpeInfoOpts {
     DocOpts doc;
     CommonOpts common;
     unsigned top;              /* most frequent tokens to list */
+    int vocab;                 /* the vocabulary as a table (one token a line) instead */
     const char *const *inputs; /* documents to measure; none: only the tokenizer */
     size_t n_inputs;
 } BpeInfoOpts;

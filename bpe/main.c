@@ -16,21 +16,25 @@ static int usage(FILE *f, int code)
         "usage: bpe train [options] [FILE...] -o tokenizer.json\n"
         "       bpe encode (-t tokenizer.json | --tiktoken FILE --pattern NAME) [FILE...] > x.tok\n"
         "       bpe decode (-t tokenizer.json | --tiktoken FILE --pattern NAME) [x.tok] > x.jsonl\n"
-        "       bpe info   (-t tokenizer.json | --tiktoken FILE --pattern NAME) [FILE...]\n"
+        "       bpe decode (...) --ids [x.ids] > x.jsonl\n"
+        "       bpe info   (-t tokenizer.json | --tiktoken FILE --pattern NAME) [--vocab] [FILE...]\n"
         "       bpe convert FILE.tiktoken --pattern NAME -o tokenizer.json\n"
         "\n"
         "Byte-level BPE, identical to tiktoken and Hugging Face tokenizers on the same\n"
         "vocabulary. train learns a vocabulary from documents into a tokenizer.json that\n"
         "HF tokenizers loads; merges never cross a pre-tokenizer boundary. encode turns\n"
         "documents into a token stream (docs/formats.md) with end-of-text after each\n"
-        "document; decode turns a stream back into documents; info describes a tokenizer\n"
-        "and, given documents, measures it on them; convert turns a tiktoken rank file\n"
-        "into a tokenizer.json.\n"
+        "document; decode turns a stream (or encode --ids's id lists) back into\n"
+        "documents; info describes a tokenizer (or lists its tokens) and, given\n"
+        "documents, measures it on them; convert turns a tiktoken rank file into a\n"
+        "tokenizer.json.\n"
         "\n"
         "  example: bpe train --vocab-size 8000 corpus.jsonl.gz -o tok.json\n"
         "           bpe encode -t tok.json < unique.jsonl > corpus.tok\n"
         "           bpe encode --tiktoken r50k_base.tiktoken --pattern gpt2 --ids < x.jsonl\n"
         "           bpe decode -t tok.json corpus.tok | head\n"
+        "           echo '464 5822 531' | bpe decode --tiktoken r50k_base.tiktoken --pattern gpt2 --ids --text\n"
+        "           bpe info -t tok.json --vocab corpus.jsonl.gz | sort -t$'\\t' -k6 -n | head\n"
         "\n"
         "The vocabulary (encode, decode, info):\n"
         "  -t, --tokenizer FILE tokenizer.json (ours, or a byte-level BPE one from HF)\n"
@@ -59,15 +63,21 @@ static int usage(FILE *f, int code)
         "                       there and starts the next one.\n"
         "  --ids                write ids as decimal text, one document a line, instead of a\n"
         "                       token stream\n"
-        "  Plain-text input that is not valid UTF-8 is encoded as its bytes.\n"
+        "  Plain text must be UTF-8 (--encoding latin1 reads Latin-1), as in every program.\n"
         "\n"
         "decode:\n"
         "  -o FILE              output (default: stdout)\n"
+        "  --ids                read decimal ids, one document a line (what encode --ids\n"
+        "                       writes), instead of a token stream\n"
         "  --text               write each document's raw bytes (default: JSON Lines {\"text\":...})\n"
         "  --sep LINE           with --text: write LINE on a line of its own between documents\n"
         "\n"
         "info:\n"
         "  --top N              with documents: list the N most frequent tokens (default 20)\n"
+        "  --vocab              instead of the summary, the vocabulary as a table, one token a\n"
+        "                       line: id, kind (byte, token, special), length in bytes, the\n"
+        "                       bytes in hex, the token quoted with escapes, and with\n"
+        "                       documents its count on them\n"
         "\n",
         f);
     fputs(cli_doc_help, f);
@@ -148,9 +158,10 @@ static int cmd_decode(int argc, char **argv)
         if ((k = cli_common_option("bpe", &o.common, argc, argv, &i))) { if (k == 2) return 2; continue; }
         if (!strcmp(a, "-o") && i + 1 < argc) o.out = argv[++i];
         else if (!strcmp(a, "--text")) o.text = 1;
+        else if (!strcmp(a, "--ids")) o.ids = 1;
         else if (!strcmp(a, "--sep") && i + 1 < argc) o.sep = argv[++i];
         else if (a[0] == '-' && a[1]) return BAD("decode: unknown option '%s'", a);
-        else if (o.in) return BAD("decode reads one token stream");
+        else if (o.in) return BAD("decode reads one input (a token stream, or id lists with --ids)");
         else o.in = a;
     }
     if (check_source(&o.src)) return 2;
@@ -175,7 +186,8 @@ static int cmd_info(int argc, char **argv)
             uint64_t v;
             if (cli_u64(argv[++i], 0, 1000000, &v)) return BAD("--top needs 0..1000000, not '%s'", argv[i]);
             o.top = (unsigned)v;
-        } else if (a[0] == '-' && a[1]) return BAD("info: unknown option '%s'", a);
+        } else if (!strcmp(a, "--vocab")) o.vocab = 1;
+        else if (a[0] == '-' && a[1]) return BAD("info: unknown option '%s'", a);
         else if (n == MAX_INPUTS) return BAD("more than %d input files", MAX_INPUTS);
         else inputs[n++] = a;
     }

@@ -177,7 +177,7 @@ static void *count_work(void *arg)
 /* Read every document and count pieces into out. */
 static int count_pieces(const BpeTrainOpts *o, const Pretok *pre, unsigned threads, PieceMap *out,
                         uint64_t *n_docs, uint64_t *n_bytes, uint64_t *n_pieces, Progress *p,
-                        Err *e)
+                        DocStats *dst, Err *e)
 {
     TrainShared sh = { o, pre };
     Counter *c = calloc(threads, sizeof *c);
@@ -193,7 +193,7 @@ static int count_pieces(const BpeTrainOpts *o, const Pretok *pre, unsigned threa
         }
     }
     DocOpts doc = o->doc;
-    doc.raw_bytes_ok = 1;
+    doc.stats_out = dst;
     DocReader *r = doc_open(&doc, o->inputs, o->n_inputs, e);
     if (!r) goto done;
     *n_docs = *n_bytes = *n_pieces = 0;
@@ -579,7 +579,8 @@ int bpe_train(const BpeTrainOpts *o, Err *e)
         goto done;
     }
     uint64_t n_docs = 0, n_bytes = 0, n_pieces = 0;
-    if (count_pieces(o, pre, threads, &pieces, &n_docs, &n_bytes, &n_pieces, &p, e)) goto done;
+    DocStats dst = { 0 };
+    if (count_pieces(o, pre, threads, &pieces, &n_docs, &n_bytes, &n_pieces, &p, &dst, e)) goto done;
 
     /* The alphabet: all 256 bytes, or with --hf-compat those seen. */
     int seen[256] = { 0 };
@@ -735,12 +736,14 @@ int bpe_train(const BpeTrainOpts *o, Err *e)
             if (tok_add_special(t, o->specials[k], strlen(o->specials[k]), NULL, e)) goto done;
     if (tok_finish(t, e) || tok_save_json(t, o->out, e)) goto done;
     double secs = progress_elapsed(&p);
+    char files[512];
+    doc_summary(&dst, 0, files, sizeof files);
     progress_summary(&p,
                      "trained %s: %u ids (%u merges, %zu specials) from %" PRIu64 " documents, %.1f MB, %" PRIu64
-                     " pieces (%zu unique) in %.2f s, %.0f merges/s%s",
+                     " pieces (%zu unique) in %.2f s, %.0f merges/s%s%s",
                      err_name(o->out), t->n_vocab, t->n_merges, o->n_specials, n_docs, (double)n_bytes / 1e6,
                      n_pieces, n_unique, secs, progress_elapsed(&pm) > 0 ? n_merged / progress_elapsed(&pm) : 0.0,
-                     t->n_vocab < o->vocab_size ? " (stopped early: no pair left at --min-frequency)" : "");
+                     t->n_vocab < o->vocab_size ? " (stopped early: no pair left at --min-frequency)" : "", files);
     rc = 0;
     goto done;
 oom:

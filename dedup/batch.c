@@ -41,7 +41,7 @@ struct KeyBatch {
     size_t stride;
 };
 
-KeyBatch *batch_new(const DedupOpts *o, Err *e)
+KeyBatch *dbatch_new(const DedupOpts *o, Err *e)
 {
     KeyBatch *b = calloc(1, sizeof *b);
     if (!b) goto oom;
@@ -52,7 +52,7 @@ KeyBatch *batch_new(const DedupOpts *o, Err *e)
         b->w[t].b = b;
         if (dockeys_init(&b->w[t].k, o, e)) {
             b->n_threads = t;
-            batch_free(b);
+            dbatch_free(b);
             return NULL;
         }
     }
@@ -63,12 +63,12 @@ KeyBatch *batch_new(const DedupOpts *o, Err *e)
     if (!b->slot || !b->rows) goto oom;
     return b;
 oom:
-    batch_free(b);
+    dbatch_free(b);
     err_set(e, "out of memory");
     return NULL;
 }
 
-void batch_free(KeyBatch *b)
+void dbatch_free(KeyBatch *b)
 {
     if (!b) return;
     for (unsigned t = 0; b->w && t < b->n_threads; t++) {
@@ -82,7 +82,7 @@ void batch_free(KeyBatch *b)
     free(b);
 }
 
-int batch_fill(KeyBatch *b, DocReader *in, Err *e)
+int dbatch_fill(KeyBatch *b, DocReader *in, Err *e)
 {
     b->n = 0;
     b->arena.len = 0;
@@ -136,7 +136,7 @@ static void *work(void *arg)
     return NULL;
 }
 
-int batch_compute(KeyBatch *b, Err *e)
+int dbatch_compute(KeyBatch *b, Err *e)
 {
     unsigned nt = b->n_threads;
     if (nt > b->n) nt = b->n ? (unsigned)b->n : 1;
@@ -161,10 +161,10 @@ int batch_compute(KeyBatch *b, Err *e)
     return 0;
 }
 
-size_t batch_len(const KeyBatch *b) { return b->n; }
-const Doc *batch_doc(const KeyBatch *b, size_t i) { return &b->slot[i].d; }
+size_t dbatch_len(const KeyBatch *b) { return b->n; }
+const Doc *dbatch_doc(const KeyBatch *b, size_t i) { return &b->slot[i].d; }
 
-void batch_keys(const KeyBatch *b, size_t i, DocKeys *k)
+void dbatch_keys(const KeyBatch *b, size_t i, DocKeys *k)
 {
     const uint64_t *row = b->rows + i * b->stride;
     k->exact_lo = row[0];

@@ -5,7 +5,10 @@
  * by spaces, with a bit per set). With --max-doc-freq N a first pass counts, per
  * evaluation gram, the training documents holding it; grams in more than N are
  * ignored. Files are read twice for that; stdin is copied to a temporary file
- * on the first pass. Character counts (--window, --min-piece) are code points. */
+ * on the first pass. Across shards that pass is a map (`decontam count`, a
+ * count file a shard) and a reduce (--doc-freq: the files summed), so that each
+ * shard sees the whole corpus's counts. Character counts (--window,
+ * --min-piece) are code points. */
 #include "dedup.h"
 
 #include <inttypes.h>
@@ -16,6 +19,7 @@
 #include <utf8proc.h>
 
 #include "hash.h"
+#include "iofile.h"
 #include "progress.h"
 #include "utf8.h"
 
@@ -220,6 +224,7 @@ typedef struct Decon {
     Buf extra, ref;
     DocWriter *out, *rej, *rem;
     int spooled; /* the documents come from stdin's spool: name them "-" */
+    uint64_t n_counted; /* documents the first pass read */
 } Decon;
 
 static int lowest_set(uint64_t sets)
@@ -376,7 +381,7 @@ static int count_pass(Decon *r, const char *const *paths, size_t n, const char *
 {
     const DecontamOpts *o = r->o;
     DocOpts opts = o->doc;
-    if (!spool) opts.bad_lines = NULL;
+    if (!spool && !o->count_only) opts.bad_lines = NULL;
     DocReader *in = doc_open(&opts, paths, n, e);
     if (!in) return -1;
     DocWriter *sp = spool ? docw_open(spool, &o->doc, e) : NULL;
@@ -402,6 +407,7 @@ static int count_pass(Decon *r, const char *const *paths, size_t n, const char *
         }
         if (sp && (rc = docw_write(sp, &d, NULL, 0, NULL, e))) break;
     }
+    r->n_counted = doc_no;
     if (rc < 0) {
         doc_abort(in);
         docw_abort(sp);
@@ -412,6 +418,116 @@ static int count_pass(Decon *r, const char *const *paths, size_t n, const char *
         return -1;
     }
     return sp ? docw_close(sp, e) : 0;
+}
+
+/* ---- count files: the first pass as a map (a file a shard) and a reduce
+ * (the files summed), as dedup's sig | sort | cluster is for dedup ---- */
+
+/* An order-free digest of the evaluation grams' keys: a count file made with
+ * other --eval sets or another --gram is refused. */
+static uint64_t grams_digest(const GramSet *t)
+{
+    uint64_t d = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slot[i].sets) d += hash64(&t->slot[i].key, sizeof t->slot[i].key, 0);
+    return d;
+}
+
+static void count_header(const Decon *r, char *out, size_t n)
+{
+    snprintf(out, n, "!\tdecontam-count gram=%u grams=%zu keys=%016" PRIx64, r->o->gram, r->grams.n,
+             grams_digest(&r->grams));
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The count file (see decontam_run in dedup.h) of the first pass, to o->out. */
+static int write_counts(const Decon *r, uint64_t *n_found, Err *e)
+{
+    size_t n = 0;
+    uint64_t *keys = malloc((r->grams.n ? r->grams.n : 1) * sizeof *keys);
+    if (!keys) return err_set(e, "out of memory");
+    for (size_t i = 0; i < r->grams.cap; i++)
+        if (r->grams.slot[i].sets && r->grams.slot[i].n_docs) keys[n++] = r->grams.slot[i].key;
+    qsort(keys, n, sizeof *keys, cmp_u64); /* the same bytes whatever the table's order */
+    *n_found = n;
+    OutFile *out = out_open(r->o->out, e);
+    if (!out) {
+        free(keys);
+        return -1;
+    }
+    char line[128];
+    count_header(r, line, sizeof line - 1);
+    strcat(line, "\n");
+    int rc = out_write(out, line, strlen(line), e);
+    for (size_t i = 0; !rc && i < n; i++) {
+        int len = snprintf(line, sizeof line, "%016" PRIx64 "\t%" PRIu32 "\n", keys[i],
+                           gram_find(&r->grams, keys[i])->n_docs);
+        rc = out_write(out, line, (size_t)len, e);
+    }
+    free(keys);
+    if (rc) {
+        out_abort(out);
+        return -1;
+    }
+    return out_close(out, e);
+}
+
+/* --doc-freq: the count files of the shards, summed into each gram's n_docs
+ * (saturating, as the first pass counts). */
+static int read_counts(Decon *r, Err *e)
+{
+    const DecontamOpts *o = r->o;
+    char want[128];
+    count_header(r, want, sizeof want);
+    for (size_t f = 0; f < o->n_doc_freq; f++) {
+        const char *path = o->doc_freq[f];
+        InFile *in = in_open(path, 4096, e);
+        if (!in) return -1;
+        const char *line;
+        size_t len;
+        uint64_t lineno = 0;
+        int rc;
+        while ((rc = in_line(in, &line, &len, e)) == 1) {
+            lineno++;
+            if (lineno == 1 || (len && line[0] == '!')) { /* count files cat'ed: a header each */
+                if (len != strlen(want) || memcmp(line, want, len)) {
+                    rc = err_at(e, path, lineno, "not a count file of these --eval sets with --gram %u "
+                                                 "(dedup decontam count makes one)", o->gram);
+                    break;
+                }
+                continue;
+            }
+            uint64_t key = 0, n_docs = 0;
+            size_t i = 0;
+            for (; i < 16 && i < len; i++) {
+                int c = line[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                if (v < 0) break;
+                key = key << 4 | (uint64_t)v;
+            }
+            int ok = i == 16 && i + 1 < len && line[i] == '\t';
+            for (i++; ok && i < len; i++) {
+                if (line[i] < '0' || line[i] > '9' || n_docs > UINT32_MAX) ok = 0;
+                else n_docs = n_docs * 10 + (uint64_t)(line[i] - '0');
+            }
+            GramSlot *g = ok ? gram_find(&r->grams, key) : NULL;
+            if (!g) {
+                rc = err_at(e, path, lineno, ok ? "%016" PRIx64 " is no evaluation gram" : "expected KEY<tab>COUNT",
+                            key);
+                break;
+            }
+            uint64_t sum = g->n_docs + n_docs;
+            g->n_docs = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+        }
+        if (rc == 0 && !lineno) rc = err_at(e, path, 1, "empty: not a count file");
+        in_close(in);
+        if (rc < 0) return -1;
+    }
+    return 0;
 }
 
 void decontam_counts_free(DecontamCounts *c)
@@ -441,7 +557,22 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     progress_start(&p, "dedup decontam", o->common.progress, 0);
     if (load_evals(&r, e)) goto fail;
     c->eval_grams = r.grams.n;
-    if (o->max_doc_freq) {
+    if (o->count_only) { /* the map: this shard's counts, and no more */
+        uint64_t n_found = 0;
+        if (count_pass(&r, paths, n, NULL, e) || write_counts(&r, &n_found, e)) goto fail;
+        progress_end(&p);
+        progress_summary(&p, "%" PRIu64 " in; %" PRIu64 " of %" PRIu64 " eval %u-grams found in them",
+                         r.n_counted, n_found, c->eval_grams, o->gram);
+        c->in = r.n_counted;
+        free(r.grams.slot);
+        words_free(&r.w);
+        return 0;
+    }
+    if (o->max_doc_freq && o->n_doc_freq) { /* the reduce: the shards' counts summed */
+        if (read_counts(&r, e)) goto fail;
+        for (size_t i = 0; i < r.grams.cap; i++)
+            if (r.grams.slot[i].sets && r.grams.slot[i].n_docs > o->max_doc_freq) c->frequent_grams++;
+    } else if (o->max_doc_freq) {
         if (from_stdin) {
             const char *tmp = getenv("TMPDIR");
             snprintf(spool_dir, sizeof spool_dir, "%s/dedup-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
@@ -481,6 +612,8 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     }
     if (rc < 0) goto fail;
     c->bad = doc_stats(in)->n_bad;
+    char files[512]; /* bad lines and files, and the files read each way */
+    doc_summary(doc_stats(in), 1, files, sizeof files);
     if (r.rem) {
         rc = docw_close(r.rem, e);
         r.rem = NULL;
@@ -512,10 +645,10 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
         progress_summary(&p,
                          "%" PRIu64 " in = %" PRIu64 " kept whole + %" PRIu64 " cut (into %" PRIu64
                          " pieces) + %" PRIu64 " dropped (%" PRIu64 " over-split, %" PRIu64
-                         " no piece long enough); %" PRIu64 " bad lines skipped; %" PRIu64
+                         " no piece long enough)%s; %" PRIu64
                          " eval %u-grams, %" PRIu64 " ignored as frequent; %s",
                          c->in, c->kept, c->cut, c->pieces, c->dropped, c->over_split, c->too_short,
-                         c->bad, c->eval_grams, o->gram, c->frequent_grams, per.data ? per.data : "");
+                         files, c->eval_grams, o->gram, c->frequent_grams, per.data ? per.data : "");
         buf_free(&per);
     }
     if (spool[0]) unlink(spool);

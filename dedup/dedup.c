@@ -84,6 +84,47 @@ const char *verify_name(VerifyMode v)
     return v == VERIFY_EXACT ? "exact" : v == VERIFY_ESTIMATE ? "estimate" : "off";
 }
 
+/* The shingle set of d's words (from the spill when d->words is NULL) into
+ * *set; SIZE_MAX on error. */
+static size_t verify_set(Verifier *v, const VerifyDoc *d, uint64_t **set, size_t *cap, Err *e)
+{
+    const char *w = d->words;
+    if (!w) {
+        if (spill_read(v->spill, d->off_bytes, d->words_len, &v->words, e)) return SIZE_MAX;
+        w = v->words.data ? v->words.data : "";
+    }
+    size_t n = minhash_shingle_set(v->ngram, w, d->words_len, set, cap);
+    if (n == SIZE_MAX) err_set(e, "out of memory");
+    return n;
+}
+
+int verify_pair(Verifier *v, const VerifyDoc *doc, const VerifyDoc *kept, Err *e)
+{
+    double j;
+    if (v->mode == VERIFY_ESTIMATE) {
+        j = minhash_jaccard(doc->sig, kept->sig, v->n_perm);
+    } else {
+        if (v->n_set == SIZE_MAX && (v->n_set = verify_set(v, doc, &v->set, &v->cap_set, e)) == SIZE_MAX)
+            return -1;
+        size_t kn = verify_set(v, kept, &v->kset, &v->cap_kset, e);
+        if (kn == SIZE_MAX) return -1;
+        j = minhash_jaccard_sets(v->set, v->n_set, v->kset, kn);
+    }
+    v->verified++;
+    if (j >= v->threshold) return 1;
+    v->below++;
+    return 0;
+}
+
+void verify_free(Verifier *v)
+{
+    buf_free(&v->words);
+    free(v->set);
+    free(v->kset);
+    v->set = v->kset = NULL;
+    v->cap_set = v->cap_kset = 0;
+}
+
 void dedup_params(const DedupOpts *o, char *out, size_t n)
 {
     snprintf(out, n, "mode=%s norm=%s ngram=%u bands=%u rows=%u seed=%" PRIu64 " verify=%s",
@@ -116,10 +157,7 @@ typedef struct Run {
     size_t n_kept, cap_kept;
     uint32_t *cand;  /* this document's candidates: kept ids sharing a band */
     size_t cap_cand;
-    uint64_t *set, *kset; /* shingle sets: this document's, a kept one's */
-    size_t cap_set, cap_kset;
-    Buf kwords;
-    DedupCounts *c;
+    Verifier ver; /* --verify: its counts are the run's */
     Buf extra;
 } Run;
 
@@ -127,6 +165,8 @@ static uint32_t path_index(Run *r, const char *path)
 {
     if (!path) return UINT32_MAX;
     if (r->last_path < r->n_paths && r->paths[r->last_path] == path) return (uint32_t)r->last_path;
+    if (r->last_path + 1 < r->n_paths && r->paths[r->last_path + 1] == path) /* the next file */
+        return (uint32_t)++r->last_path;
     for (size_t i = 0; i < r->n_paths; i++)
         if (r->paths[i] == path || !strcmp(r->paths[i], path)) return (uint32_t)(r->last_path = i);
     return UINT32_MAX;
@@ -153,33 +193,6 @@ static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
-}
-
-/* 1 when kept document id passes --verify against the current one (*set_n:
- * the current document's shingle set size, SIZE_MAX until first needed), 0
- * when not, -1 on error. */
-static int verified(Run *r, uint32_t id, size_t *set_n, Err *e)
-{
-    const DedupOpts *o = r->o;
-    DocKeys *k = &r->k;
-    double j;
-    if (o->verify == VERIFY_ESTIMATE) {
-        j = minhash_jaccard(k->sig, r->sigs + (size_t)id * k->mh.n_perm, k->mh.n_perm);
-    } else {
-        if (*set_n == SIZE_MAX &&
-            (*set_n = minhash_shingle_set(o->ngram, k->words, k->words_len, &r->set, &r->cap_set)) ==
-                SIZE_MAX)
-            return err_set(e, "out of memory");
-        if (spill_read(&r->spill, r->woff[id], (size_t)(r->woff[id + 1] - r->woff[id]), &r->kwords, e))
-            return -1;
-        size_t kn = minhash_shingle_set(o->ngram, r->kwords.data, r->kwords.len, &r->kset, &r->cap_kset);
-        if (kn == SIZE_MAX) return err_set(e, "out of memory");
-        j = minhash_jaccard_sets(r->set, *set_n, r->kset, kn);
-    }
-    r->c->verified++;
-    if (j >= o->threshold) return 1;
-    r->c->below++;
-    return 0;
 }
 
 /* The earliest kept document this one duplicates into *dup (UINT64_MAX: none),
@@ -217,13 +230,19 @@ static int find_dup(Run *r, uint64_t *dup, const char **reason, Err *e)
     }
     if (!n) return 0;
     qsort(r->cand, n, sizeof *r->cand, cmp_u32);
-    size_t set_n = SIZE_MAX;
+    VerifyDoc doc = { .sig = k->sig, .words = k->words, .words_len = k->words_len };
+    r->ver.n_set = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        if (i && r->cand[i] == r->cand[i - 1]) continue; /* shares more than one band */
-        int v = o->verify ? verified(r, r->cand[i], &set_n, e) : 1;
+        uint32_t id = r->cand[i];
+        if (i && id == r->cand[i - 1]) continue; /* shares more than one band */
+        VerifyDoc kept = { 0 };
+        if (o->verify == VERIFY_ESTIMATE) kept.sig = r->sigs + (size_t)id * k->mh.n_perm;
+        else if (o->verify == VERIFY_EXACT)
+            kept = (VerifyDoc){ .words_len = (size_t)(r->woff[id + 1] - r->woff[id]), .off_bytes = r->woff[id] };
+        int v = o->verify ? verify_pair(&r->ver, &doc, &kept, e) : 1;
         if (v < 0) return -1;
         if (v) {
-            *dup = r->cand[i];
+            *dup = id;
             *reason = "near";
             return 0;
         }
@@ -284,34 +303,35 @@ static void run_free(Run *r)
     free(r->woff);
     spill_close(&r->spill);
     free(r->cand);
-    free(r->set);
-    free(r->kset);
-    buf_free(&r->kwords);
+    verify_free(&r->ver);
     buf_free(&r->extra);
 }
 
 int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e)
 {
     memset(c, 0, sizeof *c);
-    Run r = { .o = o, .paths = paths, .n_paths = n, .c = c };
+    Run r = { .o = o, .paths = paths, .n_paths = n };
     DocReader *in = NULL;
     DocWriter *out = NULL, *rej = NULL;
     KeyBatch *batch = NULL;
     if (dockeys_init(&r.k, o, e)) return -1;
+    r.ver = (Verifier){ .mode = o->verify, .threshold = o->threshold, .ngram = o->ngram,
+                        .n_perm = r.k.mh.n_perm, .spill = &r.spill };
     if (o->verify == VERIFY_EXACT && o->mode != MODE_EXACT && spill_open(&r.spill, e)) goto fail;
-    if (!(batch = batch_new(o, e))) goto fail;
+    if (!(batch = dbatch_new(o, e))) goto fail;
     if (!(in = doc_open(&o->doc, paths, n, e))) goto fail;
+    r.paths = doc_paths(in, &r.n_paths); /* the files read: folders expanded */
     if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
     if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto fail;
     Progress p;
     progress_start(&p, "dedup", o->common.progress, doc_total_size(in));
     int rc;
-    while ((rc = batch_fill(batch, in, e)) == 1) {
-        if (batch_compute(batch, e)) goto fail;
-        for (size_t i = 0; i < batch_len(batch); i++) {
-            const Doc *d = batch_doc(batch, i);
+    while ((rc = dbatch_fill(batch, in, e)) == 1) {
+        if (dbatch_compute(batch, e)) goto fail;
+        for (size_t i = 0; i < dbatch_len(batch); i++) {
+            const Doc *d = dbatch_doc(batch, i);
             c->in++;
-            batch_keys(batch, i, &r.k);
+            dbatch_keys(batch, i, &r.k);
             const char *reason = NULL;
             uint64_t dup;
             if (find_dup(&r, &dup, &reason, e)) goto fail;
@@ -320,7 +340,7 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
                 c->kept++;
             } else {
                 const KeptLoc *l = &r.loc[dup];
-                if (dedup_extra(&r.extra, reason, l->path == UINT32_MAX ? NULL : paths[l->path],
+                if (dedup_extra(&r.extra, reason, l->path == UINT32_MAX ? NULL : r.paths[l->path],
                                 l->lineno))
                     goto oom;
                 if (rej && docw_write(rej, d, NULL, 0, r.extra.data, e)) goto fail;
@@ -332,6 +352,8 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
     }
     if (rc < 0) goto fail;
     c->bad = doc_stats(in)->n_bad;
+    char files[512]; /* bad lines and files, and the files read each way */
+    doc_summary(doc_stats(in), 1, files, sizeof files);
     progress_end(&p);
     uint64_t in_bytes = doc_stats(in)->n_bytes;
     if (rej) {
@@ -351,6 +373,8 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
     }
     in = NULL;
     double s = progress_elapsed(&p);
+    c->verified = r.ver.verified;
+    c->below = r.ver.below;
     char vsum[160] = "";
     if (o->verify && o->mode != MODE_EXACT)
         snprintf(vsum, sizeof vsum,
@@ -363,11 +387,11 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
     }
     progress_summary(&p,
                      "%" PRIu64 " in = %" PRIu64 " kept + %" PRIu64 " exact + %" PRIu64
-                     " near duplicates dropped%s; %" PRIu64 " bad lines skipped; %.1f MB in %.2f s%s",
+                     " near duplicates dropped%s%s; %.1f MB in %.2f s%s",
                      c->in, c->kept, c->exact, c->near, o->rejects ? " (to --rejects)" : "",
-                     c->bad, in_bytes / 1e6, s, vsum);
+                     files, in_bytes / 1e6, s, vsum);
     run_free(&r);
-    batch_free(batch);
+    dbatch_free(batch);
     return 0;
 oom:
     err_set(e, "out of memory");
@@ -376,6 +400,6 @@ fail:
     docw_abort(out);
     doc_abort(in);
     run_free(&r);
-    batch_free(batch);
+    dbatch_free(batch);
     return -1;
 }

@@ -111,6 +111,34 @@ int spill_read(Spill *s, uint64_t off_bytes, size_t n, Buf *out, Err *e);
 uint64_t spill_size(const Spill *s);
 void spill_close(Spill *s); /* on a zeroed Spill: nothing */
 
+/* --verify's check of a candidate pair, for the run (dedup.c) and cluster
+ * (shard.c): a document against a kept one, by the share of equal signature
+ * values (estimate) or the Jaccard of their shingle sets (exact). */
+typedef struct VerifyDoc {
+    const uint64_t *sig; /* estimate: (n_perm) */
+    const char *words;   /* exact: the words (single-spaced), or NULL: they are */
+    size_t words_len;    /* the words_len bytes at off_bytes in the spill */
+    uint64_t off_bytes;
+} VerifyDoc;
+
+typedef struct Verifier {
+    VerifyMode mode;
+    double threshold;
+    unsigned ngram, n_perm;
+    Spill *spill;         /* borrowed: where exact reads words back */
+    Buf words;            /* scratch for the words read back */
+    uint64_t *set, *kset; /* shingle sets: the current document's, a kept one's */
+    size_t n_set;         /* SIZE_MAX: the current document's set is not made yet */
+    size_t cap_set, cap_kset;
+    uint64_t verified, below; /* pairs checked, and those under the threshold */
+} Verifier;
+
+/* 1 when kept passes --verify against doc, 0 when not, -1 on error. The pairs
+ * of one document come one after another: v->n_set = SIZE_MAX before its
+ * first, so that its set is made once. */
+int verify_pair(Verifier *v, const VerifyDoc *doc, const VerifyDoc *kept, Err *e);
+void verify_free(Verifier *v); /* frees the scratch; the counts stay */
+
 typedef struct DedupOpts {
     DedupMode mode;
     NormMode norm;
@@ -138,7 +166,7 @@ typedef struct DocKeys {
     uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text (mode != MODE_NEAR) */
     size_t n_shingles;    /* 0: no words, so no band keys */
     const char *words;    /* the words the shingles are cut from, single-spaced; borrowed from
-                           * norm/joined (or the batch, after batch_keys) */
+                           * norm/joined (or the batch, after dbatch_keys) */
     size_t words_len;
     uint64_t *sig;        /* (n_perm) */
     uint64_t *bandk;      /* (bands) */
@@ -156,16 +184,16 @@ void dedup_params(const DedupOpts *o, char *out, size_t n);
 
 /* A batch of documents read ahead, whose keys -j threads compute (batch.c). */
 typedef struct KeyBatch KeyBatch;
-KeyBatch *batch_new(const DedupOpts *o, Err *e); /* caller frees with batch_free() */
-void batch_free(KeyBatch *b);
+KeyBatch *dbatch_new(const DedupOpts *o, Err *e); /* caller frees with dbatch_free() */
+void dbatch_free(KeyBatch *b);
 /* Read up to 4096 documents (or 8 MB) from in: 1 some, 0 none left, -1 error. */
-int batch_fill(KeyBatch *b, DocReader *in, Err *e);
-int batch_compute(KeyBatch *b, Err *e);
-size_t batch_len(const KeyBatch *b);
-const Doc *batch_doc(const KeyBatch *b, size_t i); /* borrowed until the next fill */
+int dbatch_fill(KeyBatch *b, DocReader *in, Err *e);
+int dbatch_compute(KeyBatch *b, Err *e);
+size_t dbatch_len(const KeyBatch *b);
+const Doc *dbatch_doc(const KeyBatch *b, size_t i); /* borrowed until the next fill */
 /* Document i's keys into k (made by dockeys_init with the same options); with
  * --verify exact, k->words points into the batch until the next fill. */
-void batch_keys(const KeyBatch *b, size_t i, DocKeys *k);
+void dbatch_keys(const KeyBatch *b, size_t i, DocKeys *k);
 
 /* dedup / dedup exact / dedup minhash over paths (n 0: stdin). */
 int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e);
@@ -187,6 +215,9 @@ typedef struct DecontamOpts {
     size_t min_piece;      /* pieces shorter than this (characters) are dropped: 200 */
     unsigned max_pieces;   /* more pieces than this: the document is dropped: 10 */
     uint64_t max_doc_freq; /* grams in more training documents are ignored; 0: no limit */
+    int count_only;        /* `decontam count`: write the first pass's counts to out, no more */
+    const char *const *doc_freq; /* --doc-freq: count files (summed) instead of the first pass */
+    size_t n_doc_freq;
     const char *out, *rejects, *removed;
     DocOpts doc;
     CommonOpts common;
@@ -200,7 +231,13 @@ typedef struct DecontamCounts {
 
 /* Decontaminate paths (n 0: stdin) against o->evals; fills c (its touched[]
  * is allocated here: free it with decontam_counts_free, also after an error).
- * 0, or -1 with e set and no output file left. */
+ * 0, or -1 with e set and no output file left.
+ * With o->count_only it writes instead, to o->out, the count file of paths: a
+ * line `!\tdecontam-count gram=G grams=N keys=HEX` (N evaluation grams, HEX
+ * a digest of their keys), then `KEY\tN` for each evaluation gram held by N > 0 of
+ * the documents, KEY its 16-hex-digit hash, in key order. Count files of
+ * disjoint shards summed (o->doc_freq, or the files concatenated: a header
+ * line may come again) are the count of their union. */
 int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, DecontamCounts *c,
                  Err *e);
 void decontam_counts_free(DecontamCounts *c);

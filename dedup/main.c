@@ -16,11 +16,12 @@ static int usage(FILE *f, int code)
     fputs(
         "usage: dedup [exact|minhash] [options] [FILE...]\n"
         "       dedup decontam --eval EVAL [--eval EVAL2 ...] [options] [FILE...]\n"
+        "       dedup decontam count --eval EVAL ... [-o COUNTS] [FILE...]\n"
         "       dedup sig [exact|minhash] [options] SHARD... | LC_ALL=C sort -S 1G |\n"
         "         dedup cluster > drop.tsv\n"
         "       dedup apply --drop drop.tsv [-o OUT] [--rejects FILE] SHARD\n"
         "\n"
-        "Reads documents (JSON Lines or plain text, .gz too; stdin when no FILE) and\n"
+        "Reads documents (JSON Lines or plain text, .gz too; files, folders or stdin) and\n"
         "writes to stdout (or -o FILE) the first document of every group of duplicates,\n"
         "in input order, every member passed through. Dropped documents go to --rejects\n"
         "FILE with \"dedup_reason\" (exact, near, decontam) and \"dup_of\" (\"FILE:LINE\"\n"
@@ -65,8 +66,9 @@ static int usage(FILE *f, int code)
         "file; the words themselves, about the size of the text, go to disk);\n"
         "--verify estimate adds the signature, 8 x B x R bytes (896). Plus a batch of up\n"
         "to 4096 documents (8 MB; with --verify exact their words too) read ahead.\n"
-        "-j N threads compute the keys of a batch;\n"
-        "the decisions stay in input order, so the output is the same for any -j.\n"
+        "-j N threads compute the keys of a batch (dedup, exact, minhash and sig;\n"
+        "decontam uses one); the decisions and sig's lines stay in input order, so\n"
+        "the output is the same for any -j.\n"
         "\n"
         "Across shards (global order: shard names in byte order, then line):\n"
         "  dedup sig [exact|minhash] [options] SHARD...  key lines: exact keys, band\n"
@@ -97,6 +99,12 @@ static int usage(FILE *f, int code)
         "  --max-doc-freq N     ignore grams found in more than N training documents\n"
         "                       (default 10; 0: never). Needs a first counting pass: files\n"
         "                       are read twice; stdin is first copied to a temporary file\n"
+        "  --doc-freq FILE      take the counts from this count file instead (repeat: the\n"
+        "                       files are summed) and read the input once. Across shards:\n"
+        "                         dedup decontam count --eval E SHARD -o SHARD.count\n"
+        "                       on each shard (the first pass alone: a line a gram found),\n"
+        "                       then each shard with --doc-freq for every SHARD.count:\n"
+        "                       each decides as one run over all the shards would\n"
         "  --removed FILE       the removed spans and dropped short pieces, as JSON Lines\n"
         "  -o FILE, --rejects FILE  as above (rejects: the documents dropped whole)\n"
         "\n",
@@ -125,13 +133,18 @@ static int bad_number(const char *opt, const char *v)
     return cli_bad_usage(prog, "%s: bad value '%s'", opt, v);
 }
 
-/* evals and files: room for argc names each, freed by the caller. */
-static int decontam_main(int argc, char **argv, int first, const char **evals, const char **files)
+/* evals, files and freqs: room for argc names each, freed by the caller. */
+static int decontam_main(int argc, char **argv, int first, const char **evals, const char **files,
+                         const char **freqs)
 {
     DecontamOpts o = { .gram = 13, .window = 200, .min_piece = 200, .max_pieces = 10,
                        .max_doc_freq = 10 };
-    size_t n_files = 0, n_evals = 0;
+    size_t n_files = 0, n_evals = 0, n_freqs = 0;
     int rc;
+    if (first < argc && !strcmp(argv[first], "count")) { /* the first pass alone, for shards */
+        o.count_only = 1;
+        first++;
+    }
     for (int i = first; i < argc; i++) {
         const char *a = argv[i], *v;
         uint64_t u;
@@ -141,6 +154,9 @@ static int decontam_main(int argc, char **argv, int first, const char **evals, c
             if (rc == 2) return 2;
         } else if ((rc = cli_common_option(prog, &o.common, argc, argv, &i))) {
             if (rc == 2) return 2;
+        } else if (!strcmp(a, "--doc-freq")) {
+            if (!(v = value(argc, argv, &i))) return 2;
+            freqs[n_freqs++] = v;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--rejects") || !strcmp(a, "--removed") ||
                    !strcmp(a, "--eval")) {
             if (!(v = value(argc, argv, &i))) return 2;
@@ -167,6 +183,12 @@ static int decontam_main(int argc, char **argv, int first, const char **evals, c
     }
     if (!n_evals) return cli_bad_usage(prog, "decontam needs at least one --eval FILE");
     if (n_evals > 64) return cli_bad_usage(prog, "decontam takes at most 64 --eval sets");
+    if (o.count_only && (n_freqs || o.rejects || o.removed))
+        return cli_bad_usage(prog, "decontam count writes only the counts: no --doc-freq, --rejects or --removed");
+    if (n_freqs && !o.max_doc_freq)
+        return cli_bad_usage(prog, "--doc-freq goes with --max-doc-freq N > 0 (it says what N counts)");
+    o.doc_freq = freqs;
+    o.n_doc_freq = n_freqs;
     o.evals = evals;
     o.n_evals = n_evals;
     err_prog(prog);
@@ -174,6 +196,7 @@ static int decontam_main(int argc, char **argv, int first, const char **evals, c
     Err e = { { 0 } };
     DecontamCounts c;
     rc = decontam_run(&o, files, n_files, &c, &e) ? 1 : 0;
+    err_warn_summary();
     if (rc) err_print(prog, &e);
     decontam_counts_free(&c);
     return rc;
@@ -183,11 +206,13 @@ static int run_decontam(int argc, char **argv, int first)
 {
     const char **evals = calloc((size_t)argc, sizeof *evals);
     const char **files = calloc((size_t)argc, sizeof *files);
+    const char **freqs = calloc((size_t)argc, sizeof *freqs);
     int rc = 1;
-    if (!evals || !files) fprintf(stderr, "dedup: out of memory\n");
-    else rc = decontam_main(argc, argv, first, evals, files);
+    if (!evals || !files || !freqs) fprintf(stderr, "dedup: out of memory\n");
+    else rc = decontam_main(argc, argv, first, evals, files, freqs);
     free(evals);
     free(files);
+    free(freqs);
     return rc;
 }
 
@@ -280,12 +305,26 @@ static int dedup_main(int argc, char **argv, const char **files)
     out_cleanup_on_signal();
     Err e = { { 0 } };
     DedupCounts c;
+    /* sig and apply name documents SHARD:LINE: a folder stands for its files,
+     * each a shard of its own (dedup_run's reader expands folders itself) */
+    DocFiles shards = { 0 };
+    if ((cmd == SIG || cmd == APPLY) && doc_files_expand(&shards, files, n_files, NULL, &e)) {
+        err_print(prog, &e);
+        return 1;
+    }
+    if ((cmd == SIG || cmd == APPLY) && !shards.n) {
+        doc_files_free(&shards);
+        fprintf(stderr, "%s: no shard files in the folders given\n", prog);
+        return 1;
+    }
     switch (cmd) {
     case RUN: rc = dedup_run(&o, files, n_files, &c, &e); break;
-    case SIG: rc = dedup_sig(&o, files, n_files, &e); break;
+    case SIG: rc = dedup_sig(&o, shards.paths, shards.n, &e); break;
     case CLUSTER: rc = dedup_cluster(&o, files, n_files, &c, &e); break;
-    default: rc = dedup_apply(&o, files, n_files, &c, &e); break;
+    default: rc = dedup_apply(&o, shards.paths, shards.n, &c, &e); break;
     }
+    doc_files_free(&shards);
+    err_warn_summary();
     if (rc) {
         err_print(prog, &e);
         return 1;

@@ -14,14 +14,6 @@
 
 #include "hash.h"
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* v mod p for v < 2^125: 2^61 = 1 (mod p), so fold the bits above 61 down. */
 static inline uint64_t mod_p(unsigned __int128 v)
 {

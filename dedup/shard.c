@@ -171,6 +171,8 @@ static int put_hex(Buf *b, uint64_t v)
     return buf_append(b, h, 16);
 }
 
+/* The keys of a batch's documents come from -j threads (batch.c); the lines are
+ * written here, in input order, so the output is the same for any -j. */
 int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
 {
     for (size_t i = 0; i < n; i++)
@@ -178,7 +180,8 @@ int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
             return err_set(e, "sig: shard name '%s' is stdin or holds a tab or newline", paths[i]);
     DocKeys k;
     if (dockeys_init(&k, o, e)) return -1;
-    OutFile *out = out_open(o->out, e);
+    KeyBatch *batch = dbatch_new(o, e);
+    OutFile *out = batch ? out_open(o->out, e) : NULL;
     DocReader *in = NULL;
     Buf line = { 0 }, ref = { 0 };
     uint64_t n_docs = 0, n_lines = 0;
@@ -193,44 +196,47 @@ int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
     progress_start(&p, "dedup sig", o->common.progress, 0);
     for (size_t s = 0; s < n; s++) {
         if (!(in = doc_open(&o->doc, paths + s, 1, e))) goto fail;
-        Doc d;
         int rc;
-        while ((rc = doc_next(in, &d, e)) == 1) {
-            n_docs++;
-            if (dockeys_compute(&k, d.text, d.text_len, e)) goto fail;
-            char num[24];
-            ref.len = 0;
-            snprintf(num, sizeof num, ":%" PRIu64, d.lineno);
-            if (buf_putc(&ref, '\t') || buf_append(&ref, paths[s], strlen(paths[s])) ||
-                buf_append(&ref, num, strlen(num)))
-                goto oom;
-            line.len = 0;
-            int bad = 0;
-            if (o->mode != MODE_NEAR) {
-                bad |= buf_putc(&line, 'e') || put_hex(&line, k.exact_hi) || put_hex(&line, k.exact_lo) ||
-                       buf_append(&line, ref.data, ref.len) || buf_putc(&line, '\n');
-                n_lines++;
-            }
-            if (o->mode != MODE_EXACT && k.n_shingles) {
-                for (unsigned j = 0; j < k.mh.bands; j++) {
-                    char band[16];
-                    snprintf(band, sizeof band, "b%03x", j);
-                    bad |= buf_append(&line, band, 4) || put_hex(&line, k.bandk[j]) ||
+        while ((rc = dbatch_fill(batch, in, e)) == 1) {
+            if (dbatch_compute(batch, e)) goto fail;
+            for (size_t i = 0; i < dbatch_len(batch); i++) {
+                const Doc *d = dbatch_doc(batch, i);
+                dbatch_keys(batch, i, &k);
+                n_docs++;
+                char num[24];
+                ref.len = 0;
+                snprintf(num, sizeof num, ":%" PRIu64, d->lineno);
+                if (buf_putc(&ref, '\t') || buf_append(&ref, paths[s], strlen(paths[s])) ||
+                    buf_append(&ref, num, strlen(num)))
+                    goto oom;
+                line.len = 0;
+                int bad = 0;
+                if (o->mode != MODE_NEAR) {
+                    bad |= buf_putc(&line, 'e') || put_hex(&line, k.exact_hi) || put_hex(&line, k.exact_lo) ||
                            buf_append(&line, ref.data, ref.len) || buf_putc(&line, '\n');
-                }
-                n_lines += k.mh.bands;
-                if (o->verify) {
-                    bad |= buf_putc(&line, 'z') || buf_append(&line, ref.data, ref.len) ||
-                           buf_putc(&line, '\t');
-                    if (o->verify == VERIFY_EXACT) bad |= buf_append(&line, k.words, k.words_len);
-                    else
-                        for (unsigned j = 0; j < k.mh.n_perm; j++) bad |= put_hex(&line, k.sig[j]);
-                    bad |= buf_putc(&line, '\n');
                     n_lines++;
                 }
+                if (o->mode != MODE_EXACT && k.n_shingles) {
+                    for (unsigned j = 0; j < k.mh.bands; j++) {
+                        char band[16];
+                        snprintf(band, sizeof band, "b%03x", j);
+                        bad |= buf_append(&line, band, 4) || put_hex(&line, k.bandk[j]) ||
+                               buf_append(&line, ref.data, ref.len) || buf_putc(&line, '\n');
+                    }
+                    n_lines += k.mh.bands;
+                    if (o->verify) {
+                        bad |= buf_putc(&line, 'z') || buf_append(&line, ref.data, ref.len) ||
+                               buf_putc(&line, '\t');
+                        if (o->verify == VERIFY_EXACT) bad |= buf_append(&line, k.words, k.words_len);
+                        else
+                            for (unsigned j = 0; j < k.mh.n_perm; j++) bad |= put_hex(&line, k.sig[j]);
+                        bad |= buf_putc(&line, '\n');
+                        n_lines++;
+                    }
+                }
+                if (bad) goto oom;
+                if (out_write(out, line.data, line.len, e)) goto fail;
             }
-            if (bad) goto oom;
-            if (out_write(out, line.data, line.len, e)) goto fail;
             progress_update(&p, 0, 0, n_docs, "docs");
         }
         if (rc < 0) goto fail;
@@ -248,6 +254,7 @@ int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
     progress_summary(&p, "%" PRIu64 " documents in %zu shards -> %" PRIu64 " key lines (%s)",
                      n_docs, n, n_lines, params);
     dockeys_free(&k);
+    dbatch_free(batch);
     buf_free(&line);
     buf_free(&ref);
     return 0;
@@ -257,6 +264,7 @@ fail:
     out_abort(out);
     doc_abort(in);
     dockeys_free(&k);
+    dbatch_free(batch);
     buf_free(&line);
     buf_free(&ref);
     return -1;
@@ -288,9 +296,6 @@ typedef struct Cluster {
     size_t n_sigs, cap_sigs;
     unsigned n_perm, ngram;
     Spill spill;     /* the words, with --verify exact */
-    Buf kwords;      /* scratch for a document's words */
-    uint64_t *set, *kset;
-    size_t cap_set, cap_kset;
     uint64_t verified, below;
 } Cluster;
 
@@ -371,38 +376,11 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The shingle set of doc's words (from the spill) into *set; SIZE_MAX on error. */
-static size_t doc_set(Cluster *c, const CDoc *doc, uint64_t **set, size_t *cap, Err *e)
+/* What verify_pair needs of a document: its signature or where its words are. */
+static VerifyDoc verify_doc(const Cluster *c, VerifyMode verify, const CDoc *d)
 {
-    if (spill_read(&c->spill, (uint64_t)doc->sig, doc->words_len, &c->kwords, e)) return SIZE_MAX;
-    size_t n = minhash_shingle_set(c->ngram, c->kwords.data, c->kwords.len, set, cap);
-    if (n == SIZE_MAX) err_set(e, "out of memory");
-    return n;
-}
-
-/* 1 when kept document o passes --verify against doc, 0 when not, -1 on error
- * (*set_n: the size of doc's set in c->set, SIZE_MAX until first needed). */
-static int verified(Cluster *c, VerifyMode verify, double threshold, const CDoc *doc, const CDoc *o,
-                    size_t *set_n, Err *e)
-{
-    const CDoc *missing = doc->sig < 0 ? doc : o->sig < 0 ? o : NULL;
-    if (missing)
-        return err_set(e, "cluster: no words or signature line for %s:%" PRIu64 " (sig without --verify?)",
-                       c->names.name[missing->shard], missing->line);
-    double j;
-    if (verify == VERIFY_ESTIMATE) {
-        j = minhash_jaccard(c->sigs + doc->sig, c->sigs + o->sig, c->n_perm);
-    } else {
-        if (*set_n == SIZE_MAX && (*set_n = doc_set(c, doc, &c->set, &c->cap_set, e)) == SIZE_MAX)
-            return -1;
-        size_t kn = doc_set(c, o, &c->kset, &c->cap_kset, e);
-        if (kn == SIZE_MAX) return -1;
-        j = minhash_jaccard_sets(c->set, *set_n, c->kset, kn);
-    }
-    c->verified++;
-    if (j >= threshold) return 1;
-    c->below++;
-    return 0;
+    if (verify == VERIFY_ESTIMATE) return (VerifyDoc){ .sig = c->sigs + d->sig };
+    return (VerifyDoc){ .words_len = d->words_len, .off_bytes = (uint64_t)d->sig };
 }
 
 /* Keep-first over the groups, in global order. */
@@ -441,6 +419,8 @@ static int replay(Cluster *c, VerifyMode verify, double threshold, Err *e)
             dgroup[dstart[d] + fill[d]++] = (uint32_t)g;
         }
     free(fill);
+    Verifier ver = { .mode = verify, .threshold = threshold, .ngram = c->ngram, .n_perm = c->n_perm,
+                     .spill = &c->spill };
     int rc = 0;
     for (size_t i = 0; i < nd && !rc; i++) {
         uint32_t d = order[i];
@@ -484,10 +464,19 @@ static int replay(Cluster *c, VerifyMode verify, double threshold, Err *e)
             }
             if (rc) break;
             if (nc > 1) qsort(cand, nc, sizeof *cand, cmp_u32);
-            size_t set_n = SIZE_MAX;
+            ver.n_set = SIZE_MAX;
             for (size_t q = 0; q < nc && best == UINT32_MAX; q++) {
                 if (q && cand[q] == cand[q - 1]) continue;
-                int v = verified(c, verify, threshold, doc, &c->doc[order[cand[q]]], &set_n, e);
+                const CDoc *o = &c->doc[order[cand[q]]];
+                const CDoc *missing = doc->sig < 0 ? doc : o->sig < 0 ? o : NULL;
+                if (missing) {
+                    rc = err_set(e, "cluster: no words or signature line for %s:%" PRIu64
+                                    " (sig without --verify?)",
+                                 c->names.name[missing->shard], missing->line);
+                    break;
+                }
+                VerifyDoc vd = verify_doc(c, verify, doc), vo = verify_doc(c, verify, o);
+                int v = verify_pair(&ver, &vd, &vo, e);
                 if (v < 0) {
                     rc = -1;
                     break;
@@ -505,6 +494,9 @@ static int replay(Cluster *c, VerifyMode verify, double threshold, Err *e)
     }
     free(dstart), free(dgroup), free(first_kept), free(cand);
     free(order); /* each doc's pos keeps its rank in global order for the output */
+    c->verified = ver.verified;
+    c->below = ver.below;
+    verify_free(&ver);
     return rc;
 }
 
@@ -518,9 +510,6 @@ static void cluster_free(Cluster *c)
     free(c->gtype);
     free(c->sigs);
     spill_close(&c->spill);
-    buf_free(&c->kwords);
-    free(c->set);
-    free(c->kset);
 }
 
 /* The options of a "!" header line that cluster needs: the verify mode, the
@@ -943,6 +932,8 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
     if (rc < 0) goto fail;
     progress_end(&p);
     c->bad = doc_stats(in)->n_bad;
+    char inputs_sum[512]; /* bad lines and files, and the files read each way */
+    doc_summary(doc_stats(in), 1, inputs_sum, sizeof inputs_sum);
     for (size_t i = 0; i < n_ent; i++)
         if (!ent[i].used) {
             err_set(e, "%s: %zu listed documents are not in the shards (wrong shard names, or the "
@@ -964,8 +955,8 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
     if (rc) goto fail;
     progress_summary(&p,
                      "%" PRIu64 " in = %" PRIu64 " kept + %" PRIu64 " exact + %" PRIu64
-                     " near duplicates dropped; %" PRIu64 " bad lines skipped",
-                     c->in, c->kept, c->exact, c->near, c->bad);
+                     " near duplicates dropped%s",
+                     c->in, c->kept, c->exact, c->near, inputs_sum);
     names_free(&shards), names_free(&files);
     free(file_of);
     free(suspect);

@@ -77,9 +77,11 @@ typedef struct Run {
     int n_reasons;
 } Run;
 
-int filter_pareto_keep(uint64_t seed, uint64_t ordinal, double alpha, double score)
+/* The draw is keyed on the text and the seed, not on the document's place in
+ * the input: a shard's run and the whole input's run then draw the same for it. */
+int filter_pareto_keep(uint64_t seed, const char *text, size_t text_len, double alpha, double score)
 {
-    uint64_t x = hash64(&ordinal, sizeof ordinal, seed);
+    uint64_t x = hash64(text, text_len, seed);
     double u = ((double)(x >> 11) + 0.5) * 0x1.0p-53; /* in (0, 1) */
     double draw = pow(u, -1.0 / alpha) - 1.0;
     return draw > 1.0 - score;
@@ -520,7 +522,7 @@ int filter_run(const FilterOpts *o, Err *e)
                 if (buf_append(&extra, num, (size_t)l)) goto oom;
                 int keep = o->keep == KEEP_ALL ||
                            (o->keep == KEEP_THRESHOLD && s->score >= o->keep_value) ||
-                           (o->keep == KEEP_PARETO && filter_pareto_keep(o->seed, n_in, o->keep_value, s->score));
+                           (o->keep == KEEP_PARETO && filter_pareto_keep(o->seed, s->d.text, s->d.text_len, o->keep_value, s->score));
                 if (!keep) reason = r.reason_quality;
             }
             if (o->stats) {
@@ -590,10 +592,9 @@ int filter_run(const FilterOpts *o, Err *e)
         snprintf(tmp, sizeof tmp, "; mean quality %.4f", score_sum / n_scored);
         if (buf_append(&sum, tmp, strlen(tmp))) goto oom;
     }
-    if (st->n_bad) {
-        snprintf(tmp, sizeof tmp, "; %llu bad lines skipped", (unsigned long long)st->n_bad);
-        if (buf_append(&sum, tmp, strlen(tmp))) goto oom;
-    }
+    char files[512]; /* bad lines and files, and the files read each way */
+    doc_summary(st, 0, files, sizeof files);
+    if (buf_append(&sum, files, strlen(files))) goto oom;
     if (buf_putc(&sum, 0)) goto oom;
     double secs = progress_elapsed(&pg);
     progress_summary(&pg, "%llu in, %llu kept, %llu dropped%s%s; %.1f MB in %.2f s (%.1f MB/s)",

@@ -42,10 +42,12 @@ double filter_quantile(const double *sorted, size_t n, unsigned per_mille);
 /* x with the fewest digits that read back as x (JSON; "null" for NAN). */
 void filter_fmt_double(char *out, size_t n, double x);
 
-/* GPT-3's keep rule for document number `ordinal` (0-based, in input order):
+/* GPT-3's keep rule for a document of this text (as read, before line rules):
  * keep when a Lomax(alpha) draw U^(-1/alpha) - 1, with U uniform in (0,1) from
- * (seed, ordinal), exceeds 1 - score. Independent of threads and other documents. */
-int filter_pareto_keep(uint64_t seed, uint64_t ordinal, double alpha, double score);
+ * XXH3 of the text seeded with seed, exceeds 1 - score. Independent of threads,
+ * of the other documents and of the document's place: a shard's run decides
+ * as the whole input's run does. */
+int filter_pareto_keep(uint64_t seed, const char *text, size_t text_len, double alpha, double score);
 
 /* `filter rules`: every built-in rule with its set, default and meaning. */
 void filter_print_rules(FILE *f, const HeurConf *c);

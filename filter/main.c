@@ -17,7 +17,7 @@ static int usage(FILE *f, int code)
           "       filter stats [options] [-o FILE] [FILE...]\n"
           "       filter train --pos FILE --neg FILE [...] -o quality.model\n"
           "\n"
-          "Reads documents (JSON Lines or plain text, .gz too, stdin by default), judges each\n"
+          "Reads documents (JSON Lines or plain text, .gz too; files, folders or stdin), judges each\n"
           "one, and writes the ones it keeps as JSON Lines to stdout or -o FILE, every member\n"
           "passed through. Judged in this order: your PCRE2 rules (--rules-file), the built-in\n"
           "rules (Gopher repetition and quality on by default; C4 and FineWeb line rules with\n"
@@ -240,11 +240,9 @@ static int main_train(int argc, char **argv)
     out_cleanup_on_signal();
     err_prog("filter");
     Err e = {{0}};
-    rc = 0;
-    if (filter_train(&o, &e)) {
-        err_print("filter", &e);
-        rc = 1;
-    }
+    rc = filter_train(&o, &e) ? 1 : 0;
+    err_warn_summary();
+    if (rc) err_print("filter", &e);
 out:
     for (int k = 0; k < 4; k++) free(lists[k]);
     return rc;
@@ -317,11 +315,9 @@ int main(int argc, char **argv)
     out_cleanup_on_signal();
     err_prog("filter");
     Err e = {{0}};
-    rc = 0;
-    if (filter_run(&o, &e)) {
-        err_print("filter", &e);
-        rc = 1;
-    }
+    rc = filter_run(&o, &e) ? 1 : 0;
+    err_warn_summary();
+    if (rc) err_print("filter", &e);
 out:
     free(inputs);
     return rc;

@@ -251,14 +251,6 @@ void qset_free(QSet *s)
     memset(s, 0, sizeof *s);
 }
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Adagrad on the logistic loss: for a document with k features (each of value
  * 1/k) the gradient of weight j is (p - y)/k per occurrence. The bias learns too. */
 int qm_train(QModel *m, const QSet *t, const QTrainOpts *o, Err *e)
@@ -277,7 +269,7 @@ int qm_train(QModel *m, const QSet *t, const QTrainOpts *o, Err *e)
     uint64_t rng = o->seed;
     for (int ep = 0; ep < o->epochs; ep++) {
         for (size_t i = t->n; i > 1; i--) { /* Fisher-Yates, seeded */
-            size_t j = (size_t)(splitmix(&rng) % i);
+            size_t j = (size_t)(splitmix64(&rng) % i);
             size_t tmp = order[i - 1];
             order[i - 1] = order[j], order[j] = tmp;
         }

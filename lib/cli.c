@@ -114,18 +114,28 @@ static const char *value(const char *prog, int argc, char **argv, int *i)
 
 const char cli_doc_help[] =
     "Input documents:\n"
-    "  FILE...              JSON Lines (one object a line) or plain text; none or '-'\n"
-    "                       reads stdin. Files ending .gz are decompressed.\n"
-    "  --format F           auto (default: *.txt *.text *.md are plain text, the rest\n"
-    "                       JSON Lines), jsonl, or text\n"
+    "  FILE...              JSON Lines (one object a line) or plain text (a document a\n"
+    "                       file); none or '-' reads stdin. Files ending .gz are\n"
+    "                       decompressed. A FOLDER stands for the files under it, in\n"
+    "                       byte order of their paths; names starting with '.', links\n"
+    "                       to folders and binary files (a NUL byte) are skipped and\n"
+    "                       counted in the summary\n"
+    "  --format F           auto (default: *.jsonl *.json are JSON Lines, *.txt *.text\n"
+    "                       *.md plain text, any other file JSON Lines when its first\n"
+    "                       non-blank line is a JSON object, else plain text), jsonl,\n"
+    "                       or text\n"
     "  --field NAME         JSON member holding the text (default: text)\n"
     "  --sep LINE           plain text: a line equal to LINE ends a document (default:\n"
     "                       one document per file)\n"
-    "  --on-error stop|skip a line that is not valid JSON or UTF-8, or is over\n"
-    "                       --max-line: stop with exit 1 (default), or skip it, count\n"
-    "                       it and go on\n"
+    "  --encoding E         of plain text: utf8 (default: invalid UTF-8 is a bad\n"
+    "                       file), or latin1 (each byte is a character, converted to\n"
+    "                       UTF-8). JSON Lines are always UTF-8\n"
+    "  --on-error stop|skip a line that is not valid JSON or UTF-8 (in plain text: the\n"
+    "                       file), or is over --max-line: stop with exit 1 (default),\n"
+    "                       or skip it, count it and go on\n"
     "  --bad-lines FILE     with --on-error skip: copy each bad line here, byte for byte\n"
-    "  --max-line BYTES     longest line accepted (default 256Mi)\n";
+    "  --max-line BYTES     longest line accepted (default 256Mi)\n"
+    "  Plain-text documents come out as {\"text\":...,\"path\":FILE}.\n";
 
 const char cli_common_help[] =
     "Reporting:\n"
@@ -147,6 +157,13 @@ int cli_doc_option(const char *prog, DocOpts *o, int argc, char **argv, int *i)
         else if (!strcmp(v, "jsonl")) o->format = DOC_JSONL;
         else if (!strcmp(v, "text")) o->format = DOC_TEXT;
         else return cli_bad_usage(prog, "--format is auto, jsonl or text, not '%s'", v);
+    } else if (!strcmp(a, "--encoding")) {
+        if (!(v = value(prog, argc, argv, i))) return 2;
+        if (!strcmp(v, "utf8") || !strcmp(v, "utf-8") || !strcmp(v, "UTF-8")) o->encoding = DOC_UTF8;
+        else if (!strcmp(v, "latin1") || !strcmp(v, "latin-1") || !strcmp(v, "iso-8859-1") ||
+                 !strcmp(v, "ISO-8859-1"))
+            o->encoding = DOC_LATIN1;
+        else return cli_bad_usage(prog, "--encoding is utf8 or latin1, not '%s'", v);
     } else if (!strcmp(a, "--sep")) {
         if (!(v = value(prog, argc, argv, i))) return 2;
         o->sep = v;

@@ -36,7 +36,7 @@ unsigned cli_cores(void);
 
 /* If argv[*i] is one of the shared options, take it (and its value, advancing
  * *i) and return 1; return 0 when it is not one of them; print the problem and
- * return 2 when its value is bad. cli_doc_option: --field --format --sep
+ * return 2 when its value is bad. cli_doc_option: --field --format --sep --encoding
  * --on-error --bad-lines --max-line. cli_common_option: --progress --quiet -j
  * (also attached, -j4). */
 int cli_doc_option(const char *prog, DocOpts *o, int argc, char **argv, int *i);

@@ -1,26 +1,42 @@
 /* Document reader and writer. The format of each input is chosen by its name
- * unless the user names it: "*.txt", "*.text", "*.md" (also with ".gz") are
- * plain text, anything else and stdin are JSON Lines; --sep implies plain text.
- * Blank JSONL lines hold no document and are only counted; a UTF-8 byte-order
- * mark at the start of a JSONL file is skipped. */
+ * unless the user names it (--format; --sep implies plain text): "*.jsonl",
+ * "*.json" are JSON Lines and "*.txt", "*.text", "*.md" plain text (also with
+ * ".gz"); any other input, stdin included, by its first non-blank lines (a
+ * JSON object: JSON Lines, see sniff), else plain text. Plain text must be
+ * UTF-8 unless --encoding latin1 says otherwise; a plain-text file holding a
+ * NUL byte is binary, skipped and counted. Folders: doc_files_expand. Blank
+ * JSONL lines hold no document and are only counted; a UTF-8 byte-order mark
+ * at the start of a JSONL file is skipped. */
 #include "docio.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "utf8.h"
 
 struct DocReader {
     const DocOpts *o;
-    const char *const *paths;
-    size_t n_paths, next_path;
+    DocFiles files;          /* the inputs, folders expanded */
+    size_t next_path;
     const char *field;
     size_t field_len;
     InFile *in;
-    DocFormat fmt;           /* of the open input */
+    /* the open input: */
+    DocFormat fmt;           /* DOC_JSONL or DOC_TEXT once decided */
+    int sniffed;             /* fmt decided by content: r->text holds the lines read to decide */
+    int pend;                /* JSONL: lines sniff read, not yet scanned (see sniff) */
+    const char *pend_line;
+    size_t pend_len;
+    uint64_t pend_lineno;    /* pend 2: the line in r->conv, then pend_line */
+    int file_done;           /* plain text, a document per file: returned (or skipped) */
+    int binary;              /* plain text: a NUL byte seen */
     uint64_t consumed_before; /* on-disk bytes of inputs already closed */
     uint64_t total;
     Buf text;                /* the current document's text */
+    Buf conv;                /* --encoding latin1: the converted text */
     OutFile *bad;
     int failed;              /* doc_next returned -1: --bad-lines is not committed */
     DocStats st;
@@ -32,16 +48,146 @@ static int has_suffix(const char *s, size_t n, const char *suffix)
     return n >= k && !memcmp(s + n - k, suffix, k);
 }
 
+/* DOC_AUTO: to be decided by content. */
 static DocFormat format_of(const DocOpts *o, const char *path)
 {
     if (o->format != DOC_AUTO) return o->format;
     if (o->sep) return DOC_TEXT;
-    if (!path || !strcmp(path, "-")) return DOC_JSONL;
+    if (!path || !strcmp(path, "-")) return DOC_AUTO;
     size_t n = strlen(path);
     if (has_suffix(path, n, ".gz")) n -= 3;
     if (has_suffix(path, n, ".txt") || has_suffix(path, n, ".text") || has_suffix(path, n, ".md"))
         return DOC_TEXT;
-    return DOC_JSONL;
+    if (has_suffix(path, n, ".jsonl") || has_suffix(path, n, ".json")) return DOC_JSONL;
+    return DOC_AUTO;
+}
+
+/* ---- folders ---- */
+
+static int files_add(DocFiles *fl, const char *path, int owned)
+{
+    if (fl->n == fl->cap) {
+        size_t cap = fl->cap ? 2 * fl->cap : 16;
+        const char **p = realloc(fl->paths, cap * sizeof *p);
+        if (!p) return -1;
+        fl->paths = p;
+        unsigned char *o = realloc(fl->owned, cap);
+        if (!o) return -1;
+        fl->owned = o;
+        fl->cap = cap;
+    }
+    fl->paths[fl->n] = path;
+    fl->owned[fl->n++] = (unsigned char)owned;
+    return 0;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Add the files under folder `dir` (recursively, unsorted) to fl. */
+static int walk(DocFiles *fl, const char *dir, DocStats *st, Err *e)
+{
+    DIR *d = opendir(dir);
+    if (!d) return err_sys(e, dir, "cannot read folder");
+    st->n_folders++;
+    size_t dl = strlen(dir);
+    int slash = dl && dir[dl - 1] == '/';
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        const char *nm = ent->d_name;
+        if (nm[0] == '.') { /* ".", "..", and hidden files and folders (.git) */
+            if (strcmp(nm, ".") && strcmp(nm, "..")) st->n_hidden++;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **p = realloc(names, cap * sizeof *p);
+            if (!p) {
+                rc = err_set(e, "out of memory");
+                break;
+            }
+            names = p;
+        }
+        size_t len = dl + !slash + strlen(nm) + 1;
+        if (!(names[n] = malloc(len))) {
+            rc = err_set(e, "out of memory");
+            break;
+        }
+        snprintf(names[n++], len, "%s%s%s", dir, slash ? "" : "/", nm);
+    }
+    closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        char *path = names[i];
+        names[i] = NULL;
+        struct stat sb;
+        if (rc) {
+            free(path);
+            continue;
+        }
+        if (lstat(path, &sb)) {
+            rc = err_sys(e, path, "cannot stat");
+            free(path);
+            continue;
+        }
+        int keep = 0;
+        if (S_ISLNK(sb.st_mode)) {
+            /* not followed to a folder: a link to an ancestor would loop */
+            if (stat(path, &sb)) st->n_special++;
+            else if (S_ISDIR(sb.st_mode)) st->n_links++;
+            else if (S_ISREG(sb.st_mode)) keep = 1;
+            else st->n_special++;
+        } else if (S_ISDIR(sb.st_mode)) {
+            rc = walk(fl, path, st, e);
+        } else if (S_ISREG(sb.st_mode)) {
+            keep = 1;
+        } else {
+            st->n_special++;
+        }
+        if (keep) {
+            if (files_add(fl, path, 1)) rc = err_set(e, "out of memory");
+            else continue; /* fl owns it now */
+        }
+        free(path);
+    }
+    free(names);
+    return rc;
+}
+
+int doc_files_expand(DocFiles *fl, const char *const *paths, size_t n_paths, DocStats *st, Err *e)
+{
+    DocStats ignored = { 0 };
+    if (!st) st = &ignored;
+    memset(fl, 0, sizeof *fl);
+    for (size_t i = 0; i < n_paths; i++) {
+        struct stat sb;
+        if (strcmp(paths[i], "-") && !stat(paths[i], &sb) && S_ISDIR(sb.st_mode)) {
+            size_t from = fl->n;
+            if (walk(fl, paths[i], st, e)) {
+                doc_files_free(fl);
+                return -1;
+            }
+            /* byte order of the whole paths: "a.txt" < "a/b" ('.' < '/') */
+            if (fl->n > from) qsort(fl->paths + from, fl->n - from, sizeof *fl->paths, cmp_path);
+        } else if (files_add(fl, paths[i], 0)) {
+            doc_files_free(fl);
+            return err_set(e, "out of memory");
+        }
+    }
+    return 0;
+}
+
+void doc_files_free(DocFiles *fl)
+{
+    for (size_t i = 0; i < fl->n; i++)
+        if (fl->owned[i]) free((char *)fl->paths[i]);
+    free(fl->paths);
+    free(fl->owned);
+    memset(fl, 0, sizeof *fl);
 }
 
 DocReader *doc_open(const DocOpts *opts, const char *const *paths, size_t n_paths, Err *e)
@@ -53,15 +199,18 @@ DocReader *doc_open(const DocOpts *opts, const char *const *paths, size_t n_path
     }
     static const char *const stdin_only[] = { "-" };
     r->o = opts;
-    r->paths = n_paths ? paths : stdin_only;
-    r->n_paths = n_paths ? n_paths : 1;
     r->field = opts->field ? opts->field : "text";
     r->field_len = strlen(r->field);
-    for (size_t i = 0; i < r->n_paths; i++) {
+    if (doc_files_expand(&r->files, n_paths ? paths : stdin_only, n_paths ? n_paths : 1, &r->st, e)) {
+        free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->files.n; i++) {
         /* Open each once up front, so that a missing file fails before any output. */
-        if (strcmp(r->paths[i], "-")) {
-            InFile *f = in_open(r->paths[i], 1, e);
+        if (strcmp(r->files.paths[i], "-")) {
+            InFile *f = in_open(r->files.paths[i], 1, e);
             if (!f) {
+                doc_files_free(&r->files);
                 free(r);
                 return NULL;
             }
@@ -72,11 +221,18 @@ DocReader *doc_open(const DocOpts *opts, const char *const *paths, size_t n_path
     if (opts->on_error == ON_ERROR_SKIP && opts->bad_lines) {
         r->bad = out_open(opts->bad_lines, e);
         if (!r->bad) {
+            doc_files_free(&r->files);
             free(r);
             return NULL;
         }
     }
     return r;
+}
+
+const char *const *doc_paths(const DocReader *r, size_t *n)
+{
+    *n = r->files.n;
+    return r->files.paths;
 }
 
 const DocStats *doc_stats(const DocReader *r) { return &r->st; }
@@ -92,6 +248,9 @@ uint64_t doc_consumed(const DocReader *r)
 
 static void close_input(DocReader *r)
 {
+    if (r->binary) r->st.n_binary++;
+    else if (r->fmt == DOC_JSONL) r->st.n_jsonl_files++;
+    else r->st.n_text_files++;
     r->consumed_before += in_consumed(r->in);
     r->st.n_bytes += in_bytes(r->in);
     in_close(r->in);
@@ -148,10 +307,24 @@ static int next_jsonl(DocReader *r, Doc *d, Err *e)
     const char *line;
     size_t len;
     for (;;) {
-        int rc = in_line(r->in, &line, &len, e);
-        if (rc < 0 && !skip_long_line(r, e)) continue;
-        if (rc != 1) return rc;
-        uint64_t lineno = in_lineno(r->in);
+        int rc = 1;
+        uint64_t lineno;
+        if (r->pend == 2) { /* sniff's first line, which was not JSON */
+            r->pend = 1;
+            line = r->conv.data;
+            len = r->conv.len;
+            lineno = r->pend_lineno;
+        } else if (r->pend == 1) { /* the line that made it JSON Lines */
+            r->pend = 0;
+            line = r->pend_line;
+            len = r->pend_len;
+            lineno = in_lineno(r->in);
+        } else {
+            rc = in_line(r->in, &line, &len, e);
+            if (rc < 0 && !skip_long_line(r, e)) continue;
+            if (rc != 1) return rc;
+            lineno = in_lineno(r->in);
+        }
         if (lineno == 1 && len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) {
             line += 3; /* a UTF-8 byte-order mark (Windows editors write one): not part of the JSON */
             len -= 3;
@@ -174,6 +347,11 @@ static int next_jsonl(DocReader *r, Doc *d, Err *e)
             err_at(&bad, path, lineno, "\"%s\" is not a string", r->field);
         else if (why == json_field_twice)
             err_at(&bad, path, lineno, "\"%s\" appears twice", r->field);
+        else if (r->sniffed)
+            err_at(&bad, path, lineno,
+                   "invalid JSON at byte %zu: %s (taken for JSON Lines by its first lines; "
+                   "--format text reads it as plain text)",
+                   at + 1, why);
         else
             err_at(&bad, path, lineno, "invalid JSON at byte %zu: %s", at + 1, why);
         if (bad_doc(r, line, len, &bad, e)) return -1;
@@ -188,22 +366,139 @@ static uint64_t line_of(const char *s, size_t off)
     return n;
 }
 
-/* A whole file is one document. */
+static const char not_utf8_hint[] = "plain text is read as UTF-8; --encoding latin1 reads Latin-1";
+
+/* A plain-text file with a NUL byte: binary, skipped and counted. */
+static void skip_binary(DocReader *r)
+{
+    r->binary = 1;
+    char *names = r->st.binary_names;
+    size_t have = strlen(names), room = sizeof r->st.binary_names;
+    const char *path = err_name(in_path(r->in));
+    if (r->st.n_binary < 3 && have + strlen(path) + 3 < room)
+        snprintf(names + have, room - have, "%s%s", have ? ", " : "", path);
+}
+
+/* text[0..n) read as Latin-1, appended to out as UTF-8. */
+static int latin1_append(Buf *out, const char *text, size_t n)
+{
+    if (buf_reserve(out, 2 * n)) return -1;
+    char *o = out->data + out->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x80) {
+            *o++ = (char)c;
+        } else {
+            *o++ = (char)(0xc0 | (c >> 6));
+            *o++ = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    out->len = (size_t)(o - out->data);
+    return 0;
+}
+
+/* The lines sniff reads are kept byte for byte in r->text, should the input
+ * be plain text. */
+static int keep_line(DocReader *r, const char *line, size_t len)
+{
+    if (buf_append(&r->text, line, len) || buf_putc(&r->text, '\n')) return -1;
+    if (r->text.len > in_bytes(r->in)) r->text.len--; /* the last line had no '\n' */
+    return 0;
+}
+
+/* An input of unknown format: JSON Lines when its first non-blank line (after
+ * a byte-order mark) is a JSON object, or when that line only opens with '{'
+ * (a corrupt line, or a Pascal comment) and the next non-blank one is a JSON
+ * object; plain text otherwise. The lines read to decide are not lost: for
+ * JSON Lines they are pending (a first line that is not JSON copied to
+ * r->conv), for plain text they start r->text. */
+static int sniff(DocReader *r, Err *e)
+{
+    const char *line;
+    size_t len;
+    uint64_t n_blank = 0;
+    int opened = 0; /* the first non-blank line opened with '{' but is not JSON */
+    r->sniffed = 1;
+    r->text.len = 0;
+    for (;;) {
+        int rc = in_line(r->in, &line, &len, e);
+        if (rc < 0) return -1;
+        if (rc == 0) {
+            r->fmt = DOC_TEXT;
+            if (!opened) { /* empty, or only blank lines: no document either way */
+                r->file_done = 1;
+                r->st.n_blank++;
+            }
+            return 0;
+        }
+        const char *p = line;
+        size_t n = len;
+        if (in_lineno(r->in) == 1 && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) p += 3, n -= 3;
+        if (is_blank(p, n)) {
+            n_blank++;
+            if (keep_line(r, line, len)) return err_set(e, "out of memory");
+            continue;
+        }
+        if (memchr(line, 0, len)) { /* binary: the rest need not be read */
+            r->fmt = DOC_TEXT;
+            r->file_done = 1;
+            skip_binary(r);
+            return 0;
+        }
+        while (n && (*p == ' ' || *p == '\t')) p++, n--;
+        const char *why;
+        size_t at;
+        if (*p == '{' && !json_validate(p, n, &why, &at)) {
+            r->fmt = DOC_JSONL;
+            r->pend = 1 + opened;
+            r->pend_line = line;
+            r->pend_len = len;
+            r->st.n_blank += n_blank;
+            return 0;
+        }
+        if (keep_line(r, line, len)) return err_set(e, "out of memory");
+        if (*p != '{' || opened) {
+            r->fmt = DOC_TEXT;
+            return 0;
+        }
+        opened = 1;
+        r->pend_lineno = in_lineno(r->in);
+        r->conv.len = 0;
+        if (buf_append(&r->conv, line, len)) return err_set(e, "out of memory");
+    }
+}
+
+/* A whole file is one document (after sniff, r->text holds its start). */
 static int next_file(DocReader *r, Doc *d, Err *e)
 {
-    if (in_lineno(r->in) || in_bytes(r->in)) return 0; /* already returned it */
-    r->text.len = 0;
+    if (r->file_done) return 0;
+    r->file_done = 1;
+    if (!r->sniffed) r->text.len = 0;
     if (in_slurp(r->in, &r->text, e)) return -1;
     if (!r->text.len) { /* an empty file holds no document */
         r->st.n_blank++;
         return 0;
     }
-    size_t ok = r->o->raw_bytes_ok ? r->text.len : utf8_valid_prefix(r->text.data, r->text.len);
-    if (ok < r->text.len) {
-        Err bad;
-        err_at(&bad, in_path(r->in), line_of(r->text.data, ok), "invalid UTF-8 at byte %zu", ok + 1);
-        if (bad_doc(r, r->text.data, r->text.len, &bad, e)) return -1;
+    if (memchr(r->text.data, 0, r->text.len)) {
+        skip_binary(r);
         return 0;
+    }
+    if (r->o->encoding == DOC_LATIN1) {
+        r->conv.len = 0;
+        if (latin1_append(&r->conv, r->text.data, r->text.len)) return err_set(e, "out of memory");
+        Buf t = r->text;
+        r->text = r->conv;
+        r->conv = t;
+    } else {
+        size_t ok = utf8_valid_prefix(r->text.data, r->text.len);
+        if (ok < r->text.len) {
+            Err bad;
+            err_at(&bad, in_path(r->in), line_of(r->text.data, ok), "invalid UTF-8 at byte %zu (%s)", ok + 1,
+                   not_utf8_hint);
+            if (bad_doc(r, r->text.data, r->text.len, &bad, e)) return -1;
+            r->st.n_bad_files++;
+            return 0;
+        }
     }
     set_doc(r, d, NULL, 0, 1);
     return 1;
@@ -231,6 +526,7 @@ static int next_sep(DocReader *r, Doc *d, Err *e)
             if (!long_line) {
                 long_line = 1;
                 r->st.n_bad++;
+                r->st.n_bad_docs++;
                 err_warn(e);
                 if (r->bad && first && out_write(r->bad, r->text.data, r->text.len, e)) return -1;
             }
@@ -257,9 +553,10 @@ static int next_sep(DocReader *r, Doc *d, Err *e)
         if (at_sep) {
             if (bad_at_line) {
                 Err bad;
-                err_at(&bad, in_path(r->in), bad_line, "invalid UTF-8 at byte %zu of the line",
-                       bad_byte + 1);
+                err_at(&bad, in_path(r->in), bad_line, "invalid UTF-8 at byte %zu of the line (%s)",
+                       bad_byte + 1, not_utf8_hint);
                 if (bad_doc(r, r->text.data, r->text.len, &bad, e)) return -1;
+                r->st.n_bad_docs++;
                 bad_at_line = 0;
                 r->text.len = 0;
                 first = 0;
@@ -275,7 +572,11 @@ static int next_sep(DocReader *r, Doc *d, Err *e)
         }
         if (!first) first = in_lineno(r->in);
         else if (buf_putc(&r->text, '\n')) return err_set(e, "out of memory");
-        size_t ok = r->o->raw_bytes_ok ? len : utf8_valid_prefix(line, len);
+        if (r->o->encoding == DOC_LATIN1) {
+            if (latin1_append(&r->text, line, len)) return err_set(e, "out of memory");
+            continue;
+        }
+        size_t ok = utf8_valid_prefix(line, len);
         if (ok < len && !bad_at_line) {
             bad_at_line = 1;
             bad_line = in_lineno(r->in);
@@ -289,14 +590,19 @@ int doc_next(DocReader *r, Doc *d, Err *e)
 {
     for (;;) {
         if (!r->in) {
-            if (r->next_path == r->n_paths) return 0;
-            const char *path = r->paths[r->next_path++];
+            if (r->next_path == r->files.n) return 0;
+            const char *path = r->files.paths[r->next_path++];
             r->in = in_open(path, r->o->max_line ? r->o->max_line : DOC_DEFAULT_MAX_LINE, e);
             if (!r->in) {
                 r->failed = 1;
                 return -1;
             }
             r->fmt = format_of(r->o, path);
+            r->sniffed = r->pend = r->file_done = r->binary = 0;
+            if (r->fmt == DOC_AUTO && sniff(r, e)) {
+                r->failed = 1;
+                return -1;
+            }
         }
         int rc = r->fmt == DOC_JSONL ? next_jsonl(r, d, e)
                  : r->o->sep         ? next_sep(r, d, e)
@@ -305,6 +611,15 @@ int doc_next(DocReader *r, Doc *d, Err *e)
         if (rc) return rc;
         close_input(r);
     }
+}
+
+static void reader_free(DocReader *r)
+{
+    if (r->o->stats_out) *r->o->stats_out = r->st;
+    doc_files_free(&r->files);
+    buf_free(&r->text);
+    buf_free(&r->conv);
+    free(r);
 }
 
 int doc_close(DocReader *r, Err *e)
@@ -316,8 +631,7 @@ int doc_close(DocReader *r, Err *e)
     }
     if (r->in) close_input(r);
     int rc = r->bad ? out_close(r->bad, e) : 0;
-    buf_free(&r->text);
-    free(r);
+    reader_free(r);
     return rc;
 }
 
@@ -326,8 +640,42 @@ void doc_abort(DocReader *r)
     if (!r) return;
     if (r->in) close_input(r);
     out_abort(r->bad);
-    buf_free(&r->text);
-    free(r);
+    reader_free(r);
+}
+
+static void put_count(char *out, size_t n, size_t *at, const char *sep, uint64_t k, const char *what)
+{
+    if (*at < n) *at += (size_t)snprintf(out + *at, n - *at, "%s%llu %s", sep, (unsigned long long)k, what);
+}
+
+void doc_summary(const DocStats *st, int always_bad, char *out, size_t n)
+{
+    size_t at = 0;
+    if (!n) return;
+    out[0] = 0;
+    uint64_t lines = st->n_bad - st->n_bad_files - st->n_bad_docs;
+    const char *sep = "; ";
+    if (lines || (always_bad && !st->n_bad)) put_count(out, n, &at, sep, lines, "bad lines"), sep = ", ";
+    if (st->n_bad_docs) put_count(out, n, &at, sep, st->n_bad_docs, "bad documents"), sep = ", ";
+    if (st->n_bad_files) put_count(out, n, &at, sep, st->n_bad_files, "bad files"), sep = ", ";
+    if (sep[0] == ',' && at < n) at += (size_t)snprintf(out + at, n - at, " skipped");
+    int skipped = st->n_binary || st->n_hidden || st->n_links || st->n_special;
+    if (!st->n_text_files && !st->n_folders && !skipped) return;
+    sep = "; files: ";
+    if (st->n_text_files) put_count(out, n, &at, sep, st->n_text_files, "plain text"), sep = ", ";
+    if (st->n_jsonl_files) put_count(out, n, &at, sep, st->n_jsonl_files, "JSON Lines"), sep = ", ";
+    if (sep[0] == ';' && at < n) at += (size_t)snprintf(out + at, n - at, "; files: none read");
+    if (st->n_folders) put_count(out, n, &at, " from ", st->n_folders, st->n_folders == 1 ? "folder" : "folders");
+    sep = "; skipped: ";
+    if (st->n_binary) {
+        put_count(out, n, &at, sep, st->n_binary, "binary (a NUL byte: ");
+        if (at < n)
+            at += (size_t)snprintf(out + at, n - at, "%s%s)", st->binary_names, st->n_binary > 3 ? ", ..." : "");
+        sep = ", ";
+    }
+    if (st->n_hidden) put_count(out, n, &at, sep, st->n_hidden, "hidden (.name)"), sep = ", ";
+    if (st->n_links) put_count(out, n, &at, sep, st->n_links, "links to folders"), sep = ", ";
+    if (st->n_special) put_count(out, n, &at, sep, st->n_special, "neither file nor folder");
 }
 
 struct DocWriter {
@@ -351,6 +699,28 @@ DocWriter *docw_open(const char *path, const DocOpts *opts, Err *e)
     return w;
 }
 
+/* A path as a JSON string. File names are bytes: one that is not UTF-8 gets
+ * U+FFFD for each invalid byte (JSON must be UTF-8). */
+static int escape_path(Buf *b, const char *path)
+{
+    size_t n = strlen(path), ok = utf8_valid_prefix(path, n);
+    if (ok == n) return json_escape(b, path, n);
+    Buf clean = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < n;) {
+        ok = utf8_valid_prefix(path + i, n - i);
+        rc |= buf_append(&clean, path + i, ok);
+        i += ok;
+        if (i < n) {
+            rc |= buf_append(&clean, "\xef\xbf\xbd", 3);
+            i++;
+        }
+    }
+    rc |= json_escape(b, clean.data ? clean.data : "", clean.len);
+    buf_free(&clean);
+    return rc ? -1 : 0;
+}
+
 int docw_write(DocWriter *w, const Doc *d, const char *text, size_t text_len, const char *extra,
                Err *e)
 {
@@ -365,11 +735,15 @@ int docw_write(DocWriter *w, const Doc *d, const char *text, size_t text_len, co
         } else {
             rc |= buf_append(b, d->raw, d->span.close_off);
         }
-    } else {
+    } else { /* plain text: the file it came from goes with it */
         rc |= buf_putc(b, '{');
         rc |= json_escape(b, w->field, strlen(w->field));
         rc |= buf_putc(b, ':');
         rc |= json_escape(b, text ? text : d->text, text ? text_len : d->text_len);
+        if (d->path && strcmp(w->field, "path")) {
+            rc |= buf_append(b, ",\"path\":", 8);
+            rc |= escape_path(b, d->path);
+        }
     }
     if (extra) {
         rc |= buf_putc(b, ',');

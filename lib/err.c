@@ -1,5 +1,6 @@
 /* Error messages with their location. Formatting only: nothing here exits or prints,
- * except err_print, which a main calls once before it exits 1. */
+ * except err_print, which a main calls once before it exits 1, and the warnings
+ * (err_warn, and err_warn_summary at the end of a run). */
 #include "err.h"
 
 #include <errno.h>
@@ -81,4 +82,8 @@ void err_warn(const Err *e)
         fprintf(stderr, "%s: (further warnings are counted, not shown)\n", warn_prog);
 }
 
-uint64_t err_warn_hidden(void) { return n_warned > ERR_WARN_SHOWN ? n_warned - ERR_WARN_SHOWN : 0; }
+void err_warn_summary(void)
+{
+    uint64_t n = n_warned > ERR_WARN_SHOWN ? n_warned - ERR_WARN_SHOWN : 0;
+    if (n) fprintf(stderr, "%s: %" PRIu64 " more warning%s not shown\n", warn_prog, n, n == 1 ? "" : "s");
+}

@@ -29,10 +29,12 @@ void err_print(const char *prog, const Err *e);
 
 /* Warnings about data a run goes on past (a skipped bad line): "prog: msg" on
  * stderr for the first ERR_WARN_SHOWN, then only counted. main() names the
- * program once with err_prog(); err_warn_hidden() says how many went unshown. */
+ * program once with err_prog() and, once the run has returned (after its
+ * summary, before any error), calls err_warn_summary(): "prog: N more warnings
+ * not shown" when some were hidden, --quiet or not, as the warnings are. */
 #define ERR_WARN_SHOWN 20
 void err_prog(const char *prog);
 void err_warn(const Err *e);
-uint64_t err_warn_hidden(void);
+void err_warn_summary(void);
 
 #endif

@@ -387,8 +387,6 @@ BinWriter *binw_open(const char *path, uint32_t width, uint32_t vocab_size, uint
     return w;
 }
 
-uint64_t binw_count(const BinWriter *w) { return w->count; }
-
 int binw_write(BinWriter *w, const uint32_t *ids, size_t n, Err *e)
 {
     if (w->count + n > BIN_MAX_TOKENS)

@@ -84,7 +84,6 @@ int binw_write(BinWriter *w, const uint32_t *ids, size_t n, Err *e);
 /* ids already in the shard's width (uint16 or uint32, little-endian) and
  * already checked against the vocabulary, e.g. straight from a token stream. */
 int binw_write_raw(BinWriter *w, const void *ids, size_t n, Err *e);
-uint64_t binw_count(const BinWriter *w);
 int binw_close(BinWriter *w, Err *e);
 void binw_abort(BinWriter *w);
 

@@ -68,6 +68,9 @@ static int usage(FILE *f, int code)
         "  --seed N             shuffle seed (default 1337); the same seed and inputs give\n"
         "                       byte-identical shards\n"
         "  --no-shuffle         keep the input order (sources one after another)\n"
+        "  --concat             the streams given are one source, read in the order given\n"
+        "                       (shards of one stream: they pack as their concatenation\n"
+        "                       would, validation included); copied, not mapped; no weights\n"
         "  --mem BYTES          memory for tokens read from pipes or gzip files (default\n"
         "                       1Gi); beyond it they spill to an unlinked temporary file in\n"
         "                       DIR. Regular files are memory-mapped, not copied. Document\n"
@@ -96,7 +99,9 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t n_in = 0;
-    int rc = 0, n_weights = 0, n_stdin = 0, have_val = 0;
+    int rc = 0, n_weights = 0, n_stdin = 0, have_val = 0, concat = 0;
+    const char **more = NULL;
+    char *concat_name = NULL;
     Err e = { { 0 } };
 #define BAD(...)                                                                               \
     do {                                                                                       \
@@ -159,6 +164,8 @@ int main(int argc, char **argv)
             NUM(0, UINT64_MAX, &opt.mem_bytes);
         } else if (!strcmp(a, "--force")) {
             opt.force = 1;
+        } else if (!strcmp(a, "--concat")) {
+            concat = 1;
         } else if (a[0] == '-' && a[1]) {
             BAD("unknown option %s", a);
         } else {
@@ -185,6 +192,7 @@ int main(int argc, char **argv)
     }
     if (n_stdin > 1) BAD("standard input (-) can be read only once");
     if (have_val && opt.val_by_tokens) BAD("--val and --val-tokens are alternatives: give one");
+    if (concat && n_weights) BAD("--concat makes the streams one source: weights mean nothing there");
     if (n_weights && n_weights != (int)n_in)
         BAD("%d of %zu sources have a weight: give every source a weight, or none", n_weights, n_in);
     if (n_weights && !opt.total_tokens)
@@ -202,6 +210,20 @@ int main(int argc, char **argv)
             (unsigned long long)opt.context + 1);
     opt.inputs = in;
     opt.n_inputs = n_in;
+    if (concat && n_in > 1) { /* one source: the first stream, then the others in order */
+        size_t len = strlen(in[0].path) + 32;
+        if (!(more = malloc((n_in - 1) * sizeof *more)) || !(concat_name = malloc(len))) {
+            fputs("packer: out of memory\n", stderr);
+            rc = 1;
+            goto done;
+        }
+        for (size_t k = 1; k < n_in; k++) more[k - 1] = in[k].path;
+        snprintf(concat_name, len, "%s (+%zu more)", in[0].path, n_in - 1);
+        in[0].more = more;
+        in[0].n_more = n_in - 1;
+        in[0].name = concat_name;
+        opt.n_inputs = 1;
+    }
     opt.progress = common.progress;
     err_prog("packer");
     out_cleanup_on_signal();
@@ -210,6 +232,8 @@ int main(int argc, char **argv)
         rc = 1;
     }
 done:
+    free(more);
+    free(concat_name);
     free_inputs(in, n_in);
     return rc;
 }

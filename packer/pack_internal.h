@@ -44,15 +44,17 @@ typedef struct TokCheck {
     const char *fp_path; /* the first source that recorded a fingerprint, NULL: none yet */
 } TokCheck;
 
-/* Read the stream at path and keep its documents. hdr_path NULL: the first
+/* Read the stream at path, then the n_more streams in more (one source, as if
+ * they were appended to it), and keep its documents. hdr_path NULL: the first
  * source, whose header fills *hdr; else vocab_size and eot_id must agree with
  * *hdr, read from hdr_path, and so must a fingerprint both record (hdr takes
  * the first one recorded). A recorded fingerprint must equal tc's tokenizer's;
  * a stream that records none gets a note when there is a tokenizer to check.
  * p, done_bytes: progress over all inputs. 0, or -1 with e naming the file and
  * offset. */
-int pack_source_read(Source *s, const char *path, TokHeader *hdr, const char *hdr_path,
-                     TokCheck *tc, SpillBudget *budget, Progress *p, uint64_t *done_bytes, Err *e);
+int pack_source_read(Source *s, const char *path, const char *const *more, size_t n_more,
+                     TokHeader *hdr, const char *hdr_path, TokCheck *tc, SpillBudget *budget,
+                     Progress *p, uint64_t *done_bytes, Err *e);
 void pack_source_free(Source *s);
 
 static inline uint64_t doc_tokens(const Source *s, uint64_t d) /* ids + end-of-text */

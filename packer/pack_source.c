@@ -3,7 +3,8 @@
  * document). A plain regular file is then memory-mapped and read in any order
  * in place; a pipe or a gzip file is copied as it is read, into memory while
  * the --mem budget lasts and then into an unlinked temporary file that is
- * mapped at the end. Nothing here writes an output. */
+ * mapped at the end; so are several streams read as one source (--concat).
+ * Nothing here writes an output. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -168,93 +169,109 @@ static int check_fingerprint(const TokHeader *h, const char *path, TokHeader *hd
     return 0;
 }
 
-int pack_source_read(Source *s, const char *path, TokHeader *hdr, const char *hdr_path,
-                     TokCheck *tc, SpillBudget *budget, Progress *p, uint64_t *done_bytes, Err *e)
+/* The vocabulary and end-of-text of the stream at path against the first
+ * source's (hdr_path NULL: this is the first, and fills *hdr). */
+static int check_header(const TokHeader *h, const char *path, TokHeader *hdr, const char *hdr_path,
+                        TokCheck *tc, Err *e)
 {
-    memset(s, 0, sizeof *s);
-    s->path = path;
-    TokReader *r = tokr_open(path, e);
-    if (!r) return -1;
-    const TokHeader *h = tokr_header(r);
-    int rc = -1;
-    Sink k = { .fd = -1, .limit = budget->mem_left, .dir = budget->dir, .path = path };
-    unsigned char *conv = NULL;
-    size_t conv_cap = 0, off_cap = 0;
     if (hdr_path) {
-        if (h->vocab_size != hdr->vocab_size) {
-            err_off(e, path, 16,
-                    "vocabulary size %u disagrees with %s (%u): every source must come from "
-                    "the same tokenizer",
-                    h->vocab_size, err_name(hdr_path), hdr->vocab_size);
-            goto out;
-        }
-        if (h->eot_id != hdr->eot_id) {
-            err_off(e, path, 20,
-                    "end-of-text id %u disagrees with %s (%u): every source must come from "
-                    "the same tokenizer",
-                    h->eot_id, err_name(hdr_path), hdr->eot_id);
-            goto out;
-        }
+        if (h->vocab_size != hdr->vocab_size)
+            return err_off(e, path, 16,
+                           "vocabulary size %u disagrees with %s (%u): every source must come from "
+                           "the same tokenizer",
+                           h->vocab_size, err_name(hdr_path), hdr->vocab_size);
+        if (h->eot_id != hdr->eot_id)
+            return err_off(e, path, 20,
+                           "end-of-text id %u disagrees with %s (%u): every source must come from "
+                           "the same tokenizer",
+                           h->eot_id, err_name(hdr_path), hdr->eot_id);
     } else {
         *hdr = *h;
         hdr->fingerprint = 0; /* check_fingerprint sets it */
     }
-    if (check_fingerprint(h, path, hdr, tc, e)) goto out;
-    s->width = h->width;
-    const int plain = is_plain_file(path);
+    return check_fingerprint(h, path, hdr, tc, e);
+}
+
+int pack_source_read(Source *s, const char *path, const char *const *more, size_t n_more,
+                     TokHeader *hdr, const char *hdr_path, TokCheck *tc, SpillBudget *budget,
+                     Progress *p, uint64_t *done_bytes, Err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    int rc = -1;
+    Sink k = { .fd = -1, .limit = budget->mem_left, .dir = budget->dir, .path = path };
+    unsigned char *conv = NULL;
+    size_t conv_cap = 0, off_cap = 0;
+    /* Several streams are one source by being copied one after another: only
+     * a single plain file can be read in place. */
+    const int plain = !n_more && is_plain_file(path);
     s->store = plain ? PACK_STORE_MAPPED : PACK_STORE_MEMORY;
     uint64_t n_tok = 0;
-    for (;;) {
-        const uint32_t *ids;
-        size_t n;
-        int got = tokr_doc(r, &ids, &n, e);
-        if (got < 0) goto out;
-        if (s->n_docs + 1 >= off_cap) {
-            size_t cap = off_cap ? off_cap * 2 : 1024;
-            uint64_t *o = realloc(s->off, cap * sizeof *o);
-            if (!o) {
-                err_set(e, "%s: out of memory for %llu document offsets", err_name(path),
-                        (unsigned long long)s->n_docs);
-                goto out;
-            }
-            s->off = o;
-            off_cap = cap;
-        }
-        s->off[s->n_docs] = n_tok;
-        if (!got) break;
-        if (s->n_docs + 1 >= (1ull << PACK_DOC_BITS)) {
-            err_set(e, "%s: more than 2^%d documents", err_name(path), PACK_DOC_BITS);
+    TokReader *r = NULL;
+    for (size_t part = 0; part <= n_more; part++) {
+        const char *pp = part ? more[part - 1] : path;
+        if (!(r = tokr_open(pp, e))) goto out;
+        const TokHeader *h = tokr_header(r);
+        if (check_header(h, pp, hdr, part ? path : hdr_path, tc, e)) goto out;
+        if (part && h->width != s->width) { /* the same vocabulary: cannot happen */
+            err_off(e, pp, 0, "id width %u disagrees with %s (%u)", h->width, err_name(path), s->width);
             goto out;
         }
-        s->n_docs++;
-        n_tok += n + 1;
-        if (!plain) {
-            size_t need = (n + 1) * s->width;
-            if (need > conv_cap) {
-                unsigned char *c = realloc(conv, need);
-                if (!c) {
-                    err_set(e, "%s: out of memory for a document of %zu tokens", err_name(path), n);
+        s->width = h->width;
+        for (;;) {
+            const uint32_t *ids;
+            size_t n;
+            int got = tokr_doc(r, &ids, &n, e);
+            if (got < 0) goto out;
+            if (s->n_docs + 1 >= off_cap) {
+                size_t cap = off_cap ? off_cap * 2 : 1024;
+                uint64_t *o = realloc(s->off, cap * sizeof *o);
+                if (!o) {
+                    err_set(e, "%s: out of memory for %llu document offsets", err_name(pp),
+                            (unsigned long long)s->n_docs);
                     goto out;
                 }
-                conv = c;
-                conv_cap = need;
+                s->off = o;
+                off_cap = cap;
             }
-            if (s->width == 2) {
-                uint16_t *d = (uint16_t *)conv; /* little-endian host (tokfile.c checks) */
-                for (size_t i = 0; i < n; i++) d[i] = (uint16_t)ids[i];
-                d[n] = (uint16_t)h->eot_id;
-            } else {
-                memcpy(conv, ids, n * 4);
-                memcpy(conv + 4 * n, &h->eot_id, 4);
+            s->off[s->n_docs] = n_tok;
+            if (!got) break;
+            if (s->n_docs + 1 >= (1ull << PACK_DOC_BITS)) {
+                err_set(e, "%s: more than 2^%d documents", err_name(pp), PACK_DOC_BITS);
+                goto out;
             }
-            if (sink_write(&k, conv, need, e)) goto out;
+            s->n_docs++;
+            n_tok += n + 1;
+            if (!plain) {
+                size_t need = (n + 1) * s->width;
+                if (need > conv_cap) {
+                    unsigned char *c = realloc(conv, need);
+                    if (!c) {
+                        err_set(e, "%s: out of memory for a document of %zu tokens", err_name(pp), n);
+                        goto out;
+                    }
+                    conv = c;
+                    conv_cap = need;
+                }
+                if (s->width == 2) {
+                    uint16_t *d = (uint16_t *)conv; /* little-endian host (tokfile.c checks) */
+                    for (size_t i = 0; i < n; i++) d[i] = (uint16_t)ids[i];
+                    d[n] = (uint16_t)h->eot_id;
+                } else {
+                    memcpy(conv, ids, n * 4);
+                    memcpy(conv + 4 * n, &h->eot_id, 4);
+                }
+                if (sink_write(&k, conv, need, e)) goto out;
+            }
+            if (!(s->n_docs & 1023)) {
+                uint64_t at = *done_bytes + tokr_consumed(r);
+                progress_update(p, at, at, s->n_docs, "documents");
+            }
         }
-        if (!(s->n_docs & 1023)) {
-            uint64_t at = *done_bytes + tokr_consumed(r);
-            progress_update(p, at, at, s->n_docs, "documents");
-        }
+        *done_bytes += tokr_consumed(r);
+        tokr_close(r);
+        r = NULL;
     }
-    *done_bytes += tokr_consumed(r);
     if (plain) {
         int fd = open(path, O_RDONLY);
         struct stat st;

@@ -504,7 +504,7 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
         err_set(e, "out of memory");
         goto out;
     }
-    for (size_t s = 0; s < o->n_inputs; s++) rep->sources[s].name = o->inputs[s].path;
+    for (size_t s = 0; s < o->n_inputs; s++) rep->sources[s].name = o->inputs[s].name ? o->inputs[s].name : o->inputs[s].path;
     if (o->tokenizer && read_tokenizer(o->tokenizer, &tok, e)) goto out;
     /* Its fingerprint, for the streams that record one. A file that does not
      * load as a tokenizer is still copied for streams that record none. */
@@ -533,21 +533,25 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
     /* Read: offsets in memory, tokens mapped or spilled. */
     uint64_t total_in = 0;
     for (size_t s = 0; s < o->n_inputs; s++) {
-        struct stat st;
-        const char *path = o->inputs[s].path;
-        if (!strcmp(path, "-") || stat(path, &st) || !S_ISREG(st.st_mode)) {
-            total_in = 0;
-            break;
+        for (size_t part = 0; part <= o->inputs[s].n_more; part++) {
+            struct stat st;
+            const char *path = part ? o->inputs[s].more[part - 1] : o->inputs[s].path;
+            if (!strcmp(path, "-") || stat(path, &st) || !S_ISREG(st.st_mode)) {
+                total_in = UINT64_MAX;
+                break;
+            }
+            total_in += (uint64_t)st.st_size;
         }
-        total_in += (uint64_t)st.st_size;
+        if (total_in == UINT64_MAX) break;
     }
+    if (total_in == UINT64_MAX) total_in = 0;
     p.total = total_in;
     SpillBudget budget = { o->mem_bytes, o->out_dir };
     TokHeader hdr = { 0 };
     uint64_t done_bytes = 0;
     for (size_t s = 0; s < o->n_inputs; s++)
-        if (pack_source_read(&src[s], o->inputs[s].path, &hdr, s ? o->inputs[0].path : NULL, &tc,
-                             &budget, &p, &done_bytes, e))
+        if (pack_source_read(&src[s], o->inputs[s].path, o->inputs[s].more, o->inputs[s].n_more, &hdr,
+                             s ? o->inputs[0].path : NULL, &tc, &budget, &p, &done_bytes, e))
             goto out;
     progress_end(&p);
     rep->vocab_size = hdr.vocab_size;

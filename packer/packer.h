@@ -18,6 +18,9 @@ typedef struct PackInput {
     const char *path; /* "-": stdin */
     double weight;    /* >= 0; ignored unless has_weight */
     int has_weight;
+    const char *const *more; /* n_more streams read after path as the same source (--concat) */
+    size_t n_more;
+    const char *name; /* the name in meta.json and the report; NULL: path */
 } PackInput;
 
 typedef struct PackOpts {

@@ -15,12 +15,24 @@ expect_rc 2 "$B" encode $R50 -j 0;                  expect_err "-j needs"
 expect_rc 2 "$B" convert $D/r50k_base.tiktoken --pattern gpt2; expect_err "needs -o"
 expect_rc 0 "$B" encode --help;                     expect_out "--allow-special"
 
-# Plain text with invalid UTF-8 is encoded as its bytes, and decodes back exactly.
+# Plain text must be UTF-8, as in every program (it was encoded as its bytes
+# here and refused by filter): an error naming file, line and byte, no output;
+# --encoding latin1 reads each byte as a character.
 printf 'caf\xc3\xa9 \xff\xfe bytes\x80 and \xe2\x82 cut' > "$T/raw.txt"
-expect_rc 0 "$B" encode $R50 -o "$T/raw.tok" "$T/raw.txt"
+expect_rc 1 "$B" encode $R50 -o "$T/raw.tok" "$T/raw.txt"
+expect_err "raw.txt:1: invalid UTF-8 at byte 7 (plain text is read as UTF-8; --encoding latin1"
+expect_no_file "$T/raw.tok"
+expect_rc 0 "$B" encode $R50 --encoding latin1 -o "$T/raw.tok" "$T/raw.txt"
 expect_err "encoded 1 documents"
 expect_rc 0 "$B" decode $R50 --text -o "$T/raw.back" "$T/raw.tok"
-expect_same "$T/raw.txt" "$T/raw.back"
+[ "$(iconv -f latin1 -t utf-8 "$T/raw.txt")" = "$(cat "$T/raw.back")" ] && ok || fail "expected the Latin-1 text back as UTF-8"
+# A stream of byte tokens that are not UTF-8 ("caf\xc3\xa9 \xff", written by hand:
+# the header above, then ids 66 64 69 127 102 220 187 and end-of-text 50256):
+# --text gives the bytes back ...
+{ head -c 32 "$T/raw.tok"; printf '\102\0\100\0\105\0\177\0\146\0\334\0\273\0\120\304'; } > "$T/bytes.tok"
+mv "$T/bytes.tok" "$T/raw.tok"
+expect_rc 0 "$B" decode $R50 --text -o "$T/raw.back" "$T/raw.tok"
+[ "$(od -An -tx1 "$T/raw.back" | xargs)" = "63 61 66 c3 a9 20 ff" ] && ok || fail "expected the bytes back, got $(od -An -tx1 "$T/raw.back")"
 # ... which JSON Lines cannot hold: decode says so and writes nothing.
 expect_rc 1 "$B" decode $R50 -o "$T/raw.jsonl" "$T/raw.tok"
 expect_err "invalid UTF-8 at byte 7"; expect_no_file "$T/raw.jsonl"

@@ -144,6 +144,17 @@ done
 "$D" --verify estimate -j 1 -q --rejects je1.rej s1.jsonl s2.jsonl s3.jsonl > je1.out
 "$D" --verify estimate -j 3 -q --rejects je3.rej s1.jsonl s2.jsonl s3.jsonl > je3.out
 if cmp -s je1.out je3.out && cmp -s je1.rej je3.rej; then ok; else fail "--verify estimate: -j 3 differs from -j 1"; fi
+# sig as well: -j threads compute a batch's keys; many.jsonl is more than one
+# batch (4096 documents)
+awk 'BEGIN { srand(5); for (i = 0; i < 5000; i++) { printf "{\"text\":\"w%d", i
+             for (w = 0; w < 12; w++) printf " w%d", int(rand() * 200); print "\"}" } }' > many.jsonl
+for v in "" "--verify" "--verify estimate"; do
+    "$D" sig $v -j 1 -q s1.jsonl many.jsonl s2.jsonl > jsig1.txt
+    for j in 2 3; do
+        "$D" sig $v -j $j -q s1.jsonl many.jsonl s2.jsonl > jsig$j.txt
+        if [ -s jsig1.txt ] && cmp -s jsig1.txt jsig$j.txt; then ok; else fail "sig $v: -j $j differs from -j 1"; fi
+    done
+done
 
 # ---- apply matches the list to the shards by file, not by spelling ----
 # (issue 13, item 6: ./s2.jsonl against the list's s2.jsonl dropped nothing,
@@ -210,4 +221,38 @@ if [ "$(grep -c . f.rem)" -ge 1 ] && grep -q '"removed":"match"' f.rem; then ok;
 if grep -q '"doc":"-:[0-9]*"' s.rem && ! grep -q 'dedup-' s.rem; then ok; else fail "spooled stdin's spans should name '-'"; fi
 expect_rc 1 "$D" decontam --eval missing.jsonl -o never.jsonl train.jsonl
 expect_no_file never.jsonl
+
+# ---- decontam across shards: per-shard counts (decontam count), summed by
+# --doc-freq, decide as one run over all the shards; alone, a shard would not
+# (the passage is in 3 documents: frequent for --max-doc-freq 2 only overall)
+P="the quick brown fox jumps over the lazy dog while seven wise owls watch from an old oak tree at night"
+filler() { awk -v s="$1" 'BEGIN { srand(s); for (i = 0; i < 80; i++) printf "f%d ", int(rand() * 5000) }'; }
+printf '{"text":"%s"}\n' "$P" > peval.jsonl
+{ for k in 1 2; do printf '{"text":"%s %s %s"}\n' "$(filler $k)" "$P" "$(filler $((k + 10)))"; done
+  printf '{"text":"%s"}\n' "$(filler 3)"; } > pa.jsonl
+{ printf '{"text":"%s"}\n' "$(filler 4)"; printf '{"text":"%s %s %s"}\n' "$(filler 5)" "$P" "$(filler 15)"; } > pb.jsonl
+expect_rc 0 "$D" decontam --eval peval.jsonl --max-doc-freq 2 --rejects pw.rej -o pw.out pa.jsonl pb.jsonl
+expect_err "9 eval 13-grams, 9 ignored as frequent"
+expect_rc 0 "$D" decontam count --eval peval.jsonl -o pa.count pa.jsonl
+expect_err "3 in; "
+expect_rc 0 "$D" decontam count --eval peval.jsonl pb.jsonl
+cp "$T/out" pb.count
+if [ "$(sed -n 1p pa.count | cut -f1)" = '!' ] && [ "$(sed -n 2p pa.count | cut -f2)" = 2 ] && [ "$(sed -n 2p pb.count | cut -f2)" = 1 ]; then ok
+else fail "count files: $(cat pa.count pb.count)"; fi
+for s in pa pb; do
+    expect_rc 0 "$D" decontam --eval peval.jsonl --max-doc-freq 2 --doc-freq pa.count --doc-freq pb.count --rejects $s.rej -o $s.out $s.jsonl
+done
+cat pa.out pb.out > pab.out; cat pa.rej pb.rej > pab.rej
+expect_same pw.out pab.out
+expect_same pw.rej pab.rej
+cat pa.count pb.count > pab.count # the reduce may be cat
+expect_rc 0 "$D" decontam --eval peval.jsonl --max-doc-freq 2 --doc-freq pab.count -o pbc.out pb.jsonl
+expect_same pb.out pbc.out
+expect_rc 0 "$D" decontam --eval peval.jsonl --max-doc-freq 2 -o pb-alone.out pb.jsonl
+if cmp -s pb.out pb-alone.out; then fail "the passage in pb.jsonl alone should be cut"; else ok; fi
+expect_rc 1 "$D" decontam --eval eval.jsonl --doc-freq pa.count -o never.jsonl pb.jsonl
+expect_err "pa.count:1: not a count file of these --eval sets"
+expect_no_file never.jsonl
+expect_rc 2 "$D" decontam count --eval peval.jsonl --doc-freq pa.count pb.jsonl
+expect_rc 2 "$D" decontam --eval peval.jsonl --max-doc-freq 0 --doc-freq pa.count pb.jsonl
 check_done test_cli

@@ -93,7 +93,7 @@ expect_err "1 in, 0 kept, 1 dropped"
 # plain text in, JSON out; C4 removes lines and the text is rewritten
 printf 'Home | About\nThe valley is old and green.\nIt has a mill. It has a church. It has a market.\nPrivacy policy and terms of use apply.\n' > "$T/page.txt"
 expect_rc 0 "$F" --preset none --rules c4 --rule c4_min_sentences=3 "$T/page.txt"
-expect_out '{"text":"The valley is old and green.\nIt has a mill. It has a church. It has a market."}'
+expect_out '{"text":"The valley is old and green.\nIt has a mill. It has a church. It has a market.","path":"'"$T/page.txt"'"}'
 expect_err "lines removed: c4_terminal_punct 1, c4_policy 1"
 
 # user rules: a bad pattern names file, line and offset; no output is left
@@ -214,6 +214,19 @@ expect_same "$T/p1.jsonl" "$T/p1b.jsonl"
 if cmp -s "$T/p1.jsonl" "$T/p2.jsonl"; then fail "seeds 1 and 2 kept the same documents"; else ok; fi
 expect_rc 0 "$F" -j 1 --preset none --model "$T/q.model" --seed 1 "$T/te-good.jsonl" "$T/te-bad.jsonl" -o "$T/pj1.jsonl"
 expect_same "$T/p1.jsonl" "$T/pj1.jsonl"
+# the draw is keyed on the text, not the place: two shards filtered apart give
+# the whole run's output, and the documents in reverse keep the same ones
+cat "$T/te-good.jsonl" "$T/te-bad.jsonl" > "$T/pall.jsonl"
+half=$(( $(wc -l < "$T/pall.jsonl") / 2 ))
+head -n "$half" "$T/pall.jsonl" > "$T/pa.jsonl"; tail -n +"$((half + 1))" "$T/pall.jsonl" > "$T/pb.jsonl"
+expect_rc 0 "$F" --preset none --model "$T/q.model" --seed 1 "$T/pa.jsonl" -o "$T/pa-out.jsonl"
+expect_rc 0 "$F" --preset none --model "$T/q.model" --seed 1 "$T/pb.jsonl" -o "$T/pb-out.jsonl"
+cat "$T/pa-out.jsonl" "$T/pb-out.jsonl" > "$T/pab-out.jsonl"
+expect_same "$T/p1.jsonl" "$T/pab-out.jsonl"
+tac "$T/pall.jsonl" > "$T/prev.jsonl"
+expect_rc 0 "$F" --preset none --model "$T/q.model" --seed 1 "$T/prev.jsonl" -o "$T/prev-out.jsonl"
+if [ "$(LC_ALL=C sort "$T/prev-out.jsonl" | sha256sum)" = "$(LC_ALL=C sort "$T/p1.jsonl" | sha256sum)" ]; then ok
+else fail "pareto: the documents in reverse order kept other documents"; fi
 
 # bad model files: clear error with the offset, no output left
 head -c 1000 "$T/q.model" > "$T/short.model"

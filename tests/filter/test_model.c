@@ -151,12 +151,14 @@ static void pareto(void)
 {
     const int n = 200000;
     int kept = 0, kept_half = 0, kept_one = 0, same = 1;
+    char t[32];
     for (int i = 0; i < n; i++) {
         double s = (i + 0.5) / n;
-        kept += filter_pareto_keep(42, (uint64_t)i, 9, s);
-        kept_half += filter_pareto_keep(42, (uint64_t)i, 9, 0.5);
-        kept_one += filter_pareto_keep(42, (uint64_t)i, 9, 1.0);
-        same &= filter_pareto_keep(42, (uint64_t)i, 9, s) == filter_pareto_keep(42, (uint64_t)i, 9, s);
+        size_t l = (size_t)snprintf(t, sizeof t, "document %d", i);
+        kept += filter_pareto_keep(42, t, l, 9, s);
+        kept_half += filter_pareto_keep(42, t, l, 9, 0.5);
+        kept_one += filter_pareto_keep(42, t, l, 9, 1.0);
+        same &= filter_pareto_keep(42, t, l, 9, s) == filter_pareto_keep(42, t, l, 9, s);
     }
     double f = (double)kept / n, want = (1 - pow(2, -8)) / 8;
     double sd = sqrt(want * (1 - want) / n);
@@ -167,11 +169,15 @@ static void pareto(void)
     CHECK(fabs((double)kept_half / n - want_half) < 4 * sd_half);
     CHECK_INT(n, kept_one); /* a draw is > 0 with U < 1 */
     CHECK(same);
-    /* another seed, other draws */
-    int differ = 0;
-    for (int i = 0; i < 1000; i++)
-        differ += filter_pareto_keep(42, (uint64_t)i, 9, 0.9) != filter_pareto_keep(43, (uint64_t)i, 9, 0.9);
+    /* another seed, other draws; another text, another draw */
+    int differ = 0, differ_text = 0;
+    for (int i = 0; i < 1000; i++) {
+        size_t l = (size_t)snprintf(t, sizeof t, "document %d", i);
+        differ += filter_pareto_keep(42, t, l, 9, 0.9) != filter_pareto_keep(43, t, l, 9, 0.9);
+        differ_text += filter_pareto_keep(42, t, l, 9, 0.9) != filter_pareto_keep(42, t, l - 1, 9, 0.9);
+    }
     CHECK(differ > 100);
+    CHECK(differ_text > 100);
 }
 
 int main(void)

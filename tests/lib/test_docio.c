@@ -1,7 +1,9 @@
 /* lib/docio.c and lib/iofile.c: pass-through of JSON members, replaced text and
  * appended members, plain text modes, .gz both ways, and every failure path:
  * bad JSON, bad UTF-8, truncated gzip, missing files, stop versus skip, a
- * byte-order mark, and that a failed write leaves no file behind. */
+ * byte-order mark, and that a failed write leaves no file behind; folders,
+ * the format of unnamed files by content, binary files, --encoding latin1. */
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "check.h"
@@ -400,9 +402,13 @@ static void plain_text(void)
     DocStats st;
     CHECK_INT(0, copy_docs(&o, paths, 3, out, NULL, &st, &e));
     char *got = read_file(out, NULL);
-    CHECK_STR("{\"text\":\"First \\\"doc\\\".\\nLine two.\\n\"}\n"
-              "{\"text\":\"First \\\"doc\\\".\\nLine two.\\n\"}\n",
-              got);
+    /* a plain-text document names its file ("path", after the text) */
+    char want_out[600];
+    snprintf(want_out, sizeof want_out,
+             "{\"text\":\"First \\\"doc\\\".\\nLine two.\\n\",\"path\":\"%s\"}\n"
+             "{\"text\":\"First \\\"doc\\\".\\nLine two.\\n\",\"path\":\"%s\"}\n",
+             a, a);
+    CHECK_STR(want_out, got);
     free(got);
     CHECK_INT(2, st.n_docs);
     CHECK_INT(1, st.n_blank);
@@ -430,7 +436,7 @@ static void plain_text(void)
     r = doc_open(&o, bp, 1, &e);
     CHECK_INT(-1, doc_next(r, &d, &e));
     char want[300];
-    snprintf(want, sizeof want, "%s:3: invalid UTF-8 at byte 15", a);
+    snprintf(want, sizeof want, "%s:3: invalid UTF-8 at byte 15 (plain text is read as UTF-8; --encoding latin1 reads Latin-1)", a);
     CHECK_STR(want, e.msg);
     doc_close(r, &e);
     write_file(s, "x\n%\nbad \xc3\x28\nmore\n%\ny\n", 20);
@@ -442,6 +448,258 @@ static void plain_text(void)
     CHECK_MEM("y", d.text, d.text_len);
     CHECK_INT(1, doc_stats(r)->n_bad);
     doc_close(r, &e);
+}
+
+/* Folders (issue "Plain-text folders"): walked recursively, files in byte
+ * order of their whole paths; names starting with '.' skipped, links to
+ * folders not followed (a loop would not end), FIFOs skipped, each counted;
+ * a folder with no files reads nothing (not stdin). */
+static void folders(void)
+{
+    char dir[300], p[400];
+    snprintf(dir, sizeof dir, "%s", scratch("tree"));
+    const char *rel[] = { "a.txt", "a/b.txt", "B.txt", "a/c/deep.md", "\xc3\xa9.txt", ".hidden.txt",
+                          ".git/config", "a/.also-hidden" };
+    mkdir(dir, 0755);
+    snprintf(p, sizeof p, "%s/a", dir), mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/a/c", dir), mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/.git", dir), mkdir(p, 0755);
+    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, rel[i]);
+        write_file(p, rel[i], strlen(rel[i]));
+    }
+    snprintf(p, sizeof p, "%s/a/c/up", dir);
+    CHECK_INT(0, symlink("../..", p)); /* a loop, were it followed */
+    snprintf(p, sizeof p, "%s/a/self", dir);
+    CHECK_INT(0, symlink(".", p));
+    snprintf(p, sizeof p, "%s/linked.txt", dir);
+    CHECK_INT(0, symlink("B.txt", p)); /* a link to a file is read */
+    snprintf(p, sizeof p, "%s/dangling", dir);
+    CHECK_INT(0, symlink("no-such-file", p));
+    snprintf(p, sizeof p, "%s/fifo", dir);
+    CHECK_INT(0, mkfifo(p, 0644));
+
+    DocFiles fl;
+    DocStats st = { 0 };
+    Err e = { { 0 } };
+    const char *one[] = { dir };
+    alarm(60); /* were the links followed, the walk would all but never end: die instead */
+    int walked = doc_files_expand(&fl, one, 1, &st, &e);
+    alarm(0);
+    if (!CHECK_INT_RC(0, walked)) {
+        fprintf(stderr, "  %s\n", e.msg);
+        return;
+    }
+    const char *want[] = { "B.txt", "a.txt", "a/b.txt", "a/c/deep.md", "linked.txt", "\xc3\xa9.txt" };
+    CHECK_INT(6, fl.n);
+    for (size_t i = 0; i < fl.n && i < 6; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, want[i]);
+        CHECK_STR(p, fl.paths[i]);
+    }
+    CHECK_INT(3, st.n_folders);
+    CHECK_INT(3, st.n_hidden);  /* .hidden.txt, .git, a/.also-hidden */
+    CHECK_INT(2, st.n_links);   /* a/c/up, a/self */
+    CHECK_INT(2, st.n_special); /* dangling, fifo */
+    doc_files_free(&fl);
+
+    /* Read through: documents in that order, each with its path; named
+     * files keep their place and their pointer. */
+    const char *named = scratch("named.jsonl");
+    write_file(named, "{\"text\":\"j\"}\n", 13);
+    const char *mixed[] = { named, dir, named };
+    DocOpts o = { 0 };
+    DocReader *r = doc_open(&o, mixed, 3, &e);
+    Doc d;
+    CHECK(r != NULL);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK(d.path == named);
+    for (size_t i = 0; i < 6; i++) {
+        CHECK_INT(1, doc_next(r, &d, &e));
+        snprintf(p, sizeof p, "%s/%s", dir, want[i]);
+        CHECK_STR(p, d.path);
+        CHECK_MEM(i == 4 ? "B.txt" : want[i], d.text, d.text_len);
+    }
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK(d.path == named);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    size_t n;
+    const char *const *paths = doc_paths(r, &n);
+    CHECK_INT(8, n);
+    CHECK(paths[0] == named);
+    DocStats got = *doc_stats(r);
+    CHECK_INT(6, got.n_text_files);
+    CHECK_INT(2, got.n_jsonl_files);
+    char sum[512];
+    doc_summary(&got, 0, sum, sizeof sum);
+    CHECK_STR("; files: 6 plain text, 2 JSON Lines from 3 folders; skipped: 3 hidden (.name), "
+              "2 links to folders, 2 neither file nor folder",
+              sum);
+    CHECK_INT(0, doc_close(r, &e));
+
+    /* A folder without files: no documents, and stdin is not read. */
+    const char *empty = scratch("empty-dir");
+    mkdir(empty, 0755);
+    const char *ep[] = { empty };
+    r = doc_open(&o, ep, 1, &e);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    CHECK_INT(1, doc_stats(r)->n_folders);
+    doc_close(r, &e);
+}
+
+/* Files named neither .jsonl/.json nor .txt/.text/.md: their first non-blank
+ * line decides ('{' there: JSON Lines); the lines read to decide are not
+ * lost either way. A NUL byte makes a binary file: skipped, counted, named
+ * in the summary. */
+static void by_content(void)
+{
+    const char *gpl = scratch("GPL-3"), *jl = scratch("shard-00001"), *bin = scratch("logo"),
+               *bad = scratch("corrupt.jsonl"), *curly = scratch("styles"), *out = scratch("content.jsonl");
+    const char text[] = "\n   \n\xef\xbb\xbf    GNU GENERAL PUBLIC LICENSE\n   Version 3\n\nno final newline";
+    write_file(gpl, text, sizeof text - 1);
+    const char lines[] = "\xef\xbb\xbf\n  \n {\"text\":\"one\"}\n{\"text\":\"two\"}\n";
+    write_file(jl, lines, sizeof lines - 1);
+    write_file(bin, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+    Err e = { { 0 } };
+    DocOpts o = { 0 };
+    const char *paths[] = { gpl, jl, bin };
+    DocReader *r = doc_open(&o, paths, 3, &e);
+    Doc d;
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM(text, d.text, d.text_len); /* byte for byte, blank lines and all */
+    CHECK(d.raw == NULL);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("one", d.text, d.text_len);
+    CHECK_INT(3, d.lineno);
+    CHECK(d.raw != NULL);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("two", d.text, d.text_len);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    DocStats st = *doc_stats(r);
+    CHECK_INT(1, st.n_text_files);
+    CHECK_INT(1, st.n_jsonl_files);
+    CHECK_INT(1, st.n_binary);
+    CHECK_INT(2, st.n_blank); /* the JSON Lines file's blank lines */
+    char sum[512], want[700];
+    doc_summary(&st, 0, sum, sizeof sum);
+    snprintf(want, sizeof want, "; files: 1 plain text, 1 JSON Lines; skipped: 1 binary (a NUL byte: %s)", bin);
+    CHECK_STR(want, sum);
+    CHECK_INT(0, doc_close(r, &e));
+
+    /* A named .txt file with a NUL byte is binary too. */
+    const char *nul = scratch("nul.txt");
+    write_file(nul, "text\0more", 9);
+    const char *np[] = { nul };
+    r = doc_open(&o, np, 1, &e);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    CHECK_INT(1, doc_stats(r)->n_binary);
+    doc_close(r, &e);
+
+    /* A corrupt .jsonl is still an error naming file and line. */
+    write_file(bad, "{\"text\":\"ok\"}\nnot json\n", 23);
+    const char *bp[] = { bad };
+    CHECK_INT(-1, copy_docs(&o, bp, 1, out, NULL, NULL, &e));
+    snprintf(want, sizeof want, "%s:2: invalid JSON at byte 1: ", bad);
+    CHECK_HAS(want, e.msg);
+    CHECK(!strstr(e.msg, "--format text"));
+    CHECK(!file_or_temp_exists(out));
+    write_file(bad, "not json at all\n{\"text\":\"ok\"}\n", 30); /* by name, not by content */
+    CHECK_INT(-1, copy_docs(&o, bp, 1, out, NULL, NULL, &e));
+    snprintf(want, sizeof want, "%s:1: invalid JSON at byte 1: ", bad);
+    CHECK_HAS(want, e.msg);
+    /* Without a known ending: text that opens with '{' (a Pascal comment) is
+     * text; a corrupt first line followed by a JSON object is JSON Lines, the
+     * first line a bad one (an error, or skipped and counted); a later bad
+     * line's error says why the file was taken for JSON Lines. */
+    const char pas[] = "{ A Pascal comment }\nprogram hello;\n";
+    write_file(curly, pas, sizeof pas - 1);
+    const char *cp[] = { curly };
+    r = doc_open(&o, cp, 1, &e);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM(pas, d.text, d.text_len);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    CHECK_INT(1, doc_stats(r)->n_text_files);
+    doc_close(r, &e);
+    const char cut[] = "{\"text\":\"cut sh\n\n{\"text\":\"whole\"}\n";
+    write_file(curly, cut, sizeof cut - 1);
+    CHECK_INT(-1, copy_docs(&o, cp, 1, out, NULL, NULL, &e));
+    snprintf(want, sizeof want, "%s:1: invalid JSON at byte 16: ", curly);
+    CHECK_HAS(want, e.msg);
+    CHECK_HAS("(taken for JSON Lines by its first lines; --format text reads it as plain text)", e.msg);
+    DocOpts skip = { .on_error = ON_ERROR_SKIP };
+    r = doc_open(&skip, cp, 1, &e);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("whole", d.text, d.text_len);
+    CHECK_INT(3, d.lineno);
+    CHECK_INT(0, doc_next(r, &d, &e));
+    CHECK_INT(1, doc_stats(r)->n_bad);
+    CHECK_INT(1, doc_stats(r)->n_blank);
+    CHECK_INT(1, doc_stats(r)->n_jsonl_files);
+    doc_close(r, &e);
+    write_file(curly, "{\"text\":\"a\"}\n{ nope\n", 20);
+    CHECK_INT(-1, copy_docs(&o, cp, 1, out, NULL, NULL, &e));
+    snprintf(want, sizeof want, "%s:2: invalid JSON at byte 3", curly);
+    CHECK_HAS(want, e.msg);
+    CHECK_HAS("--format text reads it as plain text", e.msg);
+    DocOpts as_text = { .format = DOC_TEXT };
+    CHECK_INT(0, copy_docs(&as_text, cp, 1, out, NULL, NULL, &e));
+    /* --format jsonl wins over content: GPL-3 is then bad JSON at line 3 */
+    DocOpts as_jsonl = { .format = DOC_JSONL };
+    const char *gp[] = { gpl };
+    CHECK_INT(-1, copy_docs(&as_jsonl, gp, 1, out, NULL, NULL, &e));
+    CHECK_HAS(":3: invalid JSON", e.msg);
+}
+
+/* Plain text is UTF-8 or, with --encoding latin1, Latin-1 converted to
+ * UTF-8. A bad file is one bad file: counted as a file, not as lines. */
+static void encodings(void)
+{
+    const char *lat[] = { scratch("l1.txt"), scratch("l2"), scratch("l3.md"), scratch("l4.text") };
+    const char *ok = scratch("ok.txt"), *out = scratch("enc.jsonl");
+    for (int i = 0; i < 4; i++) write_file(lat[i], "caf\xe9\nna\xefve\n", 11);
+    write_file(ok, "fine\n", 5);
+    Err e = { { 0 } };
+    DocOpts utf8 = { 0 };
+    CHECK_INT(-1, copy_docs(&utf8, lat, 1, out, NULL, NULL, &e));
+    char want[600];
+    snprintf(want, sizeof want, "%s:1: invalid UTF-8 at byte 4 (plain text is read as UTF-8; "
+                                "--encoding latin1 reads Latin-1)", lat[0]);
+    CHECK_STR(want, e.msg);
+
+    DocOpts skip = { .on_error = ON_ERROR_SKIP };
+    DocStats st;
+    const char *five[] = { lat[0], lat[1], ok, lat[2], lat[3] };
+    CHECK_INT(0, copy_docs(&skip, five, 5, out, NULL, &st, &e));
+    CHECK_INT(1, st.n_docs);
+    CHECK_INT(4, st.n_bad);
+    CHECK_INT(4, st.n_bad_files);
+    char sum[512];
+    doc_summary(&st, 1, sum, sizeof sum);
+    CHECK_STR("; 4 bad files skipped; files: 5 plain text", sum);
+
+    DocOpts latin1 = { .encoding = DOC_LATIN1 };
+    CHECK_INT(0, copy_docs(&latin1, lat, 1, out, NULL, &st, &e));
+    char *got = read_file(out, NULL);
+    snprintf(want, sizeof want, "{\"text\":\"caf\xc3\xa9\\nna\xc3\xafve\\n\",\"path\":\"%s\"}\n", lat[0]);
+    CHECK_STR(want, got);
+    free(got);
+    /* --sep documents too */
+    DocOpts sep = { .encoding = DOC_LATIN1, .sep = "%" };
+    write_file(lat[1], "\xa3" "1\n%\n\xbd\n", 7);
+    const char *sp[] = { lat[1] };
+    DocReader *r = doc_open(&sep, sp, 1, &e);
+    Doc d;
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("\xc2\xa3" "1", d.text, d.text_len);
+    CHECK_INT(1, doc_next(r, &d, &e));
+    CHECK_MEM("\xc2\xbd", d.text, d.text_len);
+    doc_close(r, &e);
+    /* stats_out gets the counts when the reader is closed */
+    DocStats copied = { 0 };
+    DocOpts counted = { .on_error = ON_ERROR_SKIP, .stats_out = &copied };
+    r = doc_open(&counted, five, 5, &e);
+    while (doc_next(r, &d, &e) == 1) {}
+    doc_close(r, &e);
+    CHECK_INT(4, copied.n_bad_files);
 }
 
 static void output_paths(void)
@@ -497,6 +755,9 @@ int main(void)
     long_lines();
     gzip_files();
     plain_text();
+    folders();
+    by_content();
+    encodings();
     output_paths();
     real_corpus();
     scratch_cleanup();

@@ -87,6 +87,43 @@ expect_err "padding"
 [ "$(( ($(stat -c %s "$T/bf/train_000000.bin") - 1024) / 2 ))" = 896 ] && ok || fail "best-fit shard is not 7 windows of 128"
 grep -q '"window": "best-fit"' "$T/bf/meta.json" && ok || fail "meta.json window"
 
+# --concat: shards of one stream pack as the stream itself (validation taken
+# from the one source, the same shuffle), mapped, in memory or spilled; as four
+# sources they would not (validation and shuffle per source).
+python3 - "$T/a.tok" "$T/part" <<'EOF'
+import struct, sys
+b = open(sys.argv[1], 'rb').read()
+head, ids = b[:32], struct.unpack('<%dH' % ((len(b) - 32) // 2), b[32:])
+docs, cur = [], []
+for t in ids:
+    cur.append(t)
+    if t == 999: docs.append(cur); cur = []
+for k in range(4):
+    part = [t for d in docs[k * len(docs) // 4:(k + 1) * len(docs) // 4] for t in d]
+    open('%s%d.tok' % (sys.argv[2], k), 'wb').write(head + struct.pack('<%dH' % len(part), *part))
+EOF
+for mode in "--stream" "--best-fit --context 63"; do
+    expect_rc 0 "$P" -o "$T/cw" --force --quiet --val 5% --shard-tokens 5000 $mode "$T/a.tok"
+    expect_rc 0 "$P" -o "$T/cc" --force --quiet --val 5% --shard-tokens 5000 $mode --concat "$T"/part[0-3].tok
+    run sh -c "cat '$T/part3.tok' | '$P' -o '$T/cs' --force --quiet --mem 0 --val 5% --shard-tokens 5000 $mode --concat '$T/part0.tok' '$T/part1.tok' '$T/part2.tok' -"
+    [ "$rc" = 0 ] && ok || fail "--concat with a pipe: exit $rc: $(cat "$T/err")"
+    for f in "$T"/cw/*.bin; do
+        expect_same "$f" "$T/cc/$(basename "$f")"
+        expect_same "$f" "$T/cs/$(basename "$f")"
+    done
+    [ "$(ls "$T/cw" | wc -l)" = "$(ls "$T/cc" | wc -l)" ] && ok || fail "--concat wrote other files: $(ls "$T/cc")"
+    grep -v '"name"' "$T/cw/meta.json" > "$T/cw.meta"; grep -v '"name"' "$T/cc/meta.json" > "$T/cc.meta"
+    expect_same "$T/cw.meta" "$T/cc.meta"
+done
+grep -qF "\"name\": \"$T/part0.tok (+3 more)\"" "$T/cc/meta.json" && ok || fail "meta.json's name of the --concat source: $(grep name "$T/cc/meta.json")"
+expect_rc 0 "$P" -o "$T/c4" --force --quiet --val 5% --shard-tokens 5000 "$T"/part[0-3].tok
+if cmp -s "$T/cw/val_000000.bin" "$T/c4/val_000000.bin"; then fail "four sources packed as one"; else ok; fi
+expect_rc 2 "$P" -o "$T/cx" --concat "$T/part0.tok:1" "$T/part1.tok:1" --tokens 10k
+expect_err "--concat makes the streams one source"
+expect_rc 1 "$P" -o "$T/cx" --concat "$T/part0.tok" "$T/v.tok"
+expect_err "v.tok: offset 16: vocabulary size 1200 disagrees with $T/part0.tok"
+expect_empty "$T/cx"
+
 # Bad input: exit 1, the file and offset named, nothing left.
 expect_rc 1 "$P" -o "$T/x1" "$T/a.tok" "$T/v.tok"
 expect_err "v.tok: offset 16: vocabulary size 1200 disagrees with"

@@ -204,7 +204,7 @@ static void mix_and_epochs(void)
     Corpus a = make_stream(pa, 300, 1000, 999, 0, 60);
     Corpus b = make_stream(pb, 120, 1000, 999, 1, 150);
     const Corpus *cs[2] = { &a, &b };
-    PackInput in[2] = { { pa, 0.7, 1 }, { pb, 0.3, 1 } };
+    PackInput in[2] = { { pa, 0.7, 1, NULL, 0, NULL }, { pb, 0.3, 1, NULL, 0, NULL } };
     PackOpts o = opts(sp("mix"), in, 2);
     o.total_tokens = 40000;
     o.val_frac = 0.05;
@@ -364,7 +364,7 @@ static void every_source_once(void)
     const char *pa = sp("once-a.tok"), *pb = sp("once-b.tok");
     Corpus a = make_stream(pa, 200, 5000, 0, 0, 40);
     Corpus b = make_stream(pb, 50, 5000, 0, 0, 40);
-    PackInput in[2] = { { pa, 0, 0 }, { pb, 0, 0 } };
+    PackInput in[2] = { { pa, 0, 0, NULL, 0, NULL }, { pb, 0, 0, NULL, 0, NULL } };
     PackOpts o = opts(sp("once"), in, 2);
     o.val_by_tokens = 1;
     o.val_tokens = 500;
@@ -400,7 +400,7 @@ static void input_order(void)
     const char *pa = sp("ord.tok");
     Corpus a = make_stream(pa, 30, 300, 7, 0, 9);
     const Corpus *cs[1] = { &a };
-    PackInput in[1] = { { pa, 0, 0 } };
+    PackInput in[1] = { { pa, 0, 0, NULL, 0, NULL } };
     PackOpts o = opts(sp("ord"), in, 1);
     o.no_shuffle = 1;
     PackReport rep = { .keep_order = 1 };
@@ -452,7 +452,7 @@ static void best_fit(void)
     Corpus a = make_stream(pa, 400, 2000, 1999, 1, 40);
     Corpus b = make_stream(pb, 60, 2000, 1999, 1, 200);
     const Corpus *cs[2] = { &a, &b };
-    PackInput in[2] = { { pa, 0, 0 }, { pb, 0, 0 } };
+    PackInput in[2] = { { pa, 0, 0, NULL, 0, NULL }, { pb, 0, 0, NULL, 0, NULL } };
     PackOpts o = opts(sp("bf"), in, 2);
     o.window = PACK_BEST_FIT;
     o.context = 63;
@@ -536,7 +536,7 @@ static void best_fit_edges(void)
     for (size_t i = 0; i < 40; i++) ids[i] = 1 + (uint32_t)i;
     for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) CHECK_INT(0, tokw_doc(w, ids, lens[k], &e));
     CHECK_INT(0, tokw_close(w, &e));
-    PackInput in[1] = { { path, 0, 0 } };
+    PackInput in[1] = { { path, 0, 0, NULL, 0, NULL } };
     PackOpts o = opts(sp("edge"), in, 1);
     o.window = PACK_BEST_FIT;
     o.context = 10;
@@ -580,7 +580,7 @@ static void wide_ids(void)
     const char *pa = sp("wide.tok");
     Corpus a = make_stream(pa, 40, 100000, 99999, 0, 30);
     const Corpus *cs[1] = { &a };
-    PackInput in[1] = { { pa, 0, 0 } };
+    PackInput in[1] = { { pa, 0, 0, NULL, 0, NULL } };
     PackOpts o = opts(sp("wide"), in, 1);
     o.val_frac = 0;
     PackReport rep = { .keep_order = 1 };
@@ -610,7 +610,7 @@ static void piped_inputs(void)
     const char *dirs[3] = { sp("pipe-map"), sp("pipe-mem"), sp("pipe-spill") };
     PackStore want[3] = { PACK_STORE_MAPPED, PACK_STORE_MEMORY, PACK_STORE_SPILLED };
     for (int k = 0; k < 3; k++) {
-        PackInput in[1] = { { k ? gz : plain, 0, 0 } };
+        PackInput in[1] = { { k ? gz : plain, 0, 0, NULL, 0, NULL } };
         PackOpts o = opts(dirs[k], in, 1);
         o.mem_bytes = k == 2 ? 0 : 1u << 30;
         o.shard_tokens = 5000;
@@ -647,7 +647,7 @@ static void failures(void)
     Corpus a = make_stream(pa, 50, 1000, 999, 0, 20);
     Corpus v = make_stream(pv, 5, 1001, 999, 0, 20);
     Corpus t = make_stream(pe, 5, 1000, 0, 0, 20);
-    PackInput in[2] = { { pa, 0, 0 }, { pv, 0, 0 } };
+    PackInput in[2] = { { pa, 0, 0, NULL, 0, NULL }, { pv, 0, 0, NULL, 0, NULL } };
     PackOpts o = opts(sp("fail-vocab"), in, 2);
     expect_failure(&o, "f-vocab.tok: offset 16: vocabulary size 1001 disagrees with", 0);
     in[1].path = pe;
@@ -665,7 +665,7 @@ static void failures(void)
     expect_failure(&o, "truncated token stream", 0);
 
     /* Best-fit windows longer than all the data. */
-    PackInput one[1] = { { pa, 0, 0 } };
+    PackInput one[1] = { { pa, 0, 0, NULL, 0, NULL } };
     o = opts(sp("fail-context"), one, 1);
     o.window = PACK_BEST_FIT;
     o.context = 100000;
@@ -679,7 +679,7 @@ static void failures(void)
     expect_failure(&o, "--shard-tokens 64 is smaller than one window of 65 tokens", 0);
 
     /* Weights that sum to zero. */
-    PackInput zero[2] = { { pa, 0, 1 }, { pa, 0, 1 } };
+    PackInput zero[2] = { { pa, 0, 1, NULL, 0, NULL }, { pa, 0, 1, NULL, 0, NULL } };
     o = opts(sp("fail-zero"), zero, 2);
     o.total_tokens = 1000;
     expect_failure(&o, "sum to zero", 0);
