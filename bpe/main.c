@@ -117,8 +117,16 @@ static int check_source(const BpeSource *s)
 
 static int fail(const Err *e)
 {
+    err_warn_summary(); /* before the error, which ends the output */
     err_print("bpe", e);
     return 1;
+}
+
+/* The command's status, after saying how many warnings were not shown. */
+static int warned(int rc)
+{
+    err_warn_summary();
+    return rc;
 }
 
 static int cmd_encode(int argc, char **argv)
@@ -290,8 +298,8 @@ int main(int argc, char **argv)
     const char *c = argv[1];
     if (!strcmp(c, "-h") || !strcmp(c, "--help")) return usage(stdout, 0);
     if (!strcmp(c, "--version")) return cli_version("bpe");
-    if (!strcmp(c, "train")) return cmd_train(argc, argv);
-    if (!strcmp(c, "encode")) return cmd_encode(argc, argv);
+    if (!strcmp(c, "train")) return warned(cmd_train(argc, argv));
+    if (!strcmp(c, "encode")) return warned(cmd_encode(argc, argv));
     if (!strcmp(c, "decode")) return cmd_decode(argc, argv);
     if (!strcmp(c, "info")) return cmd_info(argc, argv);
     if (!strcmp(c, "convert")) return cmd_convert(argc, argv);

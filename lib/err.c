@@ -86,4 +86,5 @@ void err_warn_summary(void)
 {
     uint64_t n = n_warned > ERR_WARN_SHOWN ? n_warned - ERR_WARN_SHOWN : 0;
     if (n) fprintf(stderr, "%s: %" PRIu64 " more warning%s not shown\n", warn_prog, n, n == 1 ? "" : "s");
+    n_warned = n_warned < ERR_WARN_SHOWN ? n_warned : ERR_WARN_SHOWN; /* said once */
 }

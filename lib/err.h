@@ -31,7 +31,8 @@ void err_print(const char *prog, const Err *e);
  * stderr for the first ERR_WARN_SHOWN, then only counted. main() names the
  * program once with err_prog() and, once the run has returned (after its
  * summary, before any error), calls err_warn_summary(): "prog: N more warnings
- * not shown" when some were hidden, --quiet or not, as the warnings are. */
+ * not shown" when some were hidden, --quiet or not, as the warnings are (once:
+ * a second call says nothing). */
 #define ERR_WARN_SHOWN 20
 void err_prog(const char *prog);
 void err_warn(const Err *e);

@@ -227,7 +227,9 @@ int main(int argc, char **argv)
     opt.progress = common.progress;
     err_prog("packer");
     out_cleanup_on_signal();
-    if (packer_run(&opt, NULL, &e)) {
+    int failed = packer_run(&opt, NULL, &e);
+    err_warn_summary();
+    if (failed) {
         err_print("packer", &e);
         rc = 1;
     }

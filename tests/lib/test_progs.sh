@@ -39,7 +39,8 @@ last_err() { # WANT: the last command's last stderr line is WANT
     if [ "$(tail -n 1 "$T/err")" = "$1" ]; then ok; else fail "expected the last stderr line '$1', got: $(tail -n 3 "$T/err")"; fi
 }
 for cmd in "filter" "filter train --holdout 0 -o $T/q.model --neg $T/eval.jsonl --pos" "dedup" "dedup sig" \
-           "dedup decontam --max-doc-freq 0 --eval $T/eval.jsonl"; do
+           "dedup decontam --max-doc-freq 0 --eval $T/eval.jsonl" \
+           "bpe encode --tiktoken node_modules/gpt-tokenizer/data/r50k_base.tiktoken --pattern gpt2 -o $T/b.tok"; do
     prog=${cmd%% *}
     expect_rc 0 $BIN/$cmd "$T/bad25.jsonl" --on-error skip
     last_err "$prog: 5 more warnings not shown"
