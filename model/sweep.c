@@ -74,6 +74,14 @@ static int write_json(const char *path, json_t *j, Err *e)
 
 /* The settings every point shares, as SWEEP/sweep.json keeps them: a second
  * invocation must match them, or its points would not be comparable. */
+/* A float setting as the decimal it was given as (0.9, not 0.8999999762). */
+static double dec(float x)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)x);
+    return strtod(b, NULL);
+}
+
 static json_t *settings_json(const SweepOpts *s, const char *data_real, int T, int V, uint64_t batch)
 {
     const TrainOpts *o = &s->t;
@@ -83,8 +91,8 @@ static json_t *settings_json(const SweepOpts *s, const char *data_real, int T, i
                      (json_int_t)s->tokens, "budget_params", s->budget_params, "budget_flops", s->budget_flops,
                      "tolerance", s->tolerance, "schedule", sched_name(o->schedule), "lr", o->lr, "min_frac",
                      o->min_frac, "warmup", (json_int_t)o->warmup, "decay_frac", o->decay_frac, "weight_decay",
-                     (double)o->adam.weight_decay, "beta1", (double)o->adam.beta1, "beta2",
-                     (double)o->adam.beta2, "clip", (double)o->adam.clip, "eval_every",
+                     dec(o->adam.weight_decay), "beta1", dec(o->adam.beta1), "beta2", dec(o->adam.beta2),
+                     "clip", dec(o->adam.clip), "eval_every",
                      (json_int_t)o->eval_every, "eval_batches", o->eval_batches, "seed", (json_int_t)o->seed);
 }
 
@@ -110,7 +118,11 @@ static int settings_check(const char *dir, json_t *now, Err *e)
     int code = 0;
     json_object_foreach(now, key, v) {
         json_t *w = json_object_get(old, key);
-        if (!w || !json_equal(v, w)) {
+        /* reals within float precision: folders written when floats were kept as doubles */
+        int same = w && (json_equal(v, w) || (json_is_number(v) && json_is_number(w) &&
+                                             fabs(json_number_value(v) - json_number_value(w)) <=
+                                                 1e-6 * fabs(json_number_value(w))));
+        if (!same) {
             char *a = json_dumps(v, JSON_ENCODE_ANY), *b = w ? json_dumps(w, JSON_ENCODE_ANY) : NULL;
             code = err_code(e, 2, "%s was swept with %s %s, this run has %s: points would not compare; use another -o",
                         dir, key, b ? b : "(none)", a ? a : "?");

@@ -633,7 +633,7 @@ int train_run(const TrainOpts *opts, Err *e)
             goto done;
         }
         int is_last = r.step == r.o.steps;
-        char vbuf[32] = "";
+        char vbuf[32] = "", vshow[32] = "";
         if (lead && eval_windows && (r.step % r.o.eval_every == 0 || is_last)) {
             double vl;
             if (evaluate(&g, &val, eval_windows, &bt, &vl, e)) {
@@ -642,6 +642,7 @@ int train_run(const TrainOpts *opts, Err *e)
             }
             last_val = vl;
             snprintf(vbuf, sizeof vbuf, "%.9g", vl);
+            snprintf(vshow, sizeof vshow, "%.4f", vl); /* as the training loss beside it */
         }
         if (!lead) continue; /* the run folder is rank 0's */
         fprintf(logf, "%" PRIu64 ",%" PRIu64 ",%.9g,%s,%.9g,%.9g,%.1f,%.4f\n", r.step, r.tokens, loss,
@@ -665,7 +666,7 @@ int train_run(const TrainOpts *opts, Err *e)
             duration(eta, sizeof eta, per * (double)(r.o.steps - r.step));
             progress_si(rate, sizeof rate, (double)tokens_step / per);
             fprintf(stderr, "\rmodel: step %" PRIu64 "/%" PRIu64 "  loss %.4f%s%s  %s tok/s  MFU %.0f%%  ETA %s\033[K",
-                    r.step, r.o.steps, loss, vbuf[0] ? "  val " : "", vbuf[0] ? vbuf : "", rate, 100 * mfu, eta);
+                    r.step, r.o.steps, loss, vbuf[0] ? "  val " : "", vbuf[0] ? vshow : "", rate, 100 * mfu, eta);
             pr.shown = 1;
             t_show = now + 0.5;
         }
@@ -674,7 +675,8 @@ int train_run(const TrainOpts *opts, Err *e)
     {
         double secs = progress_now() - t_start;
         double tps = (double)(r.step - first_step) * tokens_step / secs;
-        char rate[32], ent[160] = ", no validation shards", gpu[96] = "";
+        char rate[32], ent[160] = ", no validation shards", gpu[96] = "", resumed[48] = "";
+        if (opts->resume_dir) snprintf(resumed, sizeof resumed, "resumed at step %" PRIu64 ": ", first_step);
         progress_si(rate, sizeof rate, tps);
         if (val.n)
             snprintf(ent, sizeof ent, ", val loss %.4f (unigram entropy of the validation tokens %.4f)", last_val,
@@ -686,11 +688,12 @@ int train_run(const TrainOpts *opts, Err *e)
             snprintf(gpu, sizeof gpu, "; %d ranks, summing gradients %.1f ms a step (%.0f%%)", dist.size,
                      1e3 * reduce_s / (double)(r.step - first_step), 100 * reduce_s / secs);
         progress_summary(&pr,
-                         "%" PRIu64 " steps, %" PRIu64 " tokens (%.2f epochs of the training windows) in %.1f s (%s tokens/s, MFU %.0f%% of %s); "
+                         "%s%" PRIu64 " steps, %" PRIu64 " tokens in %.1f s (%s tokens/s, MFU %.0f%% of %s); the run is "
+                         "at step %" PRIu64 ", %.2f epochs of the training windows; "
                          "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB)%s; %s/latest",
-                         r.step - first_step, (r.step - first_step) * tokens_step,
-                         (double)ld.epoch + (double)ld.index / (double)train.n_windows, secs, rate,
-                         peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, last_loss, ent,
+                         resumed, r.step - first_step, (r.step - first_step) * tokens_step, secs, rate,
+                         peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, r.step,
+                         (double)ld.epoch + (double)ld.index / (double)train.n_windows, last_loss, ent,
                          peak_rss() / 1e6, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6, gpu, dir);
     }
 done:

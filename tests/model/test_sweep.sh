@@ -12,6 +12,8 @@ GRID="--layers 1,2 --width 16,24 --heads 2,3"
 
 # --- a grid of 8 shapes, 2 invalid (16 does not divide by 3)
 expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/sw" $GRID --steps 10 $TR
+# float settings written as given: beta1 0.9, not 0.8999999762
+grep -q "\"beta1\": 0.9," "$T/sw/sweep.json" && ok || fail "sweep.json beta1: $(grep beta1 "$T/sw/sweep.json")"
 expect_err "skipping 1x16x3: width 16 does not divide by 3 heads"
 expect_err "skipping 2x16x3: width 16 does not divide by 3 heads"
 expect_err "6 points (6 trained now, 0 finished before, 2 shapes skipped)"

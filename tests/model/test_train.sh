@@ -16,7 +16,7 @@ expect_err "parameters (2 layers, width 32, 2 heads, MLP 128, vocabulary 257, co
 expect_err "256 tokens a step (4 x 32 x 2 accumulated)"
 expect_err "20 steps, 5120 tokens"
 expect_err "unigram entropy"
-expect_err "(0.26 epochs of the training windows)"
+expect_err "the run is at step 20, 0.26 epochs of the training windows"
 [ "$(wc -l < "$T/a/log.csv")" = 21 ] && ok || fail "log.csv should have a header and 20 rows"
 head -1 "$T/a/log.csv" | grep -qx 'step,tokens,loss,val_loss,lr,grad_norm,tokens_per_s,mfu' && ok || fail "log.csv header"
 awk -F, 'NR>1 && $4 != "" {n++} END {exit n != 2}' "$T/a/log.csv" && ok || fail "two validation losses expected"
@@ -45,6 +45,7 @@ compgen -G "$T/c/ckpt-000020.bin.tmp.*" >/dev/null && ok || fail "expected a hal
 # resume: 10 + 10 steps equal 20 straight, bit for bit (weights, moments, header) and in the log
 expect_rc 0 "$M" train --device cpu --resume "$T/c" -j 1
 expect_same "$T/a/ckpt-000020.bin" "$T/c/ckpt-000020.bin"
+expect_err "resumed at step 10: 10 steps"
 cut -d, -f1-6 "$T/a/log.csv" > "$T/a.cols"; cut -d, -f1-6 "$T/c/log.csv" > "$T/c.cols"
 expect_same "$T/a.cols" "$T/c.cols"
 expect_no_file "$T/c/ckpt-000020.bin.tmp"
