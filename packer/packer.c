@@ -436,6 +436,9 @@ static const char *store_name(PackStore s)
     return s == PACK_STORE_MAPPED ? "mapped" : s == PACK_STORE_MEMORY ? "memory" : "spilled";
 }
 
+/* Fewer validation documents than this get a note in the summary. */
+#define PACK_FEW_VAL_DOCS 20
+
 static void print_summary(const Progress *p, const PackOpts *o, const PackReport *rep)
 {
     progress_summary(p, "%-24s %10s %13s %7s %7s %11s %9s %11s %s", "source", "documents",
@@ -462,6 +465,10 @@ static void print_summary(const Progress *p, const PackOpts *o, const PackReport
                      rep->val_tokens, rep->n_val_shards, rep->n_val_shards == 1 ? "" : "s",
                      o->window == PACK_BEST_FIT ? "best-fit windows" : "stream", o->context,
                      o->no_shuffle ? ", input order" : "", secs);
+    if (vdocs > 0 && vdocs < PACK_FEW_VAL_DOCS)
+        progress_summary(p, "note: the validation set holds only %" PRIu64 " document%s of %" PRIu64
+                            ": its loss will be noisy; a larger --val share (or more documents) steadies it",
+                         vdocs, vdocs == 1 ? "" : "s", docs + vdocs);
 }
 
 /* ---- the run ---- */

@@ -246,4 +246,10 @@ exec 7>&-
 [ "$sigrc" = 143 ] && ok || fail "expected death by SIGTERM (143), got $sigrc"
 expect_empty "$T/sig"
 
+# --- a validation set of a few documents gets a note; a larger share does not
+expect_rc 0 "$P" -o "$T/fewval" "$T/a.tok"
+expect_err "note: the validation set holds only 3 documents of 400"
+expect_rc 0 "$P" -o "$T/manyval" --val 10% "$T/a.tok"
+grep -q "validation set holds only" "$T/err" && fail "a note with 40 validation documents" || ok
+
 check_done test_cli
