@@ -147,38 +147,6 @@ static int get_window(const Source *src, uint64_t w, int T, int V, int *x, int *
     return (int)n;
 }
 
-/* The tokenizer at path, for the model of rm: it must cover the vocabulary
- * and, when the checkpoint records the fingerprint of its tokens' tokenizer,
- * have that one (as runmodel_tokenizer checks RUN/tokenizer.json). */
-static Tokenizer *load_tokenizer(const char *path, const RunModel *rm, Err *e)
-{
-    Tokenizer *t = tok_load_json(path, e);
-    if (!t) return NULL;
-    uint64_t fp = 0;
-    if ((int64_t)t->n_vocab < rm->cfg.vocab_size) {
-        err_set(e, "%s: %u tokens, but the model %s has a vocabulary of %d", path, t->n_vocab, rm->ckpt,
-                rm->cfg.vocab_size);
-        goto fail;
-    }
-    if (tok_fingerprint(t, &fp, e)) goto fail;
-    if (rm->tok_fp && fp != rm->tok_fp) {
-        char has[17], rec[17];
-        tok_fingerprint_hex(fp, has);
-        tok_fingerprint_hex(rm->tok_fp, rec);
-        err_set(e, "%s has tokenizer fingerprint %s, but the model %s was trained on tokens of the tokenizer "
-                   "with fingerprint %s: another tokenizer",
-                path, has, rm->ckpt, rec);
-        goto fail;
-    }
-    if (!rm->tok_fp)
-        fprintf(stderr, "model: note: %s records no tokenizer fingerprint, so %s cannot be checked against it\n",
-                rm->ckpt, path);
-    return t;
-fail:
-    tok_free(t);
-    return NULL;
-}
-
 /* Which tokenizer: --tokenizer FILE, else RUN/tokenizer.json; for shards,
  * else the data folder's copy (the tokenizer of those very tokens), else none
  * (*tok NULL: no bits per byte). Text cannot be read without one. */
@@ -188,7 +156,7 @@ static int find_tokenizer(const EvalOpts *o, const char *run_dir, const RunModel
     char path[PATH_MAX];
     struct stat st;
     *tok = NULL;
-    if (o->tokenizer) return (*tok = load_tokenizer(o->tokenizer, rm, e)) ? 0 : -1;
+    if (o->tokenizer) return (*tok = runmodel_tokenizer_at(o->tokenizer, rm, e)) ? 0 : -1;
     if ((size_t)snprintf(path, sizeof path, "%s/tokenizer.json", run_dir) >= sizeof path)
         return err_set(e, "%s: path too long", run_dir);
     if (!stat(path, &st)) return (*tok = runmodel_tokenizer(run_dir, rm, e)) ? 0 : -1;
@@ -196,7 +164,7 @@ static int find_tokenizer(const EvalOpts *o, const char *run_dir, const RunModel
         return err_sys(e, path, "cannot open the run's tokenizer, which the text must be encoded with "
                                 "(model train copies the data folder's; give one with --tokenizer FILE)");
     if (src->tok_copy[0]) {
-        if (!(*tok = load_tokenizer(src->tok_copy, rm, e))) return -1;
+        if (!(*tok = runmodel_tokenizer_at(src->tok_copy, rm, e))) return -1;
         fprintf(stderr, "model: note: %s has no tokenizer.json: bits per byte count the bytes of the tokens "
                         "with %s\n", run_dir, src->tok_copy);
         return 0;

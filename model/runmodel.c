@@ -67,6 +67,36 @@ int runmodel_load(const RunModel *rm, int B, int T, Kern *k, Gpt *g, Err *e)
     return 0;
 }
 
+Tokenizer *runmodel_tokenizer_at(const char *path, const RunModel *rm, Err *e)
+{
+    Tokenizer *t = tok_load_json(path, e);
+    if (!t) return NULL;
+    uint64_t fp;
+    if ((int64_t)t->n_vocab < rm->cfg.vocab_size) {
+        err_set(e, "%s: %u tokens, but the model %s has a vocabulary of %d", path, t->n_vocab, rm->ckpt,
+                rm->cfg.vocab_size);
+        goto fail;
+    }
+    if (tok_fingerprint(t, &fp, e)) goto fail;
+    if (rm->tok_fp && fp != rm->tok_fp) {
+        char has[17], rec[17];
+        tok_fingerprint_hex(fp, has);
+        tok_fingerprint_hex(rm->tok_fp, rec);
+        err_set(e, "%s has tokenizer fingerprint %s, but the model %s was trained on tokens of the "
+                   "tokenizer with fingerprint %s: another tokenizer",
+                path, has, rm->ckpt, rec);
+        goto fail;
+    }
+    if (!rm->tok_fp)
+        fprintf(stderr, "model: note: %s records no tokenizer fingerprint (its data had none), so %s "
+                        "cannot be checked against it\n",
+                rm->ckpt, path);
+    return t;
+fail:
+    tok_free(t);
+    return NULL;
+}
+
 Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e)
 {
     char path[PATH_MAX];
@@ -76,32 +106,5 @@ Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e)
         err_sys(e, path, "cannot open the run's tokenizer (model train copies the data folder's)");
         return NULL;
     }
-    Tokenizer *t = tok_load_json(path, e);
-    if (!t) return NULL;
-    if ((int64_t)t->n_vocab < rm->cfg.vocab_size) {
-        err_set(e, "%s: %u tokens, but the model %s has a vocabulary of %d", path, t->n_vocab, rm->ckpt,
-                rm->cfg.vocab_size);
-        tok_free(t);
-        return NULL;
-    }
-    uint64_t fp;
-    if (tok_fingerprint(t, &fp, e)) {
-        tok_free(t);
-        return NULL;
-    }
-    if (rm->tok_fp && fp != rm->tok_fp) {
-        char has[17], rec[17];
-        tok_fingerprint_hex(fp, has);
-        tok_fingerprint_hex(rm->tok_fp, rec);
-        err_set(e, "%s has tokenizer fingerprint %s, but the model %s was trained on tokens of the "
-                   "tokenizer with fingerprint %s: another tokenizer",
-                path, has, rm->ckpt, rec);
-        tok_free(t);
-        return NULL;
-    }
-    if (!rm->tok_fp)
-        fprintf(stderr, "model: note: %s records no tokenizer fingerprint (its data had none), so %s "
-                        "cannot be checked against it\n",
-                rm->ckpt, path);
-    return t;
+    return runmodel_tokenizer_at(path, rm, e);
 }

@@ -38,5 +38,8 @@ int runmodel_load(const RunModel *rm, int B, int T, Kern *k, Gpt *g, Err *e);
  * fingerprint the checkpoint records (a checkpoint without one: a one-line
  * note on stderr, then accepted). Caller frees with tok_free(). */
 Tokenizer *runmodel_tokenizer(const char *run_dir, const RunModel *rm, Err *e);
+/* The same checks of the tokenizer at path (model eval --tokenizer FILE, or
+ * the data folder's copy). */
+Tokenizer *runmodel_tokenizer_at(const char *path, const RunModel *rm, Err *e);
 
 #endif
