@@ -245,6 +245,9 @@ static void find_fix(const PlanFacts *f, const PlanEnv *env, PlanFix *x)
     }
 }
 
+/* Why a loss fit does not apply: its loss is above ln V (compared by pointer). */
+static const char PLAN_ABOVE_LN_V[] = "above ln V";
+
 double plan_gpu_step_s(const GptConfig *c, int T, double batch_tokens, const PlanEnv *env)
 {
     double L = c->n_layer, D = c->n_embd, NH = c->n_head, V = c->padded_vocab;
@@ -316,10 +319,10 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
     f->kaplan_loss = plan_kaplan_loss(f->n_nonembed, f->tokens);
     f->kaplan_loss_inf = plan_kaplan_loss(f->n_nonembed, 0);
     double ln_v = log((double)k->vocab_size);
-    if (f->chin_loss > ln_v) f->chin_na = "above ln V";
+    if (f->chin_loss > ln_v) f->chin_na = PLAN_ABOVE_LN_V;
     else if (f->n_params < 70e6 || f->n_params > 16e9 || f->tokens < 5e9 || f->tokens > 500e9)
         f->chin_na = "outside its fit";
-    if (f->kaplan_loss > ln_v) f->kaplan_na = "above ln V";
+    if (f->kaplan_loss > ln_v) f->kaplan_na = PLAN_ABOVE_LN_V;
     else if (f->n_nonembed < 768 || f->n_nonembed > 1.5e9 || f->tokens < 22e6 || f->tokens > 23e9)
         f->kaplan_na = "outside its fit";
     f->levine_depth = plan_levine_depth(k->n_embd);
@@ -866,6 +869,19 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
             where, gib(b1, sizeof b1, x->min_bytes), gib(b2, sizeof b2, x->state_bytes));
 }
 
+/* Under a fit's paragraph: why it does not apply here (na, as plan_facts set
+ * it), or nothing when it does; outside is the text for a shape outside the
+ * sizes it was fitted on. */
+static void fit_na_note(FILE *out, const char *na, int vocab_size, const char *outside)
+{
+    if (na == PLAN_ABOVE_LN_V)
+        fprintf(out, "    That loss is above ln V = %.3f, what guessing uniformly over this vocabulary of %d\n"
+                     "    scores: the fit does not apply to this vocabulary and data.\n",
+                log((double)vocab_size), vocab_size);
+    else if (na)
+        fputs(outside, out);
+}
+
 void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n, const PlanEnv *env)
 {
     for (size_t i = 0; i < n; i++) {
@@ -882,25 +898,18 @@ void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n, const PlanE
                 f->flops, count(b3, sizeof b3, f->chin_opt_n), count(b4, sizeof b4, f->chin_opt_d),
                 f->chin_opt_d / f->chin_opt_n, f->chin_opt_loss,
                 f->chin_opt_d / f->chin_opt_n > CHIN_TOKENS_PER_PARAM ? "more tokens" : "fewer tokens");
-        double ln_v = log((double)f->cfg.vocab_size);
-        if (f->chin_na && !strcmp(f->chin_na, "above ln V"))
-            fprintf(out, "    That loss is above ln V = %.3f, what guessing uniformly over this vocabulary of %d\n"
-                         "    scores: the fit does not apply to this vocabulary and data.\n", ln_v, f->cfg.vocab_size);
-        else if (f->chin_na)
-            fputs("    They trained 70M to 16B parameters on 5B to 500B tokens: outside that the fit does\n"
-                  "    not apply, and its figures here are an extrapolation to compare with, not a prediction.\n", out);
+        fit_na_note(out, f->chin_na, f->cfg.vocab_size,
+                    "    They trained 70M to 16B parameters on 5B to 500B tokens: outside that the fit does\n"
+                    "    not apply, and its figures here are an extrapolation to compare with, not a prediction.\n");
         fprintf(out,
                 "  - Kaplan et al. 2020: L(N,D) = [(6.4e13/N)^(0.076/0.103) + 1.8e13/D]^0.103 with N\n"
                 "    without embeddings = %.3f (%.3f with unlimited data). They found the shape matters\n"
                 "    little at a fixed N (a few percent of loss over a wide range of depth/width): N and\n"
                 "    D are the levers, the aspect ratio is the fine tuning.\n",
                 f->kaplan_loss, f->kaplan_loss_inf);
-        if (f->kaplan_na && !strcmp(f->kaplan_na, "above ln V"))
-            fprintf(out, "    That loss is above ln V = %.3f, what guessing uniformly over this vocabulary of %d\n"
-                         "    scores: the fit does not apply to this vocabulary and data.\n", ln_v, f->cfg.vocab_size);
-        else if (f->kaplan_na)
-            fputs("    They trained 768 to 1.5B non-embedding parameters on 22M to 23B tokens: outside that\n"
-                  "    the fit does not apply, and its figures here are an extrapolation, not a prediction.\n", out);
+        fit_na_note(out, f->kaplan_na, f->cfg.vocab_size,
+                    "    They trained 768 to 1.5B non-embedding parameters on 22M to 23B tokens: outside that\n"
+                    "    the fit does not apply, and its figures here are an extrapolation, not a prediction.\n");
         char best[64];
         if (f->levine_depth < 1) snprintf(best, sizeof best, "is narrower than its 1-layer width (%.0f)", plan_levine_width(1));
         else snprintf(best, sizeof best, "is best at %.1f layers", f->levine_depth);
