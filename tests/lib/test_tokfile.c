@@ -60,16 +60,22 @@ static void stream_round_trip(uint32_t vocab, uint32_t eot, uint64_t fingerprint
     tokr_close(r);
 }
 
+/* A version 1 header of 2-byte ids: magic, version, width, vocabulary, end-of-text. */
+static void v1_header(unsigned char *h, uint32_t vocab, uint32_t eot)
+{
+    memcpy(h, TOK_MAGIC, 8);
+    put_u32(h + 8, 1);
+    put_u32(h + 12, 2);
+    put_u32(h + 16, vocab);
+    put_u32(h + 20, eot);
+}
+
 static void stream_errors(void)
 {
     const char *path = scratch("bad.tok");
     Err e;
     unsigned char h[TOK_HEADER_BYTES + 8] = { 0 };
-    memcpy(h, TOK_MAGIC, 8);
-    put_u32(h + 8, 1);
-    put_u32(h + 12, 2);
-    put_u32(h + 16, 100);
-    put_u32(h + 20, 99);
+    v1_header(h, 100, 99);
     uint16_t toks[4] = { 5, 6, 99, 7 }; /* the last document lacks end-of-text */
     memcpy(h + TOK_HEADER_BYTES, toks, 8);
     write_file(path, h, sizeof h);
@@ -127,11 +133,7 @@ static void stream_version1(void)
     const char *path = scratch("old.tok");
     Err e;
     unsigned char h[TOK_HEADER_BYTES + 6] = { 0 };
-    memcpy(h, TOK_MAGIC, 8);
-    put_u32(h + 8, 1);
-    put_u32(h + 12, 2);
-    put_u32(h + 16, 257);
-    put_u32(h + 20, 256);
+    v1_header(h, 257, 256);
     memset(h + 24, 0xab, 8); /* reserved in version 1: not a fingerprint */
     uint16_t toks[3] = { 72, 105, 256 };
     memcpy(h + TOK_HEADER_BYTES, toks, 6);
