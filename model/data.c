@@ -253,31 +253,28 @@ int loader_init(Loader *l, const Shards *s, uint64_t seed, uint64_t epoch, uint6
     return 0;
 }
 
+/* The next window of the order, moving on to the next epoch as needed. */
+static uint32_t loader_take(Loader *l)
+{
+    if (l->index >= l->s->n_windows) {
+        l->epoch++;
+        l->index = 0;
+        shuffle(l);
+    }
+    return l->order[l->index++];
+}
+
 int loader_next(Loader *l, int B, int vocab_size, int *x, int *y, Err *e)
 {
-    for (int b = 0; b < B; b++) {
-        if (l->index >= l->s->n_windows) {
-            l->epoch++;
-            l->index = 0;
-            shuffle(l);
-        }
-        int T = l->s->T;
-        if (shards_window(l->s, l->order[l->index++], vocab_size, x + (size_t)b * T, y + (size_t)b * T, e))
-            return -1;
-    }
+    int T = l->s->T;
+    for (int b = 0; b < B; b++)
+        if (shards_window(l->s, loader_take(l), vocab_size, x + (size_t)b * T, y + (size_t)b * T, e)) return -1;
     return 0;
 }
 
 void loader_skip(Loader *l, int B)
 {
-    for (int b = 0; b < B; b++) {
-        if (l->index >= l->s->n_windows) {
-            l->epoch++;
-            l->index = 0;
-            shuffle(l);
-        }
-        l->index++;
-    }
+    for (int b = 0; b < B; b++) loader_take(l);
 }
 
 void loader_free(Loader *l)

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "data.h"
 #include "dist.h"
+#include "hash.h"
 #include "iofile.h"
 #include "rundir.h"
 #include "plot.h"
@@ -397,9 +398,10 @@ int train_run(const TrainOpts *opts, Err *e)
         }
         accum = r.accum / dist.size;
         /* every rank must be running the same run */
-        uint64_t h = ((uint64_t)r.cfg.n_layer << 48) ^ ((uint64_t)r.cfg.n_embd << 32) ^ ((uint64_t)r.cfg.n_head << 24) ^
-                     ((uint64_t)r.B << 12) ^ (uint64_t)r.T ^ (r.o.seed * 0x9e3779b97f4a7c15u) ^ (r.step << 20) ^
-                     (train.n_windows * 0xff51afd7ed558ccdu) ^ ((uint64_t)r.accum << 40) ^ (r.o.steps << 8);
+        uint64_t same[] = { (uint64_t)r.cfg.n_layer, (uint64_t)r.cfg.n_embd, (uint64_t)r.cfg.n_head,
+                            (uint64_t)r.cfg.vocab_size, (uint64_t)r.B, (uint64_t)r.T, (uint64_t)r.accum,
+                            r.o.seed, r.step, r.o.steps, train.n_windows };
+        uint64_t h = hash64(same, sizeof same, 0);
         int bad = dist_differs(&dist, h);
         if (bad) {
             code = err_code(e, 2, "rank %d of %d runs another shape, batch, seed, step or data than rank 0: every "
@@ -675,7 +677,7 @@ int train_run(const TrainOpts *opts, Err *e)
     {
         double secs = progress_now() - t_start;
         double tps = (double)(r.step - first_step) * tokens_step / secs;
-        char rate[32], ent[160] = ", no validation shards", gpu[96] = "", resumed[48] = "";
+        char rate[32], ent[160] = ", no validation shards", gpu[96] = "", ranks_sum[96] = "", resumed[48] = "";
         if (opts->resume_dir) snprintf(resumed, sizeof resumed, "resumed at step %" PRIu64 ": ", first_step);
         progress_si(rate, sizeof rate, tps);
         if (val.n)
@@ -685,16 +687,16 @@ int train_run(const TrainOpts *opts, Err *e)
             snprintf(gpu, sizeof gpu, "; peak GPU memory %.0f MB (in use on the device, CUDA's context included)",
                      gpu_peak / 1e6);
         if (dist.size > 1)
-            snprintf(gpu, sizeof gpu, "; %d ranks, summing gradients %.1f ms a step (%.0f%%)", dist.size,
+            snprintf(ranks_sum, sizeof ranks_sum, "; %d ranks, summing gradients %.1f ms a step (%.0f%%)", dist.size,
                      1e3 * reduce_s / (double)(r.step - first_step), 100 * reduce_s / secs);
         progress_summary(&pr,
                          "%s%" PRIu64 " steps, %" PRIu64 " tokens in %.1f s (%s tokens/s, MFU %.0f%% of %s); the run is "
                          "at step %" PRIu64 ", %.2f epochs of the training windows; "
-                         "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB)%s; %s/latest",
+                         "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB)%s%s; %s/latest",
                          resumed, r.step - first_step, (r.step - first_step) * tokens_step, secs, rate,
                          peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, r.step,
                          (double)ld.epoch + (double)ld.index / (double)train.n_windows, last_loss, ent,
-                         peak_rss() / 1e6, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6, gpu, dir);
+                         peak_rss() / 1e6, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6, gpu, ranks_sum, dir);
     }
 done:
     progress_end(&pr);
