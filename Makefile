@@ -32,6 +32,17 @@ CUDA_GENCODE = $(if $(strip $(CUDA_ARCH)),$(foreach a,$(CUDA_ARCH),-gencode arch
 NVCCFLAGS ?= -O2 -std=c++20 -lineinfo $(CUDA_GENCODE) -Xcompiler -Wall
 CUDA_OBJ = $(patsubst %.cu,$(BUILD)/%.o,$(wildcard model/cuda/*.cu))
 CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+# NCCL (several GPUs summing gradients: mpirun -np N model train --device
+# cuda): used where nccl.h and libnccl are found beside the toolkit or in the
+# system's folders (NVIDIA's libnccl-dev); NCCL=0 builds without it, and
+# then GPU ranks are refused with a message.
+NCCL_LIBDIR := $(patsubst %/,%,$(dir $(firstword $(wildcard $(CUDA_HOME)/lib/libnccl.so $(CUDA_HOME)/lib64/libnccl.so \
+               /usr/lib/x86_64-linux-gnu/libnccl.so /usr/lib/aarch64-linux-gnu/libnccl.so))))
+NCCL    ?= $(if $(and $(NCCL_LIBDIR),$(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h)),1,0)
+ifeq ($(NCCL),1)
+NVCCFLAGS += -DGPTKIT_NCCL
+CUDA_LIBS += -L$(NCCL_LIBDIR) -Wl,-rpath,$(NCCL_LIBDIR) -lnccl
+endif
 endif
 
 # MPI: model train runs as several ranks under mpirun (or srun) when the
@@ -89,8 +100,8 @@ node_modules/.installed: package.json package-lock.json
 	flock .npm.lock sh -c '[ node_modules/.installed -nt package-lock.json ] || \
 	  { npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; }'
 
-# Objects are rebuilt when CUDA is switched on or off (it changes their flags).
-CUDA_STAMP = $(BUILD)/.cuda-$(CUDA)
+# Objects are rebuilt when CUDA or NCCL is switched on or off (it changes their flags).
+CUDA_STAMP = $(BUILD)/.cuda-$(CUDA)$(if $(filter 1,$(CUDA)),-nccl$(NCCL))
 $(CUDA_STAMP):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.cuda-* && touch $@
 
@@ -102,7 +113,7 @@ $(BUILD)/model/dist.o: CPPFLAGS += $(if $(MPI_LIBS),-DGPTKIT_MPI $(MPI_CFLAGS))
 
 ifeq ($(CUDA),1)
 $(BUILD)/model/%.o $(BUILD)/tests/model/%: CPPFLAGS += -DGPTKIT_CUDA
-$(BUILD)/model/cuda/%.o: model/cuda/%.cu model/cuda/common.cuh model/kernels.h lib/err.h model/gpool.h | $(DEPS)
+$(BUILD)/model/cuda/%.o: model/cuda/%.cu model/cuda/common.cuh model/kernels.h lib/err.h model/gpool.h $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Ilib -c $< -o $@
 endif
@@ -148,7 +159,7 @@ PYTHON ?= /usr/bin/python3
 test-cuda:
 	@$(MAKE) --no-print-directory DEPS= $(BINDIR)/model $(BUILD)/tests/model/test_cuda $(BUILD)/tests/model/test_bf16
 	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) NO_SKIP=1 \
-	  ONLY="$(BUILD)/tests/model/test_cuda $(BUILD)/tests/model/test_bf16 tests/model/test_cuda.sh" bash tests/run.sh
+	  ONLY="$(BUILD)/tests/model/test_cuda $(BUILD)/tests/model/test_bf16 tests/model/test_cuda.sh tests/model/test_cuda_ranks.sh" bash tests/run.sh
 
 # The sanitizers watch our C code; the CUDA runtime is left out of that build.
 asan:

@@ -547,6 +547,7 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     DocReader *in = NULL;
     DocOpts spool_opts = o->doc;
     const DocOpts *pass2_opts = &o->doc;
+    DocOpts din; /* *pass2_opts, and files skipped as binary come through, for --rejects */
     const char *spool_path[1];
     int from_stdin = !n || (n == 1 && !strcmp(paths[0], "-"));
     if (!from_stdin)
@@ -597,13 +598,19 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
             pass2_opts = &spool_opts;
         }
     }
-    if (!(in = doc_open(pass2_opts, paths, n, e))) goto fail;
+    din = *pass2_opts;
+    din.report_skipped = o->rejects != NULL;
+    if (!(in = doc_open(&din, paths, n, e))) goto fail;
     if (!(r.out = docw_open(o->out, &o->doc, e))) goto fail;
     if (o->rejects && !(r.rej = docw_open(o->rejects, &o->doc, e))) goto fail;
     if (o->removed && !(r.rem = docw_open(o->removed, NULL, e))) goto fail;
     Doc d;
     int rc;
     while ((rc = doc_next(in, &d, e)) == 1) {
+        if (d.skipped) { /* a file, not a document */
+            if (docw_write_skipped(r.rej, &d, "dedup_reason", e)) goto fail;
+            continue;
+        }
         c->in++;
         /* a spooled document's line is its ordinal among stdin's documents */
         if (one_doc(&r, &d, d.lineno, c, e)) goto fail;

@@ -314,12 +314,14 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
     DocReader *in = NULL;
     DocWriter *out = NULL, *rej = NULL;
     KeyBatch *batch = NULL;
+    DocOpts din = o->doc; /* files skipped as binary come through, for --rejects */
+    din.report_skipped = o->rejects != NULL;
     if (dockeys_init(&r.k, o, e)) return -1;
     r.ver = (Verifier){ .mode = o->verify, .threshold = o->threshold, .ngram = o->ngram,
                         .n_perm = r.k.mh.n_perm, .spill = &r.spill };
     if (o->verify == VERIFY_EXACT && o->mode != MODE_EXACT && spill_open(&r.spill, e)) goto fail;
     if (!(batch = dbatch_new(o, e))) goto fail;
-    if (!(in = doc_open(&o->doc, paths, n, e))) goto fail;
+    if (!(in = doc_open(&din, paths, n, e))) goto fail;
     r.paths = doc_paths(in, &r.n_paths); /* the files read: folders expanded */
     if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
     if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto fail;
@@ -330,6 +332,10 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
         if (dbatch_compute(batch, e)) goto fail;
         for (size_t i = 0; i < dbatch_len(batch); i++) {
             const Doc *d = dbatch_doc(batch, i);
+            if (d->skipped) { /* a file, not a document (its keys, of no text, unused) */
+                if (docw_write_skipped(rej, d, "dedup_reason", e)) goto fail;
+                continue;
+            }
             c->in++;
             dbatch_keys(batch, i, &r.k);
             const char *reason = NULL;

@@ -824,6 +824,8 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
     DocReader *in = NULL;
     DocWriter *out = NULL, *rej = NULL;
     InFile *dl = NULL;
+    DocOpts din = o->doc; /* files skipped as binary come through, for --rejects */
+    din.report_skipped = o->rejects != NULL;
     if (!file_of) goto oom;
     for (size_t i = 0; i < n; i++) {
         size_t before = shards.n;
@@ -900,13 +902,17 @@ int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCou
                 suspect_here ? "another file of the same name" : "which is not a file here");
         err_warn(&w);
     }
-    if (!(in = doc_open(&o->doc, paths, n, e))) goto fail;
+    if (!(in = doc_open(&din, paths, n, e))) goto fail;
     if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
     if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto fail;
     Progress p;
     progress_start(&p, "dedup apply", o->common.progress, doc_total_size(in));
     Doc d;
     while ((rc = doc_next(in, &d, e)) == 1) {
+        if (d.skipped) { /* a file, not a document */
+            if (docw_write_skipped(rej, &d, "dedup_reason", e)) goto fail;
+            continue;
+        }
         c->in++;
         uint32_t sh = names_find(&shards, d.path ? d.path : "-", strlen(d.path ? d.path : "-"), NULL);
         uint32_t k = sh == UINT32_MAX ? UINT32_MAX : refmap_get(&map, file_of[sh], d.lineno);

@@ -181,7 +181,7 @@ static void *work(void *arg)
     for (;;) {
         size_t i = atomic_fetch_add(&b->batch->next, 1);
         if (i >= b->batch->n) break;
-        judge(b->run, &b->w, &b->batch->slots[i]);
+        if (!b->batch->slots[i].d.skipped) judge(b->run, &b->w, &b->batch->slots[i]);
     }
     return NULL;
 }
@@ -440,6 +440,9 @@ int filter_run(const FilterOpts *o, Err *e)
     Batch batch[2] = {{0}};
     Progress pg;
     StatsAcc acc = {{0}, 0, 0};
+    /* files skipped as binary come through the reader to go to --rejects */
+    DocOpts din = o->doc;
+    din.report_skipped = o->rejects && !o->stats;
     if (o->rules_file) {
         if (urules_load(&r.ur, o->rules_file, e)) return -1;
         r.have_ur = 1;
@@ -475,7 +478,7 @@ int filter_run(const FilterOpts *o, Err *e)
             goto done;
         }
     }
-    if (!(in = doc_open(&o->doc, o->inputs, o->n_inputs, e))) goto done;
+    if (!(in = doc_open(&din, o->inputs, o->n_inputs, e))) goto done;
     /* filter stats writes documents only with -o; the normal pass to stdout by default */
     if ((!o->stats || o->out) && !(out = docw_open(o->out, &o->doc, e))) goto done;
     if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto done;
@@ -504,10 +507,15 @@ int filter_run(const FilterOpts *o, Err *e)
         work(&box[0]);
         for (unsigned t = 0; t < started; t++) pthread_join(th[t], NULL);
         if (read_rc) goto done;
-        for (size_t i = 0; i < b->n; i++, n_in++) {
+        for (size_t i = 0; i < b->n; i++) {
             Slot *s = &b->slots[i];
+            if (s->d.skipped) { /* a file, not a document: in its place among the rejects */
+                if (docw_write_skipped(rej, &s->d, "filter_reason", e)) goto done;
+                continue;
+            }
             /* per document: it looks at the clock only every 64 calls */
             progress_update(&pg, doc_consumed(in), doc_bytes_read(in), n_in, "docs");
+            n_in++;
             if (s->err) {
                 err_at(e, err_name(s->d.path), s->d.lineno, "%s", s->msg ? s->msg : "out of memory");
                 goto done;

@@ -4,7 +4,8 @@
  * ".gz"); any other input, stdin included, by its first non-blank lines (a
  * JSON object: JSON Lines, see sniff), else plain text. Plain text must be
  * UTF-8 unless --encoding latin1 says otherwise; a plain-text file holding a
- * NUL byte is binary, skipped and counted. Folders: doc_files_expand. Blank
+ * NUL byte is binary, skipped and counted (and, with report_skipped, handed
+ * to the caller for its --rejects). Folders: doc_files_expand. Blank
  * JSONL lines hold no document and are only counted; a UTF-8 byte-order mark
  * at the start of a JSONL file is skipped. */
 #include "docio.h"
@@ -272,6 +273,7 @@ static int bad_doc(DocReader *r, const char *raw, size_t raw_len, Err *why, Err 
 
 static void set_doc(DocReader *r, Doc *d, const char *raw, size_t raw_len, uint64_t lineno)
 {
+    d->skipped = NULL;
     d->text = r->text.data ? r->text.data : "";
     d->text_len = r->text.len;
     d->raw = raw;
@@ -609,7 +611,13 @@ int doc_next(DocReader *r, Doc *d, Err *e)
                                      : next_file(r, d, e);
         if (rc < 0) r->failed = 1;
         if (rc) return rc;
+        int report = r->binary && r->o->report_skipped;
+        const char *path = in_path(r->in); /* borrowed from r->files: outlives the input */
         close_input(r);
+        if (report) {
+            *d = (Doc){ .text = "", .path = path, .skipped = "binary" };
+            return 1;
+        }
     }
 }
 
@@ -752,6 +760,16 @@ int docw_write(DocWriter *w, const Doc *d, const char *text, size_t text_len, co
     rc |= buf_append(b, "}\n", 2);
     if (rc) return err_set(e, "out of memory");
     return out_write(w->out, b->data, b->len, e);
+}
+
+int docw_write_skipped(DocWriter *w, const Doc *d, const char *member, Err *e)
+{
+    Buf extra = { 0 };
+    int rc = json_escape(&extra, member, strlen(member)) || buf_putc(&extra, ':') ||
+             json_escape(&extra, d->skipped, strlen(d->skipped)) || buf_putc(&extra, 0);
+    rc = rc ? err_set(e, "out of memory") : docw_write(w, d, NULL, 0, extra.data, e);
+    buf_free(&extra);
+    return rc;
 }
 
 int docw_close(DocWriter *w, Err *e)

@@ -33,6 +33,9 @@ typedef struct DocOpts {
     DocEncoding encoding;  /* of plain text (JSON Lines are UTF-8): DOC_UTF8 must be valid,
                             * DOC_LATIN1 converts every byte to UTF-8 */
     DocStats *stats_out;   /* when not NULL, doc_close and doc_abort copy the stats here */
+    int report_skipped;    /* 1: doc_next also returns each file it skips as binary, in
+                            * input order, as a Doc with `skipped` set (for --rejects);
+                            * 0: such files are only counted */
 } DocOpts;
 
 #define DOC_DEFAULT_MAX_LINE ((size_t)256 << 20)
@@ -46,6 +49,9 @@ typedef struct Doc {
     const char *path;   /* NULL: stdin. Borrowed until doc_close (a file found in a
                          * folder: the reader's copy, one of doc_paths) */
     uint64_t lineno;    /* first line of the document */
+    const char *skipped; /* NULL: a document. Else no document but a file skipped
+                          * (DocOpts.report_skipped): why ("binary"), a static
+                          * string; path names the file, text is "", raw NULL */
 } Doc;
 
 struct DocStats {
@@ -87,8 +93,9 @@ typedef struct DocReader DocReader;
  * says); n_paths 0 means stdin. opts and paths are borrowed for the reader's
  * life. Caller frees with doc_close(). */
 DocReader *doc_open(const DocOpts *opts, const char *const *paths, size_t n_paths, Err *e);
-/* 1: *d holds the next document; 0: no more; -1: error (with ON_ERROR_STOP, a
- * bad line is an error; with skip it is counted and warned about). */
+/* 1: *d holds the next document (or, with report_skipped, a skipped file:
+ * d->skipped); 0: no more; -1: error (with ON_ERROR_STOP, a bad line is an
+ * error; with skip it is counted and warned about). */
 int doc_next(DocReader *r, Doc *d, Err *e);
 /* Finish: commits the --bad-lines file (written, like any output, under a
  * temporary name until then). Frees r. After doc_next has returned -1 it
@@ -123,6 +130,10 @@ DocWriter *docw_open(const char *path, const DocOpts *opts, Err *e);
  * (several separated by commas, no leading comma). */
 int docw_write(DocWriter *w, const Doc *d, const char *text, size_t text_len, const char *extra,
                Err *e);
+/* A skipped file (d->skipped) as a --rejects record:
+ * {"text":"","path":FILE,"MEMBER":"binary"}, MEMBER the program's reason
+ * member ("filter_reason", "dedup_reason"). */
+int docw_write_skipped(DocWriter *w, const Doc *d, const char *member, Err *e);
 int docw_close(DocWriter *w, Err *e);
 void docw_abort(DocWriter *w);
 

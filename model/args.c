@@ -200,6 +200,15 @@ static int train_usage(FILE *f, int code)
           "  --recompute          keep one layer of LayerNorm and GELU outputs and recompute\n"
           "                       them in the backward: less memory for larger shapes, the\n"
           "                       same results bit for bit (the plan shows the memory)\n"
+          "  --master-weights on|off   off: keep the weights in bf16 alone, AdamW rounding\n"
+          "                       its updates into them stochastically, instead of a float32\n"
+          "                       master copy beside them (default on): 4 bytes a parameter\n"
+          "                       less, for shapes that do not fit otherwise (GPU, bf16 only;\n"
+          "                       model plan proposes it when needed)\n"
+          "  --zero 0|1           1: under mpirun, each rank keeps and updates the AdamW\n"
+          "                       moments of its slice of the weights only, then the ranks\n"
+          "                       share the new weights (ZeRO-1): the moments' memory / N\n"
+          "                       (default 0; CPU ranks)\n"
           "  --dropout P          training dropout where GPT-2 has it (embeddings, attention\n"
           "                       probabilities, both projections before the residual\n"
           "                       adds), 0..0.9 (default 0: none); never at evaluation\n"
@@ -234,7 +243,21 @@ static int train_usage(FILE *f, int code)
           "  --keep N             newest checkpoints kept (default 2)\n"
           "  --resume RUN         continue RUN from RUN/latest with its own settings,\n"
           "                       bit-identical to a run that never stopped; --steps N\n"
-          "                       changes the total, --data DIR where the shards are now\n",
+          "                       changes the total, --data DIR where the shards are now\n"
+          "Samples while training (as llm.c prints them; they change nothing the run\n"
+          "computes, and a resume may add, change or drop them):\n"
+          "  --sample-every N     every N steps and at the end, print on stderr a sample of\n"
+          "                       the model so far between lines of '---' (default: none;\n"
+          "                       --quiet does not silence it); needs the run's tokenizer\n"
+          "                       (DIR/tokenizer.json)\n"
+          "  --prompt TEXT        what the samples continue, after an end-of-text as in\n"
+          "                       model sample (default: none, a document's start)\n"
+          "  --sample-tokens N    tokens a sample at most; end-of-text stops it (default 64)\n"
+          "  --sample-temperature T   0 is greedy (default 1.0: the model's distribution);\n"
+          "                       the sample at step S uses seed --seed + S: with the\n"
+          "                       default seed, model sample RUN --ckpt RUN/ckpt-000100.bin\n"
+          "                       --seed 1437 (and the same prompt and tokens) prints\n"
+          "                       step 100's sample\n",
           f);
     fputs(device_help, f);
     fputs("  --gpu-memory SIZE    train as if the GPU had only SIZE (24Gi, 24G = 24GB = 24000M:\n"
@@ -243,7 +266,8 @@ static int train_usage(FILE *f, int code)
           "                       so a run for a smaller card can be tried on a larger one\n",
           f);
     fputs(cli_common_help, f);
-    fputs("\n  example: model train --data data/ -o run/ --preset tiny --context 128 --steps 500\n", f);
+    fputs("\n  example: model train --data data/ -o run/ --preset tiny --context 128 --steps 500\n"
+          "           model train --data data/ -o run/ --steps 500 --sample-every 100 --prompt 'The king said'\n", f);
     return code;
 }
 
@@ -252,6 +276,7 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
     train_opts_init(o);
     CommonOpts common = { 0 };
     const char *fixed = NULL; /* an option --resume cannot take: the checkpoint has its own */
+    const char *sample_opt = NULL; /* an option that needs --sample-every */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int rc = common_option(PROG, &common, argc, argv, &i);
@@ -261,6 +286,19 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return train_usage(stdout, 0);
         if (!strcmp(a, "--recompute")) { /* memory, not results: a resume may change it */
             o->recompute = 1;
+            continue;
+        }
+        if (!strcmp(a, "--zero")) { /* memory, not results (within rounding): a resume may change it */
+            const char *v = i + 1 < argc ? argv[++i] : "";
+            if (strcmp(v, "0") && strcmp(v, "1")) return cli_bad_usage(PROG, "--zero takes 0 or 1, not '%s'", v);
+            o->zero = !strcmp(v, "1");
+            continue;
+        }
+        if (!strcmp(a, "--master-weights")) { /* likewise: the checkpoints hold float32 either way */
+            const char *v = i + 1 < argc ? argv[++i] : "";
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return cli_bad_usage(PROG, "--master-weights takes on or off, not '%s'", v);
+            o->no_master = !strcmp(v, "off");
             continue;
         }
         if (!strcmp(a, "--gpu-memory")) { /* likewise */
@@ -273,14 +311,17 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         if (a[0] != '-') return cli_bad_usage(PROG, "train takes no file arguments ('%s'): use --data DIR", a);
         if (i + 1 >= argc) return cli_bad_usage(PROG, "%s needs a value (or is not an option)", a);
         const char *v = argv[++i];
+        if (!strcmp(a, "--prompt") || !strcmp(a, "--sample-tokens") || !strcmp(a, "--sample-temperature"))
+            sample_opt = a;
         if (strcmp(a, "--data") && strcmp(a, "--resume") && strcmp(a, "--steps") && strcmp(a, "-o") &&
-            strcmp(a, "--out"))
+            strcmp(a, "--out") && strncmp(a, "--sample-", 9) && strcmp(a, "--prompt")) /* samples change no result */
             fixed = a;
         uint64_t n = 0;
         double d = 0;
         if (!strcmp(a, "--data")) o->data_dir = dir_arg(v);
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = dir_arg(v);
         else if (!strcmp(a, "--resume")) o->resume_dir = dir_arg(v);
+        else if (!strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "--preset")) {
             if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
             o->preset = v;
@@ -305,6 +346,9 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         U64("--ckpt-every", 1, UINT64_C(1) << 40, o->ckpt_every)
         U64("--keep", 1, 4096, o->keep)
         U64("--seed", 0, INT64_MAX, o->seed)
+        U64("--sample-every", 1, UINT64_C(1) << 40, o->sample_every)
+        U64("--sample-tokens", 1, 1 << 20, o->sample_tokens)
+        DBL("--sample-temperature", 0, 100, o->sample_temperature)
         DBL("--lr", 1e-12, 10, o->lr)
         DBL("--dropout", 0, 0.9, o->dropout)
         DBL("--min-lr-frac", 0, 1, o->min_frac)
@@ -317,10 +361,14 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         else return cli_bad_usage(PROG, "train: unknown option '%s'", a);
     }
     if (o->steps && o->tokens) return cli_bad_usage(PROG, "--steps and --tokens: give one of them");
+    if (sample_opt && !o->sample_every)
+        return cli_bad_usage(PROG, "%s shapes the samples of --sample-every N: give it too (e.g. --sample-every 100)",
+                             sample_opt);
     if (o->resume_dir) {
         if (fixed)
             return cli_bad_usage(PROG, "--resume continues with the checkpoint's settings: %s cannot change "
-                                 "(only --steps, --data, --device, --precision, --recompute, --gpu-memory, -j, --progress, --quiet)", fixed);
+                                 "(only --steps, --data, --device, --precision, --recompute, --master-weights, --zero, --gpu-memory, the sample options, -j, "
+                                 "--progress, --quiet)", fixed);
         if (o->out_dir && strcmp(o->out_dir, o->resume_dir))
             return cli_bad_usage(PROG, "--resume RUN continues in RUN: drop -o");
     } else {
@@ -336,7 +384,7 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
 
 static int sweep_usage(FILE *f, int code)
 {
-    fputs("usage: model sweep --data DIR -o SWEEP --layers 2,4 --width 64,128 --heads 2,4 [--steps N | --tokens N]\n"
+    fputs("usage: model sweep --data DIR -o SWEEP --layers 2,4 --width 64,128 --heads 2,4 [--steps N | --tokens N] [--seeds N]\n"
           "       model sweep --data DIR -o SWEEP --layers ... --width ... --heads ... --budget-params P | --budget-flops F\n"
           "\n"
           "Short real trainings ('model train', same code) of every shape of the grid\n"
@@ -346,10 +394,18 @@ static int sweep_usage(FILE *f, int code)
           "Each point trains into SWEEP/L<layers>-D<width>-H<heads>/ (log.csv, loss.png,\n"
           "a checkpoint) and leaves result.json there when it finishes. Writes\n"
           "SWEEP/results.csv (layers, width, heads, head_dim, params, steps, tokens, flops,\n"
-          "tokens_per_s, train_loss, val_loss), prints the same table on stdout, and draws\n"
-          "SWEEP/sweep.png: validation loss against step for each shape, and final\n"
-          "validation loss against parameters. The train loss is the mean of the last\n"
-          "tenth of the steps; the validation loss is the last evaluation's.\n"
+          "tokens_per_s, train_loss_mean_last_tenth, val_loss, run), prints the same table\n"
+          "on stdout, draws SWEEP/sweep.png (validation loss against step for each shape,\n"
+          "and final validation loss against parameters) and keeps every run's figures in\n"
+          "SWEEP/sweep.json. The table's 'train loss last 10%' is the mean training loss\n"
+          "of the last tenth of the steps (one batch is noisy), not the last step's that\n"
+          "model train's summary prints ('last-step train loss'); 'val loss' is the last\n"
+          "evaluation's, at the last step.\n"
+          "One run a shape says nothing of the noise: --seeds N trains each shape N times\n"
+          "(seeds S, S+1, ...: other initial weights and another data order each), and\n"
+          "the table shows mean ± sample standard deviation; the summary says whether the\n"
+          "lowest shape's lead over the runner-up is within that spread (their two\n"
+          "ranges mean ± sd overlap: the seeds do not tell them apart).\n"
           "Resumable: run it again with the same options and finished points are not\n"
           "trained again (the table is rebuilt from their result.json), an interrupted one\n"
           "continues from its checkpoint, and grid values added since are trained. A\n"
@@ -370,6 +426,11 @@ static int sweep_usage(FILE *f, int code)
           "                       2); shapes whose whole steps miss F by more than\n"
           "                       --tolerance are skipped\n"
           "  --tolerance F        relative, for both budgets (default 0.2, i.e. +-20%)\n"
+          "  --seeds N            runs of every shape, seeded --seed, --seed + 1, ... (default\n"
+          "                       1); from 2, mean ± sample standard deviation and a verdict.\n"
+          "                       The first seed's run keeps the folder L<l>-D<d>-H<h>; the\n"
+          "                       others go to L<l>-D<d>-H<h>-seed<S>. Raise N later in the\n"
+          "                       same SWEEP and only the new seeds train\n"
           "Training (as 'model train', the same for every point):\n"
           "  --lr LR              peak learning rate (default 2e-3, tiny's)\n"
           "  --schedule S         cosine (default), linear, constant or wsd\n"
@@ -382,7 +443,8 @@ static int sweep_usage(FILE *f, int code)
     fputs(device_help, f);
     fputs(cli_common_help, f);
     fputs("\n  example: model sweep --data data/ -o sweep/ --layers 2,4,8 --width 128,256 --heads 4,8 --steps 300 --context 128\n"
-          "           model sweep --data data/ -o iso/ --layers 1,2,4,8 --width 64,128,256 --heads 4 --budget-flops 2e13\n",
+          "           model sweep --data data/ -o iso/ --layers 1,2,4,8 --width 64,128,256 --heads 4 --budget-flops 2e13\n"
+          "           model sweep --data data/ -o sweep/ --layers 2,4 --width 128 --heads 4 --steps 150 --seeds 3\n",
           f);
     return code;
 }
@@ -432,6 +494,7 @@ int args_parse_sweep(int argc, char **argv, SweepOpts *s)
         DBL("--budget-params", 1, 1e15, s->budget_params)
         DBL("--budget-flops", 1, 1e30, s->budget_flops)
         DBL("--tolerance", 0, 10, s->tolerance)
+        U64("--seeds", 1, 1000, s->seeds)
         else return cli_bad_usage(PROG, "sweep: unknown option '%s'", a);
     }
     if (!s->t.data_dir) return cli_bad_usage(PROG, "sweep needs --data DIR (the packer's output folder)");
@@ -602,6 +665,8 @@ static int plan_usage(FILE *f, int code)
           "  --memory BYTES       judge the fit against this much memory (e.g. 16Gi) instead of\n"
           "                       this machine's (default: MemAvailable now)\n"
           "  --recompute          plan for model train --recompute (less activation memory)\n"
+          "  --master-weights on|off   plan for model train --master-weights off (bf16 weights\n"
+          "                       alone, 4 bytes a parameter less; a GPU in bf16 only)\n"
           DEVICE_LINES
           "GPU (bf16 unless --precision fp32; no --measure):\n"
           "  --device cuda        plan for this machine's GPU: its bf16 (or fp32) matrix rate\n"
@@ -667,6 +732,13 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
         }
         if (!strcmp(o, "--recompute")) {
             a->recompute = 1;
+            continue;
+        }
+        if (!strcmp(o, "--master-weights")) {
+            const char *v = i + 1 < argc ? argv[++i] : "";
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return cli_bad_usage(PROG, "--master-weights takes on or off, not '%s'", v);
+            a->no_master = !strcmp(v, "off");
             continue;
         }
         if (!strcmp(o, "--measure")) { /* an optional count: only a number is taken */
@@ -946,15 +1018,24 @@ static int export_usage(FILE *f, int code)
           "                         context), n_embd, n_layer, n_head, n_inner,\n"
           "                         activation_function gelu_new, layer_norm_epsilon 1e-5,\n"
           "                         bos/eos_token_id the end-of-text id\n"
-          "  DIR/tokenizer.json     RUN/tokenizer.json, when the run has one\n"
-          "In Python: GPT2LMHeadModel.from_pretrained(DIR), and the tokenizer with\n"
-          "PreTrainedTokenizerFast(tokenizer_file=DIR + '/tokenizer.json').\n"
+          "  DIR/generation_config.json  bos/eos_token_id the end-of-text id, max_length\n"
+          "                         the trained context\n"
+          "and, when the run has a tokenizer (checked against the checkpoint first):\n"
+          "  DIR/tokenizer.json     RUN/tokenizer.json, byte for byte\n"
+          "  DIR/tokenizer_config.json  tokenizer_class (GPT2Tokenizer for GPT-2's\n"
+          "                         pattern, else PreTrainedTokenizerFast), the end-of-text\n"
+          "                         token as bos, eos and unk_token, model_max_length the\n"
+          "                         context, add_prefix_space as tokenizer.json has it,\n"
+          "                         clean_up_tokenization_spaces false: the ids and the text\n"
+          "                         of bpe encode and decode\n"
+          "In Python: GPT2LMHeadModel.from_pretrained(DIR) and AutoTokenizer.from_pretrained(DIR);\n"
+          "in JavaScript, AutoTokenizer of @huggingface/transformers reads the same files.\n"
           "\n"
           "  -o DIR               the output folder (required)\n"
           "  --ckpt FILE          a checkpoint other than RUN/latest's\n",
           f);
-    fputs("\n  example: model export run/ -o hf/ && python3 -c \"from transformers import GPT2LMHeadModel; "
-          "GPT2LMHeadModel.from_pretrained('hf')\"\n", f);
+    fputs("\n  example: model export run/ -o hf/ && python3 -c \"from transformers import pipeline; "
+          "print(pipeline('text-generation', 'hf')('The king')[0]['generated_text'])\"\n", f);
     return code;
 }
 

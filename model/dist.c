@@ -3,6 +3,8 @@
  * a given number of ranks and length does not change from call to call. */
 #include "dist.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +59,15 @@ void dist_sum_floats(const Dist *d, float *x, size_t n)
 #endif
 }
 
+void dist_bcast(const Dist *d, void *buf, size_t bytes)
+{
+#ifdef GPTKIT_MPI
+    if (d->size > 1) MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+#else
+    (void)d, (void)buf, (void)bytes;
+#endif
+}
+
 double dist_sum(const Dist *d, double x)
 {
 #ifdef GPTKIT_MPI
@@ -67,13 +78,107 @@ double dist_sum(const Dist *d, double x)
     return x;
 }
 
+void dist_gather(const Dist *d, uint64_t v, uint64_t *all)
+{
+#ifdef GPTKIT_MPI
+    if (d->size > 1) {
+        MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+        return;
+    }
+#endif
+    (void)d;
+    all[0] = v;
+}
+
+double dist_sum_ordered(const Dist *d, double x)
+{
+#ifdef GPTKIT_MPI
+    if (d->size > 1) {
+        double *all = malloc((size_t)d->size * sizeof *all);
+        if (!all) dist_abort(d, 1);
+        MPI_Allgather(&x, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, MPI_COMM_WORLD);
+        x = 0;
+        for (int i = 0; i < d->size; i++) x += all[i];
+        free(all);
+    }
+#else
+    (void)d;
+#endif
+    return x;
+}
+
+void dist_slices(const Dist *d, size_t n, size_t *lo)
+{
+    for (int r = 0; r < d->size; r++) lo[r] = (size_t)((unsigned __int128)n * r / d->size) / 16 * 16;
+    lo[d->size] = n;
+}
+
+#ifdef GPTKIT_MPI
+/* MPI's counts and displacements are ints: slices past INT_MAX elements stop the run. */
+static int *slice_counts(const Dist *d, const size_t *lo, int **displs)
+{
+    int *c = malloc(2 * (size_t)d->size * sizeof *c);
+    if (!c) dist_abort(d, 1);
+    *displs = c + d->size;
+    for (int r = 0; r < d->size; r++) {
+        if (lo[r + 1] > INT_MAX) {
+            fprintf(stderr, "model: rank %d: --zero 1 slices past %d floats are not supported\n", d->rank, INT_MAX);
+            dist_abort(d, 1);
+        }
+        c[r] = (int)(lo[r + 1] - lo[r]);
+        (*displs)[r] = (int)lo[r];
+    }
+    return c;
+}
+#endif
+
+void dist_sum_slice(const Dist *d, float *x, const size_t *lo)
+{
+#ifdef GPTKIT_MPI
+    if (d->size < 2) return;
+    int *displs, *counts = slice_counts(d, lo, &displs);
+    /* in place: every rank's whole x in, this rank's sums at the start of x */
+    MPI_Reduce_scatter(MPI_IN_PLACE, x, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    memmove(x + lo[d->rank], x, (size_t)counts[d->rank] * sizeof *x);
+    free(counts);
+#else
+    (void)d, (void)x, (void)lo;
+#endif
+}
+
+void dist_share_slices(const Dist *d, float *x, const size_t *lo)
+{
+#ifdef GPTKIT_MPI
+    if (d->size < 2) return;
+    int *displs, *counts = slice_counts(d, lo, &displs);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+    free(counts);
+#else
+    (void)d, (void)x, (void)lo;
+#endif
+}
+
+void dist_gather_slices(const Dist *d, const float *mine, float *all, const size_t *lo)
+{
+    if (d->rank == 0) memcpy(all + lo[0], mine, (lo[1] - lo[0]) * sizeof *all);
+#ifdef GPTKIT_MPI
+    if (d->size < 2) return;
+    int *displs, *counts = slice_counts(d, lo, &displs);
+    if (d->rank == 0)
+        MPI_Gatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    else
+        MPI_Gatherv(mine, counts[d->rank], MPI_FLOAT, NULL, NULL, NULL, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    free(counts);
+#endif
+}
+
 int dist_differs(const Dist *d, uint64_t v)
 {
 #ifdef GPTKIT_MPI
     if (d->size < 2) return 0;
     uint64_t *all = malloc((size_t)d->size * sizeof *all);
     if (!all) dist_abort(d, 1);
-    MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    dist_gather(d, v, all);
     int bad = 0;
     for (int i = 1; i < d->size && !bad; i++)
         if (all[i] != all[0]) bad = i;

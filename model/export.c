@@ -1,9 +1,12 @@
 /* `model export`: a trained run in the layout of Hugging Face's GPT2LMHeadModel:
- * model.safetensors (float32), config.json (GPT2Config) and the run's
- * tokenizer.json. HF's GPT-2 uses Conv1D layers, whose weights are (in, out):
- * our linear weights are (out, in), so c_attn, c_proj and c_fc are transposed
- * on the way out. The vocabulary padding is dropped; lm_head.weight is left
- * out, tied to transformer.wte.weight as HF's own save_pretrained does. */
+ * model.safetensors (float32), config.json (GPT2Config), generation_config.json,
+ * and, when the run has a tokenizer, its tokenizer.json with the
+ * tokenizer_config.json that AutoTokenizer reads beside it. HF's GPT-2 uses
+ * Conv1D layers, whose weights are (in, out): our linear weights are (out, in),
+ * so c_attn, c_proj and c_fc are transposed on the way out. The vocabulary
+ * padding is dropped; lm_head.weight is left out, tied to transformer.wte.weight
+ * as HF's own save_pretrained does. No vocab.json/merges.txt: tokenizer.json
+ * holds them, and only HF's slow GPT2Tokenizer would want them. */
 #include "export.h"
 
 #include <errno.h>
@@ -18,8 +21,10 @@
 
 #include "cli.h"
 #include "iofile.h"
+#include "pretok.h"
 #include "progress.h"
 #include "runmodel.h"
+#include "tokenizer.h"
 
 #define PROG "model"
 
@@ -51,6 +56,63 @@ static int write_text_file(const char *path, const char *text, size_t n, Err *e)
     return out_close(f, e);
 }
 
+/* j as DIR/name, indented, in the order it was built, with a final newline.
+ * Takes j (NULL: out of memory). */
+static int write_json(const char *dir, const char *name, json_t *j, Err *e)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(j);
+    if (!text) return err_set(e, "out of memory");
+    size_t n = strlen(text);
+    text[n] = '\n'; /* json_dumps' NUL becomes the final newline */
+    int rc = write_text_file(path, text, n + 1, e);
+    free(text);
+    return rc;
+}
+
+static json_t *id_or_null(int id) { return id >= 0 ? json_integer(id) : json_null(); }
+
+/* The end-of-text token as tokenizer_config.json names it (bos, eos and
+ * unk_token), which AutoTokenizer looks up among tokenizer.json's tokens: a
+ * special token by its text, any other by its vocabulary key (byte-level
+ * text, "\u0120the" for " the"). JSON null when the model has none. NULL,
+ * with e set, on failure. */
+static json_t *eot_token(const Tokenizer *t, int eot_id, const char *tok_path, Err *e)
+{
+    if (eot_id < 0) return json_null();
+    if ((uint32_t)eot_id >= t->n_vocab || t->kind[eot_id] == TOK_NONE) {
+        err_set(e, "%s: the model's end-of-text id %d is no token of it", err_name(tok_path), eot_id);
+        return NULL;
+    }
+    size_t len;
+    const char *s = tok_bytes(t, (uint32_t)eot_id, &len);
+    json_t *j;
+    if (t->kind[eot_id] == TOK_SPECIAL) {
+        if (!(j = json_stringn(s, len))) /* jansson refuses invalid UTF-8 */
+            err_set(e, "%s: the end-of-text token (id %d) is not UTF-8 text", err_name(tok_path), eot_id);
+        return j;
+    }
+    Buf b = { 0 };
+    j = tok_bytelevel(s, len, &b) ? NULL : json_stringn(b.data ? b.data : "", b.len);
+    buf_free(&b);
+    if (!j) err_set(e, "out of memory");
+    return j;
+}
+
+/* GPT2Tokenizer for GPT-2's kind of tokenizer only: GPT-2's pre-tokenizer
+ * pattern and merges applied in rank order, as the slow GPT2Tokenizer has
+ * them built in. Any other (GPT-4's or o200k's pattern, a --classes alphabet,
+ * no pattern, ignore_merges) gets PreTrainedTokenizerFast, the class that runs
+ * tokenizer.json as it is and assumes nothing of it. */
+static const char *tokenizer_class(const Tokenizer *t)
+{
+    const char *name = t->regex ? pretok_builtin_of(t->regex) : NULL;
+    int gpt2 = name && !strcmp(name, "gpt2") && !t->ignore_merges && !t->rank_by_bytes;
+    return gpt2 ? "GPT2Tokenizer" : "PreTrainedTokenizerFast";
+}
+
 void export_opts_init(ExportOpts *o)
 {
     *o = (ExportOpts){ 0 };
@@ -62,15 +124,31 @@ int export_run(const ExportOpts *o, Err *e)
     float *weights = NULL;           /* the checkpoint's, host memory */
     float *tensor[GPT_N_TENSORS];    /* views into them */
     Tensor *ts = NULL;
-    json_t *hdr = NULL;
-    char *hdr_text = NULL, *cfg_text = NULL;
+    json_t *hdr = NULL, *eot_tok = NULL;
+    char *hdr_text = NULL;
     float *tmp = NULL;
     OutFile *f = NULL;
     Buf tokjson = { 0 };
+    Tokenizer *tok = NULL;
     int code = 1;
     Progress pr;
     progress_start(&pr, PROG, o->common.progress, 0);
     if (runmodel_open(o->run_dir, o->ckpt, &rm, e)) goto done;
+    /* The tokenizer is checked before anything is written (it covers the
+     * vocabulary; its fingerprint is the one the checkpoint records), and
+     * copied byte for byte. */
+    char tok_in[PATH_MAX];
+    snprintf(tok_in, sizeof tok_in, "%s/tokenizer.json", o->run_dir);
+    struct stat st;
+    if (!stat(tok_in, &st)) {
+        if (!(tok = runmodel_tokenizer_at(tok_in, &rm, e))) goto done;
+        if (!(eot_tok = eot_token(tok, rm.eot_id, tok_in, e))) goto done;
+        InFile *in = in_open(tok_in, 0, e);
+        if (!in) goto done;
+        int rc = in_slurp(in, &tokjson, e);
+        in_close(in);
+        if (rc) goto done;
+    }
     if (!(weights = runmodel_weights(&rm, gpt_n_params(&rm.cfg), e))) goto done;
     size_t sizes[GPT_N_TENSORS], at = 0;
     gpt_tensor_sizes(&rm.cfg, sizes);
@@ -159,36 +237,38 @@ int export_run(const ExportOpts *o, Err *e)
         "n_positions", rm.cfg.context, "n_ctx", rm.cfg.context, "n_embd", rm.cfg.n_embd, "n_layer",
         rm.cfg.n_layer, "n_head", rm.cfg.n_head, "n_inner", rm.cfg.n_mlp, "activation_function", "gelu_new",
         "layer_norm_epsilon", 1e-5, "initializer_range", 0.02, "resid_pdrop", 0.0, "embd_pdrop", 0.0,
-        "attn_pdrop", 0.0, "tie_word_embeddings", 1, "bos_token_id",
-        rm.eot_id >= 0 ? json_integer(rm.eot_id) : json_null(), "eos_token_id",
-        rm.eot_id >= 0 ? json_integer(rm.eot_id) : json_null(), "torch_dtype", "float32");
-    if (!cfg) goto oom;
-    cfg_text = json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(cfg);
-    if (!cfg_text) goto oom;
-    size_t cl = strlen(cfg_text);
-    snprintf(path, sizeof path, "%s/config.json", o->out_dir);
-    cfg_text[cl] = '\n'; /* json_dumps' NUL becomes the final newline */
-    if (write_text_file(path, cfg_text, cl + 1, e)) goto done;
+        "attn_pdrop", 0.0, "tie_word_embeddings", 1, "bos_token_id", id_or_null(rm.eot_id), "eos_token_id",
+        id_or_null(rm.eot_id), "torch_dtype", "float32");
+    if (write_json(o->out_dir, "config.json", cfg, e)) goto done;
+    /* generate() stops at end-of-text, and by default runs up to the trained
+     * context rather than HF's 20 tokens (max_length counts the prompt). */
+    json_t *gen = json_pack("{s:o,s:o,s:i}", "bos_token_id", id_or_null(rm.eot_id), "eos_token_id",
+                            id_or_null(rm.eot_id), "max_length", rm.cfg.context);
+    if (write_json(o->out_dir, "generation_config.json", gen, e)) goto done;
 
-    char tok_in[PATH_MAX];
-    snprintf(tok_in, sizeof tok_in, "%s/tokenizer.json", o->run_dir);
-    int have_tok = 0;
-    struct stat st;
-    if (!stat(tok_in, &st)) {
-        InFile *in = in_open(tok_in, 0, e);
-        if (!in) goto done;
-        rc = in_slurp(in, &tokjson, e);
-        in_close(in);
-        if (rc) goto done;
+    const char *tok_class = NULL;
+    if (tok) {
         snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
         if (write_text_file(path, tokjson.data, tokjson.len, e)) goto done;
-        have_tok = 1;
+        /* What AutoTokenizer reads beside tokenizer.json: the class, the
+         * special tokens (GPT-2's three are all end-of-text; no padding token,
+         * as GPT-2 has none), the context, the tokenizer's own
+         * add_prefix_space, and no spaces removed around punctuation on
+         * decoding, so that ids and text go both ways as bpe encode and
+         * decode have them. Keys sorted, as HF's save_pretrained writes them. */
+        tok_class = tokenizer_class(tok);
+        json_t *tc = json_pack("{s:b,s:O,s:b,s:O,s:i,s:s,s:O}", "add_prefix_space", tok->add_prefix_space,
+                               "bos_token", eot_tok, "clean_up_tokenization_spaces", 0, "eos_token", eot_tok,
+                               "model_max_length", rm.cfg.context, "tokenizer_class", tok_class, "unk_token",
+                               eot_tok);
+        if (write_json(o->out_dir, "tokenizer_config.json", tc, e)) goto done;
     }
     progress_summary(&pr, "export: %s (step %" PRIu64 ", %" PRIu64 " parameters, %d tensors) -> %s/model.safetensors "
-                     "(%.1f MB), config.json%s", rm.ckpt, rm.step, n_floats, n,
+                     "(%.1f MB), config.json, generation_config.json%s%s%s", rm.ckpt, rm.step, n_floats, n,
                      o->out_dir, (double)(8 + padded + 4 * n_floats) / 1e6,
-                     have_tok ? ", tokenizer.json" : "; no tokenizer.json: the run has none");
+                     tok ? ", tokenizer.json, tokenizer_config.json (" : "; no tokenizer.json: the run has none, so no "
+                                                                         "tokenizer_config.json either",
+                     tok ? tok_class : "", tok ? ")" : "");
     code = 0;
     goto done;
 oom:
@@ -196,8 +276,9 @@ oom:
 done:
     out_abort(f);
     buf_free(&tokjson);
+    tok_free(tok);
+    json_decref(eot_tok);
     free(tmp);
-    free(cfg_text);
     free(hdr_text);
     json_decref(hdr);
     free(ts);

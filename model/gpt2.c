@@ -150,7 +150,8 @@ void gpt_memory_for(const Kern *k, const GptConfig *c, int B, int T, int flags, 
     size_t acts, scratch, xb = kern_x_bytes(k);
     acts_layout(k, xb, c, B, T, flags, NULL, &a, &acts, &scratch);
     size_t np = gpt_n_params(c) * sizeof(float), train = flags & GPT_TRAIN ? 1 : 0;
-    m->params = np + (xb == sizeof(float) ? 0 : gpt_n_params(c) * xb);
+    int master = !(flags & GPT_NO_MASTER) || xb == sizeof(float);
+    m->params = (master ? np : 0) + (xb == sizeof(float) ? 0 : gpt_n_params(c) * xb);
     m->grads = train * np;
     m->adam = train * 2 * np;
     m->acts = acts + 2 * (size_t)B * T * sizeof(int);
@@ -167,6 +168,11 @@ void gpt_memory(const GptConfig *c, int B, int T, GptMemory *m)
 static size_t n_tensor_bytes(const Gpt *g) { return g->n_params * sizeof(float); }
 
 int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, Err *e)
+{
+    return gpt_init_slice(g, c, B, T, k, flags, 0, SIZE_MAX, e);
+}
+
+int gpt_init_slice(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, size_t lo, size_t hi, Err *e)
 {
     int training = flags & GPT_TRAIN;
     memset(g, 0, sizeof *g);
@@ -186,19 +192,26 @@ int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, Err *
     g->recompute = !!(flags & GPT_RECOMPUTE);
     g->n_params = gpt_n_params(&g->cfg);
     size_t xb = kern_x_bytes(k), acts, scratch, np = g->n_params;
+    g->mom_lo = lo < np ? lo : np;
+    g->mom_hi = hi < np ? hi : np;
+    if (g->mom_hi < g->mom_lo) g->mom_hi = g->mom_lo;
+    size_t nm = g->mom_hi - g->mom_lo;
+    int master = !(flags & GPT_NO_MASTER);
+    if (!master && (xb == sizeof(float) || !training))
+        return err_set(e, "--master-weights off keeps the weights in bf16 alone: it trains on a GPU in bf16 only");
     GptActs probe;
     acts_layout(k, xb, &g->cfg, B, T, flags, NULL, &probe, &acts, &scratch);
     g->act = calloc(1, sizeof *g->act);
     g->losses_host = malloc((size_t)B * T * sizeof(float));
-    g->params = k->ops->alloc(k, np * sizeof(float));
+    g->params = master ? k->ops->alloc(k, np * sizeof(float)) : NULL;
     g->params_x = xb == sizeof(float) ? (floatX *)g->params : k->ops->alloc(k, np * xb);
     g->act_mem = k->ops->alloc(k, acts + scratch);
     g->inputs = k->ops->alloc(k, 2 * (size_t)B * T * sizeof(int));
-    int ok = g->act && g->losses_host && g->params && g->params_x && g->act_mem && g->inputs;
+    int ok = g->act && g->losses_host && (g->params || !master) && g->params_x && g->act_mem && g->inputs;
     if (ok && training) {
         g->grads = k->ops->alloc(k, np * sizeof(float));
-        g->m = k->ops->alloc(k, np * sizeof(float));
-        g->v = k->ops->alloc(k, np * sizeof(float));
+        g->m = k->ops->alloc(k, nm * sizeof(float));
+        g->v = k->ops->alloc(k, nm * sizeof(float));
         ok = g->grads && g->m && g->v;
     }
     if (!ok) {
@@ -270,8 +283,8 @@ int gpt_init_weights(Gpt *g, uint64_t seed, Err *e)
     free(host);
     if (g->training) {
         g->k->ops->zero(g->k, g->grads, n_tensor_bytes(g));
-        g->k->ops->zero(g->k, g->m, n_tensor_bytes(g));
-        g->k->ops->zero(g->k, g->v, n_tensor_bytes(g));
+        g->k->ops->zero(g->k, g->m, (g->mom_hi - g->mom_lo) * sizeof(float));
+        g->k->ops->zero(g->k, g->v, (g->mom_hi - g->mom_lo) * sizeof(float));
     }
     g->adam_step = 0;
     return 0;
@@ -279,38 +292,49 @@ int gpt_init_weights(Gpt *g, uint64_t seed, Err *e)
 
 /* The working copy follows the master weights: AdamW writes both, and here a
  * float32 backend shares the buffer while a lower precision casts the master
- * after the upload. */
+ * after the upload. Without master weights the float32 gradients' buffer
+ * carries the upload to the cast (a step starts by zeroing it). */
 void gpt_params_set(Gpt *g, const float *host)
 {
     Kern *k = g->k;
-    k->ops->upload(k, g->params, host, n_tensor_bytes(g));
-    if (g->params_x != (floatX *)g->params) k->ops->cast_x(k, g->params_x, g->params, g->n_params);
+    float *master = g->params ? g->params : g->grads;
+    k->ops->upload(k, master, host, n_tensor_bytes(g));
+    if (g->params_x != (floatX *)g->params) k->ops->cast_x(k, g->params_x, master, g->n_params);
+    if (!g->params) k->ops->zero(k, g->grads, n_tensor_bytes(g));
 }
 
-void gpt_params_get(const Gpt *g, float *host) { g->k->ops->download(g->k, host, g->params, n_tensor_bytes(g)); }
+void gpt_params_get(const Gpt *g, float *host)
+{
+    if (g->params) g->k->ops->download(g->k, host, g->params, n_tensor_bytes(g));
+    else g->k->ops->download_x(g->k, host, g->params_x, g->n_params);
+}
 
 void gpt_moments_set(Gpt *g, const float *m, const float *v)
 {
-    g->k->ops->upload(g->k, g->m, m, n_tensor_bytes(g));
-    g->k->ops->upload(g->k, g->v, v, n_tensor_bytes(g));
+    size_t lo = g->mom_lo, bytes = (g->mom_hi - lo) * sizeof(float);
+    g->k->ops->upload(g->k, g->m, m + lo, bytes);
+    g->k->ops->upload(g->k, g->v, v + lo, bytes);
 }
 
 void gpt_moments_get(const Gpt *g, float *m, float *v)
 {
-    g->k->ops->download(g->k, m, g->m, n_tensor_bytes(g));
-    g->k->ops->download(g->k, v, g->v, n_tensor_bytes(g));
+    size_t lo = g->mom_lo, bytes = (g->mom_hi - lo) * sizeof(float);
+    g->k->ops->download(g->k, m + lo, g->m, bytes);
+    g->k->ops->download(g->k, v + lo, g->v, bytes);
 }
 
+/* (a slice of the moments: full host copies, of which the slice is the model's) */
 int gpt_host_open(Gpt *g, GptHost *h, Err *e)
 {
     memset(h, 0, sizeof *h);
-    if (g->k->device == KERN_CPU) {
+    int whole = g->mom_lo == 0 && g->mom_hi == g->n_params;
+    if (g->k->device == KERN_CPU && whole) {
         h->params = g->params;
         h->m = g->m;
         h->v = g->v;
         return 0;
     }
-    if (!(h->owned = malloc(3 * n_tensor_bytes(g))))
+    if (!(h->owned = calloc(3 * g->n_params, sizeof(float))))
         return err_set(e, "out of host memory for a copy of the weights and moments (%zu parameters)", g->n_params);
     h->params = h->owned;
     h->m = h->params + g->n_params;
@@ -523,14 +547,42 @@ void gpt_backward(Gpt *g, float scale)
 
 /* ---- AdamW ---- */
 
-float gpt_adamw_step(Gpt *g, const AdamOpts *o, float lr)
+/* The tensors' pieces within [mom_lo, mom_hi), each with its tensor's decay
+ * rule, into sizes and decays (GPT_N_TENSORS each). */
+static KTensors slice_tensors(const Gpt *g, size_t *sizes, int *decays)
+{
+    size_t s[GPT_N_TENSORS], off = 0;
+    gpt_tensor_sizes(&g->cfg, s);
+    int n = 0;
+    for (int i = 0; i < GPT_N_TENSORS; off += s[i], i++) {
+        size_t a = off > g->mom_lo ? off : g->mom_lo, b = off + s[i] < g->mom_hi ? off + s[i] : g->mom_hi;
+        if (b <= a) continue;
+        sizes[n] = b - a;
+        decays[n++] = gpt_tensor_decays(i);
+    }
+    return (KTensors){ .n = n, .sizes = sizes, .decays = decays };
+}
+
+double gpt_grad_norm2_slice(Gpt *g)
 {
     size_t sizes[GPT_N_TENSORS];
     int decays[GPT_N_TENSORS];
-    gpt_tensor_sizes(&g->cfg, sizes);
-    for (int i = 0; i < GPT_N_TENSORS; i++) decays[i] = gpt_tensor_decays(i);
-    KTensors t = { .n = GPT_N_TENSORS, .sizes = sizes, .decays = decays };
-    float norm = (float)sqrt(g->k->ops->grad_norm2(g->k, g->grads, &t));
+    KTensors t = slice_tensors(g, sizes, decays);
+    return g->k->ops->grad_norm2(g->k, g->grads + g->mom_lo, &t);
+}
+
+float gpt_adamw_step(Gpt *g, const AdamOpts *o, float lr)
+{
+    float norm = (float)sqrt(gpt_grad_norm2_slice(g)); /* the whole model's, unless sliced */
+    gpt_adamw_apply(g, o, lr, norm);
+    return norm;
+}
+
+void gpt_adamw_apply(Gpt *g, const AdamOpts *o, float lr, float norm)
+{
+    size_t sizes[GPT_N_TENSORS];
+    int decays[GPT_N_TENSORS];
+    KTensors t = slice_tensors(g, sizes, decays);
     AdamArgs a = { .lr = lr, .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps,
                    .weight_decay = o->weight_decay, .clip_coef = 1.0f };
     if (o->clip > 0.0f) {
@@ -540,7 +592,8 @@ float gpt_adamw_step(Gpt *g, const AdamOpts *o, float lr)
     g->adam_step++;
     a.bc1 = 1.0f - powf(o->beta1, (float)g->adam_step);
     a.bc2_sqrt = sqrtf(1.0f - powf(o->beta2, (float)g->adam_step));
-    g->k->ops->adamw(g->k, g->params, g->params_x == (floatX *)g->params ? NULL : g->params_x, g->m, g->v,
-                     g->grads, &t, &a);
-    return norm;
+    a.round_key = kdrop_mix64(0x726f756e64ull ^ g->adam_step); /* "round": this step's, the same after a resume */
+    size_t lo = g->mom_lo;
+    floatX *px = g->params_x == (floatX *)g->params ? NULL : (char *)g->params_x + lo * kern_x_bytes(g->k);
+    g->k->ops->adamw(g->k, g->params ? g->params + lo : NULL, px, g->m, g->v, g->grads + lo, &t, &a);
 }

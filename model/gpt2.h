@@ -41,8 +41,11 @@ double gpt_flops_per_token(const GptConfig *c, int T);
 /* gpt_init's flags: GPT_TRAIN allocates gradients, AdamW moments and the
  * backward's scratch; GPT_RECOMPUTE keeps one layer of LayerNorm and GELU
  * outputs instead of every layer's and recomputes them in the backward (the
- * same kernels on the same inputs: the same bits, less memory). */
-enum { GPT_TRAIN = 1, GPT_RECOMPUTE = 2 };
+ * same kernels on the same inputs: the same bits, less memory);
+ * GPT_NO_MASTER (training in bf16 only) keeps no float32 master weights: the
+ * bf16 weights are the only copy, AdamW rounds its updates into them
+ * stochastically (4 bytes a parameter less, slightly noisier steps). */
+enum { GPT_TRAIN = 1, GPT_RECOMPUTE = 2, GPT_NO_MASTER = 4 };
 
 /* Bytes the trainer allocates, by part, for micro-batches of B x T: on the
  * CPU (gpt_memory), or on backend k with gpt_init's flags (gpt_memory_for;
@@ -62,9 +65,11 @@ typedef struct Gpt {
     size_t n_params;
     Kern *k;                          /* the backend (borrowed) */
     /* In the backend's memory (never dereference on the host): */
-    float *params;                    /* float32 master weights, n_params */
+    float *params;                    /* float32 master weights, n_params; NULL with GPT_NO_MASTER */
     floatX *params_x;                 /* the weights in the working precision (== params in fp32) */
-    float *grads, *m, *v;             /* n_params each; NULL when not training */
+    float *grads, *m, *v;             /* grads n_params, m and v the moments of [mom_lo, mom_hi);
+                                       * NULL when not training */
+    size_t mom_lo, mom_hi;            /* the weights this process updates (ZeRO-1: its slice) */
     floatX *tensor[GPT_N_TENSORS];    /* views into params_x */
     float *grad[GPT_N_TENSORS];       /* views into grads */
     void *act_mem;                    /* the activations' one allocation */
@@ -86,6 +91,9 @@ typedef struct Gpt {
  * only what a forward needs (sample, eval), GPT_TRAIN for training, with
  * GPT_RECOMPUTE for less memory. Caller frees with gpt_free(). */
 int gpt_init(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, Err *e);
+/* gpt_init for one of several ranks that share the optimizer (ZeRO-1): the
+ * AdamW moments of weights [lo, hi) only, which gpt_adamw_apply updates. */
+int gpt_init_slice(Gpt *g, const GptConfig *c, int B, int T, Kern *k, int flags, size_t lo, size_t hi, Err *e);
 void gpt_free(Gpt *g);
 /* GPT-2's initialisation: normal(0, 0.02), residual projections 0.02/sqrt(2L),
  * LayerNorm gains 1, biases 0; seeded, the same on every backend. Moments zero. */
@@ -94,7 +102,8 @@ int gpt_init_weights(Gpt *g, uint64_t seed, Err *e);
 /* The weights in and out as n_params host floats, in the flat layout. */
 void gpt_params_set(Gpt *g, const float *host);
 void gpt_params_get(const Gpt *g, float *host);
-/* The AdamW moments (a training model only), n_params host floats each. */
+/* The AdamW moments (a training model only), n_params host floats each, of
+ * which [mom_lo, mom_hi) are the model's (the rest are neither read nor written). */
 void gpt_moments_set(Gpt *g, const float *m, const float *v);
 void gpt_moments_get(const Gpt *g, float *m, float *v);
 
@@ -135,6 +144,10 @@ typedef struct AdamOpts {
 /* Global-norm clipping then one AdamW step at rate lr (PyTorch's arithmetic).
  * Returns the gradient norm before clipping. */
 float gpt_adamw_step(Gpt *g, const AdamOpts *o, float lr);
+/* The parts of it for weights [mom_lo, mom_hi) (ZeRO-1): the squared norm of
+ * those gradients, and the step on those weights given the norm of all. */
+double gpt_grad_norm2_slice(Gpt *g);
+void gpt_adamw_apply(Gpt *g, const AdamOpts *o, float lr, float norm);
 
 /* Dropout (inverted: kept values scaled by 1/(1-p)) where GPT-2 applies it:
  * the token + position embedding sum, the attention probabilities, and the

@@ -27,6 +27,29 @@ struct Infer {
     float *logits;             /* (V) host */
 };
 
+/* The bytes of each part of the cache's one allocation, in the order
+ * infer_new lays them out: keys, values, the new rows (x, h, y, qkv, fch,
+ * fchg), LayerNorm statistics, attention scratch, ids, the logits row. */
+enum { N_PARTS = 13 };
+static void part_bytes(const Kern *k, const GptConfig *c, size_t b[N_PARTS])
+{
+    size_t L = (size_t)c->n_layer, T = (size_t)c->context, C = (size_t)c->n_embd, M = (size_t)c->n_mlp;
+    size_t xb = kern_x_bytes(k);
+    size_t parts[N_PARTS] = { L * T * C * xb, L * T * C * xb, T * C * xb, T * C * xb, T * C * xb, T * 3 * C * xb,
+                              T * M * xb, T * M * xb, T * sizeof(float), T * sizeof(float),
+                              k->ops->attention_cached_scratch(k, (int)T) * sizeof(float), T * sizeof(int),
+                              (size_t)c->vocab_size * xb };
+    for (int i = 0; i < N_PARTS; i++) b[i] = (parts[i] + 255) / 256 * 256;
+}
+
+size_t infer_memory(const Kern *k, const GptConfig *c)
+{
+    size_t b[N_PARTS], n = 0;
+    part_bytes(k, c, b);
+    for (int i = 0; i < N_PARTS; i++) n += b[i];
+    return n + (size_t)c->context * sizeof(int) + (size_t)c->vocab_size * sizeof(float); /* + the host arrays */
+}
+
 Infer *infer_new(const Gpt *g, Err *e)
 {
     const GptConfig *c = &g->cfg;
@@ -40,23 +63,18 @@ Infer *infer_new(const Gpt *g, Err *e)
     inf->M = c->n_mlp;
     inf->V = c->vocab_size;
     inf->max_T = c->context;
-    size_t T = (size_t)c->context, C = (size_t)c->n_embd, M = (size_t)c->n_mlp, xb = kern_x_bytes(g->k);
-    struct { void *p; size_t bytes; } parts[] = {
-        { &inf->kc, (size_t)inf->L * T * C * xb }, { &inf->vc, (size_t)inf->L * T * C * xb },
-        { &inf->x, T * C * xb }, { &inf->h, T * C * xb }, { &inf->y, T * C * xb }, { &inf->qkv, T * 3 * C * xb },
-        { &inf->fch, T * M * xb }, { &inf->fchg, T * M * xb }, { &inf->mean, T * sizeof(float) },
-        { &inf->rstd, T * sizeof(float) }, { &inf->att, g->k->ops->attention_cached_scratch(g->k, (int)T) * sizeof(float) },
-        { &inf->ids, T * sizeof(int) }, { &inf->logits_x, (size_t)inf->V * xb },
-    };
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) n += (parts[i].bytes + 255) / 256 * 256;
-    if (!(inf->mem = g->k->ops->alloc(g->k, n)) || !(inf->tokens = malloc(T * sizeof(int))) ||
+    void *ptrs[N_PARTS] = { &inf->kc, &inf->vc, &inf->x, &inf->h, &inf->y, &inf->qkv, &inf->fch, &inf->fchg,
+                            &inf->mean, &inf->rstd, &inf->att, &inf->ids, &inf->logits_x };
+    size_t b[N_PARTS], n = 0;
+    part_bytes(g->k, c, b);
+    for (int i = 0; i < N_PARTS; i++) n += b[i];
+    if (!(inf->mem = g->k->ops->alloc(g->k, n)) || !(inf->tokens = malloc((size_t)c->context * sizeof(int))) ||
         !(inf->logits = malloc((size_t)inf->V * sizeof(float))))
         goto oom;
     char *p = inf->mem;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        *(void **)parts[i].p = p;
-        p += (parts[i].bytes + 255) / 256 * 256;
+    for (int i = 0; i < N_PARTS; i++) {
+        *(void **)ptrs[i] = p;
+        p += b[i];
     }
     return inf;
 oom:

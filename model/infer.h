@@ -17,6 +17,10 @@ typedef struct Infer Infer;
  * memory. Caller frees with infer_free(). */
 Infer *infer_new(const Gpt *g, Err *e);
 void infer_free(Infer *inf);
+/* Bytes infer_new allocates for model shape c on backend k (in the
+ * backend's memory, and the window's ids and one row of logits on the
+ * host): what a plan adds for a cache. */
+size_t infer_memory(const Kern *k, const GptConfig *c);
 /* Forget every cached position. */
 void infer_reset(Infer *inf);
 /* Positions cached. */

@@ -38,6 +38,16 @@ int kern_open(Kern *k, int device, int prec, GPool *pool, Err *e)
     return kern_cpu_init(k, pool, e);
 }
 
+int kern_gpu_for_rank(int local_rank, int local_size, Err *e)
+{
+#ifdef GPTKIT_CUDA
+    return kern_cuda_for_rank(local_rank, local_size, e);
+#else
+    (void)local_rank, (void)local_size, (void)e;
+    return 0;
+#endif
+}
+
 int kern_would_use_gpu(int device)
 {
 #ifdef GPTKIT_CUDA

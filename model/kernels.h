@@ -69,6 +69,7 @@ typedef struct AdamArgs {
     float lr, beta1, beta2, eps, weight_decay;
     float clip_coef;     /* gradients are multiplied by it first (1: no clipping) */
     float bc1, bc2_sqrt; /* bias corrections 1 - beta1^t and sqrt(1 - beta2^t) */
+    uint64_t round_key;  /* without master weights: the key of the step's stochastic rounding */
 } AdamArgs;
 
 typedef struct Kern Kern;
@@ -147,7 +148,12 @@ typedef struct KernOps {
     /* The squared global norm of the gradients, summed in a fixed order. */
     double (*grad_norm2)(Kern *k, const float *grads, const KTensors *t);
     /* One AdamW step over every tensor (PyTorch's arithmetic); params_x, when
-     * not NULL, receives the new weights in the working precision. */
+     * not NULL, receives the new weights in the working precision. params
+     * NULL (bf16 without float32 master weights: a GPU only): params_x holds
+     * the weights, read and written, each new weight rounded to bf16
+     * stochastically with the top 16 bits of kdrop_mix64(a->round_key +
+     * KDROP_GOLDEN (i + 1)), i its index in the flat buffer (the same bits on
+     * a rerun). */
     void (*adamw)(Kern *k, float *params, floatX *params_x, float *m, float *v, const float *grads,
                   const KTensors *t, const AdamArgs *a);
     /* The backend's matrix-product rate in the working precision, FLOP/s,
@@ -167,7 +173,22 @@ typedef struct KernOps {
      * off) records: on 1 starts, 0 stops, after the work queued so far has
      * finished; NULL on the CPU. */
     void (*profile)(Kern *k, int on);
+
+    /* Several ranks, one GPU each, summing gradients on the devices (NCCL).
+     * ranks_id fills id (KERN_RANKS_ID_BYTES) on one rank, which hands it to
+     * every rank (dist_bcast); each then joins with ranks_open (rank of size).
+     * ranks_sum makes x (n floats, the backend's memory) the sum over ranks of
+     * every rank's x, the same bits on every rank, and returns the seconds the
+     * sum took on the device once this rank's work before it was done (the
+     * wait for a slower rank included). NULL where the backend has none (the
+     * CPU: the trainer sums host memory over MPI; a CUDA build without NCCL). */
+    int (*ranks_id)(Kern *k, void *id, Err *e);
+    int (*ranks_open)(Kern *k, int rank, int size, const void *id, Err *e);
+    double (*ranks_sum)(Kern *k, float *x, size_t n);
 } KernOps;
+
+/* Bytes of the identifier of a group of ranks (NCCL's unique id). */
+#define KERN_RANKS_ID_BYTES 128
 
 struct Kern {
     const KernOps *ops;
@@ -176,6 +197,7 @@ struct Kern {
     GPool *pool;   /* the CPU's threads (borrowed) */
     void *impl;    /* the backend's own state */
     char name[96]; /* the GPU's name; empty on the CPU */
+    char bus_id[16]; /* the GPU's PCI bus id ("0000:19:00.0"): which GPU of its machine; empty on the CPU */
     int max_head_dim; /* the largest width / heads the attention takes; 0: any */
     size_t mem_cap;   /* a GPU taken to be this large (bytes in use on the device, its context
                        * included): allocations past it fail, mem_free counts from it; 0: none */
@@ -187,6 +209,12 @@ struct Kern {
  * CPU's threads (borrowed). Errors say what is missing. Caller frees with
  * kern_free(). */
 int kern_open(Kern *k, int device, int prec, GPool *pool, Err *e);
+/* Several ranks on one machine: the GPU that rank local_rank of the
+ * machine's local_size ranks opens, called before kern_open. With at least
+ * local_size GPUs visible, the local_rank-th; with one visible (a launcher
+ * that gives each rank its own, as srun --gpus-per-task=1 does), that one;
+ * else an error naming the counts. Nothing to do without CUDA. */
+int kern_gpu_for_rank(int local_rank, int local_size, Err *e);
 /* Whether kern_open(device, ...) would run on a GPU. */
 int kern_would_use_gpu(int device);
 /* "cpu, fp32" or "cuda (NVIDIA H200), bf16": for the plan line. */
@@ -196,6 +224,7 @@ const char *kern_describe(const Kern *k, char *buf, size_t n);
 /* cuda/: whether a GPU is visible, and its backend. */
 int kern_cuda_visible(void);
 int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e);
+int kern_cuda_for_rank(int local_rank, int local_size, Err *e);
 #endif
 
 /* ---- the CUDA backend's sizes, in plain C (kern_cuda_sizes.c) ----

@@ -27,7 +27,7 @@ static int usage(FILE *f, int code)
           "  lr-find    LR range test: loss against a rising rate, and a suggested --lr\n"
           "  sample     continue a prompt with a trained run (model sample RUN --prompt TEXT)\n"
           "  eval       loss, perplexity and bits per byte of a run on shards or text\n"
-          "  export     write a run as a Hugging Face GPT-2 (model.safetensors, config.json)\n"
+          "  export     write a run as a Hugging Face GPT-2 (model.safetensors, configs, tokenizer)\n"
           "  import     a Hugging Face GPT-2 folder or an llm.c gpt2_124M.bin into a run folder\n"
           "\n"
           "  example: packer -o data/ web.tok && model train --data data/ -o run/ --preset tiny --steps 200\n",

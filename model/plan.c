@@ -206,17 +206,21 @@ static size_t round256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 /* The GPU trainer's memory for shape k (checked) at micro-batch B x context:
  * gpt_memory_for on the CUDA backend's sizes in env's precision. Returns the
  * bytes the plan needs (the context and allocator added). */
-static double gpu_memory(const GptConfig *k, const PlanEnv *env, int B, int recompute, GptMemory *m)
+static double gpu_memory(const GptConfig *k, const PlanEnv *env, int B, int recompute, int no_master,
+                         GptMemory *m)
 {
     Kern sizes;
     kern_cuda_sizes(&sizes, env->prec);
-    gpt_memory_for(&sizes, k, B, k->context, GPT_TRAIN | (recompute ? GPT_RECOMPUTE : 0), m);
+    no_master = no_master && env->prec == PREC_BF16;
+    gpt_memory_for(&sizes, k, B, k->context,
+                   GPT_TRAIN | (recompute ? GPT_RECOMPUTE : 0) | (no_master ? GPT_NO_MASTER : 0), m);
     return (double)m->total + env->gpu_overhead;
 }
 
 /* f's shape does not fit env's GPU: --recompute at the largest micro-batch
  * that fits and divides the global batch's sequences (f->batch_tokens is kept
- * by accumulating), the micro-batch asked for first. */
+ * by accumulating), the micro-batch asked for first; where none does in
+ * bf16, the same with --master-weights off. */
 static void find_fix(const PlanFacts *f, const PlanEnv *env, PlanFix *x)
 {
     const GptConfig *k = &f->cfg;
@@ -225,23 +229,27 @@ static void find_fix(const PlanFacts *f, const PlanEnv *env, PlanFix *x)
     GptMemory m;
     memset(x, 0, sizeof *x);
     x->state_bytes = (double)(f->mem.params + f->mem.grads + f->mem.adam) + env->gpu_overhead;
-    x->min_bytes = gpu_memory(k, env, 1, 1, &m);
+    x->min_bytes = gpu_memory(k, env, 1, 1, 1, &m); /* bf16: without master weights too */
     if (f->head_too_wide) return;
-    for (int b = env->micro_batch; b >= 1; b--) {
-        if (seqs % (uint64_t)b) continue;
-        double need = gpu_memory(k, env, b, 1, &m);
-        if (need > env->mem_limit) continue;
-        x->found = 1;
-        x->recompute = 1;
-        x->micro_batch = b;
-        x->batch_tokens = f->batch_tokens;
-        x->accum = (int)(seqs / (uint64_t)b);
-        x->need_bytes = need;
-        if (b == env->micro_batch) snprintf(x->flags, sizeof x->flags, "--recompute");
-        else
-            snprintf(x->flags, sizeof x->flags, "--recompute --micro-batch %d --batch %llu", b,
-                     (unsigned long long)x->batch_tokens);
-        return;
+    for (int off = env->no_master; off <= (env->prec == PREC_BF16); off++) {
+        for (int b = env->micro_batch; b >= 1; b--) {
+            if (seqs % (uint64_t)b) continue;
+            double need = gpu_memory(k, env, b, 1, off, &m);
+            if (need > env->mem_limit) continue;
+            x->found = 1;
+            x->recompute = 1;
+            x->no_master = off;
+            x->micro_batch = b;
+            x->batch_tokens = f->batch_tokens;
+            x->accum = (int)(seqs / (uint64_t)b);
+            x->need_bytes = need;
+            const char *mw = off && !env->no_master ? " --master-weights off" : "";
+            if (b == env->micro_batch) snprintf(x->flags, sizeof x->flags, "--recompute%s", mw);
+            else
+                snprintf(x->flags, sizeof x->flags, "--recompute%s --micro-batch %d --batch %llu", mw, b,
+                         (unsigned long long)x->batch_tokens);
+            return;
+        }
     }
 }
 
@@ -278,8 +286,8 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
     if (env->gpu) {
         /* the GPU trainer's own arrays: nothing of the host (the shards and the
          * window order stay there), the context and allocator added */
-        f->need_bytes = gpu_memory(k, env, B, env->recompute, &f->mem);
-        f->master_bytes = (double)gpt_n_params(k) * sizeof(float);
+        f->need_bytes = gpu_memory(k, env, B, env->recompute, env->no_master, &f->mem);
+        f->master_bytes = env->no_master && env->prec == PREC_BF16 ? 0 : (double)gpt_n_params(k) * sizeof(float);
         f->copy_bytes = (double)f->mem.params - f->master_bytes;
         f->overhead_bytes = env->gpu_overhead;
         f->att_bytes = (double)(round256(k->n_layer * kern_cuda_attention_state(env->prec, B, T, k->n_head) *
@@ -800,9 +808,12 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
     char b1[32], b2[32], b3[32], where[96];
     int bf16 = env->prec == PREC_BF16;
     gpu_where(where, sizeof where, env);
-    fprintf(out, "  - GPU memory, the GPU trainer's layout in %s (%d bytes a parameter before activations):\n",
-            bf16 ? "bf16" : "fp32", bf16 ? 18 : 16);
-    if (bf16)
+    int alone = bf16 && env->no_master;
+    fprintf(out, "  - GPU memory, the GPU trainer's layout in %s%s (%d bytes a parameter before activations):\n",
+            bf16 ? "bf16" : "fp32", alone ? " with --master-weights off" : "", alone ? 14 : bf16 ? 18 : 16);
+    if (alone)
+        fprintf(out, "      bf16 weights %s (no float32 master copy)\n", gib(b1, sizeof b1, f->copy_bytes));
+    else if (bf16)
         fprintf(out, "      float32 master weights %s, their bf16 working copy %s\n", gib(b1, sizeof b1, f->master_bytes),
                 gib(b2, sizeof b2, f->copy_bytes));
     else
@@ -851,6 +862,10 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
                          "    %llu tokens as before: %s in all.\n",
                     x->flags, x->micro_batch, x->accum, (unsigned long long)x->batch_tokens,
                     gib(b3, sizeof b3, x->need_bytes));
+        if (x->no_master && !env->no_master)
+            fprintf(out, "    --master-weights off keeps the weights in bf16 alone, with no float32 master copy\n"
+                         "    (4 bytes a parameter less); AdamW rounds its updates into them stochastically, so\n"
+                         "    small updates survive on average (llm.c offers the same).\n");
         return;
     }
     if (x->state_bytes > env->mem_limit) {
@@ -859,9 +874,15 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
                      "    moments are 16 bytes a parameter (%s)",
                 where, gib(b1, sizeof b1, 16 * np));
         if (bf16) fprintf(out, " and the bf16 working copy 2 more (%s)", gib(b2, sizeof b2, f->copy_bytes));
-        fprintf(out, ":\n    with the CUDA context, %s before any activation. No --micro-batch or --recompute\n"
-                     "    changes that: a GPU with more memory does, or a smaller shape.\n",
-                gib(b3, sizeof b3, x->state_bytes));
+        if (bf16)
+            fprintf(out, ":\n    with the CUDA context, %s before any activation. No --micro-batch, --recompute\n"
+                         "    or --master-weights off (14 bytes a parameter) changes that: a GPU with more\n"
+                         "    memory does, or a smaller shape.\n",
+                    gib(b3, sizeof b3, x->state_bytes));
+        else
+            fprintf(out, ":\n    with the CUDA context, %s before any activation. No --micro-batch or --recompute\n"
+                         "    changes that: a GPU with more memory does, or a smaller shape.\n",
+                    gib(b3, sizeof b3, x->state_bytes));
         return;
     }
     fprintf(out, "  - Nothing fits %s: even micro-batch 1 with --recompute needs %s (%s of it\n"
@@ -1048,6 +1069,7 @@ static json_t *facts_json(const PlanFacts *f, const PlanEnv *env)
             if (x->found) {
                 json_object_set_new(j, "flags", json_string(x->flags));
                 json_object_set_new(j, "recompute", json_boolean(x->recompute));
+                json_object_set_new(j, "master_weights", json_boolean(!x->no_master));
                 json_object_set_new(j, "micro_batch", json_integer(x->micro_batch));
                 json_object_set_new(j, "batch_tokens", json_integer((json_int_t)x->batch_tokens));
                 json_object_set_new(j, "accumulation", json_integer(x->accum));
@@ -1280,7 +1302,8 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
 
     int data_vocab = 0, meta_context = 0;
     PlanEnv env = { .micro_batch = o->micro, .tokens = o->tokens, .hours = o->hours,
-                    .mfu = o->mfu > 0 ? o->mfu : PLAN_CPU_MFU, .recompute = o->recompute };
+                    .mfu = o->mfu > 0 ? o->mfu : PLAN_CPU_MFU, .recompute = o->recompute,
+                    .no_master = o->no_master };
     char gpu_name[128] = "", rate_from[160] = "";
     Shards shards = { 0 }; /* --data's training windows, kept for --measure */
     const Shards *windows = NULL;

@@ -133,6 +133,7 @@ typedef struct PlanEnv {
     double mem_avail;      /* MemAvailable now (0: unknown or --memory given) */
     unsigned threads;      /* of the sgemm rate and --measure (0: neither ran) */
     int recompute;         /* --recompute: the layout keeps one layer of LayerNorm and GELU outputs */
+    int no_master;         /* --master-weights off: bf16 weights alone (a GPU in bf16) */
     /* GPU plans: rate is the matrix-product rate in prec, mem_limit the GPU's memory */
     int gpu;               /* 1: the GPU trainer's layout and a GPU's rate */
     KernPrec prec;         /* its working precision */
@@ -149,10 +150,12 @@ typedef enum { FIT_YES, FIT_NOT_NOW, FIT_NO } PlanFit;
 
 /* On a GPU, what makes a shape that does not fit fit: --recompute, then the
  * largest micro-batch that fits, with --batch keeping the global batch by
- * accumulation. found 0: nothing does. */
+ * accumulation, and in bf16 where none does --master-weights off too. found
+ * 0: nothing does. */
 typedef struct PlanFix {
     int found;
     int recompute;          /* --recompute */
+    int no_master;          /* --master-weights off */
     int micro_batch;        /* --micro-batch */
     uint64_t batch_tokens;  /* --batch: the global batch, kept */
     int accum;              /* micro-batches a step */
@@ -278,6 +281,7 @@ typedef struct PlanOpts {
     int gpu_list;               /* --gpu list: print the table, plan nothing */
     double gpu_memory;          /* --gpu-memory: bytes of the GPU; 0: its own */
     int recompute;              /* --recompute */
+    int no_master;              /* --master-weights off */
     double tokens, hours;       /* 0: none */
     uint64_t batch;             /* tokens a step; 0: one micro-batch */
     int micro, top, head_dim;   /* micro-batch sequences; shapes listed; budget mode's head size */

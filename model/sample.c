@@ -6,7 +6,9 @@
  * context (the oldest sliding out). By default its logits come from the KV
  * cache (infer.c): one new row a token, the whole window again only once it
  * has slid (every position moved). --no-cache reruns gpt_forward on the
- * window for every token: the reference the cache is tested against. */
+ * window for every token: the reference the cache is tested against. The
+ * loop (sample_continue) also makes the trainer's samples, from the model it
+ * is training; loading a run and printing are sample_run's. */
 #include "sample.h"
 
 #include <inttypes.h>
@@ -82,6 +84,79 @@ void sample_opts_init(SampleOpts *o)
     *o = (SampleOpts){ .max_tokens = 256, .temperature = 1.0, .top_p = 1.0, .seed = 1337, .dev = DEVICE_OPTS_AUTO };
 }
 
+int sample_prompt_ids(TokEncoder *enc, int eot_id, const char *prompt, int V, IdBuf *ids, Err *e)
+{
+    size_t first = ids->len;
+    if (eot_id >= 0 && idbuf_push(ids, (uint32_t)eot_id)) return err_set(e, "out of memory");
+    if (!prompt) return 0;
+    if (tok_encode(enc, prompt, strlen(prompt), 1, ids, e)) {
+        char m[sizeof e->msg];
+        snprintf(m, sizeof m, "%s", e->msg);
+        return err_set(e, "--prompt: %s", m);
+    }
+    for (size_t i = first; i < ids->len; i++)
+        if (ids->ids[i] >= (uint32_t)V)
+            return err_set(e, "--prompt: token %u is outside the model's vocabulary of %d", ids->ids[i], V);
+    return 0;
+}
+
+int sample_continue(Gpt *g, Infer *inf, const Tokenizer *tok, int eot_id, const SampleOpts *o, IdBuf *ids,
+                    SampleEmit emit, void *arg, uint64_t *made, int *stopped, Err *e)
+{
+    const int V = g->cfg.vocab_size, ctx = g->cfg.context;
+    int rc = -1;
+    Buf out = { 0 };
+    Cand *cand = malloc((size_t)V * sizeof *cand);
+    int *window = malloc((size_t)ctx * sizeof *window);
+    float *last = inf ? NULL : malloc((size_t)g->cfg.padded_vocab * sizeof *last); /* the last row of logits */
+    *made = 0;
+    *stopped = 0;
+    if (!cand || !window || (!inf && !last)) {
+        err_set(e, "out of memory");
+        goto done;
+    }
+    uint64_t rng = o->seed ^ UINT64_C(0x5eed5a3b1e000000);
+    while (*made < o->max_tokens) {
+        size_t n = ids->len < (size_t)ctx ? ids->len : (size_t)ctx, first = ids->len - n;
+        for (size_t i = 0; i < n; i++) window[i] = (int)ids->ids[first + i];
+        const float *logits;
+        if (inf) logits = infer_window(inf, window, (int)n); /* the positions not cached yet */
+        else {
+            gpt_forward(g, window, NULL, 1, (int)n);
+            gpt_logits_get(g, n - 1, 1, last);
+            logits = last;
+        }
+        int id = draw(logits, V, o, cand, &rng);
+        ++*made;
+        if (id == eot_id && !o->keep_going) {
+            *stopped = 1;
+            break;
+        }
+        if (idbuf_push(ids, (uint32_t)id)) {
+            err_set(e, "out of memory");
+            goto done;
+        }
+        out.len = 0;
+        uint32_t u = (uint32_t)id;
+        if (tok_decode(tok, &u, 1, &out, e) || emit(arg, out.data, out.len, e)) goto done;
+    }
+    rc = 0;
+done:
+    buf_free(&out);
+    free(cand);
+    free(window);
+    free(last);
+    return rc;
+}
+
+/* sample_run's SampleEmit: stdout, flushed a token at a time; arg is the last byte written */
+static int emit_stdout(void *arg, const char *bytes, size_t n, Err *e)
+{
+    if ((n && fwrite(bytes, 1, n, stdout) != n) || fflush(stdout)) return err_sys(e, "-", "write");
+    if (n) *(int *)arg = (unsigned char)bytes[n - 1];
+    return 0;
+}
+
 int sample_run(const SampleOpts *o, Err *e)
 {
     RunModel rm;
@@ -90,35 +165,18 @@ int sample_run(const SampleOpts *o, Err *e)
     GPool *pool = NULL;
     Gpt g = { 0 };
     Kern kern = { 0 };
-    float *last = NULL; /* --no-cache: the last row of logits (Vp) */
     Infer *inf = NULL;
     IdBuf ids = { 0 };
-    Buf out = { 0 };
-    Cand *cand = NULL;
     int code = 1;
     Progress pr;
     progress_start(&pr, PROG, o->common.progress, 0);
     const char *run_dir = o->run_dir;
     if (runmodel_open(run_dir, o->ckpt, &rm, e)) goto done;
     if (!(tok = runmodel_tokenizer(run_dir, &rm, e))) goto done;
-    const int V = rm.cfg.vocab_size, ctx = rm.cfg.context;
+    const int ctx = rm.cfg.context;
     if (!(enc = tok_encoder_new(tok, e))) goto done;
-    if (rm.eot_id >= 0 && idbuf_push(&ids, (uint32_t)rm.eot_id)) goto oom;
-    size_t n_prompt = 0;
-    if (o->prompt) {
-        if (tok_encode(enc, o->prompt, strlen(o->prompt), 1, &ids, e)) {
-            char m[sizeof e->msg];
-            snprintf(m, sizeof m, "%s", e->msg);
-            err_set(e, "--prompt: %s", m);
-            goto done;
-        }
-        for (size_t i = 0; i < ids.len; i++)
-            if (ids.ids[i] >= (uint32_t)V) {
-                err_set(e, "--prompt: token %u is outside the model's vocabulary of %d", ids.ids[i], V);
-                goto done;
-            }
-        n_prompt = ids.len - (rm.eot_id >= 0);
-    }
+    if (sample_prompt_ids(enc, rm.eot_id, o->prompt, rm.cfg.vocab_size, &ids, e)) goto done;
+    size_t n_prompt = ids.len - (rm.eot_id >= 0);
     if (ids.len == 0) {
         err_set(e, "%s has no end-of-text token to start from: give --prompt", rm.ckpt);
         goto done;
@@ -133,10 +191,6 @@ int sample_run(const SampleOpts *o, Err *e)
     /* the cache needs the weights only: activations for one position */
     if (runmodel_load(&rm, 1, o->no_cache ? ctx : 1, &kern, &g, e)) goto done;
     if (!o->no_cache && !(inf = infer_new(&g, e))) goto done;
-    if (!(cand = malloc((size_t)V * sizeof *cand))) goto oom;
-    if (o->no_cache && !(last = malloc((size_t)rm.cfg.padded_vocab * sizeof *last))) goto oom;
-    int *window = malloc((size_t)ctx * sizeof *window);
-    if (!window) goto oom;
     /* the last byte written: the text is ended with a newline only when it lacks one */
     int last_byte = '\n';
     size_t n_prompt_bytes = o->prompt ? strlen(o->prompt) : 0;
@@ -145,46 +199,10 @@ int sample_run(const SampleOpts *o, Err *e)
         last_byte = (unsigned char)o->prompt[n_prompt_bytes - 1];
     }
     fflush(stdout);
-    uint64_t rng = o->seed ^ UINT64_C(0x5eed5a3b1e000000), made = 0;
     double load_s = progress_elapsed(&pr); /* tokens/s counts from here: loading is not sampling */
-    int stopped = 0;
-    while (made < o->max_tokens) {
-        size_t n = ids.len < (size_t)ctx ? ids.len : (size_t)ctx, first = ids.len - n;
-        for (size_t i = 0; i < n; i++) window[i] = (int)ids.ids[first + i];
-        const float *logits;
-        if (inf) logits = infer_window(inf, window, (int)n); /* the positions not cached yet */
-        else {
-            gpt_forward(&g, window, NULL, 1, (int)n);
-            gpt_logits_get(&g, n - 1, 1, last);
-            logits = last;
-        }
-        int id = draw(logits, V, o, cand, &rng);
-        made++;
-        if (id == rm.eot_id && !o->keep_going) {
-            stopped = 1;
-            break;
-        }
-        if (idbuf_push(&ids, (uint32_t)id)) {
-            free(window);
-            goto oom;
-        }
-        out.len = 0;
-        uint32_t u = (uint32_t)id;
-        if (tok_decode(tok, &u, 1, &out, e)) {
-            free(window);
-            goto done;
-        }
-        if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
-            free(window);
-            goto wfail;
-        }
-        if (out.len) last_byte = (unsigned char)out.data[out.len - 1];
-        if (fflush(stdout)) {
-            free(window);
-            goto wfail;
-        }
-    }
-    free(window);
+    uint64_t made;
+    int stopped;
+    if (sample_continue(&g, inf, tok, rm.eot_id, o, &ids, emit_stdout, &last_byte, &made, &stopped, e)) goto done;
     /* the summary (stderr, often the same terminal) starts on a line of its own;
      * a text that already ends its line gets no second newline */
     if ((last_byte != '\n' && fputc('\n', stdout) == EOF) || fflush(stdout)) goto wfail;
@@ -195,20 +213,14 @@ int sample_run(const SampleOpts *o, Err *e)
                      gen_s > 0 ? (double)made / gen_s : 0.0, rm.ckpt, rm.step, inf ? "KV cache" : "no cache");
     code = 0;
     goto done;
-oom:
-    err_set(e, "out of memory");
-    goto done;
 wfail:
     err_sys(e, "-", "write");
 done:
-    free(cand);
     infer_free(inf);
-    buf_free(&out);
     idbuf_free(&ids);
     gpt_free(&g);
     kern_free(&kern);
     gpool_free(pool);
-    free(last);
     tok_encoder_free(enc);
     tok_free(tok);
     return code;

@@ -21,9 +21,10 @@ typedef struct SweepOpts {
     double budget_params;     /* 0: none */
     double budget_flops;      /* 0: none; sets each point's steps */
     double tolerance;         /* relative, for both budgets */
+    int seeds;                /* runs of every shape, seeded t.seed, t.seed + 1, ...: the noise */
 } SweepOpts;
 
-/* Defaults for every field: the grid 4 x 128 x 4, tolerance 0.2. */
+/* Defaults for every field: the grid 4 x 128 x 4, tolerance 0.2, 1 seed. */
 void sweep_opts_init(SweepOpts *o);
 /* Train the grid and write the table; returns the exit status: 0, 1 (data or
  * I/O error, message in e) or 2 (bad usage, message in e). */

@@ -2,7 +2,9 @@
  * what does not fit in memory), then steps of gradient accumulation + AdamW,
  * evaluation, log.csv, loss.png (gnuplot) and checkpoints. Resume reads every
  * setting back from the checkpoint, so the continued run is bit-identical to
- * one that never stopped. Not here: sampling, export, MPI (later issues). */
+ * one that never stopped. Samples while training (--sample-every) are
+ * sample.c's loop on a KV cache of the model in training, which only reads
+ * its weights. Not here: export, MPI (later issues). */
 #include "progress.h"
 #include "train.h"
 
@@ -23,9 +25,11 @@
 #include "data.h"
 #include "dist.h"
 #include "hash.h"
+#include "infer.h"
 #include "iofile.h"
 #include "rundir.h"
 #include "plot.h"
+#include "sample.h"
 #include "tokenizer.h"
 
 const TrainPreset train_presets[] = {
@@ -53,7 +57,8 @@ void train_opts_init(TrainOpts *o)
     *o = (TrainOpts){ .eot_id = -1, .micro_batch = 8, .schedule = SCHED_COSINE, .min_frac = 0.1,
                       .decay_frac = 0.2, .warmup = -1,
                       .adam = { .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f },
-                      .eval_batches = 20, .keep = 2, .seed = 1337, .dev = DEVICE_OPTS_AUTO };
+                      .eval_batches = 20, .keep = 2, .seed = 1337, .dev = DEVICE_OPTS_AUTO,
+                      .sample_tokens = 64, .sample_temperature = 1.0 };
 }
 
 double train_mem_available(void)
@@ -68,11 +73,34 @@ double train_mem_available(void)
     return kb * 1024.0;
 }
 
-static double peak_rss(void)
+/* This process's resident memory in bytes, from /proc/self/status: its peak
+ * (VmHWM) and, now, the anonymous part (RssAnon: what it allocated, which
+ * the plan counts) and the file-backed part (RssFile: the program's code,
+ * its libraries and the pages of memory-mapped files read so far, the
+ * shards among them, which the plan does not count: they are page cache the
+ * kernel can drop). anon and file 0 without /proc; the peak then getrusage's. */
+typedef struct Rss {
+    double peak, anon, file;
+} Rss;
+
+static Rss rss_read(void)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss * 1024.0;
+    Rss m = { 0 };
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1) m.peak = kb * 1024.0;
+        else if (sscanf(line, "RssAnon: %lf kB", &kb) == 1) m.anon = kb * 1024.0;
+        else if (sscanf(line, "RssFile: %lf kB", &kb) == 1) m.file = kb * 1024.0;
+    }
+    if (f) fclose(f);
+    if (m.peak == 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        m.peak = (double)ru.ru_maxrss * 1024.0;
+    }
+    return m;
 }
 
 typedef struct Rate {
@@ -252,6 +280,106 @@ static int evaluate(Gpt *g, const Shards *val, int n_windows, Batch *bt, double 
     return 0;
 }
 
+/* Samples while training (--sample-every): what they need is made once, on
+ * the rank that speaks: the run's tokenizer, the ids they start from
+ * (end-of-text, then --prompt) and a KV cache of the model being trained,
+ * whose weights are all it reads. */
+typedef struct Samples {
+    Tokenizer *tok;
+    IdBuf start, ids; /* the start, and a sample's ids */
+    Infer *inf;
+} Samples;
+
+static void samples_free(Samples *s)
+{
+    infer_free(s->inf);
+    tok_free(s->tok);
+    idbuf_free(&s->start);
+    idbuf_free(&s->ids);
+}
+
+/* The tokenizer at tok_path ("": none, and `where` says whose it would be) checked to
+ * cover the vocabulary and, when the run records one, to have its
+ * fingerprint; the prompt encoded. 0, 2 when there is no tokenizer (the
+ * options ask what the data cannot give), 1 for a bad one or prompt. */
+static int samples_open(Samples *s, const TrainOpts *opts, const char *tok_path, const char *where,
+                        const RunHeader *r, Err *e)
+{
+    if (!tok_path[0] || access(tok_path, F_OK))
+        return err_code(e, 2, "%s needs the run's tokenizer to %s, but %s: packer -t tok.json puts one "
+                        "beside the shards (or drop %s)", opts->prompt ? "--prompt" : "--sample-every",
+                        opts->prompt ? "encode it" : "decode the samples", where,
+                        opts->prompt ? "--prompt and --sample-every" : "--sample-every");
+    if (!(s->tok = tok_load_json(tok_path, e))) return 1;
+    if ((int64_t)s->tok->n_vocab < r->cfg.vocab_size)
+        return err_code(e, 1, "%s: %u tokens, but the model has a vocabulary of %d: not its tokenizer", tok_path,
+                        s->tok->n_vocab, r->cfg.vocab_size);
+    uint64_t fp;
+    if (r->tok_fp && tok_fingerprint(s->tok, &fp, e)) return 1;
+    if (r->tok_fp && fp != r->tok_fp) {
+        char has[17], rec[17];
+        tok_fingerprint_hex(fp, has);
+        tok_fingerprint_hex(r->tok_fp, rec);
+        return err_code(e, 1, "%s has tokenizer fingerprint %s, but the run's tokens were made with %s: another "
+                        "tokenizer", tok_path, has, rec);
+    }
+    TokEncoder *enc = tok_encoder_new(s->tok, e);
+    if (!enc) return 1;
+    int rc = sample_prompt_ids(enc, r->eot_id, opts->prompt, r->cfg.vocab_size, &s->start, e);
+    tok_encoder_free(enc);
+    if (rc) return 1;
+    if (!s->start.len) return err_code(e, 2, "the run has no end-of-text token to start its samples from: give --prompt");
+    return 0;
+}
+
+/* "temperature 0.8", or "greedy" for 0 */
+static const char *temperature_name(char *b, size_t n, double t)
+{
+    if (t > 0) snprintf(b, n, "temperature %g", t);
+    else snprintf(b, n, "greedy");
+    return b;
+}
+
+/* sample_print's SampleEmit: the text gathered in a Buf */
+static int emit_buf(void *arg, const char *bytes, size_t n, Err *e)
+{
+    return buf_append(arg, bytes, n) ? err_set(e, "out of memory") : 0;
+}
+
+/* The sample after step r->step, on stderr between lines of "---" (the
+ * progress line cleared first), the prompt included as model sample prints
+ * it. Drawn with seed --seed + step, so that model sample RUN --ckpt
+ * RUN/ckpt-STEP.bin --seed (the same) gives the same text; its own generator,
+ * not the run's: what the run computes does not change. */
+static int sample_print(Samples *s, Gpt *g, const RunHeader *r, const TrainOpts *opts, Progress *pr, Err *e)
+{
+    SampleOpts so;
+    sample_opts_init(&so);
+    so.max_tokens = opts->sample_tokens;
+    so.temperature = opts->sample_temperature;
+    so.seed = r->o.seed + r->step;
+    infer_reset(s->inf); /* the keys and values it holds are of the weights of the last sample */
+    s->ids.len = 0;
+    if (idbuf_reserve(&s->ids, s->start.len)) return err_set(e, "out of memory");
+    memcpy(s->ids.ids, s->start.ids, s->start.len * sizeof *s->ids.ids);
+    s->ids.len = s->start.len;
+    Buf text = { 0 };
+    uint64_t made;
+    int stopped, rc = -1;
+    if (opts->prompt && buf_append(&text, opts->prompt, strlen(opts->prompt))) err_set(e, "out of memory");
+    else if (!sample_continue(g, s->inf, s->tok, r->eot_id, &so, &s->ids, emit_buf, &text, &made, &stopped, e)) {
+        char temp[48];
+        temperature_name(temp, sizeof temp, so.temperature);
+        progress_end(pr);
+        fprintf(stderr, "model: sample at step %" PRIu64 " (seed %" PRIu64 ", %s, %" PRIu64 " tokens%s):\n---\n%.*s%s---\n",
+                r->step, so.seed, temp, made - stopped, stopped ? ", stopped at end-of-text" : "",
+                (int)text.len, text.data ? text.data : "", text.len && text.data[text.len - 1] != '\n' ? "\n" : "");
+        rc = 0;
+    }
+    buf_free(&text);
+    return rc;
+}
+
 /* Settle shape, data and batch for a fresh run; 0 or an exit status. */
 static int setup_fresh(const TrainOpts *o, RunHeader *r, DataMeta *meta, Shards *train, Shards *val, Err *e)
 {
@@ -297,6 +425,29 @@ static int setup_fresh(const TrainOpts *o, RunHeader *r, DataMeta *meta, Shards 
     return 0;
 }
 
+/* GPU ranks: 0 when no two ranks of one machine opened the same GPU (NCCL
+ * refuses that with a less helpful message), else 2 with a message on the
+ * later rank of the first such pair (the launcher then stops the others). */
+static int ranks_own_gpus(const Dist *d, const Kern *k, Err *e)
+{
+    char where[HOST_NAME_MAX + 1 + sizeof k->bus_id] = "";
+    if (gethostname(where, HOST_NAME_MAX)) where[0] = 0;
+    where[HOST_NAME_MAX] = 0;
+    size_t n = strlen(where) + 1;
+    memcpy(where + n, k->bus_id, sizeof k->bus_id);
+    uint64_t *all = malloc((size_t)d->size * sizeof *all);
+    if (!all) return err_code(e, 1, "out of memory");
+    dist_gather(d, hash64(where, n + sizeof k->bus_id, 0), all);
+    int first = -1;
+    for (int i = 0; i < d->rank && first < 0; i++)
+        if (all[i] == all[d->rank]) first = i;
+    free(all);
+    if (first < 0) return 0;
+    return err_code(e, 2, "ranks %d and %d both opened GPU %s (%s) on %s: one rank a GPU (this machine runs %d "
+                    "ranks; give mpirun -np no more than its GPUs, or CUDA_VISIBLE_DEVICES one GPU a rank)",
+                    first, d->rank, k->bus_id, k->name, where, d->local_size);
+}
+
 int train_run(const TrainOpts *opts, Err *e)
 {
     RunHeader r = { 0 };
@@ -312,12 +463,18 @@ int train_run(const TrainOpts *opts, Err *e)
     Loader ld = { 0 };
     Batch bt = { 0 };
     FILE *logf = NULL;
+    Samples smp = { 0 };
     Progress pr;
     /* several ranks (mpirun): rank 0 speaks and writes the run folder; the
      * others train their slices in silence */
     Dist dist;
+    size_t *slo = NULL; /* --zero 1: rank r updates weights [slo[r], slo[r + 1]) */
+    float *mfull = NULL; /* --zero 1: rank 0's whole moments, gathered for a checkpoint */
     if (dist_init(&dist, e)) return 1;
     int lead = dist.rank == 0;
+    int sampling = lead && opts->sample_every; /* --sample-every: rank 0 samples */
+    /* a process that trained before (a sweep's earlier points) may have set its peak RSS already */
+    double rss_peak_before = rss_read().peak;
     progress_start(&pr, "model", lead ? opts->progress : PROGRESS_QUIET, 0);
 
     if (opts->resume_dir) {
@@ -386,9 +543,20 @@ int train_run(const TrainOpts *opts, Err *e)
         code = err_code(e, 2, "nothing to do: the run is at step %" PRIu64 " of %" PRIu64, r.step, r.o.steps);
         goto done;
     }
+    if (sampling) { /* the run's tokenizer: RUN's copy on a resume when it has one, else the data folder's */
+        char tok_path[PATH_MAX + 16], where[PATH_MAX + 96] = "";
+        snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", dir);
+        if (!opts->resume_dir || access(tok_path, F_OK)) {
+            snprintf(tok_path, sizeof tok_path, "%s", meta.tokenizer);
+            snprintf(where, sizeof where, "%s%s has no tokenizer.json", opts->resume_dir ? "neither the run nor " : "",
+                     opts->data_dir ? opts->data_dir : r.data_dir);
+        }
+        if ((code = samples_open(&smp, opts, tok_path, where, &r, e))) goto done;
+    }
 
-    /* several ranks: each takes r.accum / size of the step's micro-batches */
-    int accum = r.accum;
+    /* several ranks: each takes r.accum / size of the step's micro-batches;
+     * with --zero 1 each keeps the moments of its slice slo[rank].. of the weights */
+    int accum = r.accum, zero = 0;
     if (dist.size > 1) {
         if (r.accum % dist.size) {
             code = err_code(e, 2, "%d ranks cannot share a step of %d micro-batches of %d x %d: give --batch a multiple "
@@ -397,6 +565,7 @@ int train_run(const TrainOpts *opts, Err *e)
             goto done;
         }
         accum = r.accum / dist.size;
+        zero = opts->zero;
         /* every rank must be running the same run */
         uint64_t same[] = { (uint64_t)r.cfg.n_layer, (uint64_t)r.cfg.n_embd, (uint64_t)r.cfg.n_head,
                             (uint64_t)r.cfg.vocab_size, (uint64_t)r.B, (uint64_t)r.T, (uint64_t)r.accum,
@@ -430,6 +599,12 @@ int train_run(const TrainOpts *opts, Err *e)
         fprintf(stderr, "model: %s trained in %s; it continues in %s as --precision asks\n", ck_path,
                 r.prec == PREC_BF16 ? "bf16" : "fp32", prec == PREC_BF16 ? "bf16" : "fp32");
     }
+    /* ranks on one machine: one GPU each */
+    if (dist.mpi && kern_would_use_gpu(opts->dev.device) &&
+        kern_gpu_for_rank(dist.local_rank, dist.local_size, e)) {
+        code = 2;
+        goto done;
+    }
     if (kern_open(&kern, opts->dev.device, prec, pool, e)) {
         code = 1;
         goto done;
@@ -442,32 +617,73 @@ int train_run(const TrainOpts *opts, Err *e)
         }
         kern.mem_cap = (size_t)opts->dev.mem_cap;
     }
-    if (dist.size > 1 && kern.device != KERN_CPU) {
-        code = err_code(e, 2, "several ranks train on the CPU only for now (--device cpu): summing gradients "
-                        "across GPUs needs NCCL, which this build does not do yet");
-        goto done;
+    /* GPU ranks sum their gradients on the devices (NCCL); under a launcher
+     * even one rank does, so that a run of one checks the whole path */
+    int gpu_ranks = dist.mpi && kern.device != KERN_CPU;
+    if (gpu_ranks) {
+        if (!kern.ops->ranks_sum) {
+            code = err_code(e, 2, "GPU ranks sum their gradients with NCCL, which this build lacks (nccl.h and "
+                            "libnccl were not found when it was built): install NCCL and run make again, or "
+                            "train the ranks on the CPU (--device cpu)");
+            goto done;
+        }
+        if (dist.size > 1 && (code = ranks_own_gpus(&dist, &kern, e))) goto done;
+        unsigned char id[KERN_RANKS_ID_BYTES] = { 0 };
+        if (lead && kern.ops->ranks_id(&kern, id, e)) {
+            code = 1;
+            goto done;
+        }
+        dist_bcast(&dist, id, sizeof id);
+        if (kern.ops->ranks_open(&kern, dist.rank, dist.size, id, e)) {
+            code = 1;
+            goto done;
+        }
     }
     char devname[160];
     kern_describe(&kern, devname, sizeof devname);
     /* memory: host memory on the CPU; on a GPU its own, against what it has free now */
-    int flags = GPT_TRAIN | (opts->recompute ? GPT_RECOMPUTE : 0);
+    int flags = GPT_TRAIN | (opts->recompute ? GPT_RECOMPUTE : 0) | (opts->no_master ? GPT_NO_MASTER : 0);
+    if (zero && kern.device != KERN_CPU) {
+        code = err_code(e, 2, "--zero 1 shares the optimizer among CPU ranks only for now (--device cpu)");
+        goto done;
+    }
+    if (zero) {
+        if (!(slo = malloc(((size_t)dist.size + 1) * sizeof *slo))) {
+            code = err_code(e, 1, "out of memory");
+            goto done;
+        }
+        dist_slices(&dist, gpt_n_params(&r.cfg), slo);
+    }
+    if (opts->no_master && kern.prec != PREC_BF16) {
+        code = err_code(e, 2, "--master-weights off keeps the weights in bf16 alone: it needs a GPU in bf16 "
+                        "(--device cuda --precision bf16); this run is %s", devname);
+        goto done;
+    }
     GptMemory mem;
     gpt_memory_for(&kern, &r.cfg, r.B, r.T, flags, &mem);
+    if (zero) { /* this rank's slice of the moments */
+        mem.adam = 2 * sizeof(float) * (slo[dist.rank + 1] - slo[dist.rank]);
+        mem.total = mem.params + mem.grads + mem.adam + mem.acts + mem.scratch;
+    }
     double need = (double)mem.total;
     if (kern.device == KERN_CPU) {
         need += 4.0 * (double)train.n_windows + 2.0 * sizeof(int) * r.B * r.T;
         need *= dist.local_size; /* every rank on this machine holds it all */
     }
+    double sample_mem = sampling ? (double)infer_memory(&kern, &r.cfg) : 0; /* rank 0's KV cache */
+    need += sample_mem;
+    char sample_what[48] = "";
+    if (sampling) snprintf(sample_what, sizeof sample_what, ", samples' KV cache %.1f", sample_mem / 1e6);
     double avail = kern.ops->mem_free ? (double)kern.ops->mem_free(&kern) : train_mem_available();
     const char *where = kern.device == KERN_CPU ? "available"
                         : kern.mem_cap      ? "free under --gpu-memory"
                                             : "free on the GPU";
     double flops_tok = gpt_flops_per_token(&r.cfg, r.T);
     uint64_t tokens_step = (uint64_t)r.B * r.T * r.accum;
-    char s1[32], s2[32], s3[32], s4[32], ranks[96] = "";
+    char s1[32], s2[32], s3[32], s4[32], ranks[160] = "";
     if (dist.size > 1)
-        snprintf(ranks, sizeof ranks, " on each of %d ranks (%d micro-batches a rank; memory: this machine's %d)",
-                 dist.size, accum, dist.local_size);
+        snprintf(ranks, sizeof ranks, " on each of %d ranks (%d micro-batches a rank; memory: this machine's %d%s)",
+                 dist.size, accum, dist.local_size, zero ? ", AdamW this rank's slice: --zero 1" : "");
     progress_si(s1, sizeof s1, (double)gpt_n_params_real(&r.cfg));
     progress_si(s2, sizeof s2, (double)train.n_tokens);
     progress_si(s3, sizeof s3, flops_tok);
@@ -476,16 +692,23 @@ int train_run(const TrainOpts *opts, Err *e)
         fprintf(stderr,
                 "model: plan: device %s\n"
                 "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d), dropout %g\n"
-                "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f%s, scratch %.1f); %.0f MB %s\n"
+                "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f%s, scratch %.1f%s); %.0f MB %s\n"
                 "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads%s\n"
                 "model: plan: data %s: %s training tokens in %d shards, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
                 devname, s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
                 r.o.dropout, need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
-                flags & GPT_RECOMPUTE ? " with --recompute" : "", mem.scratch / 1e6, avail / 1e6, where, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads, ranks,
+                flags & GPT_RECOMPUTE ? " with --recompute" : "", mem.scratch / 1e6, sample_what, avail / 1e6, where, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads, ranks,
                 r.data_dir, s2, train.n, train.n_windows, r.best_fit ? "best-fit" : "stream",
                 train.unused_tokens);
         if (val.n) fprintf(stderr, "%" PRIu64 " validation windows\n", val.n_windows);
         else fprintf(stderr, "no validation shards (val*.bin): no validation loss\n");
+        if (sampling) {
+            char temp[48];
+            fprintf(stderr, "model: plan: a sample every %" PRIu64 " steps and at the end: up to %" PRIu64
+                    " tokens after %s%s%s, %s, seed --seed + step\n", opts->sample_every, opts->sample_tokens,
+                    opts->prompt ? "'" : "end-of-text", opts->prompt ? opts->prompt : "", opts->prompt ? "'" : "",
+                    temperature_name(temp, sizeof temp, opts->sample_temperature));
+        }
     }
     if ((avail > 0 || kern.mem_cap) && need > avail) {
         if (kern.device == KERN_CPU)
@@ -494,13 +717,16 @@ int train_run(const TrainOpts *opts, Err *e)
                             flags & GPT_RECOMPUTE ? "" : ", or --recompute");
         else
             code = err_code(e, 1, "the plan needs %.0f MB of GPU memory but %s has %.0f MB free%s: use a smaller "
-                            "--micro-batch, --context or model%s (model plan --gpu-memory SIZE proposes one)",
+                            "--micro-batch, --context or model%s%s (model plan --gpu-memory SIZE proposes one)",
                             need / 1e6, kern.name, avail / 1e6, kern.mem_cap ? " under --gpu-memory" : "",
-                            flags & GPT_RECOMPUTE ? "" : ", or --recompute");
+                            flags & GPT_RECOMPUTE ? "" : ", or --recompute",
+                            kern.prec == PREC_BF16 && !(flags & GPT_NO_MASTER) ? ", or --master-weights off" : "");
         goto done;
     }
 
-    if (gpt_init(&g, &r.cfg, r.B, r.T, &kern, flags, e)) {
+    if (gpt_init_slice(&g, &r.cfg, r.B, r.T, &kern, flags, zero ? slo[dist.rank] : 0,
+                       zero ? slo[dist.rank + 1] : SIZE_MAX, e) ||
+        (sampling && !(smp.inf = infer_new(&g, e)))) {
         code = 1;
         goto done;
     }
@@ -609,15 +835,32 @@ int train_run(const TrainOpts *opts, Err *e)
             gpt_backward(&g, 1.0f / (float)r.accum);
             loss += g.loss;
         }
-        if (dist.size > 1) { /* the step's gradient and loss: the sums over every rank's micro-batches */
+        /* the step's gradient and loss: the sums over every rank's micro-batches */
+        if (gpu_ranks) {
+            reduce_s += kern.ops->ranks_sum(&kern, g.grads, g.n_params);
+            loss = dist_sum(&dist, loss);
+        } else if (dist.size > 1) {
             double t_red = progress_now();
-            dist_sum_floats(&dist, g.grads, g.n_params);
+            if (zero) dist_sum_slice(&dist, g.grads, slo); /* each rank its slice's sums */
+            else dist_sum_floats(&dist, g.grads, g.n_params);
             loss = dist_sum(&dist, loss);
             reduce_s += progress_now() - t_red;
         }
         loss /= r.accum;
         float lr = (float)sched_lr(&sc, r.step);
-        float norm = gpt_adamw_step(&g, &r.o.adam, lr);
+        float norm;
+        if (zero) { /* the global norm from the slices' in rank order, the step on this rank's slice, then
+                     * every rank's new weights to every rank */
+            double t_red = progress_now();
+            norm = (float)sqrt(dist_sum_ordered(&dist, gpt_grad_norm2_slice(&g)));
+            reduce_s += progress_now() - t_red;
+            gpt_adamw_apply(&g, &r.o.adam, lr, norm);
+            t_red = progress_now();
+            dist_share_slices(&dist, g.params, slo);
+            reduce_s += progress_now() - t_red;
+        } else {
+            norm = gpt_adamw_step(&g, &r.o.adam, lr);
+        }
         if (prof_step && r.step + 1 == prof_step) kern.ops->profile(&kern, 0);
         r.step++;
         r.tokens += tokens_step;
@@ -646,6 +889,16 @@ int train_run(const TrainOpts *opts, Err *e)
             snprintf(vbuf, sizeof vbuf, "%.9g", vl);
             snprintf(vshow, sizeof vshow, "%.4f", vl); /* as the training loss beside it */
         }
+        int ckpt_now = r.step % r.o.ckpt_every == 0 || is_last;
+        if (zero && ckpt_now) { /* every rank's slice of the moments to rank 0 */
+            size_t n = g.n_params;
+            if (lead && !(mfull = malloc(2 * n * sizeof *mfull))) {
+                code = err_code(e, 1, "out of memory for the moments of a checkpoint (%zu parameters)", n);
+                goto done;
+            }
+            dist_gather_slices(&dist, g.m, mfull, slo);
+            dist_gather_slices(&dist, g.v, mfull ? mfull + n : NULL, slo);
+        }
         if (!lead) continue; /* the run folder is rank 0's */
         fprintf(logf, "%" PRIu64 ",%" PRIu64 ",%.9g,%s,%.9g,%.9g,%.1f,%.4f\n", r.step, r.tokens, loss,
                 vbuf, (double)lr, (double)norm, tps, mfu);
@@ -655,11 +908,19 @@ int train_run(const TrainOpts *opts, Err *e)
             goto done;
         }
         if (vbuf[0] || is_last) plot(dir, title);
-        if (r.step % r.o.ckpt_every == 0 || is_last) {
-            if (save_checkpoint(&r, &g, dir, e)) {
+        if (ckpt_now) {
+            int rc = zero ? rundir_save(dir, &r, g.params, mfull, mfull + g.n_params, g.n_params, e)
+                          : save_checkpoint(&r, &g, dir, e);
+            free(mfull);
+            mfull = NULL;
+            if (rc) {
                 code = 1;
                 goto done;
             }
+        }
+        if (sampling && (r.step % opts->sample_every == 0 || is_last) && sample_print(&smp, &g, &r, opts, &pr, e)) {
+            code = 1;
+            goto done;
         }
         double now = progress_now();
         if (pr.on && (now >= t_show || is_last)) {
@@ -678,6 +939,14 @@ int train_run(const TrainOpts *opts, Err *e)
         double secs = progress_now() - t_start;
         double tps = (double)(r.step - first_step) * tokens_step / secs;
         char rate[32], ent[160] = ", no validation shards", gpu[96] = "", ranks_sum[96] = "", resumed[48] = "";
+        char rss_what[32] = "";
+        Rss rss = rss_read();
+        if (rss.peak <= rss_peak_before) snprintf(rss_what, sizeof rss_what, ", set before this run");
+        /* what the plan counts (allocated) apart from what it does not (mapped files) */
+        char rss_parts[160] = "";
+        if (kern.device == KERN_CPU && rss.anon > 0)
+            snprintf(rss_parts, sizeof rss_parts, ": at the end %.1f MB allocated, %.1f MB of mapped files (the "
+                     "shards read so far, the program's code)", rss.anon / 1e6, rss.file / 1e6);
         if (opts->resume_dir) snprintf(resumed, sizeof resumed, "resumed at step %" PRIu64 ": ", first_step);
         progress_si(rate, sizeof rate, tps);
         if (val.n)
@@ -686,24 +955,29 @@ int train_run(const TrainOpts *opts, Err *e)
         if (gpu_peak)
             snprintf(gpu, sizeof gpu, "; peak GPU memory %.0f MB (in use on the device, CUDA's context included)",
                      gpu_peak / 1e6);
-        if (dist.size > 1)
-            snprintf(ranks_sum, sizeof ranks_sum, "; %d ranks, summing gradients %.1f ms a step (%.0f%%)", dist.size,
-                     1e3 * reduce_s / (double)(r.step - first_step), 100 * reduce_s / secs);
+        if (dist.size > 1 || gpu_ranks)
+            snprintf(ranks_sum, sizeof ranks_sum, "; %d rank%s, summing gradients %.1f ms a step (%.0f%%%s)",
+                     dist.size, dist.size > 1 ? "s" : "", 1e3 * reduce_s / (double)(r.step - first_step),
+                     100 * reduce_s / secs, gpu_ranks ? ", NCCL" : "");
         progress_summary(&pr,
                          "%s%" PRIu64 " steps, %" PRIu64 " tokens in %.1f s (%s tokens/s, MFU %.0f%% of %s); the run is "
                          "at step %" PRIu64 ", %.2f epochs of the training windows; "
-                         "train loss %.4f%s; peak RSS %.1f MB (%s %.1f MB)%s%s; %s/latest",
+                         "last-step train loss %.4f%s; peak RSS %.1f MB%s (%s %.1f MB)%s%s%s; %s/latest",
                          resumed, r.step - first_step, (r.step - first_step) * tokens_step, secs, rate,
                          peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, r.step,
                          (double)ld.epoch + (double)ld.index / (double)train.n_windows, last_loss, ent,
-                         peak_rss() / 1e6, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6, gpu, ranks_sum, dir);
+                         rss.peak / 1e6, rss_what, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6,
+                         rss_parts, gpu, ranks_sum, dir);
     }
 done:
     progress_end(&pr);
+    free(mfull);
+    free(slo);
     if (logf) fclose(logf);
     ckpt_close(&ck);
     free(bt.x);
     loader_free(&ld);
+    samples_free(&smp); /* its cache before the model it reads */
     gpt_free(&g);
     kern_free(&kern);
     gpool_free(pool);

@@ -36,6 +36,8 @@ typedef struct TrainOpts {
     double min_frac, decay_frac;
     double dropout;                     /* 0..0.9; 0: none (the default) */
     int recompute;                      /* recompute LayerNorm and GELU outputs in the backward */
+    int no_master;                      /* --master-weights off: bf16 weights alone (GPT_NO_MASTER) */
+    int zero;                           /* --zero 1: the ranks share AdamW's moments (ZeRO-1) */
     int64_t warmup;                     /* steps; -1: 5% of the steps */
     AdamOpts adam;
     uint64_t eval_every;                /* 0: ten evaluations a run */
@@ -46,6 +48,12 @@ typedef struct TrainOpts {
     unsigned threads;                   /* 0: every core */
     ProgressMode progress;
     DeviceOpts dev;                     /* --device, --precision; not in the checkpoint */
+    /* Samples printed while training (none of these is in the checkpoint:
+     * they change nothing the run computes) */
+    uint64_t sample_every;              /* a sample every N steps and at the end; 0: none */
+    const char *prompt;                 /* what the samples continue, after end-of-text; NULL: none */
+    uint64_t sample_tokens;             /* tokens a sample at most */
+    double sample_temperature;          /* 0: greedy */
 } TrainOpts;
 
 /* Defaults for every field. */

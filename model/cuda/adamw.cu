@@ -67,22 +67,39 @@ struct AdamStep {
     float clip, decay, b1, b2, one_b1, one_b2, step_size, bc2_sqrt, eps;
 };
 
-/* params, m, v (n) updated from grads (n); px (n, or NULL) = the new params in X */
-template <typename X>
-__global__ void adamw_kernel(float *params, X *px, float *m, float *v, const float *grads, size_t n, AdamStep a)
+/* x rounded to bf16 up or down, up with probability the distance from the
+ * lower one over their gap: r's low 16 bits added below bf16's last bit, then
+ * cut (an unbiased rounding: small updates survive on average). */
+static __device__ __forceinline__ bf16 bf16_round_stochastic(float x, uint64_t r)
+{
+    uint32_t u = __float_as_uint(x);
+    if ((u & 0x7f800000u) != 0x7f800000u) u += (uint32_t)(r & 0xffffu); /* not inf or NaN */
+    return __ushort_as_bfloat16((unsigned short)(u >> 16));
+}
+
+/* params, m, v (n) updated from grads (n); px (n, or NULL) = the new params in
+ * X. MASTER false: no params, px (bf16) holds the weights and takes the new
+ * ones rounded stochastically (element off + i of the flat buffer's key). */
+template <typename X, bool MASTER>
+__global__ void adamw_kernel(float *params, X *px, float *m, float *v, const float *grads, size_t n, AdamStep a,
+                             uint64_t key, size_t off)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     float g = __fmul_rn(grads[i], a.clip);
-    float p = __fmul_rn(params[i], a.decay);
+    float p = __fmul_rn(MASTER ? params[i] : to_f(px[i]), a.decay);
     float mi = __fadd_rn(__fmul_rn(m[i], a.b1), __fmul_rn(g, a.one_b1));
     float vi = __fadd_rn(__fmul_rn(v[i], a.b2), __fmul_rn(__fmul_rn(g, g), a.one_b2));
     float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), a.bc2_sqrt), a.eps);
     p = __fsub_rn(p, __fdiv_rn(__fmul_rn(a.step_size, mi), denom));
     m[i] = mi;
     v[i] = vi;
-    params[i] = p;
-    if (px) px[i] = from_f<X>(p);
+    if constexpr (MASTER) {
+        params[i] = p;
+        if (px) px[i] = from_f<X>(p);
+    } else {
+        px[i] = bf16_round_stochastic(p, kdrop_mix64(key + KDROP_GOLDEN * (off + i + 1)) >> 48);
+    }
 }
 
 /* dst (n) = src (n), converted through float */
@@ -128,8 +145,15 @@ static void adamw_as(Kern *k, float *params, X *params_x, float *m, float *v, co
         size_t n = t->sizes[i];
         if (n > 0) {
             s.decay = t->decays[i] ? decay : 1.0f;
-            adamw_kernel<X><<<cuda_blocks(n, ADAM_BLOCK), ADAM_BLOCK, 0, cuda_stream(k)>>>(
-                params + off, params_x ? params_x + off : nullptr, m + off, v + off, grads + off, n, s);
+            unsigned grid = cuda_blocks(n, ADAM_BLOCK);
+            if (params)
+                adamw_kernel<X, true><<<grid, ADAM_BLOCK, 0, cuda_stream(k)>>>(
+                    params + off, params_x ? params_x + off : nullptr, m + off, v + off, grads + off, n, s, 0, 0);
+            else if constexpr (sizeof(X) == 2)
+                adamw_kernel<X, false><<<grid, ADAM_BLOCK, 0, cuda_stream(k)>>>(
+                    nullptr, params_x + off, m + off, v + off, grads + off, n, s, a->round_key, off);
+            else
+                cuda_fail("float32 weights without a master copy", "adamw_as", __FILE__, __LINE__);
             LAUNCH_CHECK("adamw_kernel");
         }
         off += n;

@@ -95,6 +95,7 @@ static void cu_free(Kern *k)
     CudaState *st = cuda_state(k);
     if (!st) return;
     cudaStreamSynchronize(st->stream);
+    cu_ranks_free(st);
     cu_matmul_free(st);
     cudaFree(st->workspace);
     cudaFree(st->scratch);
@@ -171,6 +172,11 @@ static const KernOps cuda_ops = {
     .mem_free = cu_mem_free,
     .mem_used = cu_mem_used,
     .profile = cu_profile,
+#ifdef GPTKIT_NCCL
+    .ranks_id = cu_ranks_id,
+    .ranks_open = cu_ranks_open,
+    .ranks_sum = cu_ranks_sum,
+#endif
 };
 
 extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
@@ -214,5 +220,6 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     k->pool = pool;
     k->max_head_dim = prec == PREC_BF16 ? KERN_CUDA_BF16_MAX_HEAD_DIM : 0; /* flash.cu's padded tiles */
     snprintf(k->name, sizeof k->name, "%.95s", prop.name);
+    CUDA_CHECK(cudaDeviceGetPCIBusId(k->bus_id, sizeof k->bus_id, dev));
     return 0;
 }

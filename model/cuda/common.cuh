@@ -44,6 +44,7 @@ typedef struct CudaState {
     size_t scratch_bytes;
     int n_sm;
     struct MatmulState *mm; /* matmul.cu's: the chosen algorithms and a vector of ones */
+    struct Ranks *ranks;    /* ranks.cu's: the NCCL communicator, when several ranks train */
 } CudaState;
 
 static inline CudaState *cuda_state(Kern *k) { return (CudaState *)k->impl; }
@@ -150,6 +151,13 @@ void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const float
                         const floatX *w, int N, int K, int OC, float *scratch);
 size_t cu_matmul_scratch(const Kern *k, int N, int K, int OC);
 void cu_matmul_free(CudaState *st);
+/* ranks.cu: kernels.h's ranks_* on NCCL (GPTKIT_NCCL), and their state freed */
+#ifdef GPTKIT_NCCL
+int cu_ranks_id(Kern *k, void *id, Err *e);
+int cu_ranks_open(Kern *k, int rank, int size, const void *id, Err *e);
+double cu_ranks_sum(Kern *k, float *x, size_t n);
+#endif
+void cu_ranks_free(CudaState *st);
 double cu_matmul_rate(Kern *k);
 /* attention.cu */
 void cu_attention_forward(Kern *k, floatX *out, float *state, float *scratch, const floatX *qkv, int B, int T, int C,

@@ -537,6 +537,43 @@ static void test_bf16_kernels(void)
     same16("adamw master weights (float32)", &pr, F);
     Pair pxc = { pr.c, px.g, np }; /* the working copy against the CPU's new weights */
     same16("adamw working copy", &pxc, X);
+    { /* without master weights: the bf16 weights updated in place, each new
+       * weight (the CPU's float32 step from the same bf16 weight, equal bit
+       * for bit) rounded with the bits kernels.h names: exactly those bf16 */
+        Pair wx = pair16(np, 1, X), m2 = pair16(np, 0.1f, F), v2 = pair16(np, 0.1f, F);
+        float *hv = host(&cpu, v.c, np); /* the updated second moments: >= 0 */
+        cpu.ops->upload(&cpu, v2.c, hv, np * 4);
+        gpu16.ops->upload(&gpu16, v2.g, hv, np * 4);
+        free(hv);
+        AdamArgs a2 = a;
+        a2.round_key = 0x1234567;
+        cpu.ops->adamw(&cpu, wx.c, NULL, m2.c, v2.c, gr.c, &t, &a2);
+        gpu16.ops->adamw(&gpu16, NULL, wx.g, m2.g, v2.g, gr.g, &t, &a2);
+        float *want = host(&cpu, wx.c, np);
+        uint16_t *got = malloc(np * 2);
+        gpu16.ops->download(&gpu16, got, wx.g, np * 2);
+        size_t bad = 0, up = 0, between = 0;
+        for (size_t i = 0; i < np; i++) {
+            uint32_t u;
+            memcpy(&u, &want[i], 4);
+            uint16_t lo = (uint16_t)(u >> 16);
+            uint16_t r = (uint16_t)((u + (uint32_t)(kdrop_mix64(a2.round_key + KDROP_GOLDEN * (i + 1)) >> 48)) >> 16);
+            bad += got[i] != r;
+            between += (u & 0xffff) != 0;
+            up += got[i] != lo;
+        }
+        char msg[160];
+        snprintf(msg, sizeof msg, "adamw without master weights: %zu of %zu bf16 weights differ from the stochastic "
+                                  "rounding of the CPU's step", bad, np);
+        check_report(bad == 0, __FILE__, __LINE__, msg);
+        /* both ways taken: about as many rounded up as the fractions say (a loose check of the bits' use) */
+        snprintf(msg, sizeof msg, "adamw without master weights: %zu of %zu rounded up", up, between);
+        check_report(up > between / 4 && up < between * 3 / 4, __FILE__, __LINE__, msg);
+        free(want);
+        free(got);
+        Pair *ps[] = { &wx, &m2, &v2 };
+        for (int i = 0; i < 3; i++) unpair16(ps[i]);
+    }
     Pair *all[] = { &x, &w, &b, &out, &mean, &rstd, &dinp, &dw, &db, &dout, &W, &bias, &res, &mo, &mdout, &dW, &dbias,
                     &h, &hg, &inp, &tgt, &wte, &wpe, &dwte, &dwpe, &losses, &pr, &m, &v, &gr, &px };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair16(all[i]);

@@ -114,4 +114,19 @@ expect_err "of GPU memory but"
 # heads wider than the bf16 attention takes are refused before training
 expect_rc 1 "$M" train --data "$T/data" -o "$T/wide" --layers 1 --width 320 --heads 2 --context 64 --steps 1 --device cuda
 expect_err "heads of 160 dimensions"
+# --master-weights off: bf16 weights alone, stochastic rounding keyed by the
+# step: the run learns, its plan counts 4 bytes a parameter less, and a resume
+# gives the same bits as the run that never stopped
+expect_rc 0 "$M" train $SHAPE -o "$T/nm" --steps 40 --eval-every 20 --device cuda --master-weights off
+awk -F, 'NR==2 {a=$3} END {exit !($3 < a - 0.5)}' "$T/nm/log.csv" && ok || fail "--master-weights off did not learn"
+echo "test_cuda.sh: --master-weights off losses: $(losses "$T/nm" | sed -n '1p;10p;20p;40p' | tr '\n' ' ')"
+cp "$T/nm/ckpt-000040.bin" "$T/nm40.bin"
+printf 'ckpt-000020.bin\n' > "$T/nm/latest"
+rm -f "$T/nm/ckpt-000040.bin"
+expect_rc 0 "$M" train --resume "$T/nm" --device cuda --master-weights off
+expect_same "$T/nm40.bin" "$T/nm/ckpt-000040.bin"
+# its checkpoint continues with master weights (and on the CPU)
+expect_rc 0 "$M" train --resume "$T/nm" --steps 41 --device cuda
+expect_rc 2 "$M" train $SHAPE -o "$T/nm32" --steps 2 --device cuda --precision fp32 --master-weights off
+expect_err "--master-weights off keeps the weights in bf16 alone"
 check_done test_cuda.sh

@@ -57,6 +57,25 @@ losses "$T/x2" "$T/a"; losses "$T/x1" "$T/b"; losses "$T/y1" "$T/c"
 r=$(close "$T/a" "$T/b" 1e-5) && ok || fail "2 ranks' checkpoint resumed in one process: $r"
 r=$(close "$T/c" "$T/b" 1e-5) && ok || fail "one process's checkpoint resumed by 2 ranks: $r"
 
+# --zero 1: each rank keeps the moments of its slice; the same losses as one
+# process (2 and 4 ranks), the plan counts a slice of AdamW, and the
+# checkpoints cross both ways as above
+for np in 2 4; do
+    expect_rc 0 $MPI -np $np "$M" train $S -o "$T/z$np" --zero 1 --progress
+    grep -q "AdamW this rank's slice: --zero 1" "$T/err" && ok || fail "--zero 1: the plan does not say so"
+    losses "$T/z$np" "$T/lz"
+    r=$(close "$T/lz" "$T/l1" 1e-5) && ok || fail "--zero 1, $np ranks against one process: $r"
+    echo "test_mpi.sh: --zero 1, $np ranks against one process: $r"
+done
+cp -r "$T/z2" "$T/xz"; cp -r "$T/one0" "$T/yz"
+expect_rc 0 "$M" train --resume "$T/xz" --steps 30 -j 1 --quiet
+expect_rc 0 $MPI -np 2 "$M" train --resume "$T/yz" --steps 30 -j 1 --quiet --zero 1
+losses "$T/xz" "$T/a"; losses "$T/yz" "$T/c"
+r=$(close "$T/a" "$T/b" 1e-5) && ok || fail "--zero 1 ranks' checkpoint resumed in one process: $r"
+r=$(close "$T/c" "$T/b" 1e-5) && ok || fail "one process's checkpoint resumed by 2 ranks with --zero 1: $r"
+expect_rc 2 "$M" train $S -o "$T/zbad" --zero 2
+expect_err "--zero takes 0 or 1"
+
 # ranks that disagree: a different seed on rank 1
 run $MPI -np 1 "$M" train $S -o "$T/dis" : -np 1 "$M" train $S --seed 7 -o "$T/dis"
 [ "$rc" != 0 ] && ok || fail "ranks with different seeds should fail"

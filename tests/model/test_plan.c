@@ -794,33 +794,71 @@ static void replan(const char *const *base, const char *flags, json_t *fix)
 static void gpu_fit(void)
 {
     /* gpt2-xl: 16 bytes a parameter of float32 state and 2 of the bf16 copy
-     * are more than the card before any activation: nothing fits */
+     * are more than the card before any activation; without the float32
+     * master weights (14 bytes a parameter) micro-batch 1 with --recompute
+     * fits, and the plan proposes it */
     char *out, *err;
     const char *xl[] = { "--gpu", "rtx4090", "--preset", "gpt2-xl", NULL };
+    const char *xl_json[] = { "--gpu", "rtx4090", "--preset", "gpt2-xl", "--json", NULL };
     CHECK_INT(0, run(xl, &out, &err));
-    CHECK_HAS("Nothing fits the RTX 4090's 24.00 GiB. Float32 master weights, gradients and AdamW\n"
-              "    moments are 16 bytes a parameter", out);
-    CHECK_HAS("bf16 working copy 2 more", out);
-    CHECK_HAS("No --micro-batch or --recompute\n    changes that", out);
-    CHECK_HAS("NO: nothing fits", out);
+    CHECK_HAS("Fits with --recompute --master-weights off --micro-batch 1 --batch 8192", out);
+    CHECK_HAS("--master-weights off keeps the weights in bf16 alone", out);
     free(out);
     free(err);
+    int rc;
+    json_t *root = run_json(xl_json, &rc);
+    CHECK_INT(0, rc);
+    if (root) {
+        json_t *fix = json_object_get(shape0_memory(root), "fix");
+        CHECK(json_is_false(json_object_get(fix, "master_weights")));
+        CHECK_INT(1, json_integer_value(json_object_get(fix, "micro_batch")));
+        replan(xl, json_string_value(json_object_get(fix, "flags")), fix);
+        json_decref(root);
+    }
     PlanEnv env = gpu_env_for("rtx4090", PREC_BF16);
     GptConfig c = shape(48, 1600, 25, 50257, 1024);
     PlanFacts f;
     Err e;
     CHECK_INT(0, plan_facts(&c, &env, &f, &e));
     CHECK_INT(FIT_NO, f.fit);
-    CHECK(!f.fix.found);
+    CHECK(f.fix.found && f.fix.no_master && f.fix.recompute);
     CHECK_NEAR(18.0 * gpt_n_params(&f.cfg) + KERN_CUDA_OVERHEAD, f.fix.state_bytes, 1e-12);
     CHECK(f.fix.state_bytes > env.mem_limit);
     CHECK_NEAR(24.0 * 1073741824, env.mem_limit, 0);
+    /* with it asked for, the layout has no float32 weights: 4 bytes a parameter less */
+    PlanEnv off = env;
+    off.no_master = 1;
+    PlanFacts f2;
+    CHECK_INT(0, plan_facts(&c, &off, &f2, &e));
+    CHECK_NEAR(f.need_bytes - 4.0 * gpt_n_params(&f.cfg), f2.need_bytes, 1e-12);
+    CHECK_NEAR(0, f2.master_bytes, 0);
+    /* in fp32 there is no such way out: nothing fits */
+    const char *xl32[] = { "--gpu", "rtx4090", "--preset", "gpt2-xl", "--precision", "fp32", NULL };
+    CHECK_INT(0, run(xl32, &out, &err));
+    CHECK_HAS("Nothing fits the RTX 4090's 24.00 GiB: even micro-batch 1 with --recompute needs", out);
+    CHECK_HAS("NO: nothing fits", out);
+    free(out);
+    free(err);
+    /* a 2.4B shape is too large before any activation, even at 14 bytes a parameter */
+    const char *huge[] = { "--gpu", "rtx4090", "--layers", "48", "--width", "2048", "--heads", "16", NULL };
+    CHECK_INT(0, run(huge, &out, &err));
+    CHECK_HAS("Nothing fits the RTX 4090's 24.00 GiB. Float32 master weights, gradients and AdamW\n"
+              "    moments are 16 bytes a parameter", out);
+    CHECK_HAS("bf16 working copy 2 more", out);
+    CHECK_HAS("No --micro-batch, --recompute\n    or --master-weights off (14 bytes a parameter) changes that", out);
+    free(out);
+    free(err);
+    const char *huge32[] = { "--gpu", "rtx4090", "--layers", "48", "--width", "2048", "--heads", "16", "--precision",
+                             "fp32", NULL };
+    CHECK_INT(0, run(huge32, &out, &err));
+    CHECK_HAS("No --micro-batch or --recompute\n    changes that", out);
+    free(out);
+    free(err);
 
     /* gpt2-large: --recompute at micro-batch 8 fits; the plan with it says so */
     const char *large[] = { "--gpu", "rtx4090", "--preset", "gpt2-large", NULL };
     const char *large_json[] = { "--gpu", "rtx4090", "--preset", "gpt2-large", "--json", NULL };
-    int rc;
-    json_t *root = run_json(large_json, &rc);
+    root = run_json(large_json, &rc);
     CHECK_INT(0, rc);
     CHECK(root != NULL);
     if (root) {

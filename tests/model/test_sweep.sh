@@ -1,8 +1,11 @@
 # model sweep and model lr-find from the command line: a grid with a skipped
 # shape, parameter counts against the hand formula, resumability (a second run
 # trains nothing and prints the same table; a lost point is retrained to the same
-# losses; a killed point resumes), settings that changed, both budgets, and the
-# LR range test's CSV, plot and suggestion.
+# losses; a killed point resumes), settings that changed, both budgets, seeds
+# (mean and sample standard deviation recomputed from each seed's figures, the
+# verdict on the runner-up on planted losses both ways), the two train losses
+# labelled apart, a later smaller point's peak RSS, and the LR range test's
+# CSV, plot and suggestion.
 . tests/check.sh
 M="$BIN/model"
 PY=/usr/bin/python3
@@ -20,8 +23,11 @@ expect_err "6 points (6 trained now, 0 finished before, 2 shapes skipped)"
 cp "$T/out" "$T/table1"
 grep -q '^2x24x3 ' "$T/table1" && ok || fail "table lacks 2x24x3: $(cat "$T/table1")"
 [ "$(wc -l < "$T/sw/results.csv")" = 7 ] && ok || fail "results.csv should have a header and 6 rows"
-head -1 "$T/sw/results.csv" | grep -qx 'layers,width,heads,head_dim,params,steps,tokens,flops,tokens_per_s,train_loss,val_loss,run' \
+head -1 "$T/sw/results.csv" | grep -qx 'layers,width,heads,head_dim,params,steps,tokens,flops,tokens_per_s,train_loss_mean_last_tenth,val_loss,run' \
     && ok || fail "results.csv header: $(head -1 "$T/sw/results.csv")"
+# the table's train loss is labelled as the mean of the last tenth, apart from train's last-step one
+head -1 "$T/table1" | grep -q ' train loss last 10%  val loss$' && ok || fail "table header: $(head -1 "$T/table1")"
+expect_err "last-step train loss "
 # parameters: V D + T D + L (12 D^2 + 13 D) + 2 D with V 257, T 16, MLP 4 D; tokens 10 x 4 x 16
 awk -F, 'NR>1 { want = 257*$2 + 16*$2 + $1*(12*$2*$2 + 13*$2) + 2*$2
                 if ($5 != want || $7 != 640 || $4 != $2/$3 || $11 == "" || $10 <= 0) bad = bad " " $12 }
@@ -70,6 +76,106 @@ expect_rc 2 "$M" sweep --device cpu --data "$T/data" -o "$T/sw" $GRID --steps 11
 expect_err "was swept with steps 10, this run has 11"
 expect_rc 2 "$M" sweep --device cpu --data "$T/data" -o "$T/sw" $GRID --steps 10 $TR --lr 1e-3
 expect_err "was swept with lr"
+
+# --- seeds: a folder of one seed gains two more a shape (only those train), with
+# 20 steps so that the last tenth (2 steps) is not the last step
+S3="--layers 1 --width 16,24 --heads 2 --steps 20 $TR --eval-every 10"
+expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/s3" $S3
+expect_err "2 points (2 trained now, 0 finished before, 0 shapes skipped)"
+expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/s3" $S3 --seeds 3
+expect_err "2 shapes x 3 seeds (6 runs: 4 trained now, 2 finished before; 0 shapes skipped)"
+expect_err "1x16x2 seed 1339 (3/3), 20 steps"
+cp "$T/out" "$T/table3"; cp "$T/err" "$T/err3"
+head -1 "$T/table3" | grep -q 'train loss last 10%, mean ± sd   val loss, mean ± sd$' && ok || fail "seeds table header: $(head -1 "$T/table3")"
+head -1 "$T/s3/results.csv" | grep -q ',val_loss,run,seeds,train_loss_mean_last_tenth_sd,val_loss_sd$' && ok || fail "seeds csv header"
+# each run's figures from its log, the seed's own; mean, sd (n - 1), min and max
+# recomputed from them in sweep.json, results.csv, the table and the verdict
+$PY - "$T/s3" "$T/table3" "$T/err3" <<'PY' && ok || fail "seeds: figures do not add up"
+import csv, json, statistics, sys
+d, table, err = sys.argv[1], open(sys.argv[2]).read(), open(sys.argv[3]).read()
+j = json.load(open(d + "/sweep.json"))
+assert j["seeds"] == 3 and j["seed"] == 1337 and len(j["points"]) == 2, j
+rows = {r["run"]: r for r in csv.DictReader(open(d + "/results.csv"))}
+def close(a, b, tol=1e-9): return abs(a - b) <= tol * max(1, abs(b))
+firsts = []
+for p in j["points"]:
+    runs = p["runs"]
+    assert [r["seed"] for r in runs] == [1337, 1338, 1339], runs
+    assert [r["run"] for r in runs] == ["L1-D%d-H2" % p["width"]] + ["L1-D%d-H2-seed%d" % (p["width"], s) for s in (1338, 1339)]
+    for r in runs:
+        res = json.load(open("%s/%s/result.json" % (d, r["run"])))
+        assert res["seed"] == r["seed"], res
+        log = [l.split(",") for l in open("%s/%s/log.csv" % (d, r["run"])).read().splitlines()[1:] if l]
+        assert len(log) == 20
+        last, tail = float(log[-1][2]), (float(log[-2][2]) + float(log[-1][2])) / 2
+        for k, want in (("train_loss_last_step", last), ("train_loss_mean_last_tenth", tail), ("val_loss", float(log[-1][3]))):
+            assert close(res[k], want, 1e-8) and close(r[k], want, 1e-8), (k, res[k], r[k], want)
+        assert last != tail
+        firsts.append(float(log[0][2]))
+    for k in ("val_loss", "train_loss_mean_last_tenth", "train_loss_last_step"):
+        xs = [r[k] for r in runs]
+        st = p[k]
+        assert st["n"] == 3 and close(st["mean"], statistics.mean(xs)) and close(st["sd"], statistics.stdev(xs)), (k, st, xs)
+        assert st["min"] == min(xs) and st["max"] == max(xs)
+    row = rows["L1-D%d-H2" % p["width"]]
+    assert row["seeds"] == "3" and abs(float(row["val_loss"]) - p["val_loss"]["mean"]) < 1e-6
+    assert abs(float(row["val_loss_sd"]) - p["val_loss"]["sd"]) < 1e-6
+    assert abs(float(row["train_loss_mean_last_tenth_sd"]) - p["train_loss_mean_last_tenth"]["sd"]) < 1e-6
+    cell = "%.4f ± %.4f" % (p["val_loss"]["mean"], p["val_loss"]["sd"])
+    assert any(l.startswith(p["shape"] + " ") and l.endswith(cell) for l in table.splitlines()), (cell, table)
+assert len(set(firsts)) == 6, firsts  # other weights and data order: every run starts elsewhere
+v = j["verdict"]
+a, b = sorted(j["points"], key=lambda p: p["val_loss"]["mean"])
+assert v["lowest"] == a["shape"] and v["runner_up"] == b["shape"] and v["by"] == "val_loss"
+assert close(v["difference"], b["val_loss"]["mean"] - a["val_loss"]["mean"], 1e-6)
+assert close(v["spread"], a["val_loss"]["sd"] + b["val_loss"]["sd"], 1e-6)
+assert v["within_spread"] == (v["difference"] <= v["spread"])
+assert ("WITHIN the spread" in err) == v["within_spread"] and ("outside the spread" in err) != v["within_spread"]
+PY
+# the verdict both ways, on planted validation losses (nothing trains: every result.json is there)
+plant() { # A1 A2 A3 B1 B2 B3: the val_loss of 1x16x2's and 1x24x2's seeds
+    $PY - "$T/s3" "$@" <<'PY'
+import json, sys
+d, v = sys.argv[1], [float(x) for x in sys.argv[2:]]
+for i, run in enumerate(["L1-D16-H2", "L1-D16-H2-seed1338", "L1-D16-H2-seed1339", "L1-D24-H2", "L1-D24-H2-seed1338", "L1-D24-H2-seed1339"]):
+    p = "%s/%s/result.json" % (d, run)
+    j = json.load(open(p)); j["val_loss"] = v[i]; json.dump(j, open(p, "w"))
+PY
+}
+plant 5.00 5.02 5.04 5.05 5.07 5.09
+expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/s3" $S3 --seeds 3
+expect_err "6 runs: 0 trained now, 6 finished before"
+expect_err "lowest mean validation loss 5.0200 ± 0.0200 (± the sample standard deviation over 3 seeds): 1x16x2; the runner-up 1x24x2 (5.0700 ± 0.0200) is 0.0500 behind, outside the spread (0.0400, the two standard deviations added)"
+grep -q '^1x24x2 .* 5.0700 ± 0.0200$' "$T/out" && ok || fail "planted table: $(cat "$T/out")"
+grep -q '"within_spread": false' "$T/s3/sweep.json" && ok || fail "sweep.json verdict: outside expected"
+plant 5.00 5.02 5.04 5.03 5.05 5.07
+expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/s3" $S3 --seeds 3
+expect_err "the runner-up 1x24x2 (5.0500 ± 0.0200) is 0.0300 behind, WITHIN the spread (0.0400, the two standard deviations added): these 3 seeds do not tell them apart"
+grep -q '"within_spread": true' "$T/s3/sweep.json" && ok || fail "sweep.json verdict: within expected"
+# a result.json from before the labels were split ("train_loss", no seed, no last step) still reads
+cp "$T/out" "$T/t_within"
+$PY - "$T/s3/L1-D24-H2/result.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["train_loss"] = j.pop("train_loss_mean_last_tenth"); del j["train_loss_last_step"], j["seed"]
+json.dump(j, open(sys.argv[1], "w"))
+PY
+expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/s3" $S3 --seeds 3
+expect_err "6 runs: 0 trained now, 6 finished before"
+expect_same "$T/t_within" "$T/out"
+# one seed: no spread, no verdict on it
+expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/s3" $S3
+expect_err "lowest validation loss 5.0000: 1x16x2;"
+grep -q '"within_spread": null' "$T/s3/sweep.json" && ok || fail "sweep.json verdict: null expected with one seed"
+expect_rc 2 "$M" sweep --device cpu --data "$T/data" -o "$T/s3" $S3 --seeds 0
+expect_err "--seeds must be a whole number in 1..1000"
+
+# --- peak RSS: a smaller point after a larger one in the same process says so
+# (not under ASan: its allocator keeps freed memory, so every point grows past the last)
+expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/rss" --layers 8,1 --width 64 --heads 2 --steps 3 $TR
+if ldd "$M" 2>/dev/null | grep -q libasan; then ok
+else [ "$(grep -c 'peak RSS [0-9.]* MB, set before this run (plan ' "$T/err")" = 1 ] && ok ||
+    fail "peak RSS of the second point: $(grep 'peak RSS' "$T/err")"; fi
 
 # --- budgets: size within 20% of 12000 parameters; compute of 1e8 FLOPs each
 expect_rc 0 "$M" sweep --device cpu --data "$T/data" -o "$T/bp" --layers 1,2 --width 16,24 --heads 2 --budget-params 12000 --steps 3 $TR

@@ -17,6 +17,12 @@ expect_err "256 tokens a step (4 x 32 x 2 accumulated)"
 expect_err "20 steps, 5120 tokens"
 expect_err "unigram entropy"
 expect_err "the run is at step 20, 0.26 epochs of the training windows"
+# peak RSS apart from what the plan counts: the allocated part holds every buffer
+# of the plan, and the peak holds the allocated and the mapped files (the
+# shards, the program) it ended with
+rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MB (plan \([0-9.]*\) MB): at the end \([0-9.]*\) MB allocated, \([0-9.]*\) MB of mapped files (the shards read so far, the program.s code).*/\1 \2 \3 \4/p' "$T/err")
+awk -v r="$rss" 'BEGIN { split(r, x, " "); exit !(x[4] > 0 && x[3] >= x[2] && x[1] + 0.2 >= x[3] + x[4]) }' && ok ||
+    fail "peak RSS, plan, allocated, mapped: '$rss' from $(grep -o 'peak RSS.*' "$T/err")"
 [ "$(wc -l < "$T/a/log.csv")" = 21 ] && ok || fail "log.csv should have a header and 20 rows"
 head -1 "$T/a/log.csv" | grep -qx 'step,tokens,loss,val_loss,lr,grad_norm,tokens_per_s,mfu' && ok || fail "log.csv header"
 awk -F, 'NR>1 && $4 != "" {n++} END {exit n != 2}' "$T/a/log.csv" && ok || fail "two validation losses expected"
@@ -162,6 +168,12 @@ expect_rc 0 "$M" train --device cpu --data "$T/data" -o "$T/r8" $SHAPE --batch 2
 expect_rc 1 "$M" train --device cpu --data "$T/data" -o "$T/r7" --preset gpt2-xl --context 32 --micro-batch 1024 --steps 1
 expect_err "but this machine has"
 expect_no_file "$T/r7"
+# bf16 weights alone are for a GPU
+expect_rc 2 "$M" train --data "$T/data" -o "$T/nm" $SHAPE --steps 2 --device cpu --master-weights off
+expect_err "--master-weights off keeps the weights in bf16 alone"
+expect_no_file "$T/nm"
+expect_rc 2 "$M" train --data "$T/data" -o "$T/nm" $SHAPE --steps 2 --master-weights maybe
+expect_err "--master-weights takes on or off"
 expect_rc 0 "$M" train --device cpu --help
 expect_out "--micro-batch SEQS"; expect_out "example:"
 check_done test_train
