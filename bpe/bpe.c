@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,7 @@ static int batch_read(Batch *b, DocReader *r, size_t max_bytes, Err *e)
  * then visits documents in input order. */
 typedef struct Round {
     const Batch *b;
-    size_t next;         /* the next document to take (atomic) */
+    atomic_size_t next;  /* the next document to take */
     uint32_t *who;       /* (n) the worker that encoded document i */
     size_t *at, *count;  /* (n) where its ids start in that worker's buffer, how many */
     size_t cap;
@@ -106,7 +107,7 @@ static void *work(void *arg)
     w->ids.len = 0;
     w->failed = 0;
     for (;;) {
-        size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+        size_t i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
         if (i >= b->n) break;
         size_t before = w->ids.len;
         Err inner;
@@ -164,7 +165,8 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
             round.cap = cap;
         }
         round.b = cur;
-        round.next = 0;
+        /* relaxed: no worker runs now; pthread_create orders this before them */
+        atomic_store_explicit(&round.next, 0, memory_order_relaxed);
         unsigned used = threads < cur->n ? threads : (unsigned)cur->n, started = 0;
         if (used > 1) {
             for (; started < used; started++)

@@ -7,7 +7,11 @@
  * - tokenizer.json: a pair merges only when it is in `merges`; rank = its index.
  * - .tiktoken: a pair merges when its bytes joined are a token; rank = that
  *   token's rank, as tiktoken does. bpe convert writes the merges this implies.
- * Both give the same ids as the tool they come from. */
+ * Both give the same ids as the tool they come from.
+ *
+ * Where it lives: tokenizer.c the type, building, tables, fingerprint and
+ * decoding; tok_json.c tokenizer.json; tok_tiktoken.c rank files;
+ * tok_encode.c the encoder. */
 #ifndef TOKENIZER_H
 #define TOKENIZER_H
 
