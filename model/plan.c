@@ -874,15 +874,11 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
                      "    moments are 16 bytes a parameter (%s)",
                 where, gib(b1, sizeof b1, 16 * np));
         if (bf16) fprintf(out, " and the bf16 working copy 2 more (%s)", gib(b2, sizeof b2, f->copy_bytes));
-        if (bf16)
-            fprintf(out, ":\n    with the CUDA context, %s before any activation. No --micro-batch, --recompute\n"
-                         "    or --master-weights off (14 bytes a parameter) changes that: a GPU with more\n"
-                         "    memory does, or a smaller shape.\n",
-                    gib(b3, sizeof b3, x->state_bytes));
-        else
-            fprintf(out, ":\n    with the CUDA context, %s before any activation. No --micro-batch or --recompute\n"
-                         "    changes that: a GPU with more memory does, or a smaller shape.\n",
-                    gib(b3, sizeof b3, x->state_bytes));
+        fprintf(out, ":\n    with the CUDA context, %s before any activation. %s, or a smaller shape.\n",
+                gib(b3, sizeof b3, x->state_bytes),
+                bf16 ? "No --micro-batch, --recompute\n    or --master-weights off (14 bytes a parameter) changes "
+                       "that: a GPU with more\n    memory does"
+                     : "No --micro-batch or --recompute\n    changes that: a GPU with more memory does");
         return;
     }
     fprintf(out, "  - Nothing fits %s: even micro-batch 1 with --recompute needs %s (%s of it\n"
