@@ -1,6 +1,7 @@
 # gptkit: raw text to a trained GPT-2, as Unix filters in C.
 #   make          build bin/filter bin/dedup bin/bpe bin/packer bin/model
 #   make demo     the whole pipeline on the bundled corpus
+#   make demo-arpabet  the same on the corpus in ARPAbet, a custom alphabet
 #   make test     build and run every test; last line "N passed, N failed"
 #   make asan     the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    our programs timed against their peers (bench/)
@@ -70,7 +71,7 @@ DEB_PKGS = build-essential pkg-config zlib1g-dev libxxhash-dev libpcre2-dev libo
 # Node.js and npm (for the corpora and the benchmark peers) count as present when
 # the commands exist: some machines carry a newer Node than Debian's, with its own npm.
 
-.PHONY: all deps test test-cuda asan demo bench corpora corpora-big clean
+.PHONY: all deps test test-cuda asan demo demo-arpabet bench corpora corpora-big clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS:%=$(BINDIR)/%)
@@ -193,6 +194,10 @@ corpora/en-big.jsonl.gz: corpora/en.jsonl.gz
 
 demo: all corpora
 	@bash scripts/demo.sh
+
+# The pipeline on a custom alphabet: ARPAbet with its classes file, ending with a sample.
+demo-arpabet: all corpora
+	@BIN=$(BINDIR) bash scripts/demo-arpabet.sh
 
 BENCH_C   = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_C:%.c=$(BUILD)/%)

@@ -7,7 +7,8 @@
 // kept. Words missing from the dictionary are left out and counted.
 //   node corpora/build-arpabet.js IN.jsonl.gz OUT.jsonl.gz
 // Writes OUT atomically (OUT.tmp.PID, then rename); the table and the counts
-// go to stdout. The letter table is in corpora/README-arpabet.md.
+// go to stdout. The letter table is in corpora/README.md; corpora/read-arpabet.js
+// reads the letters back as English words.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -88,4 +89,6 @@ function main() {
               `${missing_unique.size} distinct; most frequent: ${top.map(([w, n]) => `${w} ${n}`).join(', ')}`);
 }
 
-main();
+// corpora/read-arpabet.js takes the table and the spelling from here.
+module.exports = { LETTER, compact };
+if (require.main === module) main();
