@@ -739,9 +739,9 @@ int bpe_train(const BpeTrainOpts *o, Err *e)
     char files[512];
     doc_summary(&dst, 0, files, sizeof files);
     progress_summary(&p,
-                     "trained %s: %u ids (%u merges, %zu specials) from %" PRIu64 " documents, %.1f MB, %" PRIu64
+                     "trained %s: %u ids (%u merges, %zu special%s) from %" PRIu64 " documents, %.1f MB, %" PRIu64
                      " pieces (%zu unique) in %.2f s, %.0f merges/s%s%s",
-                     err_name(o->out), t->n_vocab, t->n_merges, o->n_specials, n_docs, (double)n_bytes / 1e6,
+                     err_name(o->out), t->n_vocab, t->n_merges, o->n_specials, o->n_specials == 1 ? "" : "s", n_docs, (double)n_bytes / 1e6,
                      n_pieces, n_unique, secs, progress_elapsed(&pm) > 0 ? n_merged / progress_elapsed(&pm) : 0.0,
                      t->n_vocab < o->vocab_size ? " (stopped early: no pair left at --min-frequency)" : "", files);
     rc = 0;

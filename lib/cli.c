@@ -79,15 +79,30 @@ int cli_double(const char *s, double min, double max, double *out)
     return 0;
 }
 
-int cli_bad_usage(const char *prog, const char *fmt, ...)
+static int bad_usage(const char *prog, const char *cmd, const char *fmt, va_list ap)
 {
     fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\ntry '%s --help'\n", cmd);
+    return 2;
+}
+
+int cli_bad_usage(const char *prog, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int rc = bad_usage(prog, prog, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\ntry '%s --help'\n", prog);
-    return 2;
+    return rc;
+}
+
+int cli_bad_usage_for(const char *prog, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bad_usage(prog, cmd, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int cli_version(const char *prog)

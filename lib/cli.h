@@ -24,6 +24,9 @@ int cli_double(const char *s, double min, double max, double *out);
 
 /* Print "prog: <what>" and "try 'prog --help'" on stderr; returns 2. */
 int cli_bad_usage(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same, the hint naming cmd's help ("try 'model train --help'") where
+ * the program's subcommands have their own. */
+int cli_bad_usage_for(const char *prog, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Print "prog (gptkit) VERSION" on stdout; returns 0. */
 int cli_version(const char *prog);
 

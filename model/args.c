@@ -17,9 +17,9 @@
 
 #define PROG ARGS_PROG
 
-int args_report(const char *prog, int code, const Err *e)
+int args_report(const char *prog, const char *cmd, int code, const Err *e)
 {
-    if (code == 2) cli_bad_usage(prog, "%s", e->msg);
+    if (code == 2) cli_bad_usage_for(prog, cmd, "%s", e->msg);
     else if (code) err_print(prog, e);
     return code;
 }
@@ -209,6 +209,10 @@ static int train_usage(FILE *f, int code)
           "                       moments of its slice of the weights only, then the ranks\n"
           "                       share the new weights (ZeRO-1): the moments' memory / N\n"
           "                       (default 0; CPU ranks)\n"
+          "  --rank-timeout S     under mpirun, a rank that waits more than S seconds for\n"
+          "                       the others in a sum stops the run, and rank 0 names the\n"
+          "                       ranks that never came (default 900; 0: wait for ever).\n"
+          "                       Longer than rank 0's evaluation and checkpoint writing\n"
           "  --dropout P          training dropout where GPT-2 has it (embeddings, attention\n"
           "                       probabilities, both projections before the residual\n"
           "                       adds), 0..0.9 (default 0: none); never at evaluation\n"
@@ -288,28 +292,34 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
             o->recompute = 1;
             continue;
         }
+        if (!strcmp(a, "--rank-timeout")) { /* not a result: a resume may change it */
+            const char *v = i + 1 < argc ? argv[++i] : "";
+            if (cli_double(v, 0, 1e9, &o->rank_timeout))
+                return cli_bad_usage_for(PROG, "model train", "--rank-timeout needs seconds (0: none), not '%s'", v);
+            continue;
+        }
         if (!strcmp(a, "--zero")) { /* memory, not results (within rounding): a resume may change it */
             const char *v = i + 1 < argc ? argv[++i] : "";
-            if (strcmp(v, "0") && strcmp(v, "1")) return cli_bad_usage(PROG, "--zero takes 0 or 1, not '%s'", v);
+            if (strcmp(v, "0") && strcmp(v, "1")) return cli_bad_usage_for(PROG, "model train", "--zero takes 0 or 1, not '%s'", v);
             o->zero = !strcmp(v, "1");
             continue;
         }
         if (!strcmp(a, "--master-weights")) { /* likewise: the checkpoints hold float32 either way */
             const char *v = i + 1 < argc ? argv[++i] : "";
             if (strcmp(v, "on") && strcmp(v, "off"))
-                return cli_bad_usage(PROG, "--master-weights takes on or off, not '%s'", v);
+                return cli_bad_usage_for(PROG, "model train", "--master-weights takes on or off, not '%s'", v);
             o->no_master = !strcmp(v, "off");
             continue;
         }
         if (!strcmp(a, "--gpu-memory")) { /* likewise */
-            if (i + 1 >= argc) return cli_bad_usage(PROG, "--gpu-memory needs a size");
+            if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model train", "--gpu-memory needs a size");
             const char *v = argv[++i];
             if (parse_gpu_memory(v, &o->dev.mem_cap))
-                return cli_bad_usage(PROG, "--gpu-memory needs a size such as 24Gi, 24G, 24GB or 24000M, not '%s'", v);
+                return cli_bad_usage_for(PROG, "model train", "--gpu-memory needs a size such as 24Gi, 24G, 24GB or 24000M, not '%s'", v);
             continue;
         }
-        if (a[0] != '-') return cli_bad_usage(PROG, "train takes no file arguments ('%s'): use --data DIR", a);
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "%s needs a value (or is not an option)", a);
+        if (a[0] != '-') return cli_bad_usage_for(PROG, "model train", "train takes no file arguments ('%s'): use --data DIR", a);
+        if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model train", "%s needs a value (or is not an option)", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--prompt") || !strcmp(a, "--sample-tokens") || !strcmp(a, "--sample-temperature"))
             sample_opt = a;
@@ -323,11 +333,11 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         else if (!strcmp(a, "--resume")) o->resume_dir = dir_arg(v);
         else if (!strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "--preset")) {
-            if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
+            if (!train_preset(v)) return cli_bad_usage_for(PROG, "model train", "%s: unknown preset '%s' (see model train --help)", a, v);
             o->preset = v;
         } else if (!strcmp(a, "--schedule")) {
             if (sched_parse(v, &o->schedule))
-                return cli_bad_usage(PROG, "%s is cosine, linear, constant or wsd, not '%s'", a, v);
+                return cli_bad_usage_for(PROG, "model train", "%s is cosine, linear, constant or wsd, not '%s'", a, v);
         }
         U64("--layers", 1, 1000, o->n_layer)
         U64("--width", 1, 1 << 16, o->n_embd)
@@ -358,22 +368,22 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         DBL("--beta2", 0, 0.999999999, o->adam.beta2)
         DBL("--eps", 1e-30, 1, o->adam.eps)
         DBL("--clip", 0, 1e9, o->adam.clip)
-        else return cli_bad_usage(PROG, "train: unknown option '%s'", a);
+        else return cli_bad_usage_for(PROG, "model train", "train: unknown option '%s'", a);
     }
-    if (o->steps && o->tokens) return cli_bad_usage(PROG, "--steps and --tokens: give one of them");
+    if (o->steps && o->tokens) return cli_bad_usage_for(PROG, "model train", "--steps and --tokens: give one of them");
     if (sample_opt && !o->sample_every)
-        return cli_bad_usage(PROG, "%s shapes the samples of --sample-every N: give it too (e.g. --sample-every 100)",
+        return cli_bad_usage_for(PROG, "model train", "%s shapes the samples of --sample-every N: give it too (e.g. --sample-every 100)",
                              sample_opt);
     if (o->resume_dir) {
         if (fixed)
-            return cli_bad_usage(PROG, "--resume continues with the checkpoint's settings: %s cannot change "
-                                 "(only --steps, --data, --device, --precision, --recompute, --master-weights, --zero, --gpu-memory, the sample options, -j, "
+            return cli_bad_usage_for(PROG, "model train", "--resume continues with the checkpoint's settings: %s cannot change "
+                                 "(only --steps, --data, --device, --precision, --recompute, --master-weights, --zero, --rank-timeout, --gpu-memory, the sample options, -j, "
                                  "--progress, --quiet)", fixed);
         if (o->out_dir && strcmp(o->out_dir, o->resume_dir))
-            return cli_bad_usage(PROG, "--resume RUN continues in RUN: drop -o");
+            return cli_bad_usage_for(PROG, "model train", "--resume RUN continues in RUN: drop -o");
     } else {
-        if (!o->data_dir) return cli_bad_usage(PROG, "train needs --data DIR (the packer's output folder)");
-        if (!o->out_dir) return cli_bad_usage(PROG, "train needs -o RUN (the folder for checkpoints and logs)");
+        if (!o->data_dir) return cli_bad_usage_for(PROG, "model train", "train needs --data DIR (the packer's output folder)");
+        if (!o->out_dir) return cli_bad_usage_for(PROG, "model train", "train needs -o RUN (the folder for checkpoints and logs)");
     }
     o->threads = common.threads;
     o->progress = common.progress;
@@ -462,8 +472,8 @@ int args_parse_sweep(int argc, char **argv, SweepOpts *s)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return sweep_usage(stdout, 0);
         if ((rc = train_shared_option(PROG, &s->t, argc, argv, &i)) == 2) return 2;
         if (rc == 1) continue;
-        if (a[0] != '-') return cli_bad_usage(PROG, "sweep takes no file arguments ('%s'): use --data DIR", a);
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "sweep: unknown option '%s' (or it needs a value)", a);
+        if (a[0] != '-') return cli_bad_usage_for(PROG, "model sweep", "sweep takes no file arguments ('%s'): use --data DIR", a);
+        if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model sweep", "sweep: unknown option '%s' (or it needs a value)", a);
         const char *v = argv[++i];
         uint64_t n = 0;
         double d = 0;
@@ -471,16 +481,16 @@ int args_parse_sweep(int argc, char **argv, SweepOpts *s)
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) s->out_dir = dir_arg(v);
         else if (!strcmp(a, "--layers")) {
             if ((s->n_layers = sweep_parse_list(v, 1, 1000, s->layers, SWEEP_MAX_LIST)) < 0)
-                return cli_bad_usage(PROG, "--layers needs distinct whole numbers separated by commas, not '%s'", v);
+                return cli_bad_usage_for(PROG, "model sweep", "--layers needs distinct whole numbers separated by commas, not '%s'", v);
         } else if (!strcmp(a, "--width")) {
             if ((s->n_widths = sweep_parse_list(v, 1, 1 << 16, s->widths, SWEEP_MAX_LIST)) < 0)
-                return cli_bad_usage(PROG, "--width needs distinct whole numbers separated by commas, not '%s'", v);
+                return cli_bad_usage_for(PROG, "model sweep", "--width needs distinct whole numbers separated by commas, not '%s'", v);
         } else if (!strcmp(a, "--heads")) {
             if ((s->n_heads = sweep_parse_list(v, 1, 1 << 12, s->heads, SWEEP_MAX_LIST)) < 0)
-                return cli_bad_usage(PROG, "--heads needs distinct whole numbers separated by commas, not '%s'", v);
+                return cli_bad_usage_for(PROG, "model sweep", "--heads needs distinct whole numbers separated by commas, not '%s'", v);
         } else if (!strcmp(a, "--schedule")) {
             if (sched_parse(v, &s->t.schedule))
-                return cli_bad_usage(PROG, "%s is cosine, linear, constant or wsd, not '%s'", a, v);
+                return cli_bad_usage_for(PROG, "model sweep", "%s is cosine, linear, constant or wsd, not '%s'", a, v);
         }
         U64("--steps", 1, UINT64_C(1) << 40, s->steps)
         U64("--tokens", 1, UINT64_C(1) << 50, s->tokens)
@@ -495,13 +505,13 @@ int args_parse_sweep(int argc, char **argv, SweepOpts *s)
         DBL("--budget-flops", 1, 1e30, s->budget_flops)
         DBL("--tolerance", 0, 10, s->tolerance)
         U64("--seeds", 1, 1000, s->seeds)
-        else return cli_bad_usage(PROG, "sweep: unknown option '%s'", a);
+        else return cli_bad_usage_for(PROG, "model sweep", "sweep: unknown option '%s'", a);
     }
-    if (!s->t.data_dir) return cli_bad_usage(PROG, "sweep needs --data DIR (the packer's output folder)");
-    if (!s->out_dir) return cli_bad_usage(PROG, "sweep needs -o SWEEP (the folder for its runs and results)");
-    if (s->steps && s->tokens) return cli_bad_usage(PROG, "--steps and --tokens: give one of them");
+    if (!s->t.data_dir) return cli_bad_usage_for(PROG, "model sweep", "sweep needs --data DIR (the packer's output folder)");
+    if (!s->out_dir) return cli_bad_usage_for(PROG, "model sweep", "sweep needs -o SWEEP (the folder for its runs and results)");
+    if (s->steps && s->tokens) return cli_bad_usage_for(PROG, "model sweep", "--steps and --tokens: give one of them");
     if (s->budget_flops > 0 && (s->steps || s->tokens))
-        return cli_bad_usage(PROG, "--budget-flops sets each point's steps: drop --steps/--tokens");
+        return cli_bad_usage_for(PROG, "model sweep", "--budget-flops sets each point's steps: drop --steps/--tokens");
     s->t.threads = common.threads;
     s->t.progress = common.progress;
     return ARGS_RUN;
@@ -569,15 +579,15 @@ int args_parse_lrfind(int argc, char **argv, LrOpts *lo)
         }
         if ((rc = train_shared_option(PROG, &lo->t, argc, argv, &i)) == 2) return 2;
         if (rc == 1) continue;
-        if (a[0] != '-') return cli_bad_usage(PROG, "lr-find takes no file arguments ('%s'): use --data DIR", a);
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "lr-find: unknown option '%s' (or it needs a value)", a);
+        if (a[0] != '-') return cli_bad_usage_for(PROG, "model lr-find", "lr-find takes no file arguments ('%s'): use --data DIR", a);
+        if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model lr-find", "lr-find: unknown option '%s' (or it needs a value)", a);
         const char *v = argv[++i];
         uint64_t n = 0;
         double d = 0;
         if (!strcmp(a, "--data")) lo->t.data_dir = dir_arg(v);
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) lo->out_dir = dir_arg(v);
         else if (!strcmp(a, "--preset")) {
-            if (!train_preset(v)) return cli_bad_usage(PROG, "%s: unknown preset '%s' (see model train --help)", a, v);
+            if (!train_preset(v)) return cli_bad_usage_for(PROG, "model lr-find", "%s: unknown preset '%s' (see model train --help)", a, v);
             lo->t.preset = v;
         }
         U64("--layers", 1, 1000, lo->t.n_layer)
@@ -590,14 +600,14 @@ int args_parse_lrfind(int argc, char **argv, LrOpts *lo)
         U64("--median", 1, LR_MEDIAN_MAX, lo->median)
         DBL("--smooth", 0, 0.9999, lo->beta)
         DBL("--div-factor", 1.0001, 1e9, lo->div_factor)
-        else return cli_bad_usage(PROG, "lr-find: unknown option '%s'", a);
+        else return cli_bad_usage_for(PROG, "model lr-find", "lr-find: unknown option '%s'", a);
     }
     if (lo->median % 2 == 0)
-        return cli_bad_usage(PROG, "--median %d: the window must be odd (1 for no median)", lo->median);
-    if (!lo->t.data_dir) return cli_bad_usage(PROG, "lr-find needs --data DIR (the packer's output folder)");
-    if (!lo->out_dir) return cli_bad_usage(PROG, "lr-find needs -o OUT (the folder for lr.csv and lr.png)");
+        return cli_bad_usage_for(PROG, "model lr-find", "--median %d: the window must be odd (1 for no median)", lo->median);
+    if (!lo->t.data_dir) return cli_bad_usage_for(PROG, "model lr-find", "lr-find needs --data DIR (the packer's output folder)");
+    if (!lo->out_dir) return cli_bad_usage_for(PROG, "model lr-find", "lr-find needs -o OUT (the folder for lr.csv and lr.png)");
     if (!(lo->lr_min < lo->lr_max))
-        return cli_bad_usage(PROG, "--min %g must be below --max %g", lo->lr_min, lo->lr_max);
+        return cli_bad_usage_for(PROG, "model lr-find", "--min %g must be below --max %g", lo->lr_min, lo->lr_max);
     lo->t.threads = common.threads;
     lo->t.progress = common.progress;
     return ARGS_RUN;
@@ -737,7 +747,7 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
         if (!strcmp(o, "--master-weights")) {
             const char *v = i + 1 < argc ? argv[++i] : "";
             if (strcmp(v, "on") && strcmp(v, "off"))
-                return cli_bad_usage(PROG, "--master-weights takes on or off, not '%s'", v);
+                return cli_bad_usage(ARGS_PROG_PLAN, "--master-weights takes on or off, not '%s'", v);
             a->no_master = !strcmp(v, "off");
             continue;
         }
@@ -891,11 +901,11 @@ int args_parse_sample(int argc, char **argv, SampleOpts *o)
             continue;
         }
         if (a[0] != '-') {
-            if (o->run_dir) return cli_bad_usage(PROG, "sample takes one RUN folder ('%s' and '%s')", o->run_dir, a);
+            if (o->run_dir) return cli_bad_usage_for(PROG, "model sample", "sample takes one RUN folder ('%s' and '%s')", o->run_dir, a);
             o->run_dir = dir_arg(a);
             continue;
         }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "sample: %s needs a value (or is not an option)", a);
+        if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model sample", "sample: %s needs a value (or is not an option)", a);
         const char *v = argv[++i];
         uint64_t n;
         double d;
@@ -903,22 +913,22 @@ int args_parse_sample(int argc, char **argv, SampleOpts *o)
         else if (!strcmp(a, "--ckpt")) o->ckpt = v;
         else if (!strcmp(a, "--tokens") || !strcmp(a, "--max-tokens")) {
             if (cli_u64(v, 1, UINT64_C(1) << 40, &o->max_tokens))
-                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
+                return cli_bad_usage_for(PROG, "model sample", "%s needs a whole number of at least 1, not '%s'", a, v);
         } else if (!strcmp(a, "--top-k")) {
-            if (cli_u64(v, 0, INT32_MAX, &n)) return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
+            if (cli_u64(v, 0, INT32_MAX, &n)) return cli_bad_usage_for(PROG, "model sample", "%s needs a whole number, not '%s'", a, v);
             o->top_k = (int)n;
         } else if (!strcmp(a, "--seed")) {
             if (cli_u64(v, 0, UINT64_MAX, &o->seed))
-                return cli_bad_usage(PROG, "%s needs a whole number, not '%s'", a, v);
+                return cli_bad_usage_for(PROG, "model sample", "%s needs a whole number, not '%s'", a, v);
         } else if (!strcmp(a, "--temperature")) {
             if (cli_double(v, 0, 100, &o->temperature))
-                return cli_bad_usage(PROG, "%s needs a number in 0..100, not '%s'", a, v);
+                return cli_bad_usage_for(PROG, "model sample", "%s needs a number in 0..100, not '%s'", a, v);
         } else if (!strcmp(a, "--top-p")) {
-            if (cli_double(v, 1e-9, 1, &d)) return cli_bad_usage(PROG, "%s needs a number in (0, 1], not '%s'", a, v);
+            if (cli_double(v, 1e-9, 1, &d)) return cli_bad_usage_for(PROG, "model sample", "%s needs a number in (0, 1], not '%s'", a, v);
             o->top_p = d;
-        } else return cli_bad_usage(PROG, "sample: unknown option '%s'", a);
+        } else return cli_bad_usage_for(PROG, "model sample", "sample: unknown option '%s'", a);
     }
-    if (!o->run_dir) return cli_bad_usage(PROG, "sample needs a RUN folder (model train -o RUN)");
+    if (!o->run_dir) return cli_bad_usage_for(PROG, "model sample", "sample needs a RUN folder (model train -o RUN)");
     return ARGS_RUN;
 }
 
@@ -982,12 +992,12 @@ int args_parse_eval(int argc, char **argv, EvalOpts *o)
         }
         if (a[0] != '-') {
             if (o->run_dir)
-                return cli_bad_usage(PROG, "eval takes one RUN folder ('%s' and '%s'): data goes in --data",
+                return cli_bad_usage_for(PROG, "model eval", "eval takes one RUN folder ('%s' and '%s'): data goes in --data",
                                      o->run_dir, a);
             o->run_dir = dir_arg(a);
             continue;
         }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "eval: %s needs a value (or is not an option)", a);
+        if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model eval", "eval: %s needs a value (or is not an option)", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--data")) o->data = dir_arg(v);
         else if (!strcmp(a, "--ckpt")) o->ckpt = v;
@@ -995,11 +1005,11 @@ int args_parse_eval(int argc, char **argv, EvalOpts *o)
         else if (!strcmp(a, "--tokenizer") || !strcmp(a, "-t")) o->tokenizer = v;
         else if (!strcmp(a, "--windows")) {
             if (cli_u64(v, 1, UINT64_C(1) << 40, &o->max_windows))
-                return cli_bad_usage(PROG, "%s needs a whole number of at least 1, not '%s'", a, v);
-        } else return cli_bad_usage(PROG, "eval: unknown option '%s'", a);
+                return cli_bad_usage_for(PROG, "model eval", "%s needs a whole number of at least 1, not '%s'", a, v);
+        } else return cli_bad_usage_for(PROG, "model eval", "eval: unknown option '%s'", a);
     }
-    if (!o->run_dir) return cli_bad_usage(PROG, "eval needs a RUN folder (model train -o RUN)");
-    if (!o->data) return cli_bad_usage(PROG, "eval needs --data DIR|SHARD.bin|TEXT");
+    if (!o->run_dir) return cli_bad_usage_for(PROG, "model eval", "eval needs a RUN folder (model train -o RUN)");
+    if (!o->data) return cli_bad_usage_for(PROG, "model eval", "eval needs --data DIR|SHARD.bin|TEXT");
     return ARGS_RUN;
 }
 
@@ -1049,18 +1059,18 @@ int args_parse_export(int argc, char **argv, ExportOpts *o)
         if (rc == 1) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return export_usage(stdout, 0);
         if (a[0] != '-') {
-            if (o->run_dir) return cli_bad_usage(PROG, "export takes one RUN folder ('%s' and '%s')", o->run_dir, a);
+            if (o->run_dir) return cli_bad_usage_for(PROG, "model export", "export takes one RUN folder ('%s' and '%s')", o->run_dir, a);
             o->run_dir = dir_arg(a);
             continue;
         }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "export: %s needs a value (or is not an option)", a);
+        if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model export", "export: %s needs a value (or is not an option)", a);
         const char *v = argv[++i];
         if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = dir_arg(v);
         else if (!strcmp(a, "--ckpt")) o->ckpt = v;
-        else return cli_bad_usage(PROG, "export: unknown option '%s'", a);
+        else return cli_bad_usage_for(PROG, "model export", "export: unknown option '%s'", a);
     }
-    if (!o->run_dir) return cli_bad_usage(PROG, "export needs a RUN folder (model train -o RUN)");
-    if (!o->out_dir) return cli_bad_usage(PROG, "export needs -o DIR (the folder for the Hugging Face files)");
+    if (!o->run_dir) return cli_bad_usage_for(PROG, "model export", "export needs a RUN folder (model train -o RUN)");
+    if (!o->out_dir) return cli_bad_usage_for(PROG, "model export", "export needs -o DIR (the folder for the Hugging Face files)");
     return ARGS_RUN;
 }
 
@@ -1112,21 +1122,21 @@ int args_parse_import(int argc, char **argv, ImportOpts *o)
         if (rc == 1) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return import_usage(stdout, 0);
         if (a[0] != '-' || !a[1]) {
-            if (o->src) return cli_bad_usage(PROG, "import takes one SRC ('%s' and '%s')", o->src, a);
+            if (o->src) return cli_bad_usage_for(PROG, "model import", "import takes one SRC ('%s' and '%s')", o->src, a);
             o->src = dir_arg(a);
             continue;
         }
-        if (i + 1 >= argc) return cli_bad_usage(PROG, "import: %s needs a value (or is not an option)", a);
+        if (i + 1 >= argc) return cli_bad_usage_for(PROG, "model import", "import: %s needs a value (or is not an option)", a);
         const char *v = argv[++i];
         if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out_dir = dir_arg(v);
         else if (!strcmp(a, "--tokenizer")) o->tokenizer = v;
         else if (!strcmp(a, "--eot")) {
             uint64_t x;
-            if (cli_u64(v, 0, INT32_MAX, &x)) return cli_bad_usage(PROG, "%s needs a token id, not '%s'", a, v);
+            if (cli_u64(v, 0, INT32_MAX, &x)) return cli_bad_usage_for(PROG, "model import", "%s needs a token id, not '%s'", a, v);
             o->eot_id = (int)x;
-        } else return cli_bad_usage(PROG, "import: unknown option '%s'", a);
+        } else return cli_bad_usage_for(PROG, "model import", "import: unknown option '%s'", a);
     }
-    if (!o->src) return cli_bad_usage(PROG, "import needs SRC (a Hugging Face folder or an llm.c .bin file)");
-    if (!o->out_dir) return cli_bad_usage(PROG, "import needs -o RUN (the run folder to write)");
+    if (!o->src) return cli_bad_usage_for(PROG, "model import", "import needs SRC (a Hugging Face folder or an llm.c .bin file)");
+    if (!o->out_dir) return cli_bad_usage_for(PROG, "model import", "import needs -o RUN (the run folder to write)");
     return ARGS_RUN;
 }

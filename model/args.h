@@ -36,8 +36,9 @@ int args_parse_export(int argc, char **argv, ExportOpts *o);
 int args_parse_import(int argc, char **argv, ImportOpts *o);
 
 /* Report the exit status code that a subcommand's logic returned, with its
- * message in e: 2 as a bad usage of prog (the message, then "try 'prog
- * --help'"), 1 as "prog: message", 0 silently. Returns code. */
-int args_report(const char *prog, int code, const Err *e);
+ * message in e: 2 as a bad usage of prog (the message, then "try 'cmd
+ * --help'", cmd the subcommand: "model train"), 1 as "prog: message", 0
+ * silently. Returns code. */
+int args_report(const char *prog, const char *cmd, int code, const Err *e);
 
 #endif

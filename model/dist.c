@@ -1,12 +1,14 @@
 /* dist.h on MPI (OpenMPI; built with it where the Makefile finds it: then
- * GPTKIT_MPI is defined). Sums use MPI_Allreduce, whose reduction order for
- * a given number of ranks and length does not change from call to call. */
+ * GPTKIT_MPI is defined). Sums use MPI's reductions, whose order for a given
+ * number of ranks and length does not change from call to call. Every
+ * collective is started non-blocking and polled against d->timeout (dist_wait). */
 #include "dist.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef GPTKIT_MPI
 #include <mpi.h>
@@ -20,6 +22,109 @@ int dist_launched(void)
         if (getenv(vars[i])) return 1;
     return 0;
 }
+
+#ifdef GPTKIT_MPI
+enum { DIST_TAG_ARRIVED = 7 };
+
+/* The arrival notes: each rank numbers the collectives it reaches (count)
+ * and sends rank 0 that number before waiting in one; rank 0 keeps the
+ * latest number of every rank (seen). */
+struct DistWait {
+    uint64_t count, sent;  /* this rank's: collectives reached; the number its last note carries */
+    MPI_Request note;      /* that note, in flight (MPI_REQUEST_NULL: none) */
+    uint64_t *seen;        /* rank 0's: the last number each rank sent */
+};
+
+/* Rank 0: every note that has come, into seen. */
+static void take_notes(const Dist *d)
+{
+    struct DistWait *w = d->wait;
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, DIST_TAG_ARRIVED, MPI_COMM_WORLD, &flag, &st);
+        if (!flag) return;
+        uint64_t n;
+        MPI_Recv(&n, 1, MPI_UINT64_T, st.MPI_SOURCE, DIST_TAG_ARRIVED, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (n > w->seen[st.MPI_SOURCE]) w->seen[st.MPI_SOURCE] = n;
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Past the deadline in collective number n (what: its name): rank 0 names
+ * the ranks whose note for it never came, then every rank is stopped. */
+__attribute__((noreturn)) static void overdue(const Dist *d, uint64_t n, const char *what)
+{
+    struct DistWait *w = d->wait;
+    if (d->rank == 0) {
+        take_notes(d);
+        char late[256] = "";
+        size_t len = 0;
+        int count = 0;
+        for (int r = 1; r < d->size; r++) {
+            if (w->seen[r] >= n) continue;
+            if (count++ < 8 && len < sizeof late - 16)
+                len += (size_t)snprintf(late + len, sizeof late - len, "%s%d", len ? ", " : "", r);
+        }
+        if (count)
+            fprintf(stderr, "model: rank 0 of %d: rank%s %s%s did not reach %s within %g s (--rank-timeout): "
+                    "stopped, hung or gone; stopping every rank\n", d->size, count > 1 ? "s" : "", late,
+                    count > 8 ? ", ..." : "", what, d->timeout);
+        else
+            fprintf(stderr, "model: rank 0 of %d: %s did not finish within %g s (--rank-timeout), though every "
+                    "rank reached it; stopping every rank\n", d->size, what, d->timeout);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    /* rank 0 names the late ones if it can: give it time to, then stop anyway */
+    double until = now_s() + 10;
+    while (now_s() < until) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    fprintf(stderr, "model: rank %d of %d: %s did not finish within %g s (--rank-timeout), and rank 0 said "
+            "nothing: rank 0 is late or gone; stopping every rank\n", d->rank, d->size, what, d->timeout);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    exit(1); /* MPI_Abort does not return */
+}
+
+/* This rank reached a collective: its note to rank 0 (the last one is done by
+ * now, or will be: rank 0 takes notes in every collective). */
+static uint64_t arrive(const Dist *d)
+{
+    struct DistWait *w = d->wait;
+    w->count++;
+    if (d->rank == 0) return w->count;
+    MPI_Wait(&w->note, MPI_STATUS_IGNORE);
+    w->sent = w->count;
+    MPI_Isend(&w->sent, 1, MPI_UINT64_T, 0, DIST_TAG_ARRIVED, MPI_COMM_WORLD, &w->note);
+    return w->count;
+}
+
+/* req (the collective numbered n, started after arrive) to its end, polled:
+ * busy for the first millisecond, then every 100 microseconds. */
+static void dist_wait(const Dist *d, uint64_t n, MPI_Request *req, const char *what)
+{
+    double t0 = now_s();
+    for (long spins = 0;; spins++) {
+        int done = 0;
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done) break;
+        if (d->rank == 0) take_notes(d);
+        if (spins > 1000) {
+            if (d->timeout > 0 && now_s() - t0 > d->timeout) overdue(d, n, what);
+            struct timespec us = { 0, 100000 };
+            nanosleep(&us, NULL);
+        }
+    }
+    if (d->rank == 0) take_notes(d);
+}
+#endif
 
 int dist_init(Dist *d, Err *e)
 {
@@ -38,6 +143,9 @@ int dist_init(Dist *d, Err *e)
     MPI_Comm_rank(local, &d->local_rank);
     MPI_Comm_size(local, &d->local_size);
     MPI_Comm_free(&local);
+    if (!(d->wait = calloc(1, sizeof *d->wait)) || !(d->wait->seen = calloc((size_t)d->size, sizeof(uint64_t))))
+        return err_set(e, "out of memory");
+    d->wait->note = MPI_REQUEST_NULL;
     return 0;
 #else
     return err_set(e, "started by an MPI launcher, but this build has no MPI (Debian: libopenmpi-dev, then rebuild)");
@@ -51,7 +159,10 @@ void dist_sum_floats(const Dist *d, float *x, size_t n)
     /* in pieces: MPI counts are ints */
     for (size_t off = 0; off < n;) {
         size_t k = n - off < ((size_t)1 << 30) ? n - off : (size_t)1 << 30;
-        MPI_Allreduce(MPI_IN_PLACE, x + off, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        uint64_t no = arrive(d);
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, x + off, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
+        dist_wait(d, no, &req, "the sum of the gradients");
         off += k;
     }
 #else
@@ -59,10 +170,29 @@ void dist_sum_floats(const Dist *d, float *x, size_t n)
 #endif
 }
 
+void dist_gather(const Dist *d, uint64_t v, uint64_t *all)
+{
+#ifdef GPTKIT_MPI
+    if (d->size > 1) {
+        uint64_t no = arrive(d);
+        MPI_Request req;
+        MPI_Iallgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD, &req);
+        dist_wait(d, no, &req, "the exchange of the ranks' settings");
+        return;
+    }
+#endif
+    (void)d;
+    all[0] = v;
+}
+
 void dist_bcast(const Dist *d, void *buf, size_t bytes)
 {
 #ifdef GPTKIT_MPI
-    if (d->size > 1) MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (d->size < 2) return;
+    uint64_t no = arrive(d);
+    MPI_Request req;
+    MPI_Ibcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+    dist_wait(d, no, &req, "rank 0's broadcast");
 #else
     (void)d, (void)buf, (void)bytes;
 #endif
@@ -71,23 +201,16 @@ void dist_bcast(const Dist *d, void *buf, size_t bytes)
 double dist_sum(const Dist *d, double x)
 {
 #ifdef GPTKIT_MPI
-    if (d->size > 1) MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    if (d->size > 1) {
+        uint64_t no = arrive(d);
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, &x, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &req);
+        dist_wait(d, no, &req, "the sum of the losses");
+    }
 #else
     (void)d;
 #endif
     return x;
-}
-
-void dist_gather(const Dist *d, uint64_t v, uint64_t *all)
-{
-#ifdef GPTKIT_MPI
-    if (d->size > 1) {
-        MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
-        return;
-    }
-#endif
-    (void)d;
-    all[0] = v;
 }
 
 double dist_sum_ordered(const Dist *d, double x)
@@ -96,7 +219,10 @@ double dist_sum_ordered(const Dist *d, double x)
     if (d->size > 1) {
         double *all = malloc((size_t)d->size * sizeof *all);
         if (!all) dist_abort(d, 1);
-        MPI_Allgather(&x, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, MPI_COMM_WORLD);
+        uint64_t no = arrive(d);
+        MPI_Request req;
+        MPI_Iallgather(&x, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, MPI_COMM_WORLD, &req);
+        dist_wait(d, no, &req, "the gradient norm's parts");
         x = 0;
         for (int i = 0; i < d->size; i++) x += all[i];
         free(all);
@@ -138,7 +264,10 @@ void dist_sum_slice(const Dist *d, float *x, const size_t *lo)
     if (d->size < 2) return;
     int *displs, *counts = slice_counts(d, lo, &displs);
     /* in place: every rank's whole x in, this rank's sums at the start of x */
-    MPI_Reduce_scatter(MPI_IN_PLACE, x, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    uint64_t no = arrive(d);
+    MPI_Request req;
+    MPI_Ireduce_scatter(MPI_IN_PLACE, x, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
+    dist_wait(d, no, &req, "the sum of the gradients");
     memmove(x + lo[d->rank], x, (size_t)counts[d->rank] * sizeof *x);
     free(counts);
 #else
@@ -151,7 +280,10 @@ void dist_share_slices(const Dist *d, float *x, const size_t *lo)
 #ifdef GPTKIT_MPI
     if (d->size < 2) return;
     int *displs, *counts = slice_counts(d, lo, &displs);
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+    uint64_t no = arrive(d);
+    MPI_Request req;
+    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &req);
+    dist_wait(d, no, &req, "the exchange of the new weights");
     free(counts);
 #else
     (void)d, (void)x, (void)lo;
@@ -164,10 +296,13 @@ void dist_gather_slices(const Dist *d, const float *mine, float *all, const size
 #ifdef GPTKIT_MPI
     if (d->size < 2) return;
     int *displs, *counts = slice_counts(d, lo, &displs);
+    uint64_t no = arrive(d);
+    MPI_Request req;
     if (d->rank == 0)
-        MPI_Gatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        MPI_Igatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD, &req);
     else
-        MPI_Gatherv(mine, counts[d->rank], MPI_FLOAT, NULL, NULL, NULL, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        MPI_Igatherv(mine, counts[d->rank], MPI_FLOAT, NULL, NULL, NULL, MPI_FLOAT, 0, MPI_COMM_WORLD, &req);
+    dist_wait(d, no, &req, "the gathering of the AdamW moments for a checkpoint");
     free(counts);
 #endif
 }
@@ -203,7 +338,16 @@ void dist_abort(const Dist *d, int code)
 void dist_finalize(Dist *d)
 {
 #ifdef GPTKIT_MPI
-    if (d->mpi) MPI_Finalize();
+    if (d->mpi) {
+        if (d->wait) {
+            MPI_Wait(&d->wait->note, MPI_STATUS_IGNORE);
+            if (d->rank == 0) take_notes(d);
+        }
+        MPI_Finalize();
+    }
+    if (d->wait) free(d->wait->seen);
+    free(d->wait);
+    d->wait = NULL;
 #endif
     d->mpi = 0;
 }

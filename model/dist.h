@@ -19,7 +19,16 @@ typedef struct Dist {
     int rank, size;             /* this rank of size; 0 of 1 without a launcher */
     int local_rank, local_size; /* among the ranks of this machine */
     int mpi;                    /* MPI_Init was called */
+    double timeout;             /* seconds a collective may wait for the other ranks; 0: for ever */
+    struct DistWait *wait;      /* dist.c's: the ranks' arrival notes */
 } Dist;
+
+/* Every collective below waits at most d->timeout seconds (set it after
+ * dist_init) for the other ranks: MPI itself has no timeout, so each is
+ * started non-blocking and polled. Each rank first posts rank 0 a note of
+ * the collective it reached; past the deadline rank 0 names the ranks whose
+ * note never came ("rank 3 did not reach ...") and stops every rank, and the
+ * other ranks stop too, a little later, should rank 0 be the one missing. */
 
 /* Whether an MPI launcher started this process (its environment says so). */
 int dist_launched(void);

@@ -44,7 +44,7 @@ static int plan_cmd(int argc, char **argv)
     int rc = args_parse_plan(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(ARGS_PROG_PLAN, plan_run(&o, stdout, &e), &e);
+    return args_report(ARGS_PROG_PLAN, ARGS_PROG_PLAN, plan_run(&o, stdout, &e), &e);
 }
 
 static int train_cmd(int argc, char **argv)
@@ -53,7 +53,7 @@ static int train_cmd(int argc, char **argv)
     int rc = args_parse_train(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(PROG, train_run(&o, &e), &e);
+    return args_report(PROG, "model train", train_run(&o, &e), &e);
 }
 
 static int sweep_cmd(int argc, char **argv)
@@ -62,7 +62,7 @@ static int sweep_cmd(int argc, char **argv)
     int rc = args_parse_sweep(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(PROG, sweep_run(&o, &e), &e);
+    return args_report(PROG, "model sweep", sweep_run(&o, &e), &e);
 }
 
 static int lrfind_cmd(int argc, char **argv)
@@ -71,7 +71,7 @@ static int lrfind_cmd(int argc, char **argv)
     int rc = args_parse_lrfind(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(PROG, lrfind_run(&o, &e), &e);
+    return args_report(PROG, "model lr-find", lrfind_run(&o, &e), &e);
 }
 
 static int sample_cmd(int argc, char **argv)
@@ -80,7 +80,7 @@ static int sample_cmd(int argc, char **argv)
     int rc = args_parse_sample(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(PROG, sample_run(&o, &e), &e);
+    return args_report(PROG, "model sample", sample_run(&o, &e), &e);
 }
 
 static int eval_cmd(int argc, char **argv)
@@ -89,7 +89,7 @@ static int eval_cmd(int argc, char **argv)
     int rc = args_parse_eval(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(PROG, eval_run(&o, &e), &e);
+    return args_report(PROG, "model eval", eval_run(&o, &e), &e);
 }
 
 static int export_cmd(int argc, char **argv)
@@ -98,7 +98,7 @@ static int export_cmd(int argc, char **argv)
     int rc = args_parse_export(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(PROG, export_run(&o, &e), &e);
+    return args_report(PROG, "model export", export_run(&o, &e), &e);
 }
 
 static int import_cmd(int argc, char **argv)
@@ -107,7 +107,7 @@ static int import_cmd(int argc, char **argv)
     int rc = args_parse_import(argc, argv, &o);
     if (rc != ARGS_RUN) return rc;
     Err e = { { 0 } };
-    return args_report(PROG, import_run(&o, &e), &e);
+    return args_report(PROG, "model import", import_run(&o, &e), &e);
 }
 
 static const struct {

@@ -58,7 +58,7 @@ void train_opts_init(TrainOpts *o)
                       .decay_frac = 0.2, .warmup = -1,
                       .adam = { .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f },
                       .eval_batches = 20, .keep = 2, .seed = 1337, .dev = DEVICE_OPTS_AUTO,
-                      .sample_tokens = 64, .sample_temperature = 1.0 };
+                      .sample_tokens = 64, .sample_temperature = 1.0, .rank_timeout = 900 };
 }
 
 double train_mem_available(void)
@@ -471,6 +471,7 @@ int train_run(const TrainOpts *opts, Err *e)
     size_t *slo = NULL; /* --zero 1: rank r updates weights [slo[r], slo[r + 1]) */
     float *mfull = NULL; /* --zero 1: rank 0's whole moments, gathered for a checkpoint */
     if (dist_init(&dist, e)) return 1;
+    dist.timeout = opts->rank_timeout;
     int lead = dist.rank == 0;
     int sampling = lead && opts->sample_every; /* --sample-every: rank 0 samples */
     /* a process that trained before (a sweep's earlier points) may have set its peak RSS already */
@@ -682,8 +683,8 @@ int train_run(const TrainOpts *opts, Err *e)
     uint64_t tokens_step = (uint64_t)r.B * r.T * r.accum;
     char s1[32], s2[32], s3[32], s4[32], ranks[160] = "";
     if (dist.size > 1)
-        snprintf(ranks, sizeof ranks, " on each of %d ranks (%d micro-batches a rank; memory: this machine's %d%s)",
-                 dist.size, accum, dist.local_size, zero ? ", AdamW this rank's slice: --zero 1" : "");
+        snprintf(ranks, sizeof ranks, " on each of %d ranks (%d micro-batch%s a rank; memory: this machine's %d%s)",
+                 dist.size, accum, accum == 1 ? "" : "es", dist.local_size, zero ? ", AdamW this rank's slice: --zero 1" : "");
     progress_si(s1, sizeof s1, (double)gpt_n_params_real(&r.cfg));
     progress_si(s2, sizeof s2, (double)train.n_tokens);
     progress_si(s3, sizeof s3, flops_tok);
@@ -693,12 +694,12 @@ int train_run(const TrainOpts *opts, Err *e)
                 "model: plan: device %s\n"
                 "model: plan: %s parameters (%d layers, width %d, %d heads, MLP %d, vocabulary %d, context %d), dropout %g\n"
                 "model: plan: memory %.1f MB (weights %.1f, gradients %.1f, AdamW %.1f, activations %.1f%s, scratch %.1f%s); %.0f MB %s\n"
-                "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u threads%s\n"
-                "model: plan: data %s: %s training tokens in %d shards, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
+                "model: plan: %" PRIu64 " tokens a step (%d x %d x %d accumulated), %s FLOP a token, %" PRIu64 " steps = %s tokens, %u thread%s%s\n"
+                "model: plan: data %s: %s training tokens in %d shard%s, %" PRIu64 " windows (%s), %" PRIu64 " tokens past the last window of a shard; ",
                 devname, s1, r.cfg.n_layer, r.cfg.n_embd, r.cfg.n_head, r.cfg.n_mlp, r.cfg.vocab_size, r.T,
                 r.o.dropout, need / 1e6, mem.params / 1e6, mem.grads / 1e6, mem.adam / 1e6, mem.acts / 1e6,
-                flags & GPT_RECOMPUTE ? " with --recompute" : "", mem.scratch / 1e6, sample_what, avail / 1e6, where, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads, ranks,
-                r.data_dir, s2, train.n, train.n_windows, r.best_fit ? "best-fit" : "stream",
+                flags & GPT_RECOMPUTE ? " with --recompute" : "", mem.scratch / 1e6, sample_what, avail / 1e6, where, tokens_step, r.B, r.T, r.accum, s3, r.o.steps, s4, threads, threads == 1 ? "" : "s", ranks,
+                r.data_dir, s2, train.n, train.n == 1 ? "" : "s", train.n_windows, r.best_fit ? "best-fit" : "stream",
                 train.unused_tokens);
         if (val.n) fprintf(stderr, "%" PRIu64 " validation windows\n", val.n_windows);
         else fprintf(stderr, "no validation shards (val*.bin): no validation loss\n");
@@ -812,6 +813,10 @@ int train_run(const TrainOpts *opts, Err *e)
     /* GPTKIT_PROFILE_STEP=N: step N alone is shown to a profiler started with
      * its recording off (bench/model/profile.sh) */
     const char *prof_env = getenv("GPTKIT_PROFILE_STEP");
+    /* GPTKIT_STALL_STEP=N: this rank sleeps before step N's sums, as a hung
+     * rank would (tests/model/test_mpi.sh's late rank) */
+    const char *stall_env = getenv("GPTKIT_STALL_STEP");
+    uint64_t stall_step = stall_env ? strtoull(stall_env, NULL, 10) : 0;
     uint64_t prof_step = prof_env && kern.ops->profile ? strtoull(prof_env, NULL, 10) : 0;
     while (r.step < r.o.steps) {
         if (prof_step && r.step + 1 == prof_step) kern.ops->profile(&kern, 1);
@@ -835,6 +840,7 @@ int train_run(const TrainOpts *opts, Err *e)
             gpt_backward(&g, 1.0f / (float)r.accum);
             loss += g.loss;
         }
+        if (stall_step && r.step + 1 == stall_step) sleep(600);
         /* the step's gradient and loss: the sums over every rank's micro-batches */
         if (gpu_ranks) {
             reduce_s += kern.ops->ranks_sum(&kern, g.grads, g.n_params);

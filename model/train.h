@@ -38,6 +38,7 @@ typedef struct TrainOpts {
     int recompute;                      /* recompute LayerNorm and GELU outputs in the backward */
     int no_master;                      /* --master-weights off: bf16 weights alone (GPT_NO_MASTER) */
     int zero;                           /* --zero 1: the ranks share AdamW's moments (ZeRO-1) */
+    double rank_timeout;                /* --rank-timeout: seconds a rank waits for the others; 0: for ever */
     int64_t warmup;                     /* steps; -1: 5% of the steps */
     AdamOpts adam;
     uint64_t eval_every;                /* 0: ten evaluations a run */

@@ -126,7 +126,7 @@ expect_err "already exists and is not an empty folder"
 expect_rc 2 "$M" import "$T/hf"
 expect_err "import needs -o RUN"
 expect_rc 2 "$M" import -o "$T/x"
-expect_err "try 'model --help'"
+expect_err "try 'model import --help'"
 expect_rc 0 "$M" import --help
 expect_out "20240326"
 

@@ -76,6 +76,20 @@ r=$(close "$T/c" "$T/b" 1e-5) && ok || fail "one process's checkpoint resumed by
 expect_rc 2 "$M" train $S -o "$T/zbad" --zero 2
 expect_err "--zero takes 0 or 1"
 
+# a rank that hangs (GPTKIT_STALL_STEP: it sleeps before step 3's sums):
+# past --rank-timeout rank 0 names it and every rank stops, no hang; rank 0
+# hanging: the others stop on their own a little later, saying so
+start=$(date +%s)
+run timeout 60 $MPI -np 1 "$M" train $S -o "$T/stall" --rank-timeout 2 : \
+    -np 1 -x GPTKIT_STALL_STEP=3 "$M" train $S -o "$T/stall" --rank-timeout 2
+[ "$rc" != 0 ] && [ "$rc" != 124 ] && ok || fail "a hung rank 1: exit $rc (124: the run hung)"
+expect_err "rank 1 did not reach the sum of the gradients within 2 s (--rank-timeout)"
+[ $(( $(date +%s) - start )) -lt 30 ] && ok || fail "a hung rank 1 took $(( $(date +%s) - start )) s to stop"
+run timeout 60 $MPI -np 1 -x GPTKIT_STALL_STEP=3 "$M" train $S -o "$T/stall0" --rank-timeout 2 : \
+    -np 1 "$M" train $S -o "$T/stall0" --rank-timeout 2
+[ "$rc" != 0 ] && [ "$rc" != 124 ] && ok || fail "a hung rank 0: exit $rc (124: the run hung)"
+expect_err "rank 1 of 2: the sum of the gradients did not finish within 2 s (--rank-timeout), and rank 0 said nothing"
+
 # ranks that disagree: a different seed on rank 1
 run $MPI -np 1 "$M" train $S -o "$T/dis" : -np 1 "$M" train $S --seed 7 -o "$T/dis"
 [ "$rc" != 0 ] && ok || fail "ranks with different seeds should fail"

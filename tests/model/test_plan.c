@@ -153,7 +153,7 @@ static int run(const char *const *args, char **out, char **err)
     int rc = args_parse_plan(argc, argv, &po);
     if (rc == ARGS_RUN) {
         Err e = { { 0 } };
-        rc = args_report(ARGS_PROG_PLAN, plan_run(&po, o, &e), &e);
+        rc = args_report(ARGS_PROG_PLAN, ARGS_PROG_PLAN, plan_run(&po, o, &e), &e);
     }
     fflush(stderr);
     dup2(saved, 2);

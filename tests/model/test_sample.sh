@@ -166,7 +166,7 @@ expect_err "$T/missing.jsonl"
 expect_rc 1 "$M" eval --device cpu "$T/run" --data "$T/run/log.csv.bin"
 expect_err "$T/run/log.csv.bin"
 expect_rc 2 "$M" sample --device cpu
-expect_err "sample needs a RUN folder"; expect_err "try 'model --help'"
+expect_err "sample needs a RUN folder"; expect_err "try 'model sample --help'"
 expect_rc 2 "$M" sample --device cpu "$T/run" --top-p 1.5
 expect_err "--top-p needs a number"
 expect_rc 2 "$M" eval --device cpu "$T/run"

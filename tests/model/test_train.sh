@@ -136,7 +136,7 @@ expect_rc 0 "$M" train --device cpu --data "$T/bf" -o "$T/r5" --layers 1 --width
 
 # --- bad usage and plans that cannot run
 expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/r6" --layers 2 --width 30 --heads 4 --steps 1
-expect_err "width 30 is not divisible by 4 heads"; expect_err "try 'model --help'"
+expect_err "width 30 is not divisible by 4 heads"; expect_err "try 'model train --help'"
 expect_rc 2 "$M" train --device cpu --data "$T/data" $SHAPE
 expect_err "needs -o RUN"
 expect_rc 2 "$M" train --device cpu -o "$T/r6" $SHAPE
