@@ -299,10 +299,10 @@ int bpe_encode(const BpeEncodeOpts *o, Err *e)
         doc_summary(&dst, 0, files, sizeof files);
         progress_summary(&p,
                          "encoded %" PRIu64 " documents, %.1f MB into %" PRIu64
-                         " tokens (%.4f tokens/byte) in %.2f s, %.1f MB/s, %u threads%s",
+                         " tokens (%.4f tokens/byte) in %.2f s, %.1f MB/s, %u thread%s%s",
                          c.n_docs, (double)n_bytes / 1e6, c.n_tokens,
                          n_bytes ? (double)c.n_tokens / (double)n_bytes : 0.0, s,
-                         s > 0 ? (double)n_bytes / 1e6 / s : 0.0, threads, files);
+                         s > 0 ? (double)n_bytes / 1e6 / s : 0.0, threads, threads == 1 ? "" : "s", files);
     }
 done:
     tokw_abort(c.tw);
