@@ -65,7 +65,7 @@ LIB_A   = $(BUILD)/libgptkit.a
 
 # Debian packages, checked with dpkg-query and installed only when missing.
 DEB_PKGS = build-essential pkg-config zlib1g-dev libxxhash-dev libpcre2-dev libopenblas-dev \
-           libopenmpi-dev openmpi-bin libjansson-dev libutf8proc-dev gnuplot-nox parallel python3-numpy \
+           libopenmpi-dev openmpi-bin libjansson-dev libutf8proc-dev gnuplot-nox parallel slurm-wlm munge python3-numpy \
            python3-torch fasttext liblinear-tools sentencepiece \
            bible-kjv jargon-text dict-devil fortunes
 # Node.js and npm (for the corpora and the benchmark peers) count as present when
