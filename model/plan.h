@@ -3,8 +3,9 @@
  * with --measure; or on a GPU, this one or one of a table of vendors'
  * figures, with the GPU trainer's memory layout) and what the literature
  * predicts for it (Chinchilla, Kaplan et al., Levine et al.'s depth-to-width
- * fit, head size). Every figure is computed by a function returning a struct;
- * printing (table or JSON) is separate, so tests check the numbers directly. */
+ * fit, head size). Every figure is computed by a function returning a struct
+ * (plan.c); printing (table, reasons, budget list, JSON) is separate
+ * (plan_print.c), so tests check the numbers directly. */
 #ifndef PLAN_H
 #define PLAN_H
 
@@ -73,7 +74,7 @@ const PlanGpu *plan_gpus(size_t *n);
  * 4090, H100-SXM, "A100 80GB"). NULL, with a message listing the names, when
  * none or two match ("a100"). */
 const PlanGpu *plan_gpu_find(const char *name, Err *e);
-/* --gpu list: the table, its units and sources. */
+/* --gpu list: the table, its units and sources (plan_print.c). */
 void plan_gpu_list(FILE *f);
 
 /* Time. On the CPU training reaches an MFU of the sgemm rate of the
@@ -102,6 +103,14 @@ void plan_gpu_list(FILE *f);
  * the same H200: gpt2-large at 16 predicted 4% fast, mosaic-83m at 32 7%
  * fast, 18 x 1280 with 64 heads at 16 1% fast.
  *
+ * With --recompute the backward runs each layer's two LayerNorm forwards and
+ * its GELU forward again: the elementwise part grows by PLAN_GPU_RECOMPUTE_EW
+ * of itself. That share is estimated, not timed with --recompute: in the
+ * profiled step GELU took 6% (4.6 ms) and LayerNorm 4% (3.1 ms), forward and
+ * backward; by the bytes they move a GELU forward is 2/5 of its pair (it
+ * reads and writes a (B,T,4C) array, the backward reads two and writes one)
+ * and a LayerNorm forward 1/3 of its pair, 1.8 + 1.0 ms: 0.33 of the 8.6 ms.
+ *
  * In fp32, and wherever --mfu is given, the plan times FLOPs at an MFU of the
  * matrix rate (PLAN_GPU_FP32_MFU: GPT-2 at micro-batch 16 on the H200, 85%
  * of the 50 TFLOP/s cuBLAS measured). For a GPU named with --gpu the matrix
@@ -116,6 +125,7 @@ void plan_gpu_list(FILE *f);
 #define PLAN_GPU_EW_S 2.85e-11
 #define PLAN_GPU_VOCAB_S 4.25e-12
 #define PLAN_GPU_ADAM_S 7.6e-12
+#define PLAN_GPU_RECOMPUTE_EW 0.33
 
 /* ---- one shape on this machine ---- */
 
@@ -179,6 +189,9 @@ typedef struct PlanMeasure {
     double loss;         /* mean loss of the timed micro-batches (about ln V at init) */
 } PlanMeasure;
 
+/* The chin_na and kaplan_na of a fit whose loss is above ln V, compared by pointer. */
+extern const char plan_above_ln_v[];
+
 typedef struct PlanFacts {
     GptConfig cfg;
     double n_params;       /* total, vocabulary V, tied output layer counted once */
@@ -211,8 +224,8 @@ typedef struct PlanFacts {
     double chin_opt_n, chin_opt_d, chin_opt_loss; /* the fit's optimum for C */
     double kaplan_loss, kaplan_loss_inf; /* at (N', tokens) and with unlimited data */
     const char *chin_na, *kaplan_na; /* NULL, or why the fit does not apply here: its loss is above
-                                      * ln V (guessing uniformly does better), or N or D is outside
-                                      * what it was fitted on */
+                                      * ln V (plan_above_ln_v: guessing uniformly does better), or N
+                                      * or D is outside what it was fitted on */
     double levine_depth;   /* best depth for this width */
     double levine_width;   /* best width for this depth */
     LevineVerdict verdict;
@@ -256,13 +269,21 @@ typedef struct PlanCandidate {
 int plan_budget(const GptConfig *base, double n_params, int head_dim, const PlanEnv *env,
                 PlanCandidate **out, size_t *n, Err *e);
 
-/* ---- output ---- */
+/* ---- output (plan_print.c) ---- */
 
 void plan_print_table(FILE *f, const PlanFacts *facts, size_t n, const PlanEnv *env);
 void plan_print_reasons(FILE *f, const PlanFacts *facts, size_t n, const PlanEnv *env);
+/* The first top of budget mode's n candidates; with budget_flops > 0, the
+ * Chinchilla optimum for it first (budget is then the fit's N). */
+void plan_print_budget(FILE *f, const PlanCandidate *c, size_t n, size_t top, double budget,
+                       double budget_flops, const PlanEnv *env);
 /* The facts as one JSON document (jansson); caller frees with free(). */
 char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char *mode,
                 double budget);
+/* "36x1280x20" (layers x width x heads) into buf; returns buf. */
+const char *plan_shape_name(char *buf, size_t n, const GptConfig *c);
+/* Bytes as "1.23 GB" or "45.6 MB" (10^9, 10^6) into buf; returns buf. */
+const char *plan_bytes_str(char *buf, size_t n, double v);
 
 /* ---- the subcommand ---- */
 

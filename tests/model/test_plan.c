@@ -188,6 +188,45 @@ static void compare_table(void)
     free(err);
 }
 
+/* The table stays aligned when a cell is wider than the usual 18 columns
+ * ("n/a: outside its fit", "about right (extrap.)"): in every row of the
+ * table, each shape's cell starts where its name starts in the first row,
+ * after two spaces. */
+static void compare_aligned(void)
+{
+    char *out, *err;
+    const char *args[] = { "--compare", "4x128x4,2x192x4,8x96x4", "--micro-batch", "16", "--rate", "100",
+                           "--memory", "64G", NULL };
+    CHECK_INT(0, run(args, &out, &err));
+    CHECK_HAS("n/a: outside its fit", out);
+    CHECK_HAS("about right (extrap.)", out);
+    const char *first = strstr(out, "\nshape (layers x width x heads)");
+    CHECK(first != NULL);
+    if (first) {
+        first++;
+        const char *names[] = { "4x128x4", "2x192x4", "8x96x4" };
+        size_t col[3];
+        for (int k = 0; k < 3; k++) {
+            const char *q = strstr(first, names[k]);
+            col[k] = q ? (size_t)(q - first) : 0;
+        }
+        int rows = 0, bad = 0;
+        for (const char *l = first; *l && *l != '\n'; l += strcspn(l, "\n") + 1) {
+            size_t len = strcspn(l, "\n");
+            int ok = 1;
+            for (int k = 0; k < 3; k++)
+                ok = ok && col[k] >= 2 && col[k] < len && l[col[k] - 1] == ' ' && l[col[k] - 2] == ' ' &&
+                     l[col[k]] != ' ';
+            if (!ok && !bad++) fprintf(stderr, "misaligned row: %.*s\n", (int)len, l);
+            rows++;
+        }
+        CHECK(rows >= 25);
+        CHECK_INT(0, bad);
+    }
+    free(out);
+    free(err);
+}
+
 static void json_output(void)
 {
     char *out, *err;
@@ -973,6 +1012,77 @@ static void gpu_step_parts(void)
     CHECK_NEAR(PLAN_GPU_ATT_S * 18 * 16 * (64 - 20) * 1024.0 * 1025 / 2, tt - tw, 1e-9);
 }
 
+/* --recompute runs each layer's two LayerNorm forwards and its GELU forward
+ * again in the backward. In a bf16 step by part that is the elementwise part
+ * grown by PLAN_GPU_RECOMPUTE_EW (at the H200's rate: GPT-2 at 32 x 1024,
+ * 8.6 ms of elementwise kernels, gains 2.8 ms); the step, the MFU and the run
+ * follow, and the header says so. On the CPU (FLOPs at an MFU) the time stays
+ * and the report says why. */
+static void recompute_time(void)
+{
+    PlanEnv env = { .gpu = 1, .prec = PREC_BF16, .parts = 1, .rate = PLAN_GPU_REF_RATE, .micro_batch = 32 };
+    GptConfig c = { .vocab_size = 50257, .context = 1024 };
+    Err e = { { 0 } };
+    CHECK(plan_parse_shape("12x768x12", &c, &e) == 0 && gpt_config_check(&c, &e) == 0);
+    double t = plan_gpu_step_s(&c, 1024, 32 * 1024, &env);
+    env.recompute = 1;
+    double tr = plan_gpu_step_s(&c, 1024, 32 * 1024, &env);
+    CHECK_NEAR(PLAN_GPU_RECOMPUTE_EW * PLAN_GPU_EW_S * 12 * 768 * 32 * 1024.0, tr - t, 1e-9);
+    CHECK(tr - t > 2.5e-3 && tr - t < 3.2e-3);
+    /* on another GPU scaled like the rest of the elementwise part */
+    env.rate = PLAN_GPU_REF_RATE / 4;
+    double t4r = plan_gpu_step_s(&c, 1024, 32 * 1024, &env);
+    env.recompute = 0;
+    CHECK_NEAR(4 * (tr - t), t4r - plan_gpu_step_s(&c, 1024, 32 * 1024, &env), 1e-9);
+
+    /* the command line: the step, MFU and run follow, the memory shrinks */
+    int rc;
+    const char *a1[] = { "--gpu", "h200", "--preset", "gpt2", "--micro-batch", "32", "--json", NULL };
+    const char *a2[] = { "--gpu", "h200", "--preset", "gpt2", "--micro-batch", "32", "--json", "--recompute", NULL };
+    json_t *r1 = run_json(a1, &rc), *r2 = run_json(a2, &rc);
+    CHECK(r1 && r2);
+    if (r1 && r2) {
+        json_t *s1 = json_array_get(json_object_get(r1, "shapes"), 0), *s2 = json_array_get(json_object_get(r2, "shapes"), 0);
+        double st1 = jnum(s1, "step_seconds"), st2 = jnum(s2, "step_seconds");
+        double rate = jnum(json_object_get(r1, "machine"), "matmul_flops");
+        CHECK_NEAR(PLAN_GPU_RECOMPUTE_EW * PLAN_GPU_EW_S * 12 * 768 * 32 * 1024.0 * PLAN_GPU_REF_RATE / rate, st2 - st1,
+                   1e-6);
+        CHECK_NEAR(jnum(s1, "mfu") * st1 / st2, jnum(s2, "mfu"), 1e-9);
+        CHECK_NEAR(jnum(s2, "steps") * st2, jnum(s2, "run_seconds"), 1e-9);
+        CHECK(jnum(shape0_memory(r2), "total") < jnum(shape0_memory(r1), "total"));
+    }
+    json_decref(r1);
+    json_decref(r2);
+    char *out, *err;
+    const char *a3[] = { "--gpu", "h200", "--preset", "gpt2", "--recompute", NULL };
+    CHECK_INT(0, run(a3, &out, &err));
+    CHECK_HAS("LayerNorm and GELU forwards again", out);
+    free(out);
+    free(err);
+
+    /* the CPU: the same step time, and the report says why */
+    const char *c1[] = { "--preset", "gpt2", "--rate", "100", "--memory", "64G", "--json", NULL };
+    const char *c2[] = { "--preset", "gpt2", "--rate", "100", "--memory", "64G", "--json", "--recompute", NULL };
+    r1 = run_json(c1, &rc), r2 = run_json(c2, &rc);
+    CHECK(r1 && r2);
+    if (r1 && r2)
+        CHECK_NEAR(jnum(json_array_get(json_object_get(r1, "shapes"), 0), "step_seconds"),
+                   jnum(json_array_get(json_object_get(r2, "shapes"), 0), "step_seconds"), 0);
+    json_decref(r1);
+    json_decref(r2);
+    const char *c3[] = { "--preset", "gpt2", "--rate", "100", "--memory", "64G", "--recompute", NULL };
+    CHECK_INT(0, run(c3, &out, &err));
+    CHECK_HAS("--recompute: ", out);
+    CHECK_HAS("the time is not raised", out);
+    free(out);
+    free(err);
+    const char *c4[] = { "--preset", "gpt2", "--rate", "100", "--memory", "64G", NULL };
+    CHECK_INT(0, run(c4, &out, &err));
+    CHECK(!strstr(out, "--recompute"));
+    free(out);
+    free(err);
+}
+
 /* --gpu list, loose names, unknown and ambiguous names, the GPU options' usage. */
 static void gpu_names(void)
 {
@@ -1122,6 +1232,7 @@ int main(void)
     flops_by_hand();
     literature();
     compare_table();
+    compare_aligned();
     json_output();
     data_folder();
     measure();
@@ -1136,6 +1247,7 @@ int main(void)
     gpu_fit();
     gpu_time();
     gpu_step_parts();
+    recompute_time();
     gpu_names();
     scratch_cleanup();
     return check_done("test_plan");
