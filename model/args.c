@@ -675,6 +675,8 @@ static int plan_usage(FILE *f, int code)
           "  --memory BYTES       judge the fit against this much memory (e.g. 16Gi) instead of\n"
           "                       this machine's (default: MemAvailable now)\n"
           "  --recompute          plan for model train --recompute (less activation memory)\n"
+          "  --ranks N --zero 1   memory a rank of mpirun -np N model train --zero 1: AdamW's\n"
+          "                       moments cut into N slices (CPU ranks)\n"
           "  --master-weights on|off   plan for model train --master-weights off (bf16 weights\n"
           "                       alone, 4 bytes a parameter less; a GPU in bf16 only)\n"
           DEVICE_LINES
@@ -744,6 +746,12 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
             a->recompute = 1;
             continue;
         }
+        if (!strcmp(o, "--zero")) {
+            const char *v = i + 1 < argc ? argv[++i] : "";
+            if (strcmp(v, "0") && strcmp(v, "1")) return cli_bad_usage(ARGS_PROG_PLAN, "--zero takes 0 or 1, not '%s'", v);
+            a->zero = !strcmp(v, "1");
+            continue;
+        }
         if (!strcmp(o, "--master-weights")) {
             const char *v = i + 1 < argc ? argv[++i] : "";
             if (strcmp(v, "on") && strcmp(v, "off"))
@@ -811,6 +819,7 @@ int args_parse_plan(int argc, char **argv, PlanOpts *a)
         INT("--context", 1, 1 << 20, a->T)
         INT("--micro-batch", 1, 1 << 16, a->micro)
         INT("--top", 1, 1000, a->top)
+        INT("--ranks", 1, 1 << 20, a->ranks)
         INT("--head-dim", 1, 1 << 12, a->head_dim)
         NUM("--hours", 1e-6, 1e7, a->hours)
         NUM("--rate", 1e-3, 1e9, a->rate)

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "data.h"
+#include "dist.h"
 #include "gpool.h"
 #include "progress.h"
 #include "train.h"
@@ -275,6 +276,18 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
     } else {
         Kern cpu = { .ops = kern_cpu_ops(), .device = KERN_CPU, .prec = PREC_FP32 }; /* sizes only */
         gpt_memory_for(&cpu, k, B, T, GPT_TRAIN | (env->recompute ? GPT_RECOMPUTE : 0), &f->mem);
+        if (env->zero_ranks > 1) { /* the largest slice of the moments, cut as model train --zero 1 cuts them */
+            Dist d = { .size = env->zero_ranks };
+            size_t *lo = malloc(((size_t)d.size + 1) * sizeof *lo), slice = 0;
+            if (!lo) return err_set(e, "out of memory");
+            dist_slices(&d, gpt_n_params(k), lo);
+            for (int r = 0; r < d.size; r++)
+                if (lo[r + 1] - lo[r] > slice) slice = lo[r + 1] - lo[r];
+            free(lo);
+            f->mem.total -= f->mem.adam;
+            f->mem.adam = 2 * sizeof(float) * slice;
+            f->mem.total += f->mem.adam;
+        }
         /* (L,B,NH,T,T) probabilities kept for backward, (B,NH,T,T) one layer's gradients */
         f->att_bytes = 4.0 * ((double)k->n_layer + 1) * B * k->n_head * (double)T * T;
         f->need_bytes = (double)f->mem.total + 2.0 * sizeof(int) * B * T + 4.0 * env->data_windows;
@@ -554,7 +567,7 @@ static int measure_fits(const PlanFacts *facts, size_t n, const PlanEnv *env, Er
 
 void plan_opts_init(PlanOpts *o)
 {
-    *o = (PlanOpts){ .micro = 8, .top = 10, .head_dim = 64, .dev = DEVICE_OPTS_AUTO };
+    *o = (PlanOpts){ .micro = 8, .top = 10, .head_dim = 64, .ranks = 1, .dev = DEVICE_OPTS_AUTO };
 }
 
 /* The GPU of a GPU plan: --gpu's vendor figures, or this machine's GPU
@@ -622,6 +635,9 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
         return err_code(err, 2, "--gpu plans for a GPU: not with --device cpu");
     if (!on_gpu && o->dev.prec == PREC_BF16)
         return err_code(err, 2, "--precision bf16 runs on a GPU only: plan for one with --gpu NAME or --device cuda");
+    if (on_gpu && o->zero)
+        return err_code(err, 2, "--zero 1 shares the optimizer among CPU ranks only for now (model train refuses it "
+                                "on GPUs)");
     if (!on_gpu && o->gpu_memory > 0)
         return err_code(err, 2, "--gpu-memory is for GPU plans (--gpu NAME or --device cuda); --memory is this "
                                 "machine's");
@@ -635,7 +651,7 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
     int data_vocab = 0, meta_context = 0;
     PlanEnv env = { .micro_batch = o->micro, .tokens = o->tokens, .hours = o->hours,
                     .mfu = o->mfu > 0 ? o->mfu : PLAN_CPU_MFU, .recompute = o->recompute,
-                    .no_master = o->no_master };
+                    .no_master = o->no_master, .zero_ranks = o->zero && o->ranks > 1 ? o->ranks : 0 };
     char gpu_name[128] = "", rate_from[160] = "";
     Shards shards = { 0 }; /* --data's training windows, kept for --measure */
     const Shards *windows = NULL;

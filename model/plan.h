@@ -144,6 +144,7 @@ typedef struct PlanEnv {
     unsigned threads;      /* of the sgemm rate and --measure (0: neither ran) */
     int recompute;         /* --recompute: the layout keeps one layer of LayerNorm and GELU outputs */
     int no_master;         /* --master-weights off: bf16 weights alone (a GPU in bf16) */
+    int zero_ranks;        /* --zero 1 --ranks N (CPU): AdamW's moments shared by N ranks; 0: not */
     /* GPU plans: rate is the matrix-product rate in prec, mem_limit the GPU's memory */
     int gpu;               /* 1: the GPU trainer's layout and a GPU's rate */
     KernPrec prec;         /* its working precision */
@@ -303,6 +304,7 @@ typedef struct PlanOpts {
     double gpu_memory;          /* --gpu-memory: bytes of the GPU; 0: its own */
     int recompute;              /* --recompute */
     int no_master;              /* --master-weights off */
+    int ranks, zero;            /* --ranks N (default 1), --zero 0|1: memory a rank under mpirun */
     double tokens, hours;       /* 0: none */
     uint64_t batch;             /* tokens a step; 0: one micro-batch */
     int micro, top, head_dim;   /* micro-batch sequences; shapes listed; budget mode's head size */

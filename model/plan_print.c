@@ -525,6 +525,13 @@ void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n, const PlanE
                     count(b1, sizeof b1, f->tokens), r >= 10 ? 0 : 2, r, count(b5, sizeof b5, f->hours_tokens),
                     f->hours_tokens / f->n_params, r > 1 ? ": a smaller model, or more time" : "");
         }
+        if (env->zero_ranks > 1) {
+            char b5[24];
+            fprintf(out, "  - Memory a rank, with --zero 1 over %d ranks (mpirun -np %d): AdamW's moments %s of\n"
+                         "    %s; the rest every rank holds whole. Ranks on one machine add up.\n",
+                    env->zero_ranks, env->zero_ranks, plan_bytes_str(b1, sizeof b1, (double)f->mem.adam),
+                    plan_bytes_str(b5, sizeof b5, 8.0 * (double)gpt_n_params(&f->cfg)));
+        }
         if (env->gpu) gpu_notes(out, f, env);
         else if (f->fit != FIT_YES)
             fprintf(out, "  - Training memory %s %s.\n", plan_bytes_str(b1, sizeof b1, f->need_bytes),
@@ -731,6 +738,7 @@ char *plan_json(const PlanFacts *facts, size_t n, const PlanEnv *env, const char
     } else {
         json_object_set_new(m, "sgemm_flops", json_real(env->rate));
         if (env->recompute) json_object_set_new(m, "recompute", json_true());
+        if (env->zero_ranks > 1) json_object_set_new(m, "zero_ranks", json_integer(env->zero_ranks));
     }
     if (env->parts && env->recompute)
         json_object_set_new(m, "recompute_elementwise_share", json_real(PLAN_GPU_RECOMPUTE_EW));

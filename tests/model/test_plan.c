@@ -20,6 +20,7 @@
 #include "check.h"
 #include "../../model/args.h"
 #include "../../model/plan.h"
+#include "../../model/dist.h"
 #include "lib/testutil.h"
 #include "tokfile.h"
 
@@ -829,6 +830,39 @@ static void replan(const char *const *base, const char *flags, json_t *fix)
     json_decref(root);
 }
 
+/* --ranks N --zero 1: a rank's AdamW moments are the largest of the slices
+ * model train --zero 1 cuts (dist_slices), the rest is unchanged; said in the
+ * reasons; refused for a GPU. */
+static void zero_ranks(void)
+{
+    GptConfig c = shape(6, 384, 6, 50257, 256);
+    PlanEnv env = { .micro_batch = 8, .rate = 1e11, .mfu = 0.5, .mem_limit = 1e12 };
+    PlanFacts whole, sliced;
+    Err e;
+    CHECK_INT(0, plan_facts(&c, &env, &whole, &e));
+    env.zero_ranks = 3;
+    CHECK_INT(0, plan_facts(&c, &env, &sliced, &e));
+    Dist d = { .size = 3 };
+    size_t lo[4], big = 0;
+    dist_slices(&d, gpt_n_params(&sliced.cfg), lo);
+    for (int r = 0; r < 3; r++)
+        if (lo[r + 1] - lo[r] > big) big = lo[r + 1] - lo[r];
+    CHECK_NEAR(8.0 * (double)big, (double)sliced.mem.adam, 0);
+    CHECK_NEAR((double)whole.mem.adam - (double)sliced.mem.adam, whole.need_bytes - sliced.need_bytes, 0);
+    CHECK_NEAR((double)whole.mem.params, (double)sliced.mem.params, 0);
+    char *out, *err;
+    const char *a[] = { "--preset", "small", "--rate", "100", "--memory", "8G", "--ranks", "4", "--zero", "1", NULL };
+    CHECK_INT(0, run(a, &out, &err));
+    CHECK_HAS("Memory a rank, with --zero 1 over 4 ranks (mpirun -np 4)", out);
+    free(out);
+    free(err);
+    const char *g[] = { "--gpu", "h200", "--ranks", "2", "--zero", "1", NULL };
+    CHECK_INT(2, run(g, &out, &err));
+    CHECK_HAS("--zero 1 shares the optimizer among CPU ranks only", err);
+    free(out);
+    free(err);
+}
+
 /* What does not fit a 24 GB card, why, and what makes it fit. */
 static void gpu_fit(void)
 {
@@ -1245,6 +1279,7 @@ int main(void)
     gpu_memory_parts();
     gpu_heads();
     gpu_fit();
+    zero_ranks();
     gpu_time();
     gpu_step_parts();
     recompute_time();
