@@ -4,6 +4,8 @@
 #   make demo-arpabet  the same on the corpus in ARPAbet, a custom alphabet
 #   make test     build and run every test; last line "N passed, N failed"
 #   make asan     the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz     the fuzzer (tests/fuzz/) under both sanitizers for FUZZ_SECONDS
+#                 (default 60); inputs that fail go to build/fuzz/crashes/
 #   make bench    our programs timed against their peers (bench/)
 #   make deps     install the Debian and npm packages the project needs (as root)
 #   make corpora  build corpora/en.jsonl.gz; make corpora-big: the >= 100 MB set
@@ -71,7 +73,7 @@ DEB_PKGS = build-essential pkg-config zlib1g-dev libxxhash-dev libpcre2-dev libo
 # Node.js and npm (for the corpora and the benchmark peers) count as present when
 # the commands exist: some machines carry a newer Node than Debian's, with its own npm.
 
-.PHONY: all deps test test-cuda asan demo demo-arpabet bench corpora corpora-big clean
+.PHONY: all deps test test-cuda asan fuzz demo demo-arpabet bench corpora corpora-big clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS:%=$(BINDIR)/%)
@@ -148,6 +150,15 @@ $(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstwor
 	  $(if $(call prog_cuda,$(firstword $(subst /, ,$*))),$(CUDA_LIBS)) \
 	  $(if $(filter model,$(firstword $(subst /, ,$*))),$(MPI_LIBS))
 
+# The fuzzer's driver and targets (tests/fuzz/*.c) are one program, which also
+# reads checkpoints, data folders and filter's rules files: model's ckpt.o and
+# data.o, filter's urules.o and heur.o, no more of either.
+FUZZ_SRC = $(wildcard tests/fuzz/*.c)
+FUZZ_OBJ = $(addprefix $(BUILD)/,model/ckpt.o model/data.o filter/urules.o filter/heur.o)
+$(BUILD)/tests/fuzz/test_fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(FUZZ_OBJ) $(LIB_A) $(CUDA_STAMP) | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -Imodel -Ifilter $(FUZZ_SRC) $(FUZZ_OBJ) $(LIB_A) -o $@ $(LDLIBS)
+
 test: all $(TEST_BIN) corpora
 	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
@@ -167,6 +178,15 @@ asan:
 	@$(MAKE) --no-print-directory CUDA=0 BUILD=build/asan BINDIR=build/asan/bin OPT=-O1 \
 	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
 	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' test
+
+# make test runs a short fixed round of the same fuzzer; this one runs for
+# FUZZ_SECONDS, the targets in turn, in make asan's build.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@$(MAKE) --no-print-directory CUDA=0 BUILD=build/asan BINDIR=build/asan/bin OPT=-O1 \
+	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
+	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' build/asan/tests/fuzz/test_fuzz
+	build/asan/tests/fuzz/test_fuzz --seconds $(FUZZ_SECONDS) --crashes build/fuzz/crashes
 
 corpora: corpora/en.jsonl.gz corpora/eval.jsonl.gz corpora/quality-train.jsonl.gz \
          corpora/arpabet.jsonl.gz

@@ -355,9 +355,11 @@ static int load_evals(Decon *r, Err *e)
         if (!in) return -1;
         Doc d;
         int rc;
+        uint64_t n_docs = 0, n_grams = 0;
         while ((rc = doc_next(in, &d, e)) == 1) {
             int bad = decontam_words(d.text, d.text_len, &r->w);
-            for (size_t i = 0; !bad && i + o->gram <= r->w.n; i++)
+            n_docs++;
+            for (size_t i = 0; !bad && i + o->gram <= r->w.n; i++, n_grams++)
                 bad = gram_add(&r->grams, gram_hash(&r->w, i, o->gram), 1ull << s);
             if (bad) {
                 rc = err_set(e, "out of memory");
@@ -369,6 +371,12 @@ static int load_evals(Decon *r, Err *e)
             return -1;
         }
         if (doc_close(in, e)) return -1;
+        if (!n_grams) { /* an empty or wrong file, not a clean corpus: say so */
+            Err w;
+            err_set(&w, "warning: %s: no %u-gram in its %" PRIu64 " documents: it can remove nothing", o->evals[s],
+                    o->gram, n_docs);
+            err_warn(&w);
+        }
     }
     return 0;
 }

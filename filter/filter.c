@@ -611,9 +611,8 @@ int filter_run(const FilterOpts *o, Err *e)
                      secs > 0 ? st->n_bytes / 1e6 / secs : 0.0);
     if (o->stats) {
         FILE *f = o->out && !strcmp(o->out, "-") ? stderr : stdout;
-        if (print_stats(f, &r, &acc, drops, n_kept)) goto oom;
-        if (fflush(f)) {
-            err_set(e, "writing the table: %s", strerror(errno));
+        if (print_stats(f, &r, &acc, drops, n_kept) || fflush(f)) { /* a write error, not memory */
+            err_set(e, "%s: writing the table: %s", f == stdout ? "<stdout>" : "<stderr>", strerror(errno));
             goto done;
         }
     } else {

@@ -130,7 +130,6 @@ int filter_train(const TrainOpts *o, Err *e)
     QTrainOpts to = {.epochs = o->epochs, .lr = o->lr, .l2 = o->l2, .seed = o->seed};
     if (qm_train(&m, &train, &to, e)) goto done;
     double t2 = progress_now();
-    if (qm_save(&m, o->out, e)) goto done;
     QMetrics tr, te;
     if (qm_evaluate(&m, &train, &tr) || (test.n && qm_evaluate(&m, &test, &te))) {
         err_set(e, "out of memory");
@@ -151,9 +150,10 @@ int filter_train(const TrainOpts *o, Err *e)
     }
     printf("time       features %.2f s, training %.2f s (%d epochs)\n", t1 - t0, t2 - t1, o->epochs);
     if (fflush(stdout)) {
-        err_sys(e, "-", "write");
+        err_sys(e, "<stdout>", "write");
         goto done;
     }
+    if (qm_save(&m, o->out, e)) goto done; /* last: a run that fails leaves no model */
     rc = 0;
 done:
     qset_free(&train);

@@ -348,6 +348,21 @@ void out_cleanup_on_signal(void)
     signal(SIGXFSZ, SIG_IGN);
 }
 
+int out_cleanup_add(const char *path)
+{
+    for (int i = 0; i < MAX_OPEN_OUT; i++)
+        if (!open_tmp[i]) {
+            open_tmp[i] = (char *)path;
+            return i;
+        }
+    return -1;
+}
+
+void out_cleanup_drop(int slot)
+{
+    if (slot >= 0 && slot < MAX_OPEN_OUT) open_tmp[slot] = NULL;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -405,6 +420,19 @@ static char *resolve_out(const char *path, int *fd_n, int *exists, struct stat *
     }
     err_set(e, "out of memory");
     return NULL;
+}
+
+/* 1 when the file at tmp is the temporary of another output this process
+ * has open (slot `self` aside; under whatever name), 0 when it is someone
+ * else's, e.g. left by a killed run whose process id was ours. */
+static int is_open_tmp(const char *tmp, int self)
+{
+    struct stat a, b;
+    if (stat(tmp, &a)) return 0;
+    for (int i = 0; i < MAX_OPEN_OUT; i++)
+        if (i != self && open_tmp[i] && !stat(open_tmp[i], &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            return 1;
+    return 0;
 }
 
 static void release(OutFile *o)
@@ -465,18 +493,24 @@ OutFile *out_open(const char *path, Err *e)
             return NULL;
         }
         snprintf(o->tmp, n, "%s.tmp.%ld", o->target, (long)getpid());
-        if ((o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-            err_sys(e, path, "cannot create");
+        /* Known to the signal handler before it exists: a signal between the
+         * open and this would leave it behind. */
+        o->slot = out_cleanup_add(o->tmp);
+        /* O_EXCL: a temporary of ours already there means that this run
+         * writes one file under two names (-o X --rejects ./X); renamed one
+         * after the other, the second would fail late and leave the first. */
+        int same = 0;
+        if ((o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0 && errno == EEXIST &&
+            !(same = is_open_tmp(o->tmp, o->slot)))
+            o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* a dead process's */
+        if (o->fd < 0) {
+            if (same)
+                err_set(e, "%s: the same file as another output of this run (each needs its own)", path);
+            else err_sys(e, path, "cannot create");
             release(o);
             return NULL;
         }
         o->own_fd = o->regular = 1;
-        for (int i = 0; i < MAX_OPEN_OUT; i++)
-            if (!open_tmp[i]) {
-                open_tmp[i] = o->tmp;
-                o->slot = i;
-                break;
-            }
     }
     if (ends_with(path, ".gz")) {
         /* Level 6 and a gzip wrapper, as gzopen(path, "wb6") wrote. */

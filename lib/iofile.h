@@ -81,5 +81,10 @@ int out_copy_file(const char *from, const char *to, Err *e);
  * past `ulimit -f` fails with EFBIG through the error path. A main calls
  * this once, before it writes. */
 void out_cleanup_on_signal(void);
+/* A temporary file that another process writes for us (gnuplot's PNG): removed
+ * on those signals too, until out_cleanup_drop(slot). path is borrowed until
+ * then. The slot, or -1 when the table is full (then nothing is removed). */
+int out_cleanup_add(const char *path);
+void out_cleanup_drop(int slot);
 
 #endif

@@ -136,6 +136,20 @@ static int grow_ids(TokReader *r, size_t count, size_t more, Err *e)
     return 0;
 }
 
+/* 1 when the document that failed at raw_pos, ids[0..count) so far, starts
+ * with TOK_MAGIC: another stream's header read as ids. Only the message of an
+ * error depends on it, so a real document that happens to start with those
+ * bytes is never refused for it. */
+static int at_magic(const TokReader *r, size_t count)
+{
+    unsigned char b[8];
+    size_t n = 0, w = r->h.width;
+    for (size_t i = 0; i < count && n < sizeof b; i++, n += w) memcpy(b + n, &r->ids[i], w);
+    size_t more = sizeof b - n < r->raw_len - r->raw_pos ? sizeof b - n : r->raw_len - r->raw_pos;
+    memcpy(b + n, r->raw + r->raw_pos, more);
+    return n + more == sizeof b && !memcmp(b, TOK_MAGIC, sizeof b);
+}
+
 /* Copies whole ids out of raw[] in bulk, stopping after an end-of-text: the
  * per-id work is one compare for the end and one for the vocabulary (the
  * packer's bench, bench/packer, reads at disk speed through this loop). */
@@ -194,6 +208,10 @@ int tokr_doc(TokReader *r, const uint32_t **ids, size_t *n, Err *e)
         }
         if (k < avail) {
             uint32_t bad = w == 2 ? (uint32_t)(p[2 * k] | (p[2 * k + 1] << 8)) : get_u32(p + 4 * k);
+            if (at_magic(r, count))
+                return err_off(e, r->path, r->off - count * w,
+                               "a second token stream header (streams joined with cat?): give each "
+                               "stream as an input of its own");
             return err_off(e, r->path, r->off, "token id %u is outside the vocabulary of %u", bad,
                            vocab);
         }

@@ -94,6 +94,11 @@ int ckpt_open(CkptFile *c, const char *path, Err *e)
         err_sys(e, path, "cannot stat");
         goto fail;
     }
+    if (!S_ISREG(st.st_mode)) { /* a folder's st_size would pass for a short file */
+        err_set(e, "%s: %s, not a checkpoint", path,
+                S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
+        goto fail;
+    }
     if ((uint64_t)st.st_size < CKPT_HEAD_BYTES || read_all(c->fd, head, CKPT_HEAD_BYTES)) {
         err_off(e, path, 0, "%lld bytes, too short for a checkpoint header", (long long)st.st_size);
         goto fail;

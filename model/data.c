@@ -145,9 +145,11 @@ int data_scan(const char *dir, DataMeta *meta, Shards *train, Shards *val, Err *
     }
     if (meta->tok_fp && meta->tokenizer[0] && data_check_tokenizer(meta->tokenizer, meta->tok_fp, dir, e))
         return -1;
-    /* the headers' vocabularies must agree with each other and with meta.json */
+    /* the headers' vocabularies and end-of-text ids (0: not said) must agree
+     * with each other and with meta.json */
     const char *said_by = meta->vocab_size ? "meta.json" : NULL;
-    char first[4096] = "";
+    const char *eot_by = meta->eot_id >= 0 ? "meta.json" : NULL;
+    char first[4096] = "", first_eot[4096] = "";
     for (int k = 0; k < 2; k++) {
         Shards *s = k ? val : train;
         for (int i = 0; i < s->n; i++) {
@@ -163,7 +165,13 @@ int data_scan(const char *dir, DataMeta *meta, Shards *train, Shards *val, Err *
                 meta->vocab_size = (int)v;
                 snprintf(first, sizeof first, "%s", s->paths[i]);
             }
-            if (meta->eot_id < 0 && eot) meta->eot_id = (int)eot;
+            if (eot && meta->eot_id >= 0 && (int)eot != meta->eot_id)
+                return err_off(e, s->paths[i], 16, "end-of-text id %u, but %s says %d", eot,
+                               eot_by ? eot_by : first_eot, meta->eot_id);
+            if (meta->eot_id < 0 && eot) {
+                meta->eot_id = (int)eot;
+                snprintf(first_eot, sizeof first_eot, "%s", s->paths[i]);
+            }
         }
     }
     return 0;

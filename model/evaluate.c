@@ -121,11 +121,15 @@ static int open_source(const EvalOpts *o, const RunModel *rm, const Tokenizer *t
                                 src->ids.ids[i], V);
         }
         tok_encoder_free(enc);
+        uint64_t n_binary = doc_stats(r)->n_binary;
         if (rc < 0) {
             doc_close(r, e);
             return -1;
         }
         if (doc_close(r, e)) return -1;
+        if (src->ids.len < 2 && n_binary) /* e.g. bpe encode's token stream */
+            return err_set(e, "%s: a binary file (a NUL byte), not documents: give shards (a packer folder "
+                              "or a .bin) or text", o->data);
         if (src->ids.len < 2) return err_set(e, "%s: fewer than two tokens: nothing to predict", o->data);
         src->n_windows = (src->ids.len - 2) / (uint64_t)T + 1;
         return 0;
@@ -292,7 +296,7 @@ int eval_run(const EvalOpts *o, Err *e)
                " tokens, %" PRIu64 " windows of %d)\n", loss, ppl, n_tokens, n_windows, T);
     }
     if (fflush(stdout)) {
-        err_sys(e, "-", "write");
+        err_sys(e, "<stdout>", "write");
         goto done;
     }
     if (src.is_shards)

@@ -14,6 +14,7 @@ typedef struct Plot {
     FILE *g;               /* gnuplot's stdin: write the script here */
     char png[4096], tmp[4160]; /* the PNG and its temporary name (the script's 'set output') */
     struct sigaction old_pipe;
+    int slot;              /* tmp's in lib's removal on SIGINT/SIGTERM (out_cleanup_add) */
 } Plot;
 
 /* Start gnuplot for png; 0, or -1 (no plot: a path gnuplot cannot quote, or no pipe). */

@@ -152,7 +152,7 @@ done:
 /* sample_run's SampleEmit: stdout, flushed a token at a time; arg is the last byte written */
 static int emit_stdout(void *arg, const char *bytes, size_t n, Err *e)
 {
-    if ((n && fwrite(bytes, 1, n, stdout) != n) || fflush(stdout)) return err_sys(e, "-", "write");
+    if ((n && fwrite(bytes, 1, n, stdout) != n) || fflush(stdout)) return err_sys(e, "<stdout>", "write");
     if (n) *(int *)arg = (unsigned char)bytes[n - 1];
     return 0;
 }
@@ -214,7 +214,7 @@ int sample_run(const SampleOpts *o, Err *e)
     code = 0;
     goto done;
 wfail:
-    err_sys(e, "-", "write");
+    err_sys(e, "<stdout>", "write");
 done:
     infer_free(inf);
     idbuf_free(&ids);

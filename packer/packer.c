@@ -336,6 +336,11 @@ static void remove_stale(const char *dir, size_t n_train, size_t n_val, int keep
 /* The tokenizer file, read whole and checked to be a JSON object. */
 static int read_tokenizer(const char *path, Buf *out, Err *e)
 {
+    /* It is read twice (copied here, loaded for its fingerprint): a FIFO or
+     * a pipe (-t <(...)) would block the second time, for ever. */
+    struct stat st;
+    if (!stat(path, &st) && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        return err_set(e, "%s: not a regular file: packer reads the tokenizer twice, so give a file", path);
     InFile *f = in_open(path, 1, e);
     if (!f) return -1;
     int rc = in_slurp(f, out, e);

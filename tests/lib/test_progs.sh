@@ -34,7 +34,7 @@ bad_lines() { # FILE N: a good document, then N lines that are not JSON
 }
 bad_lines "$T/bad25.jsonl" 25
 bad_lines "$T/bad20.jsonl" 20
-printf '{"text":"nothing like the other one at all"}\n' > "$T/eval.jsonl"
+printf '{"text":"nothing like the other one at all, and long enough to hold a thirteen word gram"}\n' > "$T/eval.jsonl"
 last_err() { # WANT: the last command's last stderr line is WANT
     if [ "$(tail -n 1 "$T/err")" = "$1" ]; then ok; else fail "expected the last stderr line '$1', got: $(tail -n 3 "$T/err")"; fi
 }
