@@ -208,7 +208,7 @@ static int train_usage(FILE *f, int code)
           "  --zero 0|1           1: under mpirun, each rank keeps and updates the AdamW\n"
           "                       moments of its slice of the weights only, then the ranks\n"
           "                       share the new weights (ZeRO-1): the moments' memory / N\n"
-          "                       (default 0; CPU ranks)\n"
+          "                       (default 0; CPU or GPU ranks)\n"
           "  --rank-timeout S     under mpirun, a rank that waits more than S seconds for\n"
           "                       the others in a sum stops the run, and rank 0 names the\n"
           "                       ranks that never came (default 900; 0: wait for ever).\n"
@@ -676,7 +676,7 @@ static int plan_usage(FILE *f, int code)
           "                       this machine's (default: MemAvailable now)\n"
           "  --recompute          plan for model train --recompute (less activation memory)\n"
           "  --ranks N --zero 1   memory a rank of mpirun -np N model train --zero 1: AdamW's\n"
-          "                       moments cut into N slices (CPU ranks)\n"
+          "                       moments cut into N slices (CPU or GPU ranks)\n"
           "  --master-weights on|off   plan for model train --master-weights off (bf16 weights\n"
           "                       alone, 4 bytes a parameter less; a GPU in bf16 only)\n"
           DEVICE_LINES

@@ -292,7 +292,7 @@ void dist_share_slices(const Dist *d, float *x, const size_t *lo)
 
 void dist_gather_slices(const Dist *d, const float *mine, float *all, const size_t *lo)
 {
-    if (d->rank == 0) memcpy(all + lo[0], mine, (lo[1] - lo[0]) * sizeof *all);
+    if (d->rank == 0 && mine != all + lo[0]) memcpy(all + lo[0], mine, (lo[1] - lo[0]) * sizeof *all);
 #ifdef GPTKIT_MPI
     if (d->size < 2) return;
     int *displs, *counts = slice_counts(d, lo, &displs);

@@ -55,7 +55,8 @@ void dist_sum_slice(const Dist *d, float *x, const size_t *lo);
 /* Every rank's slice of x into every rank's x (MPI_Allgatherv). */
 void dist_share_slices(const Dist *d, float *x, const size_t *lo);
 /* Every rank's slice (mine: its lo[r+1] - lo[r] elements) into rank 0's all
- * (lo[size] elements; NULL on the other ranks): MPI_Gatherv. */
+ * (lo[size] elements; NULL on the other ranks): MPI_Gatherv. Rank 0's mine
+ * may be its own slice of all. */
 void dist_gather_slices(const Dist *d, const float *mine, float *all, const size_t *lo);
 /* 0 when every rank passed the same v, else the first rank (from 1) whose v
  * differs from rank 0's. */

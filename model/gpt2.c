@@ -594,6 +594,7 @@ void gpt_adamw_apply(Gpt *g, const AdamOpts *o, float lr, float norm)
     a.bc2_sqrt = sqrtf(1.0f - powf(o->beta2, (float)g->adam_step));
     a.round_key = kdrop_mix64(0x726f756e64ull ^ g->adam_step); /* "round": this step's, the same after a resume */
     size_t lo = g->mom_lo;
+    a.first = lo;
     floatX *px = g->params_x == (floatX *)g->params ? NULL : (char *)g->params_x + lo * kern_x_bytes(g->k);
     g->k->ops->adamw(g->k, g->params ? g->params + lo : NULL, px, g->m, g->v, g->grads + lo, &t, &a);
 }

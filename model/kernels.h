@@ -70,6 +70,7 @@ typedef struct AdamArgs {
     float clip_coef;     /* gradients are multiplied by it first (1: no clipping) */
     float bc1, bc2_sqrt; /* bias corrections 1 - beta1^t and sqrt(1 - beta2^t) */
     uint64_t round_key;  /* without master weights: the key of the step's stochastic rounding */
+    size_t first;        /* the index in the whole model of the first weight given (a --zero 1 slice's start) */
 } AdamArgs;
 
 typedef struct Kern Kern;
@@ -152,8 +153,9 @@ typedef struct KernOps {
      * NULL (bf16 without float32 master weights: a GPU only): params_x holds
      * the weights, read and written, each new weight rounded to bf16
      * stochastically with the top 16 bits of kdrop_mix64(a->round_key +
-     * KDROP_GOLDEN (i + 1)), i its index in the flat buffer (the same bits on
-     * a rerun). */
+     * KDROP_GOLDEN (i + 1)), i its index in the whole model (a->first plus its
+     * index in the buffers given): the same bits on a rerun, and whichever
+     * rank updates the weight. */
     void (*adamw)(Kern *k, float *params, floatX *params_x, float *m, float *v, const float *grads,
                   const KTensors *t, const AdamArgs *a);
     /* The backend's matrix-product rate in the working precision, FLOP/s,
@@ -185,6 +187,13 @@ typedef struct KernOps {
     int (*ranks_id)(Kern *k, void *id, Err *e);
     int (*ranks_open)(Kern *k, int rank, int size, const void *id, Err *e);
     double (*ranks_sum)(Kern *k, float *x, size_t n);
+    /* --zero 1: the size ranks own the slices [lo[r], lo[r + 1]) of a buffer.
+     * ranks_sum_slices leaves in this rank's slice of x (floats) the sum over
+     * ranks of that slice (the rest of x undefined); ranks_share_slices sends
+     * each rank's slice of x (elements of elem bytes) to every rank. Both
+     * return seconds as ranks_sum does. */
+    double (*ranks_sum_slices)(Kern *k, float *x, const size_t *lo, int size);
+    double (*ranks_share_slices)(Kern *k, void *x, size_t elem, const size_t *lo, int size);
 } KernOps;
 
 /* Bytes of the identifier of a group of ranks (NCCL's unique id). */

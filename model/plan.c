@@ -247,6 +247,25 @@ double plan_gpu_step_s(const GptConfig *c, int T, double batch_tokens, const Pla
     return mm + scale * (att + ew + cls + adam);
 }
 
+/* --ranks N --zero 1: mem's AdamW moments the largest slice model train
+ * --zero 1 cuts them into (every rank or GPU keeps its own), the total with
+ * them. 0, or -1 with e set. */
+static int zero_slice(const GptConfig *k, const PlanEnv *env, GptMemory *mem, Err *e)
+{
+    if (env->zero_ranks < 2) return 0;
+    Dist d = { .size = env->zero_ranks };
+    size_t *lo = malloc(((size_t)d.size + 1) * sizeof *lo), slice = 0;
+    if (!lo) return err_set(e, "out of memory");
+    dist_slices(&d, gpt_n_params(k), lo);
+    for (int r = 0; r < d.size; r++)
+        if (lo[r + 1] - lo[r] > slice) slice = lo[r + 1] - lo[r];
+    free(lo);
+    mem->total -= mem->adam;
+    mem->adam = 2 * sizeof(float) * slice;
+    mem->total += mem->adam;
+    return 0;
+}
+
 int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
 {
     memset(f, 0, sizeof *f);
@@ -264,6 +283,9 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
         /* the GPU trainer's own arrays: nothing of the host (the shards and the
          * window order stay there), the context and allocator added */
         f->need_bytes = gpu_memory(k, env, B, env->recompute, env->no_master, &f->mem);
+        double whole_adam = (double)f->mem.adam;
+        if (zero_slice(k, env, &f->mem, e)) return -1;
+        f->need_bytes -= whole_adam - (double)f->mem.adam;
         f->master_bytes = env->no_master && env->prec == PREC_BF16 ? 0 : (double)gpt_n_params(k) * sizeof(float);
         f->copy_bytes = (double)f->mem.params - f->master_bytes;
         f->overhead_bytes = env->gpu_overhead;
@@ -276,18 +298,7 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
     } else {
         Kern cpu = { .ops = kern_cpu_ops(), .device = KERN_CPU, .prec = PREC_FP32 }; /* sizes only */
         gpt_memory_for(&cpu, k, B, T, GPT_TRAIN | (env->recompute ? GPT_RECOMPUTE : 0), &f->mem);
-        if (env->zero_ranks > 1) { /* the largest slice of the moments, cut as model train --zero 1 cuts them */
-            Dist d = { .size = env->zero_ranks };
-            size_t *lo = malloc(((size_t)d.size + 1) * sizeof *lo), slice = 0;
-            if (!lo) return err_set(e, "out of memory");
-            dist_slices(&d, gpt_n_params(k), lo);
-            for (int r = 0; r < d.size; r++)
-                if (lo[r + 1] - lo[r] > slice) slice = lo[r + 1] - lo[r];
-            free(lo);
-            f->mem.total -= f->mem.adam;
-            f->mem.adam = 2 * sizeof(float) * slice;
-            f->mem.total += f->mem.adam;
-        }
+        if (zero_slice(k, env, &f->mem, e)) return -1;
         /* (L,B,NH,T,T) probabilities kept for backward, (B,NH,T,T) one layer's gradients */
         f->att_bytes = 4.0 * ((double)k->n_layer + 1) * B * k->n_head * (double)T * T;
         f->need_bytes = (double)f->mem.total + 2.0 * sizeof(int) * B * T + 4.0 * env->data_windows;
@@ -635,9 +646,6 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
         return err_code(err, 2, "--gpu plans for a GPU: not with --device cpu");
     if (!on_gpu && o->dev.prec == PREC_BF16)
         return err_code(err, 2, "--precision bf16 runs on a GPU only: plan for one with --gpu NAME or --device cuda");
-    if (on_gpu && o->zero)
-        return err_code(err, 2, "--zero 1 shares the optimizer among CPU ranks only for now (model train refuses it "
-                                "on GPUs)");
     if (!on_gpu && o->gpu_memory > 0)
         return err_code(err, 2, "--gpu-memory is for GPU plans (--gpu NAME or --device cuda); --memory is this "
                                 "machine's");

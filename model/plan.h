@@ -144,7 +144,7 @@ typedef struct PlanEnv {
     unsigned threads;      /* of the sgemm rate and --measure (0: neither ran) */
     int recompute;         /* --recompute: the layout keeps one layer of LayerNorm and GELU outputs */
     int no_master;         /* --master-weights off: bf16 weights alone (a GPU in bf16) */
-    int zero_ranks;        /* --zero 1 --ranks N (CPU): AdamW's moments shared by N ranks; 0: not */
+    int zero_ranks;        /* --zero 1 --ranks N: AdamW's moments shared by N ranks; 0: not */
     /* GPU plans: rate is the matrix-product rate in prec, mem_limit the GPU's memory */
     int gpu;               /* 1: the GPU trainer's layout and a GPU's rate */
     KernPrec prec;         /* its working precision */

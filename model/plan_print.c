@@ -376,8 +376,11 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
     int bf16 = env->prec == PREC_BF16;
     gpu_where(where, sizeof where, env);
     int alone = bf16 && env->no_master;
-    fprintf(out, "  - GPU memory, the GPU trainer's layout in %s%s (%d bytes a parameter before activations):\n",
-            bf16 ? "bf16" : "fp32", alone ? " with --master-weights off" : "", alone ? 14 : bf16 ? 18 : 16);
+    double per_param = ((double)f->mem.params + (double)f->mem.grads + (double)f->mem.adam) /
+                       (double)gpt_n_params(&f->cfg); /* 14, 18 or 16; less with --zero 1 */
+    fprintf(out, "  - GPU memory, the GPU trainer's layout in %s%s%s (%.3g bytes a parameter before activations):\n",
+            bf16 ? "bf16" : "fp32", alone ? " with --master-weights off" : "",
+            env->zero_ranks > 1 ? ", --zero 1" : "", per_param);
     if (alone)
         fprintf(out, "      bf16 weights %s (no float32 master copy)\n", gib(b1, sizeof b1, f->copy_bytes));
     else if (bf16)
@@ -527,10 +530,12 @@ void plan_print_reasons(FILE *out, const PlanFacts *facts, size_t n, const PlanE
         }
         if (env->zero_ranks > 1) {
             char b5[24];
-            fprintf(out, "  - Memory a rank, with --zero 1 over %d ranks (mpirun -np %d): AdamW's moments %s of\n"
-                         "    %s; the rest every rank holds whole. Ranks on one machine add up.\n",
-                    env->zero_ranks, env->zero_ranks, plan_bytes_str(b1, sizeof b1, (double)f->mem.adam),
-                    plan_bytes_str(b5, sizeof b5, 8.0 * (double)gpt_n_params(&f->cfg)));
+            fprintf(out, "  - Memory a %s, with --zero 1 over %d ranks (mpirun -np %d): AdamW's moments %s of\n"
+                         "    %s; the rest every rank holds whole.%s\n",
+                    env->gpu ? "GPU" : "rank", env->zero_ranks, env->zero_ranks,
+                    plan_bytes_str(b1, sizeof b1, (double)f->mem.adam),
+                    plan_bytes_str(b5, sizeof b5, 8.0 * (double)gpt_n_params(&f->cfg)),
+                    env->gpu ? "" : " Ranks on one machine add up.");
         }
         if (env->gpu) gpu_notes(out, f, env);
         else if (f->fit != FIT_YES)

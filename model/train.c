@@ -173,6 +173,23 @@ static void duration(char *out, size_t n, double s)
 
 /* Checkpoint step r->step into dir (rundir_save), the model's state brought
  * to the host for the writer. */
+/* --zero 1 on GPUs, at a checkpoint: the whole float32 master weights to
+ * every rank (each updated its slice), then every rank's slice of the
+ * moments into rank 0's host copy h of the model; the other ranks' copies
+ * are freed. 0, or 1 with e set. */
+static int zero_pull_gpu(const Dist *d, Kern *k, Gpt *g, const size_t *slo, GptHost *h, Err *e)
+{
+    if (g->params && (void *)g->params != (void *)g->params_x)
+        k->ops->ranks_share_slices(k, g->params, sizeof(float), slo, d->size);
+    if (gpt_host_open(g, h, e)) return 1;
+    gpt_host_pull(g, h);
+    size_t lo = slo[d->rank];
+    dist_gather_slices(d, h->m + lo, h->m, slo);
+    dist_gather_slices(d, h->v + lo, h->v, slo);
+    if (d->rank) gpt_host_close(h);
+    return 0;
+}
+
 static int save_checkpoint(const RunHeader *r, const Gpt *g, const char *dir, Err *e)
 {
     GptHost h;
@@ -470,6 +487,7 @@ int train_run(const TrainOpts *opts, Err *e)
     Dist dist;
     size_t *slo = NULL; /* --zero 1: rank r updates weights [slo[r], slo[r + 1]) */
     float *mfull = NULL; /* --zero 1: rank 0's whole moments, gathered for a checkpoint */
+    GptHost zhost = { 0 }; /* --zero 1 on GPUs: rank 0's host copy of the whole model, for a checkpoint */
     if (dist_init(&dist, e)) return 1;
     dist.timeout = opts->rank_timeout;
     int lead = dist.rank == 0;
@@ -644,10 +662,7 @@ int train_run(const TrainOpts *opts, Err *e)
     kern_describe(&kern, devname, sizeof devname);
     /* memory: host memory on the CPU; on a GPU its own, against what it has free now */
     int flags = GPT_TRAIN | (opts->recompute ? GPT_RECOMPUTE : 0) | (opts->no_master ? GPT_NO_MASTER : 0);
-    if (zero && kern.device != KERN_CPU) {
-        code = err_code(e, 2, "--zero 1 shares the optimizer among CPU ranks only for now (--device cpu)");
-        goto done;
-    }
+    if (opts->zero && gpu_ranks) zero = 1; /* even one rank, so that a run of one checks the whole path */
     if (zero) {
         if (!(slo = malloc(((size_t)dist.size + 1) * sizeof *slo))) {
             code = err_code(e, 1, "out of memory");
@@ -841,10 +856,13 @@ int train_run(const TrainOpts *opts, Err *e)
             loss += g.loss;
         }
         if (stall_step && r.step + 1 == stall_step) sleep(600);
-        /* the step's gradient and loss: the sums over every rank's micro-batches */
+        /* the step's gradient and loss: the sums over every rank's micro-batches.
+         * GPU ranks sum the loss first, over MPI: a rank that is late or gone
+         * is named there, under --rank-timeout, before NCCL waits for it */
         if (gpu_ranks) {
-            reduce_s += kern.ops->ranks_sum(&kern, g.grads, g.n_params);
             loss = dist_sum(&dist, loss);
+            reduce_s += zero ? kern.ops->ranks_sum_slices(&kern, g.grads, slo, dist.size)
+                             : kern.ops->ranks_sum(&kern, g.grads, g.n_params);
         } else if (dist.size > 1) {
             double t_red = progress_now();
             if (zero) dist_sum_slice(&dist, g.grads, slo); /* each rank its slice's sums */
@@ -861,9 +879,13 @@ int train_run(const TrainOpts *opts, Err *e)
             norm = (float)sqrt(dist_sum_ordered(&dist, gpt_grad_norm2_slice(&g)));
             reduce_s += progress_now() - t_red;
             gpt_adamw_apply(&g, &r.o.adam, lr, norm);
-            t_red = progress_now();
-            dist_share_slices(&dist, g.params, slo);
-            reduce_s += progress_now() - t_red;
+            if (gpu_ranks) { /* the weights the forward reads; float32 master weights at a checkpoint */
+                reduce_s += kern.ops->ranks_share_slices(&kern, g.params_x, kern_x_bytes(&kern), slo, dist.size);
+            } else {
+                t_red = progress_now();
+                dist_share_slices(&dist, g.params, slo);
+                reduce_s += progress_now() - t_red;
+            }
         } else {
             norm = gpt_adamw_step(&g, &r.o.adam, lr);
         }
@@ -896,7 +918,9 @@ int train_run(const TrainOpts *opts, Err *e)
             snprintf(vshow, sizeof vshow, "%.4f", vl); /* as the training loss beside it */
         }
         int ckpt_now = r.step % r.o.ckpt_every == 0 || is_last;
-        if (zero && ckpt_now) { /* every rank's slice of the moments to rank 0 */
+        if (zero && ckpt_now && gpu_ranks) {
+            if ((code = zero_pull_gpu(&dist, &kern, &g, slo, &zhost, e))) goto done;
+        } else if (zero && ckpt_now) { /* every rank's slice of the moments to rank 0 */
             size_t n = g.n_params;
             if (lead && !(mfull = malloc(2 * n * sizeof *mfull))) {
                 code = err_code(e, 1, "out of memory for the moments of a checkpoint (%zu parameters)", n);
@@ -915,10 +939,12 @@ int train_run(const TrainOpts *opts, Err *e)
         }
         if (vbuf[0] || is_last) plot(dir, title);
         if (ckpt_now) {
-            int rc = zero ? rundir_save(dir, &r, g.params, mfull, mfull + g.n_params, g.n_params, e)
-                          : save_checkpoint(&r, &g, dir, e);
+            int rc = !zero      ? save_checkpoint(&r, &g, dir, e)
+                     : gpu_ranks ? rundir_save(dir, &r, zhost.params, zhost.m, zhost.v, g.n_params, e)
+                                 : rundir_save(dir, &r, g.params, mfull, mfull + g.n_params, g.n_params, e);
             free(mfull);
             mfull = NULL;
+            gpt_host_close(&zhost);
             if (rc) {
                 code = 1;
                 goto done;
@@ -978,6 +1004,7 @@ int train_run(const TrainOpts *opts, Err *e)
 done:
     progress_end(&pr);
     free(mfull);
+    gpt_host_close(&zhost);
     free(slo);
     if (logf) fclose(logf);
     ckpt_close(&ck);

@@ -79,7 +79,7 @@ static __device__ __forceinline__ bf16 bf16_round_stochastic(float x, uint64_t r
 
 /* params, m, v (n) updated from grads (n); px (n, or NULL) = the new params in
  * X. MASTER false: no params, px (bf16) holds the weights and takes the new
- * ones rounded stochastically (element off + i of the flat buffer's key). */
+ * ones rounded stochastically (weight off + i of the whole model's key). */
 template <typename X, bool MASTER>
 __global__ void adamw_kernel(float *params, X *px, float *m, float *v, const float *grads, size_t n, AdamStep a,
                              uint64_t key, size_t off)
@@ -151,7 +151,7 @@ static void adamw_as(Kern *k, float *params, X *params_x, float *m, float *v, co
                     params + off, params_x ? params_x + off : nullptr, m + off, v + off, grads + off, n, s, 0, 0);
             else if constexpr (sizeof(X) == 2)
                 adamw_kernel<X, false><<<grid, ADAM_BLOCK, 0, cuda_stream(k)>>>(
-                    nullptr, params_x + off, m + off, v + off, grads + off, n, s, a->round_key, off);
+                    nullptr, params_x + off, m + off, v + off, grads + off, n, s, a->round_key, a->first + off);
             else
                 cuda_fail("float32 weights without a master copy", "adamw_as", __FILE__, __LINE__);
             LAUNCH_CHECK("adamw_kernel");

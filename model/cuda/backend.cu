@@ -176,6 +176,8 @@ static const KernOps cuda_ops = {
     .ranks_id = cu_ranks_id,
     .ranks_open = cu_ranks_open,
     .ranks_sum = cu_ranks_sum,
+    .ranks_sum_slices = cu_ranks_sum_slices,
+    .ranks_share_slices = cu_ranks_share_slices,
 #endif
 };
 

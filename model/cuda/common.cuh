@@ -156,6 +156,8 @@ void cu_matmul_free(CudaState *st);
 int cu_ranks_id(Kern *k, void *id, Err *e);
 int cu_ranks_open(Kern *k, int rank, int size, const void *id, Err *e);
 double cu_ranks_sum(Kern *k, float *x, size_t n);
+double cu_ranks_sum_slices(Kern *k, float *x, const size_t *lo, int size);
+double cu_ranks_share_slices(Kern *k, void *x, size_t elem, const size_t *lo, int size);
 #endif
 void cu_ranks_free(CudaState *st);
 double cu_matmul_rate(Kern *k);

@@ -71,18 +71,59 @@ int cu_ranks_open(Kern *k, int rank, int size, const void *id, Err *e)
     return 0;
 }
 
-double cu_ranks_sum(Kern *k, float *x, size_t n)
+/* The collectives' timing: start() once this rank's work before them is
+ * done, so that the time is theirs alone (the wait for a slower rank
+ * included); finish() waits for them and returns the seconds. */
+static Ranks *start(CudaState *st)
 {
-    CudaState *st = cuda_state(k);
+    CUDA_CHECK(cudaStreamSynchronize(st->stream));
+    CUDA_CHECK(cudaEventRecord(st->ranks->t0, st->stream));
+    return st->ranks;
+}
+
+static double finish(CudaState *st)
+{
     Ranks *rk = st->ranks;
-    CUDA_CHECK(cudaStreamSynchronize(st->stream)); /* the time below is the sum's alone */
-    CUDA_CHECK(cudaEventRecord(rk->t0, st->stream));
-    NCCL_CHECK(ncclAllReduce(x, x, n, ncclFloat, ncclSum, rk->comm, st->stream));
     CUDA_CHECK(cudaEventRecord(rk->t1, st->stream));
     CUDA_CHECK(cudaEventSynchronize(rk->t1));
     float ms = 0;
     CUDA_CHECK(cudaEventElapsedTime(&ms, rk->t0, rk->t1));
     return ms / 1e3;
+}
+
+double cu_ranks_sum(Kern *k, float *x, size_t n)
+{
+    CudaState *st = cuda_state(k);
+    Ranks *rk = start(st);
+    NCCL_CHECK(ncclAllReduce(x, x, n, ncclFloat, ncclSum, rk->comm, st->stream));
+    return finish(st);
+}
+
+/* Slices of unequal lengths (dist_slices cuts at multiples of 16), so not
+ * ncclReduceScatter / ncclAllGather, which take equal ones: one Reduce or
+ * Broadcast a slice, rooted at its rank, in one group. */
+double cu_ranks_sum_slices(Kern *k, float *x, const size_t *lo, int size)
+{
+    CudaState *st = cuda_state(k);
+    Ranks *rk = start(st);
+    NCCL_CHECK(ncclGroupStart());
+    for (int r = 0; r < size; r++)
+        NCCL_CHECK(ncclReduce(x + lo[r], x + lo[r], lo[r + 1] - lo[r], ncclFloat, ncclSum, r, rk->comm, st->stream));
+    NCCL_CHECK(ncclGroupEnd());
+    return finish(st);
+}
+
+double cu_ranks_share_slices(Kern *k, void *x, size_t elem, const size_t *lo, int size)
+{
+    CudaState *st = cuda_state(k);
+    Ranks *rk = start(st);
+    char *p = (char *)x;
+    NCCL_CHECK(ncclGroupStart());
+    for (int r = 0; r < size; r++)
+        NCCL_CHECK(ncclBroadcast(p + lo[r] * elem, p + lo[r] * elem, (lo[r + 1] - lo[r]) * elem, ncclUint8, r,
+                                 rk->comm, st->stream));
+    NCCL_CHECK(ncclGroupEnd());
+    return finish(st);
 }
 
 void cu_ranks_free(CudaState *st)

@@ -832,7 +832,7 @@ static void replan(const char *const *base, const char *flags, json_t *fix)
 
 /* --ranks N --zero 1: a rank's AdamW moments are the largest of the slices
  * model train --zero 1 cuts (dist_slices), the rest is unchanged; said in the
- * reasons; refused for a GPU. */
+ * reasons; a GPU plan likewise. */
 static void zero_ranks(void)
 {
     GptConfig c = shape(6, 384, 6, 50257, 256);
@@ -856,9 +856,16 @@ static void zero_ranks(void)
     CHECK_HAS("Memory a rank, with --zero 1 over 4 ranks (mpirun -np 4)", out);
     free(out);
     free(err);
-    const char *g[] = { "--gpu", "h200", "--ranks", "2", "--zero", "1", NULL };
-    CHECK_INT(2, run(g, &out, &err));
-    CHECK_HAS("--zero 1 shares the optimizer among CPU ranks only", err);
+    /* a GPU plan: the same slice a GPU, the need less by the moments not kept */
+    PlanEnv genv = { .micro_batch = 8, .gpu = 1, .prec = PREC_BF16, .rate = 5e14, .mem_limit = 1e12, .parts = 1 };
+    CHECK_INT(0, plan_facts(&c, &genv, &whole, &e));
+    genv.zero_ranks = 3;
+    CHECK_INT(0, plan_facts(&c, &genv, &sliced, &e));
+    CHECK_NEAR(8.0 * (double)big, (double)sliced.mem.adam, 0);
+    CHECK_NEAR((double)whole.mem.adam - (double)sliced.mem.adam, whole.need_bytes - sliced.need_bytes, 0);
+    const char *g[] = { "--gpu", "h200", "--preset", "gpt2-xl", "--ranks", "2", "--zero", "1", NULL };
+    CHECK_INT(0, run(g, &out, &err));
+    CHECK_HAS("Memory a GPU, with --zero 1 over 2 ranks (mpirun -np 2)", out);
     free(out);
     free(err);
 }
