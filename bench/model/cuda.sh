@@ -20,14 +20,18 @@
 # test-cuda sets them; PYTHON an interpreter with PyTorch and CUDA (default
 # python3); STEPS timed steps a run (default 30); SHAPES a subset of
 # "gpt2 gpt2-large 18x1280-64h"; OURS_ARGS extra flags for our gate and timed
-# runs (OURS_ARGS='--lr 9e-4' makes the gate fail); RTOL the gate's limit.
+# runs (OURS_ARGS='--lr 9e-4' makes the gate fail); RTOL the gate's limit;
+# LR_WARMUP N: both sides ramp the lr over the first N steps (model train
+# --warmup N; default 0); GATE_PREC fp32: the gate's runs in float32 on both
+# sides (PyTorch without autocast or TF32) while the timed runs stay bf16;
+# GATE_ONLY=1: the gates alone, nothing timed.
 # DEVICE=cpu checks the bench without a GPU: fp32 both sides, no autocast, no
 # fused AdamW, default shape tiny (2 x 128, 4 heads, context 64, micro-batch 8),
 # and a gate of 1e-4 (another init, OURS_ARGS='--seed 2', stays within 1%
 # over 20 steps there, but not within 1e-4).
 set -euo pipefail
 : "${BUILD:=$PWD/build}" "${BIN:=$PWD/bin}" "${PYTHON:=python3}" "${STEPS:=30}" "${DEVICE:=cuda}"
-: "${OURS_ARGS:=}"
+: "${OURS_ARGS:=}" "${LR_WARMUP:=0}" "${GATE_ONLY:=}"
 GATE=20 WARMUP=2 V=50257
 : "${LR:=1e-4}"
 peer=bench/model/torch_gpu.py
@@ -74,7 +78,7 @@ mfu() {
 
 case $DEVICE in
     cuda)
-        prec=bf16 RTOL=${RTOL:-0.01}
+        prec=bf16 RTOL=${RTOL:-0.01} GATE_PREC=${GATE_PREC:-bf16}
         SHAPES=${SHAPES:-gpt2 gpt2-large 18x1280-64h}
         if ! "$BUILD/tests/model/test_cuda" >"$tmp/check" 2>&1; then
             echo "bench/model/cuda: the kernel test fails; not timing:"; tail -5 "$tmp/check"; exit 1
@@ -84,7 +88,7 @@ case $DEVICE in
             { echo "bench/model/cuda: PYTHON=$PYTHON has no PyTorch with a GPU"; exit 1; }
         ;;
     cpu)
-        prec=fp32 gpu=- RTOL=${RTOL:-1e-4} # float32 both sides: they agree to about 1e-6
+        prec=fp32 gpu=- RTOL=${RTOL:-1e-4} GATE_PREC=fp32 # float32 both sides: they agree to about 1e-6
         SHAPES=${SHAPES:-tiny}
         "$PYTHON" -c 'import torch' || { echo "bench/model/cuda: PYTHON=$PYTHON has no PyTorch"; exit 1; }
         ;;
@@ -110,14 +114,14 @@ for name in $SHAPES; do
     (cd tests/model && "$PYTHON" synth.py "$data" --bytes $((B * T + 1)) 0)
     rm -f "$data/meta.json" "$data/val_000000.bin" # a bare shard: GPT-2's 50257 ids
     ours=("$BIN/model" train --data "$data" --layers "$L" --width "$D" --heads "$H" --context "$T"
-        --micro-batch "$B" --device "$DEVICE" --precision "$prec" --schedule constant --warmup 0)
+        --micro-batch "$B" --device "$DEVICE" --schedule constant --warmup "$LR_WARMUP")
     torch=("$PYTHON" "$peer" --layers "$L" --width "$D" --heads "$H" --context "$T" --micro-batch "$B"
         --vocab "$V" --data "$data/train_000000.bin" --init "$tmp/hf-$name/model.safetensors" --device "$DEVICE"
-        --lr "$LR" --warmup "$WARMUP" --steps "$STEPS")
+        --lr "$LR" --lr-warmup "$LR_WARMUP" --warmup "$WARMUP" --steps "$STEPS")
     # the initial weights: ours after one step at lr 1e-12 (--lr takes no 0).
     # Each weight moves by at most 1e-12, which float32 rounds away for every
     # weight of magnitude above about 1e-5; the zero biases move to +-1e-12.
-    if ! "${ours[@]}" -o "$tmp/init-$name" --steps 1 --lr 1e-12 --quiet 2>"$tmp/err" ||
+    if ! "${ours[@]}" --precision "$GATE_PREC" -o "$tmp/init-$name" --steps 1 --lr 1e-12 --quiet 2>"$tmp/err" ||
         ! "$BIN/model" export "$tmp/init-$name" -o "$tmp/hf-$name" --quiet 2>>"$tmp/err"; then
         skip "our initial run failed: $(head -3 "$tmp/err")" error; continue
     fi
@@ -125,13 +129,14 @@ for name in $SHAPES; do
     # the gate: our first losses, then PyTorch compiled from the same weights
     # compares its own with them and times only when they agree
     # shellcheck disable=SC2086 # OURS_ARGS is a list of flags
-    if ! "${ours[@]}" -o "$tmp/gate-$name" --steps "$GATE" --lr "$LR" --ckpt-every "$GATE" $OURS_ARGS --quiet \
+    if ! "${ours[@]}" --precision "$GATE_PREC" -o "$tmp/gate-$name" --steps "$GATE" --lr "$LR" --ckpt-every "$GATE" \
+        $OURS_ARGS --quiet \
         2>"$tmp/err"; then
         skip "our gate run failed: $(head -3 "$tmp/err")" error; continue
     fi
     rc=0
-    "${torch[@]}" --compile 1 --ours-log "$tmp/gate-$name/log.csv" --gate-steps "$GATE" --rtol "$RTOL" \
-        >"$tmp/compiled" 2>"$tmp/err" || rc=$?
+    "${torch[@]}" --compile 1 --precision "$GATE_PREC" --ours-log "$tmp/gate-$name/log.csv" --gate-steps "$GATE" \
+        --rtol "$RTOL" $([ "$GATE_PREC" = "$prec" ] || echo --gate-only) >"$tmp/compiled" 2>"$tmp/err" || rc=$?
     rm -rf "$tmp/gate-$name"
     if grep -q '^gate ' "$tmp/compiled"; then
         read -r _ verdict at worst _ <<<"$(grep '^gate ' "$tmp/compiled")"
@@ -145,12 +150,23 @@ for name in $SHAPES; do
     elif [ "$rc" != 0 ]; then
         skip "PyTorch compiled failed: $(tail -3 "$tmp/err")" error; rm -rf "$tmp/hf-$name"; continue
     fi
+    if [ -n "$GATE_ONLY" ]; then
+        row - - - - - - - - - - "$gate"; rm -rf "$tmp/hf-$name"; continue
+    fi
+    if [ "$GATE_PREC" != "$prec" ]; then # the gate ran in float32: PyTorch compiled timed on its own
+        rc=0
+        "${torch[@]}" --compile 1 >"$tmp/compiled" 2>"$tmp/err" || rc=$?
+        if [ "$rc" != 0 ]; then
+            skip "PyTorch compiled failed: $(tail -3 "$tmp/err")" "$gate"; rm -rf "$tmp/hf-$name"; continue
+        fi
+    fi
 
     # timed: ours (log.csv's tokens/s after the warm-up steps; the summary's
     # peak GPU memory), then PyTorch eager
     n=$((STEPS + WARMUP))
     # shellcheck disable=SC2086
-    if ! "${ours[@]}" -o "$tmp/time-$name" --steps "$n" --lr "$LR" --ckpt-every "$n" $OURS_ARGS 2>"$tmp/err"; then
+    if ! "${ours[@]}" --precision "$prec" -o "$tmp/time-$name" --steps "$n" --lr "$LR" --ckpt-every "$n" $OURS_ARGS \
+        2>"$tmp/err"; then
         skip "our timed run failed: $(grep -v '^model: plan' "$tmp/err" | head -3)" "$gate"; rm -rf "$tmp/hf-$name"; continue
     fi
     log="$tmp/time-$name/log.csv"
@@ -176,7 +192,8 @@ for name in $SHAPES; do
 done
 
 echo
-echo "tokens/s: median of $STEPS timed steps after $WARMUP warm-up steps (PyTorch compiled: after the gate's $GATE)"
+echo "tokens/s: median of $STEPS timed steps after $WARMUP warm-up steps (PyTorch compiled: after the gate's $GATE"
+echo "  where the gate ran in $prec); the gates: $GATE_PREC, lr $LR$([ "$LR_WARMUP" = 0 ] || echo " warmed up over $LR_WARMUP steps")"
 echo "MFU: model FLOPs (6N + 12LDT a token) per second, as datasheet% / measured%: the datasheet's dense bf16"
 echo "  $spec TFLOP/s for $gpu, and the matrix rate our trainer measured (cuBLASLt on a GPU, sgemm on"
 echo "  the CPU) in its timed run, TFLOP/s:${rates:- -}"

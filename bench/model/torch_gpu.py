@@ -17,6 +17,9 @@ each between torch.cuda.synchronize calls. Prints `key value` lines: gpu,
 gate, tokens_per_s (median of the timed steps), peak_alloc_mb and
 peak_reserved_mb (torch.cuda.max_memory_*, MB of 1e6 bytes, '-' on the CPU).
 
+--precision fp32 on a GPU: no autocast and no TF32 (a float32 reference).
+--lr-warmup N: the first N steps' lr ramps as model train --warmup N ramps it.
+
 --device cpu is the check that runs without a GPU: float32, no autocast, no
 fused AdamW, and eager where this PyTorch has no torch.compile or no SDPA.
 """
@@ -105,12 +108,12 @@ def read_batch(path, B, T):
     return x, y
 
 
-def ours_losses(path, n):
-    """The loss column of our log.csv, steps 1..n."""
+def ours_log(path, n):
+    """The loss and grad_norm columns of our log.csv, steps 1..n."""
     with open(path) as f:
         rows = [r.rstrip("\n").split(",") for r in f]
-    col = rows[0].index("loss")
-    got = [float(r[col]) for r in rows[1:n + 1]]
+    loss, norm = rows[0].index("loss"), rows[0].index("grad_norm")
+    got = [(float(r[loss]), float(r[norm])) for r in rows[1:n + 1]]
     if len(got) < n:
         sys.exit("%s: %d steps, the gate needs %d" % (path, len(got), n))
     return got
@@ -125,15 +128,24 @@ def main():
     ap.add_argument("--init", required=True, help="model export's model.safetensors")
     ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     ap.add_argument("--compile", type=int, default=1)
+    ap.add_argument("--precision", default="bf16", choices=("bf16", "fp32"),
+                    help="bf16: autocast (the GPU default); fp32: no autocast and no TF32")
     ap.add_argument("--lr", type=float, default=6e-4)
+    ap.add_argument("--lr-warmup", type=int, default=0,
+                    help="step s of the first N at lr (s+1)/N, as model train --warmup N (default 0)")
     ap.add_argument("--ours-log", help="our log.csv: gate on its first --gate-steps losses")
     ap.add_argument("--gate-steps", type=int, default=20)
+    ap.add_argument("--gate-only", action="store_true", help="stop after the gate")
     ap.add_argument("--rtol", type=float, default=0.01)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=30)
     a = ap.parse_args()
     L, C, NH, T, B, V = a.layers, a.width, a.heads, a.context, a.micro_batch, a.vocab
     dev, cuda = torch.device(a.device), a.device == "cuda"
+    autocast = cuda and a.precision == "bf16"
+    if cuda and not autocast:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if cuda:
         print("gpu %s" % torch.cuda.get_device_name(dev))
     sdpa = hasattr(F, "scaled_dot_product_attention")
@@ -155,31 +167,40 @@ def main():
             print("note: PyTorch %s has no torch.compile: eager" % torch.__version__, file=sys.stderr)
     x, y = (t.to(dev) for t in read_batch(a.data, B, T))
     params = list(model.parameters())
+    steps_done = [0]
 
     def step():
-        if cuda:
+        if a.lr_warmup and steps_done[0] <= a.lr_warmup:
+            for group in opt.param_groups:
+                group["lr"] = a.lr * min(steps_done[0] + 1, a.lr_warmup) / a.lr_warmup
+        steps_done[0] += 1
+        if autocast:
             with torch.autocast("cuda", dtype=torch.bfloat16):
                 loss = run(x, y)
         else:
             loss = run(x, y)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return loss
+        return loss, norm
 
     if a.ours_log:
-        want = ours_losses(a.ours_log, a.gate_steps)
-        got = [step().item() for _ in range(a.gate_steps)]
-        rel = [abs(o - t) / abs(t) for o, t in zip(want, got)]
+        want = ours_log(a.ours_log, a.gate_steps)
+        got = [tuple(v.item() for v in step()) for _ in range(a.gate_steps)]
+        rel = [abs(o[0] - t[0]) / abs(t[0]) for o, t in zip(want, got)]
         worst = max(range(len(rel)), key=rel.__getitem__)
         ok = rel[worst] <= a.rtol
-        print("gate %s %d %.6g %.9g %.9g" % ("ok" if ok else "FAIL", worst + 1, rel[worst], want[worst], got[worst]))
-        print("losses %4s %11s %11s %9s" % ("step", "ours", "torch", "relative"))
+        print("gate %s %d %.6g %.9g %.9g" % ("ok" if ok else "FAIL", worst + 1, rel[worst], want[worst][0],
+                                            got[worst][0]))
+        print("losses %4s %11s %11s %9s %11s %11s" % ("step", "ours", "torch", "relative", "norm ours", "norm torch"))
         for s, (o, t, r) in enumerate(zip(want, got, rel)):
-            print("losses %4d %11.6f %11.6f %9.2e%s" % (s + 1, o, t, r, "  over" if r > a.rtol else ""))
+            print("losses %4d %11.6f %11.6f %9.2e %11.5g %11.5g%s" % (s + 1, o[0], t[0], r, o[1], t[1],
+                                                                     "  over" if r > a.rtol else ""))
         if not ok:
             return 3
+        if a.gate_only:
+            return 0
 
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     for _ in range(a.warmup):
