@@ -19,7 +19,8 @@
 # Run from the repository root on a machine with a GPU: BIN and BUILD as make
 # test-cuda sets them; PYTHON an interpreter with PyTorch and CUDA (default
 # python3); STEPS timed steps a run (default 30); SHAPES a subset of
-# "gpt2 gpt2-large 18x1280-64h"; OURS_ARGS extra flags for our gate and timed
+# "gpt2 gpt2-large 18x1280-64h", or shapes written LxDxH-bB-tT (layers,
+# width, heads, micro-batch, context: 36x1280x20-b4-t256); OURS_ARGS extra flags for our gate and timed
 # runs (OURS_ARGS='--lr 9e-4' makes the gate fail); RTOL the gate's limit;
 # LR_WARMUP N: both sides ramp the lr over the first N steps (model train
 # --warmup N; default 0); GATE_PREC fp32: the gate's runs in float32 on both
@@ -45,7 +46,9 @@ shape() {
         gpt2-large) echo 36 1280 20 16 1024 ;;
         18x1280-64h) echo 18 1280 64 16 1024 ;;
         tiny) echo 2 128 4 8 64 ;;
-        *) return 1 ;;
+        *) # LxDxH-bB-tT, e.g. 36x1280x20-b4-t256
+            [[ $1 =~ ^([0-9]+)x([0-9]+)x([0-9]+)-b([0-9]+)-t([0-9]+)$ ]] || return 1
+            echo "${BASH_REMATCH[@]:1}" ;;
     esac
 }
 # dense bf16 tensor-core TFLOP/s from NVIDIA's datasheets (half the sparse
@@ -95,7 +98,7 @@ case $DEVICE in
     *) echo "bench/model/cuda: DEVICE is cuda or cpu, not '$DEVICE'" >&2; exit 2 ;;
 esac
 for name in $SHAPES; do
-    shape "$name" >/dev/null || { echo "bench/model/cuda: unknown shape '$name' (gpt2 gpt2-large 18x1280-64h tiny)" >&2; exit 2; }
+    shape "$name" >/dev/null || { echo "bench/model/cuda: unknown shape '$name' (gpt2 gpt2-large 18x1280-64h tiny, or LxDxH-bB-tT)" >&2; exit 2; }
 done
 spec=$(spec_tflops "$gpu")
 echo "device $DEVICE ($gpu), $prec, PyTorch $("$PYTHON" -c 'import torch; print(torch.__version__)'); datasheet bf16 rate: $spec TFLOP/s"
