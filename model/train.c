@@ -663,6 +663,9 @@ int train_run(const TrainOpts *opts, Err *e)
     /* memory: host memory on the CPU; on a GPU its own, against what it has free now */
     int flags = GPT_TRAIN | (opts->recompute ? GPT_RECOMPUTE : 0) | (opts->no_master ? GPT_NO_MASTER : 0);
     if (opts->zero && gpu_ranks) zero = 1; /* even one rank, so that a run of one checks the whole path */
+    if (opts->zero && !zero && !pr.quiet)
+        fprintf(stderr, "model: --zero 1 shares AdamW's moments among ranks (mpirun -np N); one process keeps "
+                        "them whole\n");
     if (zero) {
         if (!(slo = malloc(((size_t)dist.size + 1) * sizeof *slo))) {
             code = err_code(e, 1, "out of memory");

@@ -67,6 +67,9 @@ for np in 2 4; do
     r=$(close "$T/lz" "$T/l1" 1e-5) && ok || fail "--zero 1, $np ranks against one process: $r"
     echo "test_mpi.sh: --zero 1, $np ranks against one process: $r"
 done
+# one process: --zero 1 changes nothing, and says so
+expect_rc 0 "$M" train $S -o "$T/z1" --zero 1 --progress
+expect_err "one process keeps them whole"
 cp -r "$T/z2" "$T/xz"; cp -r "$T/one0" "$T/yz"
 expect_rc 0 "$M" train --resume "$T/xz" --steps 30 -j 1 --quiet
 expect_rc 0 $MPI -np 2 "$M" train --resume "$T/yz" --steps 30 -j 1 --quiet --zero 1
