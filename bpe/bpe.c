@@ -598,7 +598,7 @@ int bpe_info(const BpeInfoOpts *o, Err *e)
     printf("vocab size:    %u ids (%u tokens: %u single bytes, %u longer, %u special)\n", t->n_vocab,
            n_tokens, n_single, n_tokens - n_single - t->n_specials, t->n_specials);
     printf("merges:        %u%s\n", t->n_merges,
-           t->rank_by_bytes ? " (rank file: pairs merge by the rank of their bytes, as tiktoken)" : "");
+           t->rank_by_bytes ? " (implied by the ranks: pairs merge by the rank of their bytes, as tiktoken)" : "");
     printf("longest token: %u bytes", max_len);
     if (n_longest) {
         size_t len;
@@ -652,7 +652,7 @@ int bpe_info(const BpeInfoOpts *o, Err *e)
     }
 flush:
     if (fflush(stdout) || ferror(stdout)) {
-        err_sys(e, "-", "write");
+        err_sys(e, "<stdout>", "write");
         goto done;
     }
     rc = 0;
@@ -669,6 +669,7 @@ int bpe_convert(const BpeSource *src, const char *out, CommonOpts common, Err *e
 {
     Progress p;
     progress_start(&p, "bpe", common.progress, 0);
+    if (out_check(out, e)) return -1;
     Tokenizer *t = bpe_load(src, e);
     if (!t) return -1;
     int rc = tok_save_json(t, out, e);

@@ -273,6 +273,12 @@ static int cmd_train(int argc, char **argv)
             if (!p) return BAD("--pattern-regex: %s", re.msg);
             pretok_free(p);
             o.regex = argv[i];
+            if (!*o.regex) { /* it compiles, and trained without a word (issue 13) */
+                Err w;
+                err_set(&w, "warning: --pattern-regex '' matches no text: each document is then one piece, "
+                            "and merges cross words and spaces (GPT-2's split is --pattern gpt2, the default)");
+                err_warn(&w);
+            }
         } else if (!strcmp(a, "--classes") && i + 1 < argc) o.classes = argv[++i];
         else if (!strcmp(a, "--hf-compat")) o.hf_compat = 1;
         else if (a[0] == '-' && a[1]) return BAD("train: unknown option '%s'", a);

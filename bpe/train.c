@@ -17,6 +17,7 @@
 
 #include "classes.h"
 #include "hash.h"
+#include "iofile.h"
 #include "progress.h"
 #include "tokenizer.h"
 
@@ -557,6 +558,7 @@ oom:
  * --hf-compat: specials, then the bytes seen; else bytes, merges, specials). */
 int bpe_train(const BpeTrainOpts *o, Err *e)
 {
+    if (out_check(o->out, e)) return -1; /* the file is written at the end: refused now, not then */
     Progress p;
     progress_start(&p, "bpe", o->common.progress, 0);
     unsigned threads = o->common.threads ? o->common.threads : cli_cores();

@@ -548,6 +548,8 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
                  Err *e)
 {
     memset(c, 0, sizeof *c);
+    /* the outputs open after the first pass: what they would refuse, refused now */
+    if (out_check(o->out, e) || out_check(o->rejects, e) || out_check(o->removed, e)) return -1;
     if (!(c->touched = calloc(o->n_evals ? o->n_evals : 1, sizeof *c->touched)))
         return err_set(e, "out of memory");
     Decon r = { .o = o };

@@ -530,6 +530,7 @@ static VerifyMode header_verify(const char *params, double *threshold, unsigned 
 int dedup_cluster(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *cnt, Err *e)
 {
     memset(cnt, 0, sizeof *cnt);
+    if (out_check(o->out, e)) return -1; /* now, not after reading every sig line */
     static const char *const stdin_only[] = { "-" };
     if (!n) {
         paths = stdin_only;
@@ -809,6 +810,7 @@ static const char *base_name(const char *name, size_t len, size_t *base_len)
 int dedup_apply(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e)
 {
     memset(c, 0, sizeof *c);
+    if (out_check(o->out, e) || out_check(o->rejects, e)) return -1; /* before the drop list is read */
     /* shards: the names given; files: the files they stand for (shard_key),
      * file_of[name's index] its file's. The map and the list go by file. */
     Names shards = { 0 }, files = { 0 };

@@ -103,6 +103,7 @@ int filter_train(const TrainOpts *o, Err *e)
     double t0 = progress_now();
     uint64_t ordinal = 0;
     int given_test = o->test_pos[0] || o->test_neg[0];
+    if (out_check(o->out, e)) return -1; /* the model is saved last: refused now, not after the work */
     if (read_set(o, o->pos, 1, &train, given_test ? NULL : &test, o->holdout, &ordinal, e) ||
         read_set(o, o->neg, 0, &train, given_test ? NULL : &test, o->holdout, &ordinal, e))
         goto done;

@@ -525,6 +525,27 @@ OutFile *out_open(const char *path, Err *e)
     return o;
 }
 
+int out_check(const char *path, Err *e)
+{
+    if (!path || !strcmp(path, "-")) return 0;
+    int fd_n, exists;
+    struct stat st;
+    char *target = resolve_out(path, &fd_n, &exists, &st, e);
+    if (!target) return -1;
+    int rc = 0;
+    if (fd_n < 0 && exists && S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        rc = err_sys(e, path, "cannot open");
+    } else if (fd_n < 0 && (!exists || S_ISREG(st.st_mode))) {
+        /* the temporary file goes next to the target: its folder must take it */
+        char *slash = strrchr(target, '/');
+        if (slash) *(slash == target ? slash + 1 : slash) = 0;
+        if (access(slash ? target : ".", W_OK | X_OK)) rc = err_sys(e, path, "cannot create");
+    }
+    free(target);
+    return rc;
+}
+
 int out_write_all(int fd, const void *buf, size_t n)
 {
     const char *p = buf;

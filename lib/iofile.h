@@ -58,6 +58,11 @@ uint64_t in_bytes(const InFile *f);     /* uncompressed bytes handed out so far 
  * to nothing yet) is followed: the file it names is the one replaced, through
  * a temporary next to it, and the link stays. */
 OutFile *out_open(const char *path, Err *e);
+/* What out_open(path) would refuse, found before a run does its work (a
+ * program that writes its output only at the end): a folder, or a folder
+ * above that is missing or not writable. Opens nothing; a device, a FIFO or a
+ * descriptor's name passes. 0 ok, -1 with out_open's message. */
+int out_check(const char *path, Err *e);
 int out_write(OutFile *o, const void *p, size_t n, Err *e);
 /* Overwrite n bytes at off_bytes of what has been written so far (a header
  * whose count is known only at the end). Only in the temporary file of a

@@ -26,10 +26,20 @@ static int cmp_ent(const void *x, const void *y)
     return b->from_added - a->from_added; /* the added_tokens entry first */
 }
 
+/* tok_set_regex, its error (a pattern that does not compile) said with the
+ * file and the entry, where: "pre_tokenizer" or "pre_tokenizer.pretokenizers[0]". */
+static int set_regex(Tokenizer *t, const char *re, const char *path, const char *where, Err *e)
+{
+    if (!tok_set_regex(t, re, e)) return 0;
+    Err inner = *e;
+    return err_set(e, "%s: %s.pattern: %s", err_name(path), where, inner.msg);
+}
+
 /* The pattern of a pre_tokenizer we can mirror: ByteLevel (its own GPT-2
  * regex unless use_regex is false), a Split on a regex with behavior Isolated,
- * or a Sequence of a Split and a ByteLevel without regex. */
-static int parse_pretok(Tokenizer *t, json_t *pt, const char *path, Err *e)
+ * or a Sequence of a Split and a ByteLevel without regex. where: its place
+ * in the file, for messages. */
+static int parse_pretok(Tokenizer *t, json_t *pt, const char *path, const char *where, Err *e)
 {
     if (!pt || json_is_null(pt)) return tok_set_regex(t, NULL, e);
     const char *type = json_string_value(json_object_get(pt, "type"));
@@ -37,7 +47,7 @@ static int parse_pretok(Tokenizer *t, json_t *pt, const char *path, Err *e)
     if (!strcmp(type, "ByteLevel")) {
         t->add_prefix_space = json_is_true(json_object_get(pt, "add_prefix_space"));
         json_t *ur = json_object_get(pt, "use_regex");
-        return tok_set_regex(t, (ur && json_is_false(ur)) ? NULL : pretok_builtin("gpt2"), e);
+        return set_regex(t, (ur && json_is_false(ur)) ? NULL : pretok_builtin("gpt2"), path, where, e);
     }
     if (!strcmp(type, "Split")) {
         const char *beh = json_string_value(json_object_get(pt, "behavior"));
@@ -47,12 +57,12 @@ static int parse_pretok(Tokenizer *t, json_t *pt, const char *path, Err *e)
         if (!beh || strcmp(beh, "Isolated") || json_is_true(json_object_get(pt, "invert")))
             return err_set(e, "%s: pre_tokenizer Split: only behavior \"Isolated\" without invert is supported",
                            err_name(path));
-        if (re) return tok_set_regex(t, re, e);
+        if (re) return set_regex(t, re, path, where, e);
         if (lit) { /* a literal: quote it for PCRE2 */
             Buf q = { 0 };
             int rc = buf_append(&q, "\\Q", 2) || buf_append(&q, lit, strlen(lit)) ||
                      buf_append(&q, "\\E", 3);
-            rc = rc ? err_set(e, "out of memory") : tok_set_regex(t, q.data, e);
+            rc = rc ? err_set(e, "out of memory") : set_regex(t, q.data, path, where, e);
             buf_free(&q);
             return rc;
         }
@@ -78,7 +88,9 @@ static int parse_pretok(Tokenizer *t, json_t *pt, const char *path, Err *e)
                     have_split = 1;
                 }
             } else if (ty && !strcmp(ty, "Split") && !have_split) {
-                if (parse_pretok(t, p, path, e)) return -1;
+                char at[64];
+                snprintf(at, sizeof at, "pre_tokenizer.pretokenizers[%zu]", i);
+                if (parse_pretok(t, p, path, at, e)) return -1;
                 have_split = 1;
             } else {
                 return err_set(e, "%s: pre_tokenizer.pretokenizers[%zu]: \"%s\" is not supported "
@@ -234,7 +246,7 @@ Tokenizer *tok_load_json(const char *path, Err *e)
             (TokPair){ (uint32_t)json_integer_value(ja), (uint32_t)json_integer_value(jb) };
     }
     t->ignore_merges = t_ignore_merges;
-    if (parse_pretok(t, json_object_get(root, "pre_tokenizer"), path, e)) goto fail;
+    if (parse_pretok(t, json_object_get(root, "pre_tokenizer"), path, "pre_tokenizer", e)) goto fail;
     if (tok_finish(t, e)) {
         Err inner = *e;
         err_set(e, "%s: %s", err_name(path), inner.msg);
@@ -267,6 +279,21 @@ static json_t *token_key(const Tokenizer *t, uint32_t id, Buf *tmp)
     return json_stringn(tmp->data, tmp->len);
 }
 
+/* 1 when special id's text is also the byte-level key of a normal token (an
+ * added token "mill" beside the vocabulary's "mill" under another id). The
+ * vocab object holds a key once: written twice, the special's id replaced the
+ * token's, and the file no longer loaded. So the key keeps the normal token's
+ * id and the special is in added_tokens only, which tok_load_json reads back
+ * as it was. (HF's tokenizers gives such an added token the vocab's id, with
+ * a warning, as it does reading the file this came from.) */
+static int special_key_taken(const Tokenizer *t, uint32_t id, Buf *tmp)
+{
+    size_t len;
+    const char *p = tok_bytes(t, id, &len);
+    tmp->len = 0;
+    return !tok_from_bytelevel(p, len, tmp) && tmp->len && tok_lookup(t, tmp->data, tmp->len) >= 0;
+}
+
 int tok_save_json(Tokenizer *t, const char *path, Err *e)
 {
     if (tok_recover_merges(t, e)) return -1;
@@ -276,7 +303,7 @@ int tok_save_json(Tokenizer *t, const char *path, Err *e)
            *added = json_array();
     if (!root || !vocab || !merges || !added) goto oom;
     for (uint32_t id = 0; id < t->n_vocab; id++) {
-        if (t->kind[id] == TOK_NONE) continue;
+        if (t->kind[id] == TOK_NONE || (t->kind[id] == TOK_SPECIAL && special_key_taken(t, id, &tmp))) continue;
         json_t *k = token_key(t, id, &tmp);
         if (!k || json_object_set_new(vocab, json_string_value(k), json_integer(id))) {
             json_decref(k);
@@ -308,10 +335,18 @@ int tok_save_json(Tokenizer *t, const char *path, Err *e)
                               "normalized", 0, "special", 1);
         if (!o || json_array_append_new(added, o)) goto oom;
     }
+    /* add_prefix_space: a ByteLevel of its own, as the loader reads it. In a
+     * Sequence after a Split, HF would add the space to every piece. */
+    int bl_regex = t->add_prefix_space && t->regex && !strcmp(t->regex, pretok_builtin("gpt2"));
+    if (t->add_prefix_space && t->regex && !bl_regex) {
+        rc = err_set(e, "%s: cannot write add_prefix_space with a pattern other than GPT-2's: HF's ByteLevel "
+                        "adds the space to every piece a Split makes", err_name(path));
+        goto done;
+    }
     json_t *bl = json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space",
-                           t->add_prefix_space, "trim_offsets", 1, "use_regex", 0);
+                           t->add_prefix_space, "trim_offsets", 1, "use_regex", bl_regex);
     json_t *pre;
-    if (t->regex)
+    if (t->regex && !bl_regex)
         pre = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, o]}", "type", "Sequence", "pretokenizers",
                         "type", "Split", "pattern", "Regex", t->regex, "behavior", "Isolated",
                         "invert", 0, bl);

@@ -21,7 +21,9 @@ static int b64_value(unsigned char c)
     return -1;
 }
 
-/* Standard base64 with padding; -1 when malformed. */
+/* Standard base64 with padding; -1 when malformed, -2 when the bits the
+ * padding leaves over are not zero: "IR==" decodes as "IQ==" does, and one
+ * token under two spellings is how a duplicate would slip past a text check. */
 static int b64_decode(const char *s, size_t n, Buf *out)
 {
     if (n % 4) return -1;
@@ -36,6 +38,7 @@ static int b64_decode(const char *s, size_t n, Buf *out)
             }
         }
         uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        if (pad && (w & (pad == 1 ? 0xffu : 0xffffu))) return -2;
         char b[3] = { (char)(w >> 16), (char)(w >> 8), (char)w };
         if (buf_append(out, b, 3 - pad)) return -1;
     }
@@ -65,6 +68,8 @@ static int cmp_rank(const void *x, const void *y)
     const RankLine *a = x, *b = y;
     return a->rank < b->rank ? -1 : a->rank > b->rank;
 }
+
+static int recover(Tokenizer *t, uint32_t *bad);
 
 typedef struct SpecialDef {
     const char *text;
@@ -114,8 +119,10 @@ Tokenizer *tok_load_tiktoken(const char *path, const char *pattern_name, Err *e)
             goto fail;
         }
         size_t before = raw.len;
-        if (b64_decode(line, (size_t)(sp_at - line), &raw) || raw.len == before) {
-            err_at(e, path, lineno, "'%.*s' is not base64 of a non-empty token",
+        int b64 = b64_decode(line, (size_t)(sp_at - line), &raw);
+        if (b64 || raw.len == before) {
+            err_at(e, path, lineno, b64 == -2 ? "'%.*s' is not canonical base64: its padding bits are not zero"
+                                              : "'%.*s' is not base64 of a non-empty token",
                    (int)(sp_at - line > 60 ? 60 : sp_at - line), line);
             goto fail;
         }
@@ -138,16 +145,19 @@ Tokenizer *tok_load_tiktoken(const char *path, const char *pattern_name, Err *e)
     qsort(lines, n_lines, sizeof *lines, cmp_rank);
     if (!(t = tok_alloc(e))) goto fail;
     t->rank_by_bytes = 1;
+    size_t gap = 0; /* the first line whose rank does not follow the one before; 0: none */
     for (size_t i = 0; i < n_lines; i++) {
         if (i && lines[i].rank == lines[i - 1].rank) {
             err_at(e, path, lines[i].lineno, "rank %llu appears twice (also line %llu)",
                    (unsigned long long)lines[i].rank, (unsigned long long)lines[i - 1].lineno);
             goto fail;
         }
+        if (!gap && lines[i].rank != (i ? lines[i - 1].rank + 1 : 0)) gap = i + 1;
         if (tok_set_token(t, (uint32_t)lines[i].rank, raw.data + lines[i].off, lines[i].len,
                           TOK_NORMAL, e))
             goto fail;
     }
+    uint32_t n_ranks = t->n_vocab;
     for (const SpecialDef *s = sp; s->text; s++) {
         if (s->id < t->n_vocab) {
             err_set(e, "%s: has ranks up to %u, past the %s special token %s (%u): wrong pattern name?",
@@ -158,12 +168,60 @@ Tokenizer *tok_load_tiktoken(const char *path, const char *pattern_name, Err *e)
             tok_add_special_id(t, s->id, e))
             goto fail;
     }
-    for (int b = 0; b < 256; b++)
-        if (t->byte_id[b] < 0) {
-            err_set(e, "%s: no token for the byte 0x%02x (a rank file holds all 256)", err_name(path), b);
+    /* tiktoken's files number their ranks 0, 1, 2...: a hole is a lost line
+     * (checked after the specials: p50k's hole is where its special goes,
+     * and the wrong pattern is the better thing to say there). */
+    if (gap) {
+        const RankLine *g = &lines[gap - 1];
+        unsigned long long from = gap > 1 ? lines[gap - 2].rank + 1 : 0, to = g->rank - 1;
+        if (from == to)
+            err_at(e, path, g->lineno, "rank %llu, but no line has rank %llu: ranks run 0, 1, 2... (a line lost?)",
+                   (unsigned long long)g->rank, from);
+        else
+            err_at(e, path, g->lineno, "rank %llu, but no line has ranks %llu to %llu: ranks run 0, 1, 2... "
+                   "(lines lost?)", (unsigned long long)g->rank, from, to);
+        goto fail;
+    }
+    if (tok_set_regex(t, pretok_builtin(name), e) || tok_finish(t, e)) goto fail;
+    /* One token, one rank: the bytes table (tok_finish) keeps the lower of
+     * two ranks, so the higher could never be emitted. */
+    for (uint32_t id = 0; id < n_ranks; id++) {
+        size_t n_bytes;
+        const char *p = tok_bytes(t, id, &n_bytes);
+        int64_t first = tok_lookup(t, p, n_bytes);
+        if (first != (int64_t)id) {
+            err_at(e, path, lines[id].lineno, "rank %u is the same token as rank %lld (line %llu)", id,
+                   (long long)first, (unsigned long long)lines[first].lineno);
             goto fail;
         }
-    if (tok_set_regex(t, pretok_builtin(name), e) || tok_finish(t, e)) goto fail;
+    }
+    for (int b = 0; b < 256; b++)
+        if (t->byte_id[b] < 0) {
+            err_set(e, "%s: no token for the byte 0x%02x in its %u ranks (a rank file holds all 256 bytes: "
+                       "a file cut short?)", err_name(path), b, n_ranks);
+            goto fail;
+        }
+    /* Each longer token must be the merge of two of lower rank, or BPE can
+     * never make it; found now, while the line can be named. */
+    uint32_t bad;
+    if ((rc = recover(t, &bad)) == -1) {
+        err_at(e, path, lines[bad].lineno, "rank %u cannot be made from two lower-ranked tokens, so BPE "
+               "never reaches it (a line before it lost or changed?)", bad);
+        goto fail;
+    }
+    if (rc) {
+        err_set(e, "%s: out of memory", err_name(path));
+        goto fail;
+    }
+    /* cl100k and o200k leave one id free before their first special; more
+     * than that is a file cut short (head -n), which loads but wastes ids. */
+    if (sp[0].id - n_ranks > 1) {
+        Err w;
+        err_set(&w, "warning: %s: ranks end at %u, but %s's %s is id %u: ids %u to %u hold no token "
+                    "(a file cut short?)", err_name(path), n_ranks - 1, name, sp[0].text, sp[0].id, n_ranks,
+                sp[0].id - 1);
+        err_warn(&w);
+    }
     in_close(in);
     free(lines);
     buf_free(&raw);
@@ -177,14 +235,15 @@ fail:
 }
 
 /* Derive merges: BPE on each token's bytes with tiktoken's rule, allowing only
- * lower ranks, ends at two parts (tiktoken's recover_merges). */
-int tok_recover_merges(Tokenizer *t, Err *e)
+ * lower ranks, ends at two parts (tiktoken's recover_merges). 0; -1 when a
+ * token does not come to two parts (*bad is its id); -2 out of memory. */
+static int recover(Tokenizer *t, uint32_t *bad)
 {
     if (t->merges) return 0;
     TokPair *m = malloc((size_t)t->n_vocab * sizeof *m);
     uint32_t *parts = NULL;
     size_t cap = 0, n_m = 0;
-    if (!m) return err_set(e, "out of memory");
+    if (!m) return -2;
     for (uint32_t id = 0; id < t->n_vocab; id++) {
         size_t len;
         const char *p = tok_bytes(t, id, &len);
@@ -192,7 +251,11 @@ int tok_recover_merges(Tokenizer *t, Err *e)
         if (len > cap) {
             cap = 2 * len;
             uint32_t *q = realloc(parts, cap * sizeof *q);
-            if (!q) goto oom;
+            if (!q) {
+                free(m);
+                free(parts);
+                return -2;
+            }
             parts = q;
         }
         size_t n = len;
@@ -215,7 +278,8 @@ int tok_recover_merges(Tokenizer *t, Err *e)
         if (n != 2) {
             free(m);
             free(parts);
-            return err_set(e, "token %u cannot be made from two lower-ranked tokens", id);
+            *bad = id;
+            return -1;
         }
         m[n_m++] = (TokPair){ parts[0], parts[1] };
     }
@@ -224,8 +288,12 @@ int tok_recover_merges(Tokenizer *t, Err *e)
     t->n_merges = (uint32_t)n_m;
     t->merges_cap = t->n_vocab;
     return 0;
-oom:
-    free(m);
-    free(parts);
-    return err_set(e, "out of memory");
+}
+
+int tok_recover_merges(Tokenizer *t, Err *e)
+{
+    uint32_t bad;
+    int rc = recover(t, &bad);
+    if (rc == -1) return err_set(e, "token %u cannot be made from two lower-ranked tokens", bad);
+    return rc ? err_set(e, "out of memory") : 0;
 }

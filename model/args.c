@@ -1111,9 +1111,9 @@ static int import_usage(FILE *f, int code)
           "  -o RUN               the run folder to write (required)\n"
           "  --tokenizer FILE     tokenizer.json to copy into RUN (default: SRC's, if any);\n"
           "                       checked to cover the vocabulary\n"
-          "  --eot ID             the end-of-text id (default: config.json's eos_token_id;\n"
-          "                       for llm.c files 50256 when the vocabulary is GPT-2's 50257,\n"
-          "                       else none)\n",
+          "  --eot ID             the end-of-text id (default: config.json's eos_token_id,\n"
+          "                       refused when outside the vocabulary; for llm.c files 50256\n"
+          "                       when the vocabulary is GPT-2's 50257, else none)\n",
           f);
     fputs(cli_common_help, f);
     fputs("\n  example: model export run/ -o hf/ && model import hf/ -o run2/ && model sample run2/ <<< 'Hello'\n"

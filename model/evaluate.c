@@ -27,6 +27,7 @@
 #include "progress.h"
 #include "runmodel.h"
 #include "tokenizer.h"
+#include "tokfile.h"
 
 #define PROG "model"
 
@@ -56,6 +57,24 @@ static int ends_with(const char *s, const char *suf)
 static int data_is_shards(const char *data)
 {
     return is_dir(data) || ends_with(data, ".bin");
+}
+
+/* 1 when the regular file at path (gzip or not) starts with a token stream's
+ * magic: bpe encode's output, which read as text is binary lines, or worse, a
+ * few lines that happen to hold no NUL. Pipes are not looked into: the
+ * bytes read here would be gone. */
+static int is_token_stream(const char *path)
+{
+    struct stat st;
+    if (!strcmp(path, "-") || stat(path, &st) || !S_ISREG(st.st_mode)) return 0;
+    Err ignored;
+    InFile *in = in_open(path, 1, &ignored);
+    char head[8];
+    size_t n = 0;
+    ssize_t k = 1;
+    while (in && n < sizeof head && (k = in_read(in, head + n, sizeof head - n, &ignored)) > 0) n += (size_t)k;
+    in_close(in);
+    return n == sizeof head && !memcmp(head, TOK_MAGIC, sizeof head);
 }
 
 /* tok: the tokenizer, which text needs; shards are read without one. */
@@ -99,6 +118,9 @@ static int open_source(const EvalOpts *o, const RunModel *rm, const Tokenizer *t
         src->is_shards = 1;
         if (shards_map(&src->sh, T, rm->best_fit, e)) return -1;
     } else {
+        if (is_token_stream(o->data))
+            return err_set(e, "%s: a token stream (bpe encode's output), not documents: --data takes text or "
+                              "shards, so pack it first (packer -o DIR %s) and give --data DIR", o->data, o->data);
         if (rm->eot_id < 0) return err_set(e, "%s has no end-of-text id to separate documents", rm->ckpt);
         const char *paths[1] = { o->data };
         DocReader *r = doc_open(&o->doc, paths, strcmp(o->data, "-") ? 1 : 0, e);

@@ -181,7 +181,7 @@ static int read_hf_config(const char *path, GptConfig *c, int *eot, Err *e)
         if (!T && cfg_int(j, path, "n_ctx", -1, 1, 1 << 20, &T, e)) goto done;
         *c = (GptConfig){ .n_layer = (int)L, .n_embd = (int)C, .n_head = (int)NH,
                           .n_mlp = M ? (int)M : 4 * (int)C, .vocab_size = (int)V, .context = (int)T };
-        *eot = eos == -1000 || eos >= V ? -1 : (int)eos;
+        *eot = eos == -1000 ? -1 : (int)eos; /* past the vocabulary: import_run refuses it unless --eot */
         Err ce;
         if (gpt_config_check(c, &ce)) err_set(e, "%s: %s", path, ce.msg);
         else rc = 0;
@@ -510,6 +510,10 @@ int import_run(const ImportOpts *o, Err *e)
             goto done;
         }
         eot = o->eot_id;
+    } else if (eot >= cfg.vocab_size) { /* it became -1 (no end-of-text) without a word */
+        err_set(e, "%s/config.json: eos_token_id %d is outside the vocabulary of %d: correct it, or give --eot ID",
+                o->src, eot, cfg.vocab_size);
+        goto done;
     }
     if (o->tokenizer) snprintf(tok_path, sizeof tok_path, "%s", o->tokenizer);
     else if (is_dir) {

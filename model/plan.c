@@ -14,6 +14,7 @@
 #include "plan.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,13 +635,25 @@ static int gpu_env(const PlanOpts *o, PlanEnv *env, char *name, size_t n, char *
     return 0;
 }
 
+/* Flush out: 0, or 1 with "<stdout>: write: No space left on device" in err.
+ * errno is cleared first: a stream that failed earlier (ferror) and has
+ * nothing left to flush says only that it failed. */
+static int flush_out(FILE *out, Err *err)
+{
+    errno = 0;
+    if (!fflush(out) && !ferror(out)) return 0;
+    int saved = errno;
+    return err_code(err, 1, "%s: write: %s", out == stdout ? "<stdout>" : "the plan's output",
+                    saved ? strerror(saved) : "error");
+}
+
 int plan_run(const PlanOpts *o, FILE *out, Err *err)
 {
     Err e = { { 0 } }; /* what the functions called here say; passed on in err */
     int on_gpu = o->gpu || o->dev.device == KERN_CUDA;
     if (o->gpu_list) {
         plan_gpu_list(out);
-        return fflush(out) || ferror(out) ? err_code(err, 1, "write error") : 0;
+        return flush_out(out, err);
     }
     if (o->gpu && o->dev.device == KERN_CPU)
         return err_code(err, 2, "--gpu plans for a GPU: not with --device cpu");
@@ -835,10 +848,7 @@ int plan_run(const PlanOpts *o, FILE *out, Err *err)
         }
         fprintf(out, "%s\n", json);
     }
-    if (fflush(out) || ferror(out)) {
-        code = err_code(err, 1, "write error");
-        goto done;
-    }
+    if ((code = flush_out(out, err))) goto done;
     if (o->common.progress != PROGRESS_QUIET) {
         char ms[64] = "";
         if (o->measure)

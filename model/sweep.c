@@ -760,7 +760,7 @@ int sweep_run(const SweepOpts *opts, Err *e)
     if (!code) {
         drawn = plot_sweep(s->out_dir, pts, n, have_val, seeds);
         print_table(pts, n, seeds, batch);
-        if (fflush(stdout)) code = err_code(e, 1, "stdout: write error");
+        if (fflush(stdout)) code = err_code(e, 1, "<stdout>: write: %s", strerror(errno));
     }
     if (!code && !quiet && v.best) {
         char counts[200];

@@ -229,7 +229,8 @@ int main(int argc, char **argv)
     out_cleanup_on_signal();
     int failed = packer_run(&opt, NULL, &e);
     err_warn_summary();
-    if (failed) {
+    if (failed == 2) rc = cli_bad_usage("packer", "%s", e.msg);
+    else if (failed) {
         err_print("packer", &e);
         rc = 1;
     }

@@ -107,8 +107,18 @@ int pack_plan(const Source *src, size_t n_src, const PackOpts *o, Plan *plan,
         err_set(e, "out of memory");
         goto out;
     }
-    uint64_t all_tokens = 0;
-    for (size_t s = 0; s < n_src; s++) all_tokens += src[s].off[src[s].n_docs];
+    uint64_t all_tokens = 0, all_docs = 0;
+    for (size_t s = 0; s < n_src; s++) {
+        all_tokens += src[s].off[src[s].n_docs];
+        all_docs += src[s].n_docs;
+    }
+    /* It moved every document but one of each source to validation, silently. */
+    if (o->val_by_tokens && all_tokens && o->val_tokens >= all_tokens) {
+        err_set(e, "--val-tokens %llu is not less than all the inputs hold (%llu tokens in %llu documents): "
+                   "nothing would be left to train on; give fewer",
+                (unsigned long long)o->val_tokens, (unsigned long long)all_tokens, (unsigned long long)all_docs);
+        goto out;
+    }
 
     /* Validation first, from the front of each source's seeded permutation;
      * the rest is the training pool. */
@@ -142,6 +152,14 @@ int pack_plan(const Source *src, size_t n_src, const PackOpts *o, Plan *plan,
         }
         r->pool_docs = x->n_docs - r->val_docs;
         r->pool_tokens = r->tokens_in - r->val_tokens;
+        if ((double)r->val_tokens < want && r->val_docs) { /* the last document kept it short */
+            Err w;
+            err_set(&w, "warning: %s: validation takes %llu of its %llu documents (%llu of %llu tokens, short of "
+                        "the %.0f asked), leaving one to train on", r->name,
+                    (unsigned long long)r->val_docs, (unsigned long long)x->n_docs,
+                    (unsigned long long)r->val_tokens, (unsigned long long)r->tokens_in, want);
+            err_warn(&w);
+        }
     }
 
     /* Targets: shares of --tokens by weight (by size when no weights), or

@@ -535,8 +535,9 @@ int packer_run(const PackOpts *o, PackReport *rep_out, Err *e)
     if (!o->force) {
         char *old = find_old_data(o->out_dir);
         if (old) {
-            err_set(e, "%s: already holds packed data (%s): use another folder, or --force to "
-                       "replace it", o->out_dir, old);
+            /* bad usage (2), as model train's -o that already holds a run */
+            rc = err_code(e, 2, "%s: already holds packed data (%s): use another folder, or --force to "
+                                "replace it", o->out_dir, old);
             free(old);
             goto out;
         }

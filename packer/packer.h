@@ -89,9 +89,10 @@ typedef struct PackReport {
     size_t n_train_order, n_val_order;
 } PackReport;
 
-/* Read every input, plan the mix and write the shards. 0, or -1 with e set and
- * nothing left in out_dir (no shard, no temporary file). rep (may be NULL)
- * receives the counts; free it with packer_report_free(). */
+/* Read every input, plan the mix and write the shards. 0; or, with e set and
+ * nothing left in out_dir (no shard, no temporary file), -1 (bad data, I/O) or
+ * 2 (bad usage: out_dir already holds packed data, and no --force). rep (may
+ * be NULL) receives the counts; free it with packer_report_free(). */
 int packer_run(const PackOpts *o, PackReport *rep, Err *e);
 void packer_report_free(PackReport *rep);
 

@@ -105,6 +105,10 @@ tokenizers() {
     sed '10s/ .*/ 12/' small.tiktoken >rankdup.tiktoken
     sed '10s/ .*//' small.tiktoken >norank.tiktoken
     sed '268s/^IG8= /AG8= /' small.tiktoken >lowrank.tiktoken # " o" made "\0o": " of" (286) is no pair
+    sed '100d' small.tiktoken >gap.tiktoken                     # rank 99 lost
+    sed '291s/^[^ ]*/IHRoZQ==/' small.tiktoken >duptok.tiktoken # " the" (rank 262) again as 290
+    sed '1s/^IQ== /IR== /' small.tiktoken >pad.tiktoken          # "!" spelt with a padding bit set
+    head -n 200 small.tiktoken >cut.tiktoken                    # bytes 0x0c and others never come
 }
 
 # token streams (bpe encode), each damaged one way
@@ -123,6 +127,7 @@ streams() {
     head -c -1 docs.tok >oddcut.tok
     head -c -2 docs.tok >noeot.tok
     cat docs.tok docs.tok >twice.tok
+    gzip -nc docs.tok >docs.tok.gz
 }
 
 # shards and meta.json (packer), each damaged one way

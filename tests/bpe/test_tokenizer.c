@@ -177,6 +177,77 @@ static void test_files(void)
     tok_free(t);
 }
 
+/* t saved and loaded again: the same fingerprint (so the same ids, kinds,
+ * bytes, merges, pattern and add_prefix_space). 1 when it holds. */
+static int round_trips(Tokenizer *t, const char *name)
+{
+    Err e = { 0 };
+    const char *path = scratch(name);
+    if (!CHECK_INT_RC(0, tok_save_json(t, path, &e))) {
+        fprintf(stderr, "  %s: %s\n", name, e.msg);
+        return 0;
+    }
+    Tokenizer *u = tok_load_json(path, &e);
+    if (!CHECK(u != NULL)) {
+        fprintf(stderr, "  %s: %s\n", name, e.msg);
+        return 0;
+    }
+    uint64_t a = 0, b = 0;
+    CHECK_INT(0, tok_fingerprint(t, &a, &e));
+    CHECK_INT(0, tok_fingerprint(u, &b, &e));
+    int same = CHECK(a && a == b);
+    CHECK_INT(t->add_prefix_space, u->add_prefix_space);
+    tok_free(u);
+    return same;
+}
+
+/* Issue 13: what tok_save_json writes, tok_load_json reads back as the same
+ * tokenizer. An added token whose text is also a vocabulary token under
+ * another id ("ab" at 256 and a special "ab" at 257) was written into vocab
+ * twice, the second replacing the first, and the file no longer loaded; HF's
+ * ByteLevel with add_prefix_space was written inside a Sequence, which the
+ * loader refuses. */
+static void test_save_load_edges(void)
+{
+    Err e = { 0 };
+    Tokenizer *t = tok_new_bytes(pretok_builtin("gpt2"), &e);
+    uint32_t ab, sp;
+    CHECK_INT(0, tok_add_merge(t, (uint32_t)t->byte_id['a'], (uint32_t)t->byte_id['b'], -1, &ab, &e));
+    CHECK_INT(0, tok_add_special(t, "ab", 2, &sp, &e));
+    CHECK_INT(0, tok_finish(t, &e));
+    CHECK_INT(256, ab);
+    CHECK_INT(257, sp);
+    round_trips(t, "special-twice.json");
+    tok_free(t);
+
+    /* add_prefix_space with GPT-2's pattern (HF's ByteLevel) and with none */
+    t = tok_new_bytes(pretok_builtin("gpt2"), &e);
+    CHECK_INT(0, tok_finish(t, &e));
+    t->add_prefix_space = 1;
+    round_trips(t, "prefix-space.json");
+    char *text = read_file(scratch("prefix-space.json"), NULL);
+    CHECK(text && !strstr(text, "\"Sequence\"") && strstr(text, "\"use_regex\": true"));
+    free(text);
+    CHECK_INT(0, tok_set_regex(t, NULL, &e));
+    round_trips(t, "prefix-space-none.json");
+    /* another pattern: HF would add the space to every piece of the Split */
+    CHECK_INT(0, tok_set_regex(t, pretok_builtin("gpt4"), &e));
+    const char *other = scratch("prefix-space-gpt4.json");
+    CHECK_INT(-1, tok_save_json(t, other, &e));
+    CHECK_HAS("cannot write add_prefix_space with a pattern other than GPT-2's", e.msg);
+    CHECK(!file_or_temp_exists(other));
+    tok_free(t);
+
+    /* a pattern that does not compile: the file and the entry named */
+    const char *bad = scratch("bad-regex.json");
+    const char *json = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},\n"
+                       " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(ab\"},"
+                       " \"behavior\": \"Isolated\"}}\n";
+    write_file(bad, json, strlen(json));
+    CHECK(tok_load_json(bad, &e) == NULL);
+    CHECK_HAS("bad-regex.json: pre_tokenizer.pattern: pattern does not compile at offset 3", e.msg);
+}
+
 static void test_pretok(void)
 {
     Err e = { 0 };
@@ -207,6 +278,7 @@ int main(void)
     test_r50k_roundtrip();
     test_pretok();
     test_files();
+    test_save_load_edges();
     scratch_cleanup();
     return check_done("test_tokenizer");
 }

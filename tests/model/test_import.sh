@@ -116,6 +116,10 @@ cfgset activation_function '"relu"'
 bad "$T/cfg" "activation_function relu"
 cfgset vocab_size 300
 bad "$T/cfg" "tensor transformer.wte.weight is [257, 32], but $T/cfg/config.json says [300, 32]"
+# an end-of-text id past the vocabulary became "none" without a word (issue 13)
+cfgset eos_token_id 300
+bad "$T/cfg" "$T/cfg/config.json: eos_token_id 300 is outside the vocabulary of 257: correct it, or give --eot ID"
+expect_rc 0 "$M" import "$T/cfg" -o "$T/run5" --eot 256 -q
 rm "$T/cfg/config.json"
 bad "$T/cfg" "$T/cfg/config.json: cannot open"
 

@@ -54,9 +54,11 @@ hdr=$(od -An -t u4 -N 12 "$T/d/train_000000.bin" | tr -s ' ')
 [ "$hdr" = " 20240520 1 10000" ] && ok || fail "train_000000.bin header: '$hdr'"
 [ "$(stat -c %s "$T/d/train_000000.bin")" = $((1024 + 2 * 10000)) ] && ok || fail "train_000000.bin size"
 
-# The same folder again is refused (exit 1), --force replaces it.
-expect_rc 1 "$P" -o "$T/d" "$T/a.tok"
+# The same folder again is refused (exit 2: bad usage, as model train's -o
+# that holds a run; it was 1), --force replaces it.
+expect_rc 2 "$P" -o "$T/d" "$T/a.tok"
 expect_err "already holds packed data"
+expect_err "try 'packer --help'"
 expect_rc 0 "$P" -o "$T/d" --force --quiet "$T/a.tok"
 expect_no_file "$T/d/train_000001.bin"
 expect_no_file "$T/d/tokenizer.json"

@@ -343,7 +343,7 @@ static void mix_and_epochs(void)
     packer_report_free(&rep2);
 
     /* A second run into the same folder is refused; --force replaces. */
-    CHECK_INT(-1, packer_run(&o, NULL, &e));
+    CHECK_INT(2, packer_run(&o, NULL, &e)); /* bad usage */
     CHECK_HAS("already holds packed data", e.msg);
     o.force = 1;
     o.shard_tokens = 100000; /* fewer shards: the old ones past them go */
