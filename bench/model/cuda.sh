@@ -25,14 +25,16 @@
 # LR_WARMUP N: both sides ramp the lr over the first N steps (model train
 # --warmup N; default 0); GATE_PREC fp32: the gate's runs in float32 on both
 # sides (PyTorch without autocast or TF32) while the timed runs stay bf16;
-# GATE_ONLY=1: the gates alone, nothing timed.
+# GATE_ONLY=1: the gates alone, nothing timed (GATE_COMPILE=0: PyTorch eager
+# in them, without torch.compile's minutes of compiling).
 # DEVICE=cpu checks the bench without a GPU: fp32 both sides, no autocast, no
 # fused AdamW, default shape tiny (2 x 128, 4 heads, context 64, micro-batch 8),
 # and a gate of 1e-4 (another init, OURS_ARGS='--seed 2', stays within 1%
 # over 20 steps there, but not within 1e-4).
 set -euo pipefail
 : "${BUILD:=$PWD/build}" "${BIN:=$PWD/bin}" "${PYTHON:=python3}" "${STEPS:=30}" "${DEVICE:=cuda}"
-: "${OURS_ARGS:=}" "${LR_WARMUP:=0}" "${GATE_ONLY:=}"
+: "${OURS_ARGS:=}" "${LR_WARMUP:=0}" "${GATE_ONLY:=}" "${GATE_COMPILE:=1}"
+[ -n "$GATE_ONLY" ] || GATE_COMPILE=1 # a timed run's compiled side is the gate's
 GATE=20 WARMUP=2 V=50257
 : "${LR:=1e-4}"
 peer=bench/model/torch_gpu.py
@@ -138,7 +140,7 @@ for name in $SHAPES; do
         skip "our gate run failed: $(head -3 "$tmp/err")" error; continue
     fi
     rc=0
-    "${torch[@]}" --compile 1 --precision "$GATE_PREC" --ours-log "$tmp/gate-$name/log.csv" --gate-steps "$GATE" \
+    "${torch[@]}" --compile "$GATE_COMPILE" --precision "$GATE_PREC" --ours-log "$tmp/gate-$name/log.csv" --gate-steps "$GATE" \
         --rtol "$RTOL" $([ "$GATE_PREC" = "$prec" ] || echo --gate-only) >"$tmp/compiled" 2>"$tmp/err" || rc=$?
     rm -rf "$tmp/gate-$name"
     if grep -q '^gate ' "$tmp/compiled"; then
