@@ -4,8 +4,10 @@
 #   make demo-arpabet  the same on the corpus in ARPAbet, a custom alphabet
 #   make test     build and run every test; last line "N passed, N failed"
 #   make asan     the tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make fuzz     the fuzzer (tests/fuzz/) under both sanitizers for FUZZ_SECONDS
-#                 (default 60); inputs that fail go to build/fuzz/crashes/
+#   make fuzz     each libFuzzer target (tests/fuzz/) for FUZZ_SECONDS (default 60),
+#                 FUZZ_JOBS (default 1) at once, under both sanitizers, then a table;
+#                 crashes go to build/fuzz/crashes/TARGET/ (tests/fuzz/README.md);
+#                 make fuzz-build only builds the binaries (clang), for run.sh
 #   make bench    our programs timed against their peers (bench/)
 #   make deps     install the Debian and npm packages the project needs (as root)
 #   make corpora  build corpora/en.jsonl.gz; make corpora-big: the >= 100 MB set
@@ -69,11 +71,11 @@ LIB_A   = $(BUILD)/libgptkit.a
 DEB_PKGS = build-essential pkg-config zlib1g-dev libxxhash-dev libpcre2-dev libopenblas-dev \
            libopenmpi-dev openmpi-bin libjansson-dev libutf8proc-dev gnuplot-nox parallel slurm-wlm munge python3-numpy \
            python3-torch fasttext liblinear-tools sentencepiece \
-           bible-kjv jargon-text dict-devil fortunes
+           bible-kjv jargon-text dict-devil fortunes clang libclang-rt-14-dev
 # Node.js and npm (for the corpora and the benchmark peers) count as present when
 # the commands exist: some machines carry a newer Node than Debian's, with its own npm.
 
-.PHONY: all deps test test-cuda asan fuzz demo demo-arpabet bench corpora corpora-big clean
+.PHONY: all deps test test-cuda asan fuzz fuzz-build demo demo-arpabet bench corpora corpora-big clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS:%=$(BINDIR)/%)
@@ -150,17 +152,17 @@ $(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstwor
 	  $(if $(call prog_cuda,$(firstword $(subst /, ,$*))),$(CUDA_LIBS)) \
 	  $(if $(filter model,$(firstword $(subst /, ,$*))),$(MPI_LIBS))
 
-# The fuzzer's driver and targets (tests/fuzz/*.c) are one program, which also
+# The fuzzer's driver and targets (test_fuzz.c, targets.c) are one program, which also
 # reads checkpoints, data folders and filter's rules files: model's ckpt.o and
 # data.o, filter's urules.o and heur.o, no more of either.
-FUZZ_SRC = $(wildcard tests/fuzz/*.c)
+FUZZ_SRC = tests/fuzz/test_fuzz.c tests/fuzz/targets.c
 FUZZ_OBJ = $(addprefix $(BUILD)/,model/ckpt.o model/data.o filter/urules.o filter/heur.o)
 $(BUILD)/tests/fuzz/test_fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(FUZZ_OBJ) $(LIB_A) $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -Imodel -Ifilter $(FUZZ_SRC) $(FUZZ_OBJ) $(LIB_A) -o $@ $(LDLIBS)
 
 test: all $(TEST_BIN) corpora
-	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) bash tests/run.sh
+	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) FUZZ_BIN=$(abspath $(FUZZ_BUILD))/bin bash tests/run.sh
 
 # The GPU tests, on a machine with an NVIDIA GPU (make test runs them too, and
 # there they say they are skipped without one): each CUDA kernel against its
@@ -179,14 +181,47 @@ asan:
 	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
 	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' test
 
-# make test runs a short fixed round of the same fuzzer; this one runs for
-# FUZZ_SECONDS, the targets in turn, in make asan's build.
+# libFuzzer: each target of tests/fuzz/targets.c is a binary of its own,
+# $(FUZZ_BUILD)/bin/fuzz_TARGET (with its dictionary, TARGET.dict, beside it),
+# built by clang apart from the gcc builds: the library's objects under
+# $(FUZZ_BUILD) carry the fuzzer's coverage counters and both sanitizers.
+# make fuzz-build only builds them; tests/fuzz/run.sh runs them (no compiler
+# needed, so another machine can run them). make test replays the committed
+# corpora and crashers through test_fuzz (gcc) and through these (below).
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-fuzz:
-	@$(MAKE) --no-print-directory CUDA=0 BUILD=build/asan BINDIR=build/asan/bin OPT=-O1 \
-	  CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread $(SAN_FLAGS)' \
-	  LDLIBS='$(LDLIBS) $(SAN_FLAGS)' build/asan/tests/fuzz/test_fuzz
-	build/asan/tests/fuzz/test_fuzz --seconds $(FUZZ_SECONDS) --crashes build/fuzz/crashes
+FUZZ_JOBS    ?= 1
+# the names of targets.c's fuzz_targets[] (test_libfuzzer.sh checks)
+FUZZ_TARGETS = json docs tokjson tiktoken stream bin ckpt data rules
+FUZZ_CFLAGS  = -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-sign-compare -Wno-missing-field-initializers -pthread \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LDLIBS  = -lz -lxxhash -lpcre2-8 -lutf8proc -ljansson -lm -pthread
+FUZZ_LIB_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRC) model/ckpt.c model/data.c filter/urules.c filter/heur.c \
+               tests/fuzz/targets.c)
+FUZZ_BINS    = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/fuzz_%)
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
+$(FUZZ_BUILD)/%.o: %.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Imodel -Ifilter -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/bin/fuzz_%: tests/fuzz/libfuzzer.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJ) | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET='"$*"' $< $(FUZZ_LIB_OBJ) \
+	  -o $@ $(FUZZ_LDLIBS)
+	$@ -write_dict=$(FUZZ_BUILD)/bin/$*.dict
+
+fuzz-build: $(FUZZ_BINS)
+
+# make test replays the committed corpora and crashers through them too
+# (tests/fuzz/test_libfuzzer.sh: clang's sanitizers catch more than gcc's),
+# where clang is installed (make deps installs it); elsewhere that test says
+# it is skipped.
+test: $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),$(FUZZ_BINS))
+
+fuzz: $(FUZZ_BINS)
+	FUZZ_OUT=$(FUZZ_BUILD) bash tests/fuzz/run.sh $(FUZZ_BUILD)/bin $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 corpora: corpora/en.jsonl.gz corpora/eval.jsonl.gz corpora/quality-train.jsonl.gz \
          corpora/arpabet.jsonl.gz
@@ -232,4 +267,4 @@ bench: all $(BENCH_BIN) $(BUILD)/tests/model/test_gpt2 corpora
 clean:
 	rm -rf build bin
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null | sort -u)

@@ -384,6 +384,7 @@ static void skip_binary(DocReader *r)
 /* text[0..n) read as Latin-1, appended to out as UTF-8. */
 static int latin1_append(Buf *out, const char *text, size_t n)
 {
+    if (!n) return 0; /* out->data may still be NULL, and NULL + 0 is undefined */
     if (buf_reserve(out, 2 * n)) return -1;
     char *o = out->data + out->len;
     for (size_t i = 0; i < n; i++) {

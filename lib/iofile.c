@@ -601,6 +601,7 @@ static int flush(OutFile *o, Err *e)
 
 int out_write(OutFile *o, const void *p, size_t n, Err *e)
 {
+    if (!n) return 0; /* p may be NULL then (an empty Buf), which memcpy must not get */
     if (o->len + n > IO_CHUNK) {
         if (flush(o, e)) return -1;
         if (n > IO_CHUNK / 2) { /* large writes bypass the buffer */

@@ -361,6 +361,6 @@ int json_escape(Buf *out, const char *s, size_t n)
         }
         if (buf_append(out, esc, len)) return -1;
     }
-    if (buf_append(out, s + run, n - run)) return -1;
+    if (n > run && buf_append(out, s + run, n - run)) return -1; /* n 0: s may be NULL */
     return buf_putc(out, '"');
 }

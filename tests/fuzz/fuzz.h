@@ -1,7 +1,7 @@
-/* The fuzzer's targets (targets.c) as its driver (test_fuzz.c) sees them. A
- * target takes one input, bytes, in libFuzzer's manner (no state kept from one
- * input to the next), so any of them could also be built as a libFuzzer
- * target. */
+/* The fuzzer's targets (targets.c) as its drivers see them: test_fuzz.c (ours,
+ * built by gcc, run by make test) and libfuzzer.c (make fuzz). A target takes
+ * one input, bytes, in libFuzzer's manner: no state kept from one input to
+ * the next. Its seeds are the files of tests/fuzz/corpus/NAME/. */
 #ifndef FUZZ_H
 #define FUZZ_H
 
@@ -10,7 +10,7 @@
 
 #include "buf.h"
 
-/* The seed inputs of one target: its corpus files, then what make_seeds adds. */
+/* Inputs in memory: a target's corpus files, or what its make_seeds writes. */
 typedef struct FuzzSeeds {
     Buf *v;
     size_t n, cap;
@@ -23,9 +23,10 @@ int fuzz_seed_file(FuzzSeeds *s, const char *path);
 typedef struct FuzzTarget {
     const char *name;
     const char *what; /* a line for --list: the reader and what is checked */
-    const char *const *corpus; /* seed files under tests/fuzz/corpus/, NULL-terminated */
     /* Seeds written by the library's own writers (binary formats), in the
-     * scratch folder dir; NULL: none. 0, or -1 with a message on stderr. */
+     * scratch folder dir; NULL: none. test_fuzz --write-seeds saves them
+     * into the corpus folder, once a format changes. 0, or -1 with a
+     * message on stderr. */
     int (*make_seeds)(FuzzSeeds *seeds, const char *dir);
     /* Once, before the first input: files the target reads besides the input,
      * in dir; NULL: none. 0 or -1. */

@@ -1,9 +1,9 @@
 /* A mutation fuzzer without dependencies for the readers the programs share
- * (targets.c): seeds mutated 1 to 8 times, input i of a target a function of
- * (seed, target, i) only, run in child processes a batch at a time; a batch
- * that fails is run again an input at a time, and the culprit saved. No
- * coverage feedback: a fixed seed and count make the same inputs every run.
- * usage() says how to run it; make test runs a short round, make fuzz long ones. */
+ * (targets.c): the committed corpus files, then mutations of them (input i a
+ * function of seed, target, corpus and i only), in child processes a batch at
+ * a time; a failing batch is rerun an input at a time and the culprit saved.
+ * make test runs its short round, which replays every corpus and crasher file;
+ * make fuzz runs the same targets under libFuzzer (libfuzzer.c, README.md). */
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -33,7 +33,9 @@ __attribute__((used)) const char *__asan_default_options(void)
 
 typedef struct Run {
     const FuzzTarget *t;
-    FuzzSeeds seeds;
+    FuzzSeeds seeds;    /* the files of ROOT/corpus/NAME/, in name order */
+    char **seed_names;  /* their names */
+    size_t n_seed_names;
     char dir[4096];  /* scratch folder: the target writes its input files here */
     uint64_t seed;
     const char *crashes;
@@ -209,19 +211,28 @@ static int mkdirs(const char *path)
     return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-/* Input i failed alone with status st: say so and save it. */
+/* Input i failed alone with status st: say so and save it (a corpus file,
+ * which is saved already: say which). */
 static void failed(Run *r, uint64_t i, int st, unsigned timeout_s)
 {
-    char how[128], path[4096] = "";
+    char how[128], path[8192] = "";
     describe(st, timeout_s, how, sizeof how);
     r->n_failed++;
+    if (i < r->seeds.n) {
+        printf("test_fuzz: %s: the corpus file %s/corpus/%s/%s %s; test_fuzz --target %s --replay that file\n",
+               r->t->name, ROOT, r->t->name, r->seed_names[i], how, r->t->name);
+        return;
+    }
     Buf in = { 0 };
     make_input(r, i, &in);
-    if (r->crashes && !mkdirs(r->crashes)) {
-        snprintf(path, sizeof path, "%s/%s-s%llu-i%llu", r->crashes, r->t->name, (unsigned long long)r->seed,
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s/%s", r->crashes ? r->crashes : "", r->t->name);
+    if (r->crashes && !mkdirs(folder)) {
+        snprintf(path, sizeof path, "%s/test_fuzz-s%llu-i%llu", folder, (unsigned long long)r->seed,
                  (unsigned long long)i);
         FILE *f = fopen(path, "wb");
-        if (!f || (in.len && fwrite(in.data, 1, in.len, f) != in.len) || fclose(f)) path[0] = 0;
+        int bad = !f || (in.len && fwrite(in.data, 1, in.len, f) != in.len);
+        if ((f && fclose(f)) || bad) path[0] = 0;
     }
     printf("test_fuzz: %s: input %llu (--seed %llu, %zu bytes) %s", r->t->name, (unsigned long long)i,
            (unsigned long long)r->seed, in.len, how);
@@ -256,36 +267,84 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
     return remove(path);
 }
 
+static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+static int not_hidden(const struct dirent *d) { return d->d_name[0] != '.'; }
+
+/* The files of folder, sorted by name (the same inputs on every machine),
+ * for the caller to free(), each and the array. 0 with *n 0 when there is no
+ * folder; -1 (said on stderr) when it cannot be read. */
+static int list_folder(const char *folder, char ***names, size_t *n)
+{
+    struct dirent **de;
+    *names = NULL;
+    *n = 0;
+    int k = scandir(folder, &de, not_hidden, by_name);
+    if (k < 0) {
+        if (errno == ENOENT) return 0;
+        fprintf(stderr, "test_fuzz: cannot read %s: %s\n", folder, strerror(errno));
+        return -1;
+    }
+    int bad = !(*names = calloc((size_t)k + 1, sizeof **names));
+    for (int i = 0; i < k; i++) {
+        if (!bad && !((*names)[*n] = strdup(de[i]->d_name))) bad = 1;
+        else if (!bad) ++*n;
+        free(de[i]);
+    }
+    free(de);
+    if (bad) fprintf(stderr, "test_fuzz: out of memory listing %s\n", folder);
+    return bad ? -1 : 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* A scratch folder for the target's files: $TMPDIR, else /dev/shm where
+ * there is one (the targets' files, and the library's fsyncs, stay in
+ * memory). 0 or -1. */
+static int make_scratch(char *dir, size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    struct stat st;
+    if (!tmp || !*tmp) tmp = !stat("/dev/shm", &st) && S_ISDIR(st.st_mode) && !access("/dev/shm", W_OK) ? "/dev/shm" : "/tmp";
+    snprintf(dir, size, "%s/gptkit-fuzz-XXXXXX", tmp);
+    if (!mkdtemp(dir)) {
+        perror("test_fuzz: mkdtemp");
+        dir[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static int run_init(Run *r, const FuzzTarget *t, uint64_t seed, const char *crashes)
 {
     memset(r, 0, sizeof *r);
     r->t = t;
     r->seed = seed;
     r->crashes = crashes;
-    /* $TMPDIR, else /dev/shm where there is one: the targets' files (and
-     * the library's fsyncs) stay in memory */
-    const char *tmp = getenv("TMPDIR");
-    struct stat st;
-    if (!tmp || !*tmp) tmp = !stat("/dev/shm", &st) && S_ISDIR(st.st_mode) && !access("/dev/shm", W_OK) ? "/dev/shm" : "/tmp";
-    snprintf(r->dir, sizeof r->dir, "%s/gptkit-fuzz-XXXXXX", tmp);
-    if (!mkdtemp(r->dir)) {
-        perror("test_fuzz: mkdtemp");
-        return -1;
-    }
-    for (const char *const *c = t->corpus; c && *c; c++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/corpus/%s", ROOT, *c);
+    if (make_scratch(r->dir, sizeof r->dir)) return -1;
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s/corpus/%s", ROOT, t->name);
+    if (list_folder(folder, &r->seed_names, &r->n_seed_names)) return -1;
+    for (size_t i = 0; i < r->n_seed_names; i++) {
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", folder, r->seed_names[i]);
         if (fuzz_seed_file(&r->seeds, path)) return -1;
     }
-    if (t->make_seeds && t->make_seeds(&r->seeds, r->dir)) return -1;
     if (t->setup && t->setup(r->dir)) return -1;
-    if (!r->seeds.n && fuzz_seed_add(&r->seeds, "", 0)) return -1;
+    if (!r->seeds.n) {
+        fprintf(stderr, "test_fuzz: %s: no seeds in %s (run from the repository's top folder)\n", t->name, folder);
+        return -1;
+    }
     return 0;
 }
 
 static void run_free(Run *r)
 {
     if (r->dir[0]) nftw(r->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free_names(r->seed_names, r->n_seed_names);
     for (size_t i = 0; i < r->seeds.n; i++) buf_free(&r->seeds.v[i]);
     free(r->seeds.v);
 }
@@ -328,22 +387,27 @@ static int replay_files(const FuzzTarget *t, char **files, int n)
  * fixed, each in a child. Adds to *passed and *failed. */
 static void regressions(const FuzzTarget *t, unsigned *passed, unsigned *failed)
 {
-    char folder[4096];
+    char folder[4096], **names;
+    size_t n_names;
     snprintf(folder, sizeof folder, "%s/crashers/%s", ROOT, t->name);
-    DIR *d = opendir(folder);
-    if (!d) return;
-    struct dirent *de;
+    if (list_folder(folder, &names, &n_names)) {
+        (*failed)++;
+        return;
+    }
+    if (!n_names) {
+        free_names(names, 0);
+        return;
+    }
     Run r;
     if (run_init(&r, t, 0, NULL)) {
         (*failed)++;
-        closedir(d);
+        free_names(names, n_names);
         run_free(&r);
         return;
     }
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
+    for (size_t k = 0; k < n_names; k++) {
         char path[8192];
-        snprintf(path, sizeof path, "%s/%s", folder, de->d_name);
+        snprintf(path, sizeof path, "%s/%s", folder, names[k]);
         FuzzSeeds in = { 0 };
         if (fuzz_seed_file(&in, path)) {
             (*failed)++;
@@ -361,28 +425,62 @@ static void regressions(const FuzzTarget *t, unsigned *passed, unsigned *failed)
         for (size_t i = 0; i < in.n; i++) buf_free(&in.v[i]);
         free(in.v);
     }
-    closedir(d);
+    free_names(names, n_names);
     run_free(&r);
+}
+
+/* make_seeds' files (the binary formats, written by the library's writers)
+ * into ROOT/corpus/TARGET/made-HASH: after a format changes, to commit. */
+static int write_seeds(const FuzzTarget *only)
+{
+    int bad = 0;
+    for (size_t k = 0; !bad && k < fuzz_n_targets; k++) {
+        const FuzzTarget *t = &fuzz_targets[k];
+        if ((only && only != t) || !t->make_seeds) continue;
+        char dir[4096];
+        FuzzSeeds s = { 0 };
+        if (make_scratch(dir, sizeof dir)) return 1;
+        bad = t->make_seeds(&s, dir) != 0;
+        for (size_t i = 0; !bad && i < s.n; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/corpus/%s/made-%016llx", ROOT, t->name,
+                     (unsigned long long)hash64(s.v[i].data, s.v[i].len, 0));
+            FILE *f = fopen(path, "wb");
+            bad = !f || (s.v[i].len && fwrite(s.v[i].data, 1, s.v[i].len, f) != s.v[i].len);
+            if (f && fclose(f)) bad = 1;
+            if (bad) fprintf(stderr, "test_fuzz: cannot write %s\n", path);
+            else printf("test_fuzz: %s: %s (%zu bytes)\n", t->name, path, s.v[i].len);
+        }
+        for (size_t i = 0; i < s.n; i++) buf_free(&s.v[i]);
+        free(s.v);
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    return bad;
 }
 
 static int usage(FILE *f, int code)
 {
     fprintf(f, "usage: test_fuzz [--seconds S | --inputs N] [--seed N] [--target T] [--crashes DIR]\n"
                "       test_fuzz --target T --replay FILE...\n"
+               "       test_fuzz --write-seeds [--target T]\n"
                "       test_fuzz --list\n"
-               "Run from the repository's top folder. An input is a seed (" ROOT "/corpus/, and binary files\n"
-               "the library's writers make) mutated 1 to 8 times: bits flipped, bytes and integers set to\n"
-               "edge values, ranges cut, copied and repeated, a splice with another seed, tokens of the\n"
-               "target's dictionary. Input i of a target depends only on the seed, the target and i.\n"
-               "  (no option)    make test's round: each target's fixed number of inputs, seed 1, then\n"
-               "                 every input under " ROOT "/crashers/TARGET/ (bugs found and fixed)\n"
+               "Run from the repository's top folder. The first inputs of a target are the files of\n"
+               ROOT "/corpus/TARGET/, in name order; the next, one of them mutated 1 to 8 times: bits\n"
+               "flipped, bytes and integers set to edge values, ranges cut, copied and repeated, a splice\n"
+               "with another seed, tokens of the target's dictionary. Input i of a target depends only on\n"
+               "the seed, the target, its corpus and i.\n"
+               "  (no option)    make test's round, seed 1: each target's corpus files, then its fixed\n"
+               "                 number of mutated inputs, then every file under " ROOT "/crashers/TARGET/\n"
+               "                 (bugs found and fixed), each in a child of its own\n"
                "  --seconds S    the targets in turn (S/targets, at most 5 s, each) for S seconds\n"
-               "  --inputs N     N inputs of each target\n"
+               "  --inputs N     the corpus and N mutated inputs of each target\n"
                "  --seed N       another sequence of inputs (default 1)\n"
                "  --target T     only this one (--list names them)\n"
-               "  --crashes DIR  where failing inputs go (default $BUILD/fuzz/crashes, else\n"
+               "  --crashes DIR  failing inputs go to DIR/TARGET/ (default $BUILD/fuzz/crashes, else\n"
                "                 build/fuzz/crashes)\n"
                "  --replay FILE  run saved inputs in this process (for a debugger), with --target\n"
+               "  --write-seeds  write the seeds the library's writers make (the binary formats) into\n"
+               "                 " ROOT "/corpus/TARGET/made-HASH, to commit after a format changes\n"
                "Inputs run in child processes a batch at a time; a crash, a sanitizer's report, a hang\n"
                "(an alarm) or a property that does not hold fails the batch, whose inputs then run one\n"
                "by one to find and save the culprit. Children exit(): LeakSanitizer checks each.\n");
@@ -395,7 +493,7 @@ int main(int argc, char **argv)
     unsigned long long inputs = 0, seed = 1;
     const FuzzTarget *only = NULL;
     const char *crashes = NULL;
-    int replay = 0;
+    int replay = 0, seeds_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout, 0);
@@ -406,6 +504,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--inputs") && i + 1 < argc) inputs = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--crashes") && i + 1 < argc) crashes = argv[++i];
+        else if (!strcmp(a, "--write-seeds")) seeds_only = 1;
         else if (!strcmp(a, "--target") && i + 1 < argc) {
             if (!(only = find_target(argv[++i]))) return 2;
         } else if (!strcmp(a, "--replay")) {
@@ -417,6 +516,7 @@ int main(int argc, char **argv)
         if (!only || replay >= argc) return usage(stderr, 2);
         return replay_files(only, argv + replay, argc - replay);
     }
+    if (seeds_only) return write_seeds(only);
     char default_crashes[4096];
     if (!crashes) {
         const char *build = getenv("BUILD");
@@ -453,7 +553,7 @@ int main(int argc, char **argv)
             }
     } else {
         for (size_t k = 0; k < n_runs; k++) {
-            uint64_t want = inputs ? inputs : runs[k].t->short_inputs;
+            uint64_t want = runs[k].seeds.n + (inputs ? inputs : runs[k].t->short_inputs);
             double t0 = now();
             for (uint64_t i = 0; i < want; i += per_batch) batch(&runs[k], i, i + per_batch < want ? i + per_batch : want);
             done[k] = want;
@@ -461,9 +561,9 @@ int main(int argc, char **argv)
         }
     }
     for (size_t k = 0; k < n_runs; k++) {
-        printf("test_fuzz: %-8s %8llu inputs (seed %llu) in %6.1f s, %6.0f a second: %u failed\n", runs[k].t->name,
-               (unsigned long long)done[k], seed, spent[k], spent[k] > 0 ? done[k] / spent[k] : 0.0,
-               runs[k].n_failed);
+        printf("test_fuzz: %-8s %8llu inputs (%zu corpus files, seed %llu) in %6.1f s, %6.0f a second: %u failed\n",
+               runs[k].t->name, (unsigned long long)done[k], runs[k].seeds.n, seed, spent[k],
+               spent[k] > 0 ? done[k] / spent[k] : 0.0, runs[k].n_failed);
         if (runs[k].n_failed) n_failed += runs[k].n_failed;
         else passed++;
         if (seconds <= 0 && !inputs) regressions(runs[k].t, &passed, &n_failed);
