@@ -173,6 +173,26 @@ Tokenizer *tok_load_json(const char *path, Err *e)
         ents[k++] = (VocabEnt){ (uint32_t)id, TOK_SPECIAL, content, strlen(content), 1 };
     }
     qsort(ents, k, sizeof *ents, cmp_ent);
+    /* ids without a token in between are taken, but not so many that the
+     * tables of every id up to the largest dwarf the tokens themselves: the
+     * vocab's ids mostly used, the added tokens' at most 2^20 past them (a
+     * rank file cut short keeps its specials' ids: o200k's 200018) */
+    uint32_t top = 0, n_vocab_ents = 0;
+    for (size_t i = 0; i < k; i++) /* (an added token's copy in the vocab counts as added) */
+        if (!ents[i].from_added && !(i && ents[i - 1].id == ents[i].id && ents[i - 1].from_added)) {
+            n_vocab_ents++;
+            if (ents[i].id > top) top = ents[i].id;
+        }
+    if (n_vocab_ents && top >= 2 * (uint64_t)n_vocab_ents + 1024) {
+        err_set(e, "%s: model.vocab's ids run to %u but it has %u tokens: most ids would hold no token (a "
+                   "damaged file?)", err_name(path), top, n_vocab_ents);
+        goto fail;
+    }
+    if (k && ents[k - 1].id > (uint64_t)top + (1u << 20)) {
+        err_set(e, "%s: added token \"%.100s\" has id %u, more than 2^20 past the vocab's last (%u) (a damaged "
+                   "file?)", err_name(path), ents[k - 1].key, ents[k - 1].id, top);
+        goto fail;
+    }
     if (!(t = tok_alloc(e))) goto fail;
     for (size_t i = 0; i < k; i++) {
         const VocabEnt *v = &ents[i];

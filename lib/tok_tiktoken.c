@@ -71,6 +71,19 @@ static int cmp_rank(const void *x, const void *y)
 
 static int recover(Tokenizer *t, uint32_t *bad);
 
+/* The missing ranks before lines[gap - 1] (sorted by rank), at its line. */
+static void gap_error(Err *e, const char *path, const RankLine *lines, size_t gap)
+{
+    const RankLine *g = &lines[gap - 1];
+    unsigned long long from = gap > 1 ? lines[gap - 2].rank + 1 : 0, to = g->rank - 1;
+    if (from == to)
+        err_at(e, path, g->lineno, "rank %llu, but no line has rank %llu: ranks run 0, 1, 2... (a line lost?)",
+               (unsigned long long)g->rank, from);
+    else
+        err_at(e, path, g->lineno, "rank %llu, but no line has ranks %llu to %llu: ranks run 0, 1, 2... "
+               "(lines lost?)", (unsigned long long)g->rank, from, to);
+}
+
 typedef struct SpecialDef {
     const char *text;
     uint32_t id;
@@ -146,13 +159,21 @@ Tokenizer *tok_load_tiktoken(const char *path, const char *pattern_name, Err *e)
     if (!(t = tok_alloc(e))) goto fail;
     t->rank_by_bytes = 1;
     size_t gap = 0; /* the first line whose rank does not follow the one before; 0: none */
+    for (size_t i = 0; i < n_lines && !gap; i++)
+        if (lines[i].rank != (i ? lines[i - 1].rank + 1 : 0) && !(i && lines[i].rank == lines[i - 1].rank))
+            gap = i + 1;
+    /* more missing ranks than a pattern's specials could fill: said now,
+     * before a table of every id up to the largest rank is made */
+    if (gap && lines[n_lines - 1].rank + 1 - n_lines > 64) {
+        gap_error(e, path, lines, gap);
+        goto fail;
+    }
     for (size_t i = 0; i < n_lines; i++) {
         if (i && lines[i].rank == lines[i - 1].rank) {
             err_at(e, path, lines[i].lineno, "rank %llu appears twice (also line %llu)",
                    (unsigned long long)lines[i].rank, (unsigned long long)lines[i - 1].lineno);
             goto fail;
         }
-        if (!gap && lines[i].rank != (i ? lines[i - 1].rank + 1 : 0)) gap = i + 1;
         if (tok_set_token(t, (uint32_t)lines[i].rank, raw.data + lines[i].off, lines[i].len,
                           TOK_NORMAL, e))
             goto fail;
@@ -172,14 +193,7 @@ Tokenizer *tok_load_tiktoken(const char *path, const char *pattern_name, Err *e)
      * (checked after the specials: p50k's hole is where its special goes,
      * and the wrong pattern is the better thing to say there). */
     if (gap) {
-        const RankLine *g = &lines[gap - 1];
-        unsigned long long from = gap > 1 ? lines[gap - 2].rank + 1 : 0, to = g->rank - 1;
-        if (from == to)
-            err_at(e, path, g->lineno, "rank %llu, but no line has rank %llu: ranks run 0, 1, 2... (a line lost?)",
-                   (unsigned long long)g->rank, from);
-        else
-            err_at(e, path, g->lineno, "rank %llu, but no line has ranks %llu to %llu: ranks run 0, 1, 2... "
-                   "(lines lost?)", (unsigned long long)g->rank, from, to);
+        gap_error(e, path, lines, gap);
         goto fail;
     }
     if (tok_set_regex(t, pretok_builtin(name), e) || tok_finish(t, e)) goto fail;

@@ -109,6 +109,8 @@ tokenizers() {
     sed '291s/^[^ ]*/IHRoZQ==/' small.tiktoken >duptok.tiktoken # " the" (rank 262) again as 290
     sed '1s/^IQ== /IR== /' small.tiktoken >pad.tiktoken          # "!" spelt with a padding bit set
     head -n 200 small.tiktoken >cut.tiktoken                    # bytes 0x0c and others never come
+    sed '300s/ .*/ 94467293/' small.tiktoken >hugerank.tiktoken  # one rank far past the rest
+    sed 's/^      "!": 0,$/      "!": 94467293,/' tok.json >hugeid.json # (the fuzzer's: a table of 94M ids)
 }
 
 # token streams (bpe encode), each damaged one way
