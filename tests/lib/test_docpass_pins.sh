@@ -7,7 +7,7 @@
 # PIN_UPDATE=1 rewrites the pins file from the current build instead (only with
 # a build known to be right); filter's are in tests/filter/test_corpus.sh.
 . tests/check.sh
-PINS=tests/lib/docpass.pin
+PINS=$PWD/tests/lib/docpass.pin
 CORPUS_SHA=08ebdccbe594f35dbb837807bcfdba953624f4cafad3911e7cb9f56f75bc166b
 zcat corpora/en.jsonl.gz > "$T/all.jsonl"
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
@@ -18,18 +18,20 @@ if [ "$got" = "$CORPUS_SHA" ]; then ok; else fail "corpora/en.jsonl.gz changed (
 head -n 6000 "$T/all.jsonl" > "$T/in.jsonl"
 head -n 1500 "$T/all.jsonl" > "$T/train.jsonl"
 zcat corpora/eval.jsonl.gz | head -n 200 > "$T/eval.jsonl"
+# the files by relative names: rejects and sig lines name the input file
+cd "$T" || exit 1
 : > "$T/got.pin"
 pin() { # NAME FILE: the digest of FILE as NAME
     printf '%s %s\n' "$1" "$(sha "$2")" >> "$T/got.pin"
 }
 for j in 1 2 3; do
     # the tokenizer every encode uses is the one trained at -j 1 (pinned too)
-    expect_rc 0 "$BIN/bpe" train -j $j --vocab-size 1500 "$T/train.jsonl" -o "$T/tok$j.json"
-    pin "bpe-train-j$j" "$T/tok$j.json"
-    expect_rc 0 "$BIN/bpe" encode -j $j -t "$T/tok1.json" "$T/in.jsonl" -o "$T/enc.tok"
-    pin "bpe-encode-j$j" "$T/enc.tok"
-    expect_rc 0 "$BIN/bpe" encode -j $j -t "$T/tok1.json" --ids "$T/in.jsonl" -o "$T/enc.ids"
-    pin "bpe-encode-ids-j$j" "$T/enc.ids"
+    expect_rc 0 "$BIN/bpe" train -j $j --vocab-size 1500 "train.jsonl" -o "tok$j.json"
+    pin "bpe-train-j$j" "tok$j.json"
+    expect_rc 0 "$BIN/bpe" encode -j $j -t "tok1.json" "in.jsonl" -o "enc.tok"
+    pin "bpe-encode-j$j" "enc.tok"
+    expect_rc 0 "$BIN/bpe" encode -j $j -t "tok1.json" --ids "in.jsonl" -o "enc.ids"
+    pin "bpe-encode-ids-j$j" "enc.ids"
     for mode in default exact minhash minhash-verify; do
         case $mode in
             default) args= ;;
@@ -37,9 +39,9 @@ for j in 1 2 3; do
             *) args=$mode ;;
         esac
         # shellcheck disable=SC2086
-        expect_rc 0 "$BIN/dedup" $args -j $j --rejects "$T/rej.jsonl" "$T/in.jsonl" -o "$T/kept.jsonl"
-        pin "dedup-$mode-kept-j$j" "$T/kept.jsonl"
-        pin "dedup-$mode-rejects-j$j" "$T/rej.jsonl"
+        expect_rc 0 "$BIN/dedup" $args -j $j --rejects "rej.jsonl" "in.jsonl" -o "kept.jsonl"
+        pin "dedup-$mode-kept-j$j" "kept.jsonl"
+        pin "dedup-$mode-rejects-j$j" "rej.jsonl"
     done
     for mode in default exact minhash-verify; do
         case $mode in
@@ -48,14 +50,14 @@ for j in 1 2 3; do
             *) args=$mode ;;
         esac
         # shellcheck disable=SC2086
-        expect_rc 0 "$BIN/dedup" sig $args -j $j "$T/in.jsonl" -o "$T/sig.txt"
-        pin "dedup-sig-$mode-j$j" "$T/sig.txt"
+        expect_rc 0 "$BIN/dedup" sig $args -j $j "in.jsonl" -o "sig.txt"
+        pin "dedup-sig-$mode-j$j" "sig.txt"
     done
-    expect_rc 0 "$BIN/dedup" decontam -j $j --eval "$T/eval.jsonl" --rejects "$T/rej.jsonl" \
-        --removed "$T/removed.jsonl" "$T/in.jsonl" -o "$T/kept.jsonl"
-    pin "dedup-decontam-kept-j$j" "$T/kept.jsonl"
-    pin "dedup-decontam-rejects-j$j" "$T/rej.jsonl"
-    pin "dedup-decontam-removed-j$j" "$T/removed.jsonl"
+    expect_rc 0 "$BIN/dedup" decontam -j $j --eval "eval.jsonl" --rejects "rej.jsonl" \
+        --removed "removed.jsonl" "in.jsonl" -o "kept.jsonl"
+    pin "dedup-decontam-kept-j$j" "kept.jsonl"
+    pin "dedup-decontam-rejects-j$j" "rej.jsonl"
+    pin "dedup-decontam-removed-j$j" "removed.jsonl"
 done
 if [ -n "${PIN_UPDATE:-}" ]; then
     cp "$T/got.pin" "$PINS"
