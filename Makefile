@@ -118,7 +118,7 @@ $(BUILD)/model/dist.o: CPPFLAGS += $(if $(MPI_LIBS),-DGPTKIT_MPI $(MPI_CFLAGS))
 
 ifeq ($(CUDA),1)
 $(BUILD)/model/%.o $(BUILD)/tests/model/%: CPPFLAGS += -DGPTKIT_CUDA
-$(BUILD)/model/cuda/%.o: model/cuda/%.cu model/cuda/common.cuh model/kernels.h lib/err.h model/gpool.h $(CUDA_STAMP) | $(DEPS)
+$(BUILD)/model/cuda/%.o: model/cuda/%.cu model/cuda/common.cuh model/kernels.h lib/err.h lib/gpool.h model/poolsize.h $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Ilib -c $< -o $@
 endif

@@ -1,17 +1,15 @@
-/* bpe encode / decode / info / convert. Encoding runs in rounds: the main
- * thread reads the next batch of documents while N workers encode the current
- * one (taking documents from a shared counter, each with its own cache); the
- * results are then written in input order, so the output is the same for any
- * -j. Speed: bench/bpe/run.sh. */
+/* bpe encode / decode / info / convert. Encoding is a document pass
+ * (lib/docpass.c): each of its threads encodes documents with its own
+ * encoder (and cache) into the document's slot, and the ids are handed on in
+ * input order, so the output is the same for any -j. Speed: bench/bpe/run.sh. */
 #include "bpe.h"
 
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "docpass.h"
 #include "iofile.h"
 #include "json.h"
 #include "progress.h"
@@ -24,106 +22,42 @@ Tokenizer *bpe_load(const BpeSource *src, Err *e)
     return tok_load_json(src->json, e);
 }
 
-#define BATCH_BYTES_PER_THREAD (1u << 20)
 /* decode --ids: the longest line (a document's ids) read */
 #define DECODE_MAX_LINE ((size_t)1 << 30)
 
-typedef struct Batch {
-    Buf text;
-    size_t *off; /* (n + 1) document i is text[off[i] .. off[i+1]) */
-    const char **path;
-    uint64_t *lineno;
-    size_t n, cap;
-} Batch;
+/* A slot's ids past this many are given back after the emit: a long document
+ * does not keep its memory in the slot for the rest of the run. */
+#define SLOT_IDS_KEPT ((size_t)1 << 20)
 
-static void batch_free(Batch *b)
-{
-    buf_free(&b->text);
-    free(b->off);
-    free(b->path);
-    free(b->lineno);
-}
+typedef struct EncodePass {
+    int allow_special;
+    BpeDocFn fn;
+    void *ctx;
+} EncodePass;
 
-/* Read documents until the batch holds max_bytes (at least one document).
- * 0 ok (b->n 0: no more input), -1 error. */
-static int batch_read(Batch *b, DocReader *r, size_t max_bytes, Err *e)
+static int encode_one(void *ctx, void *worker, const Doc *d, void *slot, Err *e)
 {
-    b->n = 0;
-    b->text.len = 0;
-    while (b->text.len < max_bytes) {
-        Doc d;
-        int rc = doc_next(r, &d, e);
-        if (rc < 0) return -1;
-        if (rc == 0) break;
-        if (b->n + 1 >= b->cap) {
-            size_t cap = b->cap ? 2 * b->cap : 1024;
-            size_t *off = realloc(b->off, (cap + 1) * sizeof *off);
-            if (off) b->off = off;
-            const char **path = realloc(b->path, cap * sizeof *path);
-            if (path) b->path = path;
-            uint64_t *ln = realloc(b->lineno, cap * sizeof *ln);
-            if (ln) b->lineno = ln;
-            if (!off || !path || !ln) return err_set(e, "out of memory");
-            b->cap = cap;
-        }
-        b->off[b->n] = b->text.len;
-        if (buf_append(&b->text, d.text, d.text_len)) return err_set(e, "out of memory");
-        b->path[b->n] = d.path;
-        b->lineno[b->n] = d.lineno;
-        b->n++;
-        b->off[b->n] = b->text.len;
-    }
+    const EncodePass *p = ctx;
+    TokEncoder **enc = worker;
+    IdBuf *ids = slot;
+    Err inner;
+    ids->len = 0;
+    if (tok_encode(*enc, d->text, d->text_len, p->allow_special, ids, &inner))
+        return err_at(e, d->path, d->lineno, "%s", inner.msg);
     return 0;
 }
 
-/* Workers take documents one at a time from a shared counter (no thread waits
- * on a slow share), and note where each document's ids went; the main thread
- * then visits documents in input order. */
-typedef struct Round {
-    const Batch *b;
-    atomic_size_t next;  /* the next document to take */
-    uint32_t *who;       /* (n) the worker that encoded document i */
-    size_t *at, *count;  /* (n) where its ids start in that worker's buffer, how many */
-    size_t cap;
-} Round;
-
-typedef struct Worker {
-    TokEncoder *enc;
-    Round *round;
-    uint32_t index;
-    int allow_special;
-    IdBuf ids;
-    int failed;
-    size_t failed_doc;
-    Err err;
-    pthread_t th;
-} Worker;
-
-static void *work(void *arg)
+static int emit_ids(void *ctx, const Doc *d, void *slot, Err *e)
 {
-    Worker *w = arg;
-    Round *r = w->round;
-    const Batch *b = r->b;
-    w->ids.len = 0;
-    w->failed = 0;
-    for (;;) {
-        size_t i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
-        if (i >= b->n) break;
-        size_t before = w->ids.len;
-        Err inner;
-        if (tok_encode(w->enc, b->text.data + b->off[i], b->off[i + 1] - b->off[i],
-                       w->allow_special, &w->ids, &inner)) {
-            w->failed = 1;
-            w->failed_doc = i;
-            err_at(&w->err, b->path[i], b->lineno[i], "%s", inner.msg);
-            return NULL;
-        }
-        r->who[i] = w->index;
-        r->at[i] = before;
-        r->count[i] = w->ids.len - before;
-    }
-    return NULL;
+    const EncodePass *p = ctx;
+    IdBuf *ids = slot;
+    if (d->skipped) return 0;
+    int rc = p->fn(p->ctx, d, ids->ids, ids->len, e);
+    if (ids->cap > SLOT_IDS_KEPT) idbuf_free(ids);
+    return rc;
 }
+
+static void ids_free(void *slot) { idbuf_free(slot); }
 
 int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *inputs,
                     size_t n_inputs, unsigned threads, int allow_special, Progress *p, BpeDocFn fn,
@@ -131,93 +65,26 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
 {
     if (!threads) threads = cli_cores();
     int rc = -1;
-    Batch bat[2];
-    memset(bat, 0, sizeof bat);
-    Round round = { 0 };
-    Worker *w = calloc(threads, sizeof *w);
+    TokEncoder **enc = calloc(threads, sizeof *enc);
     DocReader *r = NULL;
-    uint64_t n_docs = 0;
     *n_bytes = 0;
-    if (!w) return err_set(e, "out of memory");
-    for (unsigned k = 0; k < threads; k++) {
-        if (!(w[k].enc = tok_encoder_new(t, e))) goto done;
-        w[k].allow_special = allow_special;
-        w[k].round = &round;
-        w[k].index = k;
-    }
+    if (!enc) return err_set(e, "out of memory");
+    for (unsigned k = 0; k < threads; k++)
+        if (!(enc[k] = tok_encoder_new(t, e))) goto done;
     if (!(r = doc_open(doc, inputs, n_inputs, e))) goto done;
-    size_t max_bytes = (size_t)threads * BATCH_BYTES_PER_THREAD;
-    Batch *cur = &bat[0], *next = &bat[1];
-    if (batch_read(cur, r, max_bytes, e)) goto done;
-    while (cur->n) {
-        if (cur->n > round.cap) {
-            size_t cap = 2 * cur->n;
-            uint32_t *who = realloc(round.who, cap * sizeof *who);
-            if (who) round.who = who;
-            size_t *at = realloc(round.at, cap * sizeof *at);
-            if (at) round.at = at;
-            size_t *cnt = realloc(round.count, cap * sizeof *cnt);
-            if (cnt) round.count = cnt;
-            if (!who || !at || !cnt) {
-                err_set(e, "out of memory");
-                goto done;
-            }
-            round.cap = cap;
-        }
-        round.b = cur;
-        /* relaxed: no worker runs now; pthread_create orders this before them */
-        atomic_store_explicit(&round.next, 0, memory_order_relaxed);
-        unsigned used = threads < cur->n ? threads : (unsigned)cur->n, started = 0;
-        if (used > 1) {
-            for (; started < used; started++)
-                if (pthread_create(&w[started].th, NULL, work, &w[started])) break;
-            if (started < used) {
-                for (unsigned j = 0; j < started; j++) pthread_join(w[j].th, NULL);
-                err_set(e, "cannot start a thread");
-                goto done;
-            }
-        } else {
-            work(&w[0]);
-        }
-        int read_rc = batch_read(next, r, max_bytes, e);
-        for (unsigned k = 0; k < started; k++) pthread_join(w[k].th, NULL);
-        /* The first failed document in input order is the one reported. */
-        int failed = -1;
-        for (unsigned k = 0; k < used; k++)
-            if (w[k].failed && (failed < 0 || w[k].failed_doc < w[failed].failed_doc)) failed = (int)k;
-        if (failed >= 0) {
-            *e = w[failed].err;
-            goto done;
-        }
-        if (read_rc) goto done;
-        for (size_t i = 0; i < cur->n; i++) {
-            Doc dd = { .text = cur->text.data + cur->off[i],
-                       .text_len = cur->off[i + 1] - cur->off[i],
-                       .path = cur->path[i],
-                       .lineno = cur->lineno[i] };
-            if (fn(ctx, &dd, w[round.who[i]].ids.ids + round.at[i], round.count[i], e)) goto done;
-        }
-        n_docs += cur->n;
-        *n_bytes += cur->text.len;
-        if (p) progress_update(p, doc_consumed(r), *n_bytes, n_docs, "docs");
-        Batch *tmp = cur;
-        cur = next;
-        next = tmp;
-    }
+    EncodePass ep = { .allow_special = allow_special, .fn = fn, .ctx = ctx };
+    DocPassOpts po = { .threads = threads, .workers = enc, .worker_size = sizeof *enc,
+                       .slot_size = sizeof(IdBuf), .slot_free = ids_free, .work = encode_one,
+                       .emit = emit_ids, .ctx = &ep, .progress = p };
+    DocPassCounts counts;
+    if (docpass_run(r, &po, &counts, e)) goto done;
+    *n_bytes = counts.n_text_bytes;
     rc = doc_close(r, e);
     r = NULL;
 done:
     doc_abort(r);
-    for (unsigned k = 0; k < threads; k++) {
-        tok_encoder_free(w[k].enc);
-        idbuf_free(&w[k].ids);
-    }
-    free(w);
-    free(round.who);
-    free(round.at);
-    free(round.count);
-    batch_free(&bat[0]);
-    batch_free(&bat[1]);
+    for (unsigned k = 0; k < threads; k++) tok_encoder_free(enc[k]);
+    free(enc);
     return rc;
 }
 

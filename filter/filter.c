@@ -1,7 +1,7 @@
-/* The document pass: documents are read in batches, judged by N threads
- * (user rules, then the built-in rules, then the classifier), and written in
- * input order, so the output is the same whatever -j is. While N-1 threads
- * judge a batch, the main thread reads the next one and then helps judge.
+/* filter's work on one document on lib/docpass.c's pass (user rules, then
+ * the built-in rules, then the classifier, on any of its -j threads) and its
+ * emit (kept documents and rejects, in input order), so the output is the
+ * same whatever -j is. The batches and threads are the pass's.
  * The classifier's keep decision is drawn per document from (seed, number).
  * `filter stats` is the same pass measuring every rule (heur_judge), with
  * each document's values written out and their quantiles printed at the end. */
@@ -9,24 +9,14 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "docpass.h"
 #include "hash.h"
 #include "model.h"
 #include "progress.h"
 #include "urules.h"
-
-/* A batch holds up to BATCH_DOCS documents and about BATCH_BYTES_PER_WORKER
- * bytes per thread (raw lines and texts): small enough that the two batches'
- * arenas stay in cache and fault in few pages (page faults cost as much as
- * reading on a virtual machine), big enough to keep N threads busy while the
- * main thread reads (bench/filter: "no rules" MB/s). */
-#define BATCH_DOCS 4096
-#define BATCH_BYTES_PER_WORKER ((size_t)1 << 20)
-#define BATCH_BYTES_MAX ((size_t)16 << 20)
 
 /* Reasons: 0..N_RULES-1 built-in rules, N_RULES "empty", then user rules,
  * then the classifier. */
@@ -34,27 +24,23 @@
 /* filter stats' values: one per built-in rule, then the classifier's score */
 #define N_VALUES (N_RULES + 1)
 
+/* A document's verdict: the pass's slot. */
 typedef struct Slot {
-    size_t raw_off, text_off;
-    Doc d;
     int reason;
     int changed;
     double value; /* what the dropping built-in rule measured (NAN: none) */
     double score;
-    double *val;  /* filter stats: every rule's value, then the score (N_VALUES) */
-    int err;    /* a match error or out of memory: message in msg */
-    Buf text;   /* the new text when changed */
-    char *msg;
+    double *val;  /* filter stats: vals; else NULL */
+    Buf text;     /* the new text when changed */
+    double vals[N_VALUES]; /* every rule's value, then the score */
 } Slot;
 
-/* Documents copied out of the reader (doc_next's are borrowed). */
-typedef struct Batch {
-    Slot *slots;
-    size_t n;
-    Buf arena;
-    atomic_size_t next;
-    double *vals; /* filter stats: N_VALUES a slot */
-} Batch;
+/* filter stats: every document's values, a column per value, in input order.
+ * Quantiles need them all: 8 bytes a value, N_VALUES a document. */
+typedef struct StatsAcc {
+    double *v[N_VALUES];
+    size_t n, cap;
+} StatsAcc;
 
 typedef struct Worker {
     HeurScratch hs;
@@ -75,6 +61,13 @@ typedef struct Run {
     unsigned n_workers;
     int reason_quality;
     int n_reasons;
+    /* the emit's, on the calling thread */
+    DocWriter *out, *rej;
+    Buf extra;
+    uint64_t *drops;
+    uint64_t n_in, n_kept, n_dropped, n_scored;
+    double score_sum;
+    StatsAcc acc;
 } Run;
 
 /* The draw is keyed on the text and the seed, not on the document's place in
@@ -100,30 +93,25 @@ static const char *reason_name(const Run *r, int reason)
  * (s->val set) every built-in rule is measured and the classifier scores
  * every document, on the text the rules that are on leave (the text a user
  * rule dropped the document on, when one did). */
-static void judge(Run *r, Worker *w, Slot *s)
+static int judge(const Run *r, Worker *w, const Doc *d, Slot *s, Err *e)
 {
-    const char *text = s->d.text;
-    size_t n = s->d.text_len;
-    double *val = s->val;
+    const char *text = d->text;
+    size_t n = d->text_len;
+    double *val = s->val = r->o->stats ? s->vals : NULL;
     s->changed = 0;
     s->score = -1;
-    s->err = 0;
     s->value = NAN;
     s->reason = R_KEEP;
     if (r->have_ur) {
         const char *nt;
         size_t nn;
         int ch;
-        Err e = {{0}};
-        int k = urules_apply(&r->ur, &w->uc, text, n, &nt, &nn, &ch, w->line_drops + N_RULES, &e);
-        if (k == -2) {
-            s->err = 1;
-            s->msg = strdup(e.msg);
-            return;
-        }
+        Err ue = {{0}};
+        int k = urules_apply(&r->ur, &w->uc, text, n, &nt, &nn, &ch, w->line_drops + N_RULES, &ue);
+        if (k == -2) return err_at(e, err_name(d->path), d->lineno, "%s", ue.msg);
         if (k >= 0) {
             s->reason = N_RULES + 1 + k;
-            if (!val) return;
+            if (!val) return 0;
             text = nt, n = nn;
         } else if (ch) {
             s->text.len = 0;
@@ -132,7 +120,7 @@ static void judge(Run *r, Worker *w, Slot *s)
             text = s->text.data, n = s->text.len;
             if (!n) {
                 s->reason = N_RULES;
-                if (!val) return;
+                if (!val) return 0;
                 text = "";
             }
         }
@@ -145,7 +133,7 @@ static void judge(Run *r, Worker *w, Slot *s)
     if (k >= 0 && s->reason == R_KEEP) {
         s->reason = k;
         s->value = value;
-        if (!val) return;
+        if (!val) return 0;
     }
     if (ch) {
         s->text.len = 0;
@@ -162,60 +150,14 @@ static void judge(Run *r, Worker *w, Slot *s)
     } else if (val) {
         val[N_RULES] = NAN;
     }
-    return;
-oom:
-    s->err = 1;
-    s->msg = strdup("out of memory");
-}
-
-/* Each thread's state, the run and the batch it works on. */
-typedef struct WorkerBox {
-    Worker w;
-    Run *run;
-    Batch *batch;
-} WorkerBox;
-
-static void *work(void *arg)
-{
-    WorkerBox *b = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&b->batch->next, 1);
-        if (i >= b->batch->n) break;
-        if (!b->batch->slots[i].d.skipped) judge(b->run, &b->w, &b->batch->slots[i]);
-    }
-    return NULL;
-}
-
-/* Read up to a batch of documents. 1: some (or none at the end: b->n == 0),
- * -1: error. *eof is set at the end of input. */
-static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int *eof, Err *e)
-{
-    b->arena.len = 0;
-    b->n = 0;
-    while (!*eof && b->n < BATCH_DOCS && b->arena.len < max_bytes) {
-        Doc d;
-        int k = doc_next(in, &d, e);
-        if (k < 0) return -1;
-        if (k == 0) {
-            *eof = 1;
-            break;
-        }
-        Slot *s = &b->slots[b->n];
-        s->val = b->vals ? b->vals + N_VALUES * b->n : NULL;
-        b->n++;
-        s->d = d;
-        s->raw_off = b->arena.len;
-        if (d.raw && buf_append(&b->arena, d.raw, d.raw_len)) return err_set(e, "out of memory");
-        s->text_off = b->arena.len;
-        if (buf_append(&b->arena, d.text, d.text_len)) return err_set(e, "out of memory");
-    }
-    for (size_t i = 0; i < b->n; i++) {
-        Slot *s = &b->slots[i];
-        if (s->d.raw) s->d.raw = b->arena.data + s->raw_off;
-        s->d.text = b->arena.data + s->text_off;
-    }
-    atomic_store(&b->next, 0);
     return 0;
+oom:
+    return err_at(e, err_name(d->path), d->lineno, "out of memory");
+}
+
+static int work_doc(void *ctx, void *worker, const Doc *d, void *slot, Err *e)
+{
+    return judge(ctx, worker, d, slot, e);
 }
 
 static int add_reason(Buf *b, const char *name)
@@ -270,16 +212,9 @@ double filter_quantile(const double *sorted, size_t n, unsigned per_mille)
     return sorted[k ? k - 1 : 0];
 }
 
-static void batch_free(Batch *b)
+static void slot_free(void *slot)
 {
-    free(b->vals);
-    if (b->slots)
-        for (size_t i = 0; i < BATCH_DOCS; i++) {
-            buf_free(&b->slots[i].text);
-            free(b->slots[i].msg);
-        }
-    free(b->slots);
-    buf_free(&b->arena);
+    buf_free(&((Slot *)slot)->text);
 }
 
 /* A rejected document's "filter_value": a built-in rule that measures one. */
@@ -287,13 +222,6 @@ static int has_value(int reason, double value)
 {
     return reason >= 0 && reason < N_RULES && !heur_rules[reason].is_flag && !isnan(value);
 }
-
-/* filter stats: every document's values, a column per value, in input order.
- * Quantiles need them all: 8 bytes a value, N_VALUES a document. */
-typedef struct StatsAcc {
-    double *v[N_VALUES];
-    size_t n, cap;
-} StatsAcc;
 
 static int stats_add(StatsAcc *a, const double *val)
 {
@@ -427,19 +355,74 @@ static void hint(const Progress *pg, const Run *r, const uint64_t *drops, uint64
                                                  : "");
 }
 
+/* One document's verdict out, in input order: kept documents to out,
+ * dropped ones to rej (or both, with every value, for filter stats). */
+static int emit_doc(void *ctx, const Doc *d, void *slot, Err *e)
+{
+    Run *r = ctx;
+    const FilterOpts *o = r->o;
+    Slot *s = slot;
+    Buf *extra = &r->extra;
+    if (d->skipped) /* a file, not a document: in its place among the rejects */
+        return docw_write_skipped(r->rej, d, "filter_reason", e);
+    r->n_in++;
+    int reason = s->reason;
+    extra->len = 0;
+    if (s->score >= 0) {
+        r->n_scored++;
+        r->score_sum += s->score;
+        char num[64];
+        int l = snprintf(num, sizeof num, "\"quality\":%.6f", s->score);
+        if (buf_append(extra, num, (size_t)l)) goto oom;
+        int keep = o->keep == KEEP_ALL || (o->keep == KEEP_THRESHOLD && s->score >= o->keep_value) ||
+                   (o->keep == KEEP_PARETO && filter_pareto_keep(o->seed, d->text, d->text_len, o->keep_value, s->score));
+        if (!keep) reason = r->reason_quality;
+    }
+    if (o->stats) {
+        if (stats_add(&r->acc, s->val)) goto oom;
+        if (reason == R_KEEP) r->n_kept++;
+        else r->n_dropped++, r->drops[reason]++;
+        if (!r->out) return 0;
+        /* the document as it came in, with the reason and value as in
+         * the rejects, then every value */
+        if (extra->len && buf_putc(extra, ',')) goto oom;
+        if (reason != R_KEEP && (add_reason(extra, reason_name(r, reason)) ||
+                                 (has_value(reason, s->value) && add_value(extra, s->value)) ||
+                                 buf_putc(extra, ',')))
+            goto oom;
+        if (add_stats(extra, r, s->val) || buf_putc(extra, 0)) goto oom;
+        return docw_write(r->out, d, NULL, 0, extra->data, e);
+    }
+    if (reason == R_KEEP) {
+        r->n_kept++;
+        const char *text = s->changed ? (s->text.data ? s->text.data : "") : NULL;
+        if (extra->len && buf_putc(extra, 0)) goto oom;
+        return docw_write(r->out, d, text, s->text.len, extra->len ? extra->data : NULL, e);
+    }
+    r->n_dropped++;
+    r->drops[reason]++;
+    if (!r->rej) return 0;
+    /* rejects get the document as it came in, with the reason and the value
+     * that failed */
+    if (extra->len && buf_putc(extra, ',')) goto oom;
+    if (add_reason(extra, reason_name(r, reason)) || (has_value(reason, s->value) && add_value(extra, s->value)) ||
+        buf_putc(extra, 0))
+        goto oom;
+    return docw_write(r->rej, d, NULL, 0, extra->data, e);
+oom:
+    return err_set(e, "out of memory");
+}
+
 int filter_run(const FilterOpts *o, Err *e)
 {
     Run r = {0};
     r.o = o;
-    int rc = -1, started_pg = 0, eof = 0;
+    int rc = -1, started_pg = 0;
     DocReader *in = NULL;
-    DocWriter *out = NULL, *rej = NULL;
-    WorkerBox *box = NULL;
-    uint64_t *drops = NULL, *line_drops = NULL;
-    Buf extra = {0}, sum = {0};
-    Batch batch[2] = {{0}};
+    Worker *wk = NULL;
+    uint64_t *line_drops = NULL;
+    Buf sum = {0};
     Progress pg;
-    StatsAcc acc = {{0}, 0, 0};
     /* files skipped as binary come through the reader to go to --rejects */
     DocOpts din = o->doc;
     din.report_skipped = o->rejects && !o->stats;
@@ -456,137 +439,50 @@ int filter_run(const FilterOpts *o, Err *e)
     r.n_workers = o->common.threads ? o->common.threads : cli_cores();
     if (r.n_workers > 1024) r.n_workers = 1024;
     size_t n_line_rules = N_RULES + r.ur.n;
-    box = calloc(r.n_workers, sizeof *box);
-    drops = calloc((size_t)r.n_reasons, sizeof *drops);
+    wk = calloc(r.n_workers, sizeof *wk);
+    r.drops = calloc((size_t)r.n_reasons, sizeof *r.drops);
     line_drops = calloc(n_line_rules, sizeof *line_drops);
-    batch[0].slots = calloc(BATCH_DOCS, sizeof(Slot));
-    batch[1].slots = calloc(BATCH_DOCS, sizeof(Slot));
-    if (!box || !drops || !line_drops || !batch[0].slots || !batch[1].slots) {
+    if (!wk || !r.drops || !line_drops) {
         err_set(e, "out of memory");
         goto done;
     }
-    for (int k = 0; k < 2 && o->stats; k++)
-        if (!(batch[k].vals = malloc(BATCH_DOCS * N_VALUES * sizeof(double)))) {
-            err_set(e, "out of memory");
-            goto done;
-        }
     for (unsigned t = 0; t < r.n_workers; t++) {
-        box[t].run = &r;
-        if (!(box[t].w.line_drops = calloc(n_line_rules, sizeof(uint64_t))) ||
-            (r.have_ur && urules_ctx_init(&box[t].w.uc))) {
+        if (!(wk[t].line_drops = calloc(n_line_rules, sizeof(uint64_t))) ||
+            (r.have_ur && urules_ctx_init(&wk[t].uc))) {
             err_set(e, "out of memory");
             goto done;
         }
     }
     if (!(in = doc_open(&din, o->inputs, o->n_inputs, e))) goto done;
     /* filter stats writes documents only with -o; the normal pass to stdout by default */
-    if ((!o->stats || o->out) && !(out = docw_open(o->out, &o->doc, e))) goto done;
-    if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto done;
+    if ((!o->stats || o->out) && !(r.out = docw_open(o->out, &o->doc, e))) goto done;
+    if (o->rejects && !(r.rej = docw_open(o->rejects, &o->doc, e))) goto done;
 
     progress_start(&pg, "filter", o->common.progress, doc_total_size(in));
     started_pg = 1;
-    uint64_t n_in = 0, n_kept = 0, n_dropped = 0, n_scored = 0;
-    double score_sum = 0;
-    int cur = 0;
-    size_t batch_bytes = BATCH_BYTES_PER_WORKER * r.n_workers;
-    if (batch_bytes > BATCH_BYTES_MAX) batch_bytes = BATCH_BYTES_MAX;
-    if (read_batch(in, &batch[cur], batch_bytes, &eof, e)) goto done;
-    while (batch[cur].n) {
-        Batch *b = &batch[cur], *nb = &batch[cur ^ 1];
-        /* N-1 threads judge b while this one reads the next batch, then helps */
-        pthread_t th[1024];
-        unsigned started = 0;
-        for (unsigned t = 1; t < r.n_workers && b->n > 1; t++) {
-            box[t].batch = b;
-            if (!pthread_create(&th[started], NULL, work, &box[t])) started++;
-        }
-        int read_rc = 0;
-        nb->n = 0;
-        if (!eof) read_rc = read_batch(in, nb, batch_bytes, &eof, e);
-        box[0].batch = b;
-        work(&box[0]);
-        for (unsigned t = 0; t < started; t++) pthread_join(th[t], NULL);
-        if (read_rc) goto done;
-        for (size_t i = 0; i < b->n; i++) {
-            Slot *s = &b->slots[i];
-            if (s->d.skipped) { /* a file, not a document: in its place among the rejects */
-                if (docw_write_skipped(rej, &s->d, "filter_reason", e)) goto done;
-                continue;
-            }
-            /* per document: it looks at the clock only every 64 calls */
-            progress_update(&pg, doc_consumed(in), doc_bytes_read(in), n_in, "docs");
-            n_in++;
-            if (s->err) {
-                err_at(e, err_name(s->d.path), s->d.lineno, "%s", s->msg ? s->msg : "out of memory");
-                goto done;
-            }
-            int reason = s->reason;
-            extra.len = 0;
-            if (s->score >= 0) {
-                n_scored++;
-                score_sum += s->score;
-                char num[64];
-                int l = snprintf(num, sizeof num, "\"quality\":%.6f", s->score);
-                if (buf_append(&extra, num, (size_t)l)) goto oom;
-                int keep = o->keep == KEEP_ALL ||
-                           (o->keep == KEEP_THRESHOLD && s->score >= o->keep_value) ||
-                           (o->keep == KEEP_PARETO && filter_pareto_keep(o->seed, s->d.text, s->d.text_len, o->keep_value, s->score));
-                if (!keep) reason = r.reason_quality;
-            }
-            if (o->stats) {
-                if (stats_add(&acc, s->val)) goto oom;
-                if (reason == R_KEEP) n_kept++;
-                else n_dropped++, drops[reason]++;
-                if (!out) continue;
-                /* the document as it came in, with the reason and value as in
-                 * the rejects, then every value */
-                if (extra.len && buf_putc(&extra, ',')) goto oom;
-                if (reason != R_KEEP && (add_reason(&extra, reason_name(&r, reason)) ||
-                                         (has_value(reason, s->value) && add_value(&extra, s->value)) ||
-                                         buf_putc(&extra, ',')))
-                    goto oom;
-                if (add_stats(&extra, &r, s->val) || buf_putc(&extra, 0)) goto oom;
-                if (docw_write(out, &s->d, NULL, 0, extra.data, e)) goto done;
-                continue;
-            }
-            if (reason == R_KEEP) {
-                n_kept++;
-                const char *text = s->changed ? (s->text.data ? s->text.data : "") : NULL;
-                if (extra.len && buf_putc(&extra, 0)) goto oom;
-                if (docw_write(out, &s->d, text, s->text.len, extra.len ? extra.data : NULL, e)) goto done;
-                continue;
-            }
-            n_dropped++;
-            drops[reason]++;
-            if (!rej) continue;
-            /* rejects get the document as it came in, with the reason and
-             * the value that failed */
-            if (extra.len && buf_putc(&extra, ',')) goto oom;
-            if (add_reason(&extra, reason_name(&r, reason)) ||
-                (has_value(reason, s->value) && add_value(&extra, s->value)) || buf_putc(&extra, 0))
-                goto oom;
-            if (docw_write(rej, &s->d, NULL, 0, extra.data, e)) goto done;
-        }
-        cur ^= 1;
-    }
+    DocPassOpts po = { .threads = r.n_workers, .workers = wk, .worker_size = sizeof *wk,
+                       .slot_size = sizeof(Slot), .slot_free = slot_free, .work = work_doc,
+                       .emit = emit_doc, .ctx = &r, .keep_raw = 1, .progress = &pg };
+    DocPassCounts counts;
+    if (docpass_run(in, &po, &counts, e)) goto done;
     progress_end(&pg);
     started_pg = 0;
-    DocWriter *w = rej;
-    rej = NULL;
+    DocWriter *w = r.rej;
+    r.rej = NULL;
     if (w && docw_close(w, e)) goto done;
-    w = out;
-    out = NULL;
+    w = r.out;
+    r.out = NULL;
     if (w && docw_close(w, e)) goto done;
     const DocStats *st = doc_stats(in);
     /* the summary: in = kept + dropped, then each reason and the removed lines */
     char tmp[256];
     for (int k = 0; k < r.n_reasons; k++) {
-        if (!drops[k]) continue;
-        snprintf(tmp, sizeof tmp, "%s%s %llu", sum.len ? ", " : "", reason_name(&r, k), (unsigned long long)drops[k]);
+        if (!r.drops[k]) continue;
+        snprintf(tmp, sizeof tmp, "%s%s %llu", sum.len ? ", " : "", reason_name(&r, k), (unsigned long long)r.drops[k]);
         if (buf_append(&sum, tmp, strlen(tmp))) goto oom;
     }
     for (unsigned t = 0; t < r.n_workers; t++)
-        for (size_t k = 0; k < n_line_rules; k++) line_drops[k] += box[t].w.line_drops[k];
+        for (size_t k = 0; k < n_line_rules; k++) line_drops[k] += wk[t].line_drops[k];
     int first_line = 1;
     for (size_t k = 0; k < n_line_rules; k++) {
         if (!line_drops[k]) continue;
@@ -596,8 +492,8 @@ int filter_run(const FilterOpts *o, Err *e)
         if (buf_append(&sum, tmp, strlen(tmp))) goto oom;
         first_line = 0;
     }
-    if (n_scored) {
-        snprintf(tmp, sizeof tmp, "; mean quality %.4f", score_sum / n_scored);
+    if (r.n_scored) {
+        snprintf(tmp, sizeof tmp, "; mean quality %.4f", r.score_sum / r.n_scored);
         if (buf_append(&sum, tmp, strlen(tmp))) goto oom;
     }
     char files[512]; /* bad lines and files, and the files read each way */
@@ -606,17 +502,17 @@ int filter_run(const FilterOpts *o, Err *e)
     if (buf_putc(&sum, 0)) goto oom;
     double secs = progress_elapsed(&pg);
     progress_summary(&pg, "%llu in, %llu kept, %llu dropped%s%s; %.1f MB in %.2f s (%.1f MB/s)",
-                     (unsigned long long)n_in, (unsigned long long)n_kept, (unsigned long long)n_dropped,
+                     (unsigned long long)r.n_in, (unsigned long long)r.n_kept, (unsigned long long)r.n_dropped,
                      sum.len > 1 && sum.data[0] != ';' ? ": " : "", sum.data, st->n_bytes / 1e6, secs,
                      secs > 0 ? st->n_bytes / 1e6 / secs : 0.0);
     if (o->stats) {
         FILE *f = o->out && !strcmp(o->out, "-") ? stderr : stdout;
-        if (print_stats(f, &r, &acc, drops, n_kept) || fflush(f)) { /* a write error, not memory */
+        if (print_stats(f, &r, &r.acc, r.drops, r.n_kept) || fflush(f)) { /* a write error, not memory */
             err_set(e, "%s: writing the table: %s", f == stdout ? "<stdout>" : "<stderr>", strerror(errno));
             goto done;
         }
     } else {
-        hint(&pg, &r, drops, n_in, n_dropped);
+        hint(&pg, &r, r.drops, r.n_in, r.n_dropped);
     }
     rc = 0;
     goto done;
@@ -626,25 +522,23 @@ done:
     if (started_pg) progress_end(&pg);
     if (rc) doc_abort(in);
     else if (doc_close(in, e)) rc = -1;
-    docw_abort(out);
-    docw_abort(rej);
-    if (box)
+    docw_abort(r.out);
+    docw_abort(r.rej);
+    if (wk)
         for (unsigned t = 0; t < r.n_workers; t++) {
-            heur_scratch_free(&box[t].w.hs);
-            if (r.have_ur) urules_ctx_free(&box[t].w.uc);
-            buf_free(&box[t].w.c4out);
-            buf_free(&box[t].w.lower);
-            free(box[t].w.idx);
-            free(box[t].w.line_drops);
+            heur_scratch_free(&wk[t].hs);
+            if (r.have_ur) urules_ctx_free(&wk[t].uc);
+            buf_free(&wk[t].c4out);
+            buf_free(&wk[t].lower);
+            free(wk[t].idx);
+            free(wk[t].line_drops);
         }
-    free(box);
-    batch_free(&batch[0]);
-    batch_free(&batch[1]);
-    free(drops);
+    free(wk);
+    free(r.drops);
     free(line_drops);
-    buf_free(&extra);
+    buf_free(&r.extra);
     buf_free(&sum);
-    for (int k = 0; k < N_VALUES; k++) free(acc.v[k]);
+    for (int k = 0; k < N_VALUES; k++) free(r.acc.v[k]);
     urules_free(&r.ur);
     qm_free(&r.model);
     return rc;

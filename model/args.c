@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "path.h"
-#include "gpool.h"
+#include "poolsize.h"
 
 #define PROG ARGS_PROG
 

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "gpool.h"
+#include "poolsize.h"
 
 typedef void floatX; /* a buffer in the working precision: see above */
 

@@ -23,7 +23,7 @@
 #include "cli.h"
 #include "data.h"
 #include "dist.h"
-#include "gpool.h"
+#include "poolsize.h"
 #include "progress.h"
 #include "train.h"
 

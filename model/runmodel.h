@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "gpool.h"
+#include "poolsize.h"
 #include "gpt2.h"
 #include "tokenizer.h"
 

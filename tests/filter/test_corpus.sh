@@ -1,7 +1,7 @@
 # bin/filter on the whole bundled corpus gives, byte for byte, the kept documents
 # and the rejects (with their reasons) that it gave before the heuristics were
 # made fast (the SHA-256 below were recorded with the build of commit 83f3a56),
-# with the default rules and with Gopher + C4 + FineWeb, at -j 1 and -j 2.
+# with the default rules and with Gopher + C4 + FineWeb, at -j 1, 2 and 3.
 # A change of a verdict, a reason or a rewritten text shows here. Rejects have
 # since gained "filter_value" after "filter_reason": without it they must still
 # be those bytes, and with it the bytes recorded when it was added (the values
@@ -22,7 +22,7 @@ expect_sha "$T/in.jsonl" "$CORPUS_SHA" "corpora/en.jsonl.gz decompressed (corpus
 
 # args | kept SHA | rejects SHA without filter_value | rejects SHA
 while IFS='|' read -r args kept_sha rej_sha val_sha; do
-    for j in 1 2; do
+    for j in 1 2 3; do
         # shellcheck disable=SC2086
         expect_rc 0 "$BIN/filter" -j $j $args --rejects "$T/rej.jsonl" "$T/in.jsonl"
         expect_sha "$T/out" "$kept_sha" "kept documents of 'filter -j $j $args'"

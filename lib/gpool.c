@@ -1,42 +1,49 @@
-/* The pool: workers sleep on a condition variable between runs and take task
- * numbers from an atomic counter. The caller's thread works too. A run costs
- * a broadcast and a wait, tens of microseconds: the trainer calls it a few
- * hundred times a step, so it is not worth spinning. The pool's threads call
- * OpenBLAS, so gpool_size keeps it within the threads OpenBLAS was built for. */
+/* The pool: workers sleep on a condition variable between jobs and take task
+ * numbers from an atomic counter. The caller's thread works too (in gpool_run,
+ * or in gpool_wait after a gpool_start). A job costs a broadcast and a wait,
+ * tens of microseconds: the trainer runs a few hundred a step, so it is not
+ * worth spinning. It knows nothing of BLAS: the model sizes it (model/poolsize.c). */
 #include "gpool.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
+
+typedef struct PoolThread {
+    struct GPool *pool;
+    unsigned index; /* 1..n_threads-1 */
+} PoolThread;
 
 struct GPool {
     unsigned n_threads;
     pthread_t *tids;
+    PoolThread *args;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    unsigned long gen;   /* bumped for each run */
-    unsigned busy;       /* workers still in the current run */
+    unsigned long gen;   /* bumped for each job */
+    unsigned busy;       /* workers still in the current job */
     int quit;
-    GPoolFn fn;
+    GPoolFn fn;          /* the job: fn, or tfn with the thread's number */
+    GPoolThreadFn tfn;
     void *ctx;
     size_t n_tasks;
     atomic_size_t next;
 };
 
-static void work(GPool *p)
+static void work(GPool *p, unsigned thread)
 {
     for (;;) {
         size_t i = atomic_fetch_add(&p->next, 1);
         if (i >= p->n_tasks) return;
-        p->fn(p->ctx, i);
+        if (p->tfn) p->tfn(p->ctx, i, thread);
+        else p->fn(p->ctx, i);
     }
 }
 
 static void *worker(void *arg)
 {
-    GPool *p = arg;
+    PoolThread *t = arg;
+    GPool *p = t->pool;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -44,7 +51,7 @@ static void *worker(void *arg)
         if (p->quit) break;
         seen = p->gen;
         pthread_mutex_unlock(&p->mu);
-        work(p);
+        work(p, t->index);
         pthread_mutex_lock(&p->mu);
         if (--p->busy == 0) pthread_cond_signal(&p->done);
     }
@@ -62,20 +69,49 @@ GPool *gpool_new(unsigned n_threads)
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     p->tids = calloc(n_threads, sizeof *p->tids);
-    if (!p->tids) {
-        free(p);
+    p->args = calloc(n_threads, sizeof *p->args);
+    if (!p->tids || !p->args) {
+        p->n_threads = 1;
+        gpool_free(p);
         return NULL;
     }
-    for (unsigned i = 1; i < n_threads; i++)
-        if (pthread_create(&p->tids[i], NULL, worker, p)) {
+    for (unsigned i = 1; i < n_threads; i++) {
+        p->args[i] = (PoolThread){ p, i };
+        if (pthread_create(&p->tids[i], NULL, worker, &p->args[i])) {
             p->n_threads = i; /* stop the ones that started */
             gpool_free(p);
             return NULL;
         }
+    }
     return p;
 }
 
 unsigned gpool_threads(const GPool *p) { return p->n_threads; }
+
+/* Hand the job to the pool's threads; the caller then works too (work(p, 0))
+ * and waits in wait_job. */
+static void start_job(GPool *p, size_t n_tasks, GPoolFn fn, GPoolThreadFn tfn, void *ctx)
+{
+    p->fn = fn;
+    p->tfn = tfn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store(&p->next, 0);
+    if (p->n_threads == 1 || n_tasks == 0) return; /* busy stays 0 */
+    pthread_mutex_lock(&p->mu);
+    p->busy = p->n_threads - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void wait_job(GPool *p)
+{
+    work(p, 0);
+    pthread_mutex_lock(&p->mu);
+    while (p->busy) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
 
 void gpool_run(GPool *p, size_t n_tasks, GPoolFn fn, void *ctx)
 {
@@ -84,20 +120,16 @@ void gpool_run(GPool *p, size_t n_tasks, GPoolFn fn, void *ctx)
         for (size_t i = 0; i < n_tasks; i++) fn(ctx, i);
         return;
     }
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store(&p->next, 0);
-    p->busy = p->n_threads - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
-    work(p);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    start_job(p, n_tasks, fn, NULL, ctx);
+    wait_job(p);
 }
+
+void gpool_start(GPool *p, size_t n_tasks, GPoolThreadFn fn, void *ctx)
+{
+    start_job(p, n_tasks, NULL, fn, ctx);
+}
+
+void gpool_wait(GPool *p) { wait_job(p); }
 
 void gpool_free(GPool *p)
 {
@@ -111,25 +143,6 @@ void gpool_free(GPool *p)
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
     free(p->tids);
+    free(p->args);
     free(p);
-}
-
-/* Older OpenBLAS builds do not name their limit; 64 is Debian's, and the
- * default of OpenBLAS's own Makefile on a machine of up to 64 cores. */
-#define BLAS_LIMIT_UNSAID 64u
-
-unsigned gpool_blas_limit(void)
-{
-    const char *cfg = openblas_get_config();
-    const char *at = cfg ? strstr(cfg, "MAX_THREADS=") : NULL;
-    if (!at) return BLAS_LIMIT_UNSAID;
-    unsigned long n = strtoul(at + strlen("MAX_THREADS="), NULL, 10);
-    return n >= 1 && n <= 1u << 20 ? (unsigned)n : BLAS_LIMIT_UNSAID;
-}
-
-unsigned gpool_size(unsigned asked, unsigned cores)
-{
-    unsigned n = asked ? asked : cores, limit = gpool_blas_limit();
-    if (n < 1) n = 1;
-    return n < limit ? n : limit;
 }
