@@ -65,15 +65,16 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
 {
     if (!threads) threads = cli_cores();
     int rc = -1;
-    TokEncoder **enc = calloc(threads, sizeof *enc);
+    unsigned n_enc = threads + 1; /* -j encoding threads, and the reading thread, which helps once it has read */
+    TokEncoder **enc = calloc(n_enc, sizeof *enc);
     DocReader *r = NULL;
     *n_bytes = 0;
     if (!enc) return err_set(e, "out of memory");
-    for (unsigned k = 0; k < threads; k++)
+    for (unsigned k = 0; k < n_enc; k++)
         if (!(enc[k] = tok_encoder_new(t, e))) goto done;
     if (!(r = doc_open(doc, inputs, n_inputs, e))) goto done;
     EncodePass ep = { .allow_special = allow_special, .fn = fn, .ctx = ctx };
-    DocPassOpts po = { .threads = threads, .workers = enc, .worker_size = sizeof *enc,
+    DocPassOpts po = { .threads = threads, .reader_apart = 1, .workers = enc, .worker_size = sizeof *enc,
                        .slot_size = sizeof(IdBuf), .slot_free = ids_free, .work = encode_one,
                        .emit = emit_ids, .ctx = &ep, .progress = p };
     DocPassCounts counts;
@@ -83,7 +84,7 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
     r = NULL;
 done:
     doc_abort(r);
-    for (unsigned k = 0; k < threads; k++) tok_encoder_free(enc[k]);
+    for (unsigned k = 0; k < n_enc; k++) tok_encoder_free(enc[k]);
     free(enc);
     return rc;
 }

@@ -101,7 +101,7 @@ static void batch_free(const Pass *p, Batch *b)
 int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
 {
     const size_t align = alignof(max_align_t);
-    unsigned threads = o->threads ? o->threads : 1;
+    unsigned threads = (o->threads ? o->threads : 1) + (o->reader_apart ? 1 : 0);
     Pass p = { .o = o, .stride = (o->slot_size + align - 1) / align * align };
     Batch bat[2];
     memset(bat, 0, sizeof bat);

@@ -27,8 +27,9 @@ typedef int (*DocWorkFn)(void *ctx, void *worker, const Doc *d, void *slot, Err 
 typedef int (*DocEmitFn)(void *ctx, const Doc *d, void *slot, Err *e);
 
 typedef struct DocPassOpts {
-    unsigned threads;       /* >= 1, the calling thread among them */
-    void *workers;          /* threads states, worker_size bytes each: the caller's */
+    unsigned threads;       /* >= 1, the calling thread among them, unless reader_apart */
+    int reader_apart;       /* 1: threads workers, and the calling thread reads beside them (then helps) */
+    void *workers;          /* threads (+ 1 when reader_apart) states, worker_size bytes each: the caller's */
     size_t worker_size;
     size_t slot_size;       /* bytes of one document's result (0: none) */
     void (*slot_free)(void *slot); /* what a slot holds, at the end; NULL: nothing */
