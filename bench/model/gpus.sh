@@ -6,11 +6,12 @@
 # efficiency (tokens/s on N GPUs over N times one GPU's) and the time the
 # ranks spend summing their gradients (NCCL) a step, as model train's summary
 # reports it. PRESET (default gpt2), MICRO (default 16), CONTEXT (default
-# 1024), STEPS (default 20), PRECISION (default bf16). DEVICE=cpu checks the
+# 1024), STEPS (default 20), PRECISION (default bf16); ZERO=1: every run with
+# --zero 1 (AdamW's moments sliced over the ranks). DEVICE=cpu checks the
 # script on CPU ranks (1 and 2, preset tiny, context 64) where there is no GPU.
 # Run from the repository root after make.
 set -euo pipefail
-: "${BIN:=$PWD/bin}" "${PYTHON:=python3}" "${STEPS:=20}" "${DEVICE:=cuda}" "${PRECISION:=bf16}"
+: "${BIN:=$PWD/bin}" "${PYTHON:=python3}" "${STEPS:=20}" "${DEVICE:=cuda}" "${PRECISION:=bf16}" "${ZERO:=0}"
 if [ "$DEVICE" = cpu ]; then
     : "${PRESET:=tiny}" "${MICRO:=4}" "${CONTEXT:=64}"
     counts="1 2" extra=(--device cpu -j 1)
@@ -30,6 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 # as root in a container; NVLink multicast off (shared machines)
 export OMPI_MCA_btl_vader_single_copy_mechanism=none NCCL_NVLS_ENABLE=0
 MPI=(mpirun --allow-run-as-root --oversubscribe)
+[ "$ZERO" = 1 ] && extra+=(--zero 1)
 # enough windows for the largest count's steps, a vocabulary of GPT-2's size
 max=$(echo $counts | tr ' ' '\n' | tail -1)
 (cd tests/model && "$PYTHON" synth.py "$tmp/data" --bytes $(( (max * MICRO * STEPS + 1) * CONTEXT + 1 )) 0 >/dev/null)
@@ -47,4 +49,4 @@ for n in $counts; do
     printf '%-6s %10s %12.0f %10.0f%% %22s\n' "$n" $((n * MICRO * CONTEXT)) "$tps" \
         "$(awk -v t="$tps" -v o="$one" -v n="$n" 'BEGIN { print 100 * t / (n * o) }')" "${sums:--}"
 done
-echo "scaling: tokens/s on N ranks / (N x one rank's); the sums: time a step in them (share of the step)"
+echo "scaling: tokens/s on N ranks / (N x one rank's); the sums: time a step in them (share of the step)$([ "$ZERO" = 1 ] && echo "; --zero 1")"
