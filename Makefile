@@ -159,7 +159,7 @@ FUZZ_SRC = tests/fuzz/test_fuzz.c tests/fuzz/targets.c
 FUZZ_OBJ = $(addprefix $(BUILD)/,model/ckpt.o model/data.o filter/urules.o filter/heur.o)
 $(BUILD)/tests/fuzz/test_fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(FUZZ_OBJ) $(LIB_A) $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -Imodel -Ifilter $(FUZZ_SRC) $(FUZZ_OBJ) $(LIB_A) -o $@ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -iquote model -iquote filter $(FUZZ_SRC) $(FUZZ_OBJ) $(LIB_A) -o $@ $(LDLIBS)
 
 test: all $(TEST_BIN) corpora
 	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) FUZZ_BIN=$(abspath $(FUZZ_BUILD))/bin bash tests/run.sh
@@ -204,11 +204,11 @@ FUZZ_BINS    = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/fuzz_%)
 
 $(FUZZ_BUILD)/%.o: %.c | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -Imodel -Ifilter -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS) -iquote model -iquote filter -iquote tests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/bin/fuzz_%: tests/fuzz/libfuzzer.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJ) | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET='"$*"' $< $(FUZZ_LIB_OBJ) \
+	$(FUZZ_CC) $(CPPFLAGS) -iquote tests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET='"$*"' $< $(FUZZ_LIB_OBJ) \
 	  -o $@ $(FUZZ_LDLIBS)
 	$@ -write_dict=$(FUZZ_BUILD)/bin/$*.dict
 
