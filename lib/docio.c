@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "utf8.h"
 
@@ -207,9 +208,20 @@ DocReader *doc_open(const DocOpts *opts, const char *const *paths, size_t n_path
         return NULL;
     }
     for (size_t i = 0; i < r->files.n; i++) {
-        /* Open each once up front, so that a missing file fails before any output. */
-        if (strcmp(r->files.paths[i], "-")) {
-            InFile *f = in_open(r->files.paths[i], 1, e);
+        /* Open each once up front, so that a missing file fails before any
+         * output; a FIFO or a device only checked, as opening one twice would
+         * lose what the first open read (or wait for ever for a writer). */
+        const char *path = r->files.paths[i];
+        struct stat pst;
+        if (strcmp(path, "-") && !stat(path, &pst) && !S_ISREG(pst.st_mode)) {
+            if (access(path, R_OK)) {
+                err_sys(e, path, "cannot open");
+                doc_files_free(&r->files);
+                free(r);
+                return NULL;
+            }
+        } else if (strcmp(path, "-")) {
+            InFile *f = in_open(path, 1, e);
             if (!f) {
                 doc_files_free(&r->files);
                 free(r);
