@@ -171,8 +171,6 @@ static void duration(char *out, size_t n, double s)
     else snprintf(out, n, "%.0fs", s);
 }
 
-/* Checkpoint step r->step into dir (rundir_save), the model's state brought
- * to the host for the writer. */
 /* --zero 1 on GPUs, at a checkpoint: the whole float32 master weights to
  * every rank (each updated its slice), then every rank's slice of the
  * moments into rank 0's host copy h of the model; the other ranks' copies
@@ -190,6 +188,8 @@ static int zero_pull_gpu(const Dist *d, Kern *k, Gpt *g, const size_t *slo, GptH
     return 0;
 }
 
+/* Checkpoint step r->step into dir (rundir_save), the model's state brought
+ * to the host for the writer. */
 static int save_checkpoint(const RunHeader *r, const Gpt *g, const char *dir, Err *e)
 {
     GptHost h;
