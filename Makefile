@@ -152,9 +152,9 @@ $(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstwor
 
 # The fuzzer's driver and targets (tests/fuzz/*.c) are one program, which also
 # reads checkpoints, data folders and filter's rules files: model's ckpt.o and
-# data.o, filter's urules.o and heur.o, no more of either.
+# data.o, filter's urules.o, heur.o and repeats.o, no more of either.
 FUZZ_SRC = $(wildcard tests/fuzz/*.c)
-FUZZ_OBJ = $(addprefix $(BUILD)/,model/ckpt.o model/data.o filter/urules.o filter/heur.o)
+FUZZ_OBJ = $(addprefix $(BUILD)/,model/ckpt.o model/data.o filter/urules.o filter/heur.o filter/repeats.o)
 $(BUILD)/tests/fuzz/test_fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(FUZZ_OBJ) $(LIB_A) $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -Imodel -Ifilter $(FUZZ_SRC) $(FUZZ_OBJ) $(LIB_A) -o $@ $(LDLIBS)

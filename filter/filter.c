@@ -47,11 +47,15 @@ typedef struct Slot {
     char *msg;
 } Slot;
 
-/* Documents copied out of the reader (doc_next's are borrowed). */
+/* Documents copied out of the reader (doc_next's are borrowed), but for a
+ * last one too big for the batch's bytes: that one stays the reader's, and
+ * no document is read until it is written (a 60 MB line is not copied twice;
+ * bench/filter/long.sh). */
 typedef struct Batch {
     Slot *slots;
     size_t n;
     Buf arena;
+    int borrowed; /* the last document is doc_next's own */
     atomic_size_t next;
     double *vals; /* filter stats: N_VALUES a slot */
 } Batch;
@@ -147,9 +151,9 @@ static void judge(Run *r, Worker *w, Slot *s)
         s->value = value;
         if (!val) return;
     }
-    if (ch) {
-        s->text.len = 0;
-        if (buf_append(&s->text, w->c4out.data, w->c4out.len)) goto oom;
+    if (ch) { /* taken over, not copied: it can be as long as the document */
+        Buf t = s->text;
+        s->text = w->c4out, w->c4out = t;
         s->changed = 1;
         text = s->text.data, n = s->text.len;
     }
@@ -192,7 +196,8 @@ static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int *eof, Err *
 {
     b->arena.len = 0;
     b->n = 0;
-    while (!*eof && b->n < BATCH_DOCS && b->arena.len < max_bytes) {
+    b->borrowed = 0;
+    while (!*eof && !b->borrowed && b->n < BATCH_DOCS && b->arena.len < max_bytes) {
         Doc d;
         int k = doc_next(in, &d, e);
         if (k < 0) return -1;
@@ -204,12 +209,16 @@ static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int *eof, Err *
         s->val = b->vals ? b->vals + N_VALUES * b->n : NULL;
         b->n++;
         s->d = d;
+        if (d.raw_len + d.text_len >= max_bytes) {
+            b->borrowed = 1;
+            break;
+        }
         s->raw_off = b->arena.len;
         if (d.raw && buf_append(&b->arena, d.raw, d.raw_len)) return err_set(e, "out of memory");
         s->text_off = b->arena.len;
         if (buf_append(&b->arena, d.text, d.text_len)) return err_set(e, "out of memory");
     }
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = 0; i < b->n - (size_t)b->borrowed; i++) {
         Slot *s = &b->slots[i];
         if (s->d.raw) s->d.raw = b->arena.data + s->raw_off;
         s->d.text = b->arena.data + s->text_off;
@@ -502,7 +511,7 @@ int filter_run(const FilterOpts *o, Err *e)
         }
         int read_rc = 0;
         nb->n = 0;
-        if (!eof) read_rc = read_batch(in, nb, batch_bytes, &eof, e);
+        if (!eof && !b->borrowed) read_rc = read_batch(in, nb, batch_bytes, &eof, e);
         box[0].batch = b;
         work(&box[0]);
         for (unsigned t = 0; t < started; t++) pthread_join(th[t], NULL);
@@ -567,6 +576,10 @@ int filter_run(const FilterOpts *o, Err *e)
                 goto oom;
             if (docw_write(rej, &s->d, NULL, 0, extra.data, e)) goto done;
         }
+        /* a long document's new text is not kept for the next batch */
+        for (size_t i = 0; i < b->n; i++)
+            if (b->slots[i].text.cap > BATCH_BYTES_PER_WORKER) buf_free(&b->slots[i].text);
+        if (b->borrowed && !eof && read_batch(in, nb, batch_bytes, &eof, e)) goto done;
         cur ^= 1;
     }
     progress_end(&pg);
