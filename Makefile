@@ -154,9 +154,9 @@ $(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstwor
 
 # The fuzzer's driver and targets (test_fuzz.c, targets.c) are one program, which also
 # reads checkpoints, data folders and filter's rules files: model's ckpt.o and
-# data.o, filter's urules.o and heur.o, no more of either.
+# data.o, filter's urules.o, heur.o and repeats.o, no more of either.
 FUZZ_SRC = tests/fuzz/test_fuzz.c tests/fuzz/targets.c
-FUZZ_OBJ = $(addprefix $(BUILD)/,model/ckpt.o model/data.o filter/urules.o filter/heur.o)
+FUZZ_OBJ = $(addprefix $(BUILD)/,model/ckpt.o model/data.o filter/urules.o filter/heur.o filter/repeats.o)
 $(BUILD)/tests/fuzz/test_fuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(FUZZ_OBJ) $(LIB_A) $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -iquote model -iquote filter $(FUZZ_SRC) $(FUZZ_OBJ) $(LIB_A) -o $@ $(LDLIBS)
@@ -197,7 +197,7 @@ FUZZ_TARGETS = json docs tokjson tiktoken stream bin ckpt data rules
 FUZZ_CFLAGS  = -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-sign-compare -Wno-missing-field-initializers -pthread \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LDLIBS  = -lz -lxxhash -lpcre2-8 -lutf8proc -ljansson -lm -pthread
-FUZZ_LIB_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRC) model/ckpt.c model/data.c filter/urules.c filter/heur.c \
+FUZZ_LIB_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRC) model/ckpt.c model/data.c filter/urules.c filter/heur.c filter/repeats.c \
                tests/fuzz/targets.c)
 FUZZ_BINS    = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/fuzz_%)
 .SECONDARY: $(FUZZ_LIB_OBJ)

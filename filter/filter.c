@@ -135,9 +135,9 @@ static int judge(const Run *r, Worker *w, const Doc *d, Slot *s, Err *e)
         s->value = value;
         if (!val) return 0;
     }
-    if (ch) {
-        s->text.len = 0;
-        if (buf_append(&s->text, w->c4out.data, w->c4out.len)) goto oom;
+    if (ch) { /* taken over, not copied: it can be as long as the document */
+        Buf t = s->text;
+        s->text = w->c4out, w->c4out = t;
         s->changed = 1;
         text = s->text.data, n = s->text.len;
     }
@@ -357,7 +357,7 @@ static void hint(const Progress *pg, const Run *r, const uint64_t *drops, uint64
 
 /* One document's verdict out, in input order: kept documents to out,
  * dropped ones to rej (or both, with every value, for filter stats). */
-static int emit_doc(void *ctx, const Doc *d, void *slot, Err *e)
+static int emit_verdict(void *ctx, const Doc *d, void *slot, Err *e)
 {
     Run *r = ctx;
     const FilterOpts *o = r->o;
@@ -411,6 +411,18 @@ static int emit_doc(void *ctx, const Doc *d, void *slot, Err *e)
     return docw_write(r->rej, d, NULL, 0, extra->data, e);
 oom:
     return err_set(e, "out of memory");
+}
+
+/* A slot's new text is kept for the next batch's document in that slot, but
+ * for a long document's, which would stay in memory for nothing. */
+#define KEEP_TEXT_MAX ((size_t)1 << 20)
+
+static int emit_doc(void *ctx, const Doc *d, void *slot, Err *e)
+{
+    Slot *s = slot;
+    int rc = emit_verdict(ctx, d, slot, e);
+    if (s->text.cap > KEEP_TEXT_MAX) buf_free(&s->text);
+    return rc;
 }
 
 int filter_run(const FilterOpts *o, Err *e)

@@ -1,6 +1,8 @@
 /* The built-in rules: Gopher repetition and quality, C4, FineWeb, each as
  * datatrove computes it (character counts are code points, as Python's len).
- * The same code measures every rule to the end for `filter stats`.
+ * The same code measures every rule to the end for `filter stats`. A text
+ * over HEUR_LONG_BYTES takes the long-document road to the same values, in a
+ * few times its size ("long documents" below; bench/filter/long.sh).
  * Not here: user PCRE2 rules (urules.c), the classifier (model.c).
  * Throughput is measured by bench/filter/run.sh ("heuristics MB/s"). */
 #include "heur.h"
@@ -11,6 +13,7 @@
 #include <utf8proc.h>
 
 #include "hash.h"
+#include "repeats.h"
 
 /* for the hot paths, where the compiler's own choice costs (see heur_judge) */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -804,7 +807,17 @@ static size_t count_ellipses(const unsigned char *s, size_t n)
     return cnt;
 }
 
-static ALWAYS_INLINE int quality(Judge *j, const unsigned char *s, size_t n, const HeurTok *t, size_t nw)
+/* What the Gopher quality rules count over the tokens: nw tokens, n_words of
+ * them words (not only punctuation) with chars characters, n_alpha with a
+ * letter, n_stop stop words (counted only until there are enough, unless
+ * measuring: the count matters only against the threshold; when the rule
+ * fails, every word was looked at and the count is whole). */
+typedef struct WordStats {
+    size_t nw, n_words, chars, n_alpha, n_stop;
+} WordStats;
+
+static ALWAYS_INLINE void word_stats(const Judge *j, const unsigned char *s, const HeurTok *t, size_t nw,
+                                     WordStats *ws)
 {
     const HeurConf *c = j->c;
     const int all = j->val != NULL;
@@ -814,11 +827,18 @@ static ALWAYS_INLINE int quality(Judge *j, const unsigned char *s, size_t n, con
         chars += t[i].symbol_only ? 0 : t[i].n_chars;
         n_alpha += t[i].alpha;
     }
-    /* stop words only until there are enough: English text has two in its
-     * first few words (the count matters only against the threshold; when
-     * the rule fails, every word was looked at and the count is whole) */
+    /* English text has two stop words in its first few words */
     for (size_t i = 0; i < nw && (all || (c->on[R_GOPHER_STOP_WORDS] && n_stop < c->v[R_GOPHER_STOP_WORDS])); i++)
         n_stop += is_stop_word(s + t[i].off, t[i].len);
+    *ws = (WordStats){nw, n_words, chars, n_alpha, n_stop};
+}
+
+static ALWAYS_INLINE int quality(Judge *j, const unsigned char *s, size_t n, const WordStats *ws)
+{
+    const HeurConf *c = j->c;
+    const int all = j->val != NULL;
+    const size_t nw = ws->nw, n_words = ws->n_words, chars = ws->chars, n_alpha = ws->n_alpha,
+                 n_stop = ws->n_stop;
     RULE(j, R_GOPHER_MIN_WORDS, n_words);
     RULE(j, R_GOPHER_MAX_WORDS, n_words);
     if (n_words) { /* numpy's mean of nothing is NaN, which fails no comparison */
@@ -847,6 +867,573 @@ static ALWAYS_INLINE int quality(Judge *j, const unsigned char *s, size_t n, con
     }
     if (nw) RULE(j, R_GOPHER_ALPHA_WORDS, (double)n_alpha / nw);
     RULE(j, R_GOPHER_STOP_WORDS, n_stop);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- long documents */
+
+/* A text of more than HEUR_LONG_BYTES (one JSON line of 60 MB) takes another
+ * road to the same values. The road above keeps 24 bytes a token, 40 more of
+ * prefix sums and hash tables of 16 to 64 bytes an n-gram: about 25 times the
+ * text, in tables so big that every probe misses the cache. Here:
+ * - heur_words runs on slices of the text cut at ASCII white space (a token
+ *   never spans white space), so its tokens are those of the whole text;
+ * - a token is kept as about one byte (the gap before it and its length); a
+ *   pass reads the tokens' bytes again and computes the hashes and prefix
+ *   sums of repetition(), in a ring of the last 16;
+ * - which lines, paragraphs and n-grams occur more than once is found from a
+ *   32-bit fingerprint of each key (4 bytes a position: repeats.h); only keys
+ *   whose fingerprint repeats go into exact tables of 64-bit keys, so these
+ *   hold the repeats, not the text;
+ * - a pass reads the tokens once to fingerprint its keys and once to count;
+ *   the second read fingerprints the next pass's keys as well.
+ * Every value is the other road's, bit for bit: keys are those of
+ * repetition(), equal as set_slot compares them (key | 1), and a fingerprint
+ * is taken from the key (tests/filter/test_heur.c judges the bundled corpus
+ * both ways). Memory and speed: bench/filter/long.sh. A text with no white
+ * space at all is one slice, and a text that repeats itself much fills the
+ * exact tables: those two can take more. */
+
+#define LONG_SLICE ((size_t)1 << 16)
+#define LONG_CAP ((size_t)1 << 16) /* n-grams long_top_ngram counts exactly at once */
+#define LONG_POW 1024              /* POLY_B^d from a table below this */
+
+static int is_long(const HeurScratch *sc, size_t n)
+{
+    return n > (sc->long_bytes ? sc->long_bytes : HEUR_LONG_BYTES);
+}
+
+typedef struct LongDoc {
+    uint8_t *rec;     /* per token: (gap << 6 | len) in a byte, or 0 then two varints */
+    size_t rec_len, rec_cap;
+    size_t nw;
+    Repeats rep;
+    uint32_t fp_mask; /* HeurScratch.long_fp_mask, or all bits */
+    size_t cap;       /* HeurScratch.long_cap, or LONG_CAP */
+    uint64_t bpow[LONG_POW]; /* POLY_B^d */
+} LongDoc;
+
+static LongDoc *long_new(const HeurScratch *sc)
+{
+    LongDoc *ld = calloc(1, sizeof *ld);
+    if (!ld) return NULL;
+    ld->fp_mask = sc->long_fp_mask ? sc->long_fp_mask : UINT32_MAX;
+    ld->cap = sc->long_cap ? sc->long_cap : LONG_CAP;
+    return ld;
+}
+
+/* The tokens and the fingerprints go once the n-gram passes are done: C4's
+ * text comes next. */
+static void long_release(LongDoc *ld)
+{
+    free(ld->rec);
+    ld->rec = NULL, ld->rec_len = ld->rec_cap = 0;
+    repeats_free(&ld->rep);
+}
+
+static void long_free(LongDoc *ld)
+{
+    if (!ld) return;
+    long_release(ld);
+    free(ld);
+}
+
+static inline uint32_t fp_of(const LongDoc *ld, uint64_t key)
+{
+    return fpset_fp(ld->fp_mask, key);
+}
+
+static inline size_t get_varint(const uint8_t *p, size_t *at)
+{
+    size_t v = 0;
+    for (unsigned sh = 0;; sh += 7) {
+        uint8_t b = p[(*at)++];
+        v |= (size_t)(b & 127) << sh;
+        if (b < 128) return v;
+    }
+}
+
+static inline void put_varint(uint8_t *p, size_t *at, size_t v)
+{
+    for (; v >= 128; v >>= 7) p[(*at)++] = (uint8_t)(v | 128);
+    p[(*at)++] = (uint8_t)v;
+}
+
+/* The first white space byte at or after a + LONG_SLICE (or n): a cut that no
+ * token crosses. Only ASCII: a byte < 0x80 never sits inside a character. */
+static size_t slice_end(const unsigned char *s, size_t n, size_t a)
+{
+    if (n - a <= LONG_SLICE) return n;
+    size_t b = a + LONG_SLICE;
+    while (b < n && (s[b] >= 0x80 || ASCII_CLASS[s[b]] != C_SPACE)) b++;
+    return b;
+}
+
+/* Tokenize text[0..n) slice by slice: *ws for quality(), and with recs the
+ * tokens for the n-gram passes (else only counted). */
+static int long_words(HeurScratch *sc, LongDoc *ld, const unsigned char *s, size_t n, int recs, WordStats *ws)
+{
+    WordStats w = {0};
+    size_t end = 0, nt = 0;
+    ld->rec_len = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = slice_end(s, n, a);
+        HeurTok *t = sc->tok;
+        long k = heur_words((const char *)s + a, b - a, &t, &sc->tok_cap);
+        sc->tok = t;
+        if (k < 0) return -1;
+        if (recs && ld->rec_cap - ld->rec_len < 21 * (size_t)k) { /* 21: a byte and two varints */
+            size_t cap = ld->rec_cap + ld->rec_cap / 2 + 21 * (size_t)k + 4096;
+            uint8_t *p = realloc(ld->rec, cap);
+            if (!p) return -1;
+            ld->rec = p, ld->rec_cap = cap;
+        }
+        for (long i = 0; i < k; i++) {
+            const HeurTok *x = &t[i];
+            size_t off = a + x->off;
+            w.n_words += !x->symbol_only;
+            w.chars += x->symbol_only ? 0 : x->n_chars;
+            w.n_alpha += x->alpha;
+            w.n_stop += is_stop_word(s + off, x->len);
+            if (!recs) continue;
+            size_t gap = off - end;
+            if (gap < 4 && x->len < 64) {
+                ld->rec[ld->rec_len++] = (uint8_t)(gap << 6 | x->len);
+            } else {
+                ld->rec[ld->rec_len++] = 0;
+                put_varint(ld->rec, &ld->rec_len, gap);
+                put_varint(ld->rec, &ld->rec_len, x->len);
+            }
+            end = off + x->len;
+        }
+        nt += (size_t)k;
+        a = b;
+    }
+    w.nw = ld->nw = nt;
+    *ws = w;
+    return 0;
+}
+
+/* The tokens again, in order: the prefix values repetition() keeps in arrays,
+ * for the last 16 indices (index k at k & 15). Where repetition() keeps B^len
+ * and B^-len multiplied over the words (pw, ipw), the ring keeps the bytes
+ * (cum): B^(bytes between) is one look-up in LongDoc.bpow, the same number. */
+typedef struct TokScan {
+    const HeurScratch *sc;
+    const LongDoc *ld;
+    const unsigned char *s;
+    size_t n;
+    size_t at, end, k; /* next record; end of the last token; tokens read */
+    uint64_t tp[16], cpre[16], ph[16], cum[16];
+} TokScan;
+
+static void scan_init(TokScan *ts, const HeurScratch *sc, const LongDoc *ld, const unsigned char *s, size_t n)
+{
+    memset(ts, 0, sizeof *ts);
+    ts->sc = sc, ts->ld = ld, ts->s = s, ts->n = n;
+}
+
+/* Code points of a token (what heur_words counted). */
+static inline uint64_t tok_chars(const unsigned char *w, size_t len, int can_load8)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len <= 8 && can_load8) {
+        uint64_t x = load8(w) & (~0ull >> (64 - 8 * len));
+        if (!(x & HIGHS)) return len;
+        return len - (uint64_t)__builtin_popcountll(x & ~(x << 1) & HIGHS);
+    }
+#else
+    (void)can_load8;
+#endif
+    return count_chars(w, len);
+}
+
+/* Read the next token: the prefix values at index k + 1 that the pass needs,
+ * as repetition() computes them (tuple: the word hashes of the top n-grams;
+ * joined: the joined-bytes hash; characters always). */
+static ALWAYS_INLINE void scan_next(TokScan *ts, int tuple, int joined)
+{
+    const uint8_t *rec = ts->ld->rec;
+    unsigned b = rec[ts->at++];
+    size_t gap = b >> 6, len = b & 63;
+    if (!len) gap = get_varint(rec, &ts->at), len = get_varint(rec, &ts->at);
+    size_t off = ts->end + gap;
+    ts->end = off + len;
+    const unsigned char *w = ts->s + off;
+    const int can8 = off + 8 <= ts->n;
+    uint64_t raw = poly_bytes(ts->sc, w, len, can8);
+    uint64_t bl = len < HEUR_POW_TAB ? ts->sc->bpow[len] : pow_u64(POLY_B, len);
+    size_t i = ts->k & 15, o = (ts->k + 1) & 15;
+    if (tuple) {
+        uint64_t wh = (len * bl + raw) * 0xc4ceb9fe1a85ec53ull;
+        ts->tp[o] = ts->tp[i] * POLY_T + (wh ^ (wh >> 29));
+    }
+    if (joined) ts->ph[o] = ts->ph[i] * bl + raw, ts->cum[o] = ts->cum[i] + len;
+    ts->cpre[o] = ts->cpre[i] + tok_chars(w, len, can8);
+    ts->k++;
+}
+
+/* joined_key() and top_ngram()'s key for words i..i+g, from the ring */
+static inline uint64_t scan_joined(const TokScan *ts, size_t i, size_t g)
+{
+    size_t a = i & 15, b = (i + g) & 15;
+    uint64_t d = ts->cum[b] - ts->cum[a];
+    uint64_t h = ts->ph[b] - ts->ph[a] * (d < LONG_POW ? ts->ld->bpow[d] : pow_u64(POLY_B, d));
+    h ^= (ts->cpre[b] - ts->cpre[a]) * 0x9e3779b97f4a7c15ull;
+    return mix_key(h);
+}
+
+static inline uint64_t scan_tuple(const TokScan *ts, size_t i, size_t g, uint64_t bn)
+{
+    return mix_key(ts->tp[(i + g) & 15] - ts->tp[i & 15] * bn);
+}
+
+static inline uint64_t scan_chars(const TokScan *ts, size_t i, size_t g)
+{
+    return ts->cpre[(i + g) & 15] - ts->cpre[i & 15];
+}
+
+/* The pass after the one a read of the tokens is for, whose fingerprints (of
+ * every window of g tokens) the same read takes; g 0: none. */
+typedef struct Next {
+    size_t g;
+    int tuple;   /* a top n-gram pass, else a duplicated n-gram pass */
+    uint64_t bn; /* POLY_T^g */
+} Next;
+
+static const Next NO_NEXT = {0, 0, 0};
+
+/* scan_next, and the next pass's fingerprint of the window ending there */
+static ALWAYS_INLINE void scan_tok(TokScan *ts, LongDoc *ld, const Next *nx, int tuple)
+{
+    scan_next(ts, tuple || (nx->g && nx->tuple), !tuple || (nx->g && !nx->tuple));
+    if (nx->g && ts->k >= nx->g) {
+        size_t p = ts->k - nx->g;
+        uint64_t key = nx->tuple ? scan_tuple(ts, p, nx->g, nx->bn) : scan_joined(ts, p, nx->g);
+        repeats_add(&ld->rep, fp_of(ld, key));
+    }
+}
+
+/* Only the fingerprints of pass nx. */
+static int long_fill(const HeurScratch *sc, LongDoc *ld, const unsigned char *s, size_t n, const Next *nx)
+{
+    if (repeats_reset(&ld->rep, ld->nw - nx->g + 1)) return -1;
+    TokScan ts;
+    scan_init(&ts, sc, ld, s, n);
+    while (ts.k < ld->nw) scan_tok(&ts, ld, nx, nx->tuple);
+    return 0;
+}
+
+/* find_duplicates() for a long text: the segments' fingerprints first, then
+ * the exact set holds only segments whose fingerprint repeats. */
+static int long_duplicates(LongDoc *ld, const unsigned char *s, size_t n, SplitFn split, int skip_blank,
+                           size_t *n_seg, size_t *dup, size_t *dup_chars)
+{
+    size_t m = 0, n_fps = 0, below, i = 0;
+    int last = 0, rc = -1;
+    FpSet cand = {0};
+    if (repeats_reset(&ld->rep, count_byte(s, n, '\n') + 1)) return -1;
+    while (!last) {
+        size_t end, next = split(s, n, i, &end, &last), a = i, b = end;
+        i = next;
+        if (skip_blank) {
+            size_t x = a, y = b;
+            strip(s, &x, &y);
+            if (x == y) continue;
+        }
+        repeats_add(&ld->rep, fp_of(ld, hash64(s + a, b - a, 0x5e9) | 1));
+        m++;
+    }
+    *n_seg = m, *dup = *dup_chars = 0;
+    if (repeats_runs(&ld->rep)) goto done;
+    repeats_free_pool(&ld->rep);
+    if (fpset_select(&cand, &ld->rep, 2, ld->fp_mask, &n_fps, &below)) goto done;
+    repeats_free(&ld->rep);
+    for (i = 0, last = !n_fps; !last;) {
+        size_t end, next = split(s, n, i, &end, &last), a = i, b = end;
+        i = next;
+        if (skip_blank) {
+            size_t x = a, y = b;
+            strip(s, &x, &y);
+            if (x == y) continue;
+        }
+        uint64_t h = hash64(s + a, b - a, 0x5e9) | 1;
+        long k = fpset_find(&cand, fp_of(ld, h));
+        if (k < 0) continue;
+        int seen = fpset_seen(&cand, k, h);
+        if (seen < 0) goto done;
+        if (seen) ++*dup, *dup_chars += count_chars(s + a, b - a);
+    }
+    rc = 0;
+done:
+    fpset_free(&cand);
+    return rc;
+}
+
+/* dup_ngram() for a long text, whose fingerprints are in ld->rep when
+ * `filled`; the same read of the tokens takes those of nx, unless many
+ * fingerprints repeat (then the set of them is big, and the next pass's
+ * fingerprints are taken after it is freed). A repeat needs a key seen
+ * before, so only positions whose fingerprint occurs twice or more look
+ * whether theirs was. */
+static int long_dup_ngram(const HeurScratch *sc, LongDoc *ld, const unsigned char *s, size_t n, size_t g,
+                          int filled, const Next *nx, size_t *chars)
+{
+    const size_t nw = ld->nw;
+    *chars = 0;
+    if (nw < g) return 0; /* and nx is none */
+    size_t n_fps = 0, below;
+    int rc = -1;
+    FpSet cand = {0};
+    TokScan ts;
+    const Next self = {g, 0, 0}, *later = nx;
+    if (!filled && long_fill(sc, ld, s, n, &self)) return -1;
+    if (repeats_runs(&ld->rep)) goto done;
+    if (ld->rep.n_runs > nw / 16) repeats_free_pool(&ld->rep); /* many repeat: the set will be big */
+    if (fpset_select(&cand, &ld->rep, 2, ld->fp_mask, &n_fps, &below)) goto done;
+    if (!n_fps) { /* nothing repeats: only the next pass's fingerprints */
+        rc = nx->g ? long_fill(sc, ld, s, n, nx) : 0;
+        goto done;
+    }
+    if (nx->g && n_fps <= nw / 16) {
+        if (repeats_reset(&ld->rep, nw - nx->g + 1)) goto done;
+        later = &NO_NEXT;
+    } else {
+        repeats_free(&ld->rep);
+        nx = &NO_NEXT;
+    }
+    scan_init(&ts, sc, ld, s, n);
+    for (size_t idx = 0; idx + g <= nw;) {
+        while (ts.k < idx + g) scan_tok(&ts, ld, nx, 0);
+        uint64_t key = scan_joined(&ts, idx, g);
+        long k = fpset_find(&cand, fp_of(ld, key));
+        if (k >= 0) {
+            int seen = fpset_seen(&cand, k, key);
+            if (seen < 0) goto done;
+            if (seen) {
+                *chars += (size_t)scan_chars(&ts, idx, g);
+                idx += g;
+                continue;
+            }
+        }
+        idx++;
+    }
+    while (nx->g && ts.k < nw) scan_tok(&ts, ld, nx, 0);
+    fpset_free(&cand);
+    rc = later->g ? long_fill(sc, ld, s, n, later) : 0;
+done:
+    fpset_free(&cand);
+    return rc;
+}
+
+/* top_ngram() for a long text (fingerprints in ld->rep when `filled`; the
+ * first count takes those of nx): the count of the most frequent n-gram (the
+ * first seen among equals) times its characters, and for n = 2 bounds of the
+ * top 3- and 4-gram characters.
+ *
+ * (The next pass's fingerprints wait for the count when many fingerprints
+ * repeat, as in long_dup_ngram.)
+ *
+ * A key occurs at most as often as its fingerprint, so only keys whose
+ * fingerprint occurs tau times or more can occur tau times: those are
+ * counted exactly. When the most frequent of them occurs tau times or more,
+ * it is the answer; else every key occurs fewer than tau times, and the count
+ * goes again with tau lowered to what it found (keys that share a
+ * fingerprint make that rare). At most cap keys are counted at once, the
+ * first seen: when more share the longest run (a text repeated twice), the
+ * first of them that occurs as often as the longest run is the answer, for
+ * every other is first seen later; only when none of the first cap does are
+ * all counted.
+ *
+ * The bounds: the top 3-gram at i occurs at most as often as the 2-gram at i,
+ * so it is at most the largest count(2-gram at i) * (characters of the 3-gram
+ * at i); top_ngram's bound, with the longest word in place of the third, is
+ * looser (on a long text, with one long word somewhere, no bound at all).
+ * Counts not known are bounded: by `below` for 2-grams whose fingerprint is
+ * under tau, by ub for those past cap; where `below` would take the bound
+ * past need3 or need4 (what the caller can skip with), by the count of the
+ * 2-gram's own fingerprint. */
+static int long_top_ngram(const HeurScratch *sc, LongDoc *ld, const unsigned char *s, size_t n, size_t g,
+                          int filled, const Next *nx, uint64_t need3, uint64_t need4, size_t *chars,
+                          uint64_t *bound3, uint64_t *bound4)
+{
+    const size_t nw = ld->nw, la = g == 2 ? 2 : 0; /* words looked ahead for the bounds */
+    *chars = 0;
+    if (nw < g) return 0; /* and nx is none */
+    size_t m = nw - g + 1, n_fps, below;
+    uint64_t bn = 1, first[5] = {0}; /* characters of the first k-gram */
+    int rc = -1;
+    FpSet cand = {0};
+    KeyTab cnt = {0}; /* key, count << 32 | first position, characters, most characters of its 3- and 4-grams */
+    TokScan ts;
+    for (size_t k = 0; k < g; k++) bn *= POLY_T;
+    const Next self = {g, 1, bn};
+    scan_init(&ts, sc, ld, s, n);
+    for (size_t k = 2; k <= 4 && k <= nw; k++) {
+        while (ts.k < k) scan_next(&ts, 0, 0);
+        first[k] = scan_chars(&ts, 0, k) + k - 1;
+    }
+    if (!filled && long_fill(sc, ld, s, n, &self)) return -1;
+    if (repeats_runs(&ld->rep)) return -1;
+    const Next *later = &NO_NEXT; /* many repeat: the next pass's fingerprints after the count */
+    if (ld->rep.n_runs > nw / 16) repeats_free_pool(&ld->rep), later = nx, nx = &NO_NEXT;
+    if (nx->g && repeats_reset(&ld->rep, nw - nx->g + 1)) return -1;
+    uint64_t best_count = 1, best_len = first[g], b3 = 0, b4 = 0;
+    size_t tau = ld->rep.longest, ub = tau, cap = ld->cap;
+    while (tau > 1) {
+        if (fpset_select(&cand, &ld->rep, tau, ld->fp_mask, &n_fps, &below) || keytab_init(&cnt, 5)) goto done;
+        uint64_t l3_below = 0, l4_below = 0, l3_over = 0, l4_over = 0, b3_own = 0, b4_own = 0;
+        int over = 0;
+        scan_init(&ts, sc, ld, s, n);
+        for (size_t i = 0; i < m; i++) {
+            while (ts.k < i + g + la && ts.k < nw) scan_tok(&ts, ld, nx, 1);
+            uint64_t key = scan_tuple(&ts, i, g, bn), l = scan_chars(&ts, i, g) + g - 1, l3 = 0, l4 = 0;
+            if (la) {
+                if (i + 3 <= nw) l3 = scan_chars(&ts, i, 3) + 2;
+                if (i + 4 <= nw) l4 = scan_chars(&ts, i, 4) + 3;
+            }
+            uint32_t fp = fp_of(ld, key);
+            if (fpset_find(&cand, fp) < 0) {
+                if (below * l3 > need3 || below * l4 > need4) { /* rare: look closer */
+                    uint64_t c = repeats_count(&ld->rep, fp);
+                    b3_own = c * l3 > b3_own ? c * l3 : b3_own, b4_own = c * l4 > b4_own ? c * l4 : b4_own;
+                } else {
+                    l3_below = l3 > l3_below ? l3 : l3_below, l4_below = l4 > l4_below ? l4 : l4_below;
+                }
+                continue;
+            }
+            long k;
+            int fresh = 0;
+            if (cnt.count < cap) {
+                if ((k = keytab_slot(&cnt, key, &fresh)) < 0) goto done;
+            } else if ((k = keytab_find(&cnt, key)) < 0) { /* past cap: counted only when already in */
+                over = 1;
+                l3_over = l3 > l3_over ? l3 : l3_over, l4_over = l4 > l4_over ? l4 : l4_over;
+                continue;
+            }
+            uint64_t *v = cnt.slot + 5 * (size_t)k + 1;
+            if (fresh) v[0] = ((uint64_t)1 << 32) | i, v[1] = l, v[2] = l3, v[3] = l4;
+            else v[0] += (uint64_t)1 << 32, v[2] = l3 > v[2] ? l3 : v[2], v[3] = l4 > v[3] ? l4 : v[3];
+        }
+        while (nx->g && ts.k < nw) scan_tok(&ts, ld, nx, 1);
+        nx = &NO_NEXT; /* its fingerprints are in */
+        uint64_t c_max = 0, c_first = 0, c_len = 0;
+        b3 = below * l3_below, b4 = below * l4_below;
+        b3 = b3_own > b3 ? b3_own : b3, b4 = b4_own > b4 ? b4_own : b4;
+        if (over && ub * l3_over > b3) b3 = ub * l3_over;
+        if (over && ub * l4_over > b4) b4 = ub * l4_over;
+        for (size_t k = 0; k <= cnt.mask; k++) {
+            const uint64_t *v = cnt.slot + 5 * k;
+            if (!v[0]) continue;
+            uint64_t c = v[1] >> 32, f = v[1] & 0xffffffffu;
+            if (c > c_max || (c == c_max && f < c_first)) c_max = c, c_first = f, c_len = v[2];
+            if (c * v[3] > b3) b3 = c * v[3];
+            if (c * v[4] > b4) b4 = c * v[4];
+        }
+        fpset_free(&cand);
+        keytab_free(&cnt);
+        if (c_max == ub || (!over && c_max >= tau)) { /* no key outside can beat or tie it */
+            best_count = c_max, best_len = c_len;
+            break;
+        }
+        if (over) { /* none of the first cap is a most frequent one: count them all */
+            cap = SIZE_MAX;
+            continue;
+        }
+        ub = tau - 1; /* every key occurs fewer than tau times */
+        tau = c_max >= 2 ? c_max : tau > 2 ? 2 : 1;
+    }
+    if (nx->g && long_fill(sc, ld, s, n, nx)) goto done; /* no 2-gram occurs twice: nothing was counted */
+    if (later->g && long_fill(sc, ld, s, n, later)) goto done;
+    if (best_count == 1) b3 = first[3], b4 = first[4]; /* every 2-gram once: so every 3- and 4-gram */
+    *chars = (size_t)(best_len * best_count);
+    if (g == 2) *bound3 = b3, *bound4 = b4;
+    rc = 0;
+done:
+    fpset_free(&cand);
+    keytab_free(&cnt);
+    return rc;
+}
+
+/* The n-gram pass that runs after the one for g (2..10) on nw tokens: top
+ * n-grams up to 4, then duplicated ones (none longer than the text).
+ * Measuring, every one; else those on, guessing that the bounds skip the top
+ * 3- and 4-grams (when they do not, the fingerprints are taken again). */
+static Next next_pass(const HeurConf *c, int all, size_t g, size_t nw)
+{
+    for (size_t h = g + 1; h <= 10 && h <= nw; h++) {
+        if (h <= 4 && !all) continue;
+        if (all || c->on[R_DUP_5_GRAM + h - 5]) {
+            Next nx = {h, h <= 4, 1};
+            for (size_t k = 0; k < h; k++) nx.bn *= POLY_T;
+            return nx;
+        }
+    }
+    return NO_NEXT;
+}
+
+/* The most characters b with (double)b / len_text <= v: a bound up to it
+ * skips the rule. */
+static uint64_t skip_limit(double v, size_t len_text)
+{
+    if (!(v >= 0)) return 0;
+    if (v * (double)len_text >= 0x1p63) return UINT64_MAX;
+    uint64_t b = (uint64_t)(v * (double)len_text);
+    while (b && (double)b / (double)len_text > v) b--;
+    while ((double)(b + 1) / (double)len_text <= v) b++;
+    return b;
+}
+
+/* repetition() for a long text, rule by rule in the same order. */
+static int long_repetition(Judge *j, HeurScratch *sc, LongDoc *ld, const unsigned char *s, size_t n)
+{
+    const HeurConf *c = j->c;
+    const int all = j->val != NULL;
+    size_t len_text = count_chars(s, n), seg, dup, dup_chars;
+    if (len_text == 0) return -1;
+    if (all || c->on[R_DUP_PARA_FRAC] || c->on[R_DUP_PARA_CHAR_FRAC]) {
+        size_t a = 0, b = n;
+        strip(s, &a, &b);
+        if (long_duplicates(ld, s + a, b - a, split_paras, 0, &seg, &dup, &dup_chars)) return -2;
+        RULE(j, R_DUP_PARA_FRAC, (double)dup / seg);
+        RULE(j, R_DUP_PARA_CHAR_FRAC, (double)dup_chars / len_text);
+    }
+    if (all || c->on[R_DUP_LINE_FRAC] || c->on[R_DUP_LINE_CHAR_FRAC]) {
+        if (long_duplicates(ld, s, n, split_nl, 0, &seg, &dup, &dup_chars)) return -2;
+        RULE(j, R_DUP_LINE_FRAC, (double)dup / seg);
+        RULE(j, R_DUP_LINE_CHAR_FRAC, (double)dup_chars / len_text);
+    }
+    if (!all && !want(c, R_TOP_2_GRAM, R_DUP_10_GRAM)) return -1;
+    if (!sc->pow_ready) pow_tables(sc);
+    ld->bpow[0] = 1;
+    for (size_t d = 1; d < LONG_POW; d++) ld->bpow[d] = ld->bpow[d - 1] * POLY_B;
+    Next in = NO_NEXT; /* whose fingerprints ld->rep holds */
+    uint64_t b3 = UINT64_MAX, b4 = UINT64_MAX;
+    for (int g = 2; g <= 4; g++) {
+        int r = R_TOP_2_GRAM + g - 2;
+        if (!all) {
+            if (!c->on[r] && !(g == 2 && (c->on[R_TOP_3_GRAM] || c->on[R_TOP_4_GRAM]))) continue;
+            if ((g == 3 && (double)b3 / len_text <= c->v[r]) || (g == 4 && (double)b4 / len_text <= c->v[r]))
+                continue;
+        }
+        size_t chars;
+        Next nx = next_pass(c, all, (size_t)g, ld->nw);
+        uint64_t need3 = all || !c->on[R_TOP_3_GRAM] ? UINT64_MAX : skip_limit(c->v[R_TOP_3_GRAM], len_text),
+                 need4 = all || !c->on[R_TOP_4_GRAM] ? UINT64_MAX : skip_limit(c->v[R_TOP_4_GRAM], len_text);
+        if (long_top_ngram(sc, ld, s, n, (size_t)g, in.g == (size_t)g, &nx, need3, need4, &chars, &b3, &b4))
+            return -2;
+        in = nx;
+        RULE(j, r, (double)chars / len_text);
+    }
+    for (int g = 5; g <= 10; g++) {
+        int r = R_DUP_5_GRAM + g - 5;
+        if (!all && !c->on[r]) continue;
+        size_t chars;
+        Next nx = next_pass(c, all, (size_t)g, ld->nw);
+        if (long_dup_ngram(sc, ld, s, n, (size_t)g, in.g == (size_t)g, &nx, &chars)) return -2;
+        in = nx;
+        RULE(j, r, (double)chars / len_text);
+    }
     return -1;
 }
 
@@ -928,15 +1515,16 @@ static ALWAYS_INLINE int c4(Judge *j, HeurScratch *sc, const unsigned char *s, s
             LINES(R_C4_LONG_WORD)++;
             if (c->on[R_C4_LONG_WORD]) { line_drops[R_C4_LONG_WORD]++; continue; }
         }
-        sc->tmp.len = 0;
-        if (c->on[R_C4_CITATIONS] || all) {
+        /* the line as the rules after c4_citations see it: copied only when
+         * a marker may be cut from it (a long text can be one line) */
+        const unsigned char *ln = s + a;
+        size_t ll = b - a;
+        if ((c->on[R_C4_CITATIONS] || all) && memchr(s + a, '[', b - a)) {
+            sc->tmp.len = 0;
             if (cut_citations(&sc->tmp, s, a, b)) return -2;
             LINES(R_C4_CITATIONS) += sc->tmp.len != b - a;
-            if (!c->on[R_C4_CITATIONS]) sc->tmp.len = 0;
+            if (c->on[R_C4_CITATIONS]) ln = (const unsigned char *)sc->tmp.data, ll = sc->tmp.len;
         }
-        if (!c->on[R_C4_CITATIONS] && buf_append(&sc->tmp, s + a, b - a)) return -2;
-        const unsigned char *ln = (const unsigned char *)sc->tmp.data;
-        size_t ll = sc->tmp.len;
         if ((all || c->on[R_C4_TERMINAL_PUNCT]) &&
             (!(ll && ln[ll - 1] && strchr(".?!\"'", ln[ll - 1])) || ends_with(ln, 0, ll, "..."))) {
             LINES(R_C4_TERMINAL_PUNCT)++;
@@ -988,7 +1576,8 @@ static int fw_terminal(const unsigned char *s, size_t a, size_t b)
     return 0;
 }
 
-static ALWAYS_INLINE int fineweb(Judge *j, HeurScratch *sc, const unsigned char *s, size_t n, size_t nw)
+static ALWAYS_INLINE int fineweb(Judge *j, HeurScratch *sc, LongDoc *ld, const unsigned char *s, size_t n,
+                                  size_t nw)
 {
     const HeurConf *c = j->c;
     const int all = j->val != NULL;
@@ -1008,7 +1597,9 @@ static ALWAYS_INLINE int fineweb(Judge *j, HeurScratch *sc, const unsigned char 
     RULE(j, R_FW_SHORT_LINES, (double)short_l / lines);
     if (all || c->on[R_FW_CHAR_DUP]) {
         size_t seg, dup, dup_chars, nl = 0;
-        if (find_duplicates(sc, s, n, split_1nl, 1, &seg, &dup, &dup_chars)) return -2;
+        if (is_long(sc, n) ? long_duplicates(ld, s, n, split_1nl, 1, &seg, &dup, &dup_chars)
+                           : find_duplicates(sc, s, n, split_1nl, 1, &seg, &dup, &dup_chars))
+            return -2;
         for (size_t k = 0; k < n; k++) nl += s[k] == '\n';
         size_t chars = count_chars(s, n) - nl;
         if (chars) RULE(j, R_FW_CHAR_DUP, (double)dup_chars / chars);
@@ -1036,17 +1627,34 @@ static ALWAYS_INLINE int judge(const HeurConf *c, HeurScratch *s, const char *te
         for (int r = 0; r < N_RULES; r++) val[r] = NAN;
     long nw = -1;
     HeurTok *t = NULL;
-    if (all || want(c, R_DUP_PARA_FRAC, R_GOPHER_STOP_WORDS) || c->on[R_FW_LIST_RATIO]) {
-        t = s->tok;
-        nw = heur_words(text, n, &t, &s->tok_cap);
-        s->tok = t;
-        if (nw < 0) return -2;
-    }
+    LongDoc *ld = NULL; /* a long text: the long-document road */
+    WordStats ws = {0};
     int r;
-    if ((all || want(c, R_DUP_PARA_FRAC, R_DUP_10_GRAM)) && (r = repetition(&j, s, u, n, t, (size_t)nw)) != -1)
-        goto done;
-    if ((all || want(c, R_GOPHER_MIN_WORDS, R_GOPHER_STOP_WORDS)) && (r = quality(&j, u, n, t, (size_t)nw)) != -1)
-        goto done;
+    if (is_long(s, n)) {
+        if (!(ld = long_new(s))) return -2;
+        if ((all || want(c, R_TOP_2_GRAM, R_GOPHER_STOP_WORDS) || c->on[R_FW_LIST_RATIO])) {
+            if (long_words(s, ld, u, n, all || want(c, R_TOP_2_GRAM, R_DUP_10_GRAM), &ws)) goto oom;
+            nw = (long)ws.nw;
+        }
+        if ((all || want(c, R_DUP_PARA_FRAC, R_DUP_10_GRAM)) && (r = long_repetition(&j, s, ld, u, n)) != -1)
+            goto done;
+        long_release(ld);
+        if ((all || want(c, R_GOPHER_MIN_WORDS, R_GOPHER_STOP_WORDS)) && (r = quality(&j, u, n, &ws)) != -1)
+            goto done;
+    } else {
+        if (all || want(c, R_DUP_PARA_FRAC, R_GOPHER_STOP_WORDS) || c->on[R_FW_LIST_RATIO]) {
+            t = s->tok;
+            nw = heur_words(text, n, &t, &s->tok_cap);
+            s->tok = t;
+            if (nw < 0) return -2;
+        }
+        if ((all || want(c, R_DUP_PARA_FRAC, R_DUP_10_GRAM)) && (r = repetition(&j, s, u, n, t, (size_t)nw)) != -1)
+            goto done;
+        if (all || want(c, R_GOPHER_MIN_WORDS, R_GOPHER_STOP_WORDS)) {
+            word_stats(&j, u, t, (size_t)nw, &ws);
+            if ((r = quality(&j, u, n, &ws)) != -1) goto done;
+        }
+    }
     /* measuring with C4 off, its values come from a pass whose text is not used */
     const int c4_on = want(c, R_C4_LONG_WORD, R_C4_MIN_SENTENCES);
     if (all || c4_on) {
@@ -1055,21 +1663,28 @@ static ALWAYS_INLINE int judge(const HeurConf *c, HeurScratch *s, const char *te
         if (c4_on && (out->len != n || memcmp(out->data, text, n))) { /* measuring, it may be empty */
             *changed = 1;
             u = (const unsigned char *)(out->data ? out->data : ""), n = out->len;
-            if (all || c->on[R_FW_LIST_RATIO]) {
+            if ((all || c->on[R_FW_LIST_RATIO]) && is_long(s, n)) {
+                if (long_words(s, ld, u, n, 0, &ws)) goto oom;
+                nw = (long)ws.nw;
+            } else if (all || c->on[R_FW_LIST_RATIO]) {
                 t = s->tok;
                 nw = heur_words((const char *)u, n, &t, &s->tok_cap);
                 s->tok = t;
-                if (nw < 0) return -2;
+                if (nw < 0) goto oom;
             }
         }
     }
     if ((all || want(c, R_FW_LINE_PUNCT, R_FW_LIST_RATIO)) &&
-        (r = fineweb(&j, s, u, n, (size_t)(nw < 0 ? 0 : nw))) != -1)
+        (r = fineweb(&j, s, ld, u, n, (size_t)(nw < 0 ? 0 : nw))) != -1)
         goto done;
     r = j.verdict;
 done:
     if (r >= 0 && r < N_RULES && !heur_rules[r].is_flag) *value = j.value;
+    long_free(ld);
     return r;
+oom:
+    long_free(ld);
+    return -2;
 }
 
 /* Two copies of the pass (judge and the rules it calls are always inlined):

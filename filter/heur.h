@@ -60,6 +60,11 @@ int heur_find(const char *name, size_t n);
 
 #define HEUR_POW_TAB 64
 
+/* A text of more bytes goes down heur.c's long-document road: the same
+ * values in memory of about 1.3 times the text (filter/README.md, "Long
+ * documents"), where the road of normal documents takes about 25. */
+#define HEUR_LONG_BYTES ((size_t)1 << 20)
+
 /* Per-thread working memory; zero it before first use, free with heur_scratch_free. */
 typedef struct HeurScratch {
     void *tok;
@@ -73,6 +78,13 @@ typedef struct HeurScratch {
     Buf tmp;
     uint64_t bpow[HEUR_POW_TAB], ibpow[HEUR_POW_TAB]; /* powers of the joined-bytes hash base */
     int pow_ready;
+    /* For the tests, 0 in normal use: long_bytes, when set, replaces
+     * HEUR_LONG_BYTES; long_fp_mask keeps only these bits of the long road's
+     * fingerprints, so that many collide; long_cap, when set, is the number of
+     * n-grams it counts exactly at once before it must look further. */
+    size_t long_bytes;
+    uint32_t long_fp_mask;
+    size_t long_cap;
 } HeurScratch;
 void heur_scratch_free(HeurScratch *s);
 

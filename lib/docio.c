@@ -742,25 +742,53 @@ static int escape_path(Buf *b, const char *path)
     return rc ? -1 : 0;
 }
 
+/* s[0..n) as a JSON string, straight to the output a chunk at a time, so a
+ * long document's text is never copied whole (json_escape goes byte by byte
+ * and escapes only ASCII, so any cut is safe). Uses w->line. */
+#define ESCAPE_CHUNK ((size_t)64 << 10)
+static int write_escaped(DocWriter *w, const char *s, size_t n, Err *e)
+{
+    Buf *b = &w->line;
+    size_t at = 0;
+    do {
+        size_t k = n - at < ESCAPE_CHUNK ? n - at : ESCAPE_CHUNK;
+        b->len = 0;
+        if (json_escape(b, s + at, k)) return err_set(e, "out of memory");
+        const char *p = b->data;
+        size_t len = b->len;
+        if (at) p++, len--;      /* the opening quote only once */
+        if (at + k < n) len--;   /* and the closing one */
+        if (out_write(w->out, p, len, e)) return -1;
+        at += k;
+    } while (at < n);
+    return 0;
+}
+
 int docw_write(DocWriter *w, const Doc *d, const char *text, size_t text_len, const char *extra,
                Err *e)
 {
     Buf *b = &w->line;
-    b->len = 0;
     int rc = 0;
+    /* the raw line and the text go out as they are, not through w->line */
     if (d->raw) {
         if (text) {
-            rc |= buf_append(b, d->raw, d->span.val_off);
-            rc |= json_escape(b, text, text_len);
-            rc |= buf_append(b, d->raw + d->span.val_end, d->span.close_off - d->span.val_end);
-        } else {
-            rc |= buf_append(b, d->raw, d->span.close_off);
+            if (out_write(w->out, d->raw, d->span.val_off, e) || write_escaped(w, text, text_len, e) ||
+                out_write(w->out, d->raw + d->span.val_end, d->span.close_off - d->span.val_end, e))
+                return -1;
+        } else if (out_write(w->out, d->raw, d->span.close_off, e)) {
+            return -1;
         }
+        b->len = 0;
     } else { /* plain text: the file it came from goes with it */
+        b->len = 0;
         rc |= buf_putc(b, '{');
         rc |= json_escape(b, w->field, strlen(w->field));
         rc |= buf_putc(b, ':');
-        rc |= json_escape(b, text ? text : d->text, text ? text_len : d->text_len);
+        if (rc) return err_set(e, "out of memory");
+        if (out_write(w->out, b->data, b->len, e) ||
+            write_escaped(w, text ? text : d->text, text ? text_len : d->text_len, e))
+            return -1;
+        b->len = 0;
         if (d->path && strcmp(w->field, "path")) {
             rc |= buf_append(b, ",\"path\":", 8);
             rc |= escape_path(b, d->path);

@@ -23,13 +23,17 @@
 
 /* Documents copied out of the reader (doc_next's are borrowed until the next
  * call); off holds where each one's raw line and text start in the arena
- * until the arena has stopped moving. */
+ * until the arena has stopped moving. A document as big as a whole batch is
+ * not copied: it ends its batch and stays the reader's, and nothing more is
+ * read until it has been emitted (a 60 MB line would otherwise be in memory
+ * twice). */
 typedef struct Batch {
     Doc *docs;
     size_t (*off)[2];
     unsigned char *slots; /* BATCH_DOCS slots of the pass's stride */
     size_t n;
     Buf arena;
+    int borrowed;         /* the last document is still the reader's */
 } Batch;
 
 /* A thread's first failed document in the current batch (SIZE_MAX: none). */
@@ -64,7 +68,8 @@ static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int keep_raw, i
 {
     b->arena.len = 0;
     b->n = 0;
-    while (!*eof && b->n < BATCH_DOCS && b->arena.len < max_bytes) {
+    b->borrowed = 0;
+    while (!*eof && !b->borrowed && b->n < BATCH_DOCS && b->arena.len < max_bytes) {
         Doc d;
         int k = doc_next(in, &d, e);
         if (k < 0) return -1;
@@ -74,13 +79,18 @@ static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int keep_raw, i
         }
         if (!keep_raw) d.raw = NULL, d.raw_len = 0;
         b->docs[b->n] = d;
+        if (d.raw_len + d.text_len >= max_bytes) {
+            b->n++;
+            b->borrowed = 1;
+            break;
+        }
         b->off[b->n][0] = b->arena.len;
         if (d.raw && buf_append(&b->arena, d.raw, d.raw_len)) return err_set(e, "out of memory");
         b->off[b->n][1] = b->arena.len;
         if (buf_append(&b->arena, d.text, d.text_len)) return err_set(e, "out of memory");
         b->n++;
     }
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = 0; i < b->n - (size_t)b->borrowed; i++) {
         Doc *d = &b->docs[i];
         if (d->raw) d->raw = b->arena.data + b->off[i][0];
         d->text = b->arena.data + b->off[i][1];
@@ -132,9 +142,8 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
         gpool_start(pool, cur->n, task, &p);
         int read_rc = 0;
         next->n = 0;
-        if (!eof) read_rc = read_batch(in, next, max_bytes, o->keep_raw, &eof, e);
+        if (!eof && !cur->borrowed) read_rc = read_batch(in, next, max_bytes, o->keep_raw, &eof, e);
         gpool_wait(pool);
-        if (read_rc) goto done;
         const Failure *first = NULL;
         for (unsigned t = 0; t < threads; t++)
             if (p.fail[t].at != SIZE_MAX && (!first || p.fail[t].at < first->at)) first = &p.fail[t];
@@ -152,6 +161,9 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
             }
             if (o->emit(o->ctx, d, slot_at(&p, cur, i), e)) goto done;
         }
+        /* a read error past this batch comes after its documents, which are out */
+        if (read_rc) goto done;
+        if (cur->borrowed && !eof && read_batch(in, next, max_bytes, o->keep_raw, &eof, e)) goto done;
         Batch *tmp = cur;
         cur = next;
         next = tmp;

@@ -1,12 +1,14 @@
 /* The built-in rules: each rule has a document that trips it and one that
  * passes (with only that rule on), golden values for datatrove's exact
  * definitions (jumping duplicate n-grams, Counter tie-breaking, code-point
- * lengths), the word splitter, and the PCRE2 rules file. */
+ * lengths), the word splitter, the PCRE2 rules file, and the long-document
+ * road giving every value the other road gives. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "docio.h"
 #include "../../filter/heur.h"
 #include "lib/testutil.h"
 #include "../../filter/urules.h"
@@ -317,6 +319,95 @@ static void user_rules(void)
     }
 }
 
+/* Both roads on one text, measuring (every value) and judging: the same
+ * verdict, value, text and removed lines. lng's knobs choose how. */
+static Buf o1, o2;
+
+static int same_judgement(const HeurConf *c, HeurScratch *lng, const char *t, size_t n, int measure)
+{
+    double v1[N_RULES], v2[N_RULES], x1, x2;
+    uint64_t d1[N_RULES] = {0}, d2[N_RULES] = {0};
+    int c1, c2;
+    int k1 = heur_judge(c, &hs, t, n, &o1, &c1, d1, &x1, measure ? v1 : NULL);
+    int k2 = heur_judge(c, lng, t, n, &o2, &c2, d2, &x2, measure ? v2 : NULL);
+    int ok = k1 == k2 && k1 != -2 && c1 == c2 && (x1 == x2 || (isnan(x1) && isnan(x2))) &&
+             !memcmp(d1, d2, sizeof d1);
+    if (ok && c1) ok = o1.len == o2.len && !memcmp(o1.data, o2.data, o1.len);
+    for (int r = 0; ok && measure && r < N_RULES; r++) ok = v1[r] == v2[r] || (isnan(v1[r]) && isnan(v2[r]));
+    if (!ok) {
+        fprintf(stderr, "long road differs (%zu bytes, verdict %d / %d):\n", n, k1, k2);
+        for (int r = 0; measure && r < N_RULES; r++)
+            if (!(v1[r] == v2[r] || (isnan(v1[r]) && isnan(v2[r]))))
+                fprintf(stderr, "  %s: %.17g / %.17g\n", heur_rules[r].name, v1[r], v2[r]);
+    }
+    return ok;
+}
+
+/* The long-document road (texts over HEUR_LONG_BYTES; here every text) gives
+ * what the other gives, on the bundled corpus (each third document, for
+ * time: the road is made for long texts): every value `filter stats`
+ * reports with every set on, and the verdicts with the defaults. Then, with
+ * fingerprints cut to 2 to 5 bits (most keys share one) and room to count
+ * only 1 or 3 n-grams at once, on every 21st: the branches that shared
+ * fingerprints and text repeated many times take. Then one text of
+ * 1,000 documents (many slices of the tokenizer, bins scattered again when
+ * the fingerprints keep only 24 bits), and joined n-grams that repeat with
+ * other word boundaries. */
+static void long_road(void)
+{
+    const char *paths[] = {"corpora/en.jsonl.gz"};
+    DocOpts o = {0};
+    Err e = {{0}};
+    DocReader *r = doc_open(&o, paths, 1, &e);
+    if (!CHECK(r != NULL)) return;
+    HeurConf all, def;
+    heur_conf_default(&def);
+    heur_conf_default(&all);
+    heur_enable_set(&all, "c4");
+    heur_enable_set(&all, "fineweb");
+    static const struct { uint32_t mask; size_t cap; } knobs[] = {{0, 0}, {0x3, 1}, {0x7, 3}, {0x1f, 0}};
+    HeurScratch lng[4] = {{0}};
+    for (int k = 0; k < 4; k++)
+        lng[k].long_bytes = 1, lng[k].long_fp_mask = knobs[k].mask, lng[k].long_cap = knobs[k].cap;
+    Buf big = {0};
+    size_t n_docs = 0, bad = 0;
+    Doc d;
+    while (doc_next(r, &d, &e) == 1) {
+        if (n_docs % 3 == 0) bad += !same_judgement(&all, &lng[0], d.text, d.text_len, 1);
+        if (n_docs % 3 == 1) bad += !same_judgement(&def, &lng[0], d.text, d.text_len, 0);
+        for (int k = 1; k < 4 && n_docs % 21 == 2; k++)
+            bad += !same_judgement(k & 1 ? &def : &all, &lng[k], d.text, d.text_len, !(k & 1));
+        if (n_docs < 1000) /* a paragraph break after every third */
+            buf_append(&big, d.text, d.text_len), buf_append(&big, "\n\n", n_docs % 3 ? 1 : 2);
+        n_docs++;
+    }
+    doc_close(r, &e);
+    CHECK_INT(29362, n_docs);
+    CHECK_INT(0, bad);
+    CHECK(big.len > HEUR_LONG_BYTES);
+    CHECK(same_judgement(&all, &lng[0], big.data, big.len, 1));
+    CHECK(same_judgement(&def, &lng[0], big.data, big.len, 0));
+    /* "abc d e f g h" and "a b cd e f gh" are the same 6-gram joined */
+    const char *t = "abc d e f g h x y z w a b cd e f gh";
+    HeurConf c6;
+    heur_conf_default(&c6);
+    heur_conf_none(&c6);
+    c6.on[R_DUP_6_GRAM] = 1, c6.v[R_DUP_6_GRAM] = 0.01;
+    int changed;
+    CHECK_INT(R_DUP_6_GRAM, heur_apply(&c6, &lng[0], t, strlen(t), &o2, &changed, drops));
+    CHECK(same_judgement(&all, &lng[0], t, strlen(t), 1));
+    CHECK(same_judgement(&all, &lng[1], t, strlen(t), 1));
+    lng[0].long_fp_mask = 0x00ffffff; /* one bin for all: scattered again by the next byte */
+    CHECK(same_judgement(&all, &lng[0], big.data, big.len, 1));
+    lng[0].long_fp_mask = 0;
+    lng[0].long_bytes = 0; /* the real threshold, which this text passes */
+    CHECK(same_judgement(&all, &lng[0], big.data, big.len, 1));
+    for (int k = 0; k < 4; k++) heur_scratch_free(&lng[k]);
+    buf_free(&big);
+    buf_free(&o1);
+    buf_free(&o2);
+}
+
 int main(void)
 {
     each_rule_trips_and_passes();
@@ -324,6 +415,7 @@ int main(void)
     measured_values();
     words();
     user_rules();
+    long_road();
     heur_scratch_free(&hs);
     buf_free(&out);
     scratch_cleanup();
