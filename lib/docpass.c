@@ -83,7 +83,7 @@ static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int keep_raw, i
     for (size_t i = 0; i < b->n; i++) {
         Doc *d = &b->docs[i];
         if (d->raw) d->raw = b->arena.data + b->off[i][0];
-        d->text = b->arena.data + b->off[i][1];
+        d->text = b->arena.data ? b->arena.data + b->off[i][1] : ""; /* all empty so far: no arena */
     }
     return 0;
 }
@@ -130,11 +130,13 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
         for (unsigned t = 0; t < threads; t++) p.fail[t].at = SIZE_MAX;
         p.cur = cur;
         gpool_start(pool, cur->n, task, &p);
+        /* a read error in batch k+1 is acted on once batch k is emitted (the
+         * documents of batch k+1 before the bad one are not) */
         int read_rc = 0;
+        Err read_err;
         next->n = 0;
-        if (!eof) read_rc = read_batch(in, next, max_bytes, o->keep_raw, &eof, e);
+        if (!eof) read_rc = read_batch(in, next, max_bytes, o->keep_raw, &eof, &read_err);
         gpool_wait(pool);
-        if (read_rc) goto done;
         const Failure *first = NULL;
         for (unsigned t = 0; t < threads; t++)
             if (p.fail[t].at != SIZE_MAX && (!first || p.fail[t].at < first->at)) first = &p.fail[t];
@@ -151,6 +153,10 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
                 c->n_text_bytes += d->text_len;
             }
             if (o->emit(o->ctx, d, slot_at(&p, cur, i), e)) goto done;
+        }
+        if (read_rc) {
+            *e = read_err;
+            goto done;
         }
         Batch *tmp = cur;
         cur = next;

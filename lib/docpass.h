@@ -46,7 +46,8 @@ typedef struct DocPassCounts {
 } DocPassCounts;
 
 /* Run the pass over what `in` reads, to its end (the caller opens and closes
- * it). 0, or -1 with e filled by the reader, a work or an emit. */
+ * it). 0, or -1 with e filled by the reader, a work or an emit. A read error
+ * is reported once the batches before the one it is in are emitted. */
 int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e);
 
 #endif
