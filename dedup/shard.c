@@ -188,15 +188,14 @@ static int sig_emit(void *ctx, const Doc *d, void *slot, Err *e)
     Sig *g = ctx;
     const DedupOpts *o = g->o;
     const DocKeys *k = slot;
+    Buf *line = &g->line, *ref = &g->ref;
     if (d->skipped) return 0; /* sig's reader does not report them */
     g->n_docs++;
     char num[24];
-    g->ref.len = 0;
+    ref->len = 0;
     snprintf(num, sizeof num, ":%" PRIu64, d->lineno);
-    if (buf_putc(&g->ref, '\t') || buf_append(&g->ref, g->shard, strlen(g->shard)) ||
-        buf_append(&g->ref, num, strlen(num)))
+    if (buf_putc(ref, '\t') || buf_append(ref, g->shard, strlen(g->shard)) || buf_append(ref, num, strlen(num)))
         return err_set(e, "out of memory");
-    Buf *line = &g->line, *ref = &g->ref;
     line->len = 0;
     int bad = 0;
     if (o->mode != MODE_NEAR) {

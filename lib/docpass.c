@@ -2,7 +2,8 @@
  * on batch k (tasks are documents, taken from gpool's counter), the calling
  * thread reads batch k+1 and then works on batch k too; once all are done it
  * emits batch k in input order. It does not decide anything about documents
- * and keeps no result of its own. Speed: bench/filter/run.sh, bench/bpe/run.sh. */
+ * and keeps no result of its own. Speed: bench/filter/run.sh, bench/bpe/run.sh,
+ * bench/dedup/run.sh. */
 #include "docpass.h"
 
 #include <stdalign.h>

@@ -1,5 +1,5 @@
-/* One pass over documents, the machinery that filter, bpe encode (and in time
- * dedup and bpe train) share: documents are read in batches and copied out of
+/* One pass over documents, the machinery that filter, dedup (the run, sig,
+ * decontam), bpe encode (and in time bpe train) share: documents are read in batches and copied out of
  * the reader, a callback works on each on N threads (a persistent pool,
  * lib/gpool.h) while the calling thread reads the next batch, and a second
  * callback gets the results on the calling thread in input order, so the
