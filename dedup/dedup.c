@@ -68,6 +68,9 @@ int dockeys_compute(KeyMaker *m, const char *text, size_t n, DocKeys *k, Err *e)
         if (k->n_shingles == SIZE_MAX) return err_set(e, "out of memory");
         if (k->n_shingles) minhash_bands(&m->mh, k->sig, k->bandk);
         k->words.len = 0;
+        /* k is reused for documents of every size (a slot of the pass): it
+         * keeps no more than 4 KB or four times this document's words */
+        if (k->words.cap > 4096 && k->words.cap / 4 > wl) buf_free(&k->words);
         if (o->verify == VERIFY_EXACT && buf_append(&k->words, w, wl)) return err_set(e, "out of memory");
     }
     return 0;
