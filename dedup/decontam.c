@@ -8,7 +8,9 @@
  * on the first pass. Across shards that pass is a map (`decontam count`, a
  * count file a shard) and a reduce (--doc-freq: the files summed), so that each
  * shard sees the whole corpus's counts. Character counts (--window,
- * --min-piece) are code points. */
+ * --min-piece) are code points. Both passes over the training documents find
+ * the grams on -j threads (lib/docpass.h) and count, cut and write in input
+ * order on one; the evaluation sets are read on one. */
 #include "dedup.h"
 
 #include <inttypes.h>
@@ -218,14 +220,32 @@ typedef struct Span {
 typedef struct Decon {
     const DecontamOpts *o;
     GramSet grams;
-    Words w;
-    Span *cut;
-    size_t cap_cut;
+    Words w; /* the evaluation sets' (the passes' are their threads') */
     Buf extra, ref;
     DocWriter *out, *rej, *rem;
+    DocWriter *spool; /* the first pass's copy of stdin; NULL: none */
+    DecontamCounts *c;
     int spooled; /* the documents come from stdin's spool: name them "-" */
     uint64_t n_counted; /* documents the first pass read */
 } Decon;
+
+/* What a pass finds in one training document, on any of -j threads (the
+ * document pass's slot, lib/docpass.h); the decisions and counts are made from
+ * it in input order. */
+typedef struct Hits {
+    Span *cut;            /* the run: the spans to cut, merged, in text order */
+    size_t n_cut, cap_cut;
+    uint64_t touched;     /* the run: the evaluation sets whose grams it holds */
+    size_t *found;        /* the first pass: the slots in grams of the evaluation */
+    size_t n_found, cap_found; /* grams it holds (a gram as often as it occurs) */
+} Hits;
+
+static void hits_free(void *slot)
+{
+    Hits *h = slot;
+    free(h->cut);
+    free(h->found);
+}
 
 static int lowest_set(uint64_t sets)
 {
@@ -246,36 +266,54 @@ static int doc_ref(Decon *r, const Doc *d, uint64_t lineno)
     return rc ? -1 : 0;
 }
 
-/* One training document: write it whole, as pieces, or reject it. */
-static int one_doc(Decon *r, const Doc *d, uint64_t lineno, DecontamCounts *c, Err *e)
+/* The run's work on one document: where it holds evaluation grams, as the
+ * spans to cut (a gram and --window characters on each side, overlapping
+ * spans merged), and which sets they come from. */
+static int find_cuts(void *ctx, void *worker, const Doc *d, void *slot, Err *e)
 {
+    const Decon *r = ctx;
     const DecontamOpts *o = r->o;
-    Words *w = &r->w;
+    Words *w = worker;
+    Hits *h = slot;
     if (decontam_words(d->text, d->text_len, w)) return err_set(e, "out of memory");
     size_t n_cut = 0;
     uint64_t touched = 0;
     const char *t = d->text;
     size_t n = d->text_len;
     for (size_t i = 0; i + o->gram <= w->n; i++) {
-        GramSlot *g = gram_find(&r->grams, gram_hash(w, i, o->gram));
+        const GramSlot *g = gram_find(&r->grams, gram_hash(w, i, o->gram));
         if (!g || (o->max_doc_freq && g->n_docs > o->max_doc_freq)) continue;
         touched |= g->sets;
         size_t a = back_chars(t, w->start[i], o->window);
         size_t b = fwd_chars(t, n, w->end[i + o->gram - 1], o->window);
-        if (n_cut && a <= r->cut[n_cut - 1].b) { /* starts and ends only grow with i */
-            r->cut[n_cut - 1].b = b;
-            r->cut[n_cut - 1].sets |= g->sets;
+        if (n_cut && a <= h->cut[n_cut - 1].b) { /* starts and ends only grow with i */
+            h->cut[n_cut - 1].b = b;
+            h->cut[n_cut - 1].sets |= g->sets;
             continue;
         }
-        if (n_cut == r->cap_cut) {
-            size_t cap = r->cap_cut ? r->cap_cut * 2 : 64;
-            Span *s = realloc(r->cut, cap * sizeof *s);
+        if (n_cut == h->cap_cut) {
+            size_t cap = h->cap_cut ? h->cap_cut * 2 : 64;
+            Span *s = realloc(h->cut, cap * sizeof *s);
             if (!s) return err_set(e, "out of memory");
-            r->cut = s;
-            r->cap_cut = cap;
+            h->cut = s;
+            h->cap_cut = cap;
         }
-        r->cut[n_cut++] = (Span){ a, b, g->sets };
+        h->cut[n_cut++] = (Span){ a, b, g->sets };
     }
+    h->n_cut = n_cut;
+    h->touched = touched;
+    return 0;
+}
+
+/* One training document, with its cuts: write it whole, as pieces, or reject it. */
+static int one_doc(Decon *r, const Doc *d, const Hits *h, uint64_t lineno, DecontamCounts *c, Err *e)
+{
+    const DecontamOpts *o = r->o;
+    const Span *cut = h->cut;
+    size_t n_cut = h->n_cut;
+    uint64_t touched = h->touched;
+    const char *t = d->text;
+    size_t n = d->text_len;
     for (size_t s = 0; s < o->n_evals; s++)
         if (touched >> s & 1) c->touched[s]++;
     if (!n_cut) {
@@ -285,7 +323,7 @@ static int one_doc(Decon *r, const Doc *d, uint64_t lineno, DecontamCounts *c, E
     /* The pieces are the gaps between the cuts. */
     size_t n_pieces = 0, n_long = 0;
     for (size_t k = 0; k <= n_cut; k++) {
-        size_t a = k ? r->cut[k - 1].b : 0, b = k < n_cut ? r->cut[k].a : n;
+        size_t a = k ? cut[k - 1].b : 0, b = k < n_cut ? cut[k].a : n;
         if (a < b) {
             n_pieces++;
             n_long += n_chars(t, a, b) >= o->min_piece;
@@ -313,7 +351,7 @@ static int one_doc(Decon *r, const Doc *d, uint64_t lineno, DecontamCounts *c, E
     Doc plain = { 0 }; /* --removed lines are new documents: {"text":...,"doc":...} */
     size_t piece = 0;
     for (size_t k = 0; k <= n_cut; k++) {
-        size_t a = k ? r->cut[k - 1].b : 0, b = k < n_cut ? r->cut[k].a : n;
+        size_t a = k ? cut[k - 1].b : 0, b = k < n_cut ? cut[k].a : n;
         if (a < b) {
             int is_long = n_chars(t, a, b) >= o->min_piece;
             if (is_long) {
@@ -332,18 +370,85 @@ static int one_doc(Decon *r, const Doc *d, uint64_t lineno, DecontamCounts *c, E
             }
         }
         if (k < n_cut && r->rem) {
-            const char *ev = o->evals[lowest_set(r->cut[k].sets)];
+            const char *ev = o->evals[lowest_set(cut[k].sets)];
             r->extra.len = 0;
             if (buf_append(&r->extra, "\"doc\":", 6) || buf_append(&r->extra, r->ref.data, r->ref.len) ||
                 buf_append(&r->extra, ",\"removed\":\"match\",\"eval\":", 26) ||
                 json_escape(&r->extra, ev, strlen(ev)) || buf_putc(&r->extra, 0))
                 return err_set(e, "out of memory");
-            plain.text = t + r->cut[k].a;
-            plain.text_len = r->cut[k].b - r->cut[k].a;
+            plain.text = t + cut[k].a;
+            plain.text_len = cut[k].b - cut[k].a;
             if (docw_write(r->rem, &plain, NULL, 0, r->extra.data, e)) return -1;
         }
     }
     return 0;
+}
+
+static int cut_emit(void *ctx, const Doc *d, void *slot, Err *e)
+{
+    Decon *r = ctx;
+    if (d->skipped) /* a file, not a document */
+        return docw_write_skipped(r->rej, d, "dedup_reason", e);
+    r->c->in++;
+    /* a spooled document's line is its ordinal among stdin's documents */
+    return one_doc(r, d, slot, d->lineno, r->c, e);
+}
+
+/* The first pass's work on one document: the evaluation grams it holds. */
+static int find_grams(void *ctx, void *worker, const Doc *d, void *slot, Err *e)
+{
+    const Decon *r = ctx;
+    Words *w = worker;
+    Hits *h = slot;
+    if (decontam_words(d->text, d->text_len, w)) return err_set(e, "out of memory");
+    h->n_found = 0;
+    for (size_t i = 0; i + r->o->gram <= w->n; i++) {
+        const GramSlot *g = gram_find(&r->grams, gram_hash(w, i, r->o->gram));
+        if (!g) continue;
+        if (h->n_found == h->cap_found) {
+            size_t cap = h->cap_found ? h->cap_found * 2 : 64;
+            size_t *f = realloc(h->found, cap * sizeof *f);
+            if (!f) return err_set(e, "out of memory");
+            h->found = f;
+            h->cap_found = cap;
+        }
+        h->found[h->n_found++] = (size_t)(g - r->grams.slot);
+    }
+    return 0;
+}
+
+/* Each evaluation gram the document holds counts it once. */
+static int count_emit(void *ctx, const Doc *d, void *slot, Err *e)
+{
+    Decon *r = ctx;
+    const Hits *h = slot;
+    if (d->skipped) return 0;
+    uint32_t doc_no = (uint32_t)++r->n_counted;
+    for (size_t k = 0; k < h->n_found; k++) {
+        GramSlot *g = &r->grams.slot[h->found[k]];
+        if (g->last_doc != doc_no) {
+            g->last_doc = doc_no;
+            if (g->n_docs < UINT32_MAX) g->n_docs++;
+        }
+    }
+    return r->spool ? docw_write(r->spool, d, NULL, 0, NULL, e) : 0;
+}
+
+/* A pass over in: work on -j threads, emit in input order (lib/docpass.h). */
+static int decon_pass(Decon *r, DocReader *in, DocWorkFn work, DocEmitFn emit, int keep_raw,
+                      Progress *progress, Err *e)
+{
+    unsigned threads = r->o->common.threads ? r->o->common.threads : cli_cores();
+    Words *w = calloc(threads, sizeof *w);
+    if (!w) return err_set(e, "out of memory");
+    DocPassOpts po = { .threads = threads, .workers = w, .worker_size = sizeof *w,
+                       .slot_size = sizeof(Hits), .slot_free = hits_free, .work = work,
+                       .emit = emit, .ctx = r, .keep_raw = keep_raw, .progress = progress };
+    DocPassCounts counts;
+    int rc = docpass_run(in, &po, &counts, e);
+    for (unsigned t = 0; t < threads; t++) words_free(&w[t]);
+    free(w);
+    return rc;
 }
 
 static int load_evals(Decon *r, Err *e)
@@ -392,35 +497,16 @@ static int count_pass(Decon *r, const char *const *paths, size_t n, const char *
     if (!spool && !o->count_only) opts.bad_lines = NULL;
     DocReader *in = doc_open(&opts, paths, n, e);
     if (!in) return -1;
-    DocWriter *sp = spool ? docw_open(spool, &o->doc, e) : NULL;
-    if (spool && !sp) {
+    r->spool = spool ? docw_open(spool, &o->doc, e) : NULL;
+    r->n_counted = 0;
+    if ((spool && !r->spool) || decon_pass(r, in, find_grams, count_emit, spool != NULL, NULL, e)) {
         doc_abort(in);
+        docw_abort(r->spool);
+        r->spool = NULL;
         return -1;
     }
-    Doc d;
-    int rc;
-    uint32_t doc_no = 0;
-    while ((rc = doc_next(in, &d, e)) == 1) {
-        doc_no++;
-        if (decontam_words(d.text, d.text_len, &r->w)) {
-            rc = err_set(e, "out of memory");
-            break;
-        }
-        for (size_t i = 0; i + o->gram <= r->w.n; i++) {
-            GramSlot *g = gram_find(&r->grams, gram_hash(&r->w, i, o->gram));
-            if (g && g->last_doc != doc_no) {
-                g->last_doc = doc_no;
-                if (g->n_docs < UINT32_MAX) g->n_docs++;
-            }
-        }
-        if (sp && (rc = docw_write(sp, &d, NULL, 0, NULL, e))) break;
-    }
-    r->n_counted = doc_no;
-    if (rc < 0) {
-        doc_abort(in);
-        docw_abort(sp);
-        return -1;
-    }
+    DocWriter *sp = r->spool;
+    r->spool = NULL;
     if (doc_close(in, e)) {
         docw_abort(sp);
         return -1;
@@ -552,7 +638,7 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     if (out_check(o->out, e) || out_check(o->rejects, e) || out_check(o->removed, e)) return -1;
     if (!(c->touched = calloc(o->n_evals ? o->n_evals : 1, sizeof *c->touched)))
         return err_set(e, "out of memory");
-    Decon r = { .o = o };
+    Decon r = { .o = o, .c = c };
     char spool_dir[64] = "", spool[96] = "";
     DocReader *in = NULL;
     DocOpts spool_opts = o->doc;
@@ -614,20 +700,8 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     if (!(r.out = docw_open(o->out, &o->doc, e))) goto fail;
     if (o->rejects && !(r.rej = docw_open(o->rejects, &o->doc, e))) goto fail;
     if (o->removed && !(r.rem = docw_open(o->removed, NULL, e))) goto fail;
-    Doc d;
+    if (decon_pass(&r, in, find_cuts, cut_emit, 1, &p, e)) goto fail;
     int rc;
-    while ((rc = doc_next(in, &d, e)) == 1) {
-        if (d.skipped) { /* a file, not a document */
-            if (docw_write_skipped(r.rej, &d, "dedup_reason", e)) goto fail;
-            continue;
-        }
-        c->in++;
-        /* a spooled document's line is its ordinal among stdin's documents */
-        if (one_doc(&r, &d, d.lineno, c, e)) goto fail;
-        if (!(c->in & 255))
-            progress_update(&p, doc_consumed(in), doc_stats(in)->n_bytes, c->in, "docs");
-    }
-    if (rc < 0) goto fail;
     c->bad = doc_stats(in)->n_bad;
     char files[512]; /* bad lines and files, and the files read each way */
     doc_summary(doc_stats(in), 1, files, sizeof files);
@@ -672,7 +746,6 @@ int decontam_run(const DecontamOpts *o, const char *const *paths, size_t n, Deco
     if (spool_dir[0]) rmdir(spool_dir);
     free(r.grams.slot);
     words_free(&r.w);
-    free(r.cut);
     buf_free(&r.extra), buf_free(&r.ref);
     return 0;
 fail:
@@ -684,7 +757,6 @@ fail:
     if (spool_dir[0]) rmdir(spool_dir);
     free(r.grams.slot);
     words_free(&r.w);
-    free(r.cut);
     buf_free(&r.extra), buf_free(&r.ref);
     return -1;
 }

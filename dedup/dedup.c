@@ -1,7 +1,9 @@
 /* The streaming keep-first run: each document is compared only with the
  * documents kept before it (exact hash first, then LSH bands, then with
  * --verify the Jaccard, exact or estimated), kept or dropped, and only kept
- * documents enter the tables. Memory per kept document: its location (16
+ * documents enter the tables. Its keys are computed on -j threads (the
+ * document pass, lib/docpass.h, which `sig` takes too); the decisions are
+ * made in input order on one thread. Memory per kept document: its location (16
  * bytes), its exact entry (24 bytes in a table at most 3/4 full), its band
  * entries (16 bytes each, same load), and with --verify exact the offset of its
  * words in the spill file (8 bytes; the words go to disk), with --verify
@@ -17,58 +19,90 @@
 #include "lshtable.h"
 #include "progress.h"
 
-int dockeys_init(DocKeys *k, const DedupOpts *o, Err *e)
+int keymaker_init(KeyMaker *m, const DedupOpts *o, Err *e)
 {
-    memset(k, 0, sizeof *k);
-    k->o = o;
-    if (o->mode != MODE_EXACT) {
-        if (minhash_init(&k->mh, o->bands, o->rows, o->ngram, o->seed)) goto oom;
-        k->sig = malloc(k->mh.n_perm * sizeof *k->sig);
-        k->bandk = malloc(k->mh.bands * sizeof *k->bandk);
-        if (!k->sig || !k->bandk) goto oom;
-    }
+    memset(m, 0, sizeof *m);
+    m->o = o;
+    if (o->mode != MODE_EXACT && minhash_init(&m->mh, o->bands, o->rows, o->ngram, o->seed))
+        return err_set(e, "out of memory");
     return 0;
-oom:
-    dockeys_free(k);
-    return err_set(e, "out of memory");
+}
+
+void keymaker_free(KeyMaker *m)
+{
+    if (m->o && m->o->mode != MODE_EXACT) minhash_free(&m->mh);
+    buf_free(&m->norm);
+    buf_free(&m->joined);
 }
 
 void dockeys_free(DocKeys *k)
 {
-    if (k->o && k->o->mode != MODE_EXACT) minhash_free(&k->mh);
     free(k->sig);
     free(k->bandk);
-    buf_free(&k->norm);
-    buf_free(&k->joined);
+    buf_free(&k->words);
     k->sig = k->bandk = NULL;
 }
 
-int dockeys_compute(DocKeys *k, const char *text, size_t n, Err *e)
+int dockeys_compute(KeyMaker *m, const char *text, size_t n, DocKeys *k, Err *e)
 {
-    const DedupOpts *o = k->o;
-    if (norm_text(o->norm, text, n, &k->norm)) return err_set(e, "out of memory");
-    const char *t = k->norm.data ? k->norm.data : "";
+    const DedupOpts *o = m->o;
+    if (norm_text(o->norm, text, n, &m->norm)) return err_set(e, "out of memory");
+    const char *t = m->norm.data ? m->norm.data : "";
     if (o->mode != MODE_NEAR) {
-        Hash128 h = hash128(t, k->norm.len, 0);
+        Hash128 h = hash128(t, m->norm.len, 0);
         k->exact_lo = h.lo;
         k->exact_hi = h.hi;
     }
     k->n_shingles = 0;
     if (o->mode != MODE_EXACT) {
+        if (!k->sig && !(k->sig = malloc(m->mh.n_perm * sizeof *k->sig))) return err_set(e, "out of memory");
+        if (!k->bandk && !(k->bandk = malloc(m->mh.bands * sizeof *k->bandk))) return err_set(e, "out of memory");
         const char *w = t;
-        size_t wl = k->norm.len;
+        size_t wl = m->norm.len;
         if (o->norm != NORM_SIMPLE) { /* simple already leaves single spaces between words */
-            if (norm_join_words(t, k->norm.len, &k->joined)) return err_set(e, "out of memory");
-            w = k->joined.data ? k->joined.data : "";
-            wl = k->joined.len;
+            if (norm_join_words(t, m->norm.len, &m->joined)) return err_set(e, "out of memory");
+            w = m->joined.data ? m->joined.data : "";
+            wl = m->joined.len;
         }
-        k->words = w;
-        k->words_len = wl;
-        k->n_shingles = minhash_sign(&k->mh, w, wl, k->sig);
+        k->n_shingles = minhash_sign(&m->mh, w, wl, k->sig);
         if (k->n_shingles == SIZE_MAX) return err_set(e, "out of memory");
-        if (k->n_shingles) minhash_bands(&k->mh, k->sig, k->bandk);
+        if (k->n_shingles) minhash_bands(&m->mh, k->sig, k->bandk);
+        k->words.len = 0;
+        /* k is reused for documents of every size (a slot of the pass): it
+         * keeps no more than 4 KB or four times this document's words */
+        if (k->words.cap > 4096 && k->words.cap / 4 > wl) buf_free(&k->words);
+        if (o->verify == VERIFY_EXACT && buf_append(&k->words, w, wl)) return err_set(e, "out of memory");
     }
     return 0;
+}
+
+static int keys_work(void *ctx, void *worker, const Doc *d, void *slot, Err *e)
+{
+    (void)ctx;
+    return dockeys_compute(worker, d->text, d->text_len, slot, e);
+}
+
+static void keys_slot_free(void *slot) { dockeys_free(slot); }
+
+int dedup_keys_pass(const DedupOpts *o, DocReader *in, int keep_raw, DocEmitFn emit, void *ctx,
+                    Progress *progress, Err *e)
+{
+    unsigned threads = o->common.threads ? o->common.threads : cli_cores();
+    KeyMaker *km = calloc(threads, sizeof *km);
+    if (!km) return err_set(e, "out of memory");
+    int rc = 0;
+    for (unsigned t = 0; t < threads && !rc; t++) rc = keymaker_init(&km[t], o, e);
+    if (!rc) {
+        DocPassOpts po = { .threads = threads, .workers = km, .worker_size = sizeof *km,
+                           .slot_size = sizeof(DocKeys), .slot_free = keys_slot_free,
+                           .work = keys_work, .emit = emit, .ctx = ctx, .keep_raw = keep_raw,
+                           .progress = progress };
+        DocPassCounts counts;
+        rc = docpass_run(in, &po, &counts, e);
+    }
+    for (unsigned t = 0; t < threads; t++) keymaker_free(&km[t]); /* zeroed ones too */
+    free(km);
+    return rc;
 }
 
 int verify_parse(const char *s, VerifyMode *v)
@@ -146,7 +180,9 @@ typedef struct Run {
     const DedupOpts *o;
     const char *const *paths;
     size_t n_paths, last_path;
-    DocKeys k;
+    unsigned n_bands, n_perm;
+    DocWriter *out, *rej; /* rej: NULL without --rejects */
+    DedupCounts *c;
     ExactTable exact;
     BandTable bands;
     KeptLoc *loc;
@@ -195,14 +231,13 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The earliest kept document this one duplicates into *dup (UINT64_MAX: none),
- * *reason "exact" or "near". With --verify, the kept documents sharing a band
- * are checked in the order they were kept, so the first that passes ends it.
- * 0, or -1 on error. */
-static int find_dup(Run *r, uint64_t *dup, const char **reason, Err *e)
+/* The earliest kept document the one with keys k duplicates into *dup
+ * (UINT64_MAX: none), *reason "exact" or "near". With --verify, the kept
+ * documents sharing a band are checked in the order they were kept, so the
+ * first that passes ends it. 0, or -1 on error. */
+static int find_dup(Run *r, const DocKeys *k, uint64_t *dup, const char **reason, Err *e)
 {
     const DedupOpts *o = r->o;
-    DocKeys *k = &r->k;
     *dup = UINT64_MAX;
     if (o->mode != MODE_NEAR) {
         uint64_t id = exact_find(&r->exact, k->exact_lo, k->exact_hi);
@@ -214,7 +249,7 @@ static int find_dup(Run *r, uint64_t *dup, const char **reason, Err *e)
     }
     if (o->mode == MODE_EXACT || !k->n_shingles) return 0;
     size_t n = 0;
-    for (unsigned j = 0; j < k->mh.bands; j++) {
+    for (unsigned j = 0; j < r->n_bands; j++) {
         size_t pos = SIZE_MAX;
         uint32_t id;
         while ((id = band_next(&r->bands, k->bandk[j], j, &pos)) != LSH_EMPTY) {
@@ -230,13 +265,13 @@ static int find_dup(Run *r, uint64_t *dup, const char **reason, Err *e)
     }
     if (!n) return 0;
     qsort(r->cand, n, sizeof *r->cand, cmp_u32);
-    VerifyDoc doc = { .sig = k->sig, .words = k->words, .words_len = k->words_len };
+    VerifyDoc doc = { .sig = k->sig, .words = k->words.data ? k->words.data : "", .words_len = k->words.len };
     r->ver.n_set = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         uint32_t id = r->cand[i];
         if (i && id == r->cand[i - 1]) continue; /* shares more than one band */
         VerifyDoc kept = { 0 };
-        if (o->verify == VERIFY_ESTIMATE) kept.sig = r->sigs + (size_t)id * k->mh.n_perm;
+        if (o->verify == VERIFY_ESTIMATE) kept.sig = r->sigs + (size_t)id * r->n_perm;
         else if (o->verify == VERIFY_EXACT)
             kept = (VerifyDoc){ .words_len = (size_t)(r->woff[id + 1] - r->woff[id]), .off_bytes = r->woff[id] };
         int v = o->verify ? verify_pair(&r->ver, &doc, &kept, e) : 1;
@@ -250,10 +285,9 @@ static int find_dup(Run *r, uint64_t *dup, const char **reason, Err *e)
     return 0;
 }
 
-static int keep(Run *r, const Doc *d, Err *e)
+static int keep(Run *r, const Doc *d, const DocKeys *k, Err *e)
 {
     const DedupOpts *o = r->o;
-    DocKeys *k = &r->k;
     if (r->n_kept >= LSH_EMPTY - 1) return err_set(e, "more than %u kept documents", LSH_EMPTY - 2);
     if (r->n_kept == r->cap_kept) {
         size_t cap = r->cap_kept ? r->cap_kept * 2 : 4096;
@@ -261,7 +295,7 @@ static int keep(Run *r, const Doc *d, Err *e)
         if (!loc) return err_set(e, "out of memory");
         r->loc = loc;
         if (o->verify == VERIFY_ESTIMATE) {
-            uint64_t *s = realloc(r->sigs, cap * k->mh.n_perm * sizeof *s);
+            uint64_t *s = realloc(r->sigs, cap * r->n_perm * sizeof *s);
             if (!s) return err_set(e, "out of memory");
             r->sigs = s;
         } else if (o->verify == VERIFY_EXACT) {
@@ -276,26 +310,51 @@ static int keep(Run *r, const Doc *d, Err *e)
     if (o->mode != MODE_NEAR && exact_insert(&r->exact, k->exact_lo, k->exact_hi, id))
         return err_set(e, "out of memory");
     if (o->mode != MODE_EXACT && k->n_shingles) {
-        for (unsigned j = 0; j < k->mh.bands; j++)
+        for (unsigned j = 0; j < r->n_bands; j++)
             if (band_insert(&r->bands, k->bandk[j], j, id)) return err_set(e, "out of memory");
         if (o->verify == VERIFY_ESTIMATE)
-            memcpy(r->sigs + (size_t)id * k->mh.n_perm, k->sig, k->mh.n_perm * sizeof *k->sig);
+            memcpy(r->sigs + (size_t)id * r->n_perm, k->sig, r->n_perm * sizeof *k->sig);
     }
     if (o->verify == VERIFY_EXACT && o->mode != MODE_EXACT) {
         /* every kept document has a record (empty without words), so the next
          * one's start is this one's end */
         uint64_t off;
-        const char *w = k->n_shingles ? k->words : "";
-        if (spill_append(&r->spill, w, k->n_shingles ? k->words_len : 0, &off, e)) return -1;
+        const char *w = k->n_shingles && k->words.data ? k->words.data : "";
+        if (spill_append(&r->spill, w, k->n_shingles ? k->words.len : 0, &off, e)) return -1;
         r->woff[id] = off;
         r->woff[id + 1] = spill_size(&r->spill);
     }
     return 0;
 }
 
+/* One document and its keys, in input order: kept (written to out and
+ * entered in the tables) or dropped (to --rejects). */
+static int emit_doc(void *ctx, const Doc *d, void *slot, Err *e)
+{
+    Run *r = ctx;
+    const DocKeys *k = slot;
+    if (d->skipped) /* a file, not a document (no keys) */
+        return docw_write_skipped(r->rej, d, "dedup_reason", e);
+    r->c->in++;
+    const char *reason = NULL;
+    uint64_t dup;
+    if (find_dup(r, k, &dup, &reason, e)) return -1;
+    if (dup == UINT64_MAX) {
+        if (keep(r, d, k, e) || docw_write(r->out, d, NULL, 0, NULL, e)) return -1;
+        r->c->kept++;
+        return 0;
+    }
+    const KeptLoc *l = &r->loc[dup];
+    if (dedup_extra(&r->extra, reason, l->path == UINT32_MAX ? NULL : r->paths[l->path], l->lineno))
+        return err_set(e, "out of memory");
+    if (r->rej && docw_write(r->rej, d, NULL, 0, r->extra.data, e)) return -1;
+    if (reason[0] == 'e') r->c->exact++;
+    else r->c->near++;
+    return 0;
+}
+
 static void run_free(Run *r)
 {
-    dockeys_free(&r->k);
     exact_free(&r->exact);
     band_free(&r->bands);
     free(r->loc);
@@ -310,68 +369,35 @@ static void run_free(Run *r)
 int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e)
 {
     memset(c, 0, sizeof *c);
-    Run r = { .o = o, .paths = paths, .n_paths = n };
+    Run r = { .o = o, .paths = paths, .n_paths = n, .n_bands = o->bands, .n_perm = o->bands * o->rows, .c = c };
     DocReader *in = NULL;
-    DocWriter *out = NULL, *rej = NULL;
-    KeyBatch *batch = NULL;
     DocOpts din = o->doc; /* files skipped as binary come through, for --rejects */
     din.report_skipped = o->rejects != NULL;
-    if (dockeys_init(&r.k, o, e)) return -1;
     r.ver = (Verifier){ .mode = o->verify, .threshold = o->threshold, .ngram = o->ngram,
-                        .n_perm = r.k.mh.n_perm, .spill = &r.spill };
+                        .n_perm = r.n_perm, .spill = &r.spill };
     if (o->verify == VERIFY_EXACT && o->mode != MODE_EXACT && spill_open(&r.spill, e)) goto fail;
-    if (!(batch = dbatch_new(o, e))) goto fail;
     if (!(in = doc_open(&din, paths, n, e))) goto fail;
     r.paths = doc_paths(in, &r.n_paths); /* the files read: folders expanded */
-    if (!(out = docw_open(o->out, &o->doc, e))) goto fail;
-    if (o->rejects && !(rej = docw_open(o->rejects, &o->doc, e))) goto fail;
+    if (!(r.out = docw_open(o->out, &o->doc, e))) goto fail;
+    if (o->rejects && !(r.rej = docw_open(o->rejects, &o->doc, e))) goto fail;
     Progress p;
     progress_start(&p, "dedup", o->common.progress, doc_total_size(in));
-    int rc;
-    while ((rc = dbatch_fill(batch, in, e)) == 1) {
-        if (dbatch_compute(batch, e)) goto fail;
-        for (size_t i = 0; i < dbatch_len(batch); i++) {
-            const Doc *d = dbatch_doc(batch, i);
-            if (d->skipped) { /* a file, not a document (its keys, of no text, unused) */
-                if (docw_write_skipped(rej, d, "dedup_reason", e)) goto fail;
-                continue;
-            }
-            c->in++;
-            dbatch_keys(batch, i, &r.k);
-            const char *reason = NULL;
-            uint64_t dup;
-            if (find_dup(&r, &dup, &reason, e)) goto fail;
-            if (dup == UINT64_MAX) {
-                if (keep(&r, d, e) || docw_write(out, d, NULL, 0, NULL, e)) goto fail;
-                c->kept++;
-            } else {
-                const KeptLoc *l = &r.loc[dup];
-                if (dedup_extra(&r.extra, reason, l->path == UINT32_MAX ? NULL : r.paths[l->path],
-                                l->lineno))
-                    goto oom;
-                if (rej && docw_write(rej, d, NULL, 0, r.extra.data, e)) goto fail;
-                if (reason[0] == 'e') c->exact++;
-                else c->near++;
-            }
-        }
-        progress_update(&p, doc_consumed(in), doc_stats(in)->n_bytes, c->in, "docs");
-    }
-    if (rc < 0) goto fail;
+    if (dedup_keys_pass(o, in, 1, emit_doc, &r, &p, e)) goto fail;
     c->bad = doc_stats(in)->n_bad;
     char files[512]; /* bad lines and files, and the files read each way */
     doc_summary(doc_stats(in), 1, files, sizeof files);
     progress_end(&p);
     uint64_t in_bytes = doc_stats(in)->n_bytes;
-    if (rej) {
-        int bad = docw_close(rej, e);
-        rej = NULL;
+    if (r.rej) {
+        int bad = docw_close(r.rej, e);
+        r.rej = NULL;
         if (bad) goto fail;
     }
-    if (docw_close(out, e)) {
-        out = NULL;
+    if (docw_close(r.out, e)) {
+        r.out = NULL;
         goto fail;
     }
-    out = NULL;
+    r.out = NULL;
     /* --bad-lines last: a failure before this removes it with the rest. */
     if (doc_close(in, e)) {
         in = NULL;
@@ -397,15 +423,11 @@ int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCount
                      c->in, c->kept, c->exact, c->near, o->rejects ? " (to --rejects)" : "",
                      files, in_bytes / 1e6, s, vsum);
     run_free(&r);
-    dbatch_free(batch);
     return 0;
-oom:
-    err_set(e, "out of memory");
 fail:
-    docw_abort(rej);
-    docw_abort(out);
+    docw_abort(r.rej);
+    docw_abort(r.out);
     doc_abort(in);
     run_free(&r);
-    dbatch_free(batch);
     return -1;
 }

@@ -11,7 +11,9 @@
 #include "buf.h"
 #include "cli.h"
 #include "docio.h"
+#include "docpass.h"
 #include "err.h"
+#include "progress.h"
 
 /* ---- normalisation (norm.c) ---- */
 
@@ -158,42 +160,42 @@ typedef struct DedupCounts {
     uint64_t verified, below; /* --verify: candidate pairs checked, and those under the threshold */
 } DedupCounts;
 
-/* What the run and `sig` compute for each document. */
+/* What the run and `sig` compute for each document, on any of -j threads. A
+ * zeroed DocKeys is ready; it keeps its memory from document to document.
+ * Caller frees with dockeys_free(). */
 typedef struct DocKeys {
+    uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text (mode != MODE_NEAR) */
+    size_t n_shingles;    /* 0: no words, so no band keys */
+    uint64_t *sig;        /* (n_perm) when mode != MODE_EXACT */
+    uint64_t *bandk;      /* (bands) */
+    Buf words;            /* with --verify exact (mode != MODE_EXACT): the words the
+                           * shingles are cut from, single-spaced */
+} DocKeys;
+
+/* A thread's state for computing keys: the hash functions and scratch.
+ * Caller frees with keymaker_free(); o is borrowed. 0 or -1 (memory). */
+typedef struct KeyMaker {
     const DedupOpts *o;
     MinHash mh;           /* when mode != MODE_EXACT */
     Buf norm, joined;
-    uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text (mode != MODE_NEAR) */
-    size_t n_shingles;    /* 0: no words, so no band keys */
-    const char *words;    /* the words the shingles are cut from, single-spaced; borrowed from
-                           * norm/joined (or the batch, after dbatch_keys) */
-    size_t words_len;
-    uint64_t *sig;        /* (n_perm) */
-    uint64_t *bandk;      /* (bands) */
-} DocKeys;
+} KeyMaker;
 
-/* Caller frees with dockeys_free(); o is borrowed. 0 or -1 (memory). */
-int dockeys_init(DocKeys *k, const DedupOpts *o, Err *e);
-int dockeys_compute(DocKeys *k, const char *text, size_t n, Err *e);
+int keymaker_init(KeyMaker *m, const DedupOpts *o, Err *e);
+void keymaker_free(KeyMaker *m);
+/* The keys of text[0..n) into k. 0 or -1 (memory). */
+int dockeys_compute(KeyMaker *m, const char *text, size_t n, DocKeys *k, Err *e);
 void dockeys_free(DocKeys *k);
+/* The document pass of the run and `sig` (lib/docpass.h) over what in reads:
+ * -j threads compute each document's keys, and emit gets every document with
+ * its keys (the slot, a DocKeys) in input order on the calling thread. keep_raw
+ * and progress as in DocPassOpts. 0, or -1 with e filled. */
+int dedup_keys_pass(const DedupOpts *o, DocReader *in, int keep_raw, DocEmitFn emit, void *ctx,
+                    Progress *progress, Err *e);
 /* The members a dropped document gets in --rejects, NUL-terminated into b:
  * "dedup_reason":"REASON","dup_of":"PATH:LINE" (PATH NULL: "-"). 0 or -1. */
 int dedup_extra(Buf *b, const char *reason, const char *path, uint64_t lineno);
 /* The options that must agree between the shards' sig lines, as one string. */
 void dedup_params(const DedupOpts *o, char *out, size_t n);
-
-/* A batch of documents read ahead, whose keys -j threads compute (batch.c). */
-typedef struct KeyBatch KeyBatch;
-KeyBatch *dbatch_new(const DedupOpts *o, Err *e); /* caller frees with dbatch_free() */
-void dbatch_free(KeyBatch *b);
-/* Read up to 4096 documents (or 8 MB) from in: 1 some, 0 none left, -1 error. */
-int dbatch_fill(KeyBatch *b, DocReader *in, Err *e);
-int dbatch_compute(KeyBatch *b, Err *e);
-size_t dbatch_len(const KeyBatch *b);
-const Doc *dbatch_doc(const KeyBatch *b, size_t i); /* borrowed until the next fill */
-/* Document i's keys into k (made by dockeys_init with the same options); with
- * --verify exact, k->words points into the batch until the next fill. */
-void dbatch_keys(const KeyBatch *b, size_t i, DocKeys *k);
 
 /* dedup / dedup exact / dedup minhash over paths (n 0: stdin). */
 int dedup_run(const DedupOpts *o, const char *const *paths, size_t n, DedupCounts *c, Err *e);

@@ -171,75 +171,80 @@ static int put_hex(Buf *b, uint64_t v)
     return buf_append(b, h, 16);
 }
 
-/* The keys of a batch's documents come from -j threads (batch.c); the lines are
- * written here, in input order, so the output is the same for any -j. */
+/* One sig run: the shard being read and the lines written so far. */
+typedef struct Sig {
+    const DedupOpts *o;
+    const char *shard;
+    OutFile *out;
+    Progress *progress;
+    Buf line, ref;
+    uint64_t n_docs, n_lines;
+} Sig;
+
+/* A document's key lines, in input order (its keys come from -j threads:
+ * dedup_keys_pass), so the output is the same for any -j. */
+static int sig_emit(void *ctx, const Doc *d, void *slot, Err *e)
+{
+    Sig *g = ctx;
+    const DedupOpts *o = g->o;
+    const DocKeys *k = slot;
+    Buf *line = &g->line, *ref = &g->ref;
+    if (d->skipped) return 0; /* sig's reader does not report them */
+    g->n_docs++;
+    char num[24];
+    ref->len = 0;
+    snprintf(num, sizeof num, ":%" PRIu64, d->lineno);
+    if (buf_putc(ref, '\t') || buf_append(ref, g->shard, strlen(g->shard)) || buf_append(ref, num, strlen(num)))
+        return err_set(e, "out of memory");
+    line->len = 0;
+    int bad = 0;
+    if (o->mode != MODE_NEAR) {
+        bad |= buf_putc(line, 'e') || put_hex(line, k->exact_hi) || put_hex(line, k->exact_lo) ||
+               buf_append(line, ref->data, ref->len) || buf_putc(line, '\n');
+        g->n_lines++;
+    }
+    if (o->mode != MODE_EXACT && k->n_shingles) {
+        for (unsigned j = 0; j < o->bands; j++) {
+            char band[16];
+            snprintf(band, sizeof band, "b%03x", j);
+            bad |= buf_append(line, band, 4) || put_hex(line, k->bandk[j]) ||
+                   buf_append(line, ref->data, ref->len) || buf_putc(line, '\n');
+        }
+        g->n_lines += o->bands;
+        if (o->verify) {
+            bad |= buf_putc(line, 'z') || buf_append(line, ref->data, ref->len) || buf_putc(line, '\t');
+            if (o->verify == VERIFY_EXACT) bad |= buf_append(line, k->words.data, k->words.len);
+            else
+                for (unsigned j = 0; j < o->bands * o->rows; j++) bad |= put_hex(line, k->sig[j]);
+            bad |= buf_putc(line, '\n');
+            g->n_lines++;
+        }
+    }
+    if (bad) return err_set(e, "out of memory");
+    progress_update(g->progress, 0, 0, g->n_docs, "docs");
+    return out_write(g->out, line->data, line->len, e);
+}
+
 int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
 {
     for (size_t i = 0; i < n; i++)
         if (strpbrk(paths[i], "\t\n") || !strcmp(paths[i], "-"))
             return err_set(e, "sig: shard name '%s' is stdin or holds a tab or newline", paths[i]);
-    DocKeys k;
-    if (dockeys_init(&k, o, e)) return -1;
-    KeyBatch *batch = dbatch_new(o, e);
-    OutFile *out = batch ? out_open(o->out, e) : NULL;
-    DocReader *in = NULL;
-    Buf line = { 0 }, ref = { 0 };
-    uint64_t n_docs = 0, n_lines = 0;
     Progress p;
-    if (!out) goto fail;
+    Sig g = { .o = o, .progress = &p };
+    DocReader *in = NULL;
+    if (!(g.out = out_open(o->out, e))) goto fail;
     char params[256];
     dedup_params(o, params, sizeof params);
-    buf_append(&line, "!\t", 2);
-    buf_append(&line, params, strlen(params));
-    if (buf_putc(&line, '\n')) goto oom;
-    if (out_write(out, line.data, line.len, e)) goto fail;
+    buf_append(&g.line, "!\t", 2);
+    buf_append(&g.line, params, strlen(params));
+    if (buf_putc(&g.line, '\n')) goto oom;
+    if (out_write(g.out, g.line.data, g.line.len, e)) goto fail;
     progress_start(&p, "dedup sig", o->common.progress, 0);
     for (size_t s = 0; s < n; s++) {
         if (!(in = doc_open(&o->doc, paths + s, 1, e))) goto fail;
-        int rc;
-        while ((rc = dbatch_fill(batch, in, e)) == 1) {
-            if (dbatch_compute(batch, e)) goto fail;
-            for (size_t i = 0; i < dbatch_len(batch); i++) {
-                const Doc *d = dbatch_doc(batch, i);
-                dbatch_keys(batch, i, &k);
-                n_docs++;
-                char num[24];
-                ref.len = 0;
-                snprintf(num, sizeof num, ":%" PRIu64, d->lineno);
-                if (buf_putc(&ref, '\t') || buf_append(&ref, paths[s], strlen(paths[s])) ||
-                    buf_append(&ref, num, strlen(num)))
-                    goto oom;
-                line.len = 0;
-                int bad = 0;
-                if (o->mode != MODE_NEAR) {
-                    bad |= buf_putc(&line, 'e') || put_hex(&line, k.exact_hi) || put_hex(&line, k.exact_lo) ||
-                           buf_append(&line, ref.data, ref.len) || buf_putc(&line, '\n');
-                    n_lines++;
-                }
-                if (o->mode != MODE_EXACT && k.n_shingles) {
-                    for (unsigned j = 0; j < k.mh.bands; j++) {
-                        char band[16];
-                        snprintf(band, sizeof band, "b%03x", j);
-                        bad |= buf_append(&line, band, 4) || put_hex(&line, k.bandk[j]) ||
-                               buf_append(&line, ref.data, ref.len) || buf_putc(&line, '\n');
-                    }
-                    n_lines += k.mh.bands;
-                    if (o->verify) {
-                        bad |= buf_putc(&line, 'z') || buf_append(&line, ref.data, ref.len) ||
-                               buf_putc(&line, '\t');
-                        if (o->verify == VERIFY_EXACT) bad |= buf_append(&line, k.words, k.words_len);
-                        else
-                            for (unsigned j = 0; j < k.mh.n_perm; j++) bad |= put_hex(&line, k.sig[j]);
-                        bad |= buf_putc(&line, '\n');
-                        n_lines++;
-                    }
-                }
-                if (bad) goto oom;
-                if (out_write(out, line.data, line.len, e)) goto fail;
-            }
-            progress_update(&p, 0, 0, n_docs, "docs");
-        }
-        if (rc < 0) goto fail;
+        g.shard = paths[s];
+        if (dedup_keys_pass(o, in, 0, sig_emit, &g, NULL, e)) goto fail;
         if (doc_close(in, e)) {
             in = NULL;
             goto fail;
@@ -247,26 +252,22 @@ int dedup_sig(const DedupOpts *o, const char *const *paths, size_t n, Err *e)
         in = NULL;
     }
     progress_end(&p);
-    if (out_close(out, e)) {
-        out = NULL;
+    if (out_close(g.out, e)) {
+        g.out = NULL;
         goto fail;
     }
     progress_summary(&p, "%" PRIu64 " documents in %zu shards -> %" PRIu64 " key lines (%s)",
-                     n_docs, n, n_lines, params);
-    dockeys_free(&k);
-    dbatch_free(batch);
-    buf_free(&line);
-    buf_free(&ref);
+                     g.n_docs, n, g.n_lines, params);
+    buf_free(&g.line);
+    buf_free(&g.ref);
     return 0;
 oom:
     err_set(e, "out of memory");
 fail:
-    out_abort(out);
+    out_abort(g.out);
     doc_abort(in);
-    dockeys_free(&k);
-    dbatch_free(batch);
-    buf_free(&line);
-    buf_free(&ref);
+    buf_free(&g.line);
+    buf_free(&g.ref);
     return -1;
 }
 

@@ -2,7 +2,8 @@
  * on batch k (tasks are documents, taken from gpool's counter), the calling
  * thread reads batch k+1 and then works on batch k too; once all are done it
  * emits batch k in input order. It does not decide anything about documents
- * and keeps no result of its own. Speed: bench/filter/run.sh, bench/bpe/run.sh. */
+ * and keeps no result of its own. Speed: bench/filter/run.sh, bench/bpe/run.sh,
+ * bench/dedup/run.sh. */
 #include "docpass.h"
 
 #include <stdalign.h>
@@ -93,7 +94,7 @@ static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int keep_raw, i
     for (size_t i = 0; i < b->n - (size_t)b->borrowed; i++) {
         Doc *d = &b->docs[i];
         if (d->raw) d->raw = b->arena.data + b->off[i][0];
-        d->text = b->arena.data + b->off[i][1];
+        d->text = b->arena.data ? b->arena.data + b->off[i][1] : ""; /* all empty so far: no arena */
     }
     return 0;
 }
@@ -140,9 +141,12 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
         for (unsigned t = 0; t < threads; t++) p.fail[t].at = SIZE_MAX;
         p.cur = cur;
         gpool_start(pool, cur->n, task, &p);
+        /* a read error in batch k+1 is acted on once batch k is emitted (the
+         * documents of batch k+1 before the bad one are not) */
         int read_rc = 0;
+        Err read_err;
         next->n = 0;
-        if (!eof && !cur->borrowed) read_rc = read_batch(in, next, max_bytes, o->keep_raw, &eof, e);
+        if (!eof && !cur->borrowed) read_rc = read_batch(in, next, max_bytes, o->keep_raw, &eof, &read_err);
         gpool_wait(pool);
         const Failure *first = NULL;
         for (unsigned t = 0; t < threads; t++)
@@ -161,8 +165,10 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
             }
             if (o->emit(o->ctx, d, slot_at(&p, cur, i), e)) goto done;
         }
-        /* a read error past this batch comes after its documents, which are out */
-        if (read_rc) goto done;
+        if (read_rc) {
+            *e = read_err;
+            goto done;
+        }
         if (cur->borrowed && !eof && read_batch(in, next, max_bytes, o->keep_raw, &eof, e)) goto done;
         Batch *tmp = cur;
         cur = next;

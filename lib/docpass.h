@@ -1,5 +1,5 @@
-/* One pass over documents, the machinery that filter, bpe encode (and in time
- * dedup and bpe train) share: documents are read in batches and copied out of
+/* One pass over documents, the machinery that filter, dedup (the run, sig,
+ * decontam), bpe encode (and in time bpe train) share: documents are read in batches and copied out of
  * the reader, a callback works on each on N threads (a persistent pool,
  * lib/gpool.h) while the calling thread reads the next batch, and a second
  * callback gets the results on the calling thread in input order, so the
@@ -46,7 +46,8 @@ typedef struct DocPassCounts {
 } DocPassCounts;
 
 /* Run the pass over what `in` reads, to its end (the caller opens and closes
- * it). 0, or -1 with e filled by the reader, a work or an emit. */
+ * it). 0, or -1 with e filled by the reader, a work or an emit. A read error
+ * is reported once the batches before the one it is in are emitted. */
 int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e);
 
 #endif

@@ -4,10 +4,11 @@
 #   - MinHash signatures: dedup vs a plain numpy reference after datasketch
 #     (ref_minhash.py, same arithmetic): identical signatures, then both timed.
 #   - exact mode vs `LC_ALL=C sort -u` (the floor) on the texts alone.
-#   - throughput (MB/s, one core: dedup runs one thread) of exact, minhash,
-#     exact+minhash, minhash with either --verify and decontam on the bundled
-#     corpus (with --verify, the candidate pairs checked); peak RSS per million
-#     kept documents, without --verify and with each.
+#   - throughput (MB/s of wall time, and per CPU second) of exact, minhash,
+#     exact+minhash, minhash with either --verify, sig and decontam on the
+#     bundled corpus at -j 1 and -j $(nproc) (JOBS="1 4 8" to choose; with
+#     --verify, the candidate pairs checked); peak RSS per million kept
+#     documents, without --verify and with each.
 #   - precision and recall on planted near-duplicates (plant.py, score.py).
 # Run from the repo root: bash bench/dedup/run.sh ($BIN: the programs' folder).
 set -euo pipefail
@@ -36,7 +37,7 @@ mbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? n / 1e6 / s : 
 gzip -dc "$corpus" > "$T/en.jsonl"
 bytes=$(wc -c < "$T/en.jsonl")
 docs=$(wc -l < "$T/en.jsonl")
-echo "input: $corpus, $docs documents, $bytes bytes of JSON Lines; $(nproc) cores here, load $(cut -d' ' -f1 /proc/loadavg); dedup -j 1"
+echo "input: $corpus, $docs documents, $bytes bytes of JSON Lines; $(nproc) cores here, load $(cut -d' ' -f1 /proc/loadavg); dedup -j 1 unless said"
 
 echo "-- MinHash signatures vs the numpy reference (--normalize none, 14x8, 5-grams)"
 awk 'NR % 40 == 1' "$T/en.jsonl" > "$T/sample.jsonl"
@@ -65,16 +66,19 @@ secs_rss env LC_ALL=C sort -u "$T/texts.jsonl"; peer=$cpu
 echo "case ours_s peer_s speedup   (CPU seconds, user + system)"
 echo "exact-vs-sort-u $ours $peer $(ratio "$ours" "$peer")"
 
-echo "-- throughput on the corpus, -j 1 (MB/s of JSON Lines per core: bytes / CPU seconds)"
-printf '%-28s %8s %8s %10s %10s\n' mode wall_s cpu_s MB/s/core peakRSS_MB
-for mode in "exact" "minhash" "default (exact+minhash)" "minhash --verify estimate" "minhash --verify exact" "decontam"; do
+echo "-- throughput on the corpus (MB/s of JSON Lines: bytes / wall seconds, and bytes / CPU seconds)"
+printf '%-28s %3s %8s %8s %8s %10s %10s\n' mode j wall_s cpu_s MB/s MB/s/core peakRSS_MB
+for mode in "exact" "minhash" "default (exact+minhash)" "minhash --verify estimate" "minhash --verify exact" "sig" "decontam"; do
     case $mode in
-        exact) args="exact" ;; minhash) args="minhash" ;; "minhash --verify"*) args=${mode} ;;
+        exact) args="exact" ;; minhash) args="minhash" ;; "minhash --verify"*) args=${mode} ;; sig) args="sig" ;;
         decontam) args="decontam --eval corpora/eval.jsonl.gz" ;; *) args="" ;;
     esac
-    secs_rss "$D" $args -j 1 "$T/en.jsonl"
-    extra=$(grep -o -- '--verify [a-z]*: .*' "$T/e" || true)
-    printf '%-28s %8s %8s %10s %10s  %s\n' "$mode" "$secs" "$cpu" "$(mbps "$bytes" "$cpu")" "$((rss_kb / 1024))" "$extra"
+    for j in ${JOBS:-1 $(nproc)}; do
+        secs_rss "$D" $args -j "$j" "$T/en.jsonl"
+        extra=$(grep -o -- '--verify [a-z]*: .*' "$T/e" || true)
+        printf '%-28s %3s %8s %8s %8s %10s %10s  %s\n' "$mode" "$j" "$secs" "$cpu" "$(mbps "$bytes" "$secs")" \
+            "$(mbps "$bytes" "$cpu")" "$((rss_kb / 1024))" "$extra"
+    done
 done
 
 echo "-- peak RSS per million kept documents (1,000,000 synthetic unique documents)"
