@@ -163,7 +163,7 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
                 c->n_docs++;
                 c->n_text_bytes += d->text_len;
             }
-            if (o->emit(o->ctx, d, slot_at(&p, cur, i), e)) goto done;
+            if (o->emit && o->emit(o->ctx, d, slot_at(&p, cur, i), e)) goto done;
         }
         if (read_rc) {
             *e = read_err;

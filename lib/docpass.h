@@ -1,10 +1,11 @@
 /* One pass over documents, the machinery that filter, dedup (the run, sig,
- * decontam), bpe encode (and in time bpe train) share: documents are read in batches and copied out of
- * the reader, a callback works on each on N threads (a persistent pool,
- * lib/gpool.h) while the calling thread reads the next batch, and a second
- * callback gets the results on the calling thread in input order, so the
- * output is the same whatever -j is. A program writes only its work on one
- * document and its emit. */
+ * decontam), bpe encode and bpe train share: documents are read in batches
+ * and copied out of the reader, a callback works on each on N threads (a
+ * persistent pool, lib/gpool.h) while the calling thread reads the next
+ * batch, and a second callback gets the results on the calling thread in
+ * input order, so the output is the same whatever -j is. A program writes
+ * only its work on one document and its emit (or none, when its result is
+ * the workers' state, as bpe train's counts are). */
 #ifndef DOCPASS_H
 #define DOCPASS_H
 
@@ -34,7 +35,7 @@ typedef struct DocPassOpts {
     size_t slot_size;       /* bytes of one document's result (0: none) */
     void (*slot_free)(void *slot); /* what a slot holds, at the end; NULL: nothing */
     DocWorkFn work;
-    DocEmitFn emit;
+    DocEmitFn emit;         /* NULL: none (the results stay in the workers' states) */
     void *ctx;              /* given to work and emit */
     int keep_raw;           /* copy each document's raw JSON line too (to write it through) */
     Progress *progress;     /* updated per document (NULL: none) */
