@@ -45,15 +45,13 @@ const char *pretok_builtin_of(const char *regex)
 
 struct Pretok {
     pcre2_code *code;
-    char *regex;
     int jit;
 };
 
 Pretok *pretok_new(const char *regex, Err *e)
 {
     Pretok *p = calloc(1, sizeof *p);
-    if (!p || !(p->regex = strdup(regex))) {
-        free(p);
+    if (!p) {
         err_set(e, "out of memory");
         return NULL;
     }
@@ -77,11 +75,8 @@ void pretok_free(Pretok *p)
 {
     if (!p) return;
     pcre2_code_free(p->code);
-    free(p->regex);
     free(p);
 }
-
-const char *pretok_regex(const Pretok *p) { return p->regex; }
 
 struct PretokCursor {
     const Pretok *p;

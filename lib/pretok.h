@@ -26,7 +26,6 @@ typedef struct Pretok Pretok;
  * so threads share it. */
 Pretok *pretok_new(const char *regex, Err *e);
 void pretok_free(Pretok *p);
-const char *pretok_regex(const Pretok *p); /* borrowed for p's life */
 
 /* Per-thread state for walking one text's pieces. */
 typedef struct PretokCursor PretokCursor;
