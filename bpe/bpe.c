@@ -93,7 +93,7 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
     EncodePass ep = { .allow_special = allow_special, .fmt = fmt, .fn = fn, .ctx = ctx };
     DocPassOpts po = { .threads = threads, .reader_apart = 1, .workers = enc, .worker_size = sizeof *enc,
                        .slot_size = sizeof(EncodeSlot), .slot_free = slot_free, .work = encode_one,
-                       .emit = emit_ids, .ctx = &ep, .progress = p };
+                       .emit = emit_ids, .emit_beside_work = 1, .ctx = &ep, .progress = p };
     DocPassCounts counts;
     if (docpass_run(r, &po, &counts, e)) goto done;
     *n_bytes = counts.n_text_bytes;

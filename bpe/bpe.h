@@ -66,7 +66,8 @@ int bpe_convert(const BpeSource *src, const char *out, CommonOpts common, Err *e
  * on the thread that encoded the document, and turns its ids into the bytes
  * to write, so that fn, the one part that runs on one thread, only writes
  * them: fmt may only read ctx (fn may change it meanwhile, as long as not
- * what fmt reads). */
+ * what fmt reads). fn runs while the next documents are encoded: it may
+ * touch nothing but ctx. */
 typedef struct BpeFormatted {
     Buf bytes;       /* fmt's output, emptied before each document */
     uint64_t n_docs; /* documents in bytes (a literal end-of-text splits one with --allow-special) */
