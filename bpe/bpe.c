@@ -37,25 +37,37 @@ typedef struct EncodePass {
     void *ctx;
 } EncodePass;
 
-/* A document's result: its ids and, with a format function, its bytes. */
+/* A thread's encoder, and where it puts a document's ids when they are
+ * formatted at once (then only the bytes, half their size, wait in the slot). */
+typedef struct EncodeWorker {
+    TokEncoder *enc;
+    IdBuf ids;
+} EncodeWorker;
+
+/* A document's result: its ids (without a format function) or its bytes. */
 typedef struct EncodeSlot {
     IdBuf ids;
+    size_t n_ids;
     BpeFormatted f;
 } EncodeSlot;
 
 static int encode_one(void *ctx, void *worker, const Doc *d, void *slot, Err *e)
 {
     const EncodePass *p = ctx;
-    TokEncoder **enc = worker;
+    EncodeWorker *w = worker;
     EncodeSlot *s = slot;
+    IdBuf *ids = p->fmt ? &w->ids : &s->ids;
     Err inner;
-    s->ids.len = 0;
-    if (tok_encode(*enc, d->text, d->text_len, p->allow_special, &s->ids, &inner))
+    ids->len = 0;
+    if (tok_encode(w->enc, d->text, d->text_len, p->allow_special, ids, &inner))
         return err_at(e, d->path, d->lineno, "%s", inner.msg);
+    s->n_ids = ids->len;
     if (!p->fmt) return 0;
     s->f.bytes.len = 0;
     s->f.n_docs = 0;
-    return p->fmt(p->ctx, s->ids.ids, s->ids.len, &s->f, e);
+    int rc = p->fmt(p->ctx, ids->ids, ids->len, &s->f, e);
+    if (ids->cap > SLOT_IDS_KEPT) idbuf_free(ids);
+    return rc;
 }
 
 static void slot_free(void *slot)
@@ -70,7 +82,7 @@ static int emit_ids(void *ctx, const Doc *d, void *slot, Err *e)
     const EncodePass *p = ctx;
     EncodeSlot *s = slot;
     if (d->skipped) return 0;
-    int rc = p->fn(p->ctx, d, s->ids.ids, s->ids.len, p->fmt ? &s->f : NULL, e);
+    int rc = p->fn(p->ctx, d, p->fmt ? NULL : s->ids.ids, s->n_ids, p->fmt ? &s->f : NULL, e);
     if (s->ids.cap > SLOT_IDS_KEPT) idbuf_free(&s->ids);
     if (s->f.bytes.cap > 4 * SLOT_IDS_KEPT) buf_free(&s->f.bytes);
     return rc;
@@ -83,12 +95,12 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
     if (!threads) threads = cli_cores();
     int rc = -1;
     unsigned n_enc = threads + 1; /* -j encoding threads, and the reading thread, which helps once it has read */
-    TokEncoder **enc = calloc(n_enc, sizeof *enc);
+    EncodeWorker *enc = calloc(n_enc, sizeof *enc);
     DocReader *r = NULL;
     *n_bytes = 0;
     if (!enc) return err_set(e, "out of memory");
     for (unsigned k = 0; k < n_enc; k++)
-        if (!(enc[k] = tok_encoder_new(t, e))) goto done;
+        if (!(enc[k].enc = tok_encoder_new(t, e))) goto done;
     if (!(r = doc_open(doc, inputs, n_inputs, e))) goto done;
     EncodePass ep = { .allow_special = allow_special, .fmt = fmt, .fn = fn, .ctx = ctx };
     DocPassOpts po = { .threads = threads, .reader_apart = 1, .workers = enc, .worker_size = sizeof *enc,
@@ -101,7 +113,10 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
     r = NULL;
 done:
     doc_abort(r);
-    for (unsigned k = 0; k < n_enc; k++) tok_encoder_free(enc[k]);
+    for (unsigned k = 0; k < n_enc; k++) {
+        tok_encoder_free(enc[k].enc);
+        idbuf_free(&enc[k].ids);
+    }
     free(enc);
     return rc;
 }

@@ -73,7 +73,8 @@ typedef struct BpeFormatted {
     uint64_t n_docs; /* documents in bytes (a literal end-of-text splits one with --allow-special) */
 } BpeFormatted;
 typedef int (*BpeFormatFn)(const void *ctx, const uint32_t *ids, size_t n, BpeFormatted *f, Err *e);
-/* f: what fmt made of ids; NULL without fmt */
+/* f: what fmt made of the ids, NULL without fmt; with fmt, ids is NULL (n
+ * still counts them) */
 typedef int (*BpeDocFn)(void *ctx, const Doc *d, const uint32_t *ids, size_t n, const BpeFormatted *f,
                         Err *e);
 int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *inputs,
