@@ -25,58 +25,87 @@ Tokenizer *bpe_load(const BpeSource *src, Err *e)
 /* decode --ids: the longest line (a document's ids) read */
 #define DECODE_MAX_LINE ((size_t)1 << 30)
 
-/* A slot's ids past this many are given back after the emit: a long document
- * does not keep its memory in the slot for the rest of the run. */
+/* A slot's ids (or formatted bytes) past this many are given back after the
+ * emit: a long document does not keep its memory in the slot for the rest of
+ * the run. */
 #define SLOT_IDS_KEPT ((size_t)1 << 20)
 
 typedef struct EncodePass {
     int allow_special;
+    BpeFormatFn fmt;
     BpeDocFn fn;
     void *ctx;
 } EncodePass;
 
+/* A thread's encoder, and where it puts a document's ids when they are
+ * formatted at once (then only the bytes, half their size, wait in the slot). */
+typedef struct EncodeWorker {
+    TokEncoder *enc;
+    IdBuf ids;
+} EncodeWorker;
+
+/* A document's result: its ids (without a format function) or its bytes. */
+typedef struct EncodeSlot {
+    IdBuf ids;
+    size_t n_ids;
+    BpeFormatted f;
+} EncodeSlot;
+
 static int encode_one(void *ctx, void *worker, const Doc *d, void *slot, Err *e)
 {
     const EncodePass *p = ctx;
-    TokEncoder **enc = worker;
-    IdBuf *ids = slot;
+    EncodeWorker *w = worker;
+    EncodeSlot *s = slot;
+    IdBuf *ids = p->fmt ? &w->ids : &s->ids;
     Err inner;
     ids->len = 0;
-    if (tok_encode(*enc, d->text, d->text_len, p->allow_special, ids, &inner))
+    if (tok_encode(w->enc, d->text, d->text_len, p->allow_special, ids, &inner))
         return err_at(e, d->path, d->lineno, "%s", inner.msg);
-    return 0;
+    s->n_ids = ids->len;
+    if (!p->fmt) return 0;
+    s->f.bytes.len = 0;
+    s->f.n_docs = 0;
+    int rc = p->fmt(p->ctx, ids->ids, ids->len, &s->f, e);
+    if (ids->cap > SLOT_IDS_KEPT) idbuf_free(ids);
+    return rc;
+}
+
+static void slot_free(void *slot)
+{
+    EncodeSlot *s = slot;
+    idbuf_free(&s->ids);
+    buf_free(&s->f.bytes);
 }
 
 static int emit_ids(void *ctx, const Doc *d, void *slot, Err *e)
 {
     const EncodePass *p = ctx;
-    IdBuf *ids = slot;
+    EncodeSlot *s = slot;
     if (d->skipped) return 0;
-    int rc = p->fn(p->ctx, d, ids->ids, ids->len, e);
-    if (ids->cap > SLOT_IDS_KEPT) idbuf_free(ids);
+    int rc = p->fn(p->ctx, d, p->fmt ? NULL : s->ids.ids, s->n_ids, p->fmt ? &s->f : NULL, e);
+    if (s->ids.cap > SLOT_IDS_KEPT) idbuf_free(&s->ids);
+    if (s->f.bytes.cap > 4 * SLOT_IDS_KEPT) buf_free(&s->f.bytes);
     return rc;
 }
 
-static void ids_free(void *slot) { idbuf_free(slot); }
-
 int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *inputs,
-                    size_t n_inputs, unsigned threads, int allow_special, Progress *p, BpeDocFn fn,
-                    void *ctx, uint64_t *n_bytes, Err *e)
+                    size_t n_inputs, unsigned threads, int allow_special, Progress *p, BpeFormatFn fmt,
+                    BpeDocFn fn, void *ctx, uint64_t *n_bytes, Err *e)
 {
     if (!threads) threads = cli_cores();
     int rc = -1;
     unsigned n_enc = threads + 1; /* -j encoding threads, and the reading thread, which helps once it has read */
-    TokEncoder **enc = calloc(n_enc, sizeof *enc);
+    EncodeWorker *enc = calloc(n_enc, sizeof *enc);
     DocReader *r = NULL;
     *n_bytes = 0;
     if (!enc) return err_set(e, "out of memory");
     for (unsigned k = 0; k < n_enc; k++)
-        if (!(enc[k] = tok_encoder_new(t, e))) goto done;
+        if (!(enc[k].enc = tok_encoder_new(t, e))) goto done;
     if (!(r = doc_open(doc, inputs, n_inputs, e))) goto done;
-    EncodePass ep = { .allow_special = allow_special, .fn = fn, .ctx = ctx };
+    EncodePass ep = { .allow_special = allow_special, .fmt = fmt, .fn = fn, .ctx = ctx };
     DocPassOpts po = { .threads = threads, .reader_apart = 1, .workers = enc, .worker_size = sizeof *enc,
-                       .slot_size = sizeof(IdBuf), .slot_free = ids_free, .work = encode_one,
-                       .emit = emit_ids, .ctx = &ep, .progress = p };
+                       .slot_size = sizeof(EncodeSlot), .slot_free = slot_free, .work = encode_one,
+                       .emit = emit_ids, .emit_beside_work = 1, .ctx = &ep, .progress = p };
     DocPassCounts counts;
     if (docpass_run(r, &po, &counts, e)) goto done;
     *n_bytes = counts.n_text_bytes;
@@ -84,7 +113,10 @@ int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *i
     r = NULL;
 done:
     doc_abort(r);
-    for (unsigned k = 0; k < n_enc; k++) tok_encoder_free(enc[k]);
+    for (unsigned k = 0; k < n_enc; k++) {
+        tok_encoder_free(enc[k].enc);
+        idbuf_free(&enc[k].ids);
+    }
     free(enc);
     return rc;
 }
@@ -95,24 +127,33 @@ typedef struct EncodeCtx {
     const Tokenizer *t;
     TokWriter *tw;
     OutFile *ids_out;
-    Buf line;
-    uint64_t n_tokens, n_docs;
+    uint64_t n_tokens, n_docs; /* the emit's: format_doc reads only t, tw and ids_out */
 } EncodeCtx;
 
-static int put_doc(void *arg, const Doc *d, const uint32_t *ids, size_t n, Err *e)
+/* Decimal digits of v, written backwards ending at end; returns the start. */
+static char *put_decimal(char *end, uint32_t v)
 {
-    EncodeCtx *c = arg;
-    (void)d;
-    c->n_tokens += n;
+    do *--end = (char)('0' + v % 10);
+    while (v /= 10);
+    return end;
+}
+
+/* On the encoding thread: a document's ids as what encode writes. */
+static int format_doc(const void *arg, const uint32_t *ids, size_t n, BpeFormatted *f, Err *e)
+{
+    const EncodeCtx *c = arg;
+    Buf *b = &f->bytes;
     if (c->ids_out) {
-        Buf *b = &c->line;
-        b->len = 0;
         if (buf_reserve(b, n * 11 + 1)) return err_set(e, "out of memory");
-        for (size_t i = 0; i < n; i++)
-            b->len += (size_t)sprintf(b->data + b->len, i ? " %u" : "%u", ids[i]);
+        for (size_t i = 0; i < n; i++) {
+            char digits[10], *end = digits + sizeof digits, *s = put_decimal(end, ids[i]);
+            if (i) b->data[b->len++] = ' ';
+            memcpy(b->data + b->len, s, (size_t)(end - s));
+            b->len += (size_t)(end - s);
+        }
         b->data[b->len++] = '\n';
-        c->n_docs++;
-        return out_write(c->ids_out, b->data, b->len, e);
+        f->n_docs = 1;
+        return 0;
     }
     /* With --allow-special a literal end-of-text in the text ends the document
      * there: the rest (maybe empty) is the next document, so the stream is
@@ -121,11 +162,23 @@ static int put_doc(void *arg, const Doc *d, const uint32_t *ids, size_t n, Err *
     size_t start = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && ids[i] != eot) continue;
-        if (tokw_doc(c->tw, ids + start, i - start, e)) return -1;
-        c->n_docs++;
+        if (tokw_format(c->tw, ids + start, i - start, b, e)) return -1;
+        f->n_docs++;
         start = i + 1;
     }
     return 0;
+}
+
+/* In input order: the bytes format_doc made. */
+static int put_doc(void *arg, const Doc *d, const uint32_t *ids, size_t n, const BpeFormatted *f, Err *e)
+{
+    EncodeCtx *c = arg;
+    (void)d;
+    (void)ids;
+    c->n_tokens += n;
+    c->n_docs += f->n_docs;
+    return c->tw ? tokw_raw(c->tw, f->bytes.data, f->bytes.len, e)
+                 : out_write(c->ids_out, f->bytes.data, f->bytes.len, e);
 }
 
 int bpe_encode(const BpeEncodeOpts *o, Err *e)
@@ -154,8 +207,8 @@ int bpe_encode(const BpeEncodeOpts *o, Err *e)
     progress_start(&p, "bpe", o->common.progress, 0);
     uint64_t n_bytes;
     unsigned threads = o->common.threads ? o->common.threads : cli_cores();
-    if (bpe_encode_docs(t, &doc, o->inputs, o->n_inputs, threads, o->allow_special, &p, put_doc,
-                        &c, &n_bytes, e))
+    if (bpe_encode_docs(t, &doc, o->inputs, o->n_inputs, threads, o->allow_special, &p, format_doc,
+                        put_doc, &c, &n_bytes, e))
         goto done;
     rc = c.tw ? tokw_close(c.tw, e) : out_close(c.ids_out, e);
     c.tw = NULL;
@@ -175,7 +228,6 @@ int bpe_encode(const BpeEncodeOpts *o, Err *e)
 done:
     tokw_abort(c.tw);
     out_abort(c.ids_out);
-    buf_free(&c.line);
     tok_free(t);
     return rc;
 }
@@ -364,10 +416,11 @@ typedef struct InfoCtx {
     uint64_t n_tokens, n_docs;
 } InfoCtx;
 
-static int count_doc(void *arg, const Doc *d, const uint32_t *ids, size_t n, Err *e)
+static int count_doc(void *arg, const Doc *d, const uint32_t *ids, size_t n, const BpeFormatted *f, Err *e)
 {
     InfoCtx *c = arg;
     (void)d;
+    (void)f;
     (void)e;
     for (size_t i = 0; i < n; i++) c->count[ids[i]]++;
     c->n_tokens += n;
@@ -411,7 +464,8 @@ static int count_tokens(const Tokenizer *t, const BpeInfoOpts *o, InfoCtx *c, ui
 {
     if (!(c->count = calloc(t->n_vocab, sizeof *c->count))) return err_set(e, "out of memory");
     DocOpts doc = o->doc;
-    return bpe_encode_docs(t, &doc, o->inputs, o->n_inputs, o->common.threads, 0, NULL, count_doc, c, n_bytes, e);
+    return bpe_encode_docs(t, &doc, o->inputs, o->n_inputs, o->common.threads, 0, NULL, NULL, count_doc, c,
+                           n_bytes, e);
 }
 
 /* --vocab: one line a token, ids in order, tab-separated under a header line;

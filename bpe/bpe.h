@@ -62,10 +62,23 @@ int bpe_info(const BpeInfoOpts *o, Err *e);
 int bpe_convert(const BpeSource *src, const char *out, CommonOpts common, Err *e);
 
 /* The encode loop shared by encode and info: call fn for each document's ids,
- * in input order, whatever the thread count. */
-typedef int (*BpeDocFn)(void *ctx, const Doc *d, const uint32_t *ids, size_t n, Err *e);
+ * in input order, whatever the thread count. fmt, when not NULL, runs first,
+ * on the thread that encoded the document, and turns its ids into the bytes
+ * to write, so that fn, the one part that runs on one thread, only writes
+ * them: fmt may only read ctx (fn may change it meanwhile, as long as not
+ * what fmt reads). fn runs while the next documents are encoded: it may
+ * touch nothing but ctx. */
+typedef struct BpeFormatted {
+    Buf bytes;       /* fmt's output, emptied before each document */
+    uint64_t n_docs; /* documents in bytes (a literal end-of-text splits one with --allow-special) */
+} BpeFormatted;
+typedef int (*BpeFormatFn)(const void *ctx, const uint32_t *ids, size_t n, BpeFormatted *f, Err *e);
+/* f: what fmt made of the ids, NULL without fmt; with fmt, ids is NULL (n
+ * still counts them) */
+typedef int (*BpeDocFn)(void *ctx, const Doc *d, const uint32_t *ids, size_t n, const BpeFormatted *f,
+                        Err *e);
 int bpe_encode_docs(const Tokenizer *t, const DocOpts *doc, const char *const *inputs,
-                    size_t n_inputs, unsigned threads, int allow_special, Progress *p, BpeDocFn fn,
-                    void *ctx, uint64_t *n_bytes, Err *e);
+                    size_t n_inputs, unsigned threads, int allow_special, Progress *p, BpeFormatFn fmt,
+                    BpeDocFn fn, void *ctx, uint64_t *n_bytes, Err *e);
 
 #endif

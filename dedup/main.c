@@ -65,7 +65,7 @@ static int usage(FILE *f, int code)
         "about 1.1 KB per kept document with 14 bands (870 measured at a million,\n"
         "bench/dedup). --verify exact adds 8 bytes (the words' place in the spill\n"
         "file; the words themselves, about the size of the text, go to disk);\n"
-        "--verify estimate adds the signature, 8 x B x R bytes (896). Plus two batches\n"
+        "--verify estimate adds the signature, 8 x B x R bytes (896). Plus three batches\n"
         "of up to 4096 documents (1 MB a thread, 16 MB at most; with --verify exact\n"
         "their words too): -j N threads compute the keys of one while the next is read\n"
         "(dedup, exact, minhash and sig; decontam finds its grams so); the decisions\n"

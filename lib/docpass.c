@@ -1,9 +1,10 @@
-/* The document pass (docpass.h). Two batches: while the pool's threads work
+/* The document pass (docpass.h). Three batches: while the pool's threads work
  * on batch k (tasks are documents, taken from gpool's counter), the calling
- * thread reads batch k+1 and then works on batch k too; once all are done it
- * emits batch k in input order. It does not decide anything about documents
- * and keeps no result of its own. Speed: bench/filter/run.sh, bench/bpe/run.sh,
- * bench/dedup/run.sh. */
+ * thread emits batch k-1 in input order (before starting batch k, unless the
+ * emit may run beside the work), reads batch k+1 and then works on batch k
+ * too. The first batches are small, so the threads start soon. It does not
+ * decide anything about documents and keeps no result of its own. Speed:
+ * bench/filter/run.sh, bench/bpe/run.sh, bench/dedup/run.sh. */
 #include "docpass.h"
 
 #include <stdalign.h>
@@ -14,13 +15,14 @@
 #include "gpool.h"
 
 /* A batch holds up to BATCH_DOCS documents and about BATCH_BYTES_PER_THREAD
- * bytes per thread (raw lines and texts): small enough that the two batches'
+ * bytes per thread (raw lines and texts): small enough that the three batches'
  * arenas stay in cache and fault in few pages (page faults cost as much as
  * reading on a virtual machine), big enough to keep N threads busy while the
  * calling thread reads (bench/filter: "no rules" MB/s). */
 #define BATCH_DOCS 4096
 #define BATCH_BYTES_PER_THREAD ((size_t)1 << 20)
 #define BATCH_BYTES_MAX ((size_t)16 << 20)
+#define RAMP_STEPS 4 /* the first batch is 1/16 of the full size */
 
 /* Documents copied out of the reader (doc_next's are borrowed until the next
  * call); off holds where each one's raw line and text start in the arena
@@ -35,6 +37,8 @@ typedef struct Batch {
     size_t n;
     Buf arena;
     int borrowed;         /* the last document is still the reader's */
+    size_t fail_at;       /* after its work: the first failed document (SIZE_MAX: none) */
+    Err fail_err;
 } Batch;
 
 /* A thread's first failed document in the current batch (SIZE_MAX: none). */
@@ -63,14 +67,25 @@ static void task(void *arg, size_t i, unsigned thread)
     if (p->o->work(p->o->ctx, w, d, slot_at(p, p->cur, i), &f->err)) f->at = i;
 }
 
+/* A batch's size: lim's documents and bytes, which double after each batch
+ * up to BATCH_DOCS and max_bytes. */
+typedef struct Limit {
+    size_t docs, bytes;
+} Limit;
+
 /* Read up to a batch of documents into b (b->n == 0: none left). *eof is set
- * at the end of input. 0, or -1 with e filled. */
-static int read_batch(DocReader *in, Batch *b, size_t max_bytes, int keep_raw, int *eof, Err *e)
+ * at the end of input. A document of max_bytes or more stays the reader's.
+ * 0, or -1 with e filled. */
+static int read_batch(DocReader *in, Batch *b, Limit *lim, size_t max_bytes, int keep_raw, int *eof, Err *e)
 {
     b->arena.len = 0;
     b->n = 0;
     b->borrowed = 0;
-    while (!*eof && !b->borrowed && b->n < BATCH_DOCS && b->arena.len < max_bytes) {
+    b->fail_at = SIZE_MAX;
+    const size_t lim_docs = lim->docs, lim_bytes = lim->bytes;
+    if (lim->docs < BATCH_DOCS) lim->docs *= 2;
+    if (lim->bytes < max_bytes) lim->bytes = lim->bytes * 2 < max_bytes ? lim->bytes * 2 : max_bytes;
+    while (!*eof && !b->borrowed && b->n < lim_docs && b->arena.len < lim_bytes) {
         Doc d;
         int k = doc_next(in, &d, e);
         if (k < 0) return -1;
@@ -109,23 +124,59 @@ static void batch_free(const Pass *p, Batch *b)
     buf_free(&b->arena);
 }
 
+/* The first failed document of b, from the threads' failures after its work
+ * (SIZE_MAX: none). */
+static void collect_failure(const Pass *p, unsigned threads, Batch *b)
+{
+    const Failure *first = NULL;
+    for (unsigned t = 0; t < threads; t++)
+        if (p->fail[t].at != SIZE_MAX && (!first || p->fail[t].at < first->at)) first = &p->fail[t];
+    b->fail_at = first ? first->at : SIZE_MAX;
+    if (first) b->fail_err = first->err;
+}
+
+/* Emit b in input order, up to its first failed document (then -1 with that
+ * document's error). */
+static int emit_batch(const Pass *p, DocReader *in, Batch *b, DocPassCounts *c, Err *e)
+{
+    const DocPassOpts *o = p->o;
+    for (size_t i = 0; i < b->n; i++) {
+        const Doc *d = &b->docs[i];
+        if (i == b->fail_at) {
+            *e = b->fail_err;
+            return -1;
+        }
+        if (!d->skipped) {
+            /* per document: it looks at the clock only every 64 calls */
+            if (o->progress) progress_update(o->progress, doc_consumed(in), doc_bytes_read(in), c->n_docs, "docs");
+            c->n_docs++;
+            c->n_text_bytes += d->text_len;
+        }
+        if (o->emit && o->emit(o->ctx, d, slot_at(p, b, i), e)) return -1;
+    }
+    b->n = 0;
+    return 0;
+}
+
 int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
 {
     const size_t align = alignof(max_align_t);
     unsigned threads = (o->threads ? o->threads : 1) + (o->reader_apart ? 1 : 0);
     Pass p = { .o = o, .stride = (o->slot_size + align - 1) / align * align };
-    Batch bat[2];
+    Batch bat[3];
     memset(bat, 0, sizeof bat);
     memset(c, 0, sizeof *c);
     GPool *pool = NULL;
-    int rc = -1, eof = 0;
+    int rc = -1, eof = 0, running = 0;
     p.fail = calloc(threads, sizeof *p.fail);
-    for (int k = 0; k < 2; k++) {
+    int oom = !p.fail;
+    for (int k = 0; k < 3; k++) {
         bat[k].docs = calloc(BATCH_DOCS, sizeof *bat[k].docs);
         bat[k].off = calloc(BATCH_DOCS, sizeof *bat[k].off);
         bat[k].slots = calloc(BATCH_DOCS, p.stride ? p.stride : 1);
+        oom |= !bat[k].docs || !bat[k].off || !bat[k].slots;
     }
-    if (!p.fail || !bat[0].docs || !bat[0].off || !bat[0].slots || !bat[1].docs || !bat[1].off || !bat[1].slots) {
+    if (oom) {
         err_set(e, "out of memory");
         goto done;
     }
@@ -135,50 +186,48 @@ int docpass_run(DocReader *in, const DocPassOpts *o, DocPassCounts *c, Err *e)
     }
     size_t max_bytes = BATCH_BYTES_PER_THREAD * threads;
     if (max_bytes > BATCH_BYTES_MAX) max_bytes = BATCH_BYTES_MAX;
-    Batch *cur = &bat[0], *next = &bat[1];
-    if (read_batch(in, cur, max_bytes, o->keep_raw, &eof, e)) goto done;
-    while (cur->n) {
-        for (unsigned t = 0; t < threads; t++) p.fail[t].at = SIZE_MAX;
-        p.cur = cur;
-        gpool_start(pool, cur->n, task, &p);
+    /* The first batches are small and double up to the full size, so that the
+     * threads start soon: nothing else runs while the first one is read. */
+    Limit lim = { BATCH_DOCS >> RAMP_STEPS, max_bytes >> RAMP_STEPS };
+    /* done: worked, to be emitted; cur: read, to be worked; next: to be read */
+    Batch *done_b = &bat[0], *cur = &bat[1], *next = &bat[2];
+    Err read_err;
+    int read_rc = read_batch(in, cur, &lim, max_bytes, o->keep_raw, &eof, &read_err);
+    for (;;) {
         /* a read error in batch k+1 is acted on once batch k is emitted (the
          * documents of batch k+1 before the bad one are not) */
-        int read_rc = 0;
-        Err read_err;
-        next->n = 0;
-        if (!eof && !cur->borrowed) read_rc = read_batch(in, next, max_bytes, o->keep_raw, &eof, &read_err);
-        gpool_wait(pool);
-        const Failure *first = NULL;
-        for (unsigned t = 0; t < threads; t++)
-            if (p.fail[t].at != SIZE_MAX && (!first || p.fail[t].at < first->at)) first = &p.fail[t];
-        for (size_t i = 0; i < cur->n; i++) {
-            const Doc *d = &cur->docs[i];
-            if (first && i == first->at) {
-                *e = first->err;
-                goto done;
-            }
-            if (!d->skipped) {
-                /* per document: it looks at the clock only every 64 calls */
-                if (o->progress) progress_update(o->progress, doc_consumed(in), doc_bytes_read(in), c->n_docs, "docs");
-                c->n_docs++;
-                c->n_text_bytes += d->text_len;
-            }
-            if (o->emit && o->emit(o->ctx, d, slot_at(&p, cur, i), e)) goto done;
-        }
         if (read_rc) {
+            if (emit_batch(&p, in, done_b, c, e)) goto done;
             *e = read_err;
             goto done;
         }
-        if (cur->borrowed && !eof && read_batch(in, next, max_bytes, o->keep_raw, &eof, e)) goto done;
-        Batch *tmp = cur;
+        if (!cur->n && !eof) { /* done_b's last document was the reader's: read after its emit */
+            if (emit_batch(&p, in, done_b, c, e)) goto done;
+            if (read_batch(in, cur, &lim, max_bytes, o->keep_raw, &eof, e)) goto done;
+        }
+        if (!cur->n) break;
+        for (unsigned t = 0; t < threads; t++) p.fail[t].at = SIZE_MAX;
+        p.cur = cur;
+        if (!o->emit_beside_work && emit_batch(&p, in, done_b, c, e)) goto done;
+        gpool_start(pool, cur->n, task, &p);
+        running = 1;
+        if (o->emit_beside_work && emit_batch(&p, in, done_b, c, e)) goto done;
+        next->n = 0;
+        if (!eof && !cur->borrowed) read_rc = read_batch(in, next, &lim, max_bytes, o->keep_raw, &eof, &read_err);
+        gpool_wait(pool);
+        running = 0;
+        collect_failure(&p, threads, cur);
+        Batch *tmp = done_b;
+        done_b = cur;
         cur = next;
         next = tmp;
     }
+    if (emit_batch(&p, in, done_b, c, e)) goto done;
     rc = 0;
 done:
+    if (running) gpool_wait(pool); /* an emit failed beside the work: let it end */
     gpool_free(pool);
-    batch_free(&p, &bat[0]);
-    batch_free(&p, &bat[1]);
+    for (int k = 0; k < 3; k++) batch_free(&p, &bat[k]);
     free(p.fail);
     return rc;
 }

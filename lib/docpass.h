@@ -36,6 +36,9 @@ typedef struct DocPassOpts {
     void (*slot_free)(void *slot); /* what a slot holds, at the end; NULL: nothing */
     DocWorkFn work;
     DocEmitFn emit;         /* NULL: none (the results stay in the workers' states) */
+    int emit_beside_work;   /* 1: a batch is emitted while the next one is worked on (the
+                             * emit may then touch nothing that a work reads or writes,
+                             * save its own slot); 0: the emit runs alone */
     void *ctx;              /* given to work and emit */
     int keep_raw;           /* copy each document's raw JSON line too (to write it through) */
     Progress *progress;     /* updated per document (NULL: none) */

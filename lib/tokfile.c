@@ -221,8 +221,7 @@ int tokr_doc(TokReader *r, const uint32_t **ids, size_t *n, Err *e)
 struct TokWriter {
     OutFile *out;
     TokHeader h;
-    unsigned char *buf;
-    size_t cap;
+    Buf buf; /* tokw_doc's bytes */
 };
 
 TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, uint64_t fingerprint,
@@ -256,15 +255,11 @@ TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, uin
     return w;
 }
 
-int tokw_doc(TokWriter *w, const uint32_t *ids, size_t n, Err *e)
+int tokw_format(const TokWriter *w, const uint32_t *ids, size_t n, Buf *out, Err *e)
 {
     size_t need = (n + 1) * w->h.width;
-    if (need > w->cap) {
-        unsigned char *p = realloc(w->buf, need);
-        if (!p) return err_set(e, "out of memory");
-        w->buf = p;
-        w->cap = need;
-    }
+    if (buf_reserve(out, need)) return err_set(e, "out of memory");
+    unsigned char *p = (unsigned char *)out->data + out->len;
     for (size_t i = 0; i <= n; i++) {
         uint32_t id = i < n ? ids[i] : w->h.eot_id;
         if (id >= w->h.vocab_size)
@@ -274,18 +269,28 @@ int tokw_doc(TokWriter *w, const uint32_t *ids, size_t n, Err *e)
                               "split the document in two", id, i);
         if (w->h.width == 2) {
             uint16_t v = (uint16_t)id;
-            memcpy(w->buf + 2 * i, &v, 2);
+            memcpy(p + 2 * i, &v, 2);
         } else {
-            put_u32(w->buf + 4 * i, id);
+            put_u32(p + 4 * i, id);
         }
     }
-    return out_write(w->out, w->buf, need, e);
+    out->len += need;
+    return 0;
+}
+
+int tokw_raw(TokWriter *w, const void *p, size_t n, Err *e) { return out_write(w->out, p, n, e); }
+
+int tokw_doc(TokWriter *w, const uint32_t *ids, size_t n, Err *e)
+{
+    w->buf.len = 0;
+    if (tokw_format(w, ids, n, &w->buf, e)) return -1;
+    return out_write(w->out, w->buf.data, w->buf.len, e);
 }
 
 int tokw_close(TokWriter *w, Err *e)
 {
     int rc = out_close(w->out, e);
-    free(w->buf);
+    buf_free(&w->buf);
     free(w);
     return rc;
 }
@@ -294,7 +299,7 @@ void tokw_abort(TokWriter *w)
 {
     if (!w) return;
     out_abort(w->out);
-    free(w->buf);
+    buf_free(&w->buf);
     free(w);
 }
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 
 #define TOK_MAGIC "GPTKTOKS"
@@ -45,6 +46,12 @@ TokWriter *tokw_open(const char *path, uint32_t vocab_size, uint32_t eot_id, uin
 /* Write one document: ids[0..n) then end-of-text. Ids must be < vocab_size and
  * none may be end-of-text, which would split the document. */
 int tokw_doc(TokWriter *w, const uint32_t *ids, size_t n, Err *e);
+/* tokw_doc in two halves, for threads that encode documents side by side:
+ * tokw_format appends to out the bytes that tokw_doc would write for ids
+ * (same checks, same errors) and only reads w, so any thread may call it;
+ * tokw_raw writes such bytes, documents in order, on one thread. */
+int tokw_format(const TokWriter *w, const uint32_t *ids, size_t n, Buf *out, Err *e);
+int tokw_raw(TokWriter *w, const void *p, size_t n, Err *e);
 int tokw_close(TokWriter *w, Err *e);
 void tokw_abort(TokWriter *w);
 

@@ -6,7 +6,10 @@
 #include "docpass.h"
 #include "testutil.h"
 
-#define N_DOCS 10000 /* about 2.4 of docpass.c's batches (BATCH_DOCS 4096) */
+/* docpass.c's batches: 256 documents, doubling to BATCH_DOCS (4096): 10000
+ * documents are 5 whole batches (7936) and part of a sixth */
+#define N_DOCS 10000
+#define N_BEFORE_LAST 7936
 
 typedef struct Seen {
     uint64_t n_emitted, next_line, n_out_of_order;
@@ -34,7 +37,7 @@ static int emit(void *ctx, const Doc *d, void *slot, Err *e)
 }
 
 /* Run the pass over path; 0 or -1 with e filled. */
-static int pass(const char *path, unsigned threads, int reader_apart, Seen *s, Err *e)
+static int pass(const char *path, unsigned threads, int reader_apart, int beside, Seen *s, Err *e)
 {
     DocOpts dopt = { .on_error = ON_ERROR_STOP };
     const char *paths[] = { path };
@@ -44,7 +47,7 @@ static int pass(const char *path, unsigned threads, int reader_apart, Seen *s, E
     *s = (Seen){ .next_line = 1 };
     DocPassOpts o = { .threads = threads, .reader_apart = reader_apart, .workers = workers,
                       .worker_size = sizeof *workers, .slot_size = sizeof(uint64_t), .work = work,
-                      .emit = emit, .ctx = s };
+                      .emit = emit, .emit_beside_work = beside, .ctx = s };
     DocPassCounts c;
     int rc = docpass_run(in, &o, &c, e);
     uint64_t n_worked = 0;
@@ -74,17 +77,18 @@ int main(void)
     buf_free(&b);
 
     for (unsigned threads = 1; threads <= 3; threads++)
-        for (int apart = 0; apart <= 1; apart++) {
+        for (int apart = 0; apart <= 1; apart++)
+        for (int beside = 0; beside <= 1; beside++) {
             Seen s;
             Err e = { { 0 } };
-            CHECK_INT(0, pass(good, threads, apart, &s, &e));
+            CHECK_INT(0, pass(good, threads, apart, beside, &s, &e));
             CHECK_INT(N_DOCS, s.n_emitted);
             CHECK_INT(0, s.n_out_of_order);
 
-            /* batches 0 and 1 (4096 documents each) are emitted; the third
-             * fails on its read, and the error names the bad line */
-            CHECK_INT(-1, pass(bad, threads, apart, &s, &e));
-            CHECK_INT(2 * 4096, s.n_emitted);
+            /* the first five batches are emitted; the sixth fails on its
+             * read, and the error names the bad line */
+            CHECK_INT(-1, pass(bad, threads, apart, beside, &s, &e));
+            CHECK_INT(N_BEFORE_LAST, s.n_emitted);
             CHECK_INT(0, s.n_out_of_order);
             snprintf(line, sizeof line, "bad.jsonl:%d:", N_DOCS + 1);
             CHECK(strstr(e.msg, line) != NULL);
