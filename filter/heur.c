@@ -987,6 +987,7 @@ static int long_words(HeurScratch *sc, LongDoc *ld, const unsigned char *s, size
             uint8_t *p = realloc(ld->rec, cap);
             if (!p) return -1;
             ld->rec = p, ld->rec_cap = cap;
+            buf_advise_huge(p, cap);
         }
         for (long i = 0; i < k; i++) {
             const HeurTok *x = &t[i];

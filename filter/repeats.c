@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 /* A bin of at most this many is sorted through two buffers of its size, in
  * the cache; a bigger one (a fingerprint that occurs very often) is scattered
  * again by its next byte, reusing the chunks it is read from. */
@@ -36,6 +38,7 @@ int repeats_reset(Repeats *r, size_t m)
         free(r->pool);
         if (!(r->pool = malloc(nc * chunk * sizeof *r->pool))) return r->pool_cap = 0, -1;
         r->pool_cap = nc * chunk;
+        buf_advise_huge(r->pool, r->pool_cap * sizeof *r->pool);
     }
     if (nc > r->link_cap) {
         free(r->link);
