@@ -150,8 +150,15 @@ static int list_runs(Repeats *r, RepList *l, unsigned bits)
     const unsigned w = bits == 24 && n >= 4096 ? 12 : 8, passes = bits / w, mask = (1u << w) - 1;
     uint32_t *h = r->hist; /* [passes][mask + 1] */
     memset(h, 0, (size_t)passes * (mask + 1) * sizeof *h);
-    EACH_CHUNK(r, l, p, k, 0, for (size_t i = 0; i < k; i++) for (unsigned q = 0; q < passes; q++)
-                                   h[q * (mask + 1) + ((p[i] >> (w * q)) & mask)]++);
+    if (passes == 2) { /* the big bins' case, its loop over digits written out */
+        EACH_CHUNK(r, l, p, k, 0, for (size_t i = 0; i < k; i++) {
+            h[p[i] & mask]++;
+            h[mask + 1 + ((p[i] >> w) & mask)]++;
+        });
+    } else {
+        EACH_CHUNK(r, l, p, k, 0, for (size_t i = 0; i < k; i++) for (unsigned q = 0; q < passes; q++)
+                                       h[q * (mask + 1) + ((p[i] >> (w * q)) & mask)]++);
+    }
     for (unsigned q = 0; q < passes; q++) {
         uint32_t *hq = h + q * (mask + 1), sum = 0;
         for (uint32_t d = 0; d <= mask; d++) {
