@@ -1242,7 +1242,11 @@ done:
  * top 3- and 4-gram characters.
  *
  * (The next pass's fingerprints wait for the count when many fingerprints
- * repeat, as in long_dup_ngram.)
+ * repeat, as in long_dup_ngram; "many" is more than nw / 8 here, where
+ * long_dup_ngram's set holds every one that repeats and this one only those
+ * that occur tau times, so that only the runs (8 bytes each) sit beside the
+ * pool: the 2-grams of bench/filter/long.sh's line repeat at 0.068 nw, and
+ * waiting would read the tokens once more, an eighth of the passes' time.)
  *
  * A key occurs at most as often as its fingerprint, so only keys whose
  * fingerprint occurs tau times or more can occur tau times: those are
@@ -1286,7 +1290,7 @@ static int long_top_ngram(const HeurScratch *sc, LongDoc *ld, const unsigned cha
     if (!filled && long_fill(sc, ld, s, n, &self)) return -1;
     if (repeats_runs(&ld->rep)) return -1;
     const Next *later = &NO_NEXT; /* many repeat: the next pass's fingerprints after the count */
-    if (ld->rep.n_runs > nw / 16) repeats_free_pool(&ld->rep), later = nx, nx = &NO_NEXT;
+    if (ld->rep.n_runs > nw / 8) repeats_free_pool(&ld->rep), later = nx, nx = &NO_NEXT;
     if (nx->g && repeats_reset(&ld->rep, nw - nx->g + 1)) return -1;
     uint64_t best_count = 1, best_len = first[g], b3 = 0, b4 = 0;
     size_t tau = ld->rep.longest, ub = tau, cap = ld->cap;
