@@ -7,6 +7,7 @@
  * Throughput is measured by bench/filter/run.sh ("heuristics MB/s"). */
 #include "heur.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1213,8 +1214,13 @@ static int long_dup_ngram(const HeurScratch *sc, LongDoc *ld, const unsigned cha
         nx = &NO_NEXT;
     }
     scan_init(&ts, sc, ld, s, n);
+    const size_t ng = nx->g; /* a duplicated n-gram pass, or none: in a register */
+    assert(!ng || !nx->tuple);
     for (size_t idx = 0; idx + g <= nw;) {
-        while (ts.k < idx + g) scan_tok(&ts, ld, nx, 0);
+        while (ts.k < idx + g) {
+            scan_next(&ts, 0, 1);
+            if (ng && ts.k >= ng) repeats_add(&ld->rep, fp_of(ld, scan_joined(&ts, ts.k - ng, ng)));
+        }
         uint64_t key = scan_joined(&ts, idx, g);
         long k = fpset_find(&cand, fp_of(ld, key));
         if (k >= 0) {
