@@ -7,6 +7,7 @@
  * Throughput is measured by bench/filter/run.sh ("heuristics MB/s"). */
 #include "heur.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,15 @@ static inline uint64_t zero_bytes(uint64_t x)
     return ~(((x & ~HIGHS) + ~HIGHS) | x | ~HIGHS);
 }
 
+/* How many bytes of m have their top bit set (m has no other bits): the
+ * bytes' bits moved to the bottom and summed into the top byte by one
+ * multiplication. __builtin_popcountll is a call into libgcc where the
+ * target has no popcnt instruction (our -O2 without -march). */
+static inline unsigned count_highs(uint64_t m)
+{
+    return (unsigned)(((m >> 7) * ONES) >> 56);
+}
+
 static inline uint64_t load8(const unsigned char *s)
 {
     uint64_t w;
@@ -202,7 +212,7 @@ static size_t count_chars(const unsigned char *s, size_t n)
     size_t k = n, i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w = load8(s + i);
-        k -= (size_t)__builtin_popcountll(w & ~(w << 1) & HIGHS);
+        k -= count_highs(w & ~(w << 1) & HIGHS);
     }
     for (; i < n; i++) k -= (s[i] & 0xc0) == 0x80;
     return k;
@@ -211,7 +221,7 @@ static size_t count_chars(const unsigned char *s, size_t n)
 static size_t count_byte(const unsigned char *s, size_t n, unsigned char c)
 {
     size_t k = 0, i = 0;
-    for (; i + 8 <= n; i += 8) k += (size_t)__builtin_popcountll(zero_bytes(load8(s + i) ^ (c * ONES)));
+    for (; i + 8 <= n; i += 8) k += count_highs(zero_bytes(load8(s + i) ^ (c * ONES)));
     for (; i < n; i++) k += s[i] == c;
     return k;
 }
@@ -987,6 +997,7 @@ static int long_words(HeurScratch *sc, LongDoc *ld, const unsigned char *s, size
             uint8_t *p = realloc(ld->rec, cap);
             if (!p) return -1;
             ld->rec = p, ld->rec_cap = cap;
+            buf_advise_huge(p, cap);
         }
         for (long i = 0; i < k; i++) {
             const HeurTok *x = &t[i];
@@ -1040,7 +1051,7 @@ static inline uint64_t tok_chars(const unsigned char *w, size_t len, int can_loa
     if (len <= 8 && can_load8) {
         uint64_t x = load8(w) & (~0ull >> (64 - 8 * len));
         if (!(x & HIGHS)) return len;
-        return len - (uint64_t)__builtin_popcountll(x & ~(x << 1) & HIGHS);
+        return len - count_highs(x & ~(x << 1) & HIGHS);
     }
 #else
     (void)can_load8;
@@ -1203,8 +1214,13 @@ static int long_dup_ngram(const HeurScratch *sc, LongDoc *ld, const unsigned cha
         nx = &NO_NEXT;
     }
     scan_init(&ts, sc, ld, s, n);
+    const size_t ng = nx->g; /* a duplicated n-gram pass, or none: in a register */
+    assert(!ng || !nx->tuple);
     for (size_t idx = 0; idx + g <= nw;) {
-        while (ts.k < idx + g) scan_tok(&ts, ld, nx, 0);
+        while (ts.k < idx + g) {
+            scan_next(&ts, 0, 1);
+            if (ng && ts.k >= ng) repeats_add(&ld->rep, fp_of(ld, scan_joined(&ts, ts.k - ng, ng)));
+        }
         uint64_t key = scan_joined(&ts, idx, g);
         long k = fpset_find(&cand, fp_of(ld, key));
         if (k >= 0) {
@@ -1232,7 +1248,11 @@ done:
  * top 3- and 4-gram characters.
  *
  * (The next pass's fingerprints wait for the count when many fingerprints
- * repeat, as in long_dup_ngram.)
+ * repeat, as in long_dup_ngram; "many" is more than nw / 8 here, where
+ * long_dup_ngram's set holds every one that repeats and this one only those
+ * that occur tau times, so that only the runs (8 bytes each) sit beside the
+ * pool: the 2-grams of bench/filter/long.sh's line repeat at 0.068 nw, and
+ * waiting would read the tokens once more, an eighth of the passes' time.)
  *
  * A key occurs at most as often as its fingerprint, so only keys whose
  * fingerprint occurs tau times or more can occur tau times: those are
@@ -1276,7 +1296,7 @@ static int long_top_ngram(const HeurScratch *sc, LongDoc *ld, const unsigned cha
     if (!filled && long_fill(sc, ld, s, n, &self)) return -1;
     if (repeats_runs(&ld->rep)) return -1;
     const Next *later = &NO_NEXT; /* many repeat: the next pass's fingerprints after the count */
-    if (ld->rep.n_runs > nw / 16) repeats_free_pool(&ld->rep), later = nx, nx = &NO_NEXT;
+    if (ld->rep.n_runs > nw / 8) repeats_free_pool(&ld->rep), later = nx, nx = &NO_NEXT;
     if (nx->g && repeats_reset(&ld->rep, nw - nx->g + 1)) return -1;
     uint64_t best_count = 1, best_len = first[g], b3 = 0, b4 = 0;
     size_t tau = ld->rep.longest, ub = tau, cap = ld->cap;

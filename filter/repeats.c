@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 /* A bin of at most this many is sorted through two buffers of its size, in
  * the cache; a bigger one (a fingerprint that occurs very often) is scattered
  * again by its next byte, reusing the chunks it is read from. */
@@ -36,6 +38,7 @@ int repeats_reset(Repeats *r, size_t m)
         free(r->pool);
         if (!(r->pool = malloc(nc * chunk * sizeof *r->pool))) return r->pool_cap = 0, -1;
         r->pool_cap = nc * chunk;
+        buf_advise_huge(r->pool, r->pool_cap * sizeof *r->pool);
     }
     if (nc > r->link_cap) {
         free(r->link);
@@ -109,6 +112,34 @@ static int add_runs(Repeats *r, const uint32_t *a, size_t n)
     return 0;
 }
 
+/* a[0..n) (in r->tmp's first half, n > 32) sorted on its low `bits` bits,
+ * least significant digit first between tmp's halves (for a big top bin two
+ * of 12 bits, where three of 8 took a quarter more; else bytes, whose counts
+ * cost less to clear): where the result is. */
+static uint32_t *sort_tmp(Repeats *r, size_t n, unsigned bits)
+{
+    const unsigned w = bits == 24 && n >= 4096 ? 12 : 8, passes = bits / w, mask = (1u << w) - 1;
+    uint32_t *h = r->hist, *src = r->tmp, *dst = r->tmp + r->tmp_cap; /* h: [passes][mask + 1] */
+    memset(h, 0, (size_t)passes * (mask + 1) * sizeof *h);
+    if (passes == 2) { /* the big bins' case, its loop over digits written out */
+        for (size_t i = 0; i < n; i++) h[src[i] & mask]++, h[mask + 1 + ((src[i] >> w) & mask)]++;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (unsigned q = 0; q < passes; q++) h[q * (mask + 1) + ((src[i] >> (w * q)) & mask)]++;
+    }
+    for (unsigned q = 0; q < passes; q++) {
+        uint32_t *hq = h + q * (mask + 1), sum = 0;
+        for (uint32_t d = 0; d <= mask; d++) {
+            uint32_t x = hq[d];
+            hq[d] = sum, sum += x;
+        }
+        for (size_t i = 0; i < n; i++) dst[hq[(src[i] >> (w * q)) & mask]++] = src[i];
+        uint32_t *t = src;
+        src = dst, dst = t;
+    }
+    return src;
+}
+
 /* The runs of list l, whose fingerprints agree but in their low `bits` bits;
  * its chunks go back to the pool. */
 static int list_runs(Repeats *r, RepList *l, unsigned bits)
@@ -141,30 +172,14 @@ static int list_runs(Repeats *r, RepList *l, unsigned bits)
         });
         return add_runs(r, a, n);
     }
-    /* least significant digit first (for a big top bin two of 12 bits, where
-     * three of 8 took a quarter more; else bytes, whose counts cost less to
-     * clear): the chunks into tmp, then between its halves */
-    const unsigned w = bits == 24 && n >= 4096 ? 12 : 8, passes = bits / w, mask = (1u << w) - 1;
-    uint32_t *h = r->hist; /* [passes][mask + 1] */
-    memset(h, 0, (size_t)passes * (mask + 1) * sizeof *h);
-    EACH_CHUNK(r, l, p, k, 0, for (size_t i = 0; i < k; i++) for (unsigned q = 0; q < passes; q++)
-                                   h[q * (mask + 1) + ((p[i] >> (w * q)) & mask)]++);
-    for (unsigned q = 0; q < passes; q++) {
-        uint32_t *hq = h + q * (mask + 1), sum = 0;
-        for (uint32_t d = 0; d <= mask; d++) {
-            uint32_t x = hq[d];
-            hq[d] = sum, sum += x;
-        }
-    }
-    uint32_t *src = r->tmp, *dst = r->tmp + r->tmp_cap;
-    EACH_CHUNK(r, l, p, k, 1, for (size_t i = 0; i < k; i++) src[h[p[i] & mask]++] = p[i]);
-    for (unsigned q = 1; q < passes; q++) {
-        uint32_t *hq = h + q * (mask + 1);
-        for (size_t i = 0; i < n; i++) dst[hq[(src[i] >> (w * q)) & mask]++] = src[i];
-        uint32_t *t = src;
-        src = dst, dst = t;
-    }
-    return add_runs(r, src, n);
+    /* The chunks into tmp, read once, then sorted there: the pool is in
+     * memory and tmp in the cache, and the sorts took about a quarter more
+     * time reading the chunks a second time to scatter them (perf, on
+     * bench/filter/long.sh's line). */
+    uint32_t *a = r->tmp;
+    size_t m = 0;
+    EACH_CHUNK(r, l, p, k, 1, memcpy(a + m, p, k * sizeof *p); m += k);
+    return add_runs(r, sort_tmp(r, n, bits), n);
 }
 
 /* The bins go by top byte, each sorted: so the runs come out sorted. */

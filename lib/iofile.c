@@ -209,6 +209,7 @@ static int fill(InFile *f, Err *e)
         if (!p) return err_at(e, f->path, f->lineno + 1, "out of memory for a %zu-byte line", cap);
         f->buf = p;
         f->cap = cap;
+        buf_advise_huge(p, cap);
     }
     size_t want = f->cap - f->end;
     if (want > (1u << 30)) want = 1u << 30;
