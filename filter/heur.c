@@ -722,25 +722,47 @@ static inline uint64_t poly_bytes(const HeurScratch *sc, const unsigned char *w,
     return h;
 }
 
+typedef struct LongDoc LongDoc;
+static int long_duplicates(LongDoc *ld, const unsigned char *s, size_t n, SplitFn split, int skip_blank,
+                           size_t *n_seg, size_t *dup, size_t *dup_chars);
+
+/* Gopher's repeated paragraphs and lines, the fractions of segments and of
+ * characters; with ld, through a long text's finder (long_duplicates,
+ * defined below). -1 when no rule drops, else as RULE returns. */
+static int dup_segment_rules(Judge *j, HeurScratch *sc, LongDoc *ld, const unsigned char *s, size_t n,
+                             size_t len_text)
+{
+    const HeurConf *c = j->c;
+    const int all = j->val != NULL;
+    size_t seg, dup, dup_chars;
+    if (all || c->on[R_DUP_PARA_FRAC] || c->on[R_DUP_PARA_CHAR_FRAC]) {
+        size_t a = 0, b = n;
+        strip(s, &a, &b);
+        if (ld ? long_duplicates(ld, s + a, b - a, split_paras, 0, &seg, &dup, &dup_chars)
+               : find_duplicates(sc, s + a, b - a, split_paras, 0, &seg, &dup, &dup_chars))
+            return -2;
+        RULE(j, R_DUP_PARA_FRAC, (double)dup / seg);
+        RULE(j, R_DUP_PARA_CHAR_FRAC, (double)dup_chars / len_text);
+    }
+    if (all || c->on[R_DUP_LINE_FRAC] || c->on[R_DUP_LINE_CHAR_FRAC]) {
+        if (ld ? long_duplicates(ld, s, n, split_nl, 0, &seg, &dup, &dup_chars)
+               : find_duplicates(sc, s, n, split_nl, 0, &seg, &dup, &dup_chars))
+            return -2;
+        RULE(j, R_DUP_LINE_FRAC, (double)dup / seg);
+        RULE(j, R_DUP_LINE_CHAR_FRAC, (double)dup_chars / len_text);
+    }
+    return -1;
+}
+
 static ALWAYS_INLINE int repetition(Judge *j, HeurScratch *sc, const unsigned char *s, size_t n, const HeurTok *t,
                                     size_t nw)
 {
     const HeurConf *c = j->c;
     const int all = j->val != NULL; /* measuring: every rule, no shortcut */
-    size_t len_text = count_chars(s, n), seg, dup, dup_chars;
+    size_t len_text = count_chars(s, n);
     if (len_text == 0) return -1;
-    if (all || c->on[R_DUP_PARA_FRAC] || c->on[R_DUP_PARA_CHAR_FRAC]) {
-        size_t a = 0, b = n;
-        strip(s, &a, &b);
-        if (find_duplicates(sc, s + a, b - a, split_paras, 0, &seg, &dup, &dup_chars)) return -2;
-        RULE(j, R_DUP_PARA_FRAC, (double)dup / seg);
-        RULE(j, R_DUP_PARA_CHAR_FRAC, (double)dup_chars / len_text);
-    }
-    if (all || c->on[R_DUP_LINE_FRAC] || c->on[R_DUP_LINE_CHAR_FRAC]) {
-        if (find_duplicates(sc, s, n, split_nl, 0, &seg, &dup, &dup_chars)) return -2;
-        RULE(j, R_DUP_LINE_FRAC, (double)dup / seg);
-        RULE(j, R_DUP_LINE_CHAR_FRAC, (double)dup_chars / len_text);
-    }
+    int dr = dup_segment_rules(j, sc, NULL, s, n, len_text);
+    if (dr != -1) return dr;
     if (!all && !want(c, R_TOP_2_GRAM, R_DUP_10_GRAM)) return -1;
     /* per word: prefix sums of characters, of the per-word hashes (as a
      * polynomial), of the joined-bytes polynomial hash, and of B^len and B^-len */
@@ -1409,20 +1431,10 @@ static int long_repetition(Judge *j, HeurScratch *sc, LongDoc *ld, const unsigne
 {
     const HeurConf *c = j->c;
     const int all = j->val != NULL;
-    size_t len_text = count_chars(s, n), seg, dup, dup_chars;
+    size_t len_text = count_chars(s, n);
     if (len_text == 0) return -1;
-    if (all || c->on[R_DUP_PARA_FRAC] || c->on[R_DUP_PARA_CHAR_FRAC]) {
-        size_t a = 0, b = n;
-        strip(s, &a, &b);
-        if (long_duplicates(ld, s + a, b - a, split_paras, 0, &seg, &dup, &dup_chars)) return -2;
-        RULE(j, R_DUP_PARA_FRAC, (double)dup / seg);
-        RULE(j, R_DUP_PARA_CHAR_FRAC, (double)dup_chars / len_text);
-    }
-    if (all || c->on[R_DUP_LINE_FRAC] || c->on[R_DUP_LINE_CHAR_FRAC]) {
-        if (long_duplicates(ld, s, n, split_nl, 0, &seg, &dup, &dup_chars)) return -2;
-        RULE(j, R_DUP_LINE_FRAC, (double)dup / seg);
-        RULE(j, R_DUP_LINE_CHAR_FRAC, (double)dup_chars / len_text);
-    }
+    int dr = dup_segment_rules(j, NULL, ld, s, n, len_text);
+    if (dr != -1) return dr;
     if (!all && !want(c, R_TOP_2_GRAM, R_DUP_10_GRAM)) return -1;
     if (!sc->pow_ready) pow_tables(sc);
     ld->bpow[0] = 1;
