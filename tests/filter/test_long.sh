@@ -42,12 +42,16 @@ pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=[
 _, status, ru = os.wait4(pid, 0)
 print(ru.ru_maxrss if status == 0 else "failed")' "$@"
 }
+asan=0; ldd "$F" 2>/dev/null | grep -q libasan && asan=1
 expect_slope() { # TIMES_TEN ARGS...: RSS grows by at most TIMES_TEN/10 bytes a byte of line
     local k=$1; shift
     local a b
     a=$(rss_kb "$F" "$@" --quiet "$T/long3.jsonl")
     b=$(rss_kb "$F" "$@" --quiet "$T/long6.jsonl")
     if [ "$a" = failed ] || [ "$b" = failed ]; then fail "filter $* failed"; return; fi
+    # not under ASan (make asan): its shadow memory and quarantine of freed
+    # blocks are several bytes a byte of line on their own
+    if [ "$asan" = 1 ]; then ok; return; fi
     local per=$(( (b - a) * 1024 * 100 / (L6 - L3) ))
     [ -n "${VERBOSE:-}" ] && echo "filter $*: $a KB on 3 MB, $b KB on 6 MB: $per/100 bytes a byte" >&2
     if [ "$per" -le $((k * 10)) ]; then ok; else
