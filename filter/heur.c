@@ -754,6 +754,16 @@ static int dup_segment_rules(Judge *j, HeurScratch *sc, LongDoc *ld, const unsig
     return -1;
 }
 
+/* Whether the top g-gram rule (g = 2, 3, 4) needs no count, when not
+ * measuring: it is off (and g = 2 is not needed for 3 and 4's bounds), or the
+ * bound b3 or b4 the 2-gram count left already keeps it under its limit. */
+static int top_gram_settled(const HeurConf *c, int g, uint64_t b3, uint64_t b4, size_t len_text)
+{
+    int r = R_TOP_2_GRAM + g - 2;
+    if (!c->on[r] && !(g == 2 && (c->on[R_TOP_3_GRAM] || c->on[R_TOP_4_GRAM]))) return 1;
+    return (g == 3 && (double)b3 / len_text <= c->v[r]) || (g == 4 && (double)b4 / len_text <= c->v[r]);
+}
+
 static ALWAYS_INLINE int repetition(Judge *j, HeurScratch *sc, const unsigned char *s, size_t n, const HeurTok *t,
                                     size_t nw)
 {
@@ -787,11 +797,7 @@ static ALWAYS_INLINE int repetition(Judge *j, HeurScratch *sc, const unsigned ch
     uint64_t b3 = UINT64_MAX, b4 = UINT64_MAX;
     for (int g = 2; g <= 4; g++) {
         int r = R_TOP_2_GRAM + g - 2;
-        if (!all) {
-            if (!c->on[r] && !(g == 2 && (c->on[R_TOP_3_GRAM] || c->on[R_TOP_4_GRAM]))) continue;
-            if ((g == 3 && (double)b3 / len_text <= c->v[r]) || (g == 4 && (double)b4 / len_text <= c->v[r]))
-                continue;
-        }
+        if (!all && top_gram_settled(c, g, b3, b4, len_text)) continue;
         size_t chars;
         if (top_ngram(sc, nw, tp, cpre, g, &chars, max_word, &b3, &b4)) return -2;
         RULE(j, r, (double)chars / len_text);
@@ -1443,11 +1449,7 @@ static int long_repetition(Judge *j, HeurScratch *sc, LongDoc *ld, const unsigne
     uint64_t b3 = UINT64_MAX, b4 = UINT64_MAX;
     for (int g = 2; g <= 4; g++) {
         int r = R_TOP_2_GRAM + g - 2;
-        if (!all) {
-            if (!c->on[r] && !(g == 2 && (c->on[R_TOP_3_GRAM] || c->on[R_TOP_4_GRAM]))) continue;
-            if ((g == 3 && (double)b3 / len_text <= c->v[r]) || (g == 4 && (double)b4 / len_text <= c->v[r]))
-                continue;
-        }
+        if (!all && top_gram_settled(c, g, b3, b4, len_text)) continue;
         size_t chars;
         Next nx = next_pass(c, all, (size_t)g, ld->nw);
         uint64_t need3 = all || !c->on[R_TOP_3_GRAM] ? UINT64_MAX : skip_limit(c->v[R_TOP_3_GRAM], len_text),
