@@ -128,12 +128,13 @@ $(LIB_A): $(LIB_OBJ)
 	ar rcs $@ $^
 
 # Each program: its folder's .c files (main.c among them) and the library.
-# (model also links its CUDA backend when there is one)
+# (model also links its CUDA backend when there is one, and MPI: $$(MPI_LIBS)
+# is expanded when the link runs, after make deps has installed OpenMPI)
 prog_cuda = $(if $(filter model,$(1)),$(CUDA_OBJ))
 define PROG_RULE
 $(BINDIR)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(call prog_cuda,$(1)) $(LIB_A)
 	@mkdir -p $(BINDIR)
-	$(CC) $(CFLAGS) $$^ -o $$@ $(LDLIBS) $(if $(call prog_cuda,$(1)),$(CUDA_LIBS)) $(if $(filter model,$(1)),$(MPI_LIBS))
+	$(CC) $(CFLAGS) $$^ -o $$@ $(LDLIBS) $(if $(call prog_cuda,$(1)),$(CUDA_LIBS)) $(if $(filter model,$(1)),$$(MPI_LIBS))
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 
