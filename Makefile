@@ -153,6 +153,12 @@ $(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstwor
 	  $(if $(call prog_cuda,$(firstword $(subst /, ,$*))),$(CUDA_LIBS)) \
 	  $(if $(filter model,$(firstword $(subst /, ,$*))),$(MPI_LIBS))
 
+# bench/model/flash.sh's timing of the GPU attention links the model's objects, as its tests do
+$(BUILD)/bench/model/flash: bench/model/flash.c $(LIB_A) $(CUDA_STAMP) $(call prog_objs,model) | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(if $(filter 1,$(CUDA)),-DGPTKIT_CUDA) $(CFLAGS) $< $(call prog_objs,model) $(LIB_A) -o $@ \
+	  $(LDLIBS) -ljansson $(CUDA_LIBS) $(MPI_LIBS)
+
 # The fuzzer's driver and targets (test_fuzz.c, targets.c) are one program, which also
 # reads checkpoints, data folders and filter's rules files: model's ckpt.o and
 # data.o, filter's urules.o, heur.o and repeats.o, no more of either.
