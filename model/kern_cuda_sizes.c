@@ -20,6 +20,18 @@ size_t kern_cuda_attention_scratch(KernPrec prec, int B, int T, int NH)
     return 2 * (size_t)B * NH * T * T;
 }
 
+size_t kern_cuda_flash_counters(int B, int T, int NH)
+{
+    size_t tiles = ((size_t)T + KERN_CUDA_FLASH_TILE - 1) / KERN_CUDA_FLASH_TILE;
+    return 1 + (size_t)B * NH * tiles * KERN_CUDA_FLASH_WARPS;
+}
+
+size_t kern_cuda_flash_scratch(int B, int T, int C, int NH)
+{
+    size_t counters = (kern_cuda_flash_counters(B, T, NH) * sizeof(unsigned) + 255) / 256 * 256;
+    return counters + (size_t)B * T * C * sizeof(float);
+}
+
 size_t kern_cuda_matmul_scratch(KernPrec prec, int N, int K, int OC)
 {
     (void)prec, (void)N, (void)K, (void)OC;
@@ -32,8 +44,9 @@ static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
  *   encoder_backward    (4 N + KERN_CUDA_SORT_DIGITS ceil(N / KERN_CUDA_SORT_TILE)) ints
  *   layernorm_backward  2 ceil(N / KERN_CUDA_LN_CHUNK) C floats
  *   attention, fp32     4 (forward) and 7 (backward) B T C floats: q, k, v
- *                       and their gradients split by head (flash.cu, bf16,
- *                       asks for none)
+ *                       and their gradients split by head; bf16 (flash.cu's
+ *                       backward) B T C floats of dQ's partial sums and its
+ *                       counters (kern_cuda_flash_scratch)
  *   grad_norm2          (ceil(params / 16384) + 1) doubles: not counted, as
  *                       this op is not told the parameter count (under 1 MB
  *                       up to 2B parameters: KERN_CUDA_OVERHEAD covers it)
@@ -41,11 +54,10 @@ static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
  * high-water mark is at most the largest request's 5/4. */
 size_t kern_cuda_workspace_bytes(KernPrec prec, int B, int T, int C, int NH)
 {
-    (void)NH;
     size_t N = (size_t)B * T, xb = prec == PREC_BF16 ? 2 : 4;
     size_t enc = (4 * N + KERN_CUDA_SORT_DIGITS * ((N + KERN_CUDA_SORT_TILE - 1) / KERN_CUDA_SORT_TILE)) * sizeof(int);
     size_t ln = 2 * ((N + KERN_CUDA_LN_CHUNK - 1) / KERN_CUDA_LN_CHUNK) * (size_t)C * sizeof(float);
-    size_t att = prec == PREC_FP32 ? 7 * N * C * sizeof(float) : 0;
+    size_t att = prec == PREC_FP32 ? 7 * N * C * sizeof(float) : kern_cuda_flash_scratch(B, T, C, NH);
     size_t scratch = max2(enc, max2(ln, att));
     size_t ones = N * xb; /* matmul.cu's ones of the bias gradients: N of them */
     return KERN_CUDA_LT_WORKSPACE + scratch + scratch / 4 + ones;

@@ -248,6 +248,9 @@ int kern_cuda_for_rank(int local_rank, int local_size, Err *e);
 #define KERN_CUDA_SORT_TILE 256
 #define KERN_CUDA_SORT_DIGITS 256
 #define KERN_CUDA_LN_CHUNK 256
+/* flash.cu's backward: rows of a key or query tile, warps a block */
+#define KERN_CUDA_FLASH_TILE 64
+#define KERN_CUDA_FLASH_WARPS 4
 #define KERN_CUDA_LT_WORKSPACE ((size_t)32 << 20)
 /* What a GPU's memory as its vendor states it loses before the trainer's
  * arrays: the driver's reservation, the CUDA context (code modules, cuBLAS
@@ -276,6 +279,11 @@ size_t kern_cuda_matmul_scratch(KernPrec prec, int N, int K, int OC);
  * of a step in this precision, grown by a quarter as cuda_scratch grows it)
  * and matmul.cu's vector of ones. */
 size_t kern_cuda_workspace_bytes(KernPrec prec, int B, int T, int C, int NH);
+/* The cuda_scratch of the bf16 attention's backward (flash.cu): the order
+ * of its blocks and tiles (B NH ceil(T / tile) warps + 1 counters), then dQ's
+ * float32 partial sums (B T C), 256-byte aligned. */
+size_t kern_cuda_flash_scratch(int B, int T, int C, int NH);
+size_t kern_cuda_flash_counters(int B, int T, int NH);
 /* A Kern for sizes only: device KERN_CUDA, precision prec, the size ops
  * above and nothing else (no memory, no kernels). Nothing to free. */
 void kern_cuda_sizes(Kern *k, KernPrec prec);
