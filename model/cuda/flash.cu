@@ -293,12 +293,20 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                             if (s0 + 8 * n + c2 + (j & 1) > r0 + 16 * i + g + 8 * (j >> 1)) s[i][n][j] = -INFINITY;
 #pragma unroll
             for (int i = 0; i < MB; i++) {
-                /* the new running max, in log2 units (qmul > 0: the raw scores' max, scaled) */
-                float mx[2] = { -INFINITY, -INFINITY };
+                /* the new running max, in log2 units (qmul > 0: the raw scores' max,
+                 * scaled); maxima and sums as trees, not chains of dependent steps */
+                float mx[2];
 #pragma unroll
-                for (int n = 0; n < FL_NT; n++)
+                for (int r = 0; r < 2; r++) {
+                    float t[FL_NT];
 #pragma unroll
-                    for (int j = 0; j < 4; j++) mx[j >> 1] = fmaxf(mx[j >> 1], s[i][n][j]);
+                    for (int n = 0; n < FL_NT; n++) t[n] = fmaxf(s[i][n][2 * r], s[i][n][2 * r + 1]);
+#pragma unroll
+                    for (int w = FL_NT / 2; w; w >>= 1)
+#pragma unroll
+                        for (int n = 0; n < w; n++) t[n] = fmaxf(t[n], t[n + w]);
+                    mx[r] = t[0];
+                }
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
                     mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
@@ -313,11 +321,18 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
 #pragma unroll
                 for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-                    for (int j = 0; j < 4; j++) {
-                        float p = fl_ex2(fmaf(s[i][n][j], qmul, -mx[j >> 1])); /* 0 where masked */
-                        l[i][j >> 1] += p; /* the normaliser takes the undropped P */
-                        s[i][n][j] = p;
-                    }
+                    for (int j = 0; j < 4; j++) s[i][n][j] = fl_ex2(fmaf(s[i][n][j], qmul, -mx[j >> 1])); /* 0 where masked */
+#pragma unroll
+                for (int r = 0; r < 2; r++) { /* the normaliser takes the undropped P */
+                    float t[FL_NT];
+#pragma unroll
+                    for (int n = 0; n < FL_NT; n++) t[n] = s[i][n][2 * r] + s[i][n][2 * r + 1];
+#pragma unroll
+                    for (int w = FL_NT / 2; w; w >>= 1)
+#pragma unroll
+                        for (int n = 0; n < w; n++) t[n] += t[n + w];
+                    l[i][r] += t[0];
+                }
             }
             if (dr.on)
 #pragma unroll
@@ -557,8 +572,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         if (before > 0) {
             if (lane == 0)
                 while (fl_acquire(sw) < (unsigned)before) __nanosleep(64);
-            __syncwarp();
-            __threadfence();
+            __syncwarp(); /* the lanes' loads below come after lane 0's acquire */
 #pragma unroll
             for (int r = 0; r < 2; r++) {
                 int t = t0 + 16 * warp + g + 8 * r;
@@ -588,8 +602,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                 }
         }
         if (kt > 0) {
-            __threadfence();
-            __syncwarp();
+            __syncwarp(); /* every lane's stores before lane 0's release */
             if (lane == 0) fl_release(sw, (unsigned)before + 1);
         }
         __syncthreads(); /* this buffer and dS^T are read: the next iteration refills them */
