@@ -233,7 +233,7 @@ template <int HSP> struct FlashSmem {
  * (times scale*log2(e) = qmul). */
 template <int HSP>
 __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
-    flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, int BH, float qmul, int vec,
+    flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, float qmul, int vec,
                   FlashDrop dr)
 {
     constexpr int P = HSP + 8, ND = HSP / 8, MB = fwd_mb<HSP>(), BM = FL_TILE * MB;
@@ -440,7 +440,7 @@ static __device__ __forceinline__ void fl_release(unsigned *p, unsigned v)
 template <int HSP>
 __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     flash_backward(bf16 *dqkv, float *dq, unsigned *ctr, const bf16 *qkv, const bf16 *dout, const float *lse,
-                   const float *D, int T, int NH, int hs, int BH, float qmul, float scale, int vec, FlashDrop dr)
+                   const float *D, int T, int NH, int hs, float qmul, float scale, int vec, FlashDrop dr)
 {
     constexpr int P = HSP + 8, ND = HSP / 8, PD = FL_TILE + 8;
     extern __shared__ float4 flash_smem[];
@@ -674,8 +674,7 @@ static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, i
     int vec = flash_vec(qkv, qkv, hs, NH * hs);
     flash_allow(flash_forward<HSP>, bytes);
     flash_forward<HSP><<<(unsigned)((size_t)nq * BH), FL_THREADS, bytes, cuda_stream(k)>>>(out, lse, qkv, T, NH, hs,
-                                                                                           BH, qmul, vec,
-                                                                                           flash_drop(drop));
+                                                                                           qmul, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_forward");
 }
 
@@ -694,7 +693,7 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
     CUDA_CHECK(cudaMemsetAsync(ctr, 0, nctr * sizeof(unsigned), s));
     flash_allow(flash_backward<HSP>, bytes);
     flash_backward<HSP><<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, s>>>(
-        dqkv, dq, ctr, qkv, dout, lse, D, T, NH, hs, BH, qmul, scale, vec, flash_drop(drop));
+        dqkv, dq, ctr, qkv, dout, lse, D, T, NH, hs, qmul, scale, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_backward");
 }
 
