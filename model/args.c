@@ -245,6 +245,8 @@ static int train_usage(FILE *f, int code)
           "  --ckpt-every N       checkpoint every N steps and at the end (default: at each\n"
           "                       evaluation)\n"
           "  --keep N             newest checkpoints kept (default 2)\n"
+          "  --no-checkpoint      write none: for runs that only time or try a setting;\n"
+          "                       such a run cannot be resumed, sampled or exported\n"
           "  --resume RUN         continue RUN from RUN/latest with its own settings,\n"
           "                       bit-identical to a run that never stopped; --steps N\n"
           "                       changes the total, --data DIR where the shards are now\n"
@@ -290,6 +292,10 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return train_usage(stdout, 0);
         if (!strcmp(a, "--recompute")) { /* memory, not results: a resume may change it */
             o->recompute = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-checkpoint")) { /* not a result: a resume may ask for it */
+            o->no_ckpt = 1;
             continue;
         }
         if (!strcmp(a, "--rank-timeout")) { /* not a result: a resume may change it */
@@ -371,14 +377,16 @@ int args_parse_train(int argc, char **argv, TrainOpts *o)
         else return cli_bad_usage_for(PROG, "model train", "train: unknown option '%s'", a);
     }
     if (o->steps && o->tokens) return cli_bad_usage_for(PROG, "model train", "--steps and --tokens: give one of them");
+    if (o->no_ckpt && o->ckpt_every)
+        return cli_bad_usage_for(PROG, "model train", "--no-checkpoint writes none: drop --ckpt-every");
     if (sample_opt && !o->sample_every)
         return cli_bad_usage_for(PROG, "model train", "%s shapes the samples of --sample-every N: give it too (e.g. --sample-every 100)",
                              sample_opt);
     if (o->resume_dir) {
         if (fixed)
             return cli_bad_usage_for(PROG, "model train", "--resume continues with the checkpoint's settings: %s cannot change "
-                                 "(only --steps, --data, --device, --precision, --recompute, --master-weights, --zero, --rank-timeout, --gpu-memory, the sample options, -j, "
-                                 "--progress, --quiet)", fixed);
+                                 "(only --steps, --data, --device, --precision, --recompute, --master-weights, --zero, --rank-timeout, --gpu-memory, --no-checkpoint, the sample options, "
+                                 "-j, --progress, --quiet)", fixed);
         if (o->out_dir && strcmp(o->out_dir, o->resume_dir))
             return cli_bad_usage_for(PROG, "model train", "--resume RUN continues in RUN: drop -o");
     } else {

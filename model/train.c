@@ -920,7 +920,7 @@ int train_run(const TrainOpts *opts, Err *e)
             snprintf(vbuf, sizeof vbuf, "%.9g", vl);
             snprintf(vshow, sizeof vshow, "%.4f", vl); /* as the training loss beside it */
         }
-        int ckpt_now = r.step % r.o.ckpt_every == 0 || is_last;
+        int ckpt_now = !opts->no_ckpt && (r.step % r.o.ckpt_every == 0 || is_last);
         if (zero && ckpt_now && gpu_ranks) {
             if ((code = zero_pull_gpu(&dist, &kern, &g, slo, &zhost, e))) goto done;
         } else if (zero && ckpt_now) { /* every rank's slice of the moments to rank 0 */
@@ -997,12 +997,13 @@ int train_run(const TrainOpts *opts, Err *e)
         progress_summary(&pr,
                          "%s%" PRIu64 " steps, %" PRIu64 " tokens in %.1f s (%s tokens/s, MFU %.0f%% of %s); the run is "
                          "at step %" PRIu64 ", %.2f epochs of the training windows; "
-                         "last-step train loss %.4f%s; peak RSS %.1f MB%s (%s %.1f MB)%s%s%s; %s/latest",
+                         "last-step train loss %.4f%s; peak RSS %.1f MB%s (%s %.1f MB)%s%s%s; %s%s%s",
                          resumed, r.step - first_step, (r.step - first_step) * tokens_step, secs, rate,
                          peak > 0 ? 100 * tps * flops_tok / peak : 0, peak_what, r.step,
                          (double)ld.epoch + (double)ld.index / (double)train.n_windows, last_loss, ent,
                          rss.peak / 1e6, rss_what, kern.device == KERN_CPU ? "plan" : "the GPU's plan", need / 1e6,
-                         rss_parts, gpu, ranks_sum, dir);
+                         rss_parts, gpu, ranks_sum, opts->no_ckpt ? "no checkpoint (--no-checkpoint); the log: " : "",
+                         dir, opts->no_ckpt ? "/log.csv" : "/latest");
     }
 done:
     progress_end(&pr);

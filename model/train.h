@@ -45,6 +45,7 @@ typedef struct TrainOpts {
     int eval_batches;                   /* micro-batches of validation windows */
     uint64_t ckpt_every;                /* 0: at each evaluation */
     int keep;                           /* checkpoints kept */
+    int no_ckpt;                        /* --no-checkpoint: none written (timing runs) */
     uint64_t seed;
     unsigned threads;                   /* 0: every core */
     ProgressMode progress;

@@ -143,7 +143,7 @@ for name in $SHAPES; do
     # the gate: our first losses, then PyTorch compiled from the same weights
     # compares its own with them and times only when they agree
     # shellcheck disable=SC2086 # OURS_ARGS is a list of flags
-    if ! "${ours[@]}" --precision "$GATE_PREC" -o "$tmp/gate-$name" --steps "$GATE" --lr "$LR" --ckpt-every "$GATE" \
+    if ! "${ours[@]}" --precision "$GATE_PREC" -o "$tmp/gate-$name" --steps "$GATE" --lr "$LR" --no-checkpoint \
         $OURS_ARGS --quiet \
         2>"$tmp/err"; then
         skip "our gate run failed: $(head -3 "$tmp/err")" error; continue
@@ -183,7 +183,7 @@ for name in $SHAPES; do
     # peak GPU memory), then PyTorch eager
     n=$((STEPS + WARMUP))
     # shellcheck disable=SC2086
-    if ! "${ours[@]}" --precision "$prec" -o "$tmp/time-$name" --steps "$n" --lr "$LR" --ckpt-every "$n" $OURS_ARGS \
+    if ! "${ours[@]}" --precision "$prec" -o "$tmp/time-$name" --steps "$n" --lr "$LR" --no-checkpoint $OURS_ARGS \
         2>"$tmp/err"; then
         skip "our timed run failed: $(grep -v '^model: plan' "$tmp/err" | head -3)" "$gate"; rm -rf "$tmp/hf-$name"; continue
     fi

@@ -18,12 +18,12 @@ mb=$(printf '%s\n' $ARGS | awk 'p { print; exit } /^--micro-batch$/ { p = 1 }')
 rm -f "$tmp/data/meta.json" "$tmp/data/val_000000.bin"
 # the step's wall time, without the profiler: the median of steps 3.. of a plain run
 # shellcheck disable=SC2086
-"$BIN/model" train --data "$tmp/data" -o "$tmp/plain" $ARGS --steps "$STEPS" --device cuda --quiet
+"$BIN/model" train --data "$tmp/data" -o "$tmp/plain" $ARGS --steps "$STEPS" --device cuda --quiet --no-checkpoint
 wall=$(awk -F, 'NR == 2 { tok = $2 } NR > 3 { print 1e6 * tok / $7 }' "$tmp/plain/log.csv" |
     sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 # shellcheck disable=SC2086
 GPTKIT_PROFILE_STEP=$PROFILE_STEP "$NCU" --clock-control none --profile-from-start off \
     --metrics gpu__time_duration.sum --csv --print-units base \
-    "$BIN/model" train --data "$tmp/data" -o "$tmp/prof" $ARGS --steps "$STEPS" --device cuda --quiet \
+    "$BIN/model" train --data "$tmp/data" -o "$tmp/prof" $ARGS --steps "$STEPS" --device cuda --quiet --no-checkpoint \
     >"$tmp/ncu.csv" 2>"$tmp/ncu.err" || { tail -20 "$tmp/ncu.err"; exit 1; }
 "$PYTHON" bench/model/ncu_sum.py "$tmp/ncu.csv" "$wall" "$ARGS"

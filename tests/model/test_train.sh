@@ -38,6 +38,17 @@ expect_same "$T/data/tokenizer.json" "$T/a/tokenizer.json"
 expect_rc 0 "$M" train --device cpu --data "$T/data" -o "$T/j1" $SHAPE --batch 256 --steps 20 --eval-every 10 -j 1
 expect_same "$T/a/ckpt-000020.bin" "$T/j1/ckpt-000020.bin"
 
+# --- --no-checkpoint: the same run's log, no checkpoint, the summary says so; nothing to resume
+expect_rc 0 "$M" train --device cpu --data "$T/data" -o "$T/nc" $SHAPE --batch 256 --steps 20 --eval-every 10 -j 2 --no-checkpoint
+expect_err "no checkpoint (--no-checkpoint); the log: $T/nc/log.csv"
+cut -d, -f1-6 "$T/a/log.csv" > "$T/a.cols"; cut -d, -f1-6 "$T/nc/log.csv" > "$T/nc.cols"
+expect_same "$T/a.cols" "$T/nc.cols"
+if compgen -G "$T/nc/ckpt-*" >/dev/null; then fail "--no-checkpoint wrote $(ls "$T/nc")"; else ok; fi
+expect_no_file "$T/nc/latest"
+expect_rc 1 "$M" train --resume "$T/nc" --device cpu
+expect_rc 2 "$M" train --device cpu --data "$T/data" -o "$T/nc2" $SHAPE --steps 2 --no-checkpoint --ckpt-every 1
+expect_err "--no-checkpoint writes none: drop --ckpt-every"
+
 # --- kill -9 while ckpt-000020 is half-written: ckpt-000010 stays the latest and loads
 GPTKIT_TEST_CKPT_PAUSE=ckpt-000020 "$M" train --device cpu --data "$T/data" -o "$T/c" $SHAPE --batch 256 --steps 20 \
     --eval-every 10 -j 2 2>"$T/c.err" &
