@@ -117,7 +117,7 @@ $(BUILD)/%.o: %.c $(CUDA_STAMP) | $(DEPS)
 $(BUILD)/model/dist.o: CPPFLAGS += $(if $(MPI_LIBS),-DGPTKIT_MPI $(MPI_CFLAGS))
 
 ifeq ($(CUDA),1)
-$(BUILD)/model/%.o $(BUILD)/tests/model/%: CPPFLAGS += -DGPTKIT_CUDA
+$(BUILD)/model/%.o $(BUILD)/tests/model/% $(BUILD)/bench/model/%: CPPFLAGS += -DGPTKIT_CUDA
 $(BUILD)/model/cuda/%.o: model/cuda/%.cu model/cuda/common.cuh model/kernels.h lib/err.h lib/gpool.h model/poolsize.h $(CUDA_STAMP) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Ilib -c $< -o $@
@@ -156,7 +156,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB_A) $(CUDA_STAMP) $$(call prog_objs,$$(firstwor
 # bench/model/flash.sh's timing of the GPU attention links the model's objects, as its tests do
 $(BUILD)/bench/model/flash: bench/model/flash.c $(LIB_A) $(CUDA_STAMP) $(call prog_objs,model) | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(if $(filter 1,$(CUDA)),-DGPTKIT_CUDA) $(CFLAGS) $< $(call prog_objs,model) $(LIB_A) -o $@ \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(call prog_objs,model) $(LIB_A) -o $@ \
 	  $(LDLIBS) -ljansson $(CUDA_LIBS) $(MPI_LIBS)
 
 # The fuzzer's driver and targets (test_fuzz.c, targets.c) are one program, which also

@@ -687,9 +687,10 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
     int vec = flash_vec(qkv, dout, hs, NH * hs);
     cudaStream_t s = cuda_stream(k);
     size_t nctr = kern_cuda_flash_counters(B, T, NH), bytes = FlashSmem<HSP>::bwd;
-    char *scratch = (char *)cuda_scratch(k, kern_cuda_flash_scratch(B, T, NH * hs, NH));
+    size_t all = kern_cuda_flash_scratch(B, T, NH * hs, NH), sums = (size_t)B * T * NH * hs * sizeof(float);
+    char *scratch = (char *)cuda_scratch(k, all);
     unsigned *ctr = (unsigned *)scratch;
-    float *dq = (float *)(scratch + (nctr * sizeof(unsigned) + 255) / 256 * 256);
+    float *dq = (float *)(scratch + all - sums); /* after the counters, as kern_cuda_flash_scratch lays them out */
     CUDA_CHECK(cudaMemsetAsync(ctr, 0, nctr * sizeof(unsigned), s));
     flash_allow(flash_backward<HSP>, bytes);
     flash_backward<HSP><<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, s>>>(
