@@ -99,13 +99,15 @@ static void sink_free(Sink *k)
 }
 
 /* 1 when path is a regular file that is not gzip: its bytes are the stream,
- * so documents can be read back from it at their offsets. */
+ * so documents can be read back from it at their offsets. Anything else is
+ * not opened here: a FIFO opened and closed loses what its writer had
+ * written, and the stream's own open then waits for a writer for ever. */
 static int is_plain_file(const char *path)
 {
-    if (!path || !strcmp(path, "-")) return 0;
+    struct stat st;
+    if (!path || !strcmp(path, "-") || stat(path, &st) || !S_ISREG(st.st_mode)) return 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return 0;
-    struct stat st;
     unsigned char m[2] = { 0, 0 };
     int plain = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pread(fd, m, 2, 0) == 2 &&
                 !(m[0] == 0x1f && m[1] == 0x8b);
