@@ -25,14 +25,15 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # too and bin/model links cuBLAS/cuBLASLt; CUDA=0 builds without it, and a
 # machine without nvcc gets exactly the CPU build. CUDA_ARCH=90 (or "80 90")
 # picks the architectures; by default the visible GPU's, else sm_80 and sm_90
-# with PTX for newer ones.
+# with PTX for newer ones. 90 is built as sm_90a, Hopper's own instructions
+# (the attention's warpgroup products).
 NVCC    ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 CUDA    ?= $(if $(NVCC),1,0)
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d .)
-CUDA_GENCODE = $(if $(strip $(CUDA_ARCH)),$(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)),\
-               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+CUDA_GENCODE = $(if $(strip $(CUDA_ARCH)),$(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a:90=90a),code=sm_$(a:90=90a)),\
+               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a \
                -gencode arch=compute_90,code=compute_90)
 NVCCFLAGS ?= -O2 -std=c++20 -lineinfo $(CUDA_GENCODE) -Xcompiler -Wall
 CUDA_OBJ = $(patsubst %.cu,$(BUILD)/%.o,$(wildcard model/cuda/*.cu))

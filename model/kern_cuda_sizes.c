@@ -26,10 +26,16 @@ size_t kern_cuda_flash_counters(int B, int T, int NH)
     return 1 + (size_t)B * NH * tiles * KERN_CUDA_FLASH_WARPS;
 }
 
+size_t kern_cuda_flash_sums(int B, int T, int C, int NH)
+{
+    size_t tiles = ((size_t)T + KERN_CUDA_FLASH_TILE - 1) / KERN_CUDA_FLASH_TILE, blocks = (size_t)(C / NH + 7) / 8;
+    return (size_t)B * NH * tiles * KERN_CUDA_FLASH_TILE * 8 * blocks * sizeof(float);
+}
+
 size_t kern_cuda_flash_scratch(int B, int T, int C, int NH)
 {
     size_t counters = (kern_cuda_flash_counters(B, T, NH) * sizeof(unsigned) + 255) / 256 * 256;
-    return counters + (size_t)B * T * C * sizeof(float);
+    return counters + kern_cuda_flash_sums(B, T, C, NH);
 }
 
 size_t kern_cuda_matmul_scratch(KernPrec prec, int N, int K, int OC)

@@ -234,6 +234,10 @@ const char *kern_describe(const Kern *k, char *buf, size_t n);
 int kern_cuda_visible(void);
 int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e);
 int kern_cuda_for_rank(int local_rank, int local_size, Err *e);
+/* The bf16 attention on Hopper (sm_90, built for sm_90a) runs on its
+ * warpgroup matrix units, elsewhere on mma.sync; on 0 forces mma.sync, on 1
+ * goes back. Returns whether the Hopper kernels are in use now. */
+int kern_cuda_flash_hopper(Kern *k, int on);
 #endif
 
 /* ---- the CUDA backend's sizes, in plain C (kern_cuda_sizes.c) ----
@@ -281,9 +285,12 @@ size_t kern_cuda_matmul_scratch(KernPrec prec, int N, int K, int OC);
 size_t kern_cuda_workspace_bytes(KernPrec prec, int B, int T, int C, int NH);
 /* The cuda_scratch of the bf16 attention's backward (flash.cu): the order
  * of its blocks and tiles (B NH ceil(T / tile) warps + 1 counters), then dQ's
- * float32 partial sums (B T C), 256-byte aligned. */
+ * float32 partial sums, 256-byte aligned: bytes of B T C floats where T is a
+ * multiple of the tile and the head dimension C / NH one of 8, else of those
+ * rounded up. */
 size_t kern_cuda_flash_scratch(int B, int T, int C, int NH);
 size_t kern_cuda_flash_counters(int B, int T, int NH);
+size_t kern_cuda_flash_sums(int B, int T, int C, int NH);
 /* A Kern for sizes only: device KERN_CUDA, precision prec, the size ops
  * above and nothing else (no memory, no kernels). Nothing to free. */
 void kern_cuda_sizes(Kern *k, KernPrec prec);

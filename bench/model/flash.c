@@ -11,6 +11,7 @@
  * scaled_dot_product_attention on the same shapes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../../model/gpt2.h"
@@ -109,6 +110,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "flash: %s\n", e.msg);
         return 2;
     }
+    const char *kn = getenv("KERNELS"); /* "mma": mma.sync's even on Hopper */
+    int hopper = kern_cuda_flash_hopper(&k, !(kn && !strcmp(kn, "mma")));
+    fprintf(stderr, "flash: %s kernels\n", hopper ? "Hopper's (wgmma)" : "mma.sync's");
     const char *r = getenv("REPS");
     int reps = r ? atoi(r) : 20;
     if (argc > 1 && (argc - 1) % 4 == 0) {

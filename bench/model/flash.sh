@@ -10,11 +10,13 @@
 # 2.5 times that backward) and ours / PyTorch's speed.
 # Run from the repository root on a machine with a GPU: BUILD as make sets it;
 # PYTHON an interpreter with PyTorch (default python3); REPS calls timed
-# (default 20); SHAPES "B T NH hs" quadruples (default the three above).
+# (default 20); SHAPES "B T NH hs" quadruples (default the three above);
+# KERNELS=mma times the mma.sync kernels on Hopper too (by default Hopper
+# runs its own, on the warpgroup matrix units).
 set -euo pipefail
-: "${BUILD:=$PWD/build}" "${PYTHON:=python3}" "${REPS:=20}"
+: "${BUILD:=$PWD/build}" "${PYTHON:=python3}" "${REPS:=20}" "${KERNELS:=}"
 : "${SHAPES:=32 1024 12 64 16 1024 20 64 16 1024 64 20}"
-export REPS
+export REPS KERNELS
 make --no-print-directory DEPS= "$BUILD/bench/model/flash" >&2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

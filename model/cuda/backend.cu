@@ -181,6 +181,13 @@ static const KernOps cuda_ops = {
 #endif
 };
 
+extern "C" int kern_cuda_flash_hopper(Kern *k, int on)
+{
+    CudaState *st = cuda_state(k);
+    st->flash_hopper = on && st->flash_hopper_ok;
+    return st->flash_hopper;
+}
+
 extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
 {
     memset(k, 0, sizeof *k);
@@ -202,6 +209,7 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     if (!st) return err_set(e, "out of memory");
     k->impl = st;
     st->n_sm = prop.multiProcessorCount;
+    st->flash_hopper = st->flash_hopper_ok = prop.major == 9 && prop.minor == 0 && cu_flash_hopper_available();
     st->workspace_bytes = KERN_CUDA_LT_WORKSPACE; /* Hopper's kernels want 32 MiB */
     CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasCreate(&st->blas));

@@ -163,32 +163,226 @@ static __device__ __forceinline__ void fl_xb(float (&acc)[MB][HSP / 8][4], const
     }
 }
 
+/* ---- Hopper's warpgroup products (sm_90a) ----
+ * wgmma.mma_async: the 4 warps of a warpgroup multiply a 64-row A by a B of
+ * N columns (here 32 or 64) over k = 16 into a float32 C whose fragments are
+ * mma.sync's, warp w holding rows 16w..16w+15 (lane l: rows g, g+8, columns
+ * 8n + c2 (+1) of each 8-column block n). A comes from shared memory or from
+ * registers (mma.sync's A fragments); B from shared memory. The operands in
+ * shared memory lie in "bricks" of 8 rows x 8 columns (128 contiguous bytes,
+ * row by row; fl_at), brick after brick along a row: read with the columns
+ * as k ("K-major") the bricks along k are 128 bytes apart and those along
+ * the rows a brick row apart; read with the rows as k ("MN-major",
+ * transposed) the other way round. The same tile thus serves both ways, and
+ * a brick is one conflict-free wavefront. The products run asynchronously:
+ * wg_fence before (registers the warp wrote), wg_commit and wg_wait<0>
+ * after, then wg_hold on the results so that nothing reads them earlier.
+ * Built for other GPUs these helpers trap: the launchers only pick the
+ * Hopper kernels where flash_hopper_probe found them compiled in. */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FL_HOPPER 1
+#else
+#define FL_HOPPER 0
+#endif
+
+/* Element (r, c) of a tile of `cols` columns: bricks (Hopper) or rows padded
+ * by 8 (mma.sync: ldmatrix's 8 rows then fall on distinct banks). */
+template <int COLS, bool WG> static constexpr __host__ __device__ __forceinline__ int fl_at(int r, int c)
+{
+    if constexpr (WG) return ((r >> 3) * (COLS / 8) + (c >> 3)) * 64 + (r & 7) * 8 + (c & 7);
+    else return r * (COLS + 8) + c;
+}
+
+/* The shared-memory descriptor of an operand whose first element is at p,
+ * its bricks `kstep` bytes apart along k and `mnstep` along M or N (no
+ * swizzle). */
+static __device__ __forceinline__ uint64_t wg_desc(const bf16 *p, uint32_t kstep, uint32_t mnstep)
+{
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+#ifdef FL_DESC_SWAP
+    { uint32_t t = kstep; kstep = mnstep; mnstep = t; }
+#endif
+    return (uint64_t)((a & 0x3ffff) >> 4) | (uint64_t)(kstep >> 4) << 16 | (uint64_t)(mnstep >> 4) << 32;
+}
+
+static __device__ __forceinline__ void wg_fence()
+{
+#if FL_HOPPER
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+static __device__ __forceinline__ void wg_commit()
+{
+#if FL_HOPPER
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+template <int N> static __device__ __forceinline__ void wg_wait()
+{
+#if FL_HOPPER
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+/* Shared memory written by the threads (copies, stores) made visible to the
+ * products' reads; before the barrier that publishes it. */
+static __device__ __forceinline__ void wg_publish()
+{
+#if FL_HOPPER
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+/* The N/8 fragments at d: not read nor written before the wait above. */
+template <int N> static __device__ __forceinline__ void wg_hold(float (*d)[4])
+{
+#pragma unroll
+    for (int i = 0; i < N / 8; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) asm volatile("" : "+f"(d[i][j])::"memory");
+}
+
+#define WG_F4(d, i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
+#define WG_F16(d, i) WG_F4(d, i), WG_F4(d, i + 1), WG_F4(d, i + 2), WG_F4(d, i + 3)
+#define WG_R16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
+#define WG_R32                                                                                             \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
+    "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+
+/* d (64 x N) = A B (+ d when acc): A and B in shared memory, TA / TB 1 where
+ * read transposed (MN-major). */
+template <int N, int TA, int TB>
+static __device__ __forceinline__ void wg_mma_ss(float (*d)[4], uint64_t a, uint64_t b, int acc)
+{
+#if FL_HOPPER
+    static_assert(N == 32 || N == 64, "wg_mma_ss: N 32 or 64");
+    if constexpr (N == 64)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32 ", %32, %33, p, 1, 1, %35, %36;\n}\n"
+                     : WG_F16(d, 0), WG_F16(d, 4)
+                     : "l"(a), "l"(b), "r"(acc), "n"(TA), "n"(TB));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 " WG_R16 ", %16, %17, p, 1, 1, %19, %20;\n}\n"
+                     : WG_F16(d, 0)
+                     : "l"(a), "l"(b), "r"(acc), "n"(TA), "n"(TB));
+#else
+    __trap();
+#endif
+}
+
+/* d (64 x N) += A B: A the warp's mma.sync A fragment of rows 16w.., B in
+ * shared memory (TB as above). */
+template <int N, int TB>
+static __device__ __forceinline__ void wg_mma_rs(float (*d)[4], const uint32_t (&a)[4], uint64_t b)
+{
+#if FL_HOPPER
+    static_assert(N == 32 || N == 64, "wg_mma_rs: N 32 or 64");
+    if constexpr (N == 64)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32
+                     ", {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
+                     : WG_F16(d, 0), WG_F16(d, 4)
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 " WG_R16
+                     ", {%16, %17, %18, %19}, %20, p, 1, 1, %22;\n}\n"
+                     : WG_F16(d, 0)
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));
+#else
+    __trap();
+#endif
+}
+
+/* acc (the warpgroup's 64 x FL_TILE) = A B^T over HSP: A 64 rows of a brick
+ * tile of HSP columns from As, B FL_TILE rows of one from Bs, both read with
+ * the columns as k. Q K^T, K Q^T and V dO^T. Committed, not waited for. */
+template <int HSP> static __device__ __forceinline__ void wg_abt(float (&acc)[FL_NT][4], const bf16 *As, const bf16 *Bs)
+{
+    static_assert(FL_TILE == 64, "wg_abt: one m64n64 product a k step");
+    constexpr uint32_t row = HSP / 8 * 128; /* bytes a brick row */
+#pragma unroll
+    for (int kk = 0; kk < HSP / 16; kk++)
+        wg_mma_ss<64, 0, 0>(acc, wg_desc(As + 16 * kk * 8, 128, row), wg_desc(Bs + 16 * kk * 8, 128, row), kk > 0);
+}
+
+/* X (64 x FL_TILE, the float32 fragments wg_abt leaves) rounded to bf16 as
+ * the A fragments of its k steps (fl_xb's packing) */
+static __device__ __forceinline__ void wg_pack(uint32_t (&a)[FL_NT / 2][4], const float (&x)[FL_NT][4])
+{
+#pragma unroll
+    for (int kc = 0; kc < FL_NT / 2; kc++) {
+        a[kc][0] = fl_pack(x[2 * kc][0], x[2 * kc][1]);
+        a[kc][1] = fl_pack(x[2 * kc][2], x[2 * kc][3]);
+        a[kc][2] = fl_pack(x[2 * kc + 1][0], x[2 * kc + 1][1]);
+        a[kc][3] = fl_pack(x[2 * kc + 1][2], x[2 * kc + 1][3]);
+    }
+}
+
+/* acc (64 x HSP) += X B: X packed by wg_pack (before the wg_fence that
+ * precedes this), B FL_TILE rows (k) of a brick tile of HSP columns. P V,
+ * P^T dO and dS^T Q. Committed, not waited for. */
+template <int HSP>
+static __device__ __forceinline__ void wg_xb(float (&acc)[HSP / 8][4], const uint32_t (&a)[FL_NT / 2][4], const bf16 *Bs)
+{
+    constexpr uint32_t row = HSP / 8 * 128;
+#pragma unroll
+    for (int kc = 0; kc < FL_NT / 2; kc++) {
+        const bf16 *b = Bs + fl_at<HSP, true>(16 * kc, 0);
+#pragma unroll
+        for (int n = 0; n < HSP; n += 64) {
+            if (HSP - n >= 64) wg_mma_rs<64, 1>(acc + n / 8, a[kc], wg_desc(b + n * 8, row, 128));
+            else wg_mma_rs<32, 1>(acc + n / 8, a[kc], wg_desc(b + n * 8, row, 128));
+        }
+    }
+}
+
 /* Rows r0..r0+ROWS-1 of one head's q, k, v or dout (src: row 0, column 0 of
- * the head; rows `stride` apart) into tile dst [ROWS][HSP + 8], zero past T
- * and past hs, in pieces of vw elements (8, 4 or 2: hs, stride and src's
- * alignment allow it): asynchronous copies, which land once fl_wait says so,
- * so the next tile loads while this one is worked on; vw 1: plain loads. */
-template <int HSP, int ROWS>
+ * the head; rows `stride` apart) into tile dst (fl_at's layout, HSP
+ * columns) by NTH threads, zero past T and past hs, in pieces of vw elements
+ * (8, 4 or 2: hs, stride and src's alignment allow it): asynchronous copies,
+ * which land once fl_wait says so, so the next tile loads while this one is
+ * worked on; vw 1: plain loads. Consecutive threads fill the rows of one
+ * brick (Hopper's layout), so that their stores are one wavefront. */
+template <int HSP, int ROWS, int NTH = FL_THREADS, bool WG = false>
 static __device__ __forceinline__ void fl_load(bf16 *dst, const bf16 *src, size_t stride, int r0, int T, int hs,
                                                int vw)
 {
-    constexpr int P = HSP + 8;
     if (vw == 1) {
-        for (int i = threadIdx.x; i < ROWS * HSP; i += FL_THREADS) {
+        for (int i = threadIdx.x; i < ROWS * HSP; i += NTH) {
             int r = i / HSP, d = i % HSP, t = r0 + r;
-            dst[r * P + d] = t < T && d < hs ? src[(size_t)t * stride + d] : __float2bfloat16(0.0f);
+            dst[fl_at<HSP, WG>(r, d)] = t < T && d < hs ? src[(size_t)t * stride + d] : __float2bfloat16(0.0f);
+        }
+        return;
+    }
+    if (vw == 8) { /* the usual case, its index arithmetic on constants */
+        constexpr int V = HSP / 8;
+#pragma unroll 1
+        for (int i = threadIdx.x; i < ROWS * V; i += NTH) {
+            int r, d;
+            if constexpr (WG) r = (i & 7) + 8 * (i / (8 * V)), d = 8 * (i / 8 % V);
+            else r = i / V, d = 8 * (i % V);
+            int t = r0 + r;
+            bf16 *to = dst + fl_at<HSP, WG>(r, d);
+            if (t < T && d < hs) {
+                uint32_t a = (uint32_t)__cvta_generic_to_shared(to);
+                asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(src + (size_t)t * stride + d));
+            } else {
+                *(uint4 *)to = make_uint4(0, 0, 0, 0);
+            }
         }
         return;
     }
     int V = HSP / vw; /* pieces a row */
-    for (int i = threadIdx.x; i < ROWS * V; i += FL_THREADS) {
-        int r = i / V, d = vw * (i % V), t = r0 + r;
-        bf16 *to = dst + r * P + d;
+    for (int i = threadIdx.x; i < ROWS * V; i += NTH) {
+        int r, d;
+        if constexpr (WG) r = (i & 7) + 8 * (i / (8 * V)), d = vw * (i / 8 % V);
+        else r = i / V, d = vw * (i % V);
+        int t = r0 + r;
+        bf16 *to = dst + fl_at<HSP, WG>(r, d);
         if (t < T && d < hs) {
             uint32_t a = (uint32_t)__cvta_generic_to_shared(to);
             const bf16 *from = src + (size_t)t * stride + d;
-            if (vw == 8) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(from));
-            else if (vw == 4) asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(a), "l"(from));
+            if (vw == 4) asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(a), "l"(from));
             else asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(a), "l"(from));
         } else {
             for (int j = 0; j < vw; j++) to[j] = __float2bfloat16(0.0f);
@@ -198,9 +392,9 @@ static __device__ __forceinline__ void fl_load(bf16 *dst, const bf16 *src, size_
 
 /* FL_TILE floats of a (B,NH,T) row (lse or D) from t0 on, zero past T: one
  * 4-byte asynchronous copy each. */
-static __device__ __forceinline__ void fl_load_row(float *dst, const float *src, int t0, int T)
+template <int NTH = FL_THREADS> static __device__ __forceinline__ void fl_load_row(float *dst, const float *src, int t0, int T)
 {
-    for (int i = threadIdx.x; i < FL_TILE; i += FL_THREADS) {
+    for (int i = threadIdx.x; i < FL_TILE; i += NTH) {
         if (t0 + i < T) {
             uint32_t a = (uint32_t)__cvta_generic_to_shared(dst + i);
             asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(a), "l"(src + t0 + i));
@@ -215,44 +409,56 @@ static __device__ __forceinline__ void fl_load_row(float *dst, const float *src,
 static __device__ __forceinline__ void fl_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> static __device__ __forceinline__ void fl_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
+/* The forward's warps a block: two warpgroups of 64 rows on Hopper (they
+ * share each K and V tile), else FL_WARPS; its 16-row blocks a warp. */
+template <bool WG> __host__ __device__ static constexpr int fwd_warps() { return WG ? 8 : FL_WARPS; }
+template <int HSP, bool WG> __host__ __device__ static constexpr int fwd_rows()
+{
+    return 16 * (WG ? 1 : fwd_mb<HSP>()) * fwd_warps<WG>();
+}
+
 /* Shared memory of each kernel: the streamed tiles twice (the next one loads
  * while this one is worked on). */
-template <int HSP> struct FlashSmem {
-    static constexpr size_t tile = (size_t)FL_TILE * (HSP + 8) * sizeof(bf16), row = FL_TILE * sizeof(float);
-    static constexpr size_t fwd = (fwd_mb<HSP>() + 4) * tile;                     /* Q; K, V twice */
-    static constexpr size_t ds = (size_t)FL_TILE * (FL_TILE + 8) * sizeof(bf16); /* dS^T of a tile pair */
+template <int HSP, bool WG> struct FlashSmem {
+    static constexpr size_t tile = (size_t)fl_at<HSP, WG>(FL_TILE, 0) * sizeof(bf16), row = FL_TILE * sizeof(float);
+    static constexpr size_t fwd = (size_t)fl_at<HSP, WG>(fwd_rows<HSP, WG>() + 4 * FL_TILE, 0) * sizeof(bf16); /* Q; K, V twice */
+    static constexpr size_t ds = (size_t)fl_at<FL_TILE, WG>(FL_TILE, 0) * sizeof(bf16); /* dS^T of a tile pair */
     static constexpr size_t bwd = 6 * tile + ds + 4 * row; /* K, V; Q, dO, lse, D twice; dS^T */
 };
 
 /* out (B,T,C) bf16 and lse (B,NH,T) float (natural log, the scale included)
- * from qkv (B,T,3C) bf16. A block a (query tile of 16 MB rows a warp,
- * b*NH+h), a head's tiles side by side (so its K and V are read from L2
- * rather than memory), its last query tiles (the most key tiles) first. Warp w owns query
- * rows 16 MB w.. of the tile, in MB blocks of 16, their Q fragments in
- * registers; lane l rows g = l/4 and g+8 of each block. Scores in log2 units
- * (times scale*log2(e) = qmul). */
-template <int HSP>
-__global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
+ * from qkv (B,T,3C) bf16. A block a (query tile of BM rows, b*NH+h), a
+ * head's tiles side by side (so its K and V are read from L2 rather than
+ * memory), its last query tiles (the most key tiles) first. Warp w owns
+ * query rows 16 MB w.. of the tile, in MB blocks of 16; lane l rows g = l/4
+ * and g+8 of each block. mma.sync: the warp's Q fragments in registers;
+ * Hopper: each warpgroup's 64 rows multiplied by the K and V tiles in
+ * shared memory. Scores in log2 units (times scale*log2(e) = qmul). */
+template <int HSP, bool WG>
+__global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
     flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, float qmul, int vec,
                   FlashDrop dr)
 {
-    constexpr int P = HSP + 8, ND = HSP / 8, MB = fwd_mb<HSP>(), BM = FL_TILE * MB;
+    constexpr int ND = HSP / 8, MB = WG ? 1 : fwd_mb<HSP>(), NTH = 32 * fwd_warps<WG>(), BM = fwd_rows<HSP, WG>();
+    constexpr int TE = fl_at<HSP, WG>(FL_TILE, 0); /* elements a key tile */
     extern __shared__ float4 flash_smem[];
-    bf16 *Qs = (bf16 *)flash_smem, *KV = Qs + BM * P; /* KV: buffer i's K at 2i, V at 2i+1 tiles */
+    bf16 *Qs = (bf16 *)flash_smem, *KV = Qs + fl_at<HSP, WG>(BM, 0); /* KV: buffer i's K at 2i, V at 2i+1 tiles */
     int nq = (T + BM - 1) / BM, qt = nq - 1 - (int)(blockIdx.x % nq), bh = (int)(blockIdx.x / nq);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int g = lane >> 2, c2 = 2 * (lane & 3);
     size_t stride = 3 * (size_t)C;
     const bf16 *q = qkv + (size_t)b * T * stride + h * hs, *k = q + C, *v = q + 2 * C;
     int t0 = qt * BM, r0 = t0 + 16 * MB * warp; /* the warp's first row */
+    /* the last row of the rows that multiply together: the warp's, or its warpgroup's */
+    int rlast = WG ? t0 + 64 * (warp / 4) + 63 : r0 + 16 * MB - 1;
     int last = min(t0 + BM - 1, T - 1) / FL_TILE; /* the last key tile any row sees */
-    fl_load<HSP, BM>(Qs, q, stride, t0, T, hs, vec);
-    fl_load<HSP, FL_TILE>(KV, k, stride, 0, T, hs, vec);
-    fl_load<HSP, FL_TILE>(KV + FL_TILE * P, v, stride, 0, T, hs, vec);
+    fl_load<HSP, BM, NTH, WG>(Qs, q, stride, t0, T, hs, vec);
+    fl_load<HSP, FL_TILE, NTH, WG>(KV, k, stride, 0, T, hs, vec);
+    fl_load<HSP, FL_TILE, NTH, WG>(KV + TE, v, stride, 0, T, hs, vec);
     fl_commit();
     /* o: the rows' outputs times l, unnormalised; m: the running max; l: this
      * lane's share of the running sum (its columns), rescaled with m */
-    uint32_t qf[MB][HSP / 16][4];
+    uint32_t qf[WG ? 1 : MB][HSP / 16][4];
     float o[MB][ND][4], m[MB][2], l[MB][2];
 #pragma unroll
     for (int i = 0; i < MB; i++) {
@@ -265,24 +471,33 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
      * so m is finite from the first tile on */
     for (int kt = 0; kt <= last; kt++) {
         int s0 = kt * FL_TILE;
-        const bf16 *Ks = KV + 2 * (kt & 1) * FL_TILE * P, *Vs = Ks + FL_TILE * P;
+        const bf16 *Ks = KV + 2 * (kt & 1) * TE, *Vs = Ks + TE;
         if (kt < last) { /* the next tile into the other buffer, read two iterations ago */
-            bf16 *Kn = KV + 2 * (~kt & 1) * FL_TILE * P;
-            fl_load<HSP, FL_TILE>(Kn, k, stride, s0 + FL_TILE, T, hs, vec);
-            fl_load<HSP, FL_TILE>(Kn + FL_TILE * P, v, stride, s0 + FL_TILE, T, hs, vec);
+            bf16 *Kn = KV + 2 * (~kt & 1) * TE;
+            fl_load<HSP, FL_TILE, NTH, WG>(Kn, k, stride, s0 + FL_TILE, T, hs, vec);
+            fl_load<HSP, FL_TILE, NTH, WG>(Kn + TE, v, stride, s0 + FL_TILE, T, hs, vec);
             fl_commit();
             fl_wait<1>();
         } else {
             fl_wait<0>();
         }
+        if constexpr (WG) wg_publish();
         __syncthreads();
-        if (kt == 0)
+        if (!WG && kt == 0)
 #pragma unroll
             for (int i = 0; i < MB; i++) fl_frags<HSP>(qf[i], Qs, 16 * (MB * warp + i), lane);
-        /* a warp whose rows all come before this tile's keys sits it out */
-        if (r0 + 16 * MB - 1 >= s0) {
+        /* rows that all come before this tile's keys sit it out */
+        if (rlast >= s0) {
             float s[MB][FL_NT][4];
-            fl_abt<HSP, MB>(s, qf, Ks, lane);
+            if constexpr (WG) {
+                wg_fence();
+                wg_abt<HSP>(s[0], Qs + fl_at<HSP, true>(64 * (warp / 4), 0), Ks);
+                wg_commit();
+                wg_wait<0>();
+                wg_hold<FL_TILE>(s[0]);
+            } else {
+                fl_abt<HSP, MB>(s, qf, Ks, lane);
+            }
             if (s0 + FL_TILE - 1 > r0) /* some key past some row of the warp: the causal mask */
 #pragma unroll
                 for (int i = 0; i < MB; i++)
@@ -343,7 +558,17 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                         for (int j = 0; j < 4; j++)
                             if (s[i][n][j] != 0.0f)
                                 s[i][n][j] *= flash_mask(dr, bh, T, r0 + 16 * i + g + 8 * (j >> 1), s0 + 8 * n + c2 + (j & 1));
-            fl_xb<HSP, MB>(o, s, Vs, lane);
+            if constexpr (WG) {
+                uint32_t pa[FL_NT / 2][4];
+                wg_pack(pa, s[0]);
+                wg_fence();
+                wg_xb<HSP>(o[0], pa, Vs);
+                wg_commit();
+                wg_wait<0>();
+                wg_hold<HSP>(o[0]);
+            } else {
+                fl_xb<HSP, MB>(o, s, Vs, lane);
+            }
         }
         __syncthreads(); /* this buffer is read: the next iteration refills it */
     }
@@ -431,23 +656,24 @@ static __device__ __forceinline__ void fl_release(unsigned *p, unsigned v)
  * tile; the score blocks are transposed (keys x queries): lane l keys g and
  * g+8, queries 8n + c2 (+1). dQ: dS^T goes through shared memory, warp w
  * computes the query rows 16w.. of dS K and adds them to the float32 partial
- * sums dq (B,NH,T,hs) in the order of the key tiles from the diagonal's down
- * to 0: it waits until warp w of key tile kt+1 has added its own (the
+ * sums dq in the order of the key tiles from the diagonal's down to 0 (the
+ * sums lie as the fragments do: for each head, query tile, warp and block of
+ * 8 columns, a float4 a lane, so that a warp reads and writes whole lines): it waits until warp w of key tile kt+1 has added its own (the
  * counter of the query tile and warp in ctr says how many have); key tile
  * kt+1 is one query tile ahead of kt, so the wait is short, and it started
  * earlier, so every wait ends. The diagonal's key tile writes the sums, key
  * tile 0 writes dQ in bf16. */
-template <int HSP>
+template <int HSP, bool WG>
 __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     flash_backward(bf16 *dqkv, float *dq, unsigned *ctr, const bf16 *qkv, const bf16 *dout, const float *lse,
                    const float *D, int T, int NH, int hs, float qmul, float scale, int vec, FlashDrop dr)
 {
-    constexpr int P = HSP + 8, ND = HSP / 8, PD = FL_TILE + 8;
+    constexpr int ND = HSP / 8, TE = fl_at<HSP, WG>(FL_TILE, 0); /* elements a tile */
     extern __shared__ float4 flash_smem[];
     __shared__ unsigned ticket;
     /* K, V; then twice: Q, dO tiles; dS^T; the queries' lse and D twice */
-    bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + FL_TILE * P, *QG = Vs + FL_TILE * P, *DS = QG + 4 * FL_TILE * P;
-    float *LD = (float *)(DS + FL_TILE * PD);
+    bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + TE, *QG = Vs + TE, *DS = QG + 4 * TE;
+    float *LD = (float *)(DS + fl_at<FL_TILE, WG>(FL_TILE, 0));
     if (threadIdx.x == 0) ticket = atomicAdd(ctr, 1u);
     __syncthreads();
     int nt = (T + FL_TILE - 1) / FL_TILE, kt = nt - 1 - (int)(ticket % nt), bh = (int)(ticket / nt);
@@ -457,17 +683,18 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     const bf16 *q = qkv + (size_t)b * T * stride + h * hs, *k = q + C, *v = q + 2 * C;
     const bf16 *go = dout + (size_t)b * T * C + h * hs;
     const float *lse_h = lse + (size_t)bh * T, *D_h = D + (size_t)bh * T;
-    float *dq_h = dq + (size_t)bh * T * hs;
+    const int NB = (hs + 7) / 8; /* 8-column blocks of dQ's sums */
+    float4 *dq_w = (float4 *)dq + ((size_t)bh * nt * FL_WARPS + warp) * NB * 32 + lane; /* query tile qt's: qt * FL_WARPS * NB * 32 on */
     unsigned *sem = ctr + 1 + (size_t)bh * nt * FL_WARPS + warp; /* query tile qt's: qt * FL_WARPS on */
     int s0 = kt * FL_TILE, sr[2] = { s0 + 16 * warp + g, s0 + 16 * warp + g + 8 };
-    fl_load<HSP, FL_TILE>(Ks, k, stride, s0, T, hs, vec);
-    fl_load<HSP, FL_TILE>(Vs, v, stride, s0, T, hs, vec);
-    fl_load<HSP, FL_TILE>(QG, q, stride, s0, T, hs, vec);
-    fl_load<HSP, FL_TILE>(QG + FL_TILE * P, go, C, s0, T, hs, vec);
+    fl_load<HSP, FL_TILE, FL_THREADS, WG>(Ks, k, stride, s0, T, hs, vec);
+    fl_load<HSP, FL_TILE, FL_THREADS, WG>(Vs, v, stride, s0, T, hs, vec);
+    fl_load<HSP, FL_TILE, FL_THREADS, WG>(QG, q, stride, s0, T, hs, vec);
+    fl_load<HSP, FL_TILE, FL_THREADS, WG>(QG + TE, go, C, s0, T, hs, vec);
     fl_load_row(LD, lse_h, s0, T);
     fl_load_row(LD + FL_TILE, D_h, s0, T);
     fl_commit();
-    uint32_t kf[1][HSP / 16][4], vf[1][HSP / 16][4]; /* the warp's keys of K and V as A fragments */
+    uint32_t kf[1][HSP / 16][4], vf[1][HSP / 16][4]; /* mma.sync: the warp's keys of K and V as A fragments */
     float dk[1][ND][4], dv[1][ND][4];
 #pragma unroll
     for (int n = 0; n < ND; n++)
@@ -475,13 +702,13 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         for (int j = 0; j < 4; j++) dk[0][n][j] = dv[0][n][j] = 0.0f;
     for (int qt = kt; qt < nt; qt++) {
         int t0 = qt * FL_TILE, cur = (qt - kt) & 1;
-        const bf16 *Qs = QG + 2 * cur * FL_TILE * P, *Gs = Qs + FL_TILE * P;
+        const bf16 *Qs = QG + 2 * cur * TE, *Gs = Qs + TE;
         const float *Ls = LD + 2 * cur * FL_TILE, *Ds = Ls + FL_TILE; /* lse (natural log), D */
         if (qt + 1 < nt) { /* the next tile into the other buffer, read two iterations ago */
-            bf16 *Qn = QG + 2 * (cur ^ 1) * FL_TILE * P;
+            bf16 *Qn = QG + 2 * (cur ^ 1) * TE;
             float *Ln = LD + 2 * (cur ^ 1) * FL_TILE;
-            fl_load<HSP, FL_TILE>(Qn, q, stride, t0 + FL_TILE, T, hs, vec);
-            fl_load<HSP, FL_TILE>(Qn + FL_TILE * P, go, C, t0 + FL_TILE, T, hs, vec);
+            fl_load<HSP, FL_TILE, FL_THREADS, WG>(Qn, q, stride, t0 + FL_TILE, T, hs, vec);
+            fl_load<HSP, FL_TILE, FL_THREADS, WG>(Qn + TE, go, C, t0 + FL_TILE, T, hs, vec);
             fl_load_row(Ln, lse_h, t0 + FL_TILE, T);
             fl_load_row(Ln + FL_TILE, D_h, t0 + FL_TILE, T);
             fl_commit();
@@ -489,15 +716,26 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         } else {
             fl_wait<0>();
         }
+        if constexpr (WG) wg_publish();
         __syncthreads();
-        if (qt == kt || HSP > 64) { /* wide heads: reloaded, rather than held past the registers */
-            fl_frags<HSP>(kf[0], Ks, 16 * warp, lane);
-            fl_frags<HSP>(vf[0], Vs, 16 * warp, lane);
-        }
         /* st = S^T, dp = (dO V^T)^T for the warp's keys x the tile's queries */
         float st[1][FL_NT][4], dp[1][FL_NT][4];
-        fl_abt<HSP, 1>(st, kf, Qs, lane);
-        fl_abt<HSP, 1>(dp, vf, Gs, lane);
+        if constexpr (WG) {
+            wg_fence();
+            wg_abt<HSP>(st[0], Ks, Qs);
+            wg_abt<HSP>(dp[0], Vs, Gs);
+            wg_commit();
+            wg_wait<0>();
+            wg_hold<FL_TILE>(st[0]);
+            wg_hold<FL_TILE>(dp[0]);
+        } else {
+            if (qt == kt || HSP > 64) { /* wide heads: reloaded, rather than held past the registers */
+                fl_frags<HSP>(kf[0], Ks, 16 * warp, lane);
+                fl_frags<HSP>(vf[0], Vs, 16 * warp, lane);
+            }
+            fl_abt<HSP, 1>(st, kf, Qs, lane);
+            fl_abt<HSP, 1>(dp, vf, Gs, lane);
+        }
         /* st becomes P . mask, dp becomes dS = P (dP . mask - D); P is 0 past
          * the diagonal and past T, on the diagonal's tile and the last */
         float lse2[FL_NT][2], Dq[FL_NT][2]; /* the columns' lse (log2 units) and D */
@@ -537,69 +775,95 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         /* dS^T, rounded to bf16 as the products take it, for dQ */
 #pragma unroll
         for (int n = 0; n < FL_NT; n++) {
-            *(uint32_t *)(DS + (16 * warp + g) * PD + 8 * n + c2) = fl_pack(dp[0][n][0], dp[0][n][1]);
-            *(uint32_t *)(DS + (16 * warp + g + 8) * PD + 8 * n + c2) = fl_pack(dp[0][n][2], dp[0][n][3]);
+            *(uint32_t *)(DS + fl_at<FL_TILE, WG>(16 * warp + g, 8 * n + c2)) = fl_pack(dp[0][n][0], dp[0][n][1]);
+            *(uint32_t *)(DS + fl_at<FL_TILE, WG>(16 * warp + g + 8, 8 * n + c2)) = fl_pack(dp[0][n][2], dp[0][n][3]);
         }
-        /* dV += (P . mask)^T dO, dK += dS^T Q (scaled at the end) */
-        fl_xb<HSP, 1>(dv, st, Gs, lane);
-        fl_xb<HSP, 1>(dk, dp, Qs, lane);
-        __syncthreads(); /* dS^T is whole */
-        /* this key tile's dQ of the warp's 16 queries: dS (read transposed) times K */
+        /* dV += (P . mask)^T dO, dK += dS^T Q (scaled at the end); then this
+         * key tile's dQ of the tile's queries: dS (dS^T read transposed)
+         * times K, warp w holding queries 16w.. */
         float acc[ND][4];
+        if constexpr (WG) {
 #pragma unroll
-        for (int n = 0; n < ND; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+            for (int n = 0; n < ND; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+            uint32_t pa[FL_NT / 2][4], sa[FL_NT / 2][4];
+            wg_pack(pa, st[0]);
+            wg_pack(sa, dp[0]);
+            wg_fence();
+            wg_xb<HSP>(dv[0], pa, Gs);
+            wg_xb<HSP>(dk[0], sa, Qs);
+            wg_commit();
+            wg_publish();
+            __syncthreads(); /* dS^T is whole */
+            constexpr uint32_t krow = HSP / 8 * 128, drow = FL_TILE / 8 * 128;
 #pragma unroll
-        for (int kc = 0; kc < FL_NT / 2; kc++) {
-            uint32_t a[4];
-            fl_ldsm_t(a, DS + (16 * kc + (lane & 7) + 8 * (lane >> 4)) * PD + 16 * warp + 8 * ((lane >> 3) & 1));
+            for (int kc = 0; kc < FL_TILE / 16; kc++) {
+                uint64_t da = wg_desc(DS + fl_at<FL_TILE, true>(16 * kc, 0), drow, 128);
+                const bf16 *kb = Ks + fl_at<HSP, true>(16 * kc, 0);
 #pragma unroll
-            for (int n = 0; n < ND; n += 2) {
-                uint32_t bb[4];
-                fl_ldsm_t(bb, Ks + (16 * kc + (lane & 7) + 8 * ((lane >> 3) & 1)) * P + 8 * n + 8 * (lane >> 4));
-                fl_mma(acc[n], a, bb[0], bb[1]);
-                fl_mma(acc[n + 1], a, bb[2], bb[3]);
+                for (int n = 0; n < HSP; n += 64) {
+                    if (HSP - n >= 64) wg_mma_ss<64, 1, 1>(acc + n / 8, da, wg_desc(kb + n * 8, krow, 128), kc > 0);
+                    else wg_mma_ss<32, 1, 1>(acc + n / 8, da, wg_desc(kb + n * 8, krow, 128), kc > 0);
+                }
+            }
+            wg_commit();
+            wg_wait<0>();
+            wg_hold<HSP>(dv[0]);
+            wg_hold<HSP>(dk[0]);
+            wg_hold<HSP>(acc);
+        } else {
+            constexpr int P = HSP + 8, PD = FL_TILE + 8;
+            fl_xb<HSP, 1>(dv, st, Gs, lane);
+            fl_xb<HSP, 1>(dk, dp, Qs, lane);
+            __syncthreads(); /* dS^T is whole */
+#pragma unroll
+            for (int n = 0; n < ND; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < FL_NT / 2; kc++) {
+                uint32_t a[4];
+                fl_ldsm_t(a, DS + (16 * kc + (lane & 7) + 8 * (lane >> 4)) * PD + 16 * warp + 8 * ((lane >> 3) & 1));
+#pragma unroll
+                for (int n = 0; n < ND; n += 2) {
+                    uint32_t bb[4];
+                    fl_ldsm_t(bb, Ks + (16 * kc + (lane & 7) + 8 * ((lane >> 3) & 1)) * P + 8 * n + 8 * (lane >> 4));
+                    fl_mma(acc[n], a, bb[0], bb[1]);
+                    fl_mma(acc[n + 1], a, bb[2], bb[3]);
+                }
             }
         }
         /* added in key-tile order: wait for key tile kt-1's warp w, then read
          * all the sums it left before writing any */
         unsigned *sw = sem + (size_t)qt * FL_WARPS;
-        float old[2][ND][2];
-#pragma unroll
-        for (int r = 0; r < 2; r++)
-#pragma unroll
-            for (int n = 0; n < ND; n++) old[r][n][0] = old[r][n][1] = 0.0f;
+        float4 *sum = dq_w + (size_t)qt * FL_WARPS * NB * 32;
         int before = qt - kt; /* key tiles qt down to kt+1 */
         if (before > 0) {
             if (lane == 0)
                 while (fl_acquire(sw) < (unsigned)before) __nanosleep(64);
             __syncwarp(); /* the lanes' loads below come after lane 0's acquire */
 #pragma unroll
+            for (int n = 0; n < ND; n++)
+                if (n < NB) {
+                    float4 old = __ldcg(sum + 32 * n);
+                    acc[n][0] += old.x, acc[n][1] += old.y, acc[n][2] += old.z, acc[n][3] += old.w;
+                }
+        }
+        if (kt > 0) {
+#pragma unroll
+            for (int n = 0; n < ND; n++)
+                if (n < NB) __stcg(sum + 32 * n, make_float4(acc[n][0], acc[n][1], acc[n][2], acc[n][3]));
+        } else {
+#pragma unroll
             for (int r = 0; r < 2; r++) {
                 int t = t0 + 16 * warp + g + 8 * r;
-                const float *sum = dq_h + (size_t)t * hs;
+                if (t >= T) continue;
+                bf16 *dst = dqkv + ((size_t)b * T + t) * stride + h * hs;
 #pragma unroll
                 for (int n = 0; n < ND; n++)
 #pragma unroll
-                    for (int j = 0; j < 2; j++)
-                        if (t < T && 8 * n + c2 + j < hs) old[r][n][j] = __ldcg(sum + 8 * n + c2 + j);
+                    for (int j = 0; j < 2; j++) {
+                        int d = 8 * n + c2 + j;
+                        if (d < hs) dst[d] = __float2bfloat16(acc[n][2 * r + j] * scale);
+                    }
             }
-        }
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            int t = t0 + 16 * warp + g + 8 * r;
-            if (t >= T) continue;
-            float *sum = dq_h + (size_t)t * hs;
-            bf16 *dst = dqkv + ((size_t)b * T + t) * stride + h * hs;
-#pragma unroll
-            for (int n = 0; n < ND; n++)
-#pragma unroll
-                for (int j = 0; j < 2; j++) {
-                    int d = 8 * n + c2 + j;
-                    if (d >= hs) continue;
-                    float x = acc[n][2 * r + j] + old[r][n][j];
-                    if (kt == 0) dst[d] = __float2bfloat16(x * scale);
-                    else __stcg(sum + d, x);
-                }
         }
         if (kt > 0) {
             __syncwarp(); /* every lane's stores before lane 0's release */
@@ -664,21 +928,21 @@ static int flash_vec(const void *a, const void *b, int hs, int C)
     cuda_fail(msg, call, __FILE__, line);
 }
 
-template <int HSP>
+template <int HSP, bool WG>
 static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int NH, int hs,
                               const KDrop *drop)
 {
-    int BH = B * NH, BM = FL_TILE * fwd_mb<HSP>(), nq = (T + BM - 1) / BM;
-    size_t bytes = FlashSmem<HSP>::fwd;
+    int BH = B * NH, BM = fwd_rows<HSP, WG>(), nq = (T + BM - 1) / BM;
+    size_t bytes = FlashSmem<HSP, WG>::fwd;
     float qmul = FL_LOG2E / sqrtf((float)hs);
     int vec = flash_vec(qkv, qkv, hs, NH * hs);
-    flash_allow(flash_forward<HSP>, bytes);
-    flash_forward<HSP><<<(unsigned)((size_t)nq * BH), FL_THREADS, bytes, cuda_stream(k)>>>(out, lse, qkv, T, NH, hs,
-                                                                                           qmul, vec, flash_drop(drop));
+    flash_allow(flash_forward<HSP, WG>, bytes);
+    flash_forward<HSP, WG><<<(unsigned)((size_t)nq * BH), 32 * fwd_warps<WG>(), bytes, cuda_stream(k)>>>(
+        out, lse, qkv, T, NH, hs, qmul, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_forward");
 }
 
-template <int HSP>
+template <int HSP, bool WG>
 static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *dout, const bf16 *qkv,
                                const float *lse, int B, int T, int NH, int hs, const KDrop *drop)
 {
@@ -686,14 +950,14 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
     float scale = 1.0f / sqrtf((float)hs), qmul = scale * FL_LOG2E;
     int vec = flash_vec(qkv, dout, hs, NH * hs);
     cudaStream_t s = cuda_stream(k);
-    size_t nctr = kern_cuda_flash_counters(B, T, NH), bytes = FlashSmem<HSP>::bwd;
-    size_t all = kern_cuda_flash_scratch(B, T, NH * hs, NH), sums = (size_t)B * T * NH * hs * sizeof(float);
+    size_t nctr = kern_cuda_flash_counters(B, T, NH), bytes = FlashSmem<HSP, WG>::bwd;
+    size_t all = kern_cuda_flash_scratch(B, T, NH * hs, NH), sums = kern_cuda_flash_sums(B, T, NH * hs, NH);
     char *scratch = (char *)cuda_scratch(k, all);
     unsigned *ctr = (unsigned *)scratch;
     float *dq = (float *)(scratch + all - sums); /* after the counters, as kern_cuda_flash_scratch lays them out */
     CUDA_CHECK(cudaMemsetAsync(ctr, 0, nctr * sizeof(unsigned), s));
-    flash_allow(flash_backward<HSP>, bytes);
-    flash_backward<HSP><<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, s>>>(
+    flash_allow(flash_backward<HSP, WG>, bytes);
+    flash_backward<HSP, WG><<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, s>>>(
         dqkv, dq, ctr, qkv, dout, lse, D, T, NH, hs, qmul, scale, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_backward");
 }
@@ -703,11 +967,12 @@ void cu_flash_forward(Kern *k, bf16 *out, float *lse, const bf16 *qkv, int B, in
 {
     int hs = C / NH;
     if (B < 1 || T < 1) return;
+    bool wg = cuda_state(k)->flash_hopper;
     switch (flash_hsp(hs)) {
-    case 32: flash_forward_run<32>(k, out, lse, qkv, B, T, NH, hs, drop); break;
-    case 64: flash_forward_run<64>(k, out, lse, qkv, B, T, NH, hs, drop); break;
-    case 96: flash_forward_run<96>(k, out, lse, qkv, B, T, NH, hs, drop); break;
-    case 128: flash_forward_run<128>(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 32: (wg ? flash_forward_run<32, true> : flash_forward_run<32, false>)(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 64: (wg ? flash_forward_run<64, true> : flash_forward_run<64, false>)(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 96: (wg ? flash_forward_run<96, true> : flash_forward_run<96, false>)(k, out, lse, qkv, B, T, NH, hs, drop); break;
+    case 128: (wg ? flash_forward_run<128, true> : flash_forward_run<128, false>)(k, out, lse, qkv, B, T, NH, hs, drop); break;
     default: flash_refuse(hs, "cu_flash_forward", __LINE__);
     }
 }
@@ -737,10 +1002,26 @@ void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf
         flash_row_dot<<<cuda_blocks(rows, 256), 256, 0, s>>>(D, dout, out, T, NH, hs, rows);
     }
     LAUNCH_CHECK("flash_row_dot");
+    bool wg = cuda_state(k)->flash_hopper && HSP <= 96; /* wider: past the registers; mma.sync's spills less */
     switch (HSP) {
-    case 32: flash_backward_run<32>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
-    case 64: flash_backward_run<64>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
-    case 96: flash_backward_run<96>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
-    default: flash_backward_run<128>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    case 32: (wg ? flash_backward_run<32, true> : flash_backward_run<32, false>)(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    case 64: (wg ? flash_backward_run<64, true> : flash_backward_run<64, false>)(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    case 96: (wg ? flash_backward_run<96, true> : flash_backward_run<96, false>)(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
+    default: flash_backward_run<128, false>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
     }
+}
+
+/* 1 in *out where this build's code for the present GPU has Hopper's
+ * warpgroup products (sm_90a), else 0. */
+__global__ void flash_hopper_probe(int *out) { *out = FL_HOPPER; }
+
+int cu_flash_hopper_available(void)
+{
+    int *d = NULL, h = 0;
+    CUDA_CHECK(cudaMalloc(&d, sizeof *d));
+    flash_hopper_probe<<<1, 1>>>(d);
+    LAUNCH_CHECK("flash_hopper_probe");
+    CUDA_CHECK(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaFree(d));
+    return h;
 }

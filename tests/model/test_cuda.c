@@ -337,6 +337,7 @@ static double rel_cols(const float *a, const float *ref, size_t rows, size_t str
 }
 
 static double worst_flash;
+static const char *flash_kernels = "mma.sync"; /* or Hopper's (kern_cuda_flash_hopper) */
 
 /* The bf16 attention against the CPU in float32 on the same bf16-rounded qkv
  * and dout, so that only the kernel's own error remains (its bf16 outputs
@@ -374,9 +375,9 @@ static void test_flash(int B, int T, int NH, int hs, float p)
     worst_flash = fmax(worst_flash, fmax(ey, ed));
     char msg[256];
     snprintf(msg, sizeof msg,
-             "bf16 attention B %d T %d heads %d x %d dropout %.1f: out %.3g, dqkv %.3g (dq %.3g dk %.3g dv %.3g), "
-             "limit 2e-2",
-             B, T, NH, hs, p, ey, ed, eq, ek, ev);
+             "bf16 attention (%s) B %d T %d heads %d x %d dropout %.1f: out %.3g, dqkv %.3g (dq %.3g dk %.3g "
+             "dv %.3g), limit 2e-2",
+             flash_kernels, B, T, NH, hs, p, ey, ed, eq, ek, ev);
     check_report(ey <= 2e-2 && ed <= 2e-2, __FILE__, __LINE__, msg);
     printf("test_cuda: %s\n", msg);
 
@@ -726,9 +727,15 @@ int main(void)
     test_cached(40, 3, 20);
     printf("test_cuda: kernels: worst relative error %.3g (limit 1e-5)\n", worst_kernel);
     if (kern_cuda_init(&gpu16, PREC_BF16, pool, &e)) die(&e);
-    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
-        for (int t = 0; t < 2; t++)
-            for (int dp = 0; dp < 2; dp++) test_flash(2, t ? 130 : 37, 3, heads[i], dp ? 0.1f : 0.0f);
+    /* on Hopper both kernels: its own (warpgroup products), then mma.sync's */
+    for (int wg = kern_cuda_flash_hopper(&gpu16, 1); wg >= 0; wg--) {
+        kern_cuda_flash_hopper(&gpu16, wg);
+        flash_kernels = wg ? "Hopper" : "mma.sync";
+        for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
+            for (int t = 0; t < 2; t++)
+                for (int dp = 0; dp < 2; dp++) test_flash(2, t ? 130 : 37, 3, heads[i], dp ? 0.1f : 0.0f);
+    }
+    kern_cuda_flash_hopper(&gpu16, 1);
     printf("test_cuda: bf16 attention: worst relative error %.3g (limit 2e-2)\n", worst_flash);
     test_bf16_kernels();
     test_model(0.0f);
