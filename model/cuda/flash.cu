@@ -179,6 +179,9 @@ static __device__ __forceinline__ void fl_xb(float (&acc)[MB][HSP / 8][4], const
  * after, then wg_hold on the results so that nothing reads them earlier.
  * Built for other GPUs these helpers trap: the launchers only pick the
  * Hopper kernels where flash_hopper_probe found them compiled in. */
+#ifndef FL_EARLY_MAX
+#define FL_EARLY_MAX 64
+#endif
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define FL_HOPPER 1
 #else
@@ -199,9 +202,6 @@ template <int COLS, bool WG> static constexpr __host__ __device__ __forceinline_
 static __device__ __forceinline__ uint64_t wg_desc(const bf16 *p, uint32_t kstep, uint32_t mnstep)
 {
     uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
-#ifdef FL_DESC_SWAP
-    { uint32_t t = kstep; kstep = mnstep; mnstep = t; }
-#endif
     return (uint64_t)((a & 0x3ffff) >> 4) | (uint64_t)(kstep >> 4) << 16 | (uint64_t)(mnstep >> 4) << 32;
 }
 
@@ -356,12 +356,13 @@ static __device__ __forceinline__ void fl_load(bf16 *dst, const bf16 *src, size_
     }
     if (vw == 8) { /* the usual case, its index arithmetic on constants */
         constexpr int V = HSP / 8;
-#pragma unroll 1
-        for (int i = threadIdx.x; i < ROWS * V; i += NTH) {
-            int r, d;
+        static_assert(ROWS * V % NTH == 0, "fl_load: whole rounds of copies");
+#pragma unroll
+        for (int j = 0; j < ROWS * V / NTH; j++) {
+            unsigned i = threadIdx.x + j * NTH, r, d;
             if constexpr (WG) r = (i & 7) + 8 * (i / (8 * V)), d = 8 * (i / 8 % V);
             else r = i / V, d = 8 * (i % V);
-            int t = r0 + r;
+            int t = r0 + (int)r;
             bf16 *to = dst + fl_at<HSP, WG>(r, d);
             if (t < T && d < hs) {
                 uint32_t a = (uint32_t)__cvta_generic_to_shared(to);
@@ -472,17 +473,19 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
     for (int kt = 0; kt <= last; kt++) {
         int s0 = kt * FL_TILE;
         const bf16 *Ks = KV + 2 * (kt & 1) * TE, *Vs = Ks + TE;
-        if (kt < last) { /* the next tile into the other buffer, read two iterations ago */
+        /* this tile has landed; then the next one into the other buffer (the
+         * last iteration's, which its closing barrier says is read). The
+         * next one is only asked for now so that wg_publish does not wait
+         * for it. */
+        fl_wait<0>();
+        if constexpr (WG) wg_publish();
+        __syncthreads();
+        if (kt < last) {
             bf16 *Kn = KV + 2 * (~kt & 1) * TE;
             fl_load<HSP, FL_TILE, NTH, WG>(Kn, k, stride, s0 + FL_TILE, T, hs, vec);
             fl_load<HSP, FL_TILE, NTH, WG>(Kn + TE, v, stride, s0 + FL_TILE, T, hs, vec);
             fl_commit();
-            fl_wait<1>();
-        } else {
-            fl_wait<0>();
         }
-        if constexpr (WG) wg_publish();
-        __syncthreads();
         if (!WG && kt == 0)
 #pragma unroll
             for (int i = 0; i < MB; i++) fl_frags<HSP>(qf[i], Qs, 16 * (MB * warp + i), lane);
@@ -648,6 +651,23 @@ static __device__ __forceinline__ void fl_release(unsigned *p, unsigned v)
     asm volatile("st.release.gpu.global.u32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
 }
 
+/* Returns once `before` key tiles have added their dQ to a query tile's
+ * sums (the counter at sw says how many have): lane 0 polls, then
+ * acquires once, and the warp's loads of the sums come after. */
+static __device__ __forceinline__ void fl_sums_wait(const unsigned *sw, unsigned before, int lane)
+{
+    if (lane == 0) {
+        unsigned v;
+        for (;;) {
+            asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(sw) : "memory");
+            if (v >= before) break;
+            __nanosleep(64);
+        }
+        fl_acquire(sw);
+    }
+    __syncwarp(); /* the lanes' loads after this come after lane 0's acquire */
+}
+
 /* dK, dV of one key tile (dqkv columns C + h*hs and 2C + h*hs) over the query
  * tiles from the diagonal on, and this tile's share of their dQ. Blocks take
  * their (key tile, b*NH+h) in the order they start, from a counter (ctr[0]):
@@ -700,11 +720,15 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     for (int n = 0; n < ND; n++)
 #pragma unroll
         for (int j = 0; j < 4; j++) dk[0][n][j] = dv[0][n][j] = 0.0f;
+    unsigned *rel = nullptr, relv = 0; /* the last query tile's counter and what to store in it */
     for (int qt = kt; qt < nt; qt++) {
         int t0 = qt * FL_TILE, cur = (qt - kt) & 1;
         const bf16 *Qs = QG + 2 * cur * TE, *Gs = Qs + TE;
         const float *Ls = LD + 2 * cur * FL_TILE, *Ds = Ls + FL_TILE; /* lse (natural log), D */
-        if (qt + 1 < nt) { /* the next tile into the other buffer, read two iterations ago */
+        fl_wait<0>(); /* this tile; then the next into the other buffer, as in the forward */
+        if constexpr (WG) wg_publish();
+        __syncthreads();
+        if (qt + 1 < nt) {
             bf16 *Qn = QG + 2 * (cur ^ 1) * TE;
             float *Ln = LD + 2 * (cur ^ 1) * FL_TILE;
             fl_load<HSP, FL_TILE, FL_THREADS, WG>(Qn, q, stride, t0 + FL_TILE, T, hs, vec);
@@ -712,12 +736,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
             fl_load_row(Ln, lse_h, t0 + FL_TILE, T);
             fl_load_row(Ln + FL_TILE, D_h, t0 + FL_TILE, T);
             fl_commit();
-            fl_wait<1>();
-        } else {
-            fl_wait<0>();
         }
-        if constexpr (WG) wg_publish();
-        __syncthreads();
         /* st = S^T, dp = (dO V^T)^T for the warp's keys x the tile's queries */
         float st[1][FL_NT][4], dp[1][FL_NT][4];
         if constexpr (WG) {
@@ -725,6 +744,8 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
             wg_abt<HSP>(st[0], Ks, Qs);
             wg_abt<HSP>(dp[0], Vs, Gs);
             wg_commit();
+            if (rel && lane == 0) fl_release(rel, relv);
+            rel = nullptr;
             wg_wait<0>();
             wg_hold<FL_TILE>(st[0]);
             wg_hold<FL_TILE>(dp[0]);
@@ -735,6 +756,8 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
             }
             fl_abt<HSP, 1>(st, kf, Qs, lane);
             fl_abt<HSP, 1>(dp, vf, Gs, lane);
+            if (rel && lane == 0) fl_release(rel, relv);
+            rel = nullptr;
         }
         /* st becomes P . mask, dp becomes dS = P (dP . mask - D); P is 0 past
          * the diagonal and past T, on the diagonal's tile and the last */
@@ -780,7 +803,11 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         }
         /* dV += (P . mask)^T dO, dK += dS^T Q (scaled at the end); then this
          * key tile's dQ of the tile's queries: dS (dS^T read transposed)
-         * times K, warp w holding queries 16w.. */
+         * times K, warp w holding queries 16w.., added in key-tile order to
+         * the sums the key tile after this one left (it is one query tile
+         * ahead: its warp w has usually added them already) */
+        unsigned *sw = sem + (size_t)qt * FL_WARPS, before = qt - kt; /* key tiles qt down to kt+1 */
+        float4 *sum = dq_w + (size_t)qt * FL_WARPS * NB * 32, old[ND];
         float acc[ND][4];
         if constexpr (WG) {
 #pragma unroll
@@ -806,6 +833,12 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                 }
             }
             wg_commit();
+            if (HSP <= FL_EARLY_MAX && before > 0) { /* the sums so far read while the products run (wider: past the registers) */
+                fl_sums_wait(sw, before, lane);
+#pragma unroll
+                for (int n = 0; n < ND; n++)
+                    if (n < NB) old[n] = __ldcg(sum + 32 * n);
+            }
             wg_wait<0>();
             wg_hold<HSP>(dv[0]);
             wg_hold<HSP>(dk[0]);
@@ -830,20 +863,13 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                 }
             }
         }
-        /* added in key-tile order: wait for key tile kt-1's warp w, then read
-         * all the sums it left before writing any */
-        unsigned *sw = sem + (size_t)qt * FL_WARPS;
-        float4 *sum = dq_w + (size_t)qt * FL_WARPS * NB * 32;
-        int before = qt - kt; /* key tiles qt down to kt+1 */
         if (before > 0) {
-            if (lane == 0)
-                while (fl_acquire(sw) < (unsigned)before) __nanosleep(64);
-            __syncwarp(); /* the lanes' loads below come after lane 0's acquire */
+            if (!WG || HSP > FL_EARLY_MAX) fl_sums_wait(sw, before, lane);
 #pragma unroll
             for (int n = 0; n < ND; n++)
                 if (n < NB) {
-                    float4 old = __ldcg(sum + 32 * n);
-                    acc[n][0] += old.x, acc[n][1] += old.y, acc[n][2] += old.z, acc[n][3] += old.w;
+                    if (!WG || HSP > FL_EARLY_MAX) old[n] = __ldcg(sum + 32 * n);
+                    acc[n][0] += old[n].x, acc[n][1] += old[n].y, acc[n][2] += old[n].z, acc[n][3] += old[n].w;
                 }
         }
         if (kt > 0) {
@@ -865,12 +891,11 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                     }
             }
         }
-        if (kt > 0) {
-            __syncwarp(); /* every lane's stores before lane 0's release */
-            if (lane == 0) fl_release(sw, (unsigned)before + 1);
-        }
+        if (kt > 0) /* said after the next tile's first products, by when the stores are done */
+            rel = sw, relv = (unsigned)before + 1;
         __syncthreads(); /* this buffer and dS^T are read: the next iteration refills them */
     }
+    if (rel && lane == 0) fl_release(rel, relv);
 #pragma unroll
     for (int i = 0; i < 2; i++) {
         int s = sr[i];
