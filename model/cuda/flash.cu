@@ -27,6 +27,9 @@
 static constexpr int FL_WARPS = KERN_CUDA_FLASH_WARPS, FL_THREADS = 32 * FL_WARPS, FL_TILE = KERN_CUDA_FLASH_TILE;
 static_assert(FL_TILE == 16 * FL_WARPS, "a backward block: 16 keys a warp");
 static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) score block */
+/* The widest padded head whose backward reads dQ's sums so far while its
+ * last products run (Hopper; wider, the sums no longer fit the registers) */
+static constexpr int FL_EARLY_MAX = 64;
 static constexpr float FL_LOG2E = 1.4426950408889634f, FL_LN2 = 0.6931471805599453f;
 
 /* The forward's 16-row blocks a warp: two where the registers allow (each
@@ -179,9 +182,6 @@ static __device__ __forceinline__ void fl_xb(float (&acc)[MB][HSP / 8][4], const
  * after, then wg_hold on the results so that nothing reads them earlier.
  * Built for other GPUs these helpers trap: the launchers only pick the
  * Hopper kernels where flash_hopper_probe found them compiled in. */
-#ifndef FL_EARLY_MAX
-#define FL_EARLY_MAX 64
-#endif
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define FL_HOPPER 1
 #else
@@ -240,30 +240,40 @@ template <int N> static __device__ __forceinline__ void wg_hold(float (*d)[4])
         for (int j = 0; j < 4; j++) asm volatile("" : "+f"(d[i][j])::"memory");
 }
 
-#define WG_F4(d, i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
-#define WG_F16(d, i) WG_F4(d, i), WG_F4(d, i + 1), WG_F4(d, i + 2), WG_F4(d, i + 3)
+#define WG_F4(m, d, i) m(d[i][0]), m(d[i][1]), m(d[i][2]), m(d[i][3])
+#define WG_F16(m, d, i) WG_F4(m, d, i), WG_F4(m, d, i + 1), WG_F4(m, d, i + 2), WG_F4(m, d, i + 3)
 #define WG_R16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
 #define WG_R32                                                                                             \
     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
     "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
 
-/* d (64 x N) = A B (+ d when acc): A and B in shared memory, TA / TB 1 where
- * read transposed (MN-major). */
-template <int N, int TA, int TB>
-static __device__ __forceinline__ void wg_mma_ss(float (*d)[4], uint64_t a, uint64_t b, int acc)
+/* d (64 x N) = A B, + d when ACC (else d is only written): A and B in
+ * shared memory, TA / TB 1 where read transposed (MN-major). */
+template <int N, int TA, int TB, bool ACC>
+static __device__ __forceinline__ void wg_mma_ss(float (*d)[4], uint64_t a, uint64_t b)
 {
 #if FL_HOPPER
     static_assert(N == 32 || N == 64, "wg_mma_ss: N 32 or 64");
-    if constexpr (N == 64)
+    if constexpr (N == 64 && ACC)
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
                      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32 ", %32, %33, p, 1, 1, %35, %36;\n}\n"
-                     : WG_F16(d, 0), WG_F16(d, 4)
-                     : "l"(a), "l"(b), "r"(acc), "n"(TA), "n"(TB));
+                     : WG_F16("+f", d, 0), WG_F16("+f", d, 4)
+                     : "l"(a), "l"(b), "r"(1), "n"(TA), "n"(TB));
+    else if constexpr (N == 64)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32 ", %32, %33, p, 1, 1, %35, %36;\n}\n"
+                     : WG_F16("=f", d, 0), WG_F16("=f", d, 4)
+                     : "l"(a), "l"(b), "r"(0), "n"(TA), "n"(TB));
+    else if constexpr (ACC)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 " WG_R16 ", %16, %17, p, 1, 1, %19, %20;\n}\n"
+                     : WG_F16("+f", d, 0)
+                     : "l"(a), "l"(b), "r"(1), "n"(TA), "n"(TB));
     else
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
                      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 " WG_R16 ", %16, %17, p, 1, 1, %19, %20;\n}\n"
-                     : WG_F16(d, 0)
-                     : "l"(a), "l"(b), "r"(acc), "n"(TA), "n"(TB));
+                     : WG_F16("=f", d, 0)
+                     : "l"(a), "l"(b), "r"(0), "n"(TA), "n"(TB));
 #else
     __trap();
 #endif
@@ -280,13 +290,13 @@ static __device__ __forceinline__ void wg_mma_rs(float (*d)[4], const uint32_t (
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
                      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32
                      ", {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
-                     : WG_F16(d, 0), WG_F16(d, 4)
+                     : WG_F16("+f", d, 0), WG_F16("+f", d, 4)
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));
     else
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
                      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 " WG_R16
                      ", {%16, %17, %18, %19}, %20, p, 1, 1, %22;\n}\n"
-                     : WG_F16(d, 0)
+                     : WG_F16("+f", d, 0)
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));
 #else
     __trap();
@@ -300,9 +310,10 @@ template <int HSP> static __device__ __forceinline__ void wg_abt(float (&acc)[FL
 {
     static_assert(FL_TILE == 64, "wg_abt: one m64n64 product a k step");
     constexpr uint32_t row = HSP / 8 * 128; /* bytes a brick row */
+    wg_mma_ss<64, 0, 0, false>(acc, wg_desc(As, 128, row), wg_desc(Bs, 128, row));
 #pragma unroll
-    for (int kk = 0; kk < HSP / 16; kk++)
-        wg_mma_ss<64, 0, 0>(acc, wg_desc(As + 16 * kk * 8, 128, row), wg_desc(Bs + 16 * kk * 8, 128, row), kk > 0);
+    for (int kk = 1; kk < HSP / 16; kk++)
+        wg_mma_ss<64, 0, 0, true>(acc, wg_desc(As + 16 * kk * 8, 128, row), wg_desc(Bs + 16 * kk * 8, 128, row));
 }
 
 /* X (64 x FL_TILE, the float32 fragments wg_abt leaves) rounded to bf16 as
@@ -420,9 +431,11 @@ template <int HSP, bool WG> __host__ __device__ static constexpr int fwd_rows()
 
 /* Shared memory of each kernel: the streamed tiles twice (the next one loads
  * while this one is worked on). */
+template <bool WG> __host__ __device__ static constexpr int fwd_bufs() { return WG ? 3 : 2; }
 template <int HSP, bool WG> struct FlashSmem {
     static constexpr size_t tile = (size_t)fl_at<HSP, WG>(FL_TILE, 0) * sizeof(bf16), row = FL_TILE * sizeof(float);
-    static constexpr size_t fwd = (size_t)fl_at<HSP, WG>(fwd_rows<HSP, WG>() + 4 * FL_TILE, 0) * sizeof(bf16); /* Q; K, V twice */
+    static constexpr size_t fwd = /* Q; K, V fwd_bufs times */
+        (size_t)fl_at<HSP, WG>(fwd_rows<HSP, WG>() + 2 * fwd_bufs<WG>() * FL_TILE, 0) * sizeof(bf16);
     static constexpr size_t ds = (size_t)fl_at<FL_TILE, WG>(FL_TILE, 0) * sizeof(bf16); /* dS^T of a tile pair */
     static constexpr size_t bwd = 6 * tile + ds + 4 * row; /* K, V; Q, dO, lse, D twice; dS^T */
 };
@@ -444,6 +457,7 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
     constexpr int TE = fl_at<HSP, WG>(FL_TILE, 0); /* elements a key tile */
     extern __shared__ float4 flash_smem[];
     bf16 *Qs = (bf16 *)flash_smem, *KV = Qs + fl_at<HSP, WG>(BM, 0); /* KV: buffer i's K at 2i, V at 2i+1 tiles */
+    constexpr int NBUF = fwd_bufs<WG>();
     int nq = (T + BM - 1) / BM, qt = nq - 1 - (int)(blockIdx.x % nq), bh = (int)(blockIdx.x / nq);
     int b = bh / NH, h = bh % NH, C = NH * hs, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int g = lane >> 2, c2 = 2 * (lane & 3);
@@ -472,16 +486,16 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
      * so m is finite from the first tile on */
     for (int kt = 0; kt <= last; kt++) {
         int s0 = kt * FL_TILE;
-        const bf16 *Ks = KV + 2 * (kt & 1) * TE, *Vs = Ks + TE;
-        /* this tile has landed; then the next one into the other buffer (the
-         * last iteration's, which its closing barrier says is read). The
-         * next one is only asked for now so that wg_publish does not wait
-         * for it. */
+        const bf16 *Ks = KV + 2 * (kt % NBUF) * TE, *Vs = Ks + TE;
+        /* this tile has landed; then the next one into the next buffer, which
+         * is read: mma.sync's two by the last iteration's closing barrier,
+         * Hopper's three by the last iteration's opening one. The next one
+         * is only asked for now so that wg_publish does not wait for it. */
         fl_wait<0>();
         if constexpr (WG) wg_publish();
         __syncthreads();
         if (kt < last) {
-            bf16 *Kn = KV + 2 * (~kt & 1) * TE;
+            bf16 *Kn = KV + 2 * ((kt + 1) % NBUF) * TE;
             fl_load<HSP, FL_TILE, NTH, WG>(Kn, k, stride, s0 + FL_TILE, T, hs, vec);
             fl_load<HSP, FL_TILE, NTH, WG>(Kn + TE, v, stride, s0 + FL_TILE, T, hs, vec);
             fl_commit();
@@ -573,7 +587,10 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
                 fl_xb<HSP, MB>(o, s, Vs, lane);
             }
         }
-        __syncthreads(); /* this buffer is read: the next iteration refills it */
+        /* this buffer is read: the next iteration refills it (mma.sync); Hopper
+         * refills the one before, read before this iteration's barrier, so
+         * that a warpgroup can start the next tile while the other finishes */
+        if constexpr (!WG) __syncthreads();
     }
 #pragma unroll
     for (int i = 0; i < MB; i++)
@@ -683,7 +700,7 @@ static __device__ __forceinline__ void fl_sums_wait(const unsigned *sw, unsigned
  * kt+1 is one query tile ahead of kt, so the wait is short, and it started
  * earlier, so every wait ends. The diagonal's key tile writes the sums, key
  * tile 0 writes dQ in bf16. */
-template <int HSP, bool WG>
+template <int HSP, bool WG, bool DROP>
 __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     flash_backward(bf16 *dqkv, float *dq, unsigned *ctr, const bf16 *qkv, const bf16 *dout, const float *lse,
                    const float *D, int T, int NH, int hs, float qmul, float scale, int vec, FlashDrop dr)
@@ -742,13 +759,13 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         if constexpr (WG) {
             wg_fence();
             wg_abt<HSP>(st[0], Ks, Qs);
+            wg_commit();
             wg_abt<HSP>(dp[0], Vs, Gs);
             wg_commit();
             if (rel && lane == 0) fl_release(rel, relv);
             rel = nullptr;
-            wg_wait<0>();
+            wg_wait<1>(); /* S^T; dP^T's products run on while P is worked out */
             wg_hold<FL_TILE>(st[0]);
-            wg_hold<FL_TILE>(dp[0]);
         } else {
             if (qt == kt || HSP > 64) { /* wide heads: reloaded, rather than held past the registers */
                 fl_frags<HSP>(kf[0], Ks, 16 * warp, lane);
@@ -780,7 +797,18 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
 #pragma unroll
                 for (int j = 0; j < 4; j++) st[0][n][j] = fl_ex2(fmaf(st[0][n][j], qmul, -lse2[n][j & 1]));
         }
-        if (dr.on) {
+        uint32_t pa[FL_NT / 2][4]; /* Hopper: P^T as A fragments, without dropout its dV products started at once */
+        if (WG && !DROP) {
+            wg_pack(pa, st[0]);
+            wg_fence();
+            wg_xb<HSP>(dv[0], pa, Gs);
+            wg_commit();
+            wg_wait<1>(); /* dP^T */
+        } else if constexpr (WG) {
+            wg_wait<0>();
+        }
+        if constexpr (WG) wg_hold<FL_TILE>(dp[0]);
+        if constexpr (DROP) {
 #pragma unroll
             for (int n = 0; n < FL_NT; n++)
 #pragma unroll
@@ -810,13 +838,11 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         float4 *sum = dq_w + (size_t)qt * FL_WARPS * NB * 32, old[ND];
         float acc[ND][4];
         if constexpr (WG) {
-#pragma unroll
-            for (int n = 0; n < ND; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
-            uint32_t pa[FL_NT / 2][4], sa[FL_NT / 2][4];
-            wg_pack(pa, st[0]);
+            uint32_t sa[FL_NT / 2][4];
+            if constexpr (DROP) wg_pack(pa, st[0]);
             wg_pack(sa, dp[0]);
             wg_fence();
-            wg_xb<HSP>(dv[0], pa, Gs);
+            if constexpr (DROP) wg_xb<HSP>(dv[0], pa, Gs);
             wg_xb<HSP>(dk[0], sa, Qs);
             wg_commit();
             wg_publish();
@@ -828,8 +854,11 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                 const bf16 *kb = Ks + fl_at<HSP, true>(16 * kc, 0);
 #pragma unroll
                 for (int n = 0; n < HSP; n += 64) {
-                    if (HSP - n >= 64) wg_mma_ss<64, 1, 1>(acc + n / 8, da, wg_desc(kb + n * 8, krow, 128), kc > 0);
-                    else wg_mma_ss<32, 1, 1>(acc + n / 8, da, wg_desc(kb + n * 8, krow, 128), kc > 0);
+                    uint64_t db = wg_desc(kb + n * 8, krow, 128);
+                    if (HSP - n >= 64 && kc == 0) wg_mma_ss<64, 1, 1, false>(acc + n / 8, da, db);
+                    else if (HSP - n >= 64) wg_mma_ss<64, 1, 1, true>(acc + n / 8, da, db);
+                    else if (kc == 0) wg_mma_ss<32, 1, 1, false>(acc + n / 8, da, db);
+                    else wg_mma_ss<32, 1, 1, true>(acc + n / 8, da, db);
                 }
             }
             wg_commit();
@@ -981,8 +1010,9 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
     unsigned *ctr = (unsigned *)scratch;
     float *dq = (float *)(scratch + all - sums); /* after the counters, as kern_cuda_flash_scratch lays them out */
     CUDA_CHECK(cudaMemsetAsync(ctr, 0, nctr * sizeof(unsigned), s));
-    flash_allow(flash_backward<HSP, WG>, bytes);
-    flash_backward<HSP, WG><<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, s>>>(
+    auto kernel = drop ? flash_backward<HSP, WG, true> : flash_backward<HSP, WG, false>; /* dropout or not */
+    flash_allow(kernel, bytes);
+    kernel<<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, s>>>(
         dqkv, dq, ctr, qkv, dout, lse, D, T, NH, hs, qmul, scale, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_backward");
 }
