@@ -85,12 +85,15 @@ void plan_gpu_list(FILE *f);
  * adds up a step by part, each part's cost taken from one profiled step of
  * GPT-2 124M at micro-batch 32 x 1024 on an H200 (bench/model/profile.sh:
  * 77 ms, of which matrix products 34.8, attention 25.3, the classifier and
- * the embedding backward 7.0, the other elementwise kernels 8.6, AdamW 0.9):
+ * the embedding backward 7.0, the other elementwise kernels 8.6, AdamW 0.9),
+ * the attention since timed again alone (bench/model/flash.sh: 1.39 ms a
+ * layer forward and backward at that shape, 16.7 ms a step):
  *   matrix products   6 N FLOPs a token at PLAN_GPU_MM_EFF of the matrix rate
  *   attention         PLAN_GPU_ATT_S a score, L B NH T (T+1) / 2 scores a
  *                     micro-batch: it costs by the score (softmax, masks,
- *                     the two backward kernels' recomputation), not by its
- *                     FLOPs, so thin heads cost as much as wide ones; heads
+ *                     the backward's recomputation), not by its FLOPs, so
+ *                     thin heads cost about as much as wide ones (20
+ *                     dimensions: 7.5e-12 a score, 64: 6.7e-12 to 6.9e-12); heads
  *                     over 64 dimensions times head_dim_padded / 64 (not
  *                     measured)
  *   elementwise       PLAN_GPU_EW_S a token, layer and width unit
@@ -121,7 +124,7 @@ void plan_gpu_list(FILE *f);
 #define PLAN_GPU_MATMUL_SHARE (770.0 / 989.0)
 #define PLAN_GPU_REF_RATE 770e12
 #define PLAN_GPU_MM_EFF 0.908
-#define PLAN_GPU_ATT_S 10.47e-12
+#define PLAN_GPU_ATT_S 6.89e-12
 #define PLAN_GPU_EW_S 2.85e-11
 #define PLAN_GPU_VOCAB_S 4.25e-12
 #define PLAN_GPU_ADAM_S 7.6e-12

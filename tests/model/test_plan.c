@@ -1040,7 +1040,8 @@ static void gpu_time(void)
 }
 
 /* A bf16 GPU step by part: on the H200's rate GPT-2 at 32 x 1024 takes what
- * its profiled step took (77 ms, the constants' source); a GPU twice as
+ * the constants' sources add up to (its profiled step's parts, 77 ms, with
+ * the attention's 25.3 ms since timed at 16.7: 68.0 ms); a GPU twice as
  * fast takes half; the attention costs by the score, so 64 heads of 20
  * dimensions cost 64/20 of 20 heads of 64 at the same width and depth. */
 static void gpu_step_parts(void)
@@ -1050,7 +1051,7 @@ static void gpu_step_parts(void)
     Err e = { { 0 } };
     CHECK(plan_parse_shape("12x768x12", &c, &e) == 0 && gpt_config_check(&c, &e) == 0);
     double t = plan_gpu_step_s(&c, 1024, 32 * 1024, &env);
-    CHECK(t > 0.0766 * 0.99 && t < 0.0766 * 1.01);
+    CHECK(t > 0.0680 * 0.99 && t < 0.0680 * 1.01);
     env.rate *= 2;
     CHECK_NEAR(t / 2, plan_gpu_step_s(&c, 1024, 32 * 1024, &env), 1e-12);
     env.rate = PLAN_GPU_REF_RATE;
