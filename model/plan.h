@@ -103,8 +103,9 @@ void plan_gpu_list(FILE *f);
  * they are scaled by its matrix rate against PLAN_GPU_REF_RATE (the rate
  * cuBLASLt measured there), a rough rule (memory bandwidth does not follow
  * the matrix rate exactly). Checked on shapes not used for the constants, on
- * the same H200: gpt2-large at 16 predicted 4% fast, mosaic-83m at 32 7%
- * fast, 18 x 1280 with 64 heads at 16 1% fast.
+ * the same H200 (model plan --device cuda against model train): gpt2-large
+ * at 16 predicted 3% fast, mosaic-83m at 32 1.5% slow, 18 x 1280 with 64
+ * heads at 16 1% fast, GPT-2 at 32 1.5% fast.
  *
  * With --recompute the backward runs each layer's two LayerNorm forwards and
  * its GELU forward again: the elementwise part grows by PLAN_GPU_RECOMPUTE_EW
