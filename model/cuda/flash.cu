@@ -8,8 +8,10 @@
  * order (key tile 0 first, the last one writing the bf16 result), each warp
  * waiting for the same warp of the key tile before it. So every sum runs in
  * a fixed order: no floating-point atomics, and a rerun gives the same bits.
- * The products run on the tensor cores (bf16 in, float32 sums: mma.sync
- * m16n8k16, sm_80 and newer); softmax, masks and scaling in float32; the
+ * The products run on the tensor cores (bf16 in, float32 sums): on Hopper
+ * (sm_90a) as warpgroup products (wgmma) from shared memory, elsewhere as
+ * mma.sync m16n8k16 (sm_80 and newer); each kernel is one template with a
+ * flag WG for the two. Softmax, masks and scaling in float32; the
  * probabilities and dS enter their products rounded to bf16, as every flash
  * attention does. float32 stays on attention.cu's materialised path, which
  * equals the CPU; this one is within bf16 of it (tests/model/test_cuda.c). */
@@ -19,11 +21,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Every kernel here: 4 warps. Tiles are row-major bf16 [rows][HSP + 8]: the
- * head dimension hs padded with zeros to HSP (a multiple of 32), and 8 more
- * so that the 8 rows an ldmatrix phase reads fall on distinct banks. Key
- * tiles (and the backward's query tiles) have FL_TILE rows; the forward's
- * query tile has 16 FW_MB rows a warp (fwd_mb). */
+/* The backward: 4 warps a block (one warpgroup); the forward: 4, or on
+ * Hopper 8 (two warpgroups). Tiles hold the head dimension hs padded with
+ * zeros to HSP (a multiple of 32): mma.sync's row-major [rows][HSP + 8], the
+ * 8 more so that the 8 rows an ldmatrix phase reads fall on distinct banks;
+ * Hopper's in bricks (fl_at). Key tiles (and the backward's query tiles)
+ * have FL_TILE rows; the forward's query tile 16 rows a warp, mma.sync's
+ * twice that where the registers allow (fwd_mb). */
 static constexpr int FL_WARPS = KERN_CUDA_FLASH_WARPS, FL_THREADS = 32 * FL_WARPS, FL_TILE = KERN_CUDA_FLASH_TILE;
 static_assert(FL_TILE == 16 * FL_WARPS, "a backward block: 16 keys a warp");
 static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) score block */
@@ -695,11 +699,16 @@ static __device__ __forceinline__ void fl_sums_wait(const unsigned *sw, unsigned
  * computes the query rows 16w.. of dS K and adds them to the float32 partial
  * sums dq in the order of the key tiles from the diagonal's down to 0 (the
  * sums lie as the fragments do: for each head, query tile, warp and block of
- * 8 columns, a float4 a lane, so that a warp reads and writes whole lines): it waits until warp w of key tile kt+1 has added its own (the
- * counter of the query tile and warp in ctr says how many have); key tile
- * kt+1 is one query tile ahead of kt, so the wait is short, and it started
- * earlier, so every wait ends. The diagonal's key tile writes the sums, key
- * tile 0 writes dQ in bf16. */
+ * 8 columns, a float4 a lane, so that a warp reads and writes whole lines):
+ * it waits until warp w of key tile kt+1 has added its own (the counter of
+ * the query tile and warp in ctr says how many have; a warp stores it after
+ * the next query tile's first products, by when its sums are written); key
+ * tile kt+1 is one query tile ahead of kt, so the wait is short, and it
+ * started earlier and never waits for kt, so every wait ends. The diagonal's
+ * key tile writes the sums, key tile 0 writes dQ in bf16. Hopper: the
+ * products as warpgroup products; dV's start as soon as P is known, before
+ * dS (DROP: the dropout mask, a template flag so that no warpgroup product
+ * sits in a branch). */
 template <int HSP, bool WG, bool DROP>
 __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     flash_backward(bf16 *dqkv, float *dq, unsigned *ctr, const bf16 *qkv, const bf16 *dout, const float *lse,
