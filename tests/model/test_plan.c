@@ -680,6 +680,10 @@ static void gpu_sizes(void)
     size_t f16 = (1 + 8 * 12 * 16 * 4) * 4, f48 = (1 + 8 * 48 * 16 * 4) * 4;
     f16 = (f16 + 255) / 256 * 256 + n * 4, f48 = (f48 + 255) / 256 * 256 + n * 4;
     CHECK_INT((long long)f16, (long long)kern_cuda_flash_scratch(8, 1024, 768, 12));
+    /* dQ's sums lie a float4 a lane: whole 64-row tiles and 8-column blocks,
+     * so T 130 takes 3 tiles and heads of 20 dimensions 24 columns */
+    CHECK_INT(8LL * 1024 * 768 * 4, (long long)kern_cuda_flash_sums(8, 1024, 768, 12));
+    CHECK_INT(2LL * 3 * (3 * 64) * 24 * 4, (long long)kern_cuda_flash_sums(2, 130, 60, 3));
     CHECK_INT((long long)(KERN_CUDA_LT_WORKSPACE + f16 + f16 / 4 + 8 * 1024 * 2), (long long)w16);
     CHECK_INT((long long)(KERN_CUDA_LT_WORKSPACE + f48 + f48 / 4 + 8 * 1024 * 2),
               (long long)kern_cuda_workspace_bytes(PREC_BF16, 8, 1024, 768, 48));
