@@ -176,12 +176,12 @@ size_t cu_attention_cached_scratch(const Kern *k, int max_T);
 /* flash.cu: the bf16 attention, which attention.cu's launchers call when
  * k->prec is PREC_BF16. lse (B,NH,T): each row's log-sum-exp, the forward's
  * state; D (B,NH,T): the backward's scratch. Head dimensions 1 to 128. */
-/* Whether this build's code for the present GPU has flash.cu's Hopper
- * kernels (sm_90a's warpgroup products). */
-int cu_flash_hopper_available(void);
 void cu_flash_forward(Kern *k, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH,
                       const KDrop *drop);
 void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf16 *qkv, const bf16 *out,
                        const float *lse, int B, int T, int C, int NH, const KDrop *drop);
+/* Whether this build's code for the present GPU has flash.cu's Hopper
+ * kernels (sm_90a's warpgroup products). */
+int cu_flash_hopper_available(void);
 
 #endif
