@@ -99,6 +99,20 @@ static __device__ __forceinline__ uint32_t fl_pack(float lo, float hi)
     return *(uint32_t *)&v;
 }
 
+/* Row g + 8r of a warp's 16-row block of fragments x (its lane's two
+ * columns of each 8-column block) times mul, in bf16, the columns below hs:
+ * the kernels' results (out, dQ, dK, dV), dst the row's column 0. */
+template <int ND>
+static __device__ __forceinline__ void fl_store_row(bf16 *dst, const float (&x)[ND][4], int r, float mul, int hs,
+                                                    int c2)
+{
+#pragma unroll
+    for (int n = 0; n < ND; n++)
+#pragma unroll
+        for (int j = 0; j < 2; j++)
+            if (8 * n + c2 + j < hs) dst[8 * n + c2 + j] = __float2bfloat16(x[n][2 * r + j] * mul);
+}
+
 /* The A fragments (HSP / 16 k-steps) of rows a0..a0+15 of a tile [.][HSP + 8]:
  * the operand a warp keeps in registers while the other side streams past. */
 template <int HSP>
@@ -605,15 +619,7 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
             sum += __shfl_xor_sync(0xffffffff, sum, 2);
             int t = r0 + 16 * i + g + 8 * r;
             if (t >= T) continue;
-            float inv = 1.0f / sum;
-            bf16 *y = out + ((size_t)b * T + t) * C + h * hs;
-#pragma unroll
-            for (int n = 0; n < ND; n++)
-#pragma unroll
-                for (int j = 0; j < 2; j++) {
-                    int d = 8 * n + c2 + j;
-                    if (d < hs) y[d] = __float2bfloat16(o[i][n][2 * r + j] * inv);
-                }
+            fl_store_row(out + ((size_t)b * T + t) * C + h * hs, o[i], r, 1.0f / sum, hs, c2);
             if ((lane & 3) == 0) lse[(size_t)bh * T + t] = (m[i][r] + log2f(sum)) * FL_LN2;
         }
 }
@@ -844,6 +850,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
          * the sums the key tile after this one left (it is one query tile
          * ahead: its warp w has usually added them already) */
         unsigned *sw = sem + (size_t)qt * FL_WARPS, before = qt - kt; /* key tiles qt down to kt+1 */
+        constexpr bool early = WG && HSP <= FL_EARLY_MAX; /* the sums read while dQ's products run */
         float4 *sum = dq_w + (size_t)qt * FL_WARPS * NB * 32, old[ND];
         float acc[ND][4];
         if constexpr (WG) {
@@ -871,7 +878,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
                 }
             }
             wg_commit();
-            if (HSP <= FL_EARLY_MAX && before > 0) { /* the sums so far read while the products run (wider: past the registers) */
+            if (early && before > 0) { /* the sums so far read while the products run (wider: past the registers) */
                 fl_sums_wait(sw, before, lane);
 #pragma unroll
                 for (int n = 0; n < ND; n++)
@@ -902,11 +909,11 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
             }
         }
         if (before > 0) {
-            if (!WG || HSP > FL_EARLY_MAX) fl_sums_wait(sw, before, lane);
+            if (!early) fl_sums_wait(sw, before, lane);
 #pragma unroll
             for (int n = 0; n < ND; n++)
                 if (n < NB) {
-                    if (!WG || HSP > FL_EARLY_MAX) old[n] = __ldcg(sum + 32 * n);
+                    if (!early) old[n] = __ldcg(sum + 32 * n);
                     acc[n][0] += old[n].x, acc[n][1] += old[n].y, acc[n][2] += old[n].z, acc[n][3] += old[n].w;
                 }
         }
@@ -918,15 +925,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
 #pragma unroll
             for (int r = 0; r < 2; r++) {
                 int t = t0 + 16 * warp + g + 8 * r;
-                if (t >= T) continue;
-                bf16 *dst = dqkv + ((size_t)b * T + t) * stride + h * hs;
-#pragma unroll
-                for (int n = 0; n < ND; n++)
-#pragma unroll
-                    for (int j = 0; j < 2; j++) {
-                        int d = 8 * n + c2 + j;
-                        if (d < hs) dst[d] = __float2bfloat16(acc[n][2 * r + j] * scale);
-                    }
+                if (t < T) fl_store_row(dqkv + ((size_t)b * T + t) * stride + h * hs, acc, r, scale, hs, c2);
             }
         }
         if (kt > 0) /* said after the next tile's first products, by when the stores are done */
