@@ -458,6 +458,79 @@ template <int HSP, bool WG> struct FlashSmem {
     static constexpr size_t bwd = 6 * tile + ds + 4 * row; /* K, V; Q, dO, lse, D twice; dS^T */
 };
 
+/* The online softmax of a warp's MB blocks of 16 rows (from r0) against key
+ * tile s0..: the causal mask where MASK (and some key is past some row),
+ * the running max m, this lane's share of the running sum l and the
+ * outputs o rescaled with m; s becomes P, dropped where DROP. Scores in log2
+ * units (times scale*log2(e) = qmul). */
+template <int HSP, int MB, bool MASK, bool DROP>
+static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], float (&o)[MB][HSP / 8][4],
+                                                  float (&m)[MB][2], float (&l)[MB][2], int s0, int r0, int g,
+                                                  int c2, float qmul, const FlashDrop &dr, int bh, int T)
+{
+    constexpr int ND = HSP / 8;
+    if (MASK && s0 + FL_TILE - 1 > r0) /* some key past some row of the warp: the causal mask */
+#pragma unroll
+        for (int i = 0; i < MB; i++)
+#pragma unroll
+            for (int n = 0; n < FL_NT; n++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (s0 + 8 * n + c2 + (j & 1) > r0 + 16 * i + g + 8 * (j >> 1)) s[i][n][j] = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < MB; i++) {
+        /* the new running max, in log2 units (qmul > 0: the raw scores' max,
+         * scaled); maxima and sums as trees, not chains of dependent steps */
+        float mx[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float t[FL_NT];
+#pragma unroll
+            for (int n = 0; n < FL_NT; n++) t[n] = fmaxf(s[i][n][2 * r], s[i][n][2 * r + 1]);
+#pragma unroll
+            for (int w = FL_NT / 2; w; w >>= 1)
+#pragma unroll
+                for (int n = 0; n < w; n++) t[n] = fmaxf(t[n], t[n + w]);
+            mx[r] = t[0];
+        }
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
+            mx[r] = fmaxf(m[i][r], mx[r] * qmul);
+            float alpha = fl_ex2(m[i][r] - mx[r]);
+            m[i][r] = mx[r];
+            l[i][r] *= alpha;
+#pragma unroll
+            for (int n = 0; n < ND; n++) o[i][n][2 * r] *= alpha, o[i][n][2 * r + 1] *= alpha;
+        }
+#pragma unroll
+        for (int n = 0; n < FL_NT; n++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) s[i][n][j] = fl_ex2(fmaf(s[i][n][j], qmul, -mx[j >> 1])); /* 0 where masked */
+#pragma unroll
+        for (int r = 0; r < 2; r++) { /* the normaliser takes the undropped P */
+            float t[FL_NT];
+#pragma unroll
+            for (int n = 0; n < FL_NT; n++) t[n] = s[i][n][2 * r] + s[i][n][2 * r + 1];
+#pragma unroll
+            for (int w = FL_NT / 2; w; w >>= 1)
+#pragma unroll
+                for (int n = 0; n < w; n++) t[n] += t[n + w];
+            l[i][r] += t[0];
+        }
+    }
+    if constexpr (DROP)
+#pragma unroll
+        for (int i = 0; i < MB; i++)
+#pragma unroll
+            for (int n = 0; n < FL_NT; n++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (s[i][n][j] != 0.0f)
+                        s[i][n][j] *= flash_mask(dr, bh, T, r0 + 16 * i + g + 8 * (j >> 1), s0 + 8 * n + c2 + (j & 1));
+}
+
 /* out (B,T,C) bf16 and lse (B,NH,T) float (natural log, the scale included)
  * from qkv (B,T,3C) bf16. A block a (query tile of BM rows, b*NH+h), a
  * head's tiles side by side (so its K and V are read from L2 rather than
@@ -465,8 +538,13 @@ template <int HSP, bool WG> struct FlashSmem {
  * query rows 16 MB w.. of the tile, in MB blocks of 16; lane l rows g = l/4
  * and g+8 of each block. mma.sync: the warp's Q fragments in registers;
  * Hopper: each warpgroup's 64 rows multiplied by the K and V tiles in
- * shared memory. Scores in log2 units (times scale*log2(e) = qmul). */
-template <int HSP, bool WG>
+ * shared memory, in two runs: the key tiles before the block's first row,
+ * which no row masks, with each tile's P V products left running while the
+ * next tile's scores are worked out; then the diagonal's, one at a time
+ * (a branch that rewrites the scores while products run makes ptxas
+ * serialise every warpgroup product, hence the two runs and DROP as a
+ * template flag). */
+template <int HSP, bool WG, bool DROP>
 __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
     flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, float qmul, int vec,
                   FlashDrop dr)
@@ -500,115 +578,79 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
 #pragma unroll
         for (int n = 0; n < ND; n++) o[i][n][0] = o[i][n][1] = o[i][n][2] = o[i][n][3] = 0.0f;
     }
-    /* key tiles up to the diagonal; tile 0 holds key 0, which every row sees,
-     * so m is finite from the first tile on */
-    for (int kt = 0; kt <= last; kt++) {
-        int s0 = kt * FL_TILE;
-        const bf16 *Ks = KV + 2 * (kt % NBUF) * TE, *Vs = Ks + TE;
-        /* this tile has landed; then the next one into the next buffer, which
-         * is read: mma.sync's two by the last iteration's closing barrier,
-         * Hopper's three by the last iteration's opening one. The next one
-         * is only asked for now so that wg_publish does not wait for it. */
+    /* Key tile kt has landed; then the next one into the next buffer, which
+     * is read: mma.sync's two by the last iteration's closing barrier,
+     * Hopper's three by the last iteration's opening one (the P V products
+     * left running read the tile before, and its warpgroup waited for them
+     * before that barrier). The next one is only asked for now so that
+     * wg_publish does not wait for it. Returns the tile's K (V follows). */
+    auto arrive = [&](int kt) -> const bf16 * {
         fl_wait<0>();
         if constexpr (WG) wg_publish();
         __syncthreads();
         if (kt < last) {
             bf16 *Kn = KV + 2 * ((kt + 1) % NBUF) * TE;
-            fl_load<HSP, FL_TILE, NTH, WG>(Kn, k, stride, s0 + FL_TILE, T, hs, vec);
-            fl_load<HSP, FL_TILE, NTH, WG>(Kn + TE, v, stride, s0 + FL_TILE, T, hs, vec);
+            fl_load<HSP, FL_TILE, NTH, WG>(Kn, k, stride, (kt + 1) * FL_TILE, T, hs, vec);
+            fl_load<HSP, FL_TILE, NTH, WG>(Kn + TE, v, stride, (kt + 1) * FL_TILE, T, hs, vec);
             fl_commit();
         }
-        if (!WG && kt == 0)
+        return KV + 2 * (kt % NBUF) * TE;
+    };
+    /* key tiles up to the diagonal; tile 0 holds key 0, which every row sees,
+     * so m is finite from the first tile on */
+    if constexpr (WG) {
+        const bf16 *Qw = Qs + fl_at<HSP, true>(64 * (warp / 4), 0);
+        int kt = 0, before = min(t0 / FL_TILE, last + 1); /* the tiles before every row */
+        for (; kt < before; kt++) {
+            const bf16 *Ks = arrive(kt), *Vs = Ks + TE;
+            float s[1][FL_NT][4];
+            wg_fence();
+            wg_abt<HSP>(s[0], Qw, Ks);
+            wg_commit();
+            wg_wait<0>(); /* and the last tile's P V */
+            wg_hold<FL_TILE>(s[0]);
+            wg_hold<HSP>(o[0]);
+            fl_softmax<HSP, 1, false, DROP>(s, o, m, l, kt * FL_TILE, r0, g, c2, qmul, dr, bh, T);
+            uint32_t pa[FL_NT / 2][4];
+            wg_pack(pa, s[0]);
+            wg_fence();
+            wg_xb<HSP>(o[0], pa, Vs);
+            wg_commit(); /* waited for with the next tile's scores */
+        }
+        wg_wait<0>();
+        wg_hold<HSP>(o[0]);
+        for (; kt <= last; kt++) {
+            const bf16 *Ks = arrive(kt), *Vs = Ks + TE;
+            if (rlast < kt * FL_TILE) continue; /* the warpgroup's rows all come before these keys */
+            float s[1][FL_NT][4];
+            wg_fence();
+            wg_abt<HSP>(s[0], Qw, Ks);
+            wg_commit();
+            wg_wait<0>();
+            wg_hold<FL_TILE>(s[0]);
+            fl_softmax<HSP, 1, true, DROP>(s, o, m, l, kt * FL_TILE, r0, g, c2, qmul, dr, bh, T);
+            uint32_t pa[FL_NT / 2][4];
+            wg_pack(pa, s[0]);
+            wg_fence();
+            wg_xb<HSP>(o[0], pa, Vs);
+            wg_commit();
+            wg_wait<0>();
+            wg_hold<HSP>(o[0]);
+        }
+    } else {
+        for (int kt = 0; kt <= last; kt++) {
+            const bf16 *Ks = arrive(kt), *Vs = Ks + TE;
+            if (kt == 0)
 #pragma unroll
-            for (int i = 0; i < MB; i++) fl_frags<HSP>(qf[i], Qs, 16 * (MB * warp + i), lane);
-        /* rows that all come before this tile's keys sit it out */
-        if (rlast >= s0) {
-            float s[MB][FL_NT][4];
-            if constexpr (WG) {
-                wg_fence();
-                wg_abt<HSP>(s[0], Qs + fl_at<HSP, true>(64 * (warp / 4), 0), Ks);
-                wg_commit();
-                wg_wait<0>();
-                wg_hold<FL_TILE>(s[0]);
-            } else {
+                for (int i = 0; i < MB; i++) fl_frags<HSP>(qf[i], Qs, 16 * (MB * warp + i), lane);
+            if (rlast >= kt * FL_TILE) { /* else the warp's rows all come before these keys */
+                float s[MB][FL_NT][4];
                 fl_abt<HSP, MB>(s, qf, Ks, lane);
-            }
-            if (s0 + FL_TILE - 1 > r0) /* some key past some row of the warp: the causal mask */
-#pragma unroll
-                for (int i = 0; i < MB; i++)
-#pragma unroll
-                    for (int n = 0; n < FL_NT; n++)
-#pragma unroll
-                        for (int j = 0; j < 4; j++)
-                            if (s0 + 8 * n + c2 + (j & 1) > r0 + 16 * i + g + 8 * (j >> 1)) s[i][n][j] = -INFINITY;
-#pragma unroll
-            for (int i = 0; i < MB; i++) {
-                /* the new running max, in log2 units (qmul > 0: the raw scores' max,
-                 * scaled); maxima and sums as trees, not chains of dependent steps */
-                float mx[2];
-#pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    float t[FL_NT];
-#pragma unroll
-                    for (int n = 0; n < FL_NT; n++) t[n] = fmaxf(s[i][n][2 * r], s[i][n][2 * r + 1]);
-#pragma unroll
-                    for (int w = FL_NT / 2; w; w >>= 1)
-#pragma unroll
-                        for (int n = 0; n < w; n++) t[n] = fmaxf(t[n], t[n + w]);
-                    mx[r] = t[0];
-                }
-#pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
-                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
-                    mx[r] = fmaxf(m[i][r], mx[r] * qmul);
-                    float alpha = fl_ex2(m[i][r] - mx[r]);
-                    m[i][r] = mx[r];
-                    l[i][r] *= alpha;
-#pragma unroll
-                    for (int n = 0; n < ND; n++) o[i][n][2 * r] *= alpha, o[i][n][2 * r + 1] *= alpha;
-                }
-#pragma unroll
-                for (int n = 0; n < FL_NT; n++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++) s[i][n][j] = fl_ex2(fmaf(s[i][n][j], qmul, -mx[j >> 1])); /* 0 where masked */
-#pragma unroll
-                for (int r = 0; r < 2; r++) { /* the normaliser takes the undropped P */
-                    float t[FL_NT];
-#pragma unroll
-                    for (int n = 0; n < FL_NT; n++) t[n] = s[i][n][2 * r] + s[i][n][2 * r + 1];
-#pragma unroll
-                    for (int w = FL_NT / 2; w; w >>= 1)
-#pragma unroll
-                        for (int n = 0; n < w; n++) t[n] += t[n + w];
-                    l[i][r] += t[0];
-                }
-            }
-            if (dr.on)
-#pragma unroll
-                for (int i = 0; i < MB; i++)
-#pragma unroll
-                    for (int n = 0; n < FL_NT; n++)
-#pragma unroll
-                        for (int j = 0; j < 4; j++)
-                            if (s[i][n][j] != 0.0f)
-                                s[i][n][j] *= flash_mask(dr, bh, T, r0 + 16 * i + g + 8 * (j >> 1), s0 + 8 * n + c2 + (j & 1));
-            if constexpr (WG) {
-                uint32_t pa[FL_NT / 2][4];
-                wg_pack(pa, s[0]);
-                wg_fence();
-                wg_xb<HSP>(o[0], pa, Vs);
-                wg_commit();
-                wg_wait<0>();
-                wg_hold<HSP>(o[0]);
-            } else {
+                fl_softmax<HSP, MB, true, DROP>(s, o, m, l, kt * FL_TILE, r0, g, c2, qmul, dr, bh, T);
                 fl_xb<HSP, MB>(o, s, Vs, lane);
             }
+            __syncthreads(); /* this buffer is read: the next iteration refills it */
         }
-        /* this buffer is read: the next iteration refills it (mma.sync); Hopper
-         * refills the one before, read before this iteration's barrier, so
-         * that a warpgroup can start the next tile while the other finishes */
-        if constexpr (!WG) __syncthreads();
     }
 #pragma unroll
     for (int i = 0; i < MB; i++)
@@ -998,9 +1040,10 @@ static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, i
     size_t bytes = FlashSmem<HSP, WG>::fwd;
     float qmul = FL_LOG2E / sqrtf((float)hs);
     int vec = flash_vec(qkv, qkv, hs, NH * hs);
-    flash_allow(flash_forward<HSP, WG>, bytes);
-    flash_forward<HSP, WG><<<(unsigned)((size_t)nq * BH), 32 * fwd_warps<WG>(), bytes, cuda_stream(k)>>>(
-        out, lse, qkv, T, NH, hs, qmul, vec, flash_drop(drop));
+    auto kernel = drop ? flash_forward<HSP, WG, true> : flash_forward<HSP, WG, false>; /* dropout or not */
+    flash_allow(kernel, bytes);
+    kernel<<<(unsigned)((size_t)nq * BH), 32 * fwd_warps<WG>(), bytes, cuda_stream(k)>>>(out, lse, qkv, T, NH, hs,
+                                                                                         qmul, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_forward");
 }
 
