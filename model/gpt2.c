@@ -433,9 +433,14 @@ void gpt_forward(Gpt *g, const int *inputs, const int *targets, int B, int T)
         if (drop) o->residual_forward(k, res2, res2, resid, (d = gpt_dropout_site(g->drop_key, l, 2, p), &d), NC);
         o->layernorm_forward(k, ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2,
                              XAT(g->tensor[GPT_LN2W], l * C), XAT(g->tensor[GPT_LN2B], l * C), N, C);
-        o->matmul_forward(k, fch, ln2, XAT(g->tensor[GPT_FCW], (size_t)l * M * C),
-                          XAT(g->tensor[GPT_FCB], (size_t)l * M), NULL, N, C, M);
-        o->gelu_forward(k, fch_gelu, fch, (size_t)N * M);
+        if (o->matmul_gelu_forward) {
+            o->matmul_gelu_forward(k, fch_gelu, fch, ln2, XAT(g->tensor[GPT_FCW], (size_t)l * M * C),
+                                   XAT(g->tensor[GPT_FCB], (size_t)l * M), N, C, M);
+        } else {
+            o->matmul_forward(k, fch, ln2, XAT(g->tensor[GPT_FCW], (size_t)l * M * C),
+                              XAT(g->tensor[GPT_FCB], (size_t)l * M), NULL, N, C, M);
+            o->gelu_forward(k, fch_gelu, fch, (size_t)N * M);
+        }
         o->matmul_forward(k, res3, fch_gelu, XAT(g->tensor[GPT_FCPROJW], (size_t)l * C * M),
                           XAT(g->tensor[GPT_FCPROJB], l * C), drop ? NULL : res2, N, M, C);
         if (drop) o->residual_forward(k, res3, res3, res2, (d = gpt_dropout_site(g->drop_key, l, 3, p), &d), NC);
@@ -508,9 +513,15 @@ void gpt_backward(Gpt *g, float scale)
             o->residual_forward(k, a->dln, a->dres, NULL, &d, NC);
             dproj = a->dln;
         }
-        o->matmul_backward(k, a->dfch, g->grad[GPT_FCPROJW] + (size_t)l * C * M, g->grad[GPT_FCPROJB] + l * C,
-                           dproj, fch_gelu, XAT(g->tensor[GPT_FCPROJW], (size_t)l * C * M), N, M, C, NULL);
-        o->gelu_backward(k, a->dfch, fch, (size_t)N * M);
+        if (o->matmul_dgelu_backward) {
+            o->matmul_dgelu_backward(k, a->dfch, g->grad[GPT_FCPROJW] + (size_t)l * C * M,
+                                     g->grad[GPT_FCPROJB] + l * C, dproj, fch_gelu,
+                                     XAT(g->tensor[GPT_FCPROJW], (size_t)l * C * M), fch, N, M, C, NULL);
+        } else {
+            o->matmul_backward(k, a->dfch, g->grad[GPT_FCPROJW] + (size_t)l * C * M, g->grad[GPT_FCPROJB] + l * C,
+                               dproj, fch_gelu, XAT(g->tensor[GPT_FCPROJW], (size_t)l * C * M), N, M, C, NULL);
+            o->gelu_backward(k, a->dfch, fch, (size_t)N * M);
+        }
         o->matmul_backward(k, a->dln, g->grad[GPT_FCW] + (size_t)l * M * C, g->grad[GPT_FCB] + (size_t)l * M,
                            a->dfch, ln2, XAT(g->tensor[GPT_FCW], (size_t)l * M * C), N, C, M, NULL);
         o->layernorm_backward(k, a->dres, g->grad[GPT_LN2W] + l * C, g->grad[GPT_LN2B] + l * C, a->dln, res2,

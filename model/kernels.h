@@ -109,6 +109,15 @@ typedef struct KernOps {
     void (*matmul_backward)(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
                             const floatX *w, int N, int K, int OC, float *scratch);
     size_t (*matmul_scratch)(const Kern *k, int N, int K, int OC);
+    /* Optional (NULL: matmul_forward, then gelu_forward): pre (N,OC) = inp W^T
+     * + bias and out (N,OC) = GELU(pre) from one product */
+    void (*matmul_gelu_forward)(Kern *k, floatX *out, floatX *pre, const floatX *inp, const floatX *w,
+                                const floatX *bias, int N, int K, int OC);
+    /* Optional (NULL: matmul_backward, then gelu_backward on dinp):
+     * matmul_backward whose dinp (N,K) comes out times GELU'(pre (N,K)) */
+    void (*matmul_dgelu_backward)(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout,
+                                  const floatX *inp, const floatX *w, const floatX *pre, int N, int K, int OC,
+                                  float *scratch);
     /* Causal self-attention: out (B,T,C) from qkv (B,T,3C), NH heads. state:
      * attention_state(B,T,NH) floats a layer that the backward needs (the
      * probabilities on the CPU, the log-sum-exp on a GPU); scratch:

@@ -151,6 +151,10 @@ void cu_matmul_forward(Kern *k, floatX *out, const floatX *inp, const floatX *w,
                        const floatX *resid, int N, int K, int OC);
 void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
                         const floatX *w, int N, int K, int OC, float *scratch);
+void cu_matmul_gelu_forward(Kern *k, floatX *out, floatX *pre, const floatX *inp, const floatX *w,
+                            const floatX *bias, int N, int K, int OC);
+void cu_matmul_dgelu_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
+                              const floatX *w, const floatX *pre, int N, int K, int OC, float *scratch);
 size_t cu_matmul_scratch(const Kern *k, int N, int K, int OC);
 void cu_matmul_free(CudaState *st);
 /* ranks.cu: kernels.h's ranks_* on NCCL (GPTKIT_NCCL), and their state freed */

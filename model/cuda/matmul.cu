@@ -16,7 +16,7 @@
 
 typedef struct LtKey {
     int ta, tb, m, n, k, lda, ldb, ldd;
-    int ab_type, d_type, c_is_d, has_c, has_bias;
+    int ab_type, d_type, c_is_d, has_c, has_bias, gelu;
     int align; /* the smallest alignment of the pointers, bytes */
 } LtKey;
 
@@ -72,20 +72,26 @@ static int align_of(const void *p)
     return al;
 }
 
+/* The epilogues beyond the bias: GELU's forward (D = GELU(product + bias),
+ * the product + bias kept in aux, D's shape) and backward (D = product .
+ * GELU'(aux)). */
+enum { LT_PLAIN, LT_GELU, LT_DGELU };
+
 static void lt_matmul(Kern *k, void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
                       int ta, int tb, int m, int n, int kk, int lda, int ldb, int ldd, const void *c,
-                      const void *bias)
+                      const void *bias, int gelu = LT_PLAIN, const void *aux = NULL)
 {
     CudaState *st = cuda_state(k);
     LtKey key;
     memset(&key, 0, sizeof key);
     key.ta = ta, key.tb = tb, key.m = m, key.n = n, key.k = kk, key.lda = lda, key.ldb = ldb, key.ldd = ldd;
     key.ab_type = (int)ab_type, key.d_type = (int)d_type, key.c_is_d = c == d, key.has_c = c != NULL;
-    key.has_bias = bias != NULL;
+    key.has_bias = bias != NULL, key.gelu = gelu;
     int al = align_of(a);
     if (align_of(b) < al) al = align_of(b);
     if (align_of(d) < al) al = align_of(d);
     if (c && align_of(c) < al) al = align_of(c);
+    if (aux && align_of(aux) < al) al = align_of(aux);
     if (al > 16) al = 16;
     key.align = al;
 
@@ -100,11 +106,20 @@ static void lt_matmul(Kern *k, void *d, cudaDataType d_type, const void *a, cons
         cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+        cublasLtEpilogue_t epi = gelu == LT_GELU  ? (bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX)
+                                 : gelu == LT_DGELU ? CUBLASLT_EPILOGUE_DGELU
+                                 : bias             ? CUBLASLT_EPILOGUE_BIAS
+                                                    : CUBLASLT_EPILOGUE_DEFAULT;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         if (bias) {
-            cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-            CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
             cudaDataType bt = ab_type;
             CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
+        }
+        if (gelu != LT_PLAIN) { /* aux: D's shape and type */
+            int64_t ld64 = ldd;
+            int32_t at = (int32_t)d_type;
+            CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld64, sizeof ld64));
+            CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &at, sizeof at));
         }
         CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&e->la, ab_type, ta ? kk : m, ta ? m : kk, lda));
         CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&e->lb, ab_type, tb ? n : kk, tb ? kk : n, ldb));
@@ -136,8 +151,9 @@ static void lt_matmul(Kern *k, void *d, cudaDataType d_type, const void *a, cons
         e->algo = h.algo;
         if (e != &fresh) ms->cached++;
     }
-    if (bias) /* the pointer is the call's; the rest of the descriptor is the shape's */
+    if (bias) /* the pointers are the call's; the rest of the descriptor is the shape's */
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    if (aux) CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
     const float one = 1.0f, zero = 0.0f;
     CUBLAS_CHECK(cublasLtMatmul(st->lt, e->op, &one, a, e->la, b, e->lb, c ? &one : &zero, c ? c : d, e->ld, d,
                                 e->ld, &e->algo, st->workspace, st->workspace_bytes, st->stream));
@@ -186,6 +202,16 @@ static const void *ones(Kern *k, int N)
     return ms->ones;
 }
 
+/* dW (K,OC) += inp (K,N) dout^T (N,OC), in float32; db (OC) += column sums of dout */
+static void matmul_weights_backward(Kern *k, float *dw, float *db, const floatX *dout, const floatX *inp, int N,
+                                    int K, int OC)
+{
+    cudaDataType xt = x_type(k);
+    lt_matmul(k, dw, CUDA_R_32F, inp, dout, xt, 0, 1, K, OC, N, K, OC, K, dw, NULL);
+    /* db (OC,1) += dout (OC,N) ones (N,1) */
+    if (db) lt_matmul(k, db, CUDA_R_32F, dout, ones(k, N), xt, 0, 0, OC, 1, N, OC, N, OC, db, NULL);
+}
+
 void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
                         const floatX *w, int N, int K, int OC, float *scratch)
 {
@@ -193,10 +219,35 @@ void cu_matmul_backward(Kern *k, floatX *dinp, float *dw, float *db, const float
     cudaDataType xt = x_type(k);
     /* dinp (K,N) = W (K,OC) dout (OC,N) */
     if (dinp) lt_matmul(k, dinp, xt, w, dout, xt, 0, 0, K, N, OC, K, OC, K, NULL, NULL);
-    /* dW (K,OC) += inp (K,N) dout^T (N,OC), in float32 */
-    lt_matmul(k, dw, CUDA_R_32F, inp, dout, xt, 0, 1, K, OC, N, K, OC, K, dw, NULL);
-    /* db (OC,1) += dout (OC,N) ones (N,1) */
-    if (db) lt_matmul(k, db, CUDA_R_32F, dout, ones(k, N), xt, 0, 0, OC, 1, N, OC, N, OC, db, NULL);
+    matmul_weights_backward(k, dw, db, dout, inp, N, K, OC);
+}
+
+/* bf16: GELU in the products' epilogues (cuBLASLt's GELU is the tanh form,
+ * as gelu.cu's), computed from the float32 sums rather than from pre rounded
+ * to bf16. float32 keeps the separate kernels, which equal the CPU. */
+void cu_matmul_gelu_forward(Kern *k, floatX *out, floatX *pre, const floatX *inp, const floatX *w,
+                            const floatX *bias, int N, int K, int OC)
+{
+    if (k->prec != PREC_BF16) {
+        cu_matmul_forward(k, pre, inp, w, bias, NULL, N, K, OC);
+        cu_gelu_forward(k, out, pre, (size_t)N * OC);
+        return;
+    }
+    cudaDataType xt = x_type(k);
+    lt_matmul(k, out, xt, w, inp, xt, 1, 0, OC, N, K, K, K, OC, NULL, bias, LT_GELU, pre);
+}
+
+void cu_matmul_dgelu_backward(Kern *k, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
+                              const floatX *w, const floatX *pre, int N, int K, int OC, float *scratch)
+{
+    if (k->prec != PREC_BF16) {
+        cu_matmul_backward(k, dinp, dw, db, dout, inp, w, N, K, OC, scratch);
+        cu_gelu_backward(k, dinp, pre, (size_t)N * K);
+        return;
+    }
+    cudaDataType xt = x_type(k);
+    lt_matmul(k, dinp, xt, w, dout, xt, 0, 0, K, N, OC, K, OC, K, NULL, NULL, LT_DGELU, pre);
+    matmul_weights_backward(k, dw, db, dout, inp, N, K, OC);
 }
 
 size_t cu_matmul_scratch(const Kern *k, int N, int K, int OC) { return kern_cuda_matmul_scratch(k->prec, N, K, OC); }

@@ -481,6 +481,26 @@ static void test_bf16_kernels(void)
     cpu.ops->gelu_backward(&cpu, mdout.c, h.c, N * M);
     gpu16.ops->gelu_backward(&gpu16, mdout.g, h.g, N * M);
     same16("gelu_backward", &mdout, X);
+    /* the MLP's first product with GELU in its epilogue, and the second's
+     * backward with GELU's derivative in its own, against the CPU's product
+     * then GELU */
+    Pair pre = pair16(N * M, 1, X), act = pair16(N * M, 1, X);
+    cpu.ops->matmul_forward(&cpu, pre.c, x.c, W.c, bias.c, NULL, (int)N, C, M);
+    cpu.ops->gelu_forward(&cpu, act.c, pre.c, N * M);
+    gpu16.ops->matmul_gelu_forward(&gpu16, act.g, pre.g, x.g, W.g, bias.g, (int)N, C, M);
+    same16("matmul_gelu_forward", &act, X);
+    same16("matmul_gelu_forward pre", &pre, X);
+    Pair W2 = pair16((size_t)C * M, 0.1f, X), gin = pair16(N * M, 1, X), gpre = pair16(N * M, 2, X);
+    Pair dh = pair16(N * M, 1, X), dW2 = pair16((size_t)C * M, 1, F), db2 = pair16(C, 1, F);
+    ns = cpu.ops->matmul_scratch(&cpu, (int)N, M, C);
+    sc = ns ? cpu.ops->alloc(&cpu, ns * 4) : NULL;
+    cpu.ops->matmul_backward(&cpu, dh.c, dW2.c, db2.c, dout.c, gin.c, W2.c, (int)N, M, C, sc);
+    cpu.ops->gelu_backward(&cpu, dh.c, gpre.c, N * M);
+    gpu16.ops->matmul_dgelu_backward(&gpu16, dh.g, dW2.g, db2.g, dout.g, gin.g, W2.g, gpre.g, (int)N, M, C, NULL);
+    same16("matmul_dgelu_backward dinp", &dh, X);
+    same16("matmul_dgelu_backward dW (float32)", &dW2, F);
+    same16("matmul_dgelu_backward db (float32)", &db2, F);
+    if (sc) cpu.ops->release(&cpu, sc);
     KDrop d = gpt_dropout_site(3, 1, 2, 0.2f);
     cpu.ops->residual_forward(&cpu, out.c, dout.c, x.c, &d, n);
     gpu16.ops->residual_forward(&gpu16, out.g, dout.g, x.g, &d, n);
@@ -576,7 +596,8 @@ static void test_bf16_kernels(void)
         for (int i = 0; i < 3; i++) unpair16(ps[i]);
     }
     Pair *all[] = { &x, &w, &b, &out, &mean, &rstd, &dinp, &dw, &db, &dout, &W, &bias, &res, &mo, &mdout, &dW, &dbias,
-                    &h, &hg, &inp, &tgt, &wte, &wpe, &dwte, &dwpe, &losses, &pr, &m, &v, &gr, &px };
+                    &h, &hg, &pre, &act, &W2, &gin, &gpre, &dh, &dW2, &db2, &inp, &tgt, &wte, &wpe, &dwte,
+                    &dwpe, &losses, &pr, &m, &v, &gr, &px };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair16(all[i]);
     printf("test_cuda: bf16 kernels: worst relative error %.3g (limit 2e-2)\n", worst_bf16);
 }
