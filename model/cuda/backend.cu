@@ -211,6 +211,7 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     if (!st) return err_set(e, "out of memory");
     k->impl = st;
     st->n_sm = prop.multiProcessorCount;
+    st->smem_optin = prop.sharedMemPerBlockOptin;
     st->flash_hopper = st->flash_hopper_ok = prop.major == 9 && prop.minor == 0 && cu_flash_hopper_available();
     st->workspace_bytes = KERN_CUDA_LT_WORKSPACE; /* Hopper's kernels want 32 MiB */
     CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));

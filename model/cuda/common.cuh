@@ -43,6 +43,7 @@ typedef struct CudaState {
     void *scratch; /* cuda_scratch(): partial sums and the like, valid during one kernel call */
     size_t scratch_bytes;
     int n_sm;
+    size_t smem_optin; /* the most dynamic shared memory a block may ask for */
     int flash_hopper_ok; /* flash.cu's Hopper kernels are built for this GPU */
     int flash_hopper;    /* and in use (kern_cuda_flash_hopper) */
     struct MatmulState *mm; /* matmul.cu's: the chosen algorithms and a vector of ones */
@@ -113,6 +114,15 @@ static __device__ __forceinline__ float exp_cephes(float x)
     y = fmaf(y, x, 5.0000001201e-1f);
     y = fmaf(y, z, x + 1.0f);
     return __fmul_rn(y, __int_as_float(((int)fx + 127) << 23));
+}
+
+/* 2^x by the special function unit (relative error about 2^-22; 0 for -inf):
+ * for bf16 results, which do not see the last bits */
+static __device__ __forceinline__ float ex2_approx(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
 }
 
 /* kernels.h's dropout mask, on the device: the same bits as the CPU's. */

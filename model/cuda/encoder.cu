@@ -90,24 +90,62 @@ __global__ __launch_bounds__(SORT_TILE) void sort_scatter_kernel(unsigned *keys_
 
 /* dwte (V,C) row id += the rows of dout (N,C) whose token is id, in row order.
  * ids (N) sorted, rows (N) their row numbers (ascending within an id: the sort
- * is stable). One block a position of the sorted order; only the first
- * position of each id's run does the work, so every (id, channel) is one
- * thread's sum and no two blocks touch the same row of dwte. */
-template <typename X>
-__global__ void wte_backward_kernel(float *dwte, const X *dout, const unsigned *ids, const int *rows, int N, int C)
+ * is stable). Block (i, y) takes the packs of channels y WTE_BLOCK P .. of
+ * the id at sorted position i, a thread a pack, and works only where i starts
+ * that id's run, so every (id, channel) is one thread's sum and no two blocks
+ * touch the same row of dwte. The run is read WTE_BLOCK positions at a time
+ * (its length is not known beforehand: a common token can have thousands of
+ * rows), and wte_rows of its rows are loaded before any is added, so the
+ * loads overlap and only the additions, in order, are serial. */
+static constexpr int WTE_BLOCK = 128;
+/* rows loaded before they are added: 8 packs of 16 bytes, or 16 of less */
+template <int P> __host__ __device__ static constexpr int wte_rows() { return P >= 8 ? 8 : 16; }
+
+/* P floats of dwte: float4s where P is a pack of 16 bytes of X (4 or 8) */
+template <int P> static __device__ __forceinline__ void floats_io(float (&f)[P], float *p, bool store)
 {
+    constexpr int W = P == 1 ? 1 : 4;
+#pragma unroll
+    for (int h = 0; h < P; h += W) {
+        float (&part)[W] = *reinterpret_cast<float (*)[W]>(&f[h]);
+        if (store) store_pack<W>(p + h, part);
+        else load_pack<W>(part, p + h);
+    }
+}
+
+template <typename X, int P>
+__global__ __launch_bounds__(WTE_BLOCK) void wte_backward_kernel(float *dwte, const X *dout, const unsigned *ids,
+                                                                 const int *rows, int N, int C)
+{
+    __shared__ int run[WTE_BLOCK];
     int i = blockIdx.x;
     unsigned id = ids[i];
     if (i > 0 && ids[i - 1] == id) return;
-    int end = i + 1;
-    while (end < N && ids[end] == id) end++;
-    float *dw = dwte + (size_t)id * C;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float acc = dw[c];
-#pragma unroll 4
-        for (int j = i; j < end; j++) acc += to_f(dout[(size_t)rows[j] * C + c]);
-        dw[c] = acc;
+    int c = (blockIdx.y * WTE_BLOCK + threadIdx.x) * P;
+    bool mine = c < C;
+    float *dw = dwte + (size_t)id * C + c, acc[P];
+    if (mine) floats_io<P>(acc, dw, false);
+    for (int j0 = i;; j0 += WTE_BLOCK) {
+        int j = j0 + threadIdx.x;
+        bool same = j < N && ids[j] == id;
+        if (same) run[threadIdx.x] = rows[j];
+        int n = __syncthreads_count(same); /* the run's rows here: a prefix, the ids being sorted */
+        constexpr int R = wte_rows<P>();
+        for (int r0 = 0; mine && r0 < n; r0 += R) {
+            float f[R][P];
+#pragma unroll
+            for (int q = 0; q < R; q++)
+                if (r0 + q < n) load_pack<P>(f[q], dout + (size_t)run[r0 + q] * C + c);
+#pragma unroll
+            for (int q = 0; q < R; q++)
+                if (r0 + q < n)
+#pragma unroll
+                    for (int e = 0; e < P; e++) acc[e] += f[q][e];
+        }
+        if (n < WTE_BLOCK) break;
+        __syncthreads(); /* run is refilled */
     }
+    if (mine) floats_io<P>(acc, dw, true);
 }
 
 /* dwpe (T,C) += sum over b of dout (B,T,C) [b], b in order; a thread an element */
@@ -164,7 +202,14 @@ static void encoder_backward_as(Kern *k, float *dwte, float *dwpe, const X *dout
         keys = ids[pass % 2];
         vals = rows[pass % 2];
     }
-    wte_backward_kernel<X><<<N, ENC_BLOCK, 0, st>>>(dwte, dout, keys, vals, N, C);
+    constexpr int P = 16 / sizeof(X);
+    if (C % P == 0 && aligned16(dout) && aligned16(dwte)) {
+        dim3 grid(N, cuda_blocks((size_t)C / P, WTE_BLOCK));
+        wte_backward_kernel<X, P><<<grid, WTE_BLOCK, 0, st>>>(dwte, dout, keys, vals, N, C);
+    } else {
+        dim3 grid(N, cuda_blocks(C, WTE_BLOCK));
+        wte_backward_kernel<X, 1><<<grid, WTE_BLOCK, 0, st>>>(dwte, dout, keys, vals, N, C);
+    }
     LAUNCH_CHECK("wte_backward_kernel");
     size_t TC = (size_t)T * C;
     wpe_backward_kernel<X><<<cuda_blocks(TC, ENC_BLOCK), ENC_BLOCK, 0, st>>>(dwpe, dout, B, TC);

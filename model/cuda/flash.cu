@@ -54,14 +54,6 @@ static __device__ __forceinline__ float flash_mask(const FlashDrop &d, int bh, i
     return cuda_drop_mul(d.base, d.thresh, d.scale, ((uint64_t)bh * T + t) * T + s);
 }
 
-/* 2^x by the special function unit (relative error about 2^-22; 0 for -inf) */
-static __device__ __forceinline__ float fl_ex2(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
 /* ---- the tensor-core pieces ----
  * A warp's mma.sync m16n8k16 multiplies a 16x16 A (row-major) by a 16x8 B
  * into a 16x8 float32 C. Lane l holds, with g = l / 4 and c = 2 (l % 4):
@@ -498,7 +490,7 @@ static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], floa
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
             mx[r] = fmaxf(m[i][r], mx[r] * qmul);
-            float alpha = fl_ex2(m[i][r] - mx[r]);
+            float alpha = ex2_approx(m[i][r] - mx[r]);
             m[i][r] = mx[r];
             l[i][r] *= alpha;
 #pragma unroll
@@ -507,7 +499,7 @@ static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], floa
 #pragma unroll
         for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-            for (int j = 0; j < 4; j++) s[i][n][j] = fl_ex2(fmaf(s[i][n][j], qmul, -mx[j >> 1])); /* 0 where masked */
+            for (int j = 0; j < 4; j++) s[i][n][j] = ex2_approx(fmaf(s[i][n][j], qmul, -mx[j >> 1])); /* 0 where masked */
 #pragma unroll
         for (int r = 0; r < 2; r++) { /* the normaliser takes the undropped P */
             float t[FL_NT];
@@ -846,13 +838,13 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     int t = t0 + 8 * n + c2 + (j & 1);
-                    st[0][n][j] = sr[j >> 1] <= t && t < T ? fl_ex2(fmaf(st[0][n][j], qmul, -lse2[n][j & 1])) : 0.0f;
+                    st[0][n][j] = sr[j >> 1] <= t && t < T ? ex2_approx(fmaf(st[0][n][j], qmul, -lse2[n][j & 1])) : 0.0f;
                 }
         } else {
 #pragma unroll
             for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-                for (int j = 0; j < 4; j++) st[0][n][j] = fl_ex2(fmaf(st[0][n][j], qmul, -lse2[n][j & 1]));
+                for (int j = 0; j < 4; j++) st[0][n][j] = ex2_approx(fmaf(st[0][n][j], qmul, -lse2[n][j & 1]));
         }
         uint32_t pa[FL_NT / 2][4]; /* Hopper: P^T as A fragments, without dropout its dV products started at once */
         if (WG && !DROP) {

@@ -209,6 +209,28 @@ static void test_cached(int max_T, int NH, int hs)
     unpair(&y);
 }
 
+/* The embeddings' backward where one token is on every other row: its run
+ * of rows is longer than the GPU kernel reads at a time (128), and its sum
+ * must still be the CPU's, row by row in order: the same bits. */
+static void test_embedding_runs(int B, int T, int C)
+{
+    enum { V = 1000, Vp = 1024 };
+    size_t N = (size_t)B * T, n = N * C;
+    int *ids = malloc(N * sizeof *ids);
+    if (!ids) exit(2);
+    for (size_t i = 0; i < N; i++) ids[i] = i % 2 ? (int)(gpt_rand_u64(&rng) % V) : 7;
+    Pair inp = pair_ints(ids, N), dout = pair(n, 1);
+    Pair dwte = pair((size_t)Vp * C, 1), dwpe = pair((size_t)T * C, 1);
+    cpu.ops->encoder_backward(&cpu, dwte.c, dwpe.c, dout.c, inp.c, B, T, C);
+    gpu.ops->encoder_backward(&gpu, dwte.g, dwpe.g, dout.g, inp.g, B, T, C);
+    char what[96];
+    snprintf(what, sizeof what, "encoder_backward dwte, token 7 on %zu of %zu rows, C %d", (N + 1) / 2, N, C);
+    same(what, dwte.c, dwte.g, dwte.n, 0);
+    Pair *all[] = { &inp, &dout, &dwte, &dwpe };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair(all[i]);
+    free(ids);
+}
+
 static void test_elementwise(void)
 {
     enum { B = 3, T = 37, C = 72, V = 1000, Vp = 1024 };
@@ -508,7 +530,7 @@ static void test_bf16_kernels(void)
     /* the embeddings */
     int ids[B * T], tg[B * T];
     for (size_t i = 0; i < N; i++) {
-        ids[i] = (int)(gpt_rand_u64(&rng) % V);
+        ids[i] = i % 2 ? (int)(gpt_rand_u64(&rng) % V) : 7; /* a run of rows for the embeddings' backward */
         tg[i] = (int)(gpt_rand_u64(&rng) % V);
     }
     Pair inp = { dev(&cpu, ids, sizeof ids), dev(&gpu16, ids, sizeof ids), N };
@@ -736,6 +758,8 @@ int main(void)
     if (!pool || kern_cpu_init(&cpu, pool, &e) || kern_cuda_init(&gpu, PREC_FP32, pool, &e)) die(&e);
     printf("test_cuda: %s against the CPU, seed %llu\n", gpu.name, (unsigned long long)rng);
     test_elementwise();
+    test_embedding_runs(4, 150, 72); /* 16-byte packs */
+    test_embedding_runs(2, 301, 18); /* a float at a time */
     test_layernorm(111, 72);
     test_layernorm(64, 1600);
     test_matmul(111, 72, 216);
