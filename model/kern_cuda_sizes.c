@@ -47,7 +47,8 @@ size_t kern_cuda_matmul_scratch(KernPrec prec, int N, int K, int OC)
 static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
 
 /* The cuda_scratch requests of one training step, by kernel:
- *   encoder_backward    (4 N + KERN_CUDA_SORT_DIGITS ceil(N / KERN_CUDA_SORT_TILE)) ints
+ *   encoder_backward    (4 N + KERN_CUDA_SORT_DIGITS ceil(N / KERN_CUDA_SORT_TILE)) ints,
+ *                       and in bf16 2 ceil(N / KERN_CUDA_WTE_CHUNK) C floats
  *   layernorm_backward  2 ceil(N / KERN_CUDA_LN_CHUNK) C floats
  *   attention, fp32     4 (forward) and 7 (backward) B T C floats: q, k, v
  *                       and their gradients split by head; bf16 (flash.cu's
@@ -62,6 +63,8 @@ size_t kern_cuda_workspace_bytes(KernPrec prec, int B, int T, int C, int NH)
 {
     size_t N = (size_t)B * T, xb = prec == PREC_BF16 ? 2 : 4;
     size_t enc = (4 * N + KERN_CUDA_SORT_DIGITS * ((N + KERN_CUDA_SORT_TILE - 1) / KERN_CUDA_SORT_TILE)) * sizeof(int);
+    if (prec == PREC_BF16) /* the pieces of the runs of dwte's rows */
+        enc += 2 * ((N + KERN_CUDA_WTE_CHUNK - 1) / KERN_CUDA_WTE_CHUNK) * (size_t)C * sizeof(float);
     size_t ln = 2 * ((N + KERN_CUDA_LN_CHUNK - 1) / KERN_CUDA_LN_CHUNK) * (size_t)C * sizeof(float);
     size_t att = prec == PREC_FP32 ? 7 * N * C * sizeof(float) : kern_cuda_flash_scratch(B, T, C, NH);
     size_t scratch = max2(enc, max2(ln, att));

@@ -257,10 +257,12 @@ int kern_cuda_flash_hopper(Kern *k, int on);
 /* cuBLASLt's workspace, which the backend allocates once (Hopper's kernels want 32 MiB). */
 /* Constants of cuda/'s kernels that their scratch follows (the .cu files
  * assert that they agree): encoder.cu's radix sort (keys a tile, counts a
- * tile) and layernorm.cu's rows a partial sum of dw, db. */
+ * tile) and sorted positions a partial sum of dwte in bf16, and
+ * layernorm.cu's rows a partial sum of dw, db. */
 #define KERN_CUDA_SORT_TILE 256
 #define KERN_CUDA_SORT_DIGITS 256
 #define KERN_CUDA_LN_CHUNK 256
+#define KERN_CUDA_WTE_CHUNK 64
 /* flash.cu's backward: rows of a key or query tile, warps a block */
 #define KERN_CUDA_FLASH_TILE 64
 #define KERN_CUDA_FLASH_WARPS 4

@@ -1,8 +1,10 @@
 /* The embeddings on the GPU: out = wte[token] + wpe[position], and their
- * gradients, added row by row in row order as kern_cpu.c does (float32 equals
- * the CPU bit for bit) and without atomics: a stable radix sort groups the rows
- * by token, then one block adds each token's rows in order. The sort is our
- * own: CUB's headers include <sched.h>, which -Imodel finds as model/sched.h. */
+ * gradients without atomics: a stable radix sort groups the rows by token,
+ * then blocks add each token's rows; in float32 one after another in row
+ * order as kern_cpu.c does (the CPU's bits), in bf16 in pieces of
+ * WTE_CHUNK sorted positions added in a fixed order (the same bits on every
+ * run). The sort is our own: CUB's headers include <sched.h>, which -Imodel
+ * finds as model/sched.h. */
 #include "common.cuh"
 
 static constexpr int ENC_BLOCK = 256;
@@ -88,16 +90,14 @@ __global__ __launch_bounds__(SORT_TILE) void sort_scatter_kernel(unsigned *keys_
     vals_out[dst] = vals ? vals[i] : i;
 }
 
-/* dwte (V,C) row id += the rows of dout (N,C) whose token is id, in row order.
- * ids (N) sorted, rows (N) their row numbers (ascending within an id: the sort
- * is stable). Block (i, y) takes the packs of channels y WTE_BLOCK P .. of
- * the id at sorted position i, a thread a pack, and works only where i starts
- * that id's run, so every (id, channel) is one thread's sum and no two blocks
- * touch the same row of dwte. The run is read WTE_BLOCK positions at a time
- * (its length is not known beforehand: a common token can have thousands of
- * rows), and wte_rows of its rows are loaded before any is added, so the
- * loads overlap and only the additions, in order, are serial. */
+/* dwte (V,C) row id += the rows of dout (N,C) whose token is id. ids (N)
+ * sorted, rows (N) their row numbers (ascending within an id: the sort is
+ * stable). Blocks (i, y) take the packs of channels y WTE_BLOCK P .. of the
+ * id at sorted position i, a thread a pack; wte_rows rows are loaded before
+ * any is added, so the loads overlap and only the additions are serial. */
 static constexpr int WTE_BLOCK = 128;
+static constexpr int WTE_CHUNK = KERN_CUDA_WTE_CHUNK; /* sorted positions a partial sum (bf16) */
+static_assert(WTE_CHUNK <= WTE_BLOCK, "wte_segment_kernel: a thread a position of its chunk");
 /* rows loaded before they are added: 8 packs of 16 bytes, or 16 of less */
 template <int P> __host__ __device__ static constexpr int wte_rows() { return P >= 8 ? 8 : 16; }
 
@@ -113,6 +113,29 @@ template <int P> static __device__ __forceinline__ void floats_io(float (&f)[P],
     }
 }
 
+/* acc += rows run[0..n) of dout at channels c.., in order */
+template <typename X, int P>
+static __device__ __forceinline__ void wte_add_rows(float (&acc)[P], const X *dout, const int *run, int n, int C, int c)
+{
+    constexpr int R = wte_rows<P>();
+    for (int r0 = 0; r0 < n; r0 += R) {
+        float f[R][P];
+#pragma unroll
+        for (int q = 0; q < R; q++)
+            if (r0 + q < n) load_pack<P>(f[q], dout + (size_t)run[r0 + q] * C + c);
+#pragma unroll
+        for (int q = 0; q < R; q++)
+            if (r0 + q < n)
+#pragma unroll
+                for (int e = 0; e < P; e++) acc[e] += f[q][e];
+    }
+}
+
+/* float32: each token's rows added to dwte one after another, in row order,
+ * as the CPU does (the same bits). Only the block at the start of a token's
+ * run works; it reads the run WTE_BLOCK positions at a time, its length not
+ * being known beforehand. A token's chain of additions is as long as its
+ * count: on byte-level data thousands of rows. */
 template <typename X, int P>
 __global__ __launch_bounds__(WTE_BLOCK) void wte_backward_kernel(float *dwte, const X *dout, const unsigned *ids,
                                                                  const int *rows, int N, int C)
@@ -130,22 +153,68 @@ __global__ __launch_bounds__(WTE_BLOCK) void wte_backward_kernel(float *dwte, co
         bool same = j < N && ids[j] == id;
         if (same) run[threadIdx.x] = rows[j];
         int n = __syncthreads_count(same); /* the run's rows here: a prefix, the ids being sorted */
-        constexpr int R = wte_rows<P>();
-        for (int r0 = 0; mine && r0 < n; r0 += R) {
-            float f[R][P];
-#pragma unroll
-            for (int q = 0; q < R; q++)
-                if (r0 + q < n) load_pack<P>(f[q], dout + (size_t)run[r0 + q] * C + c);
-#pragma unroll
-            for (int q = 0; q < R; q++)
-                if (r0 + q < n)
-#pragma unroll
-                    for (int e = 0; e < P; e++) acc[e] += f[q][e];
-        }
+        if (mine) wte_add_rows<X, P>(acc, dout, run, n, C, c);
         if (n < WTE_BLOCK) break;
         __syncthreads(); /* run is refilled */
     }
     if (mine) floats_io<P>(acc, dw, true);
+}
+
+/* bf16: the sorted positions cut into chunks of WTE_CHUNK, and a token's run
+ * into its pieces in each chunk, summed in parallel; a run within one chunk
+ * is added to dwte here, the pieces of a longer one go to part (two slots of
+ * C floats a chunk: 2k for the piece that starts chunk k, 2k + 1 for the one
+ * that starts inside it and runs past its end) for wte_gather_kernel. The
+ * same cut every time: the same bits on every run. */
+template <typename X, int P>
+__global__ __launch_bounds__(WTE_BLOCK) void wte_segment_kernel(float *dwte, float *part, const X *dout,
+                                                                const unsigned *ids, const int *rows, int N, int C)
+{
+    __shared__ int run[WTE_CHUNK];
+    int i = blockIdx.x, k = i / WTE_CHUNK;
+    unsigned id = ids[i];
+    bool first = i == 0 || ids[i - 1] != id;
+    if (!first && i % WTE_CHUNK) return;
+    int lim = min(N, (k + 1) * WTE_CHUNK), j = i + threadIdx.x;
+    bool same = j < lim && ids[j] == id;
+    if (same) run[threadIdx.x] = rows[j];
+    int n = __syncthreads_count(same);
+    int c = (blockIdx.y * WTE_BLOCK + threadIdx.x) * P;
+    if (c >= C) return;
+    float acc[P] = {};
+    wte_add_rows<X, P>(acc, dout, run, n, C, c);
+    bool whole = first && (i + n < lim || lim == N || ids[lim] != id);
+    if (whole) {
+        float *dw = dwte + (size_t)id * C + c, f[P];
+        floats_io<P>(f, dw, false);
+#pragma unroll
+        for (int e = 0; e < P; e++) f[e] += acc[e];
+        floats_io<P>(f, dw, true);
+    } else {
+        floats_io<P>(acc, part + (size_t)(2 * k + (i % WTE_CHUNK != 0)) * C + c, true);
+    }
+}
+
+/* dwte row id += the pieces of a run longer than its first chunk, in chunk order */
+template <int P>
+__global__ __launch_bounds__(WTE_BLOCK) void wte_gather_kernel(float *dwte, float *part, const unsigned *ids, int N,
+                                                               int C)
+{
+    int i = blockIdx.x, k = i / WTE_CHUNK;
+    unsigned id = ids[i];
+    if (i > 0 && ids[i - 1] == id) return;
+    if ((k + 1) * WTE_CHUNK >= N || ids[(k + 1) * WTE_CHUNK] != id) return; /* whole in its first chunk */
+    int c = (blockIdx.y * WTE_BLOCK + threadIdx.x) * P;
+    if (c >= C) return;
+    float *dw = dwte + (size_t)id * C + c, acc[P], f[P];
+    floats_io<P>(acc, dw, false);
+    for (int slot = 2 * k + (i % WTE_CHUNK != 0);; slot = 2 * ++k) {
+        floats_io<P>(f, part + (size_t)slot * C + c, false);
+#pragma unroll
+        for (int e = 0; e < P; e++) acc[e] += f[e];
+        if ((k + 1) * WTE_CHUNK >= N || ids[(k + 1) * WTE_CHUNK] != id) break;
+    }
+    floats_io<P>(acc, dw, true);
 }
 
 /* dwpe (T,C) += sum over b of dout (B,T,C) [b], b in order; a thread an element */
@@ -179,16 +248,36 @@ void cu_encoder_forward(Kern *k, floatX *out, const int *inp, const floatX *wte,
 }
 
 /* Scratch: the ids and row numbers twice (the sort's two buffers) and the
- * digit counts: 4 N + SORT_DIGITS ceil(N / SORT_TILE) ints. */
+ * digit counts: 4 N + SORT_DIGITS ceil(N / SORT_TILE) ints; in bf16 then
+ * 2 ceil(N / WTE_CHUNK) C floats of the runs' pieces. */
+template <int P, typename X>
+static void wte_backward_as(cudaStream_t st, float *dwte, float *part, const X *dout, const unsigned *ids,
+                            const int *rows, int N, int C)
+{
+    dim3 grid(N, cuda_blocks((size_t)C / P, WTE_BLOCK));
+    if constexpr (sizeof(X) == 2) {
+        wte_segment_kernel<X, P><<<grid, WTE_BLOCK, 0, st>>>(dwte, part, dout, ids, rows, N, C);
+        LAUNCH_CHECK("wte_segment_kernel");
+        wte_gather_kernel<P><<<grid, WTE_BLOCK, 0, st>>>(dwte, part, ids, N, C);
+        LAUNCH_CHECK("wte_gather_kernel");
+    } else {
+        wte_backward_kernel<X, P><<<grid, WTE_BLOCK, 0, st>>>(dwte, dout, ids, rows, N, C);
+        LAUNCH_CHECK("wte_backward_kernel");
+    }
+}
+
 template <typename X>
 static void encoder_backward_as(Kern *k, float *dwte, float *dwpe, const X *dout, const int *inp, int B, int T,
                                 int C)
 {
     cudaStream_t st = cuda_stream(k);
     int N = B * T, tiles = (N + SORT_TILE - 1) / SORT_TILE;
-    int *s = (int *)cuda_scratch(k, (4 * (size_t)N + (size_t)SORT_DIGITS * tiles) * sizeof(int));
+    size_t ints = 4 * (size_t)N + (size_t)SORT_DIGITS * tiles; /* a multiple of 4: part is 16-byte aligned */
+    size_t parts = sizeof(X) == 2 ? 2 * (size_t)((N + WTE_CHUNK - 1) / WTE_CHUNK) * C : 0;
+    int *s = (int *)cuda_scratch(k, ints * sizeof(int) + parts * sizeof(float));
     unsigned *ids[2] = { (unsigned *)s, (unsigned *)(s + N) };
     int *rows[2] = { s + 2 * (size_t)N, s + 3 * (size_t)N }, *counts = s + 4 * (size_t)N;
+    float *part = (float *)(s + ints);
 
     const unsigned *keys = (const unsigned *)inp; /* ids are >= 0: as unsigned they sort the same */
     const int *vals = nullptr;
@@ -203,14 +292,8 @@ static void encoder_backward_as(Kern *k, float *dwte, float *dwpe, const X *dout
         vals = rows[pass % 2];
     }
     constexpr int P = 16 / sizeof(X);
-    if (C % P == 0 && aligned16(dout) && aligned16(dwte)) {
-        dim3 grid(N, cuda_blocks((size_t)C / P, WTE_BLOCK));
-        wte_backward_kernel<X, P><<<grid, WTE_BLOCK, 0, st>>>(dwte, dout, keys, vals, N, C);
-    } else {
-        dim3 grid(N, cuda_blocks(C, WTE_BLOCK));
-        wte_backward_kernel<X, 1><<<grid, WTE_BLOCK, 0, st>>>(dwte, dout, keys, vals, N, C);
-    }
-    LAUNCH_CHECK("wte_backward_kernel");
+    if (C % P == 0 && aligned16(dout) && aligned16(dwte)) wte_backward_as<P>(st, dwte, part, dout, keys, vals, N, C);
+    else wte_backward_as<1>(st, dwte, part, dout, keys, vals, N, C);
     size_t TC = (size_t)T * C;
     wpe_backward_kernel<X><<<cuda_blocks(TC, ENC_BLOCK), ENC_BLOCK, 0, st>>>(dwpe, dout, B, TC);
     LAUNCH_CHECK("wpe_backward_kernel");

@@ -463,6 +463,28 @@ static void same16(const char *what, const Pair *p, int x)
     free(hg);
 }
 
+/* The same in bf16, where a long run is summed in pieces of 64 sorted
+ * positions (one token on every other row: its run spans several pieces,
+ * starting inside one) */
+static void test_embedding_runs16(int B, int T, int C)
+{
+    enum { V = 1000, Vp = 1024 };
+    size_t N = (size_t)B * T, n = N * C;
+    int *ids = malloc(N * sizeof *ids);
+    if (!ids) exit(2);
+    for (size_t i = 0; i < N; i++) ids[i] = i % 2 ? (int)(gpt_rand_u64(&rng) % V) : 900;
+    Pair inp = { dev(&cpu, ids, N * sizeof *ids), dev(&gpu16, ids, N * sizeof *ids), N };
+    Pair dout = pair16(n, 1, 1), dwte = pair16((size_t)Vp * C, 1, 0), dwpe = pair16((size_t)T * C, 1, 0);
+    cpu.ops->encoder_backward(&cpu, dwte.c, dwpe.c, dout.c, inp.c, B, T, C);
+    gpu16.ops->encoder_backward(&gpu16, dwte.g, dwpe.g, dout.g, inp.g, B, T, C);
+    char what[96];
+    snprintf(what, sizeof what, "encoder_backward dwte, token 900 on %zu of %zu rows, C %d", (N + 1) / 2, N, C);
+    same16(what, &dwte, 0);
+    Pair *all[] = { &inp, &dout, &dwte, &dwpe };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair16(all[i]);
+    free(ids);
+}
+
 static void test_bf16_kernels(void)
 {
     enum { B = 3, T = 37, C = 72, M = 288, V = 1000, Vp = 1024 };
@@ -783,6 +805,8 @@ int main(void)
     kern_cuda_flash_hopper(&gpu16, 1);
     printf("test_cuda: bf16 attention: worst relative error %.3g (limit 2e-2)\n", worst_flash);
     test_bf16_kernels();
+    test_embedding_runs16(4, 150, 72); /* 16-byte packs */
+    test_embedding_runs16(2, 301, 18); /* an element at a time */
     test_model(0.0f);
     test_model(0.1f);
     kern_free(&gpu16);
