@@ -245,7 +245,9 @@ double plan_gpu_step_s(const GptConfig *c, int T, double batch_tokens, const Pla
     if (env->recompute) ew *= 1 + PLAN_GPU_RECOMPUTE_EW; /* the LayerNorm and GELU forwards again */
     double cls = PLAN_GPU_VOCAB_S * V * batch_tokens;
     double adam = PLAN_GPU_ADAM_S * (double)gpt_n_params(c);
-    return mm + scale * (att + ew + cls + adam);
+    double micro_steps = batch_tokens / ((env->micro_batch > 0 ? env->micro_batch : micro) * (double)T);
+    double gaps = PLAN_GPU_GAP_S * L * micro_steps;
+    return mm + scale * (att + ew + cls + adam + gaps);
 }
 
 /* --ranks N --zero 1: mem's AdamW moments the largest slice model train

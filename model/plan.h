@@ -84,10 +84,11 @@ void plan_gpu_list(FILE *f);
  * the matrix rate, gpt2-large 52%, 18 x 1280 with 64 heads 33%), so the plan
  * adds up a step by part, each part's cost taken from one profiled step of
  * GPT-2 124M at micro-batch 32 x 1024 on an H200 (bench/model/profile.sh:
- * 77 ms, of which matrix products 34.8, attention 25.3, the classifier and
- * the embedding backward 7.0, the other elementwise kernels 8.6, AdamW 0.9),
- * the attention since timed again alone (bench/model/flash.sh: 1.39 ms a
- * layer forward and backward at that shape, 16.7 ms a step):
+ * 62.2 ms, of which matrix products 36.1 (GELU in their epilogues), attention
+ * 16.3, the classifier and the embeddings' backward 2.3, LayerNorm 3.4,
+ * AdamW 0.9, the GPU idle between kernels 3.1), the attention timed alone
+ * (bench/model/flash.sh: 1.39 ms a layer forward and backward at that shape,
+ * 16.7 ms a step):
  *   matrix products   6 N FLOPs a token at PLAN_GPU_MM_EFF of the matrix rate
  *   attention         PLAN_GPU_ATT_S a score, L B NH T (T+1) / 2 scores a
  *                     micro-batch: it costs by the score (softmax, masks,
@@ -99,21 +100,25 @@ void plan_gpu_list(FILE *f);
  *   elementwise       PLAN_GPU_EW_S a token, layer and width unit
  *   classifier        PLAN_GPU_VOCAB_S a token and vocabulary entry
  *   AdamW             PLAN_GPU_ADAM_S a parameter, once a step
+ *   idle              PLAN_GPU_GAP_S a layer of each micro-batch: the GPU
+ *                     waits between kernels (launches, a kernel's tail);
+ *                     GPT-2's 3.1 ms over 12 layers and gpt2-large's 13.1 ms
+ *                     over 36 (its profile at micro-batch 16) average 0.31 ms
  * The parts other than the products are times on the H200; on another GPU
  * they are scaled by its matrix rate against PLAN_GPU_REF_RATE (the rate
  * cuBLASLt measured there), a rough rule (memory bandwidth does not follow
- * the matrix rate exactly). Checked on shapes not used for the constants, on
- * the same H200 (model plan --device cuda against model train): gpt2-large
- * at 16 predicted 3% fast, mosaic-83m at 32 1.5% slow, 18 x 1280 with 64
- * heads at 16 1% fast, GPT-2 at 32 1.5% fast.
+ * the matrix rate exactly). On the shapes the constants come from, on the
+ * same H200 (bench/model/cuda.sh's runs of model train): GPT-2 at 32 planned
+ * 63.2 ms a step against 63.7 measured, gpt2-large at 16 180.8 against 182.1.
  *
  * With --recompute the backward runs each layer's two LayerNorm forwards and
  * its GELU forward again: the elementwise part grows by PLAN_GPU_RECOMPUTE_EW
  * of itself. That share is estimated, not timed with --recompute: in the
- * profiled step GELU took 6% (4.6 ms) and LayerNorm 4% (3.1 ms), forward and
- * backward; by the bytes they move a GELU forward is 2/5 of its pair (it
- * reads and writes a (B,T,4C) array, the backward reads two and writes one)
- * and a LayerNorm forward 1/3 of its pair, 1.8 + 1.0 ms: 0.33 of the 8.6 ms.
+ * profiled step the 25 LayerNorm forwards took 0.78 ms (two a layer: 0.75 ms),
+ * and a GELU forward, which reads and writes a (B,T,4C) array, took 1.85 ms
+ * for 12 in an earlier profile (two fifths of the GELU kernels' 4.6 ms, by
+ * the bytes they move), before the GELU moved into the products' epilogues:
+ * 2.6 ms, 0.76 of the 3.4 ms.
  *
  * In fp32, and wherever --mfu is given, the plan times FLOPs at an MFU of the
  * matrix rate (PLAN_GPU_FP32_MFU: GPT-2 at micro-batch 16 on the H200, 85%
@@ -124,12 +129,13 @@ void plan_gpu_list(FILE *f);
 #define PLAN_GPU_FP32_MFU 0.85
 #define PLAN_GPU_MATMUL_SHARE (770.0 / 989.0)
 #define PLAN_GPU_REF_RATE 770e12
-#define PLAN_GPU_MM_EFF 0.908
+#define PLAN_GPU_MM_EFF 0.879
 #define PLAN_GPU_ATT_S 6.89e-12
-#define PLAN_GPU_EW_S 2.85e-11
-#define PLAN_GPU_VOCAB_S 4.25e-12
+#define PLAN_GPU_EW_S 1.12e-11
+#define PLAN_GPU_VOCAB_S 1.40e-12
 #define PLAN_GPU_ADAM_S 7.6e-12
-#define PLAN_GPU_RECOMPUTE_EW 0.33
+#define PLAN_GPU_GAP_S 3.1e-4
+#define PLAN_GPU_RECOMPUTE_EW 0.76
 
 /* ---- one shape on this machine ---- */
 
