@@ -5,8 +5,8 @@
  * dloss (p - onehot) straight from the logits: no probabilities kept, and in
  * bf16 no rounding of p before the subtraction. In float32 the row is read for
  * its max, for its sum of exp (vmath.c's Cephes exp: the CPU's bits) and to
- * write; in bf16 it is read once into shared memory. Block sums run in a
- * fixed order. The unfused backward is kept for a forward that did not know
+ * write; in bf16 it is read from memory once, into shared memory. Block sums
+ * run in a fixed order. The unfused backward is kept for a forward that did not know
  * its backward's scale. */
 #include "common.cuh"
 
@@ -34,93 +34,75 @@ template <bool MAX> static __device__ float block_reduce(float v, float *sh)
 
 /* ---- kernels: a block a row; thread t takes the packs t, t + CLS_BLOCK, ... ---- */
 
-/* logits (N,Vp) -> probabilities in place; losses (N) */
-template <typename X, int P>
+static constexpr float CLS_LOG2E = 1.4426950408889634f;
+
+/* exp(x - mx): vmath.c's Cephes exp (the CPU's bits), or where FAST the
+ * special function unit's 2^x, whose last bits a bf16 result does not see */
+template <bool FAST> static __device__ __forceinline__ float cls_exp(float x, float mx)
+{
+    return FAST ? ex2_approx(fmaf(x, CLS_LOG2E, -mx * CLS_LOG2E)) : exp_cephes(x - mx);
+}
+
+/* a b, rounded on its own as the CPU rounds it unless FAST (then free to fuse
+ * with an addition after it) */
+template <bool FAST> static __device__ __forceinline__ float cls_mul(float a, float b)
+{
+    return FAST ? a * b : __fmul_rn(a, b);
+}
+
+/* logits (N,Vp) -> probabilities in place; losses (N). The row is read for
+ * its max, for its sum of exp and to write; where ROW (bf16, the row of Vp
+ * bf16 fitting in a block's shared memory: the launch gives its bytes) it is
+ * first copied there by cp.async, so memory sees it read once. Each thread
+ * then reads back only the packs it copied, so only the target's logit, read
+ * by thread 0 after the first block barrier, waits for the others. */
+template <typename X, int P, bool ROW>
 __global__ __launch_bounds__(CLS_BLOCK) void classifier_forward_kernel(float *losses, X *logits,
                                                                        const int *targets, int V, int Vp,
                                                                        float dloss)
 {
-    int target = targets[blockIdx.x];
-    __shared__ float sh[CLS_BLOCK / 32];
-    X *row = logits + (size_t)blockIdx.x * Vp;
-    /* read before any thread writes: the writes come after two block barriers */
-    float target_logit = threadIdx.x == 0 ? to_f(row[targets[blockIdx.x]]) : 0.0f;
-    float f[P], mx = -INFINITY;
-    for (int c = threadIdx.x * P; c < V; c += CLS_BLOCK * P) {
-        load_pack<P>(f, row + c);
-#pragma unroll
-        for (int j = 0; j < P; j++)
-            if (c + j < V) mx = fmaxf(mx, f[j]);
-    }
-    mx = block_reduce<true>(mx, sh);
-    float sum = 0.0f;
-    for (int c = threadIdx.x * P; c < V; c += CLS_BLOCK * P) {
-        load_pack<P>(f, row + c);
-#pragma unroll
-        for (int j = 0; j < P; j++)
-            if (c + j < V) sum += exp_cephes(f[j] - mx);
-    }
-    sum = block_reduce<false>(sum, sh);
-    float inv = __fdiv_rn(1.0f, sum);
-    for (int c = threadIdx.x * P; c < Vp; c += CLS_BLOCK * P) {
-        load_pack<P>(f, row + c);
-#pragma unroll
-        for (int j = 0; j < P; j++) {
-            float p = c + j < V ? __fmul_rn(exp_cephes(f[j] - mx), inv) : 0.0f;
-            if (dloss != 0.0f && c + j < V) p = __fmul_rn(p, dloss) - (c + j == target ? dloss : 0.0f);
-            f[j] = p;
-        }
-        store_pack<P>(row + c, f);
-    }
-    if (threadIdx.x == 0) losses[blockIdx.x] = (float)(log((double)sum) + (double)mx - (double)target_logit);
-}
-
-/* The same in bf16 with the row in shared memory (Vp bf16, where that fits
- * in a block's): the logits are read from memory once, by cp.async, and the
- * result written once, where the kernel above reads them three times; exp is
- * the special function unit's 2^x, whose last bits a bf16 result does not
- * see. Each thread reads back only the packs it copied, so only the target's
- * logit, read by thread 0, waits for the block's barrier. */
-static constexpr float CLS_LOG2E = 1.4426950408889634f;
-__global__ __launch_bounds__(CLS_BLOCK) void classifier_forward_row_kernel(float *losses, bf16 *logits,
-                                                                           const int *targets, int V, int Vp,
-                                                                           float dloss)
-{
-    constexpr int P = 8;
     extern __shared__ int4 cls_row[];
     __shared__ float sh[CLS_BLOCK / 32];
-    const bf16 *srow = reinterpret_cast<const bf16 *>(cls_row);
-    bf16 *row = logits + (size_t)blockIdx.x * Vp;
     int target = targets[blockIdx.x];
-    for (int c = threadIdx.x * P; c < Vp; c += CLS_BLOCK * P) {
-        unsigned a = (unsigned)__cvta_generic_to_shared(srow + c);
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(row + c));
+    X *row = logits + (size_t)blockIdx.x * Vp;
+    const X *src = row;
+    float target_logit = 0.0f;
+    if constexpr (ROW) {
+        static_assert(P * sizeof(X) == 16, "cp.async copies 16-byte packs");
+        src = reinterpret_cast<const X *>(cls_row);
+        for (int c = threadIdx.x * P; c < Vp; c += CLS_BLOCK * P) {
+            unsigned a = (unsigned)__cvta_generic_to_shared(src + c);
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(row + c));
+        }
+        asm volatile("cp.async.commit_group;\n" ::);
+        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    } else { /* read before any thread writes: the writes come after two block barriers */
+        target_logit = threadIdx.x == 0 ? to_f(row[target]) : 0.0f;
     }
-    asm volatile("cp.async.commit_group;\n" ::);
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
     float f[P], mx = -INFINITY;
     for (int c = threadIdx.x * P; c < V; c += CLS_BLOCK * P) {
-        load_pack<P>(f, srow + c);
+        load_pack<P>(f, src + c);
 #pragma unroll
         for (int j = 0; j < P; j++)
             if (c + j < V) mx = fmaxf(mx, f[j]);
     }
-    mx = block_reduce<true>(mx, sh); /* its barrier: every thread's copies are in */
-    float target_logit = threadIdx.x == 0 ? to_f(srow[target]) : 0.0f, off = mx * CLS_LOG2E, sum = 0.0f;
+    mx = block_reduce<true>(mx, sh); /* its barrier: with ROW every thread's copies are in */
+    if constexpr (ROW) target_logit = threadIdx.x == 0 ? to_f(src[target]) : 0.0f;
+    float sum = 0.0f;
     for (int c = threadIdx.x * P; c < V; c += CLS_BLOCK * P) {
-        load_pack<P>(f, srow + c);
+        load_pack<P>(f, src + c);
 #pragma unroll
         for (int j = 0; j < P; j++)
-            if (c + j < V) sum += ex2_approx(fmaf(f[j], CLS_LOG2E, -off));
+            if (c + j < V) sum += cls_exp<ROW>(f[j], mx);
     }
     sum = block_reduce<false>(sum, sh);
     float inv = __fdiv_rn(1.0f, sum);
     for (int c = threadIdx.x * P; c < Vp; c += CLS_BLOCK * P) {
-        load_pack<P>(f, srow + c);
+        load_pack<P>(f, src + c);
 #pragma unroll
         for (int j = 0; j < P; j++) {
-            float p = c + j < V ? ex2_approx(fmaf(f[j], CLS_LOG2E, -off)) * inv : 0.0f;
-            if (dloss != 0.0f && c + j < V) p = p * dloss - (c + j == target ? dloss : 0.0f);
+            float p = c + j < V ? cls_mul<ROW>(cls_exp<ROW>(f[j], mx), inv) : 0.0f;
+            if (dloss != 0.0f && c + j < V) p = cls_mul<ROW>(p, dloss) - (c + j == target ? dloss : 0.0f);
             f[j] = p;
         }
         store_pack<P>(row + c, f);
@@ -157,20 +139,21 @@ static void classifier_forward_as(Kern *k, float *losses, X *logits, const int *
 {
     constexpr int P = 16 / sizeof(X);
     size_t row_bytes = (size_t)Vp * sizeof(X);
+    cudaStream_t st = cuda_stream(k);
     if constexpr (sizeof(X) == 2) {
         if (Vp % P == 0 && aligned16(logits) && row_bytes <= cuda_state(k)->smem_optin) {
-            CUDA_CHECK(cudaFuncSetAttribute(classifier_forward_row_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            (int)row_bytes));
-            classifier_forward_row_kernel<<<N, CLS_BLOCK, row_bytes, cuda_stream(k)>>>(losses, logits, targets, V, Vp,
-                                                                                       dloss);
-            LAUNCH_CHECK("classifier_forward_row_kernel");
+            CUDA_CHECK(cudaFuncSetAttribute(classifier_forward_kernel<X, P, true>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)row_bytes));
+            classifier_forward_kernel<X, P, true><<<N, CLS_BLOCK, row_bytes, st>>>(losses, logits, targets, V, Vp,
+                                                                                   dloss);
+            LAUNCH_CHECK("classifier_forward_kernel");
             return;
         }
     }
     if (Vp % P == 0 && aligned16(logits))
-        classifier_forward_kernel<X, P><<<N, CLS_BLOCK, 0, cuda_stream(k)>>>(losses, logits, targets, V, Vp, dloss);
+        classifier_forward_kernel<X, P, false><<<N, CLS_BLOCK, 0, st>>>(losses, logits, targets, V, Vp, dloss);
     else
-        classifier_forward_kernel<X, 1><<<N, CLS_BLOCK, 0, cuda_stream(k)>>>(losses, logits, targets, V, Vp, dloss);
+        classifier_forward_kernel<X, 1, false><<<N, CLS_BLOCK, 0, st>>>(losses, logits, targets, V, Vp, dloss);
     LAUNCH_CHECK("classifier_forward_kernel");
 }
 

@@ -455,6 +455,20 @@ template <int HSP, bool WG> struct FlashSmem {
  * the running max m, this lane's share of the running sum l and the
  * outputs o rescaled with m; s becomes P, dropped where DROP. Scores in log2
  * units (times scale*log2(e) = qmul). */
+/* The max (MAX) or the sum of a lane's share of score row r (0: g, 1: g + 8)
+ * of a (16, FL_TILE) block: a tree, not a chain of dependent steps. */
+template <bool MAX> static __device__ __forceinline__ float fl_row_tree(const float (&s)[FL_NT][4], int r)
+{
+    float t[FL_NT];
+#pragma unroll
+    for (int n = 0; n < FL_NT; n++) t[n] = MAX ? fmaxf(s[n][2 * r], s[n][2 * r + 1]) : s[n][2 * r] + s[n][2 * r + 1];
+#pragma unroll
+    for (int w = FL_NT / 2; w; w >>= 1)
+#pragma unroll
+        for (int n = 0; n < w; n++) t[n] = MAX ? fmaxf(t[n], t[n + w]) : t[n] + t[n + w];
+    return t[0];
+}
+
 template <int HSP, int MB, bool MASK, bool DROP>
 static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], float (&o)[MB][HSP / 8][4],
                                                   float (&m)[MB][2], float (&l)[MB][2], int s0, int r0, int g,
@@ -471,20 +485,8 @@ static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], floa
                     if (s0 + 8 * n + c2 + (j & 1) > r0 + 16 * i + g + 8 * (j >> 1)) s[i][n][j] = -INFINITY;
 #pragma unroll
     for (int i = 0; i < MB; i++) {
-        /* the new running max, in log2 units (qmul > 0: the raw scores' max,
-         * scaled); maxima and sums as trees, not chains of dependent steps */
-        float mx[2];
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            float t[FL_NT];
-#pragma unroll
-            for (int n = 0; n < FL_NT; n++) t[n] = fmaxf(s[i][n][2 * r], s[i][n][2 * r + 1]);
-#pragma unroll
-            for (int w = FL_NT / 2; w; w >>= 1)
-#pragma unroll
-                for (int n = 0; n < w; n++) t[n] = fmaxf(t[n], t[n + w]);
-            mx[r] = t[0];
-        }
+        /* the new running max, in log2 units (qmul > 0: the raw scores' max, scaled) */
+        float mx[2] = { fl_row_tree<true>(s[i], 0), fl_row_tree<true>(s[i], 1) };
 #pragma unroll
         for (int r = 0; r < 2; r++) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
@@ -501,16 +503,7 @@ static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], floa
 #pragma unroll
             for (int j = 0; j < 4; j++) s[i][n][j] = ex2_approx(fmaf(s[i][n][j], qmul, -mx[j >> 1])); /* 0 where masked */
 #pragma unroll
-        for (int r = 0; r < 2; r++) { /* the normaliser takes the undropped P */
-            float t[FL_NT];
-#pragma unroll
-            for (int n = 0; n < FL_NT; n++) t[n] = s[i][n][2 * r] + s[i][n][2 * r + 1];
-#pragma unroll
-            for (int w = FL_NT / 2; w; w >>= 1)
-#pragma unroll
-                for (int n = 0; n < w; n++) t[n] += t[n + w];
-            l[i][r] += t[0];
-        }
+        for (int r = 0; r < 2; r++) l[i][r] += fl_row_tree<false>(s[i], r); /* the normaliser takes the undropped P */
     }
     if constexpr (DROP)
 #pragma unroll
