@@ -86,7 +86,7 @@ void plan_gpu_list(FILE *f);
  * GPT-2 124M at micro-batch 32 x 1024 on an H200 (bench/model/profile.sh:
  * 62.2 ms, of which matrix products 36.1 (GELU in their epilogues), attention
  * 16.3, the classifier and the embeddings' backward 2.3, LayerNorm 3.4,
- * AdamW 0.9, the GPU idle between kernels 3.1), the attention timed alone
+ * AdamW 0.9, the rest 3.1), the attention timed alone
  * (bench/model/flash.sh: 1.39 ms a layer forward and backward at that shape,
  * 16.7 ms a step):
  *   matrix products   6 N FLOPs a token at PLAN_GPU_MM_EFF of the matrix rate
@@ -100,8 +100,11 @@ void plan_gpu_list(FILE *f);
  *   elementwise       PLAN_GPU_EW_S a token, layer and width unit
  *   classifier        PLAN_GPU_VOCAB_S a token and vocabulary entry
  *   AdamW             PLAN_GPU_ADAM_S a parameter, once a step
- *   idle              PLAN_GPU_GAP_S a layer of each micro-batch: the GPU
- *                     waits between kernels (launches, a kernel's tail);
+ *   the rest          PLAN_GPU_GAP_S a layer of each micro-batch: the step's
+ *                     wall time beyond its kernels' durations as the
+ *                     profiler times them one at a time (the GPU idle
+ *                     between kernels, and kernels slower in a sustained run
+ *                     than alone: which of the two is not measured);
  *                     GPT-2's 3.1 ms over 12 layers and gpt2-large's 13.1 ms
  *                     over 36 (its profile at micro-batch 16) average 0.31 ms
  * The parts other than the products are times on the H200; on another GPU

@@ -212,7 +212,7 @@ static void gpu_header(FILE *out, const PlanEnv *env)
         fprintf(out, "GPU %s: %s (%s)\n", env->gpu_name, b1, env->mem_from);
     if (env->parts)
         fprintf(out, "times by part (matrix products at %.0f%% of %.1f TFLOP/s (%s); attention, elementwise\n"
-                     "  kernels, classifier, AdamW and the idle between kernels as on an H200, scaled by the matrix\n"
+                     "  kernels, classifier, AdamW and the time between kernels as on an H200, scaled by the matrix\n"
                      "  rate)\n",
                 100 * PLAN_GPU_MM_EFF, env->rate / 1e12, env->rate_from);
     else
