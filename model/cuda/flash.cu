@@ -450,11 +450,6 @@ template <int HSP, bool WG> struct FlashSmem {
     static constexpr size_t bwd = 6 * tile + ds + 4 * row; /* K, V; Q, dO, lse, D twice; dS^T */
 };
 
-/* The online softmax of a warp's MB blocks of 16 rows (from r0) against key
- * tile s0..: the causal mask where MASK (and some key is past some row),
- * the running max m, this lane's share of the running sum l and the
- * outputs o rescaled with m; s becomes P, dropped where DROP. Scores in log2
- * units (times scale*log2(e) = qmul). */
 /* The max (MAX) or the sum of a lane's share of score row r (0: g, 1: g + 8)
  * of a (16, FL_TILE) block: a tree, not a chain of dependent steps. */
 template <bool MAX> static __device__ __forceinline__ float fl_row_tree(const float (&s)[FL_NT][4], int r)
@@ -469,6 +464,11 @@ template <bool MAX> static __device__ __forceinline__ float fl_row_tree(const fl
     return t[0];
 }
 
+/* The online softmax of a warp's MB blocks of 16 rows (from r0) against key
+ * tile s0..: the causal mask where MASK (and some key is past some row),
+ * the running max m, this lane's share of the running sum l and the
+ * outputs o rescaled with m; s becomes P, dropped where DROP. Scores in log2
+ * units (times scale*log2(e) = qmul). */
 template <int HSP, int MB, bool MASK, bool DROP>
 static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], float (&o)[MB][HSP / 8][4],
                                                   float (&m)[MB][2], float (&l)[MB][2], int s0, int r0, int g,
