@@ -34,13 +34,11 @@ template <bool MAX> static __device__ float block_reduce(float v, float *sh)
 
 /* ---- kernels: a block a row; thread t takes the packs t, t + CLS_BLOCK, ... ---- */
 
-static constexpr float CLS_LOG2E = 1.4426950408889634f;
-
 /* exp(x - mx): vmath.c's Cephes exp (the CPU's bits), or where FAST the
  * special function unit's 2^x, whose last bits a bf16 result does not see */
 template <bool FAST> static __device__ __forceinline__ float cls_exp(float x, float mx)
 {
-    return FAST ? ex2_approx(fmaf(x, CLS_LOG2E, -mx * CLS_LOG2E)) : exp_cephes(x - mx);
+    return FAST ? ex2_approx(fmaf(x, LOG2E, -mx * LOG2E)) : exp_cephes(x - mx);
 }
 
 /* a b, rounded on its own as the CPU rounds it unless FAST (then free to fuse
@@ -53,9 +51,7 @@ template <bool FAST> static __device__ __forceinline__ float cls_mul(float a, fl
 /* logits (N,Vp) -> probabilities in place; losses (N). The row is read for
  * its max, for its sum of exp and to write; where ROW (bf16, the row of Vp
  * bf16 fitting in a block's shared memory: the launch gives its bytes) it is
- * first copied there by cp.async, so memory sees it read once. Each thread
- * then reads back only the packs it copied, so only the target's logit, read
- * by thread 0 after the first block barrier, waits for the others. */
+ * first copied there by cp.async, so memory sees it read once. */
 template <typename X, int P, bool ROW>
 __global__ __launch_bounds__(CLS_BLOCK) void classifier_forward_kernel(float *losses, X *logits,
                                                                        const int *targets, int V, int Vp,
@@ -66,19 +62,16 @@ __global__ __launch_bounds__(CLS_BLOCK) void classifier_forward_kernel(float *lo
     int target = targets[blockIdx.x];
     X *row = logits + (size_t)blockIdx.x * Vp;
     const X *src = row;
-    float target_logit = 0.0f;
     if constexpr (ROW) {
         static_assert(P * sizeof(X) == 16, "cp.async copies 16-byte packs");
         src = reinterpret_cast<const X *>(cls_row);
-        for (int c = threadIdx.x * P; c < Vp; c += CLS_BLOCK * P) {
-            unsigned a = (unsigned)__cvta_generic_to_shared(src + c);
-            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(row + c));
-        }
-        asm volatile("cp.async.commit_group;\n" ::);
-        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-    } else { /* read before any thread writes: the writes come after two block barriers */
-        target_logit = threadIdx.x == 0 ? to_f(row[target]) : 0.0f;
+        for (int c = threadIdx.x * P; c < Vp; c += CLS_BLOCK * P) cp_async<16>(smem_at(src + c), row + c);
+        cp_async_commit();
+        cp_async_wait<0>();
+        __syncthreads();
     }
+    /* read before any thread writes: the writes come after two block barriers */
+    float target_logit = threadIdx.x == 0 ? to_f(src[target]) : 0.0f;
     float f[P], mx = -INFINITY;
     for (int c = threadIdx.x * P; c < V; c += CLS_BLOCK * P) {
         load_pack<P>(f, src + c);
@@ -86,8 +79,7 @@ __global__ __launch_bounds__(CLS_BLOCK) void classifier_forward_kernel(float *lo
         for (int j = 0; j < P; j++)
             if (c + j < V) mx = fmaxf(mx, f[j]);
     }
-    mx = block_reduce<true>(mx, sh); /* its barrier: with ROW every thread's copies are in */
-    if constexpr (ROW) target_logit = threadIdx.x == 0 ? to_f(src[target]) : 0.0f;
+    mx = block_reduce<true>(mx, sh);
     float sum = 0.0f;
     for (int c = threadIdx.x * P; c < V; c += CLS_BLOCK * P) {
         load_pack<P>(f, src + c);

@@ -116,6 +116,27 @@ static __device__ __forceinline__ float exp_cephes(float x)
     return __fmul_rn(y, __int_as_float(((int)fx + 127) << 23));
 }
 
+static constexpr float LOG2E = 1.4426950408889634f; /* log2(e), as a float */
+
+/* Asynchronous copies from global to shared memory (cp.async, sm_80 on):
+ * cp_async<B> copies B bytes (16: past L1; 4 or 8: through it) to shared
+ * address dst (smem_at);
+ * cp_async_commit ends a group of them; cp_async_wait<N> waits until at most
+ * N groups are in flight; a block barrier after it makes the copies readable
+ * (and keeps the compiler from moving reads above the wait). */
+template <int B> static __device__ __forceinline__ void cp_async(uint32_t dst, const void *src)
+{
+    if constexpr (B == 16) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
+    else asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" ::"r"(dst), "l"(src), "n"(B));
+}
+/* p's address in shared memory, as cp_async takes it */
+static __device__ __forceinline__ uint32_t smem_at(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+static __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> static __device__ __forceinline__ void cp_async_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 /* 2^x by the special function unit (relative error about 2^-22; 0 for -inf):
  * for bf16 results, which do not see the last bits */
 static __device__ __forceinline__ float ex2_approx(float x)

@@ -34,7 +34,7 @@ static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) s
 /* The widest padded head whose backward reads dQ's sums so far while its
  * last products run (Hopper; wider, the sums no longer fit the registers) */
 static constexpr int FL_EARLY_MAX = 64;
-static constexpr float FL_LOG2E = 1.4426950408889634f, FL_LN2 = 0.6931471805599453f;
+static constexpr float FL_LN2 = 0.6931471805599453f;
 
 /* The forward's 16-row blocks a warp: two where the registers allow (each
  * K and V fragment then feeds two products) */
@@ -361,7 +361,7 @@ static __device__ __forceinline__ void wg_xb(float (&acc)[HSP / 8][4], const uin
  * the head; rows `stride` apart) into tile dst (fl_at's layout, HSP
  * columns) by NTH threads, zero past T and past hs, in pieces of vw elements
  * (8, 4 or 2: hs, stride and src's alignment allow it): asynchronous copies,
- * which land once fl_wait says so, so the next tile loads while this one is
+ * which land once cp_async_wait says so, so the next tile loads while this one is
  * worked on; vw 1: plain loads. Consecutive threads fill the rows of one
  * brick (Hopper's layout), so that their stores are one wavefront. */
 template <int HSP, int ROWS, int NTH = FL_THREADS, bool WG = false>
@@ -386,8 +386,7 @@ static __device__ __forceinline__ void fl_load(bf16 *dst, const bf16 *src, size_
             int t = r0 + (int)r;
             bf16 *to = dst + fl_at<HSP, WG>(r, d);
             if (t < T && d < hs) {
-                uint32_t a = (uint32_t)__cvta_generic_to_shared(to);
-                asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(src + (size_t)t * stride + d));
+                cp_async<16>(smem_at(to), src + (size_t)t * stride + d);
             } else {
                 *(uint4 *)to = make_uint4(0, 0, 0, 0);
             }
@@ -402,10 +401,10 @@ static __device__ __forceinline__ void fl_load(bf16 *dst, const bf16 *src, size_
         int t = r0 + r;
         bf16 *to = dst + fl_at<HSP, WG>(r, d);
         if (t < T && d < hs) {
-            uint32_t a = (uint32_t)__cvta_generic_to_shared(to);
+            uint32_t a = smem_at(to);
             const bf16 *from = src + (size_t)t * stride + d;
-            if (vw == 4) asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(a), "l"(from));
-            else asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(a), "l"(from));
+            if (vw == 4) cp_async<8>(a, from);
+            else cp_async<4>(a, from);
         } else {
             for (int j = 0; j < vw; j++) to[j] = __float2bfloat16(0.0f);
         }
@@ -418,18 +417,13 @@ template <int NTH = FL_THREADS> static __device__ __forceinline__ void fl_load_r
 {
     for (int i = threadIdx.x; i < FL_TILE; i += NTH) {
         if (t0 + i < T) {
-            uint32_t a = (uint32_t)__cvta_generic_to_shared(dst + i);
-            asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(a), "l"(src + t0 + i));
+            uint32_t a = smem_at(dst + i);
+            cp_async<4>(a, src + t0 + i);
         } else {
             dst[i] = 0.0f;
         }
     }
 }
-
-/* Ends a group of copies; fl_wait<N> waits until at most N groups are in
- * flight (the block's threads then synchronise before reading). */
-static __device__ __forceinline__ void fl_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> static __device__ __forceinline__ void fl_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 /* The forward's warps a block: two warpgroups of 64 rows on Hopper (they
  * share each K and V tile), else FL_WARPS; its 16-row blocks a warp. */
@@ -551,7 +545,7 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
     fl_load<HSP, BM, NTH, WG>(Qs, q, stride, t0, T, hs, vec);
     fl_load<HSP, FL_TILE, NTH, WG>(KV, k, stride, 0, T, hs, vec);
     fl_load<HSP, FL_TILE, NTH, WG>(KV + TE, v, stride, 0, T, hs, vec);
-    fl_commit();
+    cp_async_commit();
     /* o: the rows' outputs times l, unnormalised; m: the running max; l: this
      * lane's share of the running sum (its columns), rescaled with m */
     uint32_t qf[WG ? 1 : MB][HSP / 16][4];
@@ -570,14 +564,14 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
      * before that barrier). The next one is only asked for now so that
      * wg_publish does not wait for it. Returns the tile's K (V follows). */
     auto arrive = [&](int kt) -> const bf16 * {
-        fl_wait<0>();
+        cp_async_wait<0>();
         if constexpr (WG) wg_publish();
         __syncthreads();
         if (kt < last) {
             bf16 *Kn = KV + 2 * ((kt + 1) % NBUF) * TE;
             fl_load<HSP, FL_TILE, NTH, WG>(Kn, k, stride, (kt + 1) * FL_TILE, T, hs, vec);
             fl_load<HSP, FL_TILE, NTH, WG>(Kn + TE, v, stride, (kt + 1) * FL_TILE, T, hs, vec);
-            fl_commit();
+            cp_async_commit();
         }
         return KV + 2 * (kt % NBUF) * TE;
     };
@@ -772,7 +766,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     fl_load<HSP, FL_TILE, FL_THREADS, WG>(QG + TE, go, C, s0, T, hs, vec);
     fl_load_row(LD, lse_h, s0, T);
     fl_load_row(LD + FL_TILE, D_h, s0, T);
-    fl_commit();
+    cp_async_commit();
     uint32_t kf[1][HSP / 16][4], vf[1][HSP / 16][4]; /* mma.sync: the warp's keys of K and V as A fragments */
     float dk[1][ND][4], dv[1][ND][4];
 #pragma unroll
@@ -784,7 +778,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         int t0 = qt * FL_TILE, cur = (qt - kt) & 1;
         const bf16 *Qs = QG + 2 * cur * TE, *Gs = Qs + TE;
         const float *Ls = LD + 2 * cur * FL_TILE, *Ds = Ls + FL_TILE; /* lse (natural log), D */
-        fl_wait<0>(); /* this tile; then the next into the other buffer, as in the forward */
+        cp_async_wait<0>(); /* this tile; then the next into the other buffer, as in the forward */
         if constexpr (WG) wg_publish();
         __syncthreads();
         if (qt + 1 < nt) {
@@ -794,7 +788,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
             fl_load<HSP, FL_TILE, FL_THREADS, WG>(Qn + TE, go, C, t0 + FL_TILE, T, hs, vec);
             fl_load_row(Ln, lse_h, t0 + FL_TILE, T);
             fl_load_row(Ln + FL_TILE, D_h, t0 + FL_TILE, T);
-            fl_commit();
+            cp_async_commit();
         }
         /* st = S^T, dp = (dO V^T)^T for the warp's keys x the tile's queries */
         float st[1][FL_NT][4], dp[1][FL_NT][4];
@@ -824,7 +818,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
 #pragma unroll
         for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-            for (int j = 0; j < 2; j++) lse2[n][j] = Ls[8 * n + c2 + j] * FL_LOG2E, Dq[n][j] = Ds[8 * n + c2 + j];
+            for (int j = 0; j < 2; j++) lse2[n][j] = Ls[8 * n + c2 + j] * LOG2E, Dq[n][j] = Ds[8 * n + c2 + j];
         if (qt == kt || t0 + FL_TILE > T) {
 #pragma unroll
             for (int n = 0; n < FL_NT; n++)
@@ -1023,7 +1017,7 @@ static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, i
 {
     int BH = B * NH, BM = fwd_rows<HSP, WG>(), nq = (T + BM - 1) / BM;
     size_t bytes = FlashSmem<HSP, WG>::fwd;
-    float qmul = FL_LOG2E / sqrtf((float)hs);
+    float qmul = LOG2E / sqrtf((float)hs);
     int vec = flash_vec(qkv, qkv, hs, NH * hs);
     auto kernel = drop ? flash_forward<HSP, WG, true> : flash_forward<HSP, WG, false>; /* dropout or not */
     flash_allow(kernel, bytes);
@@ -1037,7 +1031,7 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
                                const float *lse, int B, int T, int NH, int hs, const KDrop *drop)
 {
     int BH = B * NH, nt = (T + FL_TILE - 1) / FL_TILE;
-    float scale = 1.0f / sqrtf((float)hs), qmul = scale * FL_LOG2E;
+    float scale = 1.0f / sqrtf((float)hs), qmul = scale * LOG2E;
     int vec = flash_vec(qkv, dout, hs, NH * hs);
     cudaStream_t s = cuda_stream(k);
     size_t nctr = kern_cuda_flash_counters(B, T, NH), bytes = FlashSmem<HSP, WG>::bwd;
