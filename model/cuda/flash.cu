@@ -31,6 +31,9 @@
 static constexpr int FL_WARPS = KERN_CUDA_FLASH_WARPS, FL_THREADS = 32 * FL_WARPS, FL_TILE = KERN_CUDA_FLASH_TILE;
 static_assert(FL_TILE == 16 * FL_WARPS, "a backward block: 16 keys a warp");
 static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) score block */
+/* the backward's buffers of query tiles: on Hopper three (two load while one
+ * is worked on), else two (the shared memory of GPUs of 99 KB a block) */
+template <bool WG> __host__ __device__ static constexpr int fl_q_bufs() { return WG ? 3 : 2; }
 /* The widest padded head whose backward reads dQ's sums so far while its
  * last products run (Hopper; wider, the sums no longer fit the registers) */
 static constexpr int FL_EARLY_MAX = 64;
@@ -441,7 +444,8 @@ template <int HSP, bool WG> struct FlashSmem {
     static constexpr size_t fwd = /* Q; K, V fwd_bufs times */
         (size_t)fl_at<HSP, WG>(fwd_rows<HSP, WG>() + 2 * fwd_bufs<WG>() * FL_TILE, 0) * sizeof(bf16);
     static constexpr size_t ds = (size_t)fl_at<FL_TILE, WG>(FL_TILE, 0) * sizeof(bf16); /* dS^T of a tile pair */
-    static constexpr size_t bwd = 6 * tile + ds + 4 * row; /* K, V; Q, dO, lse, D twice; dS^T */
+    static constexpr size_t bwd = /* K, V; Q, dO, lse, D fl_q_bufs times; dS^T */
+        (2 + 2 * fl_q_bufs<WG>()) * tile + ds + 2 * fl_q_bufs<WG>() * row;
 };
 
 /* The max (MAX) or the sum of a lane's share of score row r (0: g, 1: g + 8)
@@ -744,8 +748,9 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     constexpr int ND = HSP / 8, TE = fl_at<HSP, WG>(FL_TILE, 0); /* elements a tile */
     extern __shared__ float4 flash_smem[];
     __shared__ unsigned ticket;
-    /* K, V; then twice: Q, dO tiles; dS^T; the queries' lse and D twice */
-    bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + TE, *QG = Vs + TE, *DS = QG + 4 * TE;
+    /* K, V; then QB times: Q, dO tiles; dS^T; the queries' lse and D QB times */
+    constexpr int QB = fl_q_bufs<WG>();
+    bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + TE, *QG = Vs + TE, *DS = QG + 2 * QB * TE;
     float *LD = (float *)(DS + fl_at<FL_TILE, WG>(FL_TILE, 0));
     if (threadIdx.x == 0) ticket = atomicAdd(ctr, 1u);
     __syncthreads();
@@ -760,13 +765,19 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     float4 *dq_w = (float4 *)dq + ((size_t)bh * nt * FL_WARPS + warp) * NB * 32 + lane; /* query tile qt's: qt * FL_WARPS * NB * 32 on */
     unsigned *sem = ctr + 1 + (size_t)bh * nt * FL_WARPS + warp; /* query tile qt's: qt * FL_WARPS on */
     int s0 = kt * FL_TILE, sr[2] = { s0 + 16 * warp + g, s0 + 16 * warp + g + 8 };
+    /* query tile kt + i's Q, dO, lse and D into buffer i % QB: one group of copies */
+    auto load_q = [&](int i) {
+        int t0 = s0 + i * FL_TILE, buf = i % QB;
+        fl_load<HSP, FL_TILE, FL_THREADS, WG>(QG + 2 * buf * TE, q, stride, t0, T, hs, vec);
+        fl_load<HSP, FL_TILE, FL_THREADS, WG>(QG + (2 * buf + 1) * TE, go, C, t0, T, hs, vec);
+        fl_load_row(LD + 2 * buf * FL_TILE, lse_h, t0, T);
+        fl_load_row(LD + (2 * buf + 1) * FL_TILE, D_h, t0, T);
+        cp_async_commit();
+    };
     fl_load<HSP, FL_TILE, FL_THREADS, WG>(Ks, k, stride, s0, T, hs, vec);
     fl_load<HSP, FL_TILE, FL_THREADS, WG>(Vs, v, stride, s0, T, hs, vec);
-    fl_load<HSP, FL_TILE, FL_THREADS, WG>(QG, q, stride, s0, T, hs, vec);
-    fl_load<HSP, FL_TILE, FL_THREADS, WG>(QG + TE, go, C, s0, T, hs, vec);
-    fl_load_row(LD, lse_h, s0, T);
-    fl_load_row(LD + FL_TILE, D_h, s0, T);
-    cp_async_commit();
+    load_q(0);
+    if (QB > 2 && kt + 1 < nt) load_q(1);
     uint32_t kf[1][HSP / 16][4], vf[1][HSP / 16][4]; /* mma.sync: the warp's keys of K and V as A fragments */
     float dk[1][ND][4], dv[1][ND][4];
 #pragma unroll
@@ -775,21 +786,16 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         for (int j = 0; j < 4; j++) dk[0][n][j] = dv[0][n][j] = 0.0f;
     unsigned *rel = nullptr, relv = 0; /* the last query tile's counter and what to store in it */
     for (int qt = kt; qt < nt; qt++) {
-        int t0 = qt * FL_TILE, cur = (qt - kt) & 1;
-        const bf16 *Qs = QG + 2 * cur * TE, *Gs = Qs + TE;
-        const float *Ls = LD + 2 * cur * FL_TILE, *Ds = Ls + FL_TILE; /* lse (natural log), D */
-        cp_async_wait<0>(); /* this tile; then the next into the other buffer, as in the forward */
+        int t0 = qt * FL_TILE, i = qt - kt, buf = i % QB;
+        const bf16 *Qs = QG + 2 * buf * TE, *Gs = Qs + TE;
+        const float *Ls = LD + 2 * buf * FL_TILE, *Ds = Ls + FL_TILE; /* lse (natural log), D */
+        /* this tile (with three buffers the next one's copies may run on);
+         * then tile i + QB - 1 into the buffer the last iteration read */
+        if (QB > 2 && qt + 1 < nt) cp_async_wait<1>();
+        else cp_async_wait<0>();
         if constexpr (WG) wg_publish();
         __syncthreads();
-        if (qt + 1 < nt) {
-            bf16 *Qn = QG + 2 * (cur ^ 1) * TE;
-            float *Ln = LD + 2 * (cur ^ 1) * FL_TILE;
-            fl_load<HSP, FL_TILE, FL_THREADS, WG>(Qn, q, stride, t0 + FL_TILE, T, hs, vec);
-            fl_load<HSP, FL_TILE, FL_THREADS, WG>(Qn + TE, go, C, t0 + FL_TILE, T, hs, vec);
-            fl_load_row(Ln, lse_h, t0 + FL_TILE, T);
-            fl_load_row(Ln + FL_TILE, D_h, t0 + FL_TILE, T);
-            cp_async_commit();
-        }
+        if (qt + QB - 1 < nt) load_q(i + QB - 1);
         /* st = S^T, dp = (dO V^T)^T for the warp's keys x the tile's queries */
         float st[1][FL_NT][4], dp[1][FL_NT][4];
         if constexpr (WG) {
@@ -1094,6 +1100,20 @@ void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf
     case 96: (wg ? flash_backward_run<96, true> : flash_backward_run<96, false>)(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
     default: flash_backward_run<128, false>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
     }
+}
+
+/* A padded head's attention kernels fit a block's shared memory of smem
+ * bytes: mma.sync's, and Hopper's where hopper (its backward up to 96). */
+template <int HSP> static bool flash_fits(size_t smem, bool hopper)
+{
+    bool ok = FlashSmem<HSP, false>::fwd <= smem && FlashSmem<HSP, false>::bwd <= smem;
+    if (hopper) ok = ok && FlashSmem<HSP, true>::fwd <= smem && (HSP > 96 || FlashSmem<HSP, true>::bwd <= smem);
+    return ok;
+}
+
+int cu_flash_max_head_dim(size_t smem, int hopper)
+{
+    return flash_fits<128>(smem, hopper) ? 128 : flash_fits<96>(smem, hopper) ? 96 : flash_fits<64>(smem, hopper) ? 64 : 32;
 }
 
 /* 1 in *out where this build's code for the present GPU has Hopper's
