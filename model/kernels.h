@@ -261,7 +261,7 @@ int kern_cuda_flash_hopper(Kern *k, int on);
  * layernorm.cu's rows a partial sum of dw, db. */
 #define KERN_CUDA_SORT_TILE 256
 #define KERN_CUDA_SORT_DIGITS 256
-#define KERN_CUDA_LN_CHUNK 256
+#define KERN_CUDA_LN_CHUNK 32
 #define KERN_CUDA_WTE_CHUNK 64
 /* flash.cu's backward: rows of a key or query tile, warps a block */
 #define KERN_CUDA_FLASH_TILE 64

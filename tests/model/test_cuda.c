@@ -485,6 +485,29 @@ static void test_embedding_runs16(int B, int T, int C)
     free(ids);
 }
 
+/* The LayerNorm backward in bf16 at more shapes than test_bf16_kernels' (N
+ * 111, C 72), on each backend's own forward statistics */
+static void test_layernorm16(int N, int C)
+{
+    size_t n = (size_t)N * C;
+    Pair x = pair16(n, 2, 1), w = pair16(C, 1, 1), b = pair16(C, 1, 1), out = pair16(n, 1, 1);
+    Pair mean = pair16(N, 1, 0), rstd = pair16(N, 1, 0);
+    cpu.ops->layernorm_forward(&cpu, out.c, mean.c, rstd.c, x.c, w.c, b.c, N, C);
+    gpu16.ops->layernorm_forward(&gpu16, out.g, mean.g, rstd.g, x.g, w.g, b.g, N, C);
+    Pair dinp = pair16(n, 1, 1), dw = pair16(C, 1, 0), db = pair16(C, 1, 0), dout = pair16(n, 1, 1);
+    cpu.ops->layernorm_backward(&cpu, dinp.c, dw.c, db.c, dout.c, x.c, w.c, mean.c, rstd.c, N, C);
+    gpu16.ops->layernorm_backward(&gpu16, dinp.g, dw.g, db.g, dout.g, x.g, w.g, mean.g, rstd.g, N, C);
+    char what[96];
+    snprintf(what, sizeof what, "layernorm_backward dinp, N %d, C %d", N, C);
+    same16(what, &dinp, 1);
+    snprintf(what, sizeof what, "layernorm_backward dw, N %d, C %d", N, C);
+    same16(what, &dw, 0);
+    snprintf(what, sizeof what, "layernorm_backward db, N %d, C %d", N, C);
+    same16(what, &db, 0);
+    Pair *all[] = { &x, &w, &b, &out, &mean, &rstd, &dinp, &dw, &db, &dout };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) unpair16(all[i]);
+}
+
 static void test_bf16_kernels(void)
 {
     enum { B = 3, T = 37, C = 72, M = 288, V = 1000, Vp = 1024 };
@@ -784,6 +807,9 @@ int main(void)
     test_embedding_runs(2, 301, 18); /* a float at a time */
     test_layernorm(111, 72);
     test_layernorm(64, 1600);
+    test_layernorm(9, 75);     /* one short chunk, a float at a time */
+    test_layernorm(1000, 200); /* 32 chunks, the last short; 50 packs a row: a group of 32 and one of 18 */
+    test_layernorm(130, 7300); /* past an H200's shared memory: dinp and the sums apart */
     test_matmul(111, 72, 216);
     test_matmul(64, 48, 4160);
     test_matmul(37, 20, 1);
@@ -805,6 +831,9 @@ int main(void)
     kern_cuda_flash_hopper(&gpu16, 1);
     printf("test_cuda: bf16 attention: worst relative error %.3g (limit 2e-2)\n", worst_flash);
     test_bf16_kernels();
+    test_layernorm16(9, 75);
+    test_layernorm16(1000, 200);
+    test_layernorm16(130, 7300);
     test_embedding_runs16(4, 150, 72); /* 16-byte packs */
     test_embedding_runs16(2, 301, 18); /* an element at a time */
     test_model(0.0f);
