@@ -219,6 +219,9 @@ struct Kern {
     int max_head_dim; /* the largest width / heads the attention takes; 0: any */
     size_t mem_cap;   /* a GPU taken to be this large (bytes in use on the device, its context
                        * included): allocations past it fail, mem_free counts from it; 0: none */
+    size_t mem_context; /* bytes in use on the device once the backend's CUDA context and library
+                         * handles exist, before its first array (total less free, as mem_used);
+                         * kernels CUDA loads at their first launch come later. 0 on the CPU */
 };
 
 /* The backend a command asked for: device KERN_CPU, KERN_CUDA or -1 (a GPU

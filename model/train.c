@@ -973,7 +973,7 @@ int train_run(const TrainOpts *opts, Err *e)
     {
         double secs = progress_now() - t_start;
         double tps = (double)(r.step - first_step) * tokens_step / secs;
-        char rate[32], ent[160] = ", no validation shards", gpu[96] = "", ranks_sum[96] = "", resumed[48] = "";
+        char rate[32], ent[160] = ", no validation shards", gpu[192] = "", ranks_sum[96] = "", resumed[48] = "";
         char rss_what[32] = "";
         Rss rss = rss_read();
         if (rss.peak <= rss_peak_before) snprintf(rss_what, sizeof rss_what, ", set before this run");
@@ -987,9 +987,16 @@ int train_run(const TrainOpts *opts, Err *e)
         if (val.n)
             snprintf(ent, sizeof ent, ", val loss %.4f (unigram entropy of the validation tokens %.4f)", last_val,
                      shards_unigram_entropy(&val, r.cfg.vocab_size, 50000000));
-        if (gpu_peak)
-            snprintf(gpu, sizeof gpu, "; peak GPU memory %.0f MB (in use on the device, CUDA's context included)",
-                     gpu_peak / 1e6);
+        if (gpu_peak) {
+            /* whole MB, so that the two parts add up to the peak as printed.
+             * Both figures count every process on the device: one that freed
+             * memory after the backend opened could leave less than the
+             * context, and the arrays' part then shows 0, not a negative. */
+            const size_t all_mb = (gpu_peak + 500000) / 1000000, ctx_mb = (kern.mem_context + 500000) / 1000000;
+            snprintf(gpu, sizeof gpu, "; peak GPU memory %zu MB (in use on the device; of it CUDA's context and "
+                     "library handles %zu MB, the trainer's arrays %zu MB)",
+                     all_mb, ctx_mb, all_mb > ctx_mb ? all_mb - ctx_mb : 0);
+        }
         if (dist.size > 1 || gpu_ranks)
             snprintf(ranks_sum, sizeof ranks_sum, "; %d rank%s, summing gradients %.1f ms a step (%.0f%%%s)",
                      dist.size, dist.size > 1 ? "s" : "", 1e3 * reduce_s / (double)(r.step - first_step),

@@ -18,7 +18,9 @@
 # The timed runs are bf16 on both sides. Prints the gate's losses per shape, then the
 # table: tokens/s (median of the timed steps), ours/compiled, MFU against the
 # GPU's datasheet rate and against the cuBLASLt bf16 rate our trainer measures
-# in the same run, peak GPU memory, the gate.
+# in the same run, peak GPU memory (ours as arrays/all: the trainer's arrays,
+# then all in use on the device; PyTorch's allocated/reserved, which leave out
+# CUDA's context as our arrays do), the gate.
 # Run from the repository root on a machine with a GPU: BIN and BUILD as make
 # test-cuda sets them; PYTHON an interpreter with PyTorch and CUDA (default
 # python3); STEPS timed steps a run (default 30); SHAPES a subset of
@@ -73,7 +75,7 @@ took() { echo "$name: $1: $((SECONDS - t0)) s" >&2; t0=$SECONDS; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 whole() { awk -v x="$1" 'BEGIN { print (x == "" || x == "-" ? "-" : sprintf("%.0f", x)) }'; }
 val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; } # `key value` lines of torch_gpu.py
-fmt='%-12s %3s %10s %10s %10s %8s  %-13s %-13s %-13s  %8s %-11s %-11s  %s\n'
+fmt='%-12s %3s %10s %10s %10s %8s  %-13s %-13s %-13s  %-13s %-13s %-13s  %s\n'
 # a row of the table for $name: the columns after shape and micro-batch
 # shellcheck disable=SC2059 # the one format of every row
 row() { rows+=("$(printf "$fmt" "$name" "$B" "$@")"); }
@@ -180,7 +182,7 @@ for name in $SHAPES; do
     fi
 
     # timed: ours (log.csv's tokens/s after the warm-up steps; the summary's
-    # peak GPU memory), then PyTorch eager
+    # peak GPU memory and its arrays' part), then PyTorch eager
     n=$((STEPS + WARMUP))
     # shellcheck disable=SC2086
     if ! "${ours[@]}" --precision "$prec" -o "$tmp/time-$name" --steps "$n" --lr "$LR" --no-checkpoint $OURS_ARGS \
@@ -192,7 +194,12 @@ for name in $SHAPES; do
     ours_tps=$(awk -F, -v w="$WARMUP" 'NR > w + 1 { print $7 }' "$log" | median)
     # the trainer's mfu column is tokens/s x FLOPs a token / the rate it measured
     meas=$(awk -F, -v f="$flops" 'NR > 1 && $8 > m { m = $8; r = $7 * f / $8 } END { print (m > 0 ? r : "-") }' "$log")
-    ours_mem=$(grep -oE 'peak GPU memory [0-9.]+ MB' "$tmp/err" | grep -oE '[0-9.]+' | tail -1 || true)
+    # arrays/all, MB: "peak GPU memory X MB (...; of it CUDA's context and library
+    # handles Y MB, the trainer's arrays Z MB)"; none on the CPU
+    ours_all=$(grep -oE 'peak GPU memory [0-9.]+ MB' "$tmp/err" | grep -oE '[0-9.]+' | tail -1 || true)
+    ours_arrays=$(grep -oE "the trainer's arrays [0-9.]+ MB" "$tmp/err" | grep -oE '[0-9.]+' | tail -1 || true)
+    ours_mem=-
+    [ -z "$ours_all" ] || [ -z "$ours_arrays" ] || ours_mem="$ours_arrays/$ours_all"
     rm -rf "$tmp/time-$name"
     rc=0
     "${torch[@]}" --compile 0 >"$tmp/eager" 2>"$tmp/err" || rc=$?
@@ -207,7 +214,7 @@ for name in $SHAPES; do
     cmp=$(val tokens_per_s "$tmp/compiled") eag=$(val tokens_per_s "$tmp/eager")
     ratio=$(awk -v o="$ours_tps" -v c="$cmp" 'BEGIN { print (o == "-" || c == "-" ? "-" : sprintf("%.2fx", o / c)) }')
     row "$(whole "$ours_tps")" "$(whole "$cmp")" "$(whole "$eag")" "$ratio" "$(mfu "$ours_tps")" "$(mfu "${cmp:--}")" "$(mfu "${eag:--}")" \
-        "${ours_mem:--}" "$(val peak_alloc_mb "$tmp/compiled")/$(val peak_reserved_mb "$tmp/compiled")" \
+        "$ours_mem" "$(val peak_alloc_mb "$tmp/compiled")/$(val peak_reserved_mb "$tmp/compiled")" \
         "$(val peak_alloc_mb "$tmp/eager")/$(val peak_reserved_mb "$tmp/eager")" "$gate"
 done
 
@@ -217,7 +224,9 @@ echo "  where the gate ran it compiled in $prec); the gates: ours against PyTorc
 echo "MFU: model FLOPs (6N + 12LDT a token) per second, as datasheet% / measured%: the datasheet's dense bf16"
 echo "  $spec TFLOP/s for $gpu, and the matrix rate our trainer measured (cuBLASLt on a GPU, sgemm on"
 echo "  the CPU) in its timed run, TFLOP/s:${rates:- -}"
-echo "peak GPU memory, MB of 1e6 bytes: ours as the trainer reports it; PyTorch max_memory_allocated/reserved"
+echo "peak GPU memory, MB of 1e6 bytes: ours as the trainer reports it, arrays/all (all: in use on the device;"
+echo "  arrays: all less what CUDA's context and cuBLAS/cuBLASLt's handles held before the first array);"
+echo "  PyTorch max_memory_allocated/reserved, which leave out CUDA's context and the handles as our arrays do"
 echo "gate: ok or FAIL, the worst relative difference of the first $GATE losses @ its step"
 # shellcheck disable=SC2059
 printf "$fmt" shape B ours compiled eager ours/cmp "MFU ours" "MFU compiled" "MFU eager" "mem ours" "compiled" "eager" gate

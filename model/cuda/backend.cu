@@ -220,6 +220,10 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     /* float32 stays float32: no TF32 on any path (the fp32 path equals the CPU) */
     CUBLAS_CHECK(cublasSetMathMode(st->blas, CUBLAS_PEDANTIC_MATH));
     CUBLAS_CHECK(cublasLtCreate(&st->lt));
+    /* before the first array: model train's summary takes this from its peak
+     * to give its arrays' part, which compares with PyTorch's
+     * max_memory_reserved (neither counts the context or the handles) */
+    k->mem_context = cu_mem_used(k);
     if (cudaMalloc(&st->workspace, st->workspace_bytes) != cudaSuccess) {
         cudaGetLastError();
         cu_free(k);

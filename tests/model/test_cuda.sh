@@ -30,13 +30,18 @@ close() {
 }
 
 # --- --gpu-memory: a cap under the plan is refused before training; one
-# above it holds, and the peak the run reports stays under it
+# above it holds, and the peak the run reports stays under it; the summary
+# splits the peak into CUDA's context and handles and the trainer's arrays
 cap=$(( $(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -1 || echo 0) + 2000 ))
 expect_rc 1 "$M" train $SHAPE -o "$T/cap1" --steps 2 --device cuda --gpu-memory 10M
 expect_err "gpu-memory"
 expect_rc 0 "$M" train $SHAPE -o "$T/cap2" --steps 2 --device cuda --gpu-memory "${cap}Mi" --progress
 peak=$(grep -o 'peak GPU memory [0-9]* MB' "$T/err" | grep -o '[0-9]*')
 [ -n "$peak" ] && [ "$peak" -le $((cap * 1048576 / 1000000)) ] && ok || fail "peak GPU memory ${peak:-?} MB over --gpu-memory ${cap}Mi"
+parts=$(sed -n "s/.*peak GPU memory \([0-9]*\) MB (in use on the device; of it CUDA's context and library handles \([0-9]*\) MB, the trainer's arrays \([0-9]*\) MB).*/\1 \2 \3/p" "$T/err")
+read -r all ctx arrays <<<"$parts"
+[ -n "$arrays" ] && [ "$ctx" -gt 0 ] && [ "$arrays" -gt 0 ] && [ $((ctx + arrays)) = "$all" ] && ok ||
+    fail "peak GPU memory should be CUDA's context and the arrays, both above 0: $(grep -o 'peak GPU memory[^;]*' "$T/err")"
 
 # --- the same run on both devices
 expect_rc 0 "$M" train $SHAPE -o "$T/cpu" --steps 60 --eval-every 20 --device cpu -j 4
