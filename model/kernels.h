@@ -305,6 +305,15 @@ size_t kern_cuda_workspace_bytes(KernPrec prec, int B, int T, int C, int NH);
 size_t kern_cuda_flash_scratch(int B, int T, int C, int NH);
 size_t kern_cuda_flash_counters(int B, int T, int NH);
 size_t kern_cuda_flash_sums(int B, int T, int C, int NH);
+/* The dynamic shared memory a block of the bf16 attention's forward
+ * (backward 0) or backward (1) takes for heads padded to hsp (32, 64, 96 or
+ * 128): Hopper's kernels (hopper 1) or mma.sync's (0). flash.cu launches
+ * with these bytes. */
+size_t kern_cuda_flash_smem(int hsp, int hopper, int backward);
+/* The widest head (128, 96, 64, else 32) whose attention kernels fit a
+ * block's opt-in shared memory of smem bytes: mma.sync's, and Hopper's where
+ * hopper (its backward up to 96: wider heads take mma.sync's). */
+int kern_cuda_flash_max_head_dim(size_t smem, int hopper);
 /* A Kern for sizes only: device KERN_CUDA, precision prec, the size ops
  * above and nothing else (no memory, no kernels). Nothing to free. */
 void kern_cuda_sizes(Kern *k, KernPrec prec);

@@ -87,16 +87,18 @@ void plan_levine_shape(double n_nonembed, double *n_layer, double *n_embd)
 /* The vendors' figures: dense (without 2:4 sparsity, which halves the
  * datasheets' headline numbers), bf16 with float32 accumulation. GeForce cards
  * accumulate bf16 in float32 at half their fp16-accumulate rate, the figure
- * usually quoted for them. */
+ * usually quoted for them. The shared memory a block is the CUDA programming
+ * guide's for the compute capability: 99 KB on 8.6 and 8.9, 163 KB on 8.0,
+ * 227 KB on 9.0. */
 static const PlanGpu gpus[] = {
-    { "rtx3090", "RTX 3090", 24, 71, 35.6, "NVIDIA Ampere GA102 GPU architecture whitepaper, appendix A" },
-    { "rtx4090", "RTX 4090", 24, 165.2, 82.6, "NVIDIA Ada GPU architecture whitepaper" },
-    { "l4", "L4", 24, 121, 30.3, "NVIDIA L4 datasheet (bf16: 242 with sparsity)" },
-    { "a100-40gb", "A100 40GB", 40, 312, 19.5, "NVIDIA A100 datasheet (bf16: 624 with sparsity)" },
-    { "a100-80gb", "A100 80GB", 80, 312, 19.5, "NVIDIA A100 datasheet (bf16: 624 with sparsity)" },
-    { "h100-sxm", "H100 SXM", 80, 989, 67, "NVIDIA H100 datasheet (bf16: 1,979 with sparsity)" },
-    { "h100-pcie", "H100 PCIe", 80, 756, 51, "NVIDIA H100 datasheet (bf16: 1,513 with sparsity)" },
-    { "h200", "H200", 141, 989, 67, "NVIDIA H200 datasheet, SXM (bf16: 1,979 with sparsity)" },
+    { "rtx3090", "RTX 3090", 24, 71, 35.6, "NVIDIA Ampere GA102 GPU architecture whitepaper, appendix A", 99, 0 },
+    { "rtx4090", "RTX 4090", 24, 165.2, 82.6, "NVIDIA Ada GPU architecture whitepaper", 99, 0 },
+    { "l4", "L4", 24, 121, 30.3, "NVIDIA L4 datasheet (bf16: 242 with sparsity)", 99, 0 },
+    { "a100-40gb", "A100 40GB", 40, 312, 19.5, "NVIDIA A100 datasheet (bf16: 624 with sparsity)", 163, 0 },
+    { "a100-80gb", "A100 80GB", 80, 312, 19.5, "NVIDIA A100 datasheet (bf16: 624 with sparsity)", 163, 0 },
+    { "h100-sxm", "H100 SXM", 80, 989, 67, "NVIDIA H100 datasheet (bf16: 1,979 with sparsity)", 227, 1 },
+    { "h100-pcie", "H100 PCIe", 80, 756, 51, "NVIDIA H100 datasheet (bf16: 1,513 with sparsity)", 227, 1 },
+    { "h200", "H200", 141, 989, 67, "NVIDIA H200 datasheet, SXM (bf16: 1,979 with sparsity)", 227, 1 },
 };
 #define N_GPUS (sizeof gpus / sizeof gpus[0])
 
@@ -295,7 +297,7 @@ int plan_facts(const GptConfig *c, const PlanEnv *env, PlanFacts *f, Err *e)
         f->att_bytes = (double)(round256(k->n_layer * kern_cuda_attention_state(env->prec, B, T, k->n_head) *
                                          sizeof(float)) +
                                 round256(kern_cuda_attention_scratch(env->prec, B, T, k->n_head) * sizeof(float)));
-        f->head_too_wide = env->prec == PREC_BF16 && f->head_dim > KERN_CUDA_BF16_MAX_HEAD_DIM;
+        f->head_too_wide = env->prec == PREC_BF16 && env->max_head_dim && f->head_dim > env->max_head_dim;
         f->fit = f->need_bytes > env->mem_limit || f->head_too_wide ? FIT_NO : FIT_YES;
         if (f->fit == FIT_NO) find_fix(f, env, &f->fix);
     } else {
@@ -609,6 +611,7 @@ static int gpu_env(const PlanOpts *o, PlanEnv *env, char *name, size_t n, char *
         env->rate_from = rate_from;
         env->mem_limit = o->gpu_memory > 0 ? o->gpu_memory : o->gpu->mem_gb * 1073741824.0;
         if (!(o->gpu_memory > 0)) env->mem_from = "the vendor's figure";
+        env->max_head_dim = kern_cuda_flash_max_head_dim((size_t)o->gpu->smem_kb * 1024, o->gpu->hopper);
     } else {
         Kern k;
         Err ke = { { 0 } };
@@ -616,6 +619,7 @@ static int gpu_env(const PlanOpts *o, PlanEnv *env, char *name, size_t n, char *
         if (kern_open(&k, KERN_CUDA, env->prec == PREC_FP32 ? PREC_FP32 : DEVICE_AUTO, NULL, &ke))
             return err_code(e, 1, "%s; or plan for a GPU by name, without one: --gpu NAME (--gpu list)", ke.msg);
         snprintf(name, n, "%s", k.name[0] ? k.name : "GPU");
+        env->max_head_dim = k.max_head_dim;
         if (!(o->rate > 0)) {
             env->rate = k.ops->matmul_rate ? k.ops->matmul_rate(&k) : 0;
             env->rate_from = bf16 ? "cuBLASLt bf16, measured" : "cuBLASLt fp32, measured";

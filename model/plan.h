@@ -65,6 +65,8 @@ typedef struct PlanGpu {
     double bf16_tflops; /* dense bf16 on the tensor cores with float32 accumulation (what bf16 runs) */
     double fp32_tflops; /* float32 without tensor cores (the fp32 path runs no TF32) */
     const char *source; /* where the vendor publishes them */
+    int smem_kb;        /* shared memory a block may opt in to, KB (CUDA's compute capability table) */
+    int hopper;         /* 1: Hopper (sm_90), which runs the attention's warpgroup kernels */
 } PlanGpu;
 
 /* The table: *n GPUs. */
@@ -168,6 +170,7 @@ typedef struct PlanEnv {
     int parts;             /* bf16 without --mfu: steps timed by plan_gpu_step_s's parts */
     double gpu_overhead;   /* KERN_CUDA_OVERHEAD, counted in each plan; 0 when mem_limit is the free
                             * memory measured by this process, which holds its context already */
+    int max_head_dim;      /* bf16 on a GPU: the widest head its attention takes (its shared memory) */
 } PlanEnv;
 
 typedef enum { FIT_YES, FIT_NOT_NOW, FIT_NO } PlanFit;

@@ -159,7 +159,14 @@ C_(c_gacts) { gib(b, n, (double)f->mem.acts); }
 C_(c_gscratch) { gib(b, n, (double)f->mem.scratch); }
 C_(c_gatt) { gib(b, n, f->att_bytes); }
 C_(c_gover) { if (f->overhead_bytes > 0) gib(b, n, f->overhead_bytes); else snprintf(b, n, "held (in free)"); }
-C_(c_gfit) { snprintf(b, n, "%s", f->fit == FIT_YES ? "yes" : f->fix.found ? "NO (see below)" : "NO: nothing fits"); }
+C_(c_gfit)
+{
+    snprintf(b, n, "%s",
+             f->fit == FIT_YES ? "yes"
+             : f->head_too_wide ? "NO: heads too wide"
+             : f->fix.found ? "NO (see below)"
+                            : "NO: nothing fits");
+}
 C_(c_flops) { count(b, n, f->flops_token); }
 C_(c_batch) { snprintf(b, n, "%llu (x%d)", (unsigned long long)f->batch_tokens, f->accum); }
 C_(c_step) { duration(b, n, f->step_s); }
@@ -327,7 +334,7 @@ static void head_note(FILE *out, const PlanFacts *f, const PlanEnv *env)
 {
     int hd = f->head_dim;
     char b[32];
-    if (env->gpu && env->prec == PREC_BF16 && hd <= KERN_CUDA_BF16_MAX_HEAD_DIM) {
+    if (env->gpu && env->prec == PREC_BF16 && hd <= env->max_head_dim) {
         /* flash attention: a log-sum-exp a row whatever the heads, never (T,T) */
         if (hd < 32)
             fprintf(out,
@@ -414,9 +421,15 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
     }
     const PlanFix *x = &f->fix;
     if (f->head_too_wide) {
-        fprintf(out, "  - Heads of %d dimensions: the GPU's bf16 attention takes 1 to %d (model train refuses\n"
-                     "    the shape): more heads, or --precision fp32.\n",
-                f->head_dim, KERN_CUDA_BF16_MAX_HEAD_DIM);
+        if (env->max_head_dim < KERN_CUDA_BF16_MAX_HEAD_DIM)
+            fprintf(out, "  - Heads of %d dimensions: the GPU's bf16 attention takes 1 to %d on this GPU (%d on\n"
+                         "    GPUs with more shared memory a block; model train refuses the shape): more heads,\n"
+                         "    or --precision fp32.\n",
+                    f->head_dim, env->max_head_dim, KERN_CUDA_BF16_MAX_HEAD_DIM);
+        else
+            fprintf(out, "  - Heads of %d dimensions: the GPU's bf16 attention takes 1 to %d (model train refuses\n"
+                         "    the shape): more heads, or --precision fp32.\n",
+                    f->head_dim, env->max_head_dim);
         return;
     }
     if (x->found) {

@@ -238,7 +238,7 @@ extern "C" int kern_cuda_init(Kern *k, KernPrec prec, GPool *pool, Err *e)
     /* flash.cu's padded tiles, as far as its kernels fit this GPU's shared
      * memory: 128 on an A100 or H100, 96 on GPUs of 99 KB a block (RTX 3090,
      * RTX 4090), where a head over 96 would fail at its first launch */
-    if (prec == PREC_BF16) k->max_head_dim = cu_flash_max_head_dim(st->smem_optin, st->flash_hopper_ok);
+    if (prec == PREC_BF16) k->max_head_dim = kern_cuda_flash_max_head_dim(st->smem_optin, st->flash_hopper_ok);
     else k->max_head_dim = 0;
     snprintf(k->name, sizeof k->name, "%.95s", prop.name);
     CUDA_CHECK(cudaDeviceGetPCIBusId(k->bus_id, sizeof k->bus_id, dev));

@@ -218,8 +218,5 @@ void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf
 /* Whether this build's code for the present GPU has flash.cu's Hopper
  * kernels (sm_90a's warpgroup products). */
 int cu_flash_hopper_available(void);
-/* The widest head dimension (32, 64, 96 or 128) the bf16 attention's kernels
- * fit in a block's shared memory of smem bytes (hopper: Hopper's too). */
-int cu_flash_max_head_dim(size_t smem, int hopper);
 
 #endif

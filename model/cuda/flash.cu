@@ -436,17 +436,11 @@ template <int HSP, bool WG> __host__ __device__ static constexpr int fwd_rows()
     return 16 * (WG ? 1 : fwd_mb<HSP>()) * fwd_warps<WG>();
 }
 
-/* Shared memory of each kernel: the streamed tiles twice (the next one loads
- * while this one is worked on). */
+/* The forward's buffers of key tiles (K and V): the next one loads while
+ * this one is worked on (Hopper: and the one before's P V may run on).
+ * Each kernel's shared memory a block, as the kernels below lay it out, is
+ * kern_cuda_flash_smem's (kern_cuda_sizes.c), which the plan shares. */
 template <bool WG> __host__ __device__ static constexpr int fwd_bufs() { return WG ? 3 : 2; }
-template <int HSP, bool WG> struct FlashSmem {
-    static constexpr size_t tile = (size_t)fl_at<HSP, WG>(FL_TILE, 0) * sizeof(bf16), row = FL_TILE * sizeof(float);
-    static constexpr size_t fwd = /* Q; K, V fwd_bufs times */
-        (size_t)fl_at<HSP, WG>(fwd_rows<HSP, WG>() + 2 * fwd_bufs<WG>() * FL_TILE, 0) * sizeof(bf16);
-    static constexpr size_t ds = (size_t)fl_at<FL_TILE, WG>(FL_TILE, 0) * sizeof(bf16); /* dS^T of a tile pair */
-    static constexpr size_t bwd = /* K, V; Q, dO, lse, D fl_q_bufs times; dS^T */
-        (2 + 2 * fl_q_bufs<WG>()) * tile + ds + 2 * fl_q_bufs<WG>() * row;
-};
 
 /* The max (MAX) or the sum of a lane's share of score row r (0: g, 1: g + 8)
  * of a (16, FL_TILE) block: a tree, not a chain of dependent steps. */
@@ -1022,7 +1016,7 @@ static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, i
                               const KDrop *drop)
 {
     int BH = B * NH, BM = fwd_rows<HSP, WG>(), nq = (T + BM - 1) / BM;
-    size_t bytes = FlashSmem<HSP, WG>::fwd;
+    size_t bytes = kern_cuda_flash_smem(HSP, WG, 0);
     float qmul = LOG2E / sqrtf((float)hs);
     int vec = flash_vec(qkv, qkv, hs, NH * hs);
     auto kernel = drop ? flash_forward<HSP, WG, true> : flash_forward<HSP, WG, false>; /* dropout or not */
@@ -1040,7 +1034,7 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
     float scale = 1.0f / sqrtf((float)hs), qmul = scale * LOG2E;
     int vec = flash_vec(qkv, dout, hs, NH * hs);
     cudaStream_t s = cuda_stream(k);
-    size_t nctr = kern_cuda_flash_counters(B, T, NH), bytes = FlashSmem<HSP, WG>::bwd;
+    size_t nctr = kern_cuda_flash_counters(B, T, NH), bytes = kern_cuda_flash_smem(HSP, WG, 1);
     size_t all = kern_cuda_flash_scratch(B, T, NH * hs, NH), sums = kern_cuda_flash_sums(B, T, NH * hs, NH);
     char *scratch = (char *)cuda_scratch(k, all);
     unsigned *ctr = (unsigned *)scratch;
@@ -1100,20 +1094,6 @@ void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf
     case 96: (wg ? flash_backward_run<96, true> : flash_backward_run<96, false>)(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
     default: flash_backward_run<128, false>(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
     }
-}
-
-/* A padded head's attention kernels fit a block's shared memory of smem
- * bytes: mma.sync's, and Hopper's where hopper (its backward up to 96). */
-template <int HSP> static bool flash_fits(size_t smem, bool hopper)
-{
-    bool ok = FlashSmem<HSP, false>::fwd <= smem && FlashSmem<HSP, false>::bwd <= smem;
-    if (hopper) ok = ok && FlashSmem<HSP, true>::fwd <= smem && (HSP > 96 || FlashSmem<HSP, true>::bwd <= smem);
-    return ok;
-}
-
-int cu_flash_max_head_dim(size_t smem, int hopper)
-{
-    return flash_fits<128>(smem, hopper) ? 128 : flash_fits<96>(smem, hopper) ? 96 : flash_fits<64>(smem, hopper) ? 64 : 32;
 }
 
 /* 1 in *out where this build's code for the present GPU has Hopper's

@@ -645,6 +645,7 @@ static PlanEnv gpu_env_for(const char *gpu, KernPrec prec)
     env.vendor_rate = g ? (prec == PREC_BF16 ? g->bf16_tflops : g->fp32_tflops) * 1e12 : 1e12;
     env.rate = env.vendor_rate * PLAN_GPU_MATMUL_SHARE;
     env.mem_limit = g ? g->mem_gb * 1073741824.0 : 1e10;
+    env.max_head_dim = g ? kern_cuda_flash_max_head_dim((size_t)g->smem_kb * 1024, g->hopper) : 128;
     return env;
 }
 
@@ -796,6 +797,23 @@ static void gpu_heads(void)
     CHECK_INT(0, plan_facts(&c, &env, &fw, &e));
     CHECK_INT(FIT_NO, fw.fit);
     CHECK(fw.head_too_wide && !fw.fix.found);
+    /* the attention's shared memory: heads of 128 run on an A100 and an H200,
+     * not on a GPU of 99 KB a block, where model train refuses them */
+    CHECK_INT(128, gpu_env_for("a100-80gb", PREC_BF16).max_head_dim);
+    CHECK_INT(128, env.max_head_dim);
+    PlanEnv ada = gpu_env_for("rtx4090", PREC_BF16);
+    CHECK_INT(96, ada.max_head_dim);
+    GptConfig c128 = shape(2, 512, 4, 50257, 1024), c96 = shape(2, 384, 4, 50257, 1024);
+    CHECK_INT(0, plan_facts(&c128, &ada, &fw, &e));
+    CHECK(fw.head_too_wide && fw.fit == FIT_NO);
+    CHECK_INT(0, plan_facts(&c96, &ada, &fw, &e));
+    CHECK(!fw.head_too_wide && fw.fit == FIT_YES);
+    const char *a128[] = { "--gpu", "rtx4090", "--layers", "2", "--width", "512", "--heads", "4", NULL };
+    CHECK_INT(0, run(a128, &out, &err));
+    CHECK_HAS("the GPU's bf16 attention takes 1 to 96 on this GPU (128 on\n    GPUs with more shared memory", out);
+    CHECK_HAS("NO: heads too wide", out);
+    free(out);
+    free(err);
     env.prec = PREC_FP32;
     CHECK_INT(0, plan_facts(&c, &env, &fw, &e));
     CHECK_INT(FIT_YES, fw.fit);
@@ -934,7 +952,7 @@ static void gpu_fit(void)
     free(out);
     free(err);
     /* a 2.4B shape is too large before any activation, even at 14 bytes a parameter */
-    const char *huge[] = { "--gpu", "rtx4090", "--layers", "48", "--width", "2048", "--heads", "16", NULL };
+    const char *huge[] = { "--gpu", "rtx4090", "--layers", "48", "--width", "2048", "--heads", "32", NULL };
     CHECK_INT(0, run(huge, &out, &err));
     CHECK_HAS("Nothing fits the RTX 4090's 24.00 GiB. Float32 master weights, gradients and AdamW\n"
               "    moments are 16 bytes a parameter", out);
