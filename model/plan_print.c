@@ -430,6 +430,9 @@ static void gpu_notes(FILE *out, const PlanFacts *f, const PlanEnv *env)
             fprintf(out, "  - Heads of %d dimensions: the GPU's bf16 attention takes 1 to %d (model train refuses\n"
                          "    the shape): more heads, or --precision fp32.\n",
                     f->head_dim, env->max_head_dim);
+        if (f->need_bytes > env->mem_limit) /* the other reason, which more heads do not change */
+            fprintf(out, "    Nor does it fit %s: it needs %s, of which activations %s.\n", where,
+                    gib(b1, sizeof b1, f->need_bytes), gib(b2, sizeof b2, (double)f->mem.acts));
         return;
     }
     if (x->found) {

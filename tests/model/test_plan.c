@@ -812,6 +812,14 @@ static void gpu_heads(void)
     CHECK_INT(0, run(a128, &out, &err));
     CHECK_HAS("the GPU's bf16 attention takes 1 to 96 on this GPU (128 on\n    GPUs with more shared memory", out);
     CHECK_HAS("NO: heads too wide", out);
+    CHECK(!strstr(out, "Nor does it fit"));
+    free(out);
+    free(err);
+    /* too wide and too large: both said (more heads alone would not make it fit) */
+    const char *both[] = { "--gpu", "rtx4090", "--layers", "48", "--width", "2048", "--heads", "16", NULL };
+    CHECK_INT(0, run(both, &out, &err));
+    CHECK_HAS("takes 1 to 96 on this GPU", out);
+    CHECK_HAS("Nor does it fit the RTX 4090's 24.00 GiB: it needs", out);
     free(out);
     free(err);
     env.prec = PREC_FP32;
