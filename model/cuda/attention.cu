@@ -286,7 +286,7 @@ static void cached_as(Kern *k, X *out, X *kcache, X *vcache, const X *qkv, int n
     size_t smem = (size_t)(p0 + n) * sizeof(float);
     static size_t allowed = 48 * 1024; /* per X: a template's own static */
     if (smem > allowed) {
-        CUDA_CHECK(cudaFuncSetAttribute(cached_rows<X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        cuda_allow_smem(cached_rows<X>, smem);
         allowed = smem;
     }
     cached_rows<X><<<dim3(n, NH), 128, smem, s>>>(out, kcache, vcache, qkv, p0, C, NH);

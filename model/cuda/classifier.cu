@@ -134,8 +134,7 @@ static void classifier_forward_as(Kern *k, float *losses, X *logits, const int *
     cudaStream_t st = cuda_stream(k);
     if constexpr (sizeof(X) == 2) {
         if (Vp % P == 0 && aligned16(logits) && row_bytes <= cuda_state(k)->smem_optin) {
-            CUDA_CHECK(cudaFuncSetAttribute(classifier_forward_kernel<X, P, true>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)row_bytes));
+            cuda_allow_smem(classifier_forward_kernel<X, P, true>, row_bytes);
             classifier_forward_kernel<X, P, true><<<N, CLS_BLOCK, row_bytes, st>>>(losses, logits, targets, V, Vp,
                                                                                    dloss);
             LAUNCH_CHECK("classifier_forward_kernel");

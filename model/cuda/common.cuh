@@ -59,6 +59,13 @@ void *cuda_scratch(Kern *k, size_t bytes);
 /* Elements to a grid of `block` threads. */
 static inline unsigned cuda_blocks(size_t n, unsigned block) { return (unsigned)((n + block - 1) / block); }
 
+/* Let kernel launch with bytes of dynamic shared memory, past the default
+ * 48 KB (up to the GPU's opt-in, CudaState's smem_optin). */
+template <typename F> static inline void cuda_allow_smem(F *kernel, size_t bytes)
+{
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+}
+
 /* Loads and stores in the working precision, computing in float. */
 __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(bf16 x) { return __bfloat162float(x); }

@@ -981,12 +981,6 @@ static FlashDrop flash_drop(const KDrop *d)
     return f;
 }
 
-/* Raise a kernel's dynamic shared memory limit past the default 48 KB. */
-template <typename F> static void flash_allow(F *kernel, size_t bytes)
-{
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-}
-
 /* The padded head dimension for hs, 0 past 128. */
 static int flash_hsp(int hs)
 {
@@ -1020,7 +1014,7 @@ static void flash_forward_run(Kern *k, bf16 *out, float *lse, const bf16 *qkv, i
     float qmul = LOG2E / sqrtf((float)hs);
     int vec = flash_vec(qkv, qkv, hs, NH * hs);
     auto kernel = drop ? flash_forward<HSP, WG, true> : flash_forward<HSP, WG, false>; /* dropout or not */
-    flash_allow(kernel, bytes);
+    cuda_allow_smem(kernel, bytes);
     kernel<<<(unsigned)((size_t)nq * BH), 32 * fwd_warps<WG>(), bytes, cuda_stream(k)>>>(out, lse, qkv, T, NH, hs,
                                                                                          qmul, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_forward");
@@ -1041,7 +1035,7 @@ static void flash_backward_run(Kern *k, bf16 *dqkv, const float *D, const bf16 *
     float *dq = (float *)(scratch + all - sums); /* after the counters, as kern_cuda_flash_scratch lays them out */
     CUDA_CHECK(cudaMemsetAsync(ctr, 0, nctr * sizeof(unsigned), s));
     auto kernel = drop ? flash_backward<HSP, WG, true> : flash_backward<HSP, WG, false>; /* dropout or not */
-    flash_allow(kernel, bytes);
+    cuda_allow_smem(kernel, bytes);
     kernel<<<(unsigned)((size_t)nt * BH), FL_THREADS, bytes, s>>>(
         dqkv, dq, ctr, qkv, dout, lse, D, T, NH, hs, qmul, scale, vec, flash_drop(drop));
     LAUNCH_CHECK("flash_backward");

@@ -288,7 +288,7 @@ static void layernorm_backward_as(Kern *k, X *dinp, float *dw, float *db, const 
     size_t smem = (size_t)LN_BWD_WARPS * 2 * C * sizeof(float);
     if (smem <= cuda_state(k)->smem_optin) {
         auto kernel = packs ? layernorm_backward_kernel<X, P> : layernorm_backward_kernel<X, 1>;
-        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        cuda_allow_smem(kernel, smem);
         kernel<<<n_chunks, LN_BWD_WARPS * 32, smem, st>>>(dinp, pw, pb, dout, inp, w, mean, rstd, N, C);
         LAUNCH_CHECK("layernorm_backward_kernel");
     } else { /* the slices do not fit: dout and inp are read twice */
