@@ -96,16 +96,24 @@ static __device__ __forceinline__ uint32_t fl_pack(float lo, float hi)
 
 /* Row g + 8r of a warp's 16-row block of fragments x (its lane's two
  * columns of each 8-column block) times mul, in bf16, the columns below hs:
- * the kernels' results (out, dQ, dK, dV), dst the row's column 0. */
+ * the kernels' results (out, dQ, dK, dV), dst the row's column 0. The two
+ * columns in one 4-byte store where the row allows. */
 template <int ND>
 static __device__ __forceinline__ void fl_store_row(bf16 *dst, const float (&x)[ND][4], int r, float mul, int hs,
                                                     int c2)
 {
+    bool pairs = hs % 2 == 0 && (uintptr_t)dst % 4 == 0;
 #pragma unroll
-    for (int n = 0; n < ND; n++)
+    for (int n = 0; n < ND; n++) {
+        int d = 8 * n + c2;
+        if (pairs && d < hs) {
+            *(__nv_bfloat162 *)(dst + d) = __floats2bfloat162_rn(x[n][2 * r] * mul, x[n][2 * r + 1] * mul);
+            continue;
+        }
 #pragma unroll
         for (int j = 0; j < 2; j++)
-            if (8 * n + c2 + j < hs) dst[8 * n + c2 + j] = __float2bfloat16(x[n][2 * r + j] * mul);
+            if (d + j < hs) dst[d + j] = __float2bfloat16(x[n][2 * r + j] * mul);
+    }
 }
 
 /* The A fragments (HSP / 16 k-steps) of rows a0..a0+15 of a tile [.][HSP + 8]:
@@ -207,6 +215,43 @@ template <int COLS, bool WG> static constexpr __host__ __device__ __forceinline_
 {
     if constexpr (WG) return ((r >> 3) * (COLS / 8) + (c >> 3)) * 64 + (r & 7) * 8 + (c & 7);
     else return r * (COLS + 8) + c;
+}
+
+/* A warp's 16 result rows (fragments x as the products leave them, row g
+ * times mul[0], row g + 8 times mul[1]) in bf16 into rows t.. of dst (the
+ * head's row 0, column 0; rows `stride` apart), rows from T on left out:
+ * through 16 x HSP elements of shared memory that only this warp uses now
+ * (st, 16-byte aligned, laid out in bricks: both sides conflict-free), so
+ * that each lane stores 16 bytes and each store of the warp fills whole
+ * 32-byte sectors; row by row (fl_store_row) where hs, stride or dst do
+ * not allow 16-byte pieces. */
+template <int HSP>
+static __device__ __forceinline__ void fl_store_tile(bf16 *dst, size_t stride, int t, int T, int hs,
+                                                     const float (&x)[HSP / 8][4], const float (&mul)[2], bf16 *st,
+                                                     int lane)
+{
+    int g = lane >> 2, c2 = 2 * (lane & 3);
+    if (hs % 8 || stride % 8 || (uintptr_t)dst % 16) {
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+            if (t + g + 8 * r < T) fl_store_row(dst + (size_t)(t + g + 8 * r) * stride, x, r, mul[r], hs, c2);
+        return;
+    }
+    constexpr int V = HSP / 8; /* 16-byte pieces a row */
+    __syncwarp();
+#pragma unroll
+    for (int n = 0; n < V; n++)
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+            *(uint32_t *)(st + fl_at<HSP, true>(g + 8 * r, 8 * n + c2)) =
+                fl_pack(x[n][2 * r] * mul[r], x[n][2 * r + 1] * mul[r]);
+    __syncwarp();
+#pragma unroll
+    for (int j = 0; j < V / 2; j++) { /* fl_load's order: 8 rows of a brick, then the next brick along */
+        int i = lane + 32 * j, r = (i & 7) + 8 * (i / (8 * V)), d = 8 * (i / 8 % V);
+        if (t + r < T && d < hs)
+            *(uint4 *)(dst + (size_t)(t + r) * stride + d) = *(const uint4 *)(st + fl_at<HSP, true>(r, d));
+    }
 }
 
 /* The shared-memory descriptor of an operand whose first element is at p,
@@ -629,18 +674,24 @@ __global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
             __syncthreads(); /* this buffer is read: the next iteration refills it */
         }
     }
+    /* the outputs through the warp's own rows of Qs (Hopper: its
+     * warpgroup's products read them all, and are done after this) */
+    if constexpr (WG) __syncthreads();
 #pragma unroll
-    for (int i = 0; i < MB; i++)
+    for (int i = 0; i < MB; i++) {
+        float inv[2];
 #pragma unroll
         for (int r = 0; r < 2; r++) {
             float sum = l[i][r];
             sum += __shfl_xor_sync(0xffffffff, sum, 1);
             sum += __shfl_xor_sync(0xffffffff, sum, 2);
+            inv[r] = 1.0f / sum;
             int t = r0 + 16 * i + g + 8 * r;
-            if (t >= T) continue;
-            fl_store_row(out + ((size_t)b * T + t) * C + h * hs, o[i], r, 1.0f / sum, hs, c2);
-            if ((lane & 3) == 0) lse[(size_t)bh * T + t] = (m[i][r] + log2f(sum)) * FL_LN2;
+            if (t < T && (lane & 3) == 0) lse[(size_t)bh * T + t] = (m[i][r] + log2f(sum)) * FL_LN2;
         }
+        fl_store_tile<HSP>(out + (size_t)b * T * C + h * hs, C, r0 + 16 * i, T, hs, o[i], inv,
+                           Qs + fl_at<HSP, WG>(r0 + 16 * i - t0, 0), lane);
+    }
 }
 
 /* D (B,NH,T) = rowsum(dout . out) per head. The (b,t,h) rows of hs elements
@@ -954,22 +1005,12 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         __syncthreads(); /* this buffer and dS^T are read: the next iteration refills them */
     }
     if (rel && lane == 0) fl_release(rel, relv);
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        int s = sr[i];
-        if (s >= T) continue;
-        bf16 *dst = dqkv + ((size_t)b * T + s) * stride + h * hs;
-#pragma unroll
-        for (int n = 0; n < ND; n++)
-#pragma unroll
-            for (int j = 0; j < 2; j++) {
-                int d = 8 * n + c2 + j;
-                if (d < hs) {
-                    dst[C + d] = __float2bfloat16(dk[0][n][2 * i + j] * scale);
-                    dst[2 * C + d] = __float2bfloat16(dv[0][n][2 * i + j]);
-                }
-            }
-    }
+    /* dK and dV through the warp's own rows of K and V (the loop's last
+     * barrier: nothing reads them now) */
+    bf16 *dst = dqkv + (size_t)b * T * stride + h * hs;
+    const float kmul[2] = { scale, scale }, vmul[2] = { 1.0f, 1.0f };
+    fl_store_tile<HSP>(dst + C, stride, s0 + 16 * warp, T, hs, dk[0], kmul, Ks + fl_at<HSP, WG>(16 * warp, 0), lane);
+    fl_store_tile<HSP>(dst + 2 * C, stride, s0 + 16 * warp, T, hs, dv[0], vmul, Vs + fl_at<HSP, WG>(16 * warp, 0), lane);
 }
 
 /* ---- launchers ---- */
