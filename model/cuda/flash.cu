@@ -840,7 +840,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         else cp_async_wait<0>();
         if constexpr (WG) wg_publish();
         __syncthreads();
-        if (qt + QB - 1 < nt) load_q(i + QB - 1);
+        if (!WG && qt + QB - 1 < nt) load_q(i + QB - 1);
         /* st = S^T, dp = (dO V^T)^T for the warp's keys x the tile's queries */
         float st[1][FL_NT][4], dp[1][FL_NT][4];
         if constexpr (WG) {
@@ -851,6 +851,8 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
             wg_commit();
             if (rel && lane == 0) fl_release(rel, relv);
             rel = nullptr;
+            /* after the release, whose fence would wait for these copies too */
+            if (qt + QB - 1 < nt) load_q(i + QB - 1);
             wg_wait<1>(); /* S^T; dP^T's products run on while P is worked out */
             wg_hold<FL_TILE>(st[0]);
         } else {
