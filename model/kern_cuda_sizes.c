@@ -43,8 +43,8 @@ size_t kern_cuda_flash_smem(int hsp, int hopper, int backward)
     const size_t tile = KERN_CUDA_FLASH_TILE, row = tile * sizeof(float);
     /* a tile's row: mma.sync pads it by 8 elements (ldmatrix's banks), Hopper's bricks do not */
     size_t cols = (size_t)hsp + (hopper ? 0 : 8);
-    if (backward) { /* K, V; Q, dO, lse, D a buffer each, three on Hopper, else two; dS^T */
-        size_t bufs = hopper ? 3 : 2, ds = tile * (tile + (hopper ? 0 : 8)) * 2;
+    if (backward) { /* K, V; Q, dO, lse, D two buffers of each; dS^T */
+        size_t bufs = 2, ds = tile * (tile + (hopper ? 0 : 8)) * 2;
         return (2 + 2 * bufs) * tile * cols * 2 + ds + 2 * bufs * row;
     }
     /* the query tile (Hopper: two warpgroups of 64 rows; mma.sync: 4 warps of

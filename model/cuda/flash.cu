@@ -31,9 +31,10 @@
 static constexpr int FL_WARPS = KERN_CUDA_FLASH_WARPS, FL_THREADS = 32 * FL_WARPS, FL_TILE = KERN_CUDA_FLASH_TILE;
 static_assert(FL_TILE == 16 * FL_WARPS, "a backward block: 16 keys a warp");
 static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) score block */
-/* the backward's buffers of query tiles: on Hopper three (two load while one
- * is worked on), else two (the shared memory of GPUs of 99 KB a block) */
-template <bool WG> __host__ __device__ static constexpr int fl_q_bufs() { return WG ? 3 : 2; }
+/* the backward's buffers of query tiles: the next one loads while this one
+ * is worked on (a third, loading two ahead, was no faster on Hopper once
+ * its copies no longer sat under the dQ release's fence; see below) */
+static constexpr int FL_Q_BUFS = 2;
 /* The widest padded head whose backward reads dQ's sums so far while its
  * last products run (Hopper; wider, the sums no longer fit the registers) */
 static constexpr int FL_EARLY_MAX = 64;
@@ -473,6 +474,16 @@ template <int NTH = FL_THREADS> static __device__ __forceinline__ void fl_load_r
     }
 }
 
+/* Blocks an SM the kernels are built for (registers a thread up to 64K /
+ * (threads x blocks)): Hopper's on heads up to 32 wide three, since their
+ * tiles are short work between waits and more blocks hide the waits (the
+ * backward then keeps a few values in local memory); up to 64 two; wider
+ * one. */
+template <int HSP, bool WG> __host__ __device__ static constexpr int fl_min_blocks()
+{
+    return WG && HSP <= 32 ? 3 : HSP <= 64 ? 2 : 1;
+}
+
 /* The forward's warps a block: two warpgroups of 64 rows on Hopper (they
  * share each K and V tile), else FL_WARPS; its 16-row blocks a warp. */
 template <bool WG> __host__ __device__ static constexpr int fwd_warps() { return WG ? 8 : FL_WARPS; }
@@ -567,7 +578,7 @@ static __device__ __forceinline__ void fl_softmax(float (&s)[MB][FL_NT][4], floa
  * serialise every warpgroup product, hence the two runs and DROP as a
  * template flag). */
 template <int HSP, bool WG, bool DROP>
-__global__ void __launch_bounds__(32 * fwd_warps<WG>(), HSP <= 64 ? 2 : 1)
+__global__ void __launch_bounds__(32 * fwd_warps<WG>(), fl_min_blocks<HSP, WG>())
     flash_forward(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, int hs, float qmul, int vec,
                   FlashDrop dr)
 {
@@ -786,7 +797,7 @@ static __device__ __forceinline__ void fl_sums_wait(const unsigned *sw, unsigned
  * dS (DROP: the dropout mask, a template flag so that no warpgroup product
  * sits in a branch). */
 template <int HSP, bool WG, bool DROP>
-__global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
+__global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG>())
     flash_backward(bf16 *dqkv, float *dq, unsigned *ctr, const bf16 *qkv, const bf16 *dout, const float *lse,
                    const float *D, int T, int NH, int hs, float qmul, float scale, int vec, FlashDrop dr)
 {
@@ -794,7 +805,7 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     extern __shared__ float4 flash_smem[];
     __shared__ unsigned ticket;
     /* K, V; then QB times: Q, dO tiles; dS^T; the queries' lse and D QB times */
-    constexpr int QB = fl_q_bufs<WG>();
+    constexpr int QB = FL_Q_BUFS;
     bf16 *Ks = (bf16 *)flash_smem, *Vs = Ks + TE, *QG = Vs + TE, *DS = QG + 2 * QB * TE;
     float *LD = (float *)(DS + fl_at<FL_TILE, WG>(FL_TILE, 0));
     if (threadIdx.x == 0) ticket = atomicAdd(ctr, 1u);
@@ -822,7 +833,6 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
     fl_load<HSP, FL_TILE, FL_THREADS, WG>(Ks, k, stride, s0, T, hs, vec);
     fl_load<HSP, FL_TILE, FL_THREADS, WG>(Vs, v, stride, s0, T, hs, vec);
     load_q(0);
-    if (QB > 2 && kt + 1 < nt) load_q(1);
     uint32_t kf[1][HSP / 16][4], vf[1][HSP / 16][4]; /* mma.sync: the warp's keys of K and V as A fragments */
     float dk[1][ND][4], dv[1][ND][4];
 #pragma unroll
@@ -834,10 +844,8 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
         int t0 = qt * FL_TILE, i = qt - kt, buf = i % QB;
         const bf16 *Qs = QG + 2 * buf * TE, *Gs = Qs + TE;
         const float *Ls = LD + 2 * buf * FL_TILE, *Ds = Ls + FL_TILE; /* lse (natural log), D */
-        /* this tile (with three buffers the next one's copies may run on);
-         * then tile i + QB - 1 into the buffer the last iteration read */
-        if (QB > 2 && qt + 1 < nt) cp_async_wait<1>();
-        else cp_async_wait<0>();
+        /* this tile; then the next one into the buffer the last iteration read */
+        cp_async_wait<0>();
         if constexpr (WG) wg_publish();
         __syncthreads();
         if (!WG && qt + QB - 1 < nt) load_q(i + QB - 1);
@@ -851,7 +859,8 @@ __global__ void __launch_bounds__(FL_THREADS, HSP <= 64 ? 2 : 1)
             wg_commit();
             if (rel && lane == 0) fl_release(rel, relv);
             rel = nullptr;
-            /* after the release, whose fence would wait for these copies too */
+            /* after the release, whose fence waits for every copy in flight:
+             * none then */
             if (qt + QB - 1 < nt) load_q(i + QB - 1);
             wg_wait<1>(); /* S^T; dP^T's products run on while P is worked out */
             wg_hold<FL_TILE>(st[0]);
