@@ -89,14 +89,15 @@ void plan_gpu_list(FILE *f);
  * 62.2 ms, of which matrix products 36.1 (GELU in their epilogues), attention
  * 16.3, the classifier and the embeddings' backward 2.3, LayerNorm 3.4,
  * AdamW 0.9, the rest 3.1), the attention timed alone
- * (bench/model/flash.sh: 1.39 ms a layer forward and backward at that shape,
- * 16.7 ms a step):
+ * (build/bench/model/flash, as bench/model/flash.sh runs it: 1.09 ms a layer
+ * forward and backward at that shape, 13.1 ms a step; gpt2-large's 0.92 ms a
+ * layer at 16, 5.5e-12 a score on both):
  *   matrix products   6 N FLOPs a token at PLAN_GPU_MM_EFF of the matrix rate
  *   attention         PLAN_GPU_ATT_S a score, L B NH T (T+1) / 2 scores a
  *                     micro-batch: it costs by the score (softmax, masks,
  *                     the backward's recomputation), not by its FLOPs, so
  *                     thin heads cost about as much as wide ones (20
- *                     dimensions: 7.5e-12 a score, 64: 6.7e-12 to 6.9e-12); heads
+ *                     dimensions: 5.9e-12 a score, 64: 5.5e-12); heads
  *                     over 64 dimensions times head_dim_padded / 64 (not
  *                     measured)
  *   elementwise       PLAN_GPU_EW_S a token, layer and width unit
@@ -113,8 +114,10 @@ void plan_gpu_list(FILE *f);
  * they are scaled by its matrix rate against PLAN_GPU_REF_RATE (the rate
  * cuBLASLt measured there), a rough rule (memory bandwidth does not follow
  * the matrix rate exactly). On the shapes the constants come from, on the
- * same H200 (bench/model/cuda.sh's runs of model train): GPT-2 at 32 planned
- * 63.2 ms a step against 63.7 measured, gpt2-large at 16 180.8 against 182.1.
+ * same H200 with the attention of 2026-12-02: GPT-2 at 32 planned 59.8 ms a
+ * step against 60.9 measured (bench/model/cuda.sh), gpt2-large at 16 172.3
+ * against 174.2 (model train alone), 18 x 1280 with 64 heads at 16 128.3
+ * against 128.5 (cuda.sh).
  *
  * With --recompute the backward runs each layer's two LayerNorm forwards and
  * its GELU forward again: the elementwise part grows by PLAN_GPU_RECOMPUTE_EW
@@ -135,7 +138,7 @@ void plan_gpu_list(FILE *f);
 #define PLAN_GPU_MATMUL_SHARE (770.0 / 989.0)
 #define PLAN_GPU_REF_RATE 770e12
 #define PLAN_GPU_MM_EFF 0.879
-#define PLAN_GPU_ATT_S 6.89e-12
+#define PLAN_GPU_ATT_S 5.5e-12
 #define PLAN_GPU_EW_S 1.12e-11
 #define PLAN_GPU_VOCAB_S 1.40e-12
 #define PLAN_GPU_ADAM_S 7.6e-12
