@@ -43,21 +43,21 @@ size_t kern_cuda_flash_smem(int hsp, int hopper, int backward)
     const size_t tile = KERN_CUDA_FLASH_TILE, row = tile * sizeof(float);
     /* a tile's row: mma.sync pads it by 8 elements (ldmatrix's banks), Hopper's bricks do not */
     size_t cols = (size_t)hsp + (hopper ? 0 : 8);
-    if (backward) { /* K, V; Q, dO, lse, D two buffers of each; dS^T */
-        size_t bufs = 2, ds = tile * (tile + (hopper ? 0 : 8)) * 2;
+    if (backward) { /* K, V; Q, dO, lse, D KERN_CUDA_FLASH_Q_BUFS buffers of each; dS^T */
+        size_t bufs = KERN_CUDA_FLASH_Q_BUFS, ds = tile * (tile + (hopper ? 0 : 8)) * 2;
         return (2 + 2 * bufs) * tile * cols * 2 + ds + 2 * bufs * row;
     }
     /* the query tile (Hopper: two warpgroups of 64 rows; mma.sync: 4 warps of
      * 32 rows up to 64 dimensions, else 16), then K and V a buffer each,
-     * three on Hopper, else two */
-    size_t rows = hopper ? 128 : hsp <= 64 ? 128 : 64, bufs = hopper ? 3 : 2;
+     * KERN_CUDA_FLASH_KV_BUFS_HOPPER on Hopper, else two */
+    size_t rows = hopper ? 128 : hsp <= 64 ? 128 : 64, bufs = hopper ? KERN_CUDA_FLASH_KV_BUFS_HOPPER : 2;
     return (rows + 2 * bufs * tile) * cols * 2;
 }
 
 static int flash_fits(size_t smem, int hsp, int hopper)
 {
     int ok = kern_cuda_flash_smem(hsp, 0, 0) <= smem && kern_cuda_flash_smem(hsp, 0, 1) <= smem;
-    if (hopper) ok = ok && kern_cuda_flash_smem(hsp, 1, 0) <= smem && (hsp > 96 || kern_cuda_flash_smem(hsp, 1, 1) <= smem);
+    if (hopper) ok = ok && kern_cuda_flash_smem(hsp, 1, 0) <= smem && (hsp > KERN_CUDA_FLASH_WG_BWD_MAX || kern_cuda_flash_smem(hsp, 1, 1) <= smem);
     return ok;
 }
 

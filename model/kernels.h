@@ -266,9 +266,15 @@ int kern_cuda_flash_hopper(Kern *k, int on);
 #define KERN_CUDA_SORT_DIGITS 256
 #define KERN_CUDA_LN_CHUNK 32
 #define KERN_CUDA_WTE_CHUNK 64
-/* flash.cu's backward: rows of a key or query tile, warps a block */
+/* flash.cu's backward: rows of a key or query tile, warps a block; its
+ * buffers of query tiles; the forward's buffers of key tiles on Hopper (two
+ * elsewhere); the widest padded head Hopper's backward takes (wider heads
+ * run mma.sync's). kern_cuda_flash_smem sizes the kernels by these. */
 #define KERN_CUDA_FLASH_TILE 64
 #define KERN_CUDA_FLASH_WARPS 4
+#define KERN_CUDA_FLASH_Q_BUFS 2
+#define KERN_CUDA_FLASH_KV_BUFS_HOPPER 3
+#define KERN_CUDA_FLASH_WG_BWD_MAX 96
 #define KERN_CUDA_LT_WORKSPACE ((size_t)32 << 20)
 /* What a GPU's memory as its vendor states it loses before the trainer's
  * arrays: the driver's reservation, the CUDA context (code modules, cuBLAS

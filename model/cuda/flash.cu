@@ -34,7 +34,7 @@ static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) s
 /* the backward's buffers of query tiles: the next one loads while this one
  * is worked on (a third, loading two ahead, was no faster on Hopper once
  * its copies no longer sat under the dQ release's fence; see below) */
-static constexpr int FL_Q_BUFS = 2;
+static constexpr int FL_Q_BUFS = KERN_CUDA_FLASH_Q_BUFS;
 /* The widest padded head whose backward reads dQ's sums so far while its
  * last products run (Hopper; wider, the sums no longer fit the registers) */
 static constexpr int FL_EARLY_MAX = 64;
@@ -496,7 +496,7 @@ template <int HSP, bool WG> __host__ __device__ static constexpr int fwd_rows()
  * this one is worked on (Hopper: and the one before's P V may run on).
  * Each kernel's shared memory a block, as the kernels below lay it out, is
  * kern_cuda_flash_smem's (kern_cuda_sizes.c), which the plan shares. */
-template <bool WG> __host__ __device__ static constexpr int fwd_bufs() { return WG ? 3 : 2; }
+template <bool WG> __host__ __device__ static constexpr int fwd_bufs() { return WG ? KERN_CUDA_FLASH_KV_BUFS_HOPPER : 2; }
 
 /* The max (MAX) or the sum of a lane's share of score row r (0: g, 1: g + 8)
  * of a (16, FL_TILE) block: a tree, not a chain of dependent steps. */
@@ -1133,7 +1133,8 @@ void cu_flash_backward(Kern *k, bf16 *dqkv, float *D, const bf16 *dout, const bf
         flash_row_dot<<<cuda_blocks(rows, 256), 256, 0, s>>>(D, dout, out, T, NH, hs, rows);
     }
     LAUNCH_CHECK("flash_row_dot");
-    bool wg = cuda_state(k)->flash_hopper && HSP <= 96; /* wider: past the registers; mma.sync's spills less */
+    /* wider: past the registers; mma.sync's spills less */
+    bool wg = cuda_state(k)->flash_hopper && HSP <= KERN_CUDA_FLASH_WG_BWD_MAX;
     switch (HSP) {
     case 32: (wg ? flash_backward_run<32, true> : flash_backward_run<32, false>)(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
     case 64: (wg ? flash_backward_run<64, true> : flash_backward_run<64, false>)(k, dqkv, D, dout, qkv, lse, B, T, NH, hs, drop); break;
