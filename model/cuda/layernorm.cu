@@ -6,8 +6,9 @@
  * the warp's own slice of shared memory (a channel's sum runs over the warp's
  * rows in order); the block then adds the 4 slices in warp order into the
  * chunk's partial sums of dw, db in cuda_scratch. A second kernel adds the
- * chunks a channel: row lane l of 8 the chunks l, l + 8, ... in order, then
- * the lanes in a fixed tree ((0+4)+(2+6))+((1+5)+(3+7)), into dw, db (+=).
+ * chunks a channel: chunk lane l of 32 the chunks l, l + 32, ... in order,
+ * then the lanes in a fixed tree (lane l + h into lane l, h = 16, 8, ..., 1),
+ * into dw, db (+=).
  * Where the 4 slices (32 C bytes) pass a block's shared memory (C > 7264 on
  * an H200), dinp and the partial sums are two kernels, dout and inp read
  * twice. No atomics: the bits depend on the shapes (and that limit) only.
@@ -19,6 +20,8 @@ static constexpr int LN_BWD_WARPS = 4;         /* warps a chunk of the backward 
 static constexpr int LN_COLS = 32;             /* channels a block of the dw, db partials and their sum */
 static constexpr int LN_LANES = 8;             /* row lanes a block of the dw, db partials and their sum */
 static constexpr int LN_CHUNK = 32;            /* rows a partial sum of dw, db (and a block of the backward) */
+static constexpr int LN_SUM_COLS = 16;         /* channels a block of the chunks' sum */
+static constexpr int LN_SUM_LANES = 32;        /* chunk lanes a block of the chunks' sum */
 static_assert(LN_CHUNK == KERN_CUDA_LN_CHUNK, "kern_cuda_sizes.c sizes the partial sums");
 
 /* The sum over a warp by xor shuffles: every lane gets the same bits. */
@@ -217,18 +220,19 @@ __global__ __launch_bounds__(LN_COLS * LN_LANES) void layernorm_dwdb_partial_ker
     }
 }
 
-/* dw, db (C) += the partial sums pw, pb (n_chunks, C), LN_COLS channels a
- * block: row lane ly adds the chunks ly, ly + LN_LANES, ... in order, then the
- * lanes add in a tree (lane l + h into lane l, h = 4, 2, 1). */
-__global__ __launch_bounds__(LN_COLS * LN_LANES) void layernorm_dwdb_sum_kernel(float *dw, float *db,
-                                                                                const float *pw, const float *pb,
-                                                                                int n_chunks, int C)
+/* dw, db (C) += the partial sums pw, pb (n_chunks, C), LN_SUM_COLS channels
+ * a block: chunk lane ly adds the chunks ly, ly + LN_SUM_LANES, ... in order,
+ * then the lanes add in a tree (lane l + h into lane l, h = 16, 8, ..., 1). */
+__global__ __launch_bounds__(LN_SUM_COLS * LN_SUM_LANES) void layernorm_dwdb_sum_kernel(float *dw, float *db,
+                                                                                        const float *pw,
+                                                                                        const float *pb,
+                                                                                        int n_chunks, int C)
 {
-    __shared__ float sw[LN_LANES][LN_COLS], sb[LN_LANES][LN_COLS];
-    int lx = threadIdx.x % LN_COLS, ly = threadIdx.x / LN_COLS, c = blockIdx.x * LN_COLS + lx;
+    __shared__ float sw[LN_SUM_LANES][LN_SUM_COLS], sb[LN_SUM_LANES][LN_SUM_COLS];
+    int lx = threadIdx.x % LN_SUM_COLS, ly = threadIdx.x / LN_SUM_COLS, c = blockIdx.x * LN_SUM_COLS + lx;
     float aw = 0.0f, ab = 0.0f;
     if (c < C) {
-        for (int i = ly; i < n_chunks; i += LN_LANES) {
+        for (int i = ly; i < n_chunks; i += LN_SUM_LANES) {
             aw += pw[(size_t)i * C + c];
             ab += pb[(size_t)i * C + c];
         }
@@ -236,7 +240,7 @@ __global__ __launch_bounds__(LN_COLS * LN_LANES) void layernorm_dwdb_sum_kernel(
     sw[ly][lx] = aw;
     sb[ly][lx] = ab;
 #pragma unroll
-    for (int h = LN_LANES / 2; h > 0; h /= 2) {
+    for (int h = LN_SUM_LANES / 2; h > 0; h /= 2) {
         __syncthreads(); /* lanes [h, 2h) have written theirs */
         if (ly < h) {
             sw[ly][lx] = aw += sw[ly + h][lx];
@@ -302,7 +306,8 @@ static void layernorm_backward_as(Kern *k, X *dinp, float *dw, float *db, const 
         layernorm_dwdb_partial_kernel<X><<<pgrid, LN_COLS * LN_LANES, 0, st>>>(pw, pb, dout, inp, mean, rstd, N, C);
         LAUNCH_CHECK("layernorm_dwdb_partial_kernel");
     }
-    layernorm_dwdb_sum_kernel<<<cuda_blocks(C, LN_COLS), LN_COLS * LN_LANES, 0, st>>>(dw, db, pw, pb, n_chunks, C);
+    layernorm_dwdb_sum_kernel<<<cuda_blocks(C, LN_SUM_COLS), LN_SUM_COLS * LN_SUM_LANES, 0, st>>>(dw, db, pw, pb,
+                                                                                              n_chunks, C);
     LAUNCH_CHECK("layernorm_dwdb_sum_kernel");
 }
 
