@@ -840,13 +840,12 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG>())
 #pragma unroll
         for (int j = 0; j < 4; j++) dk[0][n][j] = dv[0][n][j] = 0.0f;
     unsigned *rel = nullptr, relv = 0; /* the last query tile's counter and what to store in it */
-    /* Hopper: the last query tile's dQ released, then the copies of the tile
-     * after this one started (after the release, whose fence waits for every
-     * copy in flight: none then). As soon as this tile's first products are
-     * running; on heads up to 32 wide only once dS^T is whole, by when the
-     * sums' stores have long landed and the fence is short (there the
-     * tiles' products are short and the fence weighed more: 2.34 -> 2.21 ms
-     * on 64 heads of 20; on heads of 64 no faster) */
+    /* Hopper: release the last query tile's dQ sums, then start the next
+     * tile's copies (after the release, whose fence waits for every copy in
+     * flight: none then). Done once this tile's first products are running;
+     * on heads up to 32 wide, whose products are short, only once dS^T is
+     * whole, when the sums' stores have landed and the fence is short
+     * (64 heads of 20: 2.34 -> 2.21 ms; heads of 64 were slower that way) */
     constexpr bool rel_late = HSP <= 32;
     auto release_then_load = [&](int i) {
         if (rel && lane == 0) fl_release(rel, relv);

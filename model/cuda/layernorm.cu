@@ -17,8 +17,8 @@
 
 static constexpr int LN_WARPS = 8;             /* rows a block: forward, and dinp alone */
 static constexpr int LN_BWD_WARPS = 4;         /* warps a chunk of the backward */
-static constexpr int LN_COLS = 32;             /* channels a block of the dw, db partials and their sum */
-static constexpr int LN_LANES = 8;             /* row lanes a block of the dw, db partials and their sum */
+static constexpr int LN_COLS = 32;             /* channels a block of the dw, db partials */
+static constexpr int LN_LANES = 8;             /* row lanes a block of the dw, db partials */
 static constexpr int LN_CHUNK = 32;            /* rows a partial sum of dw, db (and a block of the backward) */
 static constexpr int LN_SUM_COLS = 16;         /* channels a block of the chunks' sum */
 static constexpr int LN_SUM_LANES = 32;        /* chunk lanes a block of the chunks' sum */
