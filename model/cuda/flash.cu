@@ -36,8 +36,9 @@ static constexpr int FL_NT = FL_TILE / 8; /* 8-column tiles of a (16, FL_TILE) s
  * its copies no longer sat under the dQ release's fence; see below) */
 static constexpr int FL_Q_BUFS = KERN_CUDA_FLASH_Q_BUFS;
 /* The widest padded head whose backward reads dQ's sums so far while its
- * last products run (Hopper; wider, the sums no longer fit the registers) */
-static constexpr int FL_EARLY_MAX = 64;
+ * last products run (Hopper; wider, the sums no longer fit the registers of
+ * three blocks an SM) */
+static constexpr int FL_EARLY_MAX = 32;
 static constexpr float FL_LN2 = 0.6931471805599453f;
 
 /* The forward's 16-row blocks a warp: two where the registers allow (each
@@ -475,13 +476,14 @@ template <int NTH = FL_THREADS> static __device__ __forceinline__ void fl_load_r
 }
 
 /* Blocks an SM the kernels are built for (registers a thread up to 64K /
- * (threads x blocks)): Hopper's on heads up to 32 wide three, since their
- * tiles are short work between waits and more blocks hide the waits (the
- * backward then keeps a few values in local memory); up to 64 two; wider
- * one. */
-template <int HSP, bool WG> __host__ __device__ static constexpr int fl_min_blocks()
+ * (threads x blocks)): on Hopper three for the forward on heads up to 32
+ * wide and the backward (BWD) up to 64, whose tiles are short work between
+ * waits that more blocks hide (the backward then keeps a few values in
+ * local memory: heads of 64 at three blocks 0.837 -> 0.808 ms at GPT-2's
+ * shape); otherwise up to 64 two; wider one. */
+template <int HSP, bool WG, bool BWD = false> __host__ __device__ static constexpr int fl_min_blocks()
 {
-    return WG && HSP <= 32 ? 3 : HSP <= 64 ? 2 : 1;
+    return WG && HSP <= (BWD ? 64 : 32) ? 3 : HSP <= 64 ? 2 : 1;
 }
 
 /* The forward's warps a block: two warpgroups of 64 rows on Hopper (they
@@ -789,7 +791,8 @@ static __device__ __forceinline__ void fl_sums_wait(const unsigned *sw, unsigned
  * 8 columns, a float4 a lane, so that a warp reads and writes whole lines):
  * it waits until warp w of key tile kt+1 has added its own (the counter of
  * the query tile and warp in ctr says how many have; a warp stores it after
- * the next query tile's first products, by when its sums are written); key
+ * the next query tile's first products, or on Hopper's heads up to 64 wide
+ * once that tile's dS^T is whole, by when its sums are written); key
  * tile kt+1 is one query tile ahead of kt, so the wait is short, and it
  * started earlier and never waits for kt, so every wait ends. The diagonal's
  * key tile writes the sums, key tile 0 writes dQ in bf16. Hopper: the
@@ -797,7 +800,7 @@ static __device__ __forceinline__ void fl_sums_wait(const unsigned *sw, unsigned
  * dS (DROP: the dropout mask, a template flag so that no warpgroup product
  * sits in a branch). */
 template <int HSP, bool WG, bool DROP>
-__global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG>())
+__global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG, true>())
     flash_backward(bf16 *dqkv, float *dq, unsigned *ctr, const bf16 *qkv, const bf16 *dout, const float *lse,
                    const float *D, int T, int NH, int hs, float qmul, float scale, int vec, FlashDrop dr)
 {
@@ -843,10 +846,10 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG>())
     /* Hopper: release the last query tile's dQ sums, then start the next
      * tile's copies (after the release, whose fence waits for every copy in
      * flight: none then). Done once this tile's first products are running;
-     * on heads up to 32 wide, whose products are short, only once dS^T is
-     * whole, when the sums' stores have landed and the fence is short
-     * (64 heads of 20: 2.34 -> 2.21 ms; heads of 64 were slower that way) */
-    constexpr bool rel_late = HSP <= 32;
+     * on heads up to 64 wide (three blocks an SM), only once dS^T is whole,
+     * when the sums' stores have landed and the fence is short (64 heads of
+     * 20: 2.34 -> 2.21 ms; heads of 64 at two blocks were slower that way) */
+    constexpr bool rel_late = HSP <= 64;
     auto release_then_load = [&](int i) {
         if (rel && lane == 0) fl_release(rel, relv);
         rel = nullptr;
@@ -884,24 +887,22 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG>())
         }
         /* st becomes P . mask, dp becomes dS = P (dP . mask - D); P is 0 past
          * the diagonal and past T, on the diagonal's tile and the last */
-        float lse2[FL_NT][2], Dq[FL_NT][2]; /* the columns' lse (log2 units) and D */
-#pragma unroll
-        for (int n = 0; n < FL_NT; n++)
-#pragma unroll
-            for (int j = 0; j < 2; j++) lse2[n][j] = Ls[8 * n + c2 + j] * LOG2E, Dq[n][j] = Ds[8 * n + c2 + j];
+        /* the columns' lse (log2 units) and D, read where used (registers) */
+        auto lse2 = [&](int n, int j) { return Ls[8 * n + c2 + j] * LOG2E; };
+        auto Dq = [&](int n, int j) { return Ds[8 * n + c2 + j]; };
         if (qt == kt || t0 + FL_TILE > T) {
 #pragma unroll
             for (int n = 0; n < FL_NT; n++)
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     int t = t0 + 8 * n + c2 + (j & 1);
-                    st[0][n][j] = sr[j >> 1] <= t && t < T ? ex2_approx(fmaf(st[0][n][j], qmul, -lse2[n][j & 1])) : 0.0f;
+                    st[0][n][j] = sr[j >> 1] <= t && t < T ? ex2_approx(fmaf(st[0][n][j], qmul, -lse2(n, j & 1))) : 0.0f;
                 }
         } else {
 #pragma unroll
             for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-                for (int j = 0; j < 4; j++) st[0][n][j] = ex2_approx(fmaf(st[0][n][j], qmul, -lse2[n][j & 1]));
+                for (int j = 0; j < 4; j++) st[0][n][j] = ex2_approx(fmaf(st[0][n][j], qmul, -lse2(n, j & 1)));
         }
         uint32_t pa[FL_NT / 2][4]; /* Hopper: P^T as A fragments, without dropout its dV products started at once */
         if (WG && !DROP) {
@@ -920,14 +921,14 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG>())
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     float pu = st[0][n][j], mk = flash_mask(dr, bh, T, t0 + 8 * n + c2 + (j & 1), sr[j >> 1]);
-                    dp[0][n][j] = pu * (dp[0][n][j] * mk - Dq[n][j & 1]);
+                    dp[0][n][j] = pu * (dp[0][n][j] * mk - Dq(n, j & 1));
                     st[0][n][j] = pu * mk;
                 }
         } else {
 #pragma unroll
             for (int n = 0; n < FL_NT; n++)
 #pragma unroll
-                for (int j = 0; j < 4; j++) dp[0][n][j] = st[0][n][j] * (dp[0][n][j] - Dq[n][j & 1]);
+                for (int j = 0; j < 4; j++) dp[0][n][j] = st[0][n][j] * (dp[0][n][j] - Dq(n, j & 1));
         }
         /* dS^T, rounded to bf16 as the products take it, for dQ */
 #pragma unroll
@@ -1020,7 +1021,7 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG>())
                 if (t < T) fl_store_row(dqkv + ((size_t)b * T + t) * stride + h * hs, acc, r, scale, hs, c2);
             }
         }
-        if (kt > 0) /* said after the next tile's first products, by when the stores are done */
+        if (kt > 0) /* said in the next iteration, by when the stores are done */
             rel = sw, relv = (unsigned)before + 1;
         __syncthreads(); /* this buffer and dS^T are read: the next iteration refills them */
     }
