@@ -843,6 +843,10 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG, true>())
 #pragma unroll
         for (int j = 0; j < 4; j++) dk[0][n][j] = dv[0][n][j] = 0.0f;
     unsigned *rel = nullptr, relv = 0; /* the last query tile's counter and what to store in it */
+    auto release = [&] {
+        if (rel && lane == 0) fl_release(rel, relv);
+        rel = nullptr;
+    };
     /* Hopper: release the last query tile's dQ sums, then start the next
      * tile's copies (after the release, whose fence waits for every copy in
      * flight: none then). Done once this tile's first products are running;
@@ -851,8 +855,7 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG, true>())
      * 20: 2.34 -> 2.21 ms; heads of 64 at two blocks were slower that way) */
     constexpr bool rel_late = HSP <= 64;
     auto release_then_load = [&](int i) {
-        if (rel && lane == 0) fl_release(rel, relv);
-        rel = nullptr;
+        release();
         if (kt + i + QB - 1 < nt) load_q(i + QB - 1);
     };
     for (int qt = kt; qt < nt; qt++) {
@@ -882,8 +885,7 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG, true>())
             }
             fl_abt<HSP, 1>(st, kf, Qs, lane);
             fl_abt<HSP, 1>(dp, vf, Gs, lane);
-            if (rel && lane == 0) fl_release(rel, relv);
-            rel = nullptr;
+            release();
         }
         /* st becomes P . mask, dp becomes dS = P (dP . mask - D); P is 0 past
          * the diagonal and past T, on the diagonal's tile and the last */
@@ -1025,7 +1027,7 @@ __global__ void __launch_bounds__(FL_THREADS, fl_min_blocks<HSP, WG, true>())
             rel = sw, relv = (unsigned)before + 1;
         __syncthreads(); /* this buffer and dS^T are read: the next iteration refills them */
     }
-    if (rel && lane == 0) fl_release(rel, relv);
+    release();
     /* dK and dV through the warp's own rows of K and V (the loop's last
      * barrier: nothing reads them now) */
     bf16 *dst = dqkv + (size_t)b * T * stride + h * hs;
